@@ -1,0 +1,204 @@
+"""The dashboard: one SessionModel, its filters in a sidebar, the views bound to its tables.
+
+The same :class:`Dashboard` is served (inside a template), saved as a static
+offline HTML file (with the device filter's states embedded), and displayed in
+notebooks (as a plain layout, since templates do not render there).
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import panel as pn
+import param
+
+from . import views
+from .downloads import to_csv
+from .geo import country_shapes
+from .loaders import load_sessions
+from .model import SessionModel
+from .schema import LoadError
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
+TITLE = "Silent Leak Detector"
+ACCENT = "#3b6ea8"
+ALL_DEVICES = "All devices"
+
+CSS = """
+.kpis {display: flex; gap: 12px; flex-wrap: wrap;}
+.kpi {flex: 1 1 160px; background: #f5f8fc; border-left: 4px solid #3b6ea8; padding: 8px 12px;
+      border-radius: 4px;}
+.kpi-label {font-size: 12px; color: #555; text-transform: uppercase; letter-spacing: .04em;}
+.kpi-value {font-size: 26px; font-weight: 600; color: #1d2b3a;}
+.kpi-note {font-size: 12px; color: #666;}
+.takeaways li {margin-bottom: 6px; line-height: 1.4;}
+.load-report table {border-collapse: collapse; font-size: 13px;}
+.load-report td {padding: 2px 10px 2px 0; border-bottom: 1px solid #eee;}
+.title-bar {background: #3b6ea8; color: white; font-size: 22px; font-weight: 600; padding: 12px 18px;}
+"""
+
+
+def data_path() -> Path:
+    """The file served by default: ``LEAK_APP_DATA`` if set, else the bundled demo data."""
+    return Path(os.environ.get("LEAK_APP_DATA") or DEFAULT_DATA)
+
+
+def cached_sessions(path: Path):
+    """Load a file once per process; every browser session shares the (read-only) table."""
+    return pn.state.as_cached(f"leak_app:{Path(path).resolve()}", load_sessions, path=str(path))
+
+
+class Dashboard(pn.viewable.Viewer):
+    """Every view of one SessionModel, laid out for a page, a template or a notebook."""
+
+    model = param.ClassSelector(class_=SessionModel)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        m = self.model
+        self.kpis = pn.pane.HTML(pn.bind(views.kpi_cards_html, m.param.kpis),
+                                 stylesheets=[CSS], sizing_mode="stretch_width")
+        self.takeaways = pn.pane.HTML(pn.bind(views.takeaways_html, m.param.takeaways),
+                                      stylesheets=[CSS], sizing_mode="stretch_width")
+        self.load_report = pn.pane.HTML(pn.bind(views.load_report_html, m.param.load_report),
+                                        stylesheets=[CSS], sizing_mode="stretch_width")
+        self.map = pn.pane.HoloViews(pn.bind(views.country_choropleth, m.param.country_table,
+                                             country_shapes()), sizing_mode="stretch_width")
+        # Layouts of fixed-size subplots: stretching a grid squashes its plots.
+        self.funnel = pn.pane.HoloViews(pn.bind(views.funnel_waterfall, m.param.funnel_table))
+        self.duration = pn.pane.HoloViews(pn.bind(views.duration_conversion, m.param.duration_table))
+        self.heatmap = pn.pane.HoloViews(pn.bind(views.source_device_heatmap, m.param.source_device_table),
+                                         sizing_mode="stretch_width")
+
+    def main(self, embed_downloads: bool = False) -> list:
+        card = dict(collapsible=False, sizing_mode="stretch_width", header_background="#f0f3f7")
+        return [
+            self.kpis,
+            pn.Card(self.takeaways, title="Business takeaways", **card),
+            pn.Card(self.map, title="Where visitors convert", **card),
+            pn.Card(self.funnel, title="Where the funnel leaks, by device", **card),
+            pn.Row(pn.Card(self.duration, title="Session duration vs conversion", **card),
+                   pn.Card(self.heatmap, title="Traffic sources × device", **card),
+                   sizing_mode="stretch_width"),
+            pn.Card(self.downloads(embed_downloads), self.load_report, title="Data and downloads", **card),
+        ]
+
+    def downloads(self, embed: bool) -> pn.Row:
+        """A CSV download per derived table (embedded in a static file, live when served)."""
+        def button(name):
+            return pn.widgets.FileDownload(
+                callback=lambda: io.StringIO(to_csv(self.model.tables()[name])),
+                filename=f"{name}.csv", embed=embed, button_type="light", label=f"{name}.csv",
+            )
+        return pn.Row(*(button(name) for name in self.model.tables()))
+
+    def filters(self) -> list:
+        m = self.model
+        return [
+            pn.widgets.DateRangeSlider.from_param(m.param.date_range, step=1, sizing_mode="stretch_width"),
+            pn.pane.Markdown("**Devices** (none selected = all)", margin=(10, 10, 0, 10)),
+            pn.widgets.CheckButtonGroup.from_param(m.param.devices, name="", button_type="primary",
+                                                   button_style="outline", sizing_mode="stretch_width"),
+            pn.widgets.MultiChoice.from_param(m.param.countries, placeholder="All countries",
+                                              sizing_mode="stretch_width"),
+            pn.widgets.MultiChoice.from_param(m.param.sources, placeholder="All sources",
+                                              sizing_mode="stretch_width"),
+            pn.Card(
+                pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
+                pn.widgets.IntSlider.from_param(m.param.top_sources),
+                pn.widgets.IntInput.from_param(m.param.engaged_pageviews),
+                pn.widgets.IntInput.from_param(m.param.deep_pageviews),
+                title="Settings", collapsed=True, sizing_mode="stretch_width",
+            ),
+            Upload(model=m),
+        ]
+
+    def __panel__(self):
+        return pn.Row(pn.Column(*self.filters(), width=320),
+                      pn.Column(*self.main(), sizing_mode="stretch_width"), sizing_mode="stretch_width")
+
+    def template(self, sidebar: list | None = None, embed_downloads: bool = False) -> pn.template.BaseTemplate:
+        # Bootstrap, not Fast: the Fast design always links Google Fonts, and the app
+        # must not reach the internet.
+        return pn.template.BootstrapTemplate(
+            title=TITLE, sidebar=sidebar if sidebar is not None else self.filters(),
+            main=self.main(embed_downloads), header_background=ACCENT, sidebar_width=330,
+        )
+
+
+class Upload(pn.viewable.Viewer):
+    """Load another session file into the model; a bad file leaves the current data in place."""
+
+    model = param.ClassSelector(class_=SessionModel)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.input = pn.widgets.FileInput(accept=".csv,.gz,.parquet", sizing_mode="stretch_width")
+        self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
+        self.input.param.watch(self._load, "value")
+
+    def _load(self, event) -> None:
+        if not event.new:
+            return
+        name = self.input.filename or "upload"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(name).name
+            path.write_bytes(event.new)
+            try:
+                self.model.load(path, name=name)
+            except LoadError as exc:
+                self._say(f"Could not load it; the current data stays. {exc}", "danger")
+                return
+        report = self.model.load_report
+        self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
+
+    def _say(self, text: str, kind: str) -> None:
+        self.status.param.update(object=_escape_markdown(text), alert_type=kind, visible=True)
+
+    def __panel__(self):
+        return pn.Column(pn.pane.Markdown("**Load another file** (CSV, CSV.gz, Parquet)"),
+                         self.input, self.status, sizing_mode="stretch_width")
+
+
+def _escape_markdown(text: str) -> str:
+    """File names and messages are shown literally, never as HTML or Markdown."""
+    import html
+
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>" else c for c in html.escape(text))
+
+
+def create_app(path: str | Path | None = None) -> pn.template.BaseTemplate:
+    """A fresh model and template per browser session around data loaded once per process."""
+    sessions, report = cached_sessions(path or data_path())
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    return Dashboard(model=model).template()
+
+
+def static_dashboard(model: SessionModel) -> pn.Column:
+    """The offline file's layout: the device filter embedded, the other filters as they are.
+
+    Templates cannot embed widget states, so the file gets a plain layout and its own title bar.
+    """
+    dashboard = Dashboard(model=model)
+    devices = list(model.param.devices.objects)
+    selector = pn.widgets.RadioButtonGroup(options=[ALL_DEVICES, *devices], value=ALL_DEVICES,
+                                           button_type="primary", button_style="outline",
+                                           sizing_mode="stretch_width")
+    selector.param.watch(
+        lambda e: setattr(model, "devices", [] if e.new == ALL_DEVICES else [e.new]), "value"
+    )
+    start, end = (d.strftime("%Y-%m-%d") for d in model.date_range)
+    note = pn.pane.Markdown(
+        f"Saved snapshot of **{_escape_markdown(Path(model.load_report.get('path', '')).name)}**, "
+        f"{start} to {end}. The device filter works in this file; the other filters "
+        f"(dates, countries, sources) need the live app: `python -m leak_app serve`.",
+        sizing_mode="stretch_width",
+    )
+    header = pn.pane.HTML(f'<div class="title-bar">{TITLE}</div>', stylesheets=[CSS],
+                          sizing_mode="stretch_width")
+    controls = pn.Row(pn.pane.Markdown("**Device**", width=70), pn.Column(selector, width=420), note,
+                      sizing_mode="stretch_width")
+    # A plain column: Bokeh squashes fixed-size plot grids placed beside a sidebar column.
+    return pn.Column(header, controls, *dashboard.main(embed_downloads=True), sizing_mode="stretch_width")

@@ -1,0 +1,104 @@
+"""``python -m leak_app``: serve, export, png and summary, for people and scripts alike."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .schema import LoadError
+
+
+def _model(path):
+    from .app import data_path
+    from .model import SessionModel
+
+    return SessionModel.from_path(path or data_path())
+
+
+def serve(args) -> None:
+    import panel as pn
+
+    from .app import create_app, data_path
+
+    path = Path(args.data) if args.data else data_path()
+    os.environ["LEAK_APP_DATA"] = str(path)
+    origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
+    origins += args.allow_websocket_origin or []
+    print(f"Serving {path} at http://{args.address}:{args.port}", flush=True)
+    pn.serve(
+        {"": lambda: create_app(path)}, port=args.port, address=args.address, show=False,
+        allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
+        websocket_max_message_size=args.max_upload_mb * 1024 * 1024,
+        basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
+    )
+
+
+def export(args) -> None:
+    from .export import export_html
+
+    print(export_html(_model(args.data), args.output))
+
+
+def png(args) -> None:
+    from .export import export_pngs
+
+    for path in export_pngs(_model(args.data), args.folder):
+        print(path)
+
+
+def summary(args) -> None:
+    result = _model(args.path).summary()
+    if args.json:
+        json.dump(result, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
+        sys.stdout.write("\n")
+        return
+    kpis = result["kpis"]
+    print(f"{kpis['sessions']:,} sessions, {kpis['converting_sessions']:,} converting "
+          f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}")
+    for sentence in result["takeaways"]:
+        print(f"- {sentence}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m leak_app", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")
+    p.add_argument("--data", help="session file to serve (CSV, CSV.gz or Parquet)")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--allow-websocket-origin", action="append",
+                   help="extra host[:port] browsers may connect from when sharing the app")
+    p.add_argument("--basic-auth", help="password, or a JSON file of user: password, to require")
+    p.add_argument("--cookie-secret", help="cookie secret (required with --basic-auth)")
+    p.add_argument("--max-upload-mb", type=int, default=200, help="largest file the upload accepts")
+    p.set_defaults(run=serve)
+
+    p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
+    p.add_argument("output", nargs="?", default="outputs/dashboard.html")
+    p.add_argument("--data", help="session file (default: the bundled demo data)")
+    p.set_defaults(run=export)
+
+    p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
+    p.add_argument("folder", nargs="?", default="outputs")
+    p.add_argument("--data", help="session file (default: the bundled demo data)")
+    p.set_defaults(run=png)
+
+    p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
+    p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
+    p.add_argument("--json", action="store_true", help="print everything as one JSON object")
+    p.set_defaults(run=summary)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except LoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,76 @@
+"""Files made from a model: the offline HTML dashboard and a PNG per view."""
+from __future__ import annotations
+
+import base64
+import re
+import tempfile
+from pathlib import Path
+
+import panel as pn
+from bokeh.resources import INLINE
+
+from . import views
+from .app import CSS, static_dashboard
+from .browser import chromium, offline_page
+from .geo import country_shapes
+from .model import SessionModel
+
+#: Panel links its favicon and touch icon from its CDN even with inline resources.
+_REMOTE_LINK = re.compile(r"<link[^>]+href=[\"']https?://[^>]*>\s*", re.IGNORECASE)
+#: ...and its components' stylesheets (holoviz/panel#6759, #7073): each is in Panel's wheel.
+_PANEL_CSS = re.compile(r"https://cdn\.holoviz\.org/panel/[^/]+/dist/([\w./-]+?\.css)(?:\?v=[\w.]+)?")
+_PANEL_DIST = Path(pn.__file__).parent / "dist"
+
+
+def _inline_css(match: re.Match) -> str:
+    local = _PANEL_DIST / match.group(1)
+    if not local.is_file():
+        raise FileNotFoundError(f"{match.group(0)} is not in Panel's bundled files ({local})")
+    return "data:text/css;base64," + base64.b64encode(local.read_bytes()).decode("ascii")
+
+
+def make_offline(html: str) -> str:
+    """Drop remote icon links and turn Panel's CDN stylesheets into data URIs."""
+    return _PANEL_CSS.sub(_inline_css, _REMOTE_LINK.sub("", html))
+
+
+def export_html(model: SessionModel, path: str | Path) -> Path:
+    """One self-contained file: every view, the device filter's states embedded, no network."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pn.config.set(inline=True):  # component stylesheets too, not only Bokeh's JS
+        static_dashboard(model).save(str(path), resources=INLINE, embed=True, title="Silent Leak Detector")
+    path.write_text(make_offline(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return path
+
+
+def view_objects(model: SessionModel) -> dict:
+    """Each view as drawn in the dashboard, by the PNG file name it is exported to."""
+    return {
+        "kpis": pn.pane.HTML(views.kpi_cards_html(model.kpis), stylesheets=[CSS], width=1100),
+        "country_map": views.country_choropleth(model.country_table, country_shapes()),
+        "funnel": views.funnel_waterfall(model.funnel_table),
+        "duration": views.duration_conversion(model.duration_table),
+        "source_device": views.source_device_heatmap(model.source_device_table),
+    }
+
+
+def export_pngs(model: SessionModel, folder: str | Path, width: int = 1200) -> list[Path]:
+    """Render every view in headless Chromium and save it as ``<folder>/<view>.png``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
+        for name, obj in view_objects(model).items():
+            html = Path(tmp) / f"{name}.html"
+            pn.Column(obj, width=width).save(str(html), resources=INLINE)
+            page = offline_page(browser, width=width + 40, height=900)
+            page.goto(html.as_uri())
+            page.wait_for_function("() => document.querySelector('body') && window.Bokeh && "
+                                   "Object.keys(Bokeh.index).length > 0")
+            page.wait_for_timeout(500)  # let canvases paint after the first layout
+            target = folder / f"{name}.png"
+            page.screenshot(path=str(target), full_page=True)
+            page.close()
+            written.append(target)
+    return written

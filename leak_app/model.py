@@ -1,0 +1,162 @@
+"""SessionModel: the data, the filters and every derived table, with no drawing.
+
+Filters are parameters; derived tables are output parameters (``precedence=-1``)
+that every view reads, so each is computed once per change however many panes
+show it. A table is recomputed only when an input it depends on changes, and
+tables that change together are published in one batch so that the takeaways,
+which read them all, are written once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import param
+
+from . import metrics
+from .loaders import load_sessions
+from .takeaways import takeaways
+
+#: Output name -> how to compute it from the model (reads ``filtered`` and settings).
+TABLES = {
+    "kpis": lambda m: metrics.kpis(m.filtered),
+    "country_table": lambda m: metrics.by_country(m.filtered, m.min_sessions),
+    "funnel_table": lambda m: metrics.funnel(m.filtered, m.engaged_pageviews, m.deep_pageviews),
+    "duration_table": lambda m: metrics.by_duration(m.filtered, m.duration_edges, m.min_sessions),
+    "source_device_table": lambda m: metrics.by_source_device(
+        m.filtered, m.filtered["source_group"], m.min_sessions
+    ),
+}
+
+
+class SessionModel(param.Parameterized):
+    """Sessions, the dashboard's filters, and the tables derived from the filtered sessions."""
+
+    sessions = param.DataFrame(precedence=-1, doc="""
+        Canonical session table. Never mutated: it may be shared by every browser session.""")
+    load_report = param.Dict(default={}, precedence=-1, doc="How the sessions were loaded.")
+
+    date_range = param.DateRange(default=None, label="Dates", doc="First and last day included.")
+    devices = param.ListSelector(default=[], objects=[], doc="Devices included; none selected means all.")
+    countries = param.ListSelector(default=[], objects=[], doc="Countries included; empty means all.")
+    sources = param.ListSelector(default=[], objects=[], label="Traffic sources", doc="""
+        Traffic sources included (the top sources and "(other sources)"); empty means all.""")
+    top_sources = param.Integer(default=10, bounds=(1, 50), label="Top sources", doc="""
+        How many sources, by sessions over the whole data, are shown by name.""")
+    min_sessions = param.Integer(default=100, bounds=(1, None), label="Minimum sessions to rate", doc="""
+        Segments with fewer sessions are shown but never ranked or quoted as best or worst.""")
+    engaged_pageviews = param.Integer(default=5, bounds=(1, None), label="Engaged at pageviews", doc="""
+        Pageviews that make a session Engaged.""")
+    deep_pageviews = param.Integer(default=10, bounds=(1, None), label="Deep engagement at pageviews", doc="""
+        Pageviews that make a session Deep Engagement (it must also be Engaged).""")
+    duration_edges = param.List(default=list(metrics.DEFAULT_DURATION_EDGES), item_type=int, doc="""
+        Upper edges in seconds of the session-duration buckets.""")
+
+    source_groups = param.Series(precedence=-1, doc="Each session's source or '(other sources)'.")
+    filtered = param.DataFrame(precedence=-1, doc="Sessions passing every filter.")
+    kpis = param.Dict(default={}, precedence=-1)
+    country_table = param.DataFrame(precedence=-1)
+    funnel_table = param.DataFrame(precedence=-1)
+    duration_table = param.DataFrame(precedence=-1)
+    source_device_table = param.DataFrame(precedence=-1)
+    takeaways = param.List(default=[], precedence=-1)
+
+    @classmethod
+    def from_path(cls, path: str | Path, **params) -> SessionModel:
+        sessions, report = load_sessions(path)
+        return cls(sessions=sessions, load_report=report.to_dict(), **params)
+
+    def load(self, path: str | Path, name: str | None = None) -> None:
+        """Replace the data; on a LoadError nothing changes and the error propagates."""
+        sessions, report = load_sessions(path, name=name)
+        self.param.update(sessions=sessions, load_report=report.to_dict())
+
+    @param.depends("sessions", watch=True, on_init=True)
+    def _reset_filters(self) -> None:
+        data = self.sessions
+        devices = sorted(map(str, data["device"].unique()))
+        start, end = (d.to_pydatetime() for d in (data["date"].min(), data["date"].max()))
+        # One batch: widgets linked to these parameters react to the new options only
+        # once the source groups match the new sessions.
+        with param.parameterized.batch_call_watchers(self):
+            self.param.devices.objects = devices
+            self.param.countries.objects = [str(c) for c in data["country"].value_counts().index]
+            self.param.date_range.bounds = (start, end)
+            self._regroup_sources(date_range=(start, end), devices=devices, countries=[])
+
+    @param.depends("top_sources", watch=True)
+    def _regroup_sources(self, **changes) -> None:
+        top = metrics.top_sources(self.sessions["source"], self.top_sources)
+        self.param.sources.objects = [*top, metrics.OTHER_SOURCES]
+        groups = metrics.group_sources(self.sessions["source"], top)
+        self.param.update(source_groups=groups, sources=[], **changes)
+
+    @param.depends("source_groups", "date_range", "devices", "countries", "sources", watch=True)
+    def _filter(self) -> None:
+        keep = self.mask()
+        self.filtered = self.sessions[keep].assign(source_group=self.source_groups[keep])
+
+    def mask(self) -> np.ndarray:
+        """Boolean mask of the sessions that pass every filter."""
+        data = self.sessions
+        keep = np.ones(len(data), dtype=bool)
+        if self.date_range:
+            start, end = (np.datetime64(pd.Timestamp(d).normalize()) for d in self.date_range)
+            dates = data["date"].to_numpy()
+            keep &= (dates >= start) & (dates <= end)
+        if self.devices and set(self.devices) != set(self.param.devices.objects):
+            keep &= data["device"].isin(self.devices).to_numpy()
+        if self.countries:
+            keep &= data["country"].isin(self.countries).to_numpy()
+        if self.sources:
+            keep &= self.source_groups.isin(self.sources).to_numpy()
+        return keep
+
+    def _refresh(self, *names: str) -> None:
+        self.param.update({name: TABLES[name](self) for name in names})
+
+    @param.depends("filtered", watch=True)
+    def _refresh_all(self) -> None:
+        self._refresh(*TABLES)
+
+    @param.depends("min_sessions", watch=True)
+    def _refresh_rated(self) -> None:
+        self._refresh("country_table", "duration_table", "source_device_table")
+
+    @param.depends("engaged_pageviews", "deep_pageviews", watch=True)
+    def _refresh_funnel(self) -> None:
+        self._refresh("funnel_table")
+
+    @param.depends("duration_edges", watch=True)
+    def _refresh_duration(self) -> None:
+        self._refresh("duration_table")
+
+    @param.depends(*TABLES, watch=True)
+    def _write_takeaways(self) -> None:
+        self.takeaways = takeaways(
+            self.kpis, self.country_table, self.funnel_table, self.duration_table,
+            self.source_device_table, self.min_sessions,
+        )
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The derived tables by the names the JSON summary and CSV downloads use."""
+        return {
+            "countries": self.country_table,
+            "funnel": self.funnel_table,
+            "duration": self.duration_table,
+            "source_device": self.source_device_table,
+        }
+
+    def summary(self) -> dict:
+        """Everything the dashboard shows, as JSON-ready data (rates as fractions of 1)."""
+        out = {"kpis": _json_ready(self.kpis)}
+        out.update({name: json.loads(t.to_json(orient="records")) for name, t in self.tables().items()})
+        out["takeaways"] = list(self.takeaways)
+        out["load_report"] = self.load_report
+        return out
+
+
+def _json_ready(values: dict) -> dict:
+    return json.loads(pd.Series(values, dtype=object).to_json())

@@ -1,0 +1,67 @@
+"""The canonical session table every loader produces and every later layer reads.
+
+One row per session. Keeping this contract in one place lets loaders, the demo
+generator and the model agree without importing each other.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+#: Column -> dtype of the canonical session table, in display order.
+COLUMNS: dict[str, str] = {
+    "visitor_id": "string",
+    "session_id": "string",
+    "date": "datetime64[ns]",
+    "device": "category",
+    "country": "category",
+    "source": "category",
+    "medium": "category",
+    "pageviews": "int32",
+    "duration": "int32",  # seconds
+    "transactions": "int32",
+    "revenue": "float64",  # currency units
+    "converted": "bool",  # transactions > 0
+}
+
+DEVICES = ("desktop", "mobile", "tablet")
+#: Devices outside DEVICES are grouped here rather than dropped.
+OTHER_DEVICE = "other"
+NOT_SET = "(not set)"
+
+
+class LoadError(ValueError):
+    """A file could not be turned into sessions; the message names file, row or column."""
+
+
+@dataclass
+class LoadReport:
+    """Accounts for every row read: ``rows_read == rows_kept + sum(dropped.values())``."""
+
+    path: str
+    format: str
+    rows_read: int
+    rows_kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    duplicates_removed: int = 0
+    unmatched_countries: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str, count: int) -> None:
+        if count:
+            self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast a frame holding the canonical columns to the canonical dtypes and order."""
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for name, dtype in COLUMNS.items():
+        if name == "converted":
+            out[name] = out["transactions"] > 0
+            continue
+        values = frame[name].to_numpy() if name in frame else NOT_SET
+        out[name] = pd.Series(values, index=out.index).astype(dtype)
+    return out

@@ -1,0 +1,221 @@
+"""Views: pure functions from the model's tables to HoloViews/GeoViews objects.
+
+No view computes a statistic; each only reshapes and labels the table it is given.
+The same functions serve the served app, the exported HTML, the PNG export and
+notebooks. Text from the data (country and source names) reaches the browser
+only as plot data (hover fields and axis factors, which Bokeh renders as text),
+never as HTML.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import cartopy.crs as ccrs
+import geoviews as gv
+import holoviews as hv
+import geoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backends without a notebook)
+import holoviews.plotting.bokeh  # noqa: F401
+import hvplot.pandas  # noqa: F401
+import pandas as pd
+from bokeh.models import NumeralTickFormatter
+
+PERCENT = NumeralTickFormatter(format="0.0%")
+NO_DATA = "#e4e4e4"
+REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
+DEVICE_COLORS = {"desktop": "#3b6ea8", "mobile": "#e07b39", "tablet": "#5a9e6f", "other": "#8c6bb1"}
+RATE_CMAP = "YlGnBu"
+
+
+def _pct(value) -> str:
+    return "–" if pd.isna(value) else (f"{value:.2%}" if value < 0.1 else f"{value:.1%}")
+
+
+def _labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -> pd.DataFrame:
+    """Add display-only columns: the rate shown (NaN if unrated) and readable text."""
+    shown = table["rate"].where(table["rated"])
+    interval = [f"{_pct(lo)} – {_pct(hi)}" for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    status = ["rated" if r else min_sessions_note for r in table["rated"]]
+    return table.assign(rate_shown=shown, rate_text=[_pct(r) for r in table["rate"]],
+                        interval=interval, status=status)
+
+
+def _nothing(title: str) -> hv.Text:
+    """What a view shows when the filters leave no sessions."""
+    return hv.Text(0.5, 0.5, "No sessions match the filters").opts(
+        title=title, xaxis=None, yaxis=None, toolbar=None, width=540, height=200,
+        text_color="#777777", text_font_size="12pt",
+    )
+
+
+def _device_color(devices) -> dict:
+    return {d: DEVICE_COLORS.get(d, "#777777") for d in devices}
+
+
+def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Polygons:
+    """World map of conversion rate; countries under the minimum sample drawn as 'not enough data'."""
+    table = _labelled(countries[countries["iso3"].notna()])
+    table = table.rename(columns={"country": "ga_country"})
+    merged = shapes.merge(table, on="iso3", how="left")
+    merged["country"] = merged["ga_country"].fillna(merged["name"])
+    merged["sessions"] = merged["sessions"].fillna(0).astype(int)
+    merged["conversions"] = merged["conversions"].fillna(0).astype(int)
+    merged["status"] = merged["status"].fillna("no sessions")
+    merged = merged.fillna({"rate_text": "–", "interval": "–"})
+    vdims = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "status"]
+    polygons = gv.Polygons(
+        merged[["geometry", *vdims]].to_dict("records"), vdims=vdims, crs=ccrs.GOOGLE_MERCATOR
+    )
+    return polygons.opts(
+        color="rate_shown", cmap=RATE_CMAP, colorbar=True, clipping_colors={"NaN": NO_DATA},
+        colorbar_opts={"formatter": PERCENT}, clabel="conversion rate",
+        line_color="white", line_width=0.4, projection=ccrs.GOOGLE_MERCATOR,
+        tools=["hover"], hover_tooltips=[
+            ("Country", "@country"), ("Sessions", "@sessions{0,0}"),
+            ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"),
+            ("95% CI", "@interval"), ("", "@status"),
+        ],
+        title="Conversion rate by country (grey: no sessions or not enough data)",
+        responsive=True, height=420, xaxis=None, yaxis=None, active_tools=["pan", "wheel_zoom"],
+    )
+
+
+def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
+    """Per device: each stage's share of entry sessions and, stacked on it, the share lost there."""
+    if funnel.empty:
+        return _nothing("Funnel by device")
+    long = pd.concat([
+        funnel.assign(part="reached", count=funnel["sessions"], share=funnel["pct_of_entry"]),
+        funnel.assign(part="lost", count=funnel["lost"], share=funnel["lost_of_entry"]),
+    ], ignore_index=True)
+    long.loc[(long["part"] == "lost") & long["largest_leak"], "part"] = "largest leak"
+    long["stage"] = long["stage"].astype(str).str.replace(" ", "\n")  # two-line tick labels
+    long["drop_text"] = [_pct(v) for v in long["drop_rate"]]
+    plots = []
+    for device, frame in long.groupby("device", sort=True):
+        bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
+            stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
+            yformatter=PERCENT, ylim=(0, 1.08), title=f"{device}",
+            tools=["hover"], hover_tooltips=[("Stage", "@stage"), ("", "@part"),
+                                             ("Sessions", "@count{0,0}"), ("Drop-off here", "@drop_text")],
+            show_legend=device == long["device"].min(), legend_position="top_right",
+            xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
+        )
+        reached = frame[frame["part"] == "reached"]
+        text = [f"{c:,}\n{_pct(s)}" for c, s in zip(reached["count"], reached["share"])]
+        top = reached["share"].to_numpy() + frame.loc[frame["part"] != "reached", "share"].to_numpy()
+        labels = hv.Labels(reached.assign(text=text, y=top + 0.01), ["stage", "y"], "text").opts(
+            text_font_size="8pt", text_color="#222222", text_baseline="bottom",
+        )
+        plots.append(bars * labels)
+    return hv.Layout(plots).cols(3).opts(
+        title="Funnel by device: reached (blue) and lost at each step (red = largest leak)", shared_axes=False
+    )
+
+
+def duration_conversion(duration: pd.DataFrame) -> hv.Layout:
+    """Conversion rate with 95% intervals (top) and session volume (bottom) by session duration."""
+    if duration.empty:
+        return _nothing("Conversion by session duration")
+    table = _labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
+    colors = _device_color(table["device"].unique())
+    rate_layers = []
+    for device, frame in table.groupby("device", sort=True):
+        rated = frame[frame["rated"]]
+        color = colors[device]
+        rate_layers += [
+            hv.Curve(rated, "bucket", "rate", label=device).opts(color=color, line_width=2),
+            hv.ErrorBars(rated.assign(lo=rated["rate"] - rated["ci_low"], hi=rated["ci_high"] - rated["rate"]),
+                         "bucket", ["rate", "lo", "hi"]).opts(color=color, alpha=0.6),
+            hv.Scatter(frame.assign(fill=frame["rated"].astype(float)), "bucket",
+                       ["rate", "device", "sessions", "conversions", "interval", "status", "fill"]).opts(
+                color=color, size=7, fill_alpha="fill",
+                tools=["hover"], hover_tooltips=[("Device", "@device"), ("Duration", "@bucket"),
+                                                 ("Rate", "@rate{0.00%}"), ("95% CI", "@interval"),
+                                                 ("Sessions", "@sessions{0,0}"), ("", "@status")],
+            ),
+        ]
+    rates = hv.Overlay(rate_layers).opts(
+        title="Conversion by session duration (hollow: not enough data)", ylabel="conversion rate",
+        yformatter=PERCENT, xlabel="", width=540, height=260, legend_position="top_left",
+    )
+    volume = hv.Bars(table, ["bucket", "device"], ["sessions"]).opts(
+        cmap=colors, width=540, height=200, ylabel="sessions", xlabel="session duration",
+        yformatter=NumeralTickFormatter(format="0,0"), tools=["hover"], show_legend=False,
+        multi_level=False,
+    )
+    return (rates + volume).cols(1).opts(shared_axes=False)
+
+
+def source_device_heatmap(source_device: pd.DataFrame) -> hv.Overlay:
+    """Top sources × device: rate as colour and text; unrated cells grey with their n."""
+    if source_device.empty:
+        return _nothing("Conversion rate by source × device")
+    table = _labelled(source_device).assign(source=lambda t: t["source"].astype(str))
+    table["text"] = [
+        f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
+        for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])
+    ]
+    sources = list(dict.fromkeys(table["source"]))
+    height = max(260, 34 * len(sources) + 90)
+    heat = hv.HeatMap(table, ["device", "source"], ["rate_shown", "sessions", "conversions", "rate_text",
+                                                    "interval", "status"]).opts(
+        cmap=RATE_CMAP, colorbar=True, clipping_colors={"NaN": NO_DATA},
+        colorbar_opts={"formatter": PERCENT},
+        invert_yaxis=True, tools=["hover"], hover_tooltips=[
+            ("Source", "@source"), ("Device", "@device"), ("Sessions", "@sessions{0,0}"),
+            ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"), ("95% CI", "@interval"),
+            ("", "@status"),
+        ],
+        title="Conversion rate (grey: not enough data)", clabel="conversion rate",
+        responsive=True, height=height, xlabel="", ylabel="",
+    )
+    dark = table["rate_shown"] > 0.6 * table["rate_shown"].max()
+    table["ink"] = ["white" if d else "#111111" for d in dark]
+    labels = hv.Labels(table, ["device", "source"], ["text", "ink"]).opts(text_font_size="8pt", text_color="ink")
+    return (heat * labels).redim.values(source=sources)
+
+
+def kpi_cards_html(kpis: dict) -> str:
+    """The headline numbers as HTML cards; the rate card carries its interval and n."""
+    if not kpis.get("sessions"):
+        return '<div class="kpis"><div class="kpi"><b>No sessions match the filters.</b></div></div>'
+    cards = [
+        ("Sessions", f"{kpis['sessions']:,}", "after filters"),
+        ("Converting sessions", f"{kpis['converting_sessions']:,}",
+         f"{kpis['transactions']:,} transactions"),
+        ("Conversion rate", _pct(kpis["conversion_rate"]),
+         f"95% CI {_pct(kpis['ci_low'])} – {_pct(kpis['ci_high'])}"),
+        ("Revenue", f"{kpis['revenue']:,.2f}", "currency units"),
+        ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", ""),
+    ]
+    body = "".join(
+        f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="kpi-label">{html.escape(label)}</div>'
+        f'<div class="kpi-value">{html.escape(value)}</div><div class="kpi-note">{html.escape(note)}</div></div>'
+        for label, value, note in cards
+    )
+    return f'<div class="kpis">{body}</div>'
+
+
+def takeaways_html(sentences: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences) or "<li>No sessions to describe.</li>"
+    return f'<ul class="takeaways">{items}</ul>'
+
+
+def load_report_html(report: dict) -> str:
+    """Where every row went: read = kept + dropped by reason; unmatched country names."""
+    if not report:
+        return ""
+    rows = [("Rows read", report["rows_read"]), ("Rows kept", report["rows_kept"])]
+    rows += [(f"Dropped: {reason}", n) for reason, n in report["dropped"].items()]
+    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in rows)
+    unmatched = report.get("unmatched_countries") or {}
+    note = (
+        "<p>Country names with no map shape (kept in every other view): "
+        + ", ".join(f"{html.escape(name)} ({n:,})" for name, n in unmatched.items()) + "</p>"
+        if unmatched else "<p>Every country name matched a map shape.</p>"
+    )
+    return (
+        f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
+        f'read as {html.escape(report["format"])}.</p><table>{table}</table>{note}</div>'
+    )

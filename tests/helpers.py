@@ -1,0 +1,54 @@
+"""Helpers shared by the tests: paths, the real-data sample, hand-made session tables."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from leak_app.schema import to_canonical
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+GA_HEADER = ("fullVisitorId,visitId,visitNumber,date,deviceCategory,country,source,"
+             "pageviews,timeOnSite,transactions,transactionRevenue")
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared/data; skipped where absent (a user's clone), a failure under CI."""
+    path = SHARED_DATA / relative
+    if not path.is_file():
+        reason = f"{path} is absent: the shared real-data sample sits beside the project only in CI"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def sessions(rows: list[tuple]) -> pd.DataFrame:
+    """A canonical table from (device, country, source, pageviews, duration, transactions[, date]) rows."""
+    records = []
+    for i, row in enumerate(rows):
+        device, country, source, pageviews, duration, transactions, *rest = row
+        records.append({
+            "visitor_id": f"v{i}", "session_id": f"s{i}",
+            "date": pd.Timestamp(rest[0] if rest else "2026-01-01"),
+            "device": device, "country": country, "source": source, "medium": "(not set)",
+            "pageviews": pageviews, "duration": duration, "transactions": transactions,
+            "revenue": 10.0 * transactions,
+        })
+    return to_canonical(pd.DataFrame(records))
+
+
+def plot_canvases(page) -> list:
+    """One canvas per drawn plot (Bokeh stacks two per plot; legend swatches are 20 px)."""
+    seen, plots = set(), []
+    for canvas in page.locator("canvas").all():
+        box = canvas.bounding_box() if canvas.is_visible() else None
+        if box and box["width"] > 100 and box["height"] > 100:
+            key = (round(box["x"]), round(box["y"]), round(box["width"]), round(box["height"]))
+            if key not in seen:
+                seen.add(key)
+                plots.append(canvas)
+    return plots

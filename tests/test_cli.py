@@ -1,0 +1,88 @@
+"""The command line, run as people and scripts run it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+from helpers import ROOT
+from test_loaders import hand_totals
+
+from leak_app.demo import generate_sessions
+
+
+def run(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "leak_app", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "small.parquet"
+    generate_sessions(5_000, seed=2).to_parquet(path)
+    return path
+
+
+def test_summary_json_on_the_real_sample(ga_raw):
+    out = json.loads(run("summary", str(ga_raw), "--json").stdout)
+    expected = hand_totals(ga_raw)
+    kpis = out["kpis"]
+    assert kpis["sessions"] == expected["sessions"]
+    assert kpis["converting_sessions"] == expected["converting_sessions"]
+    assert kpis["transactions"] == expected["transactions"]
+    assert kpis["revenue"] == pytest.approx(expected["revenue"])
+    assert kpis["conversion_rate"] == pytest.approx(94 / 9998)
+    assert out["load_report"]["rows_read"] == 10000 and out["load_report"]["format"] == "ga_sessions_csv"
+    assert out["load_report"]["dropped"] == {"repeated session id (merged into its first row)": 2}
+    us = next(r for r in out["countries"] if r["country"] == "United States")
+    assert (us["sessions"], us["conversions"]) == (4135, 92)
+    assert 3 <= len(out["takeaways"]) <= 6
+    for name in ("funnel", "duration", "source_device"):
+        assert out[name] and all(0 <= row["rate" if name != "funnel" else "pct_of_entry"] <= 1
+                                 for row in out[name] if row.get("rate", 0) is not None)
+
+
+def test_summary_of_a_bad_file_fails_on_stderr(write):
+    bad = write("bad.csv", "a,b\n1,2\n")
+    result = run("summary", str(bad), "--json", check=False)
+    assert result.returncode != 0 and result.stdout == ""
+    assert "bad.csv: not a session export" in result.stderr
+
+
+class Resources(HTMLParser):
+    """Every URL an HTML file's tags would fetch."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("src", "href") and value:
+                self.urls.append(value)
+
+
+def test_export_writes_one_self_contained_file(small_demo, tmp_path):
+    target = tmp_path / "dashboard.html"
+    run("export", str(target), "--data", str(small_demo))
+    html = target.read_text(encoding="utf-8")
+    parser = Resources()
+    parser.feed(html)
+    assert not [u for u in parser.urls if u.startswith(("http:", "https:", "//"))]
+    assert "cdn.holoviz.org" not in html and "fonts.googleapis" not in html
+    assert "The device filter works in this file" in html
+
+
+def test_png_writes_a_picture_per_view(small_demo, tmp_path):
+    run("png", str(tmp_path), "--data", str(small_demo))
+    from PIL import Image
+
+    for name in ("kpis", "country_map", "funnel", "duration", "source_device"):
+        image = Image.open(tmp_path / f"{name}.png")
+        assert image.width >= 600 and image.height >= 100
+        assert len(set(image.convert("L").getdata())) > 20, f"{name}.png is blank"

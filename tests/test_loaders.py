@@ -1,0 +1,195 @@
+"""Loading real and hand-made exports: values, the load report, and clear refusals."""
+from __future__ import annotations
+
+import csv
+import gzip
+from collections import defaultdict
+
+import pandas as pd
+import pytest
+from helpers import GA_HEADER
+
+from leak_app import LoadError, load_sessions
+
+
+def accounted(report) -> bool:
+    return report.rows_read == report.rows_kept + sum(report.dropped.values())
+
+
+def hand_totals(path) -> dict:
+    """KPIs from the raw rows with the csv module only: an independent computation.
+
+    A session is (fullVisitorId, visitId); empty transactions mean 0; revenue is in micros.
+    """
+    per_session = defaultdict(lambda: [0, 0])
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            key = (row["fullVisitorId"], row["visitId"])
+            per_session[key][0] += int(float(row["transactions"] or 0))
+            per_session[key][1] += int(float(row["transactionRevenue"] or 0))
+    return {
+        "sessions": len(per_session),
+        "converting_sessions": sum(1 for t, _ in per_session.values() if t > 0),
+        "transactions": sum(t for t, _ in per_session.values()),
+        "revenue": sum(r for _, r in per_session.values()) / 1e6,
+    }
+
+
+def test_real_ga_export_matches_hand_computation(ga_raw):
+    table, report = load_sessions(ga_raw)
+    expected = hand_totals(ga_raw)
+    assert len(table) == expected["sessions"] == 9998
+    assert int(table["converted"].sum()) == expected["converting_sessions"] == 94
+    assert int(table["transactions"].sum()) == expected["transactions"] == 97
+    assert table["revenue"].sum() == pytest.approx(expected["revenue"]) == pytest.approx(13383.35)
+    assert report.format == "ga_sessions_csv"
+    assert report.rows_read == 10000 and report.rows_kept == 9998
+    assert report.dropped == {"repeated session id (merged into its first row)": 2}
+    assert accounted(report)
+
+
+def test_real_sample_midnight_split_session_is_merged(ga_raw):
+    table, _ = load_sessions(ga_raw)
+    row = table[(table["visitor_id"] == "6390996959872074371") & (table["session_id"] == "1499237591")]
+    assert len(row) == 1
+    # 8 + 5 pageviews and 347 + 41 s from its two rows (2017-07-04 and 2017-07-05)
+    assert row["pageviews"].item() == 13 and row["duration"].item() == 388
+    assert row["date"].item() == pd.Timestamp("2017-07-04")
+
+
+def test_real_sample_ids_stay_exact_text(ga_raw):
+    table, _ = load_sessions(ga_raw)
+    assert table["visitor_id"].iloc[0] == "7007041817691781124"  # 19 digits, no float rounding
+
+
+def test_cleaned_variant_loads_to_the_same_sessions(ga_raw, ga_cleaned):
+    raw, _ = load_sessions(ga_raw)
+    cleaned, report = load_sessions(ga_cleaned)
+    assert report.format == "ga_sessions_cleaned_csv"
+    # That cleaning script read fullVisitorId as a number and lost its leading zeros.
+    assert (raw["visitor_id"].str.lstrip("0") == cleaned["visitor_id"]).all()
+    pd.testing.assert_frame_equal(raw.drop(columns="visitor_id"), cleaned.drop(columns="visitor_id"))
+
+
+def test_real_sample_unmatched_countries_are_reported(ga_raw):
+    _, report = load_sessions(ga_raw)
+    assert report.unmatched_countries["(not set)"] == 7
+    assert "United States" not in report.unmatched_countries
+    assert "South Korea" not in report.unmatched_countries
+
+
+def test_ga_empty_cells_follow_ga_semantics(write):
+    path = write("s.csv", GA_HEADER + "\n1,10,1,20170704,desktop,France,google,1,,,\n"
+                 "2,11,1,20170704,mobile,France,google,,,,\n")
+    table, report = load_sessions(path)
+    assert table["duration"].tolist() == [0, 0]  # single-hit sessions: no timeOnSite
+    assert table["pageviews"].tolist() == [1, 0]
+    assert table["transactions"].tolist() == [0, 0] and not table["converted"].any()
+    assert accounted(report) and report.rows_kept == 2
+
+
+def test_revenue_micros_and_converted_flag(write):
+    path = write("s.csv", GA_HEADER + "\n1,10,1,20170704,desktop,France,google,12,300,2,45990000\n")
+    table, _ = load_sessions(path)
+    assert table["revenue"].item() == pytest.approx(45.99)
+    assert table["transactions"].item() == 2 and table["converted"].item()
+
+
+def test_column_names_are_case_insensitive_and_bom_is_accepted(write):
+    header = GA_HEADER.upper()
+    path = write("s.csv", ("\ufeff" + header + "\n1,10,1,20170704,Desktop,France,google,1,,,\n"))
+    table, report = load_sessions(path)
+    assert table["device"].tolist() == ["desktop"] and report.rows_kept == 1
+
+
+def test_unknown_device_becomes_other(write):
+    path = write("s.csv", GA_HEADER + "\n1,10,1,20170704,smart tv,France,google,1,,,\n")
+    table, _ = load_sessions(path)
+    assert table["device"].tolist() == ["other"]
+
+
+def test_gzip_csv_loads(write):
+    body = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,1,,,\n").encode()
+    table, report = load_sessions(write("s.csv.gz", gzip.compress(body)))
+    assert len(table) == 1 and accounted(report)
+
+
+def test_exact_duplicates_and_bad_rows_are_dropped_with_reasons(write):
+    rows = [
+        "1,10,1,20170704,desktop,France,google,3,20,,",
+        "1,10,1,20170704,desktop,France,google,3,20,,",  # exact duplicate
+        "2,11,1,20170704,desktop,France,google,-1,20,,",  # negative pageviews
+        "3,12,1,2017-13-45,desktop,France,google,3,20,,",  # impossible date
+        "4,13,1,20170704,desktop,France,google,abc,20,,",  # not a number
+        "5,14,1,20170704,desktop,France,google,2,5,,",
+        "6,15,1,20170704,desktop,France,google,2,5,,",
+        "7,16,1,20170704,desktop,France,google,2,5,,",
+    ]
+    table, report = load_sessions(write("s.csv", GA_HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert report.rows_read == 8 and report.rows_kept == 4
+    assert report.duplicates_removed == 1
+    assert report.dropped == {
+        "exact duplicate row": 1, "negative pageviews": 1, "date: not a date": 1,
+        "pageviews: not a number": 1,
+    }
+    assert accounted(report)
+    assert sorted(table["visitor_id"]) == ["1", "5", "6", "7"]
+
+
+def test_missing_required_column_is_named(write):
+    header = GA_HEADER.replace(",transactions,", ",")
+    path = write("s.csv", header + "\n1,10,1,20170704,desktop,France,google,1,,\n")
+    with pytest.raises(LoadError, match=r"s\.csv: missing required column\(s\) 'transactions'"):
+        load_sessions(path)
+
+
+def test_unrelated_file_says_what_was_expected(write):
+    path = write("s.csv", "a,b\n1,2\n")
+    with pytest.raises(LoadError, match=r"not a session export: expected .*fullvisitorid.*found: a, b"):
+        load_sessions(path)
+
+
+def test_wrong_type_column_is_refused_with_column_and_row(write):
+    rows = [f"{i},{i},1,20170704,desktop,France,google,many,10,," for i in range(5)]
+    path = write("s.csv", GA_HEADER + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(LoadError, match=r"column 'pageviews' should hold numbers.*'many' on data row 1"):
+        load_sessions(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "file is empty"),
+    ("\n\n", "file is empty"),
+    (GA_HEADER + "\n", "has a header but no data rows"),
+])
+def test_empty_files_are_refused(write, content, message):
+    with pytest.raises(LoadError, match=message):
+        load_sessions(write("s.csv", content))
+
+
+def test_non_utf8_bytes_are_refused_with_line(write):
+    body = (GA_HEADER + "\n1,10,1,20170704,desktop,C\xf4te d'Ivoire,google,1,,,\n").encode("latin-1")
+    with pytest.raises(LoadError, match=r"not UTF-8 text: byte 0xf4 on line 2"):
+        load_sessions(write("latin1.csv", body))
+
+
+def test_missing_file_and_bad_gzip_are_refused(write, tmp_path):
+    with pytest.raises(LoadError, match="no such file"):
+        load_sessions(tmp_path / "nope.csv")
+    with pytest.raises(LoadError, match="not a valid gzip file"):
+        load_sessions(write("s.csv.gz", b"not gzip at all"))
+
+
+def test_upload_name_replaces_temporary_path_in_messages(write):
+    path = write("tmp123.csv", "a,b\n1,2\n")
+    with pytest.raises(LoadError, match=r"^my export\.csv: "):
+        load_sessions(path, name="my export.csv")
+
+
+def test_canonical_parquet_round_trips(tmp_path):
+    from leak_app.demo import generate_sessions
+
+    original = generate_sessions(2_000, seed=3)
+    original.to_parquet(tmp_path / "s.parquet")
+    table, report = load_sessions(tmp_path / "s.parquet")
+    assert report.format == "canonical" and accounted(report)
+    pd.testing.assert_frame_equal(table, original)

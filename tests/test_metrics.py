@@ -1,0 +1,108 @@
+"""Derived tables against values worked out by hand, and Wilson against SciPy."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import sessions
+from scipy.stats import binomtest
+
+from leak_app import metrics
+from leak_app.stats import wilson_interval
+
+# device, country, source, pageviews, duration (s), transactions
+TINY = sessions([
+    ("desktop", "France", "google", 1, 0, 0),
+    ("desktop", "France", "google", 6, 120, 0),     # engaged
+    ("desktop", "France", "(direct)", 12, 700, 1),  # deep, converted
+    ("desktop", "Germany", "google", 2, 30, 1),     # converted with 2 pageviews: reached every stage
+    ("mobile", "France", "google", 1, 0, 0),
+    ("mobile", "Germany", "bing", 1, 5, 0),
+    ("mobile", "Germany", "bing", 5, 65, 0),        # engaged exactly at the threshold
+    ("tablet", "Germany", "google", 11, 4000, 0),   # deep, not converted
+])
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (1, 2), (5, 100), (94, 9998), (10, 10)])
+def test_wilson_matches_scipy(k, n):
+    low, high = wilson_interval(k, n)
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert low == pytest.approx(ci.low, abs=1e-12) and high == pytest.approx(ci.high, abs=1e-12)
+
+
+def test_wilson_of_no_trials_is_undefined():
+    low, high = wilson_interval(0, 0)
+    assert np.isnan(low) and np.isnan(high)
+
+
+def test_kpis_by_hand():
+    k = metrics.kpis(TINY)
+    assert k["sessions"] == 8 and k["converting_sessions"] == 2 and k["transactions"] == 2
+    assert k["revenue"] == 20.0 and k["conversion_rate"] == 0.25
+    assert k["revenue_per_session"] == 2.5
+
+
+def test_funnel_is_cumulative_and_counted_by_hand():
+    table = metrics.funnel(TINY, engaged_pageviews=5, deep_pageviews=10)
+    counts = {(r.device, r.stage): r.sessions for r in table.itertuples()}
+    assert [counts[("desktop", s)] for s in metrics.STAGES] == [4, 3, 2, 2]
+    assert [counts[("mobile", s)] for s in metrics.STAGES] == [3, 1, 0, 0]
+    assert [counts[("tablet", s)] for s in metrics.STAGES] == [1, 1, 1, 0]
+    desktop = table[table["device"] == "desktop"].reset_index(drop=True)
+    assert desktop["lost"].tolist() == [0, 1, 1, 0]
+    assert desktop["pct_of_entry"].tolist() == [1.0, 0.75, 0.5, 0.5]
+    assert desktop["drop_rate"].iloc[1:].tolist() == [0.25, 1 / 3, 0.0]
+    # the largest leak per device is its step with the highest drop-off rate:
+    # mobile loses 2 of 3 at Engaged but 1 of 1 at Deep Engagement
+    leaks = table[table["largest_leak"]][["device", "stage"]].astype(str).values.tolist()
+    assert leaks == [["desktop", "Deep Engagement"], ["mobile", "Deep Engagement"],
+                     ["tablet", "Converted"]]
+
+
+def test_funnel_thresholds_move_sessions_between_stages():
+    table = metrics.funnel(TINY, engaged_pageviews=2, deep_pageviews=6)
+    desktop = table[table["device"] == "desktop"]["sessions"].tolist()
+    assert desktop == [4, 3, 3, 2]  # the 6-pageview session is now deep
+
+
+def test_duration_labels_and_buckets():
+    labels = metrics.duration_labels(metrics.DEFAULT_DURATION_EDGES)
+    assert labels == ["<10 s", "10–60 s", "1–3 min", "3–5 min", "5–10 min", "10–20 min",
+                      "20–60 min", ">60 min"]
+    buckets = metrics.duration_buckets(pd.Series([0, 9, 10, 59, 60, 3599, 3600]),
+                                       metrics.DEFAULT_DURATION_EDGES)
+    assert buckets.astype(str).tolist() == ["<10 s", "<10 s", "10–60 s", "10–60 s", "1–3 min",
+                                            "20–60 min", ">60 min"]
+
+
+def test_duration_table_by_hand():
+    table = metrics.by_duration(TINY, metrics.DEFAULT_DURATION_EDGES, min_sessions=2)
+    row = table[(table["bucket"] == "<10 s") & (table["device"] == "mobile")].iloc[0]
+    assert (row.sessions, row.conversions, row.rated) == (2, 0, True)
+    row = table[(table["bucket"] == "10–20 min") & (table["device"] == "desktop")].iloc[0]
+    assert (row.sessions, row.conversions, row.rate, row.rated) == (1, 1, 1.0, False)
+    assert table["sessions"].sum() == len(TINY)
+
+
+def test_sources_grouped_into_top_and_other():
+    top = metrics.top_sources(TINY["source"], 1)
+    assert top == ["google"]
+    groups = metrics.group_sources(TINY["source"], top)
+    table = metrics.by_source_device(TINY, groups, min_sessions=2)
+    other = table[table["source"] == metrics.OTHER_SOURCES]
+    assert dict(zip(other["device"], other["sessions"])) == {"desktop": 1, "mobile": 2}
+    assert table["sessions"].sum() == len(TINY)
+
+
+def test_top_sources_break_ties_by_name():
+    assert metrics.top_sources(pd.Series(["b", "a", "c", "c"]), 2) == ["c", "a"]
+
+
+def test_country_table_flags_small_samples_and_matches_iso():
+    table = metrics.by_country(TINY, min_sessions=5)
+    assert table["country"].tolist() == ["France", "Germany"]  # 4 sessions each: by name
+    assert table["iso3"].tolist() == ["FRA", "DEU"]
+    assert not table["rated"].any()
+    france = table[table["country"] == "France"].iloc[0]
+    low, high = wilson_interval(1, 4)
+    assert france.rate == 0.25 and france.ci_low == low and france.ci_high == high

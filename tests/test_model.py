@@ -1,0 +1,151 @@
+"""SessionModel: filters drive every table, each recomputed only when its inputs change."""
+from __future__ import annotations
+
+import json
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import sessions
+
+import leak_app.model as model_module
+from leak_app import LoadError, SessionModel, metrics
+from leak_app.demo import generate_sessions
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return generate_sessions(20_000, seed=11)
+
+
+def naive(data: pd.DataFrame, devices, countries, start, end) -> pd.DataFrame:
+    """The filter written independently, as a plain pandas query."""
+    return data.query("device in @devices and country in @countries and @start <= date <= @end")
+
+
+def test_random_filters_match_a_naive_computation(demo):
+    model = SessionModel(sessions=demo)
+    rng = np.random.default_rng(0)
+    days = sorted(demo["date"].unique())
+    for _ in range(8):
+        devices = list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4), replace=False))
+        countries = list(rng.choice(model.param.countries.objects[:12], size=5, replace=False))
+        i, j = sorted(rng.choice(len(days), size=2, replace=False))
+        model.param.update(devices=devices, countries=countries,
+                           date_range=(pd.Timestamp(days[i]).to_pydatetime(), pd.Timestamp(days[j]).to_pydatetime()))
+        expected = naive(demo, devices, countries, days[i], days[j])
+        assert model.kpis["sessions"] == len(expected)
+        assert model.kpis["converting_sessions"] == int(expected["converted"].sum())
+        assert model.kpis["revenue"] == pytest.approx(expected["revenue"].sum())
+        by_country = expected.groupby("country", observed=True)["converted"].agg(["size", "sum"])
+        got = model.country_table.set_index("country")
+        assert got["sessions"].to_dict() == by_country["size"].to_dict()
+        assert got["conversions"].to_dict() == by_country["sum"].to_dict()
+        entry = model.funnel_table[model.funnel_table["stage"] == "Browsed"].set_index("device")["sessions"]
+        assert entry.to_dict() == expected.groupby("device", observed=True).size().to_dict()
+        assert model.source_device_table["sessions"].sum() == len(expected)
+        assert model.duration_table["sessions"].sum() == len(expected)
+
+
+def test_source_filter_uses_top_sources_and_other(demo):
+    model = SessionModel(sessions=demo, top_sources=3)
+    top = model.param.sources.objects[:3]
+    assert model.param.sources.objects[-1] == metrics.OTHER_SOURCES
+    model.sources = [metrics.OTHER_SOURCES]
+    assert model.kpis["sessions"] == int((~demo["source"].isin(top)).sum())
+    assert set(model.source_device_table["source"].astype(str)) == {metrics.OTHER_SOURCES}
+
+
+def count_calls(monkeypatch):
+    calls = {}
+
+    def wrap(owner, name):
+        original = getattr(owner, name)
+
+        def counted(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+
+    for name in ("kpis", "by_country", "funnel", "by_duration", "by_source_device"):
+        wrap(metrics, name)
+    wrap(model_module, "takeaways")
+    return calls
+
+
+def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monkeypatch):
+    calls = count_calls(monkeypatch)
+    model = SessionModel(sessions=demo)
+    assert set(calls.values()) == {1}
+    calls.clear()
+    model.devices = ["mobile"]
+    assert calls == {"kpis": 1, "by_country": 1, "funnel": 1, "by_duration": 1,
+                     "by_source_device": 1, "takeaways": 1}
+    calls.clear()
+    model.engaged_pageviews = 3
+    assert calls == {"funnel": 1, "takeaways": 1}
+    calls.clear()
+    model.min_sessions = 50
+    assert calls == {"by_country": 1, "by_duration": 1, "by_source_device": 1, "takeaways": 1}
+    calls.clear()
+    model.duration_edges = [30, 300]
+    assert calls == {"by_duration": 1, "takeaways": 1}
+    assert model.duration_table["bucket"].cat.categories.tolist() == ["<30 s", "0.5–5 min", ">5 min"]
+
+
+def test_no_device_selected_means_all(demo):
+    model = SessionModel(sessions=demo)
+    model.devices = []
+    assert model.kpis["sessions"] == len(demo)
+
+
+def test_filters_that_match_nothing_leave_empty_tables():
+    model = SessionModel(sessions=sessions([("desktop", "France", "google", 3, 20, 0),
+                                            ("mobile", "Spain", "bing", 3, 20, 0)]))
+    model.param.update(devices=["desktop"], countries=["Spain"])
+    assert model.kpis["sessions"] == 0
+    assert model.country_table.empty and model.funnel_table.empty
+    assert model.takeaways == []
+    assert json.loads(json.dumps(model.summary(), allow_nan=False))["kpis"]["conversion_rate"] is None
+
+
+def test_a_one_in_two_segment_is_never_a_top_performer():
+    rows = [("desktop", "France", "google", 3, 20, 1 if i < 4 else 0) for i in range(400)]
+    rows += [("desktop", "France", "tiny.example", 12, 900, 1), ("desktop", "France", "tiny.example", 1, 0, 0)]
+    rows += [("mobile", "France", "google", 3, 20, 1 if i < 1 else 0) for i in range(300)]
+    model = SessionModel(sessions=sessions(rows), min_sessions=100)
+    tiny = model.source_device_table[model.source_device_table["source"] == "tiny.example"].iloc[0]
+    assert tiny.rate == 0.5 and not tiny.rated
+    text = " ".join(model.takeaways)
+    assert "tiny.example" not in text
+    assert "Strongest source × device: google on desktop" in text
+
+
+def test_summary_has_the_published_keys(demo):
+    summary = SessionModel(sessions=demo).summary()
+    assert list(summary) == ["kpis", "countries", "funnel", "duration", "source_device", "takeaways",
+                             "load_report"]
+    assert {"sessions", "converting_sessions", "transactions", "revenue", "conversion_rate"} <= set(summary["kpis"])
+    assert {"country", "sessions", "conversions", "rate", "ci_low", "ci_high"} <= set(summary["countries"][0])
+    json.dumps(summary, allow_nan=False)
+
+
+def test_a_bad_file_leaves_the_model_as_it_was(demo, write):
+    model = SessionModel(sessions=demo, load_report={"path": "demo"})
+    model.devices = ["tablet"]
+    before = dict(model.kpis)
+    with pytest.raises(LoadError):
+        model.load(write("bad.csv", "not,a,session,file\n1,2,3,4\n"))
+    assert model.kpis == before and model.devices == ["tablet"] and model.load_report == {"path": "demo"}
+
+
+def test_loading_new_data_resets_filters_to_its_values(demo, ga_raw):
+    model = SessionModel(sessions=demo)
+    model.countries = ["India"]
+    with mock.patch.object(model_module, "takeaways", wraps=model_module.takeaways) as written:
+        model.load(ga_raw)
+    assert written.call_count == 1
+    assert model.countries == [] and model.kpis["sessions"] == 9998
+    assert model.date_range[0].year == 2017 and model.load_report["rows_read"] == 10000

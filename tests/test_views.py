@@ -1,0 +1,71 @@
+"""Views draw what the tables hold, survive empty tables, and never pass data text as HTML."""
+from __future__ import annotations
+
+import holoviews as hv
+import pandas as pd
+import pytest
+from helpers import sessions
+
+from leak_app import SessionModel, views
+from leak_app.geo import country_shapes
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def model():
+    rows = [("desktop", "France", "google", 12, 700, 1)] + [("mobile", "Spain", HOSTILE, 1, 0, 0)] * 3
+    return SessionModel(sessions=sessions(rows), min_sessions=2)
+
+
+def all_views(m):
+    return [
+        views.country_choropleth(m.country_table, country_shapes()),
+        views.funnel_waterfall(m.funnel_table),
+        views.duration_conversion(m.duration_table),
+        views.source_device_heatmap(m.source_device_table),
+    ]
+
+
+def test_every_view_renders_to_bokeh(model):
+    for view in all_views(model):
+        assert hv.render(view, backend="bokeh") is not None
+
+
+def test_views_render_when_filters_match_nothing(model):
+    model.param.update(devices=["desktop"], countries=["Spain"])
+    try:
+        for view in all_views(model):
+            hv.render(view, backend="bokeh")
+    finally:
+        model.param.update(devices=[], countries=[])
+
+
+def test_choropleth_colours_only_rated_countries(model):
+    polygons = views.country_choropleth(model.country_table, country_shapes())
+    data = pd.DataFrame(polygons.data).drop(columns="geometry")
+    spain = data[data["country"] == "Spain"].iloc[0]
+    france = data[data["country"] == "France"].iloc[0]
+    assert spain["rate_shown"] == 0.0 and spain["sessions"] == 3
+    assert france["status"] == "not enough data" and france["rate_shown"] != france["rate_shown"]
+    assert (data[data["sessions"] == 0]["status"] == "no sessions").all()
+
+
+def test_heatmap_marks_unrated_cells(model):
+    heat = views.source_device_heatmap(model.source_device_table).get(0)
+    cells = heat.dframe().set_index(["source", "device"])
+    assert cells.loc[("google", "desktop"), "status"] == "not enough data"
+    assert cells.loc[(HOSTILE, "mobile"), "status"] == "rated"
+
+
+def test_html_parts_escape_data_text(model):
+    report = {"path": "/x/<b>evil</b>.csv", "format": "canonical", "rows_read": 2, "rows_kept": 1,
+              "dropped": {"<script>": 1}, "unmatched_countries": {HOSTILE: 1}}
+    html = views.load_report_html(report) + views.takeaways_html([f"source {HOSTILE} leaks"])
+    assert "<img" not in html and "<script>" not in html and "<b>evil" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_kpi_cards_show_rate_with_interval(model):
+    html = views.kpi_cards_html(model.kpis)
+    assert "25.0%" in html and "95% CI" in html and ">4<" in html

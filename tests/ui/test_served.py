@@ -1,0 +1,65 @@
+"""The served dashboard, used as an analyst uses it: click a filter, upload a file."""
+from __future__ import annotations
+
+import pandas as pd
+from helpers import GA_HEADER, plot_canvases
+from playwright.sync_api import expect
+
+from leak_app.app import DEFAULT_DATA
+
+
+def kpi(page, label: str):
+    return page.locator(f'[data-kpi="{label}"] .kpi-value')
+
+
+def canvases(page) -> list[bytes]:
+    """A picture of every plot on the page (Playwright pierces Panel's shadow DOM)."""
+    return [canvas.screenshot() for canvas in plot_canvases(page)]
+
+
+def test_device_filter_changes_kpis_and_every_plot(page, served):
+    demo = pd.read_parquet(DEFAULT_DATA)
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
+    page.wait_for_timeout(1000)  # let every canvas paint
+    before = canvases(page)
+
+    page.get_by_role("button", name="desktop").click()  # desktop off: mobile and tablet remain
+
+    rest = demo[demo["device"] != "desktop"]
+    expect(sessions).to_have_text(f"{len(rest):,}", timeout=30_000)
+    expect(kpi(page, "Converting sessions")).to_have_text(f"{int(rest['converted'].sum()):,}")
+    rate = rest["converted"].mean()
+    expect(kpi(page, "Conversion rate")).to_have_text(f"{rate:.2%}")
+    for _ in range(60):  # the funnel loses its desktop panel once the plots have redrawn
+        page.wait_for_timeout(500)
+        if len(plot_canvases(page)) == 6:
+            break
+    page.wait_for_timeout(1000)
+    after = canvases(page)
+    changed = sum(a != b for a, b in zip(before, after))
+    # map, funnel (one panel fewer), duration rate and volume, heatmap: every plot redrawn
+    assert len(before) == 7 and len(after) == 6 and changed == 6, (len(before), len(after), changed)
+    assert page.console_errors == []
+
+
+def test_bad_upload_shows_its_error_and_keeps_the_data(page, served, write):
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text("100,000", timeout=60_000)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    bad = write("not sessions <img src=x onerror=alert(1)>.csv", "a,b\n1,2\n")
+    page.locator("input[type=file]").set_input_files(str(bad))
+    alert = page.locator(".alert-danger")
+    expect(alert).to_contain_text("not a session export", timeout=30_000)
+    expect(alert).to_contain_text("not sessions <img src=x onerror=alert(1)>.csv")  # shown literally
+    expect(sessions).to_have_text("100,000")
+    assert dialogs == []
+
+    good = write("two.csv", GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
+                 "2,11,1,20170705,mobile,Spain,bing,1,,,\n")
+    page.locator("input[type=file]").set_input_files(str(good))
+    expect(sessions).to_have_text("2", timeout=30_000)
+    expect(page.locator(".alert-success")).to_contain_text("Loaded 2 sessions from two.csv")
