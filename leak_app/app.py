@@ -6,6 +6,7 @@ notebooks (as a plain layout, since templates do not render there).
 """
 from __future__ import annotations
 
+import html
 import io
 import os
 import tempfile
@@ -90,7 +91,7 @@ class Dashboard(pn.viewable.Viewer):
         def button(name):
             return pn.widgets.FileDownload(
                 callback=lambda: io.StringIO(to_csv(self.model.tables()[name])),
-                filename=f"{name}.csv", embed=embed, button_type="light", label=f"{name}.csv",
+                filename=f"{name}.csv", embed=embed, color="light", label=f"{name}.csv",
             )
         return pn.Row(*(button(name) for name in self.model.tables()))
 
@@ -99,8 +100,8 @@ class Dashboard(pn.viewable.Viewer):
         return [
             pn.widgets.DateRangeSlider.from_param(m.param.date_range, step=1, sizing_mode="stretch_width"),
             pn.pane.Markdown("**Devices** (none selected = all)", margin=(10, 10, 0, 10)),
-            pn.widgets.CheckButtonGroup.from_param(m.param.devices, name="", button_type="primary",
-                                                   button_style="outline", sizing_mode="stretch_width"),
+            pn.widgets.CheckButtonGroup.from_param(m.param.devices, name="", color="primary",
+                                                   variant="outline", sizing_mode="stretch_width"),
             pn.widgets.MultiChoice.from_param(m.param.countries, placeholder="All countries",
                                               sizing_mode="stretch_width"),
             pn.widgets.MultiChoice.from_param(m.param.sources, placeholder="All sources",
@@ -164,8 +165,6 @@ class Upload(pn.viewable.Viewer):
 
 def _escape_markdown(text: str) -> str:
     """File names and messages are shown literally, never as HTML or Markdown."""
-    import html
-
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>" else c for c in html.escape(text))
 
 
@@ -184,7 +183,7 @@ def static_dashboard(model: SessionModel) -> pn.Column:
     dashboard = Dashboard(model=model)
     devices = list(model.param.devices.objects)
     selector = pn.widgets.RadioButtonGroup(options=[ALL_DEVICES, *devices], value=ALL_DEVICES,
-                                           button_type="primary", button_style="outline",
+                                           color="primary", variant="outline",
                                            sizing_mode="stretch_width")
     selector.param.watch(
         lambda e: setattr(model, "devices", [] if e.new == ALL_DEVICES else [e.new]), "value"

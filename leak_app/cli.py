@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -23,7 +22,6 @@ def serve(args) -> None:
     from .app import create_app, data_path
 
     path = Path(args.data) if args.data else data_path()
-    os.environ["LEAK_APP_DATA"] = str(path)
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     print(f"Serving {path} at http://{args.address}:{args.port}", flush=True)

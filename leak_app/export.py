@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import tempfile
 from pathlib import Path
 
 import panel as pn
 from bokeh.resources import INLINE
+from PIL import Image, ImageChops
 
 from . import views
 from .app import CSS, static_dashboard
@@ -55,6 +57,17 @@ def view_objects(model: SessionModel) -> dict:
     }
 
 
+def _save_trimmed(png: bytes, target: Path, margin: int = 8) -> None:
+    """Save a screenshot cropped to its content: the page is taller and wider than the view."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    box = ImageChops.difference(image, Image.new("RGB", image.size, "white")).getbbox()
+    if box:
+        left, top, right, bottom = box
+        image = image.crop((max(left - margin, 0), max(top - margin, 0),
+                            min(right + margin, image.width), min(bottom + margin, image.height)))
+    image.save(target)
+
+
 def export_pngs(model: SessionModel, folder: str | Path, width: int = 1200) -> list[Path]:
     """Render every view in headless Chromium and save it as ``<folder>/<view>.png``."""
     folder = Path(folder)
@@ -70,7 +83,7 @@ def export_pngs(model: SessionModel, folder: str | Path, width: int = 1200) -> l
                                    "Object.keys(Bokeh.index).length > 0")
             page.wait_for_timeout(500)  # let canvases paint after the first layout
             target = folder / f"{name}.png"
-            page.screenshot(path=str(target), full_page=True)
+            _save_trimmed(page.screenshot(full_page=True), target)
             page.close()
             written.append(target)
     return written

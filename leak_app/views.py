@@ -95,10 +95,10 @@ def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
     for device, frame in long.groupby("device", sort=True):
         bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
             stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
-            yformatter=PERCENT, ylim=(0, 1.08), title=f"{device}",
+            yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0], title=f"{device}",
             tools=["hover"], hover_tooltips=[("Stage", "@stage"), ("", "@part"),
                                              ("Sessions", "@count{0,0}"), ("Drop-off here", "@drop_text")],
-            show_legend=device == long["device"].min(), legend_position="top_right",
+            show_legend=False,
             xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
         )
         reached = frame[frame["part"] == "reached"]

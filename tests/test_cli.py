@@ -84,5 +84,5 @@ def test_png_writes_a_picture_per_view(small_demo, tmp_path):
 
     for name in ("kpis", "country_map", "funnel", "duration", "source_device"):
         image = Image.open(tmp_path / f"{name}.png")
-        assert image.width >= 600 and image.height >= 100
-        assert len(set(image.convert("L").getdata())) > 20, f"{name}.png is blank"
+        assert image.width >= 400 and image.height >= 80
+        assert len(image.convert("L").getcolors(maxcolors=256) or range(256)) > 20, f"{name}.png is blank"

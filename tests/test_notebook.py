@@ -15,8 +15,9 @@ def test_notebook_runs_and_displays_views():
     code = [c for c in notebook.cells if c.cell_type == "code"]
     mimes = [set().union(*[o.get("data", {}).keys() for o in c.outputs]) for c in code]
     plots = [i for i, m in enumerate(mimes) if HOLOVIEWS_MIME in m]
-    # pn.extension() loads the JS (cell 0); funnel, map, heatmap and the dashboard are live plots
-    assert plots == [0, 2, 3, 4, 6], mimes
+    # pn.extension() loads the JS (cell 0); funnel, map, heatmap, the model's widgets with a
+    # bound view, and the whole dashboard are live plots
+    assert plots == [0, 2, 3, 4, 6, 7], mimes
     kpis = code[1].outputs[0]["data"]["text/plain"]
     assert "'sessions': 100000" in kpis
     takeaways = code[5].outputs[0]["data"]["text/plain"]

@@ -69,3 +69,15 @@ def test_html_parts_escape_data_text(model):
 def test_kpi_cards_show_rate_with_interval(model):
     html = views.kpi_cards_html(model.kpis)
     assert "25.0%" in html and "95% CI" in html and ">4<" in html
+
+
+def test_csv_downloads_neutralize_spreadsheet_formulas():
+    import pandas as pd
+
+    from leak_app.downloads import to_csv
+
+    table = pd.DataFrame({"source": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "google"],
+                          "sessions": [1, 2, 3, 4, -5]})
+    lines = to_csv(table).splitlines()
+    assert lines[1].startswith("\"'=HYPERLINK") and lines[2] == "'+1,2" and lines[3] == "'-2,3"
+    assert lines[4] == "'@SUM(A1),4" and lines[5] == "google,-5"  # numbers stay numbers

@@ -63,3 +63,18 @@ def test_bad_upload_shows_its_error_and_keeps_the_data(page, served, write):
     page.locator("input[type=file]").set_input_files(str(good))
     expect(sessions).to_have_text("2", timeout=30_000)
     expect(page.locator(".alert-success")).to_contain_text("Loaded 2 sessions from two.csv")
+
+
+def test_each_table_downloads_as_csv_following_the_filters(page, served):
+    demo = pd.read_parquet(DEFAULT_DATA)
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    page.get_by_role("button", name="desktop").click()
+    expect(kpi(page, "Sessions")).not_to_have_text("100,000", timeout=30_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="countries.csv").click()
+    table = pd.read_csv(download.value.path(), keep_default_na=False)
+    rest = demo[demo["device"] != "desktop"]
+    expected = rest.groupby("country", observed=True).size()
+    assert dict(zip(table["country"], table["sessions"])) == expected.to_dict()
+    assert list(table.columns[:4]) == ["country", "iso3", "sessions", "conversions"]
