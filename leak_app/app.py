@@ -34,7 +34,8 @@ CSS = """
 .kpi-label {font-size: 12px; color: #555; text-transform: uppercase; letter-spacing: .04em;}
 .kpi-value {font-size: 26px; font-weight: 600; color: #1d2b3a;}
 .kpi-note {font-size: 12px; color: #666;}
-.takeaways li {margin-bottom: 6px; line-height: 1.4;}
+.takeaways li, .leaks li {margin-bottom: 6px; line-height: 1.4;}
+h4 {margin: 6px 0;}
 .load-report table {border-collapse: collapse; font-size: 13px;}
 .load-report td {padding: 2px 10px 2px 0; border-bottom: 1px solid #eee;}
 .title-bar {background: #3b6ea8; color: white; font-size: 22px; font-weight: 600; padding: 12px 18px;}
@@ -70,6 +71,9 @@ class Dashboard(pn.viewable.Viewer):
         # Layouts of fixed-size subplots: stretching a grid squashes its plots.
         self.funnel = pn.pane.HoloViews(pn.bind(views.funnel_waterfall, m.param.funnel_table))
         self.duration = pn.pane.HoloViews(pn.bind(views.duration_conversion, m.param.duration_table))
+        self.leaks_chart = pn.pane.HoloViews(pn.bind(views.leaks_chart, m.param.leaks_table))
+        self.leaks_list = pn.pane.HTML(pn.bind(views.leaks_html, m.param.leaks_table, m.param.silent_leaks_table),
+                                       stylesheets=[CSS], sizing_mode="stretch_width", min_width=400)
         self.heatmap = pn.pane.HoloViews(pn.bind(views.source_device_heatmap, m.param.source_device_table),
                                          sizing_mode="stretch_width")
 
@@ -78,6 +82,8 @@ class Dashboard(pn.viewable.Viewer):
         return [
             self.kpis,
             pn.Card(self.takeaways, title="Business takeaways", **card),
+            pn.Card(pn.Row(self.leaks_chart, self.leaks_list, sizing_mode="stretch_width"),
+                    title="Leaks, ranked by expected lost conversions", **card),
             pn.Card(self.map, title="Where visitors convert", **card),
             pn.Card(self.funnel, title="Where the funnel leaks, by device", **card),
             pn.Row(pn.Card(self.duration, title="Session duration vs conversion", **card),
@@ -111,6 +117,7 @@ class Dashboard(pn.viewable.Viewer):
                 pn.widgets.IntSlider.from_param(m.param.top_sources),
                 pn.widgets.IntInput.from_param(m.param.engaged_pageviews),
                 pn.widgets.IntInput.from_param(m.param.deep_pageviews),
+                pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",
             ),
             Upload(model=m),

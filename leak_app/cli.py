@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from .schema import LoadError
 
 
@@ -46,8 +48,20 @@ def png(args) -> None:
         print(path)
 
 
+def _period(text: str) -> tuple:
+    try:
+        start, end = (pd.Timestamp(part).to_pydatetime() for part in text.split(":"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31") from exc
+    if end < start:
+        raise argparse.ArgumentTypeError(f"{text!r}: the period ends before it starts")
+    return start, end
+
+
 def summary(args) -> None:
-    result = _model(args.path).summary()
+    model = _model(args.path)
+    model.param.update(baseline_period=args.baseline, current_period=args.current)
+    result = model.summary()
     if args.json:
         json.dump(result, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
         sys.stdout.write("\n")
@@ -88,6 +102,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
     p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
+    p.add_argument("--baseline", type=_period, metavar="START:END",
+                   help="silent leaks: the period to compare against (default: first half of the dates)")
+    p.add_argument("--current", type=_period, metavar="START:END",
+                   help="silent leaks: the period to check (default: second half of the dates)")
     p.set_defaults(run=summary)
     return top
 

@@ -4,8 +4,10 @@ Used for the demo file in ``data/``, for tests that need known structure, and fo
 benchmarks from 10 thousand to 10 million sessions. The shape follows the GA360
 sample: a desktop-heavy device mix, a few sources and countries carrying most
 traffic with a long tail, most sessions a single hit of 0 s, and about 1%
-conversion that rises with pageviews and time on site. One leak is planted on
-purpose: mobile sessions that engage deeply convert far less than on desktop.
+conversion that rises with pageviews and time on site. Two leaks are planted on
+purpose: mobile sessions convert far less than desktop ones throughout, and a
+*silent* one, which starts part-way through the period: from its 50th day on,
+desktop visitors from google convert much less (say, a broken landing page for them).
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ MEDIUM = {"google": "organic", "(direct)": "(none)", "bing": "organic", "baidu":
 TAIL_SOURCES = 300  # long tail of referring sites sharing the remaining traffic
 
 INTERCEPT = -8.75
+#: The silent leak: from this day (0-based) on, this device × source loses this much log-odds.
+SILENT_LEAK = {"device": "desktop", "source": "google", "from_day": 50, "effect": -1.2}
 
 
 def _weighted(rng, table: dict, n: int) -> np.ndarray:
@@ -88,7 +92,9 @@ def generate_sessions(n: int = 100_000, seed: int = 7, start: str = "2026-08-03"
 
     logit = (INTERCEPT + 1.6 * np.log(pageviews) + 0.35 * np.log1p(duration)
              + _effect(device, DEVICE_EFFECT) + _effect(country, COUNTRY_EFFECT)
-             + _effect(source, SOURCE_EFFECT))
+             + _effect(source, SOURCE_EFFECT)
+             + SILENT_LEAK["effect"] * ((device == SILENT_LEAK["device"]) & (source == SILENT_LEAK["source"])
+                                        & (day >= SILENT_LEAK["from_day"])))
     converted = rng.random(n) < 1 / (1 + np.exp(-logit))
     transactions = np.where(converted, 1 + rng.poisson(0.08, size=n), 0)
     revenue = np.where(converted, np.round(rng.lognormal(4.3, 0.8, size=n) * transactions, 2), 0.0)

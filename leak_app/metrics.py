@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .countries import iso3
-from .stats import wilson_interval
+from .stats import benjamini_hochberg, differs_from_rest_p, wilson_interval
 
 STAGES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
 OTHER_SOURCES = "(other sources)"
@@ -59,10 +59,26 @@ def kpis(sessions: pd.DataFrame) -> dict:
 
 
 def by_country(sessions: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
+    """Rate per country; ``q_value``: does it differ from the rest (two-sided, BH over rated ones)?"""
     table = rate_table(sessions, "country", min_sessions)
+    k, n = table["conversions"], table["sessions"]
+    p = differs_from_rest_p(k, n, k.sum(), n.sum())
+    table["q_value"] = benjamini_hochberg(pd.Series(p, index=table.index).where(table["rated"]))
     table["country"] = table["country"].astype(str)
     table.insert(1, "iso3", [iso3(name) for name in table["country"]])
     return table.sort_values(["sessions", "country"], ascending=[False, True], ignore_index=True)
+
+
+def stage_flags(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int) -> pd.DataFrame:
+    """Whether each session reached each funnel stage (one boolean column per stage)."""
+    converted = sessions["converted"].to_numpy()
+    pageviews = sessions["pageviews"].to_numpy()
+    engaged = (pageviews >= engaged_pageviews) | converted
+    deep = engaged & ((pageviews >= deep_pageviews) | converted)
+    return pd.DataFrame(
+        {STAGES[0]: True, STAGES[1]: engaged, STAGES[2]: deep, STAGES[3]: converted},
+        index=sessions.index,
+    )
 
 
 def funnel(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int) -> pd.DataFrame:
@@ -71,14 +87,7 @@ def funnel(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int) 
     A converting session has reached every stage, whatever its pageviews, so a
     short checkout visit never shows up as a conversion out of nowhere.
     """
-    converted = sessions["converted"].to_numpy()
-    pageviews = sessions["pageviews"].to_numpy()
-    engaged = (pageviews >= engaged_pageviews) | converted
-    deep = engaged & ((pageviews >= deep_pageviews) | converted)
-    reached = pd.DataFrame(
-        {STAGES[0]: True, STAGES[1]: engaged, STAGES[2]: deep, STAGES[3]: converted},
-        index=sessions.index,
-    )
+    reached = stage_flags(sessions, engaged_pageviews, deep_pageviews)
     counts = reached.groupby(sessions["device"], observed=True).sum().astype("int64")
     long = counts.rename_axis(columns="stage").stack().rename("sessions").reset_index()
     long["stage"] = pd.Categorical(long["stage"], categories=STAGES, ordered=True)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import param
 
-from . import metrics
+from . import leaks, metrics
 from .loaders import load_sessions
 from .takeaways import takeaways
 
@@ -27,6 +27,13 @@ TABLES = {
     "duration_table": lambda m: metrics.by_duration(m.filtered, m.duration_edges, m.min_sessions),
     "source_device_table": lambda m: metrics.by_source_device(
         m.filtered, m.filtered["source_group"], m.min_sessions
+    ),
+    "leaks_table": lambda m: leaks.segment_leaks(m.filtered, m.duration_edges, m.min_sessions, m.fdr),
+    "step_leaks_table": lambda m: leaks.step_leaks(
+        m.filtered, m.engaged_pageviews, m.deep_pageviews, m.min_sessions
+    ),
+    "silent_leaks_table": lambda m: leaks.silent_leaks(
+        m.filtered, *m.periods(), m.duration_edges, m.min_sessions, m.fdr
     ),
 }
 
@@ -53,6 +60,12 @@ class SessionModel(param.Parameterized):
         Pageviews that make a session Deep Engagement (it must also be Engaged).""")
     duration_edges = param.List(default=list(metrics.DEFAULT_DURATION_EDGES), item_type=int, doc="""
         Upper edges in seconds of the session-duration buckets.""")
+    fdr = param.Number(default=leaks.DEFAULT_FDR, bounds=(0.001, 0.2), label="False discovery rate", doc="""
+        Expected share of false claims among the leaks reported (Benjamini–Hochberg).""")
+    baseline_period = param.DateRange(default=None, label="Baseline period", doc="""
+        The period silent leaks are measured against; None: the first half of the filtered dates.""")
+    current_period = param.DateRange(default=None, label="Current period", doc="""
+        The period checked for silent leaks; None: the second half of the filtered dates.""")
 
     source_groups = param.Series(precedence=-1, doc="Each session's source or '(other sources)'.")
     filtered = param.DataFrame(precedence=-1, doc="Sessions passing every filter.")
@@ -61,6 +74,9 @@ class SessionModel(param.Parameterized):
     funnel_table = param.DataFrame(precedence=-1)
     duration_table = param.DataFrame(precedence=-1)
     source_device_table = param.DataFrame(precedence=-1)
+    leaks_table = param.DataFrame(precedence=-1, doc="Every segment against the rest, leaks first.")
+    step_leaks_table = param.DataFrame(precedence=-1, doc="Funnel steps per device against the best device.")
+    silent_leaks_table = param.DataFrame(precedence=-1, doc="Segments against themselves in the baseline period.")
     takeaways = param.List(default=[], precedence=-1)
 
     @classmethod
@@ -123,22 +139,35 @@ class SessionModel(param.Parameterized):
 
     @param.depends("min_sessions", watch=True)
     def _refresh_rated(self) -> None:
-        self._refresh("country_table", "duration_table", "source_device_table")
+        self._refresh("country_table", "duration_table", "source_device_table", "leaks_table",
+                      "step_leaks_table", "silent_leaks_table")
 
     @param.depends("engaged_pageviews", "deep_pageviews", watch=True)
     def _refresh_funnel(self) -> None:
-        self._refresh("funnel_table")
+        self._refresh("funnel_table", "step_leaks_table")
 
     @param.depends("duration_edges", watch=True)
     def _refresh_duration(self) -> None:
-        self._refresh("duration_table")
+        self._refresh("duration_table", "leaks_table", "silent_leaks_table")
+
+    @param.depends("fdr", watch=True)
+    def _refresh_tests(self) -> None:
+        self._refresh("leaks_table", "silent_leaks_table")
+
+    @param.depends("baseline_period", "current_period", watch=True)
+    def _refresh_periods(self) -> None:
+        self._refresh("silent_leaks_table")
+
+    def periods(self) -> tuple[tuple, tuple]:
+        """(baseline, current) periods of the silent-leak comparison, defaults filled in."""
+        if self.filtered.empty:
+            return (None, None), (None, None)
+        baseline, current = leaks.default_periods(self.filtered["date"])
+        return self.baseline_period or baseline, self.current_period or current
 
     @param.depends(*TABLES, watch=True)
     def _write_takeaways(self) -> None:
-        self.takeaways = takeaways(
-            self.kpis, self.country_table, self.funnel_table, self.duration_table,
-            self.source_device_table, self.min_sessions,
-        )
+        self.takeaways = takeaways(self)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The derived tables by the names the JSON summary and CSV downloads use."""
@@ -152,11 +181,24 @@ class SessionModel(param.Parameterized):
     def summary(self) -> dict:
         """Everything the dashboard shows, as JSON-ready data (rates as fractions of 1)."""
         out = {"kpis": _json_ready(self.kpis)}
-        out.update({name: json.loads(t.to_json(orient="records")) for name, t in self.tables().items()})
+        out.update({name: _records(t) for name, t in self.tables().items()})
         out["takeaways"] = list(self.takeaways)
         out["load_report"] = self.load_report
+        out["leaks"] = _records(leaks.leak_rows(self.leaks_table))
+        out["silent_leaks"] = _records(leaks.silent_leak_rows(self.silent_leaks_table))
+        baseline, current = self.periods()
+        out["silent_periods"] = {"baseline": [_day(d) for d in baseline], "current": [_day(d) for d in current]}
+        out["step_leaks"] = _records(self.step_leaks_table)
         return out
 
 
 def _json_ready(values: dict) -> dict:
     return json.loads(pd.Series(values, dtype=object).to_json())
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return json.loads(table.to_json(orient="records", date_format="iso"))
+
+
+def _day(value) -> str | None:
+    return None if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")

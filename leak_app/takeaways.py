@@ -1,45 +1,64 @@
-"""Business takeaways: a few plain sentences computed from the derived tables.
+"""Business takeaways: at most six plain sentences computed from the model's tables.
 
-Every claim rests only on segments that reach the minimum sample, and every rate
-quoted carries its interval, so a 1-in-2 segment can never be called a winner.
-Sentences are plain text; whoever shows them escapes them.
+They lead with the leak engine's findings (the largest leak, the headline silent
+leak, the funnel step lost against the best device), then where conversion
+peaks, the strongest and weakest source × device, and countries that differ
+significantly. Every claim rests only on segments that reach the minimum sample,
+and every rate quoted carries its interval, so a 1-in-2 segment can never be
+called a winner. Sentences are plain text; whoever shows them escapes them.
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from . import leaks
 from .metrics import collapse
-
-
-def pct(rate: float) -> str:
-    return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
+from .text import pct
 
 
 def with_ci(row) -> str:
     return f"{pct(row.rate)} (95% CI {pct(row.ci_low)}–{pct(row.ci_high)}, n={row.sessions:,})"
 
 
-def overall(kpis: dict) -> str:
-    return (
-        f"{kpis['sessions']:,} sessions converted at {pct(kpis['conversion_rate'])} "
-        f"(95% CI {pct(kpis['ci_low'])}–{pct(kpis['ci_high'])}): "
-        f"{kpis['converting_sessions']:,} converting sessions, "
-        f"{kpis['revenue']:,.2f} in revenue."
-    )
+def top_leak(table: pd.DataFrame) -> str | None:
+    row = leaks.headline(leaks.leak_rows(table))
+    return None if row is None else "Largest leak: " + leaks.describe_leak(row)
 
 
-def largest_leak(funnel: pd.DataFrame, min_sessions: int) -> str | None:
-    steps = funnel.assign(entering=funnel["sessions"] + funnel["lost"])
-    steps = steps[steps["drop_rate"].notna() & (steps["entering"] >= min_sessions)]
-    if steps.empty:
+def silent_leak(table: pd.DataFrame, periods) -> str | None:
+    (b0, b1), (c0, c1) = periods
+    if b0 is None:
         return None
-    worst = steps.loc[steps["drop_rate"].idxmax()]
-    before = funnel["stage"].cat.categories[funnel["stage"].cat.categories.get_loc(worst.stage) - 1]
-    return (
+    row = leaks.headline(leaks.silent_leak_rows(table))
+    span = f"{b0:%d %b}–{b1:%d %b %Y} and {c0:%d %b}–{c1:%d %b %Y}"
+    if row is None:
+        return f"No silent leak: no segment's conversion rate fell significantly between {span}."
+    return f"Silent leak ({span.replace(' and ', ' to ')}): " + leaks.describe_silent_leak(row)
+
+
+def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions: int) -> str | None:
+    """The funnel step that loses the largest share, and what it costs against the best device."""
+    entering = funnel["sessions"] + funnel["lost"]
+    rated = funnel[funnel["drop_rate"].notna() & (entering >= min_sessions)]
+    if rated.empty:
+        return None
+    worst = rated.loc[rated["drop_rate"].idxmax()]
+    stages = list(funnel["stage"].cat.categories)
+    before = stages[stages.index(worst.stage) - 1]
+    text = (
         f"The largest funnel leak is {before} → {worst.stage} on {worst.device}: "
-        f"{worst.drop_rate:.1%} of the {worst.entering:,} sessions that reached {before} "
-        f"went no further ({worst.lost:,} sessions lost)."
+        f"{worst.drop_rate:.1%} of the {worst.sessions + worst.lost:,} sessions that reached {before} "
+        f"went no further"
     )
+    step = steps[(steps["step"] == f"{before} → {worst.stage}") & (steps["device"] == worst.device)]
+    if len(step) and step["lost_sessions"].iloc[0] > 0:
+        s = step.iloc[0]
+        text += (
+            f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
+            f"about {s.lost_sessions:,.0f} more sessions (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
+            f"would go on, worth about {s.lost_revenue:,.0f} in revenue"
+        )
+    return text + "."
 
 
 def duration_peak(duration: pd.DataFrame, min_sessions: int) -> str | None:
@@ -72,17 +91,20 @@ def source_device_extremes(table: pd.DataFrame, min_sessions: int) -> str | None
     )
 
 
-def country_outliers(countries: pd.DataFrame, kpis: dict, min_sessions: int) -> str | None:
+def country_outliers(countries: pd.DataFrame, fdr: float) -> str | None:
+    """Countries that convert differently from the rest, with the false discovery rate held."""
     rated = countries[countries["rated"]]
-    base = kpis["conversion_rate"]
     if rated.empty:
         return None
-    above = rated[rated["ci_low"] > base]
-    below = rated[rated["ci_high"] < base]
-    if above.empty and below.empty:
+    significant = rated[rated["q_value"] <= fdr]
+    rest_rate = (rated["conversions"].sum() - significant["conversions"]) / (
+        rated["sessions"].sum() - significant["sessions"])
+    above = significant[significant["rate"] > rest_rate]
+    below = significant[significant["rate"] < rest_rate]
+    if significant.empty:
         return (
-            f"No country with at least {min_sessions:,} sessions converts significantly "
-            f"above or below the overall {pct(base)}."
+            f"No country with enough sessions converts significantly differently from the rest "
+            f"(at a {fdr:.0%} false discovery rate)."
         )
 
     def names(rows):
@@ -90,20 +112,24 @@ def country_outliers(countries: pd.DataFrame, kpis: dict, min_sessions: int) -> 
 
     parts = []
     if not above.empty:
-        parts.append(f"significantly above the overall {pct(base)}: {names(above)}")
+        parts.append(f"above the rest: {names(above)}")
     if not below.empty:
-        parts.append(f"significantly below it: {names(below)}")
-    return "Countries converting " + "; ".join(parts) + "."
+        parts.append(f"below it: {names(below)}")
+    return (f"Countries converting significantly ({fdr:.0%} false discovery rate) "
+            + "; ".join(parts) + ".")
 
 
-def takeaways(kpis, countries, funnel, duration, source_device, min_sessions: int) -> list[str]:
-    if not kpis["sessions"]:
+def takeaways(model) -> list[str]:
+    """The sentences for a SessionModel's current tables (none when no session matches)."""
+    if not model.kpis["sessions"]:
         return []
+    m = model.min_sessions
     sentences = [
-        overall(kpis),
-        largest_leak(funnel, min_sessions),
-        duration_peak(duration, min_sessions),
-        source_device_extremes(source_device, min_sessions),
-        country_outliers(countries, kpis, min_sessions),
+        top_leak(model.leaks_table),
+        silent_leak(model.silent_leaks_table, model.periods()),
+        largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
+        duration_peak(model.duration_table, m),
+        source_device_extremes(model.source_device_table, m),
+        country_outliers(model.country_table, model.fdr),
     ]
     return [s for s in sentences if s]

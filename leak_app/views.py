@@ -20,6 +20,9 @@ import hvplot.pandas  # noqa: F401
 import pandas as pd
 from bokeh.models import NumeralTickFormatter
 
+from .leaks import leak_rows, silent_leak_rows
+from .text import pct
+
 PERCENT = NumeralTickFormatter(format="0.0%")
 NO_DATA = "#e4e4e4"
 REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
@@ -27,16 +30,12 @@ DEVICE_COLORS = {"desktop": "#3b6ea8", "mobile": "#e07b39", "tablet": "#5a9e6f",
 RATE_CMAP = "YlGnBu"
 
 
-def _pct(value) -> str:
-    return "–" if pd.isna(value) else (f"{value:.2%}" if value < 0.1 else f"{value:.1%}")
-
-
 def _labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -> pd.DataFrame:
     """Add display-only columns: the rate shown (NaN if unrated) and readable text."""
     shown = table["rate"].where(table["rated"])
-    interval = [f"{_pct(lo)} – {_pct(hi)}" for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    interval = [f"{pct(lo)} – {pct(hi)}" for lo, hi in zip(table["ci_low"], table["ci_high"])]
     status = ["rated" if r else min_sessions_note for r in table["rated"]]
-    return table.assign(rate_shown=shown, rate_text=[_pct(r) for r in table["rate"]],
+    return table.assign(rate_shown=shown, rate_text=[pct(r) for r in table["rate"]],
                         interval=interval, status=status)
 
 
@@ -90,7 +89,7 @@ def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
     ], ignore_index=True)
     long.loc[(long["part"] == "lost") & long["largest_leak"], "part"] = "largest leak"
     long["stage"] = long["stage"].astype(str).str.replace(" ", "\n")  # two-line tick labels
-    long["drop_text"] = [_pct(v) for v in long["drop_rate"]]
+    long["drop_text"] = [pct(v) for v in long["drop_rate"]]
     plots = []
     for device, frame in long.groupby("device", sort=True):
         bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
@@ -102,7 +101,7 @@ def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
             xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
         )
         reached = frame[frame["part"] == "reached"]
-        text = [f"{c:,}\n{_pct(s)}" for c, s in zip(reached["count"], reached["share"])]
+        text = [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]
         top = reached["share"].to_numpy() + frame.loc[frame["part"] != "reached", "share"].to_numpy()
         labels = hv.Labels(reached.assign(text=text, y=top + 0.01), ["stage", "y"], "text").opts(
             text_font_size="8pt", text_color="#222222", text_baseline="bottom",
@@ -184,8 +183,8 @@ def kpi_cards_html(kpis: dict) -> str:
         ("Sessions", f"{kpis['sessions']:,}", "after filters"),
         ("Converting sessions", f"{kpis['converting_sessions']:,}",
          f"{kpis['transactions']:,} transactions"),
-        ("Conversion rate", _pct(kpis["conversion_rate"]),
-         f"95% CI {_pct(kpis['ci_low'])} – {_pct(kpis['ci_high'])}"),
+        ("Conversion rate", pct(kpis["conversion_rate"]),
+         f"95% CI {pct(kpis['ci_low'])} – {pct(kpis['ci_high'])}"),
         ("Revenue", f"{kpis['revenue']:,.2f}", "currency units"),
         ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", ""),
     ]
@@ -219,3 +218,48 @@ def load_report_html(report: dict) -> str:
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
         f'read as {html.escape(report["format"])}.</p><table>{table}</table>{note}</div>'
     )
+
+
+def leaks_chart(leaks_table: pd.DataFrame, top: int = 10) -> hv.Overlay:
+    """The largest leaks: expected lost conversions with their 95% interval."""
+    rows = leaks_table[leaks_table["leak"]].head(top) if not leaks_table.empty else leaks_table
+    if rows.empty:
+        return _nothing("No leak found at this false discovery rate")
+    rows = rows.assign(
+        label=[f"{s} ({d})" for s, d in zip(rows["segment"], rows["dimension"])],
+        below=rows["lost_conversions"] - rows["lost_low"].clip(lower=0),
+        above=rows["lost_high"] - rows["lost_conversions"],
+        rate_text=[pct(r) for r in rows["rate"]], baseline_text=[pct(r) for r in rows["baseline_rate"]],
+    ).iloc[::-1]  # largest at the top once the axes are swapped
+    bars = hv.Bars(rows, "label", ["lost_conversions", "sessions", "rate_text", "baseline_text",
+                                   "lost_revenue"]).opts(
+        color=LARGEST, alpha=0.8, tools=["hover"], hover_tooltips=[
+            ("Segment", "@label"), ("Sessions", "@sessions{0,0}"), ("Rate", "@rate_text"),
+            ("Rest of traffic", "@baseline_text"), ("Lost conversions", "@lost_conversions{0,0}"),
+            ("Lost revenue", "@lost_revenue{0,0}"),
+        ],
+    )
+    errors = hv.ErrorBars(rows, "label", ["lost_conversions", "below", "above"]).opts(color="#333333")
+    return (bars * errors).opts(
+        invert_axes=True, title="Expected lost conversions (95% CI)",
+        xlabel="", ylabel="conversions lost against the rest of the traffic",
+        width=560, height=max(220, 34 * len(rows) + 90),
+    )
+
+
+def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, top: int = 8) -> str:
+    """The ranked leaks and silent leaks, a sentence each (escaped)."""
+    def items(rows):
+        return "".join(f"<li>{html.escape(s)}</li>" for s in rows["sentence"].head(top))
+
+    found = leak_rows(leaks_table)
+    silent = silent_leak_rows(silent_table)
+    parts = [
+        "<h4>Ranked leaks</h4>",
+        f'<ol class="leaks">{items(found)}</ol>' if len(found) else "<p>No segment converts "
+        "significantly below the rest of the traffic.</p>",
+        "<h4>Silent leaks (rate fell between the two periods)</h4>",
+        f'<ol class="leaks">{items(silent)}</ol>' if len(silent) else "<p>No segment's rate fell "
+        "significantly.</p>",
+    ]
+    return "".join(parts)

@@ -86,3 +86,16 @@ def test_png_writes_a_picture_per_view(small_demo, tmp_path):
         image = Image.open(tmp_path / f"{name}.png")
         assert image.width >= 400 and image.height >= 80
         assert len(image.convert("L").getcolors(maxcolors=256) or range(256)) > 20, f"{name}.png is blank"
+
+
+def test_summary_leaks_and_chosen_silent_periods():
+    out = json.loads(run("summary", "--json", "--baseline", "2026-08-03:2026-08-31",
+                         "--current", "2026-10-01:2026-10-31").stdout)
+    assert out["silent_periods"] == {"baseline": ["2026-08-03", "2026-08-31"],
+                                     "current": ["2026-10-01", "2026-10-31"]}
+    assert out["leaks"] and all(row["q_value"] <= 0.05 for row in out["leaks"])
+    lost = [row["lost_conversions"] for row in out["leaks"]]
+    assert lost == sorted(lost, reverse=True)  # ranked by expected lost conversions
+    assert "desktop × google" in {row["segment"] for row in out["silent_leaks"]}
+    result = run("summary", "--current", "2026-10-31:2026-10-01", check=False)
+    assert result.returncode == 2 and "ends before it starts" in result.stderr

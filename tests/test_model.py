@@ -10,7 +10,7 @@ import pytest
 from helpers import sessions
 
 import leak_app.model as model_module
-from leak_app import LoadError, SessionModel, metrics
+from leak_app import LoadError, SessionModel, leaks, metrics
 from leak_app.demo import generate_sessions
 
 
@@ -71,28 +71,40 @@ def count_calls(monkeypatch):
 
     for name in ("kpis", "by_country", "funnel", "by_duration", "by_source_device"):
         wrap(metrics, name)
+    for name in ("segment_leaks", "step_leaks", "silent_leaks"):
+        wrap(leaks, name)
     wrap(model_module, "takeaways")
     return calls
+
+
+ALL = ("kpis", "by_country", "funnel", "by_duration", "by_source_device", "segment_leaks", "step_leaks",
+       "silent_leaks", "takeaways")
 
 
 def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monkeypatch):
     calls = count_calls(monkeypatch)
     model = SessionModel(sessions=demo)
-    assert set(calls.values()) == {1}
+    assert calls == dict.fromkeys(ALL, 1)
     calls.clear()
     model.devices = ["mobile"]
-    assert calls == {"kpis": 1, "by_country": 1, "funnel": 1, "by_duration": 1,
-                     "by_source_device": 1, "takeaways": 1}
+    assert calls == dict.fromkeys(ALL, 1)
     calls.clear()
     model.engaged_pageviews = 3
-    assert calls == {"funnel": 1, "takeaways": 1}
+    assert calls == {"funnel": 1, "step_leaks": 1, "takeaways": 1}
     calls.clear()
     model.min_sessions = 50
-    assert calls == {"by_country": 1, "by_duration": 1, "by_source_device": 1, "takeaways": 1}
+    assert calls == {"by_country": 1, "by_duration": 1, "by_source_device": 1, "segment_leaks": 1,
+                     "step_leaks": 1, "silent_leaks": 1, "takeaways": 1}
     calls.clear()
     model.duration_edges = [30, 300]
-    assert calls == {"by_duration": 1, "takeaways": 1}
+    assert calls == {"by_duration": 1, "segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
     assert model.duration_table["bucket"].cat.categories.tolist() == ["<30 s", "0.5–5 min", ">5 min"]
+    calls.clear()
+    model.fdr = 0.01
+    assert calls == {"segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
+    calls.clear()
+    model.current_period = (pd.Timestamp("2026-10-01").to_pydatetime(), pd.Timestamp("2026-10-31").to_pydatetime())
+    assert calls == {"silent_leaks": 1, "takeaways": 1}
 
 
 def test_no_device_selected_means_all(demo):
@@ -126,7 +138,10 @@ def test_a_one_in_two_segment_is_never_a_top_performer():
 def test_summary_has_the_published_keys(demo):
     summary = SessionModel(sessions=demo).summary()
     assert list(summary) == ["kpis", "countries", "funnel", "duration", "source_device", "takeaways",
-                             "load_report"]
+                             "load_report", "leaks", "silent_leaks", "silent_periods", "step_leaks"]
+    leak = summary["leaks"][0]
+    assert {"dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
+            "lost_conversions", "lost_low", "lost_high", "sentence"} <= set(leak)
     assert {"sessions", "converting_sessions", "transactions", "revenue", "conversion_rate"} <= set(summary["kpis"])
     assert {"country", "sessions", "conversions", "rate", "ci_low", "ci_high"} <= set(summary["countries"][0])
     json.dumps(summary, allow_nan=False)

@@ -24,6 +24,7 @@ def all_views(m):
         views.funnel_waterfall(m.funnel_table),
         views.duration_conversion(m.duration_table),
         views.source_device_heatmap(m.source_device_table),
+        views.leaks_chart(m.leaks_table),
     ]
 
 
@@ -81,3 +82,15 @@ def test_csv_downloads_neutralize_spreadsheet_formulas():
     lines = to_csv(table).splitlines()
     assert lines[1].startswith("\"'=HYPERLINK") and lines[2] == "'+1,2" and lines[3] == "'-2,3"
     assert lines[4] == "'@SUM(A1),4" and lines[5] == "google,-5"  # numbers stay numbers
+
+
+def test_leaks_list_escapes_segment_names():
+    from leak_app import simulation
+
+    data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
+    data["source"] = data["source"].cat.rename_categories({"src03": HOSTILE})
+    model = SessionModel(sessions=data)
+    html = views.leaks_html(model.leaks_table, model.silent_leaks_table)
+    assert "&lt;img src=x onerror=alert(1)&gt; (source) converts at" in html and "<img" not in html
+    bars = views.leaks_chart(model.leaks_table).get(0)
+    assert f"{HOSTILE} (source)" in bars.dimension_values("label")

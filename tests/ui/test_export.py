@@ -25,12 +25,14 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     sessions = offline.locator('[data-kpi="Sessions"] .kpi-value')
     expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
     offline.wait_for_timeout(1500)
-    # map, three funnel panels, duration rate and volume, heatmap: each drawn, none blank
+    # leaks, map, three funnel panels, duration rate and volume, heatmap: each drawn, none blank
     drawn = plot_canvases(offline)
-    assert len(drawn) == 7
+    assert len(drawn) == 8
     for canvas in drawn:
         assert len(set(canvas.screenshot())) > 50
-    expect(offline.locator(".takeaways li").first).to_contain_text("sessions converted at")
+    expect(offline.locator(".takeaways li").first).to_be_visible()
+    assert offline.locator(".takeaways li").count() >= 3
+    expect(offline.get_by_text("Ranked leaks")).to_be_visible()
 
     offline.get_by_role("button", name="mobile").click()
     mobile = demo[demo["device"] == "mobile"]

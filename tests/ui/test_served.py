@@ -34,13 +34,13 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
     expect(kpi(page, "Conversion rate")).to_have_text(f"{rate:.2%}")
     for _ in range(60):  # the funnel loses its desktop panel once the plots have redrawn
         page.wait_for_timeout(500)
-        if len(plot_canvases(page)) == 6:
+        if len(plot_canvases(page)) == 7:
             break
     page.wait_for_timeout(1000)
     after = canvases(page)
     changed = sum(a != b for a, b in zip(before, after))
-    # map, funnel (one panel fewer), duration rate and volume, heatmap: every plot redrawn
-    assert len(before) == 7 and len(after) == 6 and changed == 6, (len(before), len(after), changed)
+    # leaks, map, funnel (one panel fewer), duration rate and volume, heatmap: every plot redrawn
+    assert len(before) == 8 and len(after) == 7 and changed == 7, (len(before), len(after), changed)
     assert page.console_errors == []
 
 
