@@ -47,9 +47,10 @@ def data_path() -> Path:
     return Path(os.environ.get("LEAK_APP_DATA") or DEFAULT_DATA)
 
 
-def cached_sessions(path: Path):
+def cached_sessions(path: Path, mapping=None):
     """Load a file once per process; every browser session shares the (read-only) table."""
-    return pn.state.as_cached(f"leak_app:{Path(path).resolve()}", load_sessions, path=str(path))
+    return pn.state.as_cached(f"leak_app:{Path(path).resolve()}:{mapping}", load_sessions,
+                              path=str(path), mapping=mapping)
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -108,16 +109,15 @@ class Dashboard(pn.viewable.Viewer):
             pn.pane.Markdown("**Devices** (none selected = all)", margin=(10, 10, 0, 10)),
             pn.widgets.CheckButtonGroup.from_param(m.param.devices, name="", color="primary",
                                                    variant="outline", sizing_mode="stretch_width"),
-            pn.widgets.MultiChoice.from_param(m.param.countries, placeholder="All countries",
-                                              sizing_mode="stretch_width"),
-            pn.widgets.MultiChoice.from_param(m.param.sources, placeholder="All sources",
-                                              sizing_mode="stretch_width"),
+            escaped_multichoice(m, "countries", "All countries"),
+            escaped_multichoice(m, "sources", "All sources"),
             pn.Card(
                 pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
                 pn.widgets.IntSlider.from_param(m.param.top_sources),
                 pn.widgets.IntInput.from_param(m.param.engaged_pageviews),
                 pn.widgets.IntInput.from_param(m.param.deep_pageviews),
                 pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
+                pn.widgets.RadioButtonGroup.from_param(m.param.funnel, color="primary", variant="outline"),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",
             ),
             Upload(model=m),
@@ -136,6 +136,26 @@ class Dashboard(pn.viewable.Viewer):
         )
 
 
+def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.widgets.MultiChoice:
+    """A MultiChoice bound to one of the model's list filters, its option labels escaped.
+
+    Bokeh's MultiChoice renders option labels as HTML (Choices.js with allowHTML),
+    and country and source names come from visitors' browsers: a source named
+    ``<img src=x onerror=...>`` would run. Labels are escaped; values stay the names.
+    """
+    parameter = model.param[name]
+
+    def options(names):
+        return {html.escape(str(n)): n for n in names}
+
+    widget = pn.widgets.MultiChoice(name=parameter.label, options=options(parameter.objects),
+                                    value=list(getattr(model, name)), placeholder=placeholder,
+                                    description=parameter.doc.strip(), sizing_mode="stretch_width")
+    model.param.watch(lambda event: widget.param.update(options=options(event.new)), name, what="objects")
+    widget.link(model, value=name, bidirectional=True)
+    return widget
+
+
 class Upload(pn.viewable.Viewer):
     """Load another session file into the model; a bad file leaves the current data in place."""
 
@@ -143,7 +163,8 @@ class Upload(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.input = pn.widgets.FileInput(accept=".csv,.gz,.parquet", sizing_mode="stretch_width")
+        self.input = pn.widgets.FileInput(accept=".csv,.json,.ndjson,.jsonl,.gz,.parquet",
+                                          sizing_mode="stretch_width")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
         self.input.param.watch(self._load, "value")
 
@@ -166,7 +187,7 @@ class Upload(pn.viewable.Viewer):
         self.status.param.update(object=_escape_markdown(text), alert_type=kind, visible=True)
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown("**Load another file** (CSV, CSV.gz, Parquet)"),
+        return pn.Column(pn.pane.Markdown("**Load another file** (CSV, JSON, Parquet; gzipped or not)"),
                          self.input, self.status, sizing_mode="stretch_width")
 
 
@@ -175,9 +196,9 @@ def _escape_markdown(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>" else c for c in html.escape(text))
 
 
-def create_app(path: str | Path | None = None) -> pn.template.BaseTemplate:
+def create_app(path: str | Path | None = None, mapping=None) -> pn.template.BaseTemplate:
     """A fresh model and template per browser session around data loaded once per process."""
-    sessions, report = cached_sessions(path or data_path())
+    sessions, report = cached_sessions(path or data_path(), mapping)
     model = SessionModel(sessions=sessions, load_report=report.to_dict())
     return Dashboard(model=model).template()
 

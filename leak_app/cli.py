@@ -11,24 +11,36 @@ import pandas as pd
 from .schema import LoadError
 
 
-def _model(path):
+def _mapping(args):
+    """The column mapping given by --mapping FILE and/or --map name=column, if any."""
+    from .loaders import read_mapping
+
+    pairs = dict(item.split("=", 1) for item in (args.map or []))
+    if args.mapping is None and not pairs:
+        return None
+    return read_mapping(args.mapping, pairs)
+
+
+def _model(path, args):
     from .app import data_path
     from .model import SessionModel
 
-    return SessionModel.from_path(path or data_path())
+    return SessionModel.from_path(path or data_path(), mapping=_mapping(args))
 
 
 def serve(args) -> None:
     import panel as pn
 
-    from .app import create_app, data_path
+    from .app import cached_sessions, create_app, data_path
 
     path = Path(args.data) if args.data else data_path()
+    mapping = _mapping(args)
+    cached_sessions(path, mapping)  # a file that cannot be loaded stops here, with its error
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     print(f"Serving {path} at http://{args.address}:{args.port}", flush=True)
     pn.serve(
-        {"": lambda: create_app(path)}, port=args.port, address=args.address, show=False,
+        {"": lambda: create_app(path, mapping)}, port=args.port, address=args.address, show=False,
         allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
         websocket_max_message_size=args.max_upload_mb * 1024 * 1024,
         basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
@@ -38,13 +50,13 @@ def serve(args) -> None:
 def export(args) -> None:
     from .export import export_html
 
-    print(export_html(_model(args.data), args.output))
+    print(export_html(_model(args.data, args), args.output))
 
 
 def png(args) -> None:
     from .export import export_pngs
 
-    for path in export_pngs(_model(args.data), args.folder):
+    for path in export_pngs(_model(args.data, args), args.folder):
         print(path)
 
 
@@ -59,7 +71,7 @@ def _period(text: str) -> tuple:
 
 
 def summary(args) -> None:
-    model = _model(args.path)
+    model = _model(args.path, args)
     model.param.update(baseline_period=args.baseline, current_period=args.current)
     result = model.summary()
     if args.json:
@@ -73,12 +85,26 @@ def summary(args) -> None:
         print(f"- {sentence}")
 
 
+def _mapping_options(p) -> None:
+    p.add_argument("--mapping", metavar="FILE.toml",
+                   help="column mapping for a file in no known format ([columns] name = \"column\")")
+    p.add_argument("--map", action="append", metavar="NAME=COLUMN", type=_pair,
+                   help="map one canonical column to the file's column (repeat; overrides --mapping)")
+
+
+def _pair(text: str) -> str:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COLUMN, e.g. visitor_id=customer")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m leak_app", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")
-    p.add_argument("--data", help="session file to serve (CSV, CSV.gz or Parquet)")
+    p.add_argument("--data", help="session file to serve (CSV, JSON, Parquet; gzipped or not)")
+    _mapping_options(p)
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only)")
@@ -92,15 +118,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
     p.add_argument("output", nargs="?", default="outputs/dashboard.html")
     p.add_argument("--data", help="session file (default: the bundled demo data)")
+    _mapping_options(p)
     p.set_defaults(run=export)
 
     p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
     p.add_argument("folder", nargs="?", default="outputs")
     p.add_argument("--data", help="session file (default: the bundled demo data)")
+    _mapping_options(p)
     p.set_defaults(run=png)
 
     p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
     p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
+    _mapping_options(p)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     p.add_argument("--baseline", type=_period, metavar="START:END",
                    help="silent leaks: the period to compare against (default: first half of the dates)")

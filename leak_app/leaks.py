@@ -16,7 +16,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 from scipy.stats import beta, betabinom
 
-from .metrics import STAGES, duration_buckets, stage_flags
+from .metrics import duration_buckets, stage_flags
 from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, wilson_interval
 from .text import pct
 
@@ -133,7 +133,7 @@ def segment_leaks(sessions: pd.DataFrame, duration_edges, min_sessions: int,
 
 
 def step_leaks(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int,
-               min_sessions: int) -> pd.DataFrame:
+               min_sessions: int, definition: str = "pageviews") -> pd.DataFrame:
     """Each funnel step's pass rate per device, and what it loses against the best device.
 
     Lost revenue values a lost session at what the sessions that passed the step
@@ -141,9 +141,10 @@ def step_leaks(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: i
     """
     if sessions.empty:
         return pd.DataFrame(columns=["step", "device", "entered", "passed", "pass_rate", "lost_sessions"])
-    flags = stage_flags(sessions, engaged_pageviews, deep_pageviews)
+    flags = stage_flags(sessions, engaged_pageviews, deep_pageviews, definition)
+    stages = list(flags.columns)
     rows = []
-    for before, after in zip(STAGES[:-1], STAGES[1:]):
+    for before, after in zip(stages[:-1], stages[1:]):
         entered = flags[before].to_numpy()
         passed = flags[after].to_numpy()
         value = sessions["revenue"].to_numpy()[passed].sum() / max(passed.sum(), 1)

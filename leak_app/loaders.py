@@ -1,22 +1,25 @@
 """Read session exports into the canonical table, accounting for every row.
 
-Each supported layout maps its own column names (matched case-insensitively) onto
-the canonical columns. Values are parsed here, once; a row that cannot be used is
-dropped with a reason in the :class:`~leak_app.schema.LoadReport`, and a file that
-cannot be used at all raises :class:`~leak_app.schema.LoadError` naming the file,
-column or row and what was expected.
+The format is detected from the columns (matched case-insensitively) and named in
+the :class:`~leak_app.schema.LoadReport`. Each session layout maps its own column
+names onto the canonical columns; GA4 event exports are built into sessions first
+(:mod:`leak_app.ga4`). Values are parsed here, once: a row that cannot be used is
+dropped with a reason, so ``rows_read == rows_kept + sum(dropped)``, and a file
+that cannot be used at all raises :class:`~leak_app.schema.LoadError` naming the
+file, column or row and what was expected.
 """
 from __future__ import annotations
 
-import gzip
-import io
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import ga4
 from .countries import unmatched_countries
+from .readers import read_raw
 from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport, to_canonical
 
 #: A column whose non-empty values mostly fail to parse is a wrong file or mapping,
@@ -26,62 +29,94 @@ MAX_BAD_FRACTION = 0.5
 NUMERIC = ("pageviews", "duration", "transactions", "revenue")
 TEXT = ("device", "country", "source", "medium")
 SESSION_KEY = ["visitor_id", "session_id"]
+CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """How one export names the canonical columns (canonical name -> its column)."""
+    """How one export names the canonical columns (canonical name -> its lower-case column)."""
 
     name: str
     label: str
     columns: dict
     revenue_scale: float = 1.0
-    optional: tuple = ("medium",)
+    #: Canonical columns the file may lack: medium becomes "(not set)"; without
+    #: transactions, a session with revenue counts as one transaction.
+    optional: tuple = field(default=("medium",))
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
 
 
 _GA_COLUMNS = {
-    "visitor_id": "fullvisitorid",
-    "session_id": "visitid",
-    "date": "date",
-    "device": "devicecategory",
-    "country": "country",
-    "source": "source",
-    "medium": "medium",
-    "pageviews": "pageviews",
-    "duration": "timeonsite",
-    "transactions": "transactions",
+    "visitor_id": "fullvisitorid", "session_id": "visitid", "date": "date",
+    "device": "devicecategory", "country": "country", "source": "source", "medium": "medium",
+    "pageviews": "pageviews", "duration": "timeonsite", "transactions": "transactions",
     "revenue": "transactionrevenue",
 }
+_NESTED_COLUMNS = {
+    **_GA_COLUMNS, "device": "device.devicecategory", "country": "geonetwork.country",
+    "source": "trafficsource.source", "medium": "trafficsource.medium",
+    "pageviews": "totals.pageviews", "duration": "totals.timeonsite",
+    "transactions": "totals.transactions", "revenue": "totals.transactionrevenue",
+}
+_NESTED_OPTIONAL = ("medium", "pageviews", "duration", "transactions", "revenue")
 
-GA_SESSIONS = Layout(
-    "ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, revenue_scale=1e-6
-)
-GA_CLEANED = Layout(
-    "ga_sessions_cleaned_csv",
-    "cleaned Google Analytics session export",
-    {**_GA_COLUMNS, "revenue": "revenue"},
-)
-CANONICAL = Layout(
-    "canonical", "canonical session table", {c: c for c in _GA_COLUMNS}
-)
+GA_SESSIONS = Layout("ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, 1e-6)
+GA_CLEANED = Layout("ga_sessions_cleaned_csv", "cleaned Google Analytics session export",
+                    {**_GA_COLUMNS, "revenue": "revenue"})
+GA_BIGQUERY = Layout("ga_sessions_bigquery_json", "Universal Analytics BigQuery export (ga_sessions_*)",
+                     _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL)
+GA_KAGGLE = Layout("ga_customer_revenue_csv", "Google Analytics Customer Revenue Prediction CSV",
+                   _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL)
+CANONICAL = Layout("canonical", "canonical session table", {c: c for c in CANONICAL_NAMES})
 
 
-def detect_layout(columns: list[str], label: str) -> Layout:
+def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
+    """A layout from a user's column mapping (canonical name -> their column)."""
+    unknown = sorted(set(mapping) - set(CANONICAL_NAMES))
+    if unknown:
+        raise LoadError(f"column mapping: unknown name(s) {', '.join(unknown)}; "
+                        f"expected some of {', '.join(CANONICAL_NAMES)}")
+    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in ("medium", "transactions")]
+    if missing:
+        raise LoadError(f"column mapping: no column given for {', '.join(missing)}")
+    columns = {canon: str(src).strip().lower() for canon, src in mapping.items()}
+    return Layout("mapped", "file with a column mapping", columns, revenue_scale, ("medium", "transactions"))
+
+
+def read_mapping(path: str | Path, overrides: dict | None = None) -> Layout:
+    """A mapping layout from a TOML file (``[columns]`` and ``revenue_scale``) and/or overrides."""
+    config = {}
+    if path is not None:
+        try:
+            config = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise LoadError(f"{path}: not a readable column mapping ({exc})") from exc
+    columns = {**config.get("columns", {}), **(overrides or {})}
+    scale = config.get("revenue_scale", 1.0)
+    if not isinstance(scale, (int, float)) or scale <= 0:
+        raise LoadError(f"{path}: revenue_scale must be a positive number, not {scale!r}")
+    return mapped_layout(columns, float(scale))
+
+
+def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | None = None) -> Layout:
     """Pick the layout from the (lower-cased) header; refuse a file that matches none."""
     cols = set(columns)
-    if "visitor_id" in cols:
+    if mapping is not None:
+        layout = mapping
+    elif "visitor_id" in cols:
         layout = CANONICAL
+    elif "fullvisitorid" in cols and any(c.startswith("totals.") for c in cols):
+        layout = GA_BIGQUERY if kind == "json" else GA_KAGGLE
     elif "fullvisitorid" in cols:
         layout = GA_CLEANED if "revenue" in cols else GA_SESSIONS
     else:
-        expected = ", ".join(GA_SESSIONS.required())
         raise LoadError(
             f"{label}: not a session export: expected the columns of a Google Analytics "
-            f"session export ({expected}) or the canonical table "
-            f"({', '.join(CANONICAL.required())}); found: {', '.join(columns) or 'none'}"
+            f"session export ({', '.join(GA_SESSIONS.required())}), a BigQuery ga_sessions_* "
+            f"or events_* export, or the canonical table ({', '.join(CANONICAL.required())}) — "
+            f"or give a column mapping; found: {', '.join(columns[:20]) or 'none'}"
         )
     missing = [c for c in layout.required() if c not in cols]
     if missing:
@@ -92,23 +127,31 @@ def detect_layout(columns: list[str], label: str) -> Layout:
     return layout
 
 
-def load_sessions(path: str | Path, name: str | None = None) -> tuple[pd.DataFrame, LoadReport]:
-    """Load a session file (CSV, CSV.gz or Parquet) into the canonical table and its report.
+def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | None = None
+                  ) -> tuple[pd.DataFrame, LoadReport]:
+    """Load a session file (CSV, NDJSON or Parquet, gzipped or not) into the canonical table.
 
     ``name`` is how messages and the report call the file (an upload's own name
-    rather than the temporary file it was saved to).
+    rather than the temporary file it was saved to); ``mapping`` a layout from
+    :func:`mapped_layout` for files in no known format.
     """
     label = name or str(path)
-    raw = _read_table(Path(path), label)
+    raw, kind, unreadable = read_raw(Path(path), label)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     if raw.columns.duplicated().any():
         dupes = sorted(set(raw.columns[raw.columns.duplicated()]))
         raise LoadError(f"{label}: column(s) {', '.join(dupes)} appear more than once")
-    layout = detect_layout(list(raw.columns), label)
-    report = LoadReport(path=label, format=layout.name, rows_read=len(raw))
+    if raw.empty:
+        raise LoadError(f"{label}: has a header but no data rows")
+    if mapping is None and ga4.is_ga4(raw.columns):
+        return _load_events(raw, label, kind, unreadable)
+    layout = detect_layout(list(raw.columns), kind, label, mapping)
+    report = LoadReport(path=label, format=layout.name, rows_read=len(raw) + sum(unreadable.values()))
+    for reason, count in unreadable.items():
+        report.drop(reason, count)
 
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
-    duplicate = mapped.duplicated().to_numpy()
+    duplicate = _hashable(mapped).duplicated().to_numpy()
     report.duplicates_removed = int(duplicate.sum())
     report.drop("exact duplicate row", report.duplicates_removed)
     mapped = mapped[~duplicate]
@@ -119,9 +162,41 @@ def load_sessions(path: str | Path, name: str | None = None) -> tuple[pd.DataFra
     sessions = sessions[reasons.isna().to_numpy()]
     sessions, merged = merge_repeated_sessions(sessions)
     report.drop("repeated session id (merged into its first row)", merged)
+    return _finish(sessions, report)
 
+
+def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict) -> tuple[pd.DataFrame, LoadReport]:
+    missing = [c for c in ga4.REQUIRED if c not in raw.columns]
+    if missing:
+        raise LoadError(f"{label}: missing required column(s) {', '.join(repr(c) for c in missing)} "
+                        f"for a GA4 BigQuery event export (events_*)")
+    report = LoadReport(path=label, format=f"ga4_events_{kind}", rows_read=len(raw) + sum(unreadable.values()))
+    for reason, count in unreadable.items():
+        report.drop(reason, count)
+    reasons = pd.Series(np.nan, index=raw.index, dtype=object)
+
+    def flag(mask, reason):
+        reasons.mask(np.asarray(mask) & reasons.isna().to_numpy(), reason, inplace=True)
+
+    events = ga4.sessionize(raw, flag)
+    for reason, count in reasons.value_counts(sort=False).items():
+        report.drop(reason, count)
+    kept = events[reasons.isna().to_numpy()]
+    sessions = ga4.aggregate(kept)
+    for column in TEXT:
+        sessions[column] = _text(sessions[column].astype(object).fillna(NOT_SET)).replace("", NOT_SET)
+    sessions["device"] = _devices(sessions["device"])
+    table, report = _finish(sessions, report, rows_kept=len(kept))
+    return table, report
+
+
+def _finish(sessions: pd.DataFrame, report: LoadReport, rows_kept: int | None = None):
     table = to_canonical(sessions)
-    report.rows_kept = len(table)
+    report.rows_kept = len(table) if rows_kept is None else rows_kept
+    report.sessions = len(table)
+    if table.empty:
+        raise LoadError(f"{report.path}: no usable sessions: every row was dropped "
+                        f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
     report.unmatched_countries = unmatched_countries(table["country"])
     return table, report
 
@@ -144,44 +219,13 @@ def merge_repeated_sessions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame[keep], int((~keep).sum())
 
 
-def _read_table(path: Path, label: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise LoadError(f"{label}: no such file")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes[-1:] == [".parquet"]:
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many types for a bad file
-            raise LoadError(f"{label}: not a readable Parquet file ({exc})") from exc
-    else:
-        frame = _read_csv(path, label, compressed=suffixes[-1:] == [".gz"])
-    if frame.empty:
-        raise LoadError(f"{label}: has a header but no data rows")
-    return frame
-
-
-def _read_csv(path: Path, label: str, compressed: bool) -> pd.DataFrame:
-    data = path.read_bytes()
-    if compressed:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
-    if not data.strip():
-        raise LoadError(f"{label}: file is empty")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise LoadError(
-            f"{label}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
-            f"(byte offset {exc.start}); save the file as UTF-8 (for example Excel's "
-            f"'CSV UTF-8') and load it again"
-        ) from exc
-    try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
+def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Values pandas can hash (JSON-derived cells may be lists or dicts)."""
+    objects = [c for c in frame.columns if frame[c].dtype == object]
+    if not objects:
+        return frame
+    return frame.assign(**{c: frame[c].map(lambda v: repr(v) if isinstance(v, (list, dict)) else v)
+                           for c in objects})
 
 
 def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -200,20 +244,32 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
     out["date"] = _dates(mapped[layout.columns["date"]], layout.columns["date"], label, flag)
     for canon in NUMERIC:
         src = layout.columns[canon]
+        if src not in mapped:
+            continue
         values = _numbers(mapped[src], src, label, flag)
         flag(values < 0, f"negative {src}")
         out[canon] = values * layout.revenue_scale if canon == "revenue" else values
+    for canon in ("pageviews", "duration", "revenue"):
+        out.setdefault(canon, pd.Series(0.0, index=index))
+    out.setdefault("transactions", (out["revenue"] > 0).astype(float))
     for canon in TEXT:
-        src = layout.columns[canon]
+        src = layout.columns.get(canon)
         values = _text(mapped[src]) if src in mapped else pd.Series(NOT_SET, index=index)
         out[canon] = values.mask(values == "", NOT_SET)
-    device = out["device"].str.lower()
-    out["device"] = device.where(device.isin(DEVICES + (NOT_SET,)), OTHER_DEVICE)
+    out["device"] = _devices(out["device"])
     return pd.DataFrame(out, index=index), reasons
 
 
+def _devices(devices: pd.Series) -> pd.Series:
+    device = devices.str.lower()
+    return device.where(device.isin(DEVICES + (NOT_SET,)), OTHER_DEVICE)
+
+
 def _text(values: pd.Series) -> pd.Series:
-    return values.astype(str).str.strip() if values.dtype != "category" else values.astype(str)
+    if values.dtype == "category":
+        return values.astype(str)
+    text = values.astype(object).where(values.notna(), "")
+    return text.astype(str).str.strip()
 
 
 def _refuse_if_mostly_bad(bad: np.ndarray, filled: np.ndarray, raw, column, label, expected):
@@ -228,29 +284,47 @@ def _refuse_if_mostly_bad(bad: np.ndarray, filled: np.ndarray, raw, column, labe
 
 def _numbers(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     """Numbers; an empty cell is 0, as Google Analytics leaves zero totals empty."""
-    if pd.api.types.is_numeric_dtype(raw):
-        return raw.fillna(0).astype("float64")
-    text = raw.astype(str).str.strip()
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.astype("float64").fillna(0)
+        bad = ~np.isfinite(values.to_numpy())
+        flag(bad, f"{column}: not a number")
+        return values.where(~bad, 0)
+    text = _text(raw)
     filled = (text != "").to_numpy()
     values = pd.to_numeric(text.where(filled, "0"), errors="coerce")
-    bad = values.isna().to_numpy()
+    bad = (values.isna() | ~np.isfinite(values.fillna(0))).to_numpy()
     _refuse_if_mostly_bad(bad, filled, raw, column, label, "numbers")
     flag(bad, f"{column}: not a number")
-    return values.fillna(0)
+    return values.where(~bad, 0).astype("float64")
 
 
 def _dates(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     """Dates as YYYYMMDD (Google Analytics) or ISO 8601, truncated to the day."""
     if pd.api.types.is_datetime64_any_dtype(raw):
-        values = raw
-    else:
-        text = raw.astype(str).str.strip()
-        compact = text.str.fullmatch(r"\d{8}")
-        values = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
-        iso = pd.to_datetime(text.where(~compact), format="ISO8601", errors="coerce")
-        values = values.fillna(iso)
-        filled = (text != "").to_numpy()
-        bad = values.isna().to_numpy()
-        _refuse_if_mostly_bad(bad, filled | bad, raw, column, label, "dates (YYYYMMDD or YYYY-MM-DD)")
-        flag(bad, f"{column}: not a date")
-    return values.dt.tz_localize(None).dt.normalize() if values.dt.tz else values.dt.normalize()
+        values = raw.dt.tz_localize(None) if raw.dt.tz else raw
+        flag(values.isna(), f"{column}: not a date")
+        return values.dt.normalize()
+    text = _text(raw)
+    compact = text.str.fullmatch(r"\d{8}")
+    values = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
+    values = values.fillna(_iso_dates(text.where(~compact & (text != ""))))
+    bad = values.isna().to_numpy()
+    _refuse_if_mostly_bad(bad, np.ones_like(bad), raw, column, label, "dates (YYYYMMDD or YYYY-MM-DD)")
+    flag(bad, f"{column}: not a date")
+    return values.dt.normalize()
+
+
+def _iso_dates(text: pd.Series) -> pd.Series:
+    """ISO 8601 dates or timestamps; a time zone is dropped, keeping the local date written."""
+    try:
+        values = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):  # mixed offsets: read each on its own
+        values = pd.Series([_one_iso_date(t) for t in text], index=text.index, dtype="datetime64[ns]")
+    return values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
+
+
+def _one_iso_date(text):
+    try:
+        return pd.Timestamp(text).tz_localize(None) if isinstance(text, str) else pd.NaT
+    except (ValueError, TypeError):
+        return pd.NaT

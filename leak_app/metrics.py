@@ -14,6 +14,9 @@ from .countries import iso3
 from .stats import benjamini_hochberg, differs_from_rest_p, wilson_interval
 
 STAGES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
+#: The GA4 e-commerce funnel (for sessions built from GA4 events).
+ECOMMERCE_STAGES = ("Browsed", "Viewed item", "Added to cart", "Began checkout", "Converted")
+FUNNELS = {"pageviews": STAGES, "ecommerce": ECOMMERCE_STAGES}
 OTHER_SOURCES = "(other sources)"
 DEFAULT_DURATION_EDGES = (10, 60, 180, 300, 600, 1200, 3600)
 
@@ -69,28 +72,40 @@ def by_country(sessions: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
     return table.sort_values(["sessions", "country"], ascending=[False, True], ignore_index=True)
 
 
-def stage_flags(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int) -> pd.DataFrame:
-    """Whether each session reached each funnel stage (one boolean column per stage)."""
+def stage_flags(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int,
+                definition: str = "pageviews") -> pd.DataFrame:
+    """Whether each session reached each funnel stage (one boolean column per stage, in order).
+
+    Cumulative: a later stage implies every earlier one, so a converting session has
+    reached them all whatever its pageviews or recorded steps.
+    """
     converted = sessions["converted"].to_numpy()
-    pageviews = sessions["pageviews"].to_numpy()
-    engaged = (pageviews >= engaged_pageviews) | converted
-    deep = engaged & ((pageviews >= deep_pageviews) | converted)
-    return pd.DataFrame(
-        {STAGES[0]: True, STAGES[1]: engaged, STAGES[2]: deep, STAGES[3]: converted},
-        index=sessions.index,
-    )
+    if definition == "ecommerce":
+        began = sessions["begin_checkout"].to_numpy() | converted
+        added = sessions["add_to_cart"].to_numpy() | began
+        viewed = sessions["view_item"].to_numpy() | added
+        levels = [True, viewed, added, began, converted]
+        names = ECOMMERCE_STAGES
+    else:
+        pageviews = sessions["pageviews"].to_numpy()
+        engaged = (pageviews >= engaged_pageviews) | converted
+        deep = engaged & ((pageviews >= deep_pageviews) | converted)
+        levels = [True, engaged, deep, converted]
+        names = STAGES
+    return pd.DataFrame(dict(zip(names, levels)), index=sessions.index)
 
 
-def funnel(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int) -> pd.DataFrame:
+def funnel(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int,
+           definition: str = "pageviews") -> pd.DataFrame:
     """Cumulative funnel per device: each stage is a subset of the one before.
 
     A converting session has reached every stage, whatever its pageviews, so a
     short checkout visit never shows up as a conversion out of nowhere.
     """
-    reached = stage_flags(sessions, engaged_pageviews, deep_pageviews)
+    reached = stage_flags(sessions, engaged_pageviews, deep_pageviews, definition)
     counts = reached.groupby(sessions["device"], observed=True).sum().astype("int64")
     long = counts.rename_axis(columns="stage").stack().rename("sessions").reset_index()
-    long["stage"] = pd.Categorical(long["stage"], categories=STAGES, ordered=True)
+    long["stage"] = pd.Categorical(long["stage"], categories=list(reached.columns), ordered=True)
     long = long.sort_values(["device", "stage"], ignore_index=True)
     entry = long.groupby("device", observed=True)["sessions"].transform("first")
     previous = long.groupby("device", observed=True)["sessions"].shift(1)

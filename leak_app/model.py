@@ -17,20 +17,21 @@ import param
 
 from . import leaks, metrics
 from .loaders import load_sessions
+from .schema import ECOMMERCE_STEPS
 from .takeaways import takeaways
 
 #: Output name -> how to compute it from the model (reads ``filtered`` and settings).
 TABLES = {
     "kpis": lambda m: metrics.kpis(m.filtered),
     "country_table": lambda m: metrics.by_country(m.filtered, m.min_sessions),
-    "funnel_table": lambda m: metrics.funnel(m.filtered, m.engaged_pageviews, m.deep_pageviews),
+    "funnel_table": lambda m: metrics.funnel(m.filtered, m.engaged_pageviews, m.deep_pageviews, m.funnel),
     "duration_table": lambda m: metrics.by_duration(m.filtered, m.duration_edges, m.min_sessions),
     "source_device_table": lambda m: metrics.by_source_device(
         m.filtered, m.filtered["source_group"], m.min_sessions
     ),
     "leaks_table": lambda m: leaks.segment_leaks(m.filtered, m.duration_edges, m.min_sessions, m.fdr),
     "step_leaks_table": lambda m: leaks.step_leaks(
-        m.filtered, m.engaged_pageviews, m.deep_pageviews, m.min_sessions
+        m.filtered, m.engaged_pageviews, m.deep_pageviews, m.min_sessions, m.funnel
     ),
     "silent_leaks_table": lambda m: leaks.silent_leaks(
         m.filtered, *m.periods(), m.duration_edges, m.min_sessions, m.fdr
@@ -58,6 +59,9 @@ class SessionModel(param.Parameterized):
         Pageviews that make a session Engaged.""")
     deep_pageviews = param.Integer(default=10, bounds=(1, None), label="Deep engagement at pageviews", doc="""
         Pageviews that make a session Deep Engagement (it must also be Engaged).""")
+    funnel = param.Selector(default="pageviews", objects=["pageviews"], label="Funnel", doc="""
+        How stages are defined: by pageviews (Engaged, Deep Engagement), or by the GA4
+        e-commerce steps (view_item, add_to_cart, begin_checkout) where the data has them.""")
     duration_edges = param.List(default=list(metrics.DEFAULT_DURATION_EDGES), item_type=int, doc="""
         Upper edges in seconds of the session-duration buckets.""")
     fdr = param.Number(default=leaks.DEFAULT_FDR, bounds=(0.001, 0.2), label="False discovery rate", doc="""
@@ -80,8 +84,8 @@ class SessionModel(param.Parameterized):
     takeaways = param.List(default=[], precedence=-1)
 
     @classmethod
-    def from_path(cls, path: str | Path, **params) -> SessionModel:
-        sessions, report = load_sessions(path)
+    def from_path(cls, path: str | Path, mapping=None, **params) -> SessionModel:
+        sessions, report = load_sessions(path, mapping=mapping)
         return cls(sessions=sessions, load_report=report.to_dict(), **params)
 
     def load(self, path: str | Path, name: str | None = None) -> None:
@@ -96,7 +100,11 @@ class SessionModel(param.Parameterized):
         start, end = (d.to_pydatetime() for d in (data["date"].min(), data["date"].max()))
         # One batch: widgets linked to these parameters react to the new options only
         # once the source groups match the new sessions.
+        has_steps = all(step in data for step in ECOMMERCE_STEPS)
         with param.parameterized.batch_call_watchers(self):
+            self.param.funnel.objects = list(metrics.FUNNELS) if has_steps else ["pageviews"]
+            if not has_steps:
+                self.funnel = "pageviews"
             self.param.devices.objects = devices
             self.param.countries.objects = [str(c) for c in data["country"].value_counts().index]
             self.param.date_range.bounds = (start, end)
@@ -142,7 +150,7 @@ class SessionModel(param.Parameterized):
         self._refresh("country_table", "duration_table", "source_device_table", "leaks_table",
                       "step_leaks_table", "silent_leaks_table")
 
-    @param.depends("engaged_pageviews", "deep_pageviews", watch=True)
+    @param.depends("engaged_pageviews", "deep_pageviews", "funnel", watch=True)
     def _refresh_funnel(self) -> None:
         self._refresh("funnel_table", "step_leaks_table")
 

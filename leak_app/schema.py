@@ -25,6 +25,9 @@ COLUMNS: dict[str, str] = {
     "converted": "bool",  # transactions > 0
 }
 
+#: Optional columns: which GA4 e-commerce steps a session reached (GA4 event exports only).
+ECOMMERCE_STEPS = ("view_item", "add_to_cart", "begin_checkout")
+
 DEVICES = ("desktop", "mobile", "tablet")
 #: Devices outside DEVICES are grouped here rather than dropped.
 OTHER_DEVICE = "other"
@@ -44,6 +47,7 @@ class LoadReport:
     rows_read: int
     rows_kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    sessions: int = 0  # rows_kept, or fewer where rows are events (GA4) built into sessions
     duplicates_removed: int = 0
     unmatched_countries: dict[str, int] = field(default_factory=dict)
 
@@ -56,7 +60,10 @@ class LoadReport:
 
 
 def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cast a frame holding the canonical columns to the canonical dtypes and order."""
+    """Cast a frame holding the canonical columns to the canonical dtypes and order.
+
+    The e-commerce step columns are kept only where the frame has them (GA4 data).
+    """
     out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for name, dtype in COLUMNS.items():
         if name == "converted":
@@ -64,4 +71,7 @@ def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         values = frame[name].to_numpy() if name in frame else NOT_SET
         out[name] = pd.Series(values, index=out.index).astype(dtype)
+    for step in ECOMMERCE_STEPS:
+        if step in frame:
+            out[step] = frame[step].to_numpy().astype(bool)
     return out

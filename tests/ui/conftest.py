@@ -1,14 +1,9 @@
 """Browser fixtures: Debian's Chromium driven by Playwright, and the app served as people serve it."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 from helpers import ROOT
+from ui_serving import serving
 
 from leak_app.browser import chromium, offline_page
 
@@ -58,30 +53,8 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served():
     """`python -m leak_app serve` on the bundled demo data; yields its URL."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "leak_app", "serve", "--port", str(port)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=30) as response:
-                assert response.status == 200
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the server did not start: {process.stdout.read()}")
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with serving() as url:
+        yield url

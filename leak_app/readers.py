@@ -1,0 +1,139 @@
+"""Bytes to a flat table of raw values: CSV, newline-delimited JSON or Parquet, gzipped or not.
+
+Nested records (BigQuery's ``totals``/``device``/``geoNetwork``... and the JSON
+strings of the Kaggle CSV) are flattened to dotted column names
+(``totals.pageviews``); lists such as GA4's ``event_params`` are kept whole.
+Rows that cannot be read at all (a line that is not JSON, a cell whose JSON is
+broken) come back as counts by reason, so the caller can account for them.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .schema import LoadError
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+#: Per-hit arrays of BigQuery session exports: large, and not needed for sessions.
+SKIPPED_KEYS = ("hits", "customDimensions")
+
+
+def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]:
+    """(table, kind, rows dropped by reason); kind is "csv", "json" or "parquet"."""
+    if not path.is_file():
+        raise LoadError(f"{label}: no such file")
+    data = path.read_bytes()
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
+    elif path.suffix.lower() == ".gz":
+        raise LoadError(f"{label}: not a valid gzip file (it does not start like one)")
+    if data[:4] == PARQUET_MAGIC:
+        return _parquet(data, label), "parquet", {}
+    if not data.strip():
+        raise LoadError(f"{label}: file is empty")
+    text = decode(data, label)
+    if text.lstrip()[:1] in ("{", "["):
+        frame, dropped = _ndjson(text, label)
+        return frame, "json", dropped
+    frame, dropped = _csv(text, label)
+    return frame, "csv", dropped
+
+
+def decode(data: bytes, label: str) -> str:
+    """UTF-8 (a BOM allowed) or a clear refusal: never silently garbled text."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LoadError(
+            f"{label}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+            f"(byte offset {exc.start}); save the file as UTF-8 (for example Excel's "
+            f"'CSV UTF-8') and load it again"
+        ) from exc
+
+
+def _parquet(data: bytes, label: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise LoadError(f"{label}: not a readable Parquet file ({exc})") from exc
+    nested = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, dict)).any()]
+    return flatten(frame, nested)
+
+
+def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
+    # Columns holding JSON objects (the Kaggle layout's device, totals, ...) are parsed.
+    nested, dropped, bad = [], {}, pd.Series(False, index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        filled = values.str.len() > 0
+        if filled.any() and values[filled].str.startswith("{").all():
+            parsed = values.map(_json_object)
+            broken = filled & parsed.isna()
+            if broken.any():
+                dropped[f"{column}: not valid JSON"] = int((broken & ~bad).sum())
+                bad |= broken
+            frame[column] = parsed.where(parsed.notna(), None)
+            nested.append(column)
+    return flatten(frame[~bad.to_numpy()], nested), dropped
+
+
+def _json_object(text: str):
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _ndjson(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Newline-delimited JSON (one record a line), or one JSON array of records."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            records = json.loads(stripped)
+        except ValueError as exc:
+            raise LoadError(f"{label}: not valid JSON ({exc})") from exc
+        lines = records if isinstance(records, list) else []
+    else:
+        lines = [line for line in text.splitlines() if line.strip()]
+    rows, bad = [], 0
+    for line in lines:
+        try:
+            record = json.loads(line) if isinstance(line, str) else line
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            rows.append({k: v for k, v in record.items() if k not in SKIPPED_KEYS})
+        else:
+            bad += 1
+    if not rows:
+        raise LoadError(f"{label}: no JSON records (objects, one a line) in the file")
+    frame = pd.json_normalize(rows, max_level=1)
+    return frame, ({"not a JSON record": bad} if bad else {})
+
+
+def flatten(frame: pd.DataFrame, nested: list[str]) -> pd.DataFrame:
+    """Expand columns of dicts into ``column.key`` columns, one level deep."""
+    if not nested:
+        return frame.reset_index(drop=True)
+    frame = frame.reset_index(drop=True)
+    parts = [frame.drop(columns=nested)]
+    for column in nested:
+        values = [v if isinstance(v, dict) else {} for v in frame[column]]
+        expanded = pd.json_normalize(values, max_level=0)
+        expanded.columns = [f"{column}.{c}" for c in expanded.columns]
+        parts.append(expanded)
+    return pd.concat(parts, axis=1)

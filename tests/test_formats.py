@@ -1,0 +1,225 @@
+"""Every supported export format: real-looking fixtures, the row invariant, property tests."""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from helpers import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import formats
+from leak_app import LoadError, SessionModel, load_sessions
+from leak_app.loaders import read_mapping
+from leak_app.metrics import ECOMMERCE_STAGES
+
+FIXTURES = ROOT / "tests" / "fixtures"
+CORE = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "pageviews",
+        "duration", "transactions", "revenue", "converted"]
+EXPECTED = pd.read_parquet(FIXTURES / "expected_sessions.parquet")
+MAPPING = read_mapping(FIXTURES / "shop_sessions_mapping.toml")
+
+
+def accounted(report) -> bool:
+    return report.rows_read == report.rows_kept + sum(report.dropped.values())
+
+
+def same_sessions(table: pd.DataFrame, expected: pd.DataFrame, columns=CORE) -> None:
+    got = table.sort_values(["visitor_id", "session_id"]).reset_index(drop=True)[columns]
+    want = expected.sort_values(["visitor_id", "session_id"]).reset_index(drop=True)[columns]
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_categorical=False)
+
+
+@pytest.mark.parametrize("name, fmt", [
+    ("ga_sessions_export.csv", "ga_sessions_csv"),
+    ("ga_sessions_export.csv.gz", "ga_sessions_csv"),
+    ("ga_sessions_20260803.json", "ga_sessions_bigquery_json"),
+    ("ga_sessions_20260803.json.gz", "ga_sessions_bigquery_json"),
+    ("train_v2_sample.csv", "ga_customer_revenue_csv"),
+    ("train_v2_sample.csv.gz", "ga_customer_revenue_csv"),
+    ("events_20260803.json", "ga4_events_json"),
+    ("events_20260803.json.gz", "ga4_events_json"),
+    ("events_20260803.parquet", "ga4_events_parquet"),
+])
+def test_each_format_loads_to_the_same_sessions(name, fmt):
+    table, report = load_sessions(FIXTURES / name)
+    assert report.format == fmt and accounted(report) and report.sessions == len(EXPECTED) == 40
+    same_sessions(table, EXPECTED)
+
+
+@pytest.mark.parametrize("name", ["shop_sessions.csv", "shop_sessions.parquet"])
+def test_any_file_loads_with_a_column_mapping(name):
+    table, report = load_sessions(FIXTURES / name, mapping=MAPPING)
+    assert report.format == "mapped" and accounted(report)
+    # revenue in cents scaled back, "Desktop" lower-cased; the shop exports no medium
+    same_sessions(table, EXPECTED, [c for c in CORE if c != "medium"])
+    assert set(table["medium"]) == {"(not set)"}
+
+
+def test_ga4_sessions_offer_the_ecommerce_funnel():
+    table, report = load_sessions(FIXTURES / "events_20260803.json")
+    assert report.rows_read == 219 and report.sessions == 40  # events built into sessions
+    same_sessions(table, EXPECTED, ["visitor_id", "session_id", "view_item", "add_to_cart", "begin_checkout"])
+    model = SessionModel(sessions=table)
+    assert model.param.funnel.objects == ["pageviews", "ecommerce"]
+    model.funnel = "ecommerce"
+    assert list(model.funnel_table["stage"].cat.categories) == list(ECOMMERCE_STAGES)
+    total = model.funnel_table.groupby("stage", observed=True)["sessions"].sum()
+    assert total["Browsed"] == 40
+    assert total["Viewed item"] == int((EXPECTED["view_item"] | EXPECTED["converted"]).sum())
+    assert total["Converted"] == int(EXPECTED["converted"].sum()) == 4
+    assert list(total) == sorted(total, reverse=True)  # cumulative
+
+
+def test_ga4_events_without_a_session_are_dropped_with_reasons(tmp_path):
+    events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
+    events[0]["event_params"] = [p for p in events[0]["event_params"] if p["key"] != "ga_session_id"]
+    events[1]["event_timestamp"] = "soon"
+    lines = [json.dumps(e) for e in events] + ["{not json"]
+    path = tmp_path / "events.json"
+    path.write_text("\n".join(lines))
+    _, report = load_sessions(path)
+    assert report.rows_read == 220 and accounted(report)
+    assert report.dropped == {"event without a ga_session_id parameter": 1,
+                              "event_timestamp: not a number": 1, "not a JSON record": 1}
+
+
+def test_broken_json_cell_in_the_kaggle_layout_is_dropped(tmp_path):
+    lines = (FIXTURES / "train_v2_sample.csv").read_text().splitlines()
+    lines[1] = lines[1].replace('{""visits""', '{""visits"" oops', 1)
+    path = tmp_path / "train.csv"
+    path.write_text("\n".join(lines) + "\n")
+    table, report = load_sessions(path)
+    assert report.dropped == {"totals: not valid JSON": 1} and len(table) == 39 and accounted(report)
+
+
+def test_mapping_errors_are_clear(tmp_path):
+    with pytest.raises(LoadError, match="column mapping: no column given for date"):
+        read_mapping(None, {"visitor_id": "a", "session_id": "b"})
+    with pytest.raises(LoadError, match="unknown name"):
+        read_mapping(FIXTURES / "shop_sessions_mapping.toml", {"visitor": "x"})
+    bad = tmp_path / "m.toml"
+    bad.write_text("revenue_scale = 'cents'\n[columns]\n")
+    with pytest.raises(LoadError, match="revenue_scale must be a positive number"):
+        read_mapping(bad)
+
+
+def test_cli_reads_a_mapping(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "leak_app", "summary", str(FIXTURES / "shop_sessions.csv"), "--json",
+         "--mapping", str(FIXTURES / "shop_sessions_mapping.toml"), "--map", "country=Market"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["kpis"]["revenue"] == pytest.approx(248.74) and out["load_report"]["format"] == "mapped"
+
+
+def test_latin1_is_refused_not_garbled(tmp_path):
+    text = (FIXTURES / "ga_sessions_export.csv").read_text().replace("Taiwan", "Curaçao", 1)
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(LoadError, match="not UTF-8 text: byte 0xe7"):
+        load_sessions(path)
+
+
+# Property-based tests -----------------------------------------------------------------
+
+PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+NAMES = ["s.csv", "s.json", "s.csv.gz", "s.parquet", "events.json"]
+
+
+@PROPERTY
+@given(data=st.binary(max_size=400), name=st.sampled_from(NAMES), gz=st.booleans())
+def test_no_bytes_make_the_loader_raise_anything_but_its_own_error(tmp_path, data, name, gz):
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if gz else data)
+    try:
+        load_sessions(path)
+    except LoadError:
+        pass
+
+
+cell = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@PROPERTY
+@given(rows=st.lists(st.lists(cell, min_size=11, max_size=11), min_size=1, max_size=6),
+       layout=st.sampled_from(["ga", "canonical", "kaggle"]))
+def test_no_cell_values_make_the_loader_raise_anything_but_its_own_error(tmp_path, rows, layout):
+    header = {"ga": formats.GA_HEADER,
+              "canonical": ["visitor_id", "session_id", "date", "device", "country", "source", "medium",
+                            "pageviews", "duration", "transactions", "revenue"],
+              "kaggle": ["fullVisitorId", "visitId", "date", "device", "geoNetwork", "totals",
+                         "trafficSource", "visitNumber", "sessionId", "channelGrouping", "hits"]}[layout]
+    path = tmp_path / "fuzz.csv"
+    pd.DataFrame(rows, columns=header).to_csv(path, index=False)
+    try:
+        table, report = load_sessions(path)
+    except LoadError:
+        return
+    assert accounted(report) and len(table) == report.sessions
+
+
+@PROPERTY
+@given(events=st.lists(st.fixed_dictionaries({
+    "event_name": st.sampled_from(["page_view", "purchase", "session_start", ""]),
+    "event_timestamp": st.one_of(st.integers(-10, 2 * 10**15).map(str), cell),
+    "event_date": st.one_of(st.just("20260101"), cell),
+    "user_pseudo_id": st.one_of(cell, st.none()),
+    "event_params": st.one_of(st.none(), st.lists(st.fixed_dictionaries({
+        "key": st.sampled_from(["ga_session_id", "source"]),
+        "value": st.fixed_dictionaries({"int_value": st.one_of(st.none(), st.integers(0, 10**10)),
+                                        "string_value": st.one_of(st.none(), cell)})}), max_size=3)),
+    "ecommerce": st.one_of(st.none(), st.fixed_dictionaries({
+        "purchase_revenue": st.one_of(st.none(), st.floats(allow_nan=True), cell)})),
+}), min_size=1, max_size=8))
+def test_no_events_make_the_ga4_loader_raise_anything_but_its_own_error(tmp_path, events):
+    path = tmp_path / "events.json"
+    path.write_text("\n".join(json.dumps(e) for e in events))
+    try:
+        table, report = load_sessions(path)
+    except LoadError:
+        return
+    assert accounted(report) and report.sessions == len(table)
+
+
+text = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=10)
+
+
+@st.composite
+def canonical_tables(draw):
+    n = draw(st.integers(1, 6))
+    rows = []
+    for i in range(n):
+        transactions = draw(st.integers(0, 3))
+        rows.append({
+            "visitor_id": str(draw(st.integers(1, 10**18))), "session_id": str(1_700_000_000 + i),
+            "date": pd.Timestamp("2026-01-01") + pd.Timedelta(days=draw(st.integers(0, 60))),
+            "device": draw(st.sampled_from(["desktop", "mobile", "tablet", "other", "(not set)"])),
+            "country": draw(text), "source": draw(text), "medium": draw(text),
+            "pageviews": draw(st.integers(0, 40)), "duration": draw(st.integers(0, 20_000)),
+            "transactions": transactions,
+            "revenue": draw(st.integers(1, 10**7)) / 100 if transactions else 0.0,
+        })
+    from leak_app.schema import to_canonical
+
+    return to_canonical(pd.DataFrame(rows))
+
+
+WRITERS = {
+    "ga.csv": formats.ga_csv, "bigquery.json": formats.bigquery_ndjson, "kaggle.csv": formats.kaggle_csv,
+    "events.json": lambda t: formats.ga4_ndjson(t, steps=False),
+}
+
+
+@PROPERTY
+@given(table=canonical_tables(), name=st.sampled_from(sorted(WRITERS)), gz=st.booleans())
+def test_canonical_to_each_format_and_back_is_lossless(tmp_path, table, name, gz):
+    path = formats.write(tmp_path / (name + (".gz" if gz else "")), WRITERS[name](table), compress=gz)
+    loaded, report = load_sessions(path)
+    assert accounted(report) and report.dropped == {}
+    same_sessions(loaded, table)
