@@ -6,6 +6,7 @@ notebooks (as a plain layout, since templates do not render there).
 """
 from __future__ import annotations
 
+import functools
 import html
 import io
 import os
@@ -102,7 +103,9 @@ class Dashboard(pn.viewable.Viewer):
             )
         return pn.Row(*(button(name) for name in self.model.tables()))
 
+    @functools.cached_property
     def filters(self) -> list:
+        """The sidebar's widgets, made once: each links itself to the model."""
         m = self.model
         return [
             pn.widgets.DateRangeSlider.from_param(m.param.date_range, step=1, sizing_mode="stretch_width"),
@@ -124,14 +127,14 @@ class Dashboard(pn.viewable.Viewer):
         ]
 
     def __panel__(self):
-        return pn.Row(pn.Column(*self.filters(), width=320),
+        return pn.Row(pn.Column(*self.filters, width=320),
                       pn.Column(*self.main(), sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
     def template(self, sidebar: list | None = None, embed_downloads: bool = False) -> pn.template.BaseTemplate:
         # Bootstrap, not Fast: the Fast design always links Google Fonts, and the app
         # must not reach the internet.
         return pn.template.BootstrapTemplate(
-            title=TITLE, sidebar=sidebar if sidebar is not None else self.filters(),
+            title=TITLE, sidebar=sidebar if sidebar is not None else self.filters,
             main=self.main(embed_downloads), header_background=ACCENT, sidebar_width=330,
         )
 

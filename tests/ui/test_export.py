@@ -24,9 +24,12 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     offline.goto(path.as_uri())
     sessions = offline.locator('[data-kpi="Sessions"] .kpi-value')
     expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
-    offline.wait_for_timeout(1500)
     # leaks, map, three funnel panels, duration rate and volume, heatmap: each drawn, none blank
-    drawn = plot_canvases(offline)
+    for _ in range(60):
+        offline.wait_for_timeout(500)
+        drawn = plot_canvases(offline)
+        if len(drawn) == 8:
+            break
     assert len(drawn) == 8
     for canvas in drawn:
         assert len(set(canvas.screenshot())) > 50
