@@ -73,7 +73,10 @@ class Dashboard(pn.viewable.Viewer):
         # Layouts of fixed-size subplots: stretching a grid squashes its plots.
         self.funnel = pn.pane.HoloViews(pn.bind(views.funnel_waterfall, m.param.funnel_table))
         self.duration = pn.pane.HoloViews(pn.bind(views.duration_conversion, m.param.duration_table))
-        self.leaks_chart = pn.pane.HoloViews(pn.bind(views.leaks_chart, m.param.leaks_table))
+        # Not linked: both charts list segments on a "label" axis, but different ones.
+        self.silent_chart = pn.pane.HoloViews(pn.bind(views.leaks_chart, m.param.silent_leaks_table, silent=True),
+                                              linked_axes=False)
+        self.leaks_chart = pn.pane.HoloViews(pn.bind(views.leaks_chart, m.param.leaks_table), linked_axes=False)
         self.leaks_list = pn.pane.HTML(pn.bind(views.leaks_html, m.param.leaks_table, m.param.silent_leaks_table),
                                        stylesheets=[CSS], sizing_mode="stretch_width", min_width=400)
         self.heatmap = pn.pane.HoloViews(pn.bind(views.source_device_heatmap, m.param.source_device_table),
@@ -84,8 +87,9 @@ class Dashboard(pn.viewable.Viewer):
         return [
             self.kpis,
             pn.Card(self.takeaways, title="Business takeaways", **card),
-            pn.Card(pn.Row(self.leaks_chart, self.leaks_list, sizing_mode="stretch_width"),
-                    title="Leaks, ranked by expected lost conversions", **card),
+            pn.Card(pn.Row(pn.Column(self.silent_chart, self.leaks_chart), self.leaks_list,
+                           sizing_mode="stretch_width"),
+                    title="Leaks, ranked by the conversions they lose", **card),
             pn.Card(self.map, title="Where visitors convert", **card),
             pn.Card(self.funnel, title="Where the funnel leaks, by device", **card),
             pn.Row(pn.Card(self.duration, title="Session duration vs conversion", **card),

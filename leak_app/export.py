@@ -50,6 +50,7 @@ def view_objects(model: SessionModel) -> dict:
     """Each view as drawn in the dashboard, by the PNG file name it is exported to."""
     return {
         "kpis": pn.pane.HTML(views.kpi_cards_html(model.kpis), stylesheets=[CSS], width=1100),
+        "silent_leaks": views.leaks_chart(model.silent_leaks_table, silent=True),
         "leaks": views.leaks_chart(model.leaks_table),
         "country_map": views.country_choropleth(model.country_table, country_shapes()),
         "funnel": views.funnel_waterfall(model.funnel_table),

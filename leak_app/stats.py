@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control, hypergeom
+from scipy.special import gammaln, logsumexp
+from scipy.stats import false_discovery_control, norm
 
 Z95 = 1.959963984540054
 
@@ -28,19 +29,71 @@ def wilson_interval(successes, trials, z: float = Z95) -> tuple[np.ndarray, np.n
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
+#: Up to this many conversions the hypergeometric tail is summed exactly; above it, where
+#: the sum grows long and the normal approximation (with continuity correction) is accurate
+#: to about 1e-3, that is used instead.
+EXACT_TAIL_UP_TO = 1000
+
+
+def _hypergeometric_tail(k, n, total_k, total_n, lower: bool) -> np.ndarray:
+    """P(X <= k) (lower) or P(X >= k) of the hypergeometric count of conversions in a segment."""
+    k, n = np.broadcast_arrays(np.asarray(k, dtype="float64"), np.asarray(n, dtype="float64"))
+    total_k = np.broadcast_to(np.asarray(total_k, dtype="float64"), k.shape)
+    total_n = np.broadcast_to(np.asarray(total_n, dtype="float64"), k.shape)
+    exact = k <= EXACT_TAIL_UP_TO
+    out = np.empty(k.shape)
+    below = _hypergeometric_cdf(k[exact] - (0 if lower else 1), n[exact], total_k[exact], total_n[exact])
+    out[exact] = below if lower else 1.0 - below
+    big = ~exact
+    if big.any():
+        share = total_k[big] / total_n[big]
+        mean = n[big] * share
+        sd = np.sqrt(n[big] * share * (1 - share) * (total_n[big] - n[big]) / np.maximum(total_n[big] - 1, 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (k[big] + 0.5 - mean) / sd if lower else (k[big] - 0.5 - mean) / sd
+        out[big] = np.where(sd > 0, norm.cdf(z) if lower else norm.sf(z), 1.0)
+    return out
+
+
+def _hypergeometric_cdf(k, n, total_k, total_n) -> np.ndarray:
+    """P(X <= k), summed exactly in log space over j = 0..k for every segment at once.
+
+    SciPy's hypergeom.cdf loops in Python per element; the ratio of successive
+    probabilities, pmf(j+1)/pmf(j) = (K-j)(n-j) / ((j+1)(N-K-n+j+1)), vectorizes.
+    """
+    k = np.asarray(k, dtype="float64")
+    out = np.zeros(k.shape)
+    if not k.size:
+        return out
+    K, N = total_k, total_n
+    low = np.maximum(0.0, n + K - N)  # the smallest possible count
+    log_first = (gammaln(K + 1) - gammaln(low + 1) - gammaln(K - low + 1)
+                 + gammaln(N - K + 1) - gammaln(n - low + 1) - gammaln(N - K - n + low + 1)
+                 - gammaln(N + 1) + gammaln(n + 1) + gammaln(N - n + 1))
+    steps = int(max(np.max(k - low), 0))
+    j = low[:, None] + np.arange(steps)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log((K[:, None] - j) * (n[:, None] - j)) - np.log((j + 1) * (N[:, None] - K[:, None] - n[:, None] + j + 1))
+    log_pmf = np.concatenate([log_first[:, None], log_first[:, None] + np.cumsum(ratio, axis=1)], axis=1)
+    within = np.arange(steps + 1)[None, :] <= (k - low)[:, None]
+    log_pmf = np.where(within & np.isfinite(log_pmf), log_pmf, -np.inf)
+    out = np.exp(logsumexp(log_pmf, axis=1))
+    return np.clip(np.where(k < low, 0.0, out), 0.0, 1.0)
+
+
 def fewer_than_rest_p(successes, trials, total_successes, total_trials) -> np.ndarray:
     """One-sided Fisher exact p-value that a segment converts less than the rest of the traffic.
 
     Given all conversions, is the segment's share of them surprisingly small? The
-    hypergeometric tail is exact at any sample size, unlike a z-test at 1% rates.
+    hypergeometric tail is exact at the small counts where a z-test fails (1% rates).
     """
-    return hypergeom.cdf(successes, total_trials, total_successes, trials)
+    return _hypergeometric_tail(successes, trials, total_successes, total_trials, lower=True)
 
 
 def differs_from_rest_p(successes, trials, total_successes, total_trials) -> np.ndarray:
     """Two-sided Fisher exact p-value (twice the smaller tail, capped at 1)."""
-    low = hypergeom.cdf(successes, total_trials, total_successes, trials)
-    high = hypergeom.sf(np.asarray(successes) - 1, total_trials, total_successes, trials)
+    low = _hypergeometric_tail(successes, trials, total_successes, total_trials, lower=True)
+    high = _hypergeometric_tail(successes, trials, total_successes, total_trials, lower=False)
     return np.minimum(1.0, 2 * np.minimum(low, high))
 
 

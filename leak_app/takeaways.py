@@ -1,6 +1,6 @@
 """Business takeaways: at most six plain sentences computed from the model's tables.
 
-They lead with the leak engine's findings (the largest leak, the headline silent
+They lead with the leak engine's findings (the headline silent leak, the largest
 leak, the funnel step lost against the best device), then where conversion
 peaks, the strongest and weakest source × device, and countries that differ
 significantly. Every claim rests only on segments that reach the minimum sample,
@@ -125,8 +125,8 @@ def takeaways(model) -> list[str]:
         return []
     m = model.min_sessions
     sentences = [
-        top_leak(model.leaks_table),
         silent_leak(model.silent_leaks_table, model.periods()),
+        top_leak(model.leaks_table),
         largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
         duration_peak(model.duration_table, m),
         source_device_extremes(model.source_device_table, m),

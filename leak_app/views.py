@@ -220,46 +220,49 @@ def load_report_html(report: dict) -> str:
     )
 
 
-def leaks_chart(leaks_table: pd.DataFrame, top: int = 10) -> hv.Overlay:
-    """The largest leaks: expected lost conversions with their 95% interval."""
-    rows = leaks_table[leaks_table["leak"]].head(top) if not leaks_table.empty else leaks_table
+def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.Overlay:
+    """The largest leaks (or silent leaks): conversions lost, with their 95% interval."""
+    rows = table[table["leak"]].head(top) if not table.empty else table
     if rows.empty:
-        return _nothing("No leak found at this false discovery rate")
+        return _nothing("No silent leak found" if silent else "No leak found at this false discovery rate")
+    rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     rows = rows.assign(
-        label=[f"{s} ({d})" for s, d in zip(rows["segment"], rows["dimension"])],
+        label=[f"{s} ({d})" if s != d else s for s, d in zip(rows["segment"], rows["dimension"])],
         below=rows["lost_conversions"] - rows["lost_low"].clip(lower=0),
         above=rows["lost_high"] - rows["lost_conversions"],
-        rate_text=[pct(r) for r in rows["rate"]], baseline_text=[pct(r) for r in rows["baseline_rate"]],
+        rate_text=[pct(r) for r in rows[rate]], baseline_text=[pct(r) for r in rows[base]],
     ).iloc[::-1]  # largest at the top once the axes are swapped
     bars = hv.Bars(rows, "label", ["lost_conversions", "sessions", "rate_text", "baseline_text",
                                    "lost_revenue"]).opts(
-        color=LARGEST, alpha=0.8, tools=["hover"], hover_tooltips=[
-            ("Segment", "@label"), ("Sessions", "@sessions{0,0}"), ("Rate", "@rate_text"),
-            ("Rest of traffic", "@baseline_text"), ("Lost conversions", "@lost_conversions{0,0}"),
-            ("Lost revenue", "@lost_revenue{0,0}"),
+        color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9, tools=["hover"], hover_tooltips=[
+            ("Segment", "@label"), ("Sessions", "@sessions{0,0}"),
+            ("Rate now" if silent else "Rate", "@rate_text"),
+            ("Rate before" if silent else "Rest of traffic", "@baseline_text"),
+            ("Lost conversions", "@lost_conversions{0,0}"), ("Lost revenue", "@lost_revenue{0,0}"),
         ],
     )
     errors = hv.ErrorBars(rows, "label", ["lost_conversions", "below", "above"]).opts(color="#333333")
     return (bars * errors).opts(
-        invert_axes=True, title="Expected lost conversions (95% CI)",
-        xlabel="", ylabel="conversions lost against the rest of the traffic",
-        width=560, height=max(220, 34 * len(rows) + 90),
+        invert_axes=True, xlabel="", width=560, height=max(220, 34 * len(rows) + 90),
+        title="Silent leaks (95% CI)" if silent else "Leaks against the rest (95% CI)",
+        ylabel="conversions lost against the baseline period" if silent
+        else "conversions lost against the rest of the traffic",
     )
 
 
 def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, top: int = 8) -> str:
-    """The ranked leaks and silent leaks, a sentence each (escaped)."""
+    """The silent leaks (the headline list), then the ranked leaks: a sentence each, escaped."""
     def items(rows):
         return "".join(f"<li>{html.escape(s)}</li>" for s in rows["sentence"].head(top))
 
     found = leak_rows(leaks_table)
     silent = silent_leak_rows(silent_table)
     parts = [
-        "<h4>Ranked leaks</h4>",
-        f'<ol class="leaks">{items(found)}</ol>' if len(found) else "<p>No segment converts "
-        "significantly below the rest of the traffic.</p>",
-        "<h4>Silent leaks (rate fell between the two periods)</h4>",
+        "<h4>Silent leaks: segments whose rate fell from the baseline to the current period</h4>",
         f'<ol class="leaks">{items(silent)}</ol>' if len(silent) else "<p>No segment's rate fell "
         "significantly.</p>",
+        "<h4>Leaks: segments converting below the rest of the traffic</h4>",
+        f'<ol class="leaks">{items(found)}</ol>' if len(found) else "<p>No segment converts "
+        "significantly below the rest of the traffic.</p>",
     ]
     return "".join(parts)

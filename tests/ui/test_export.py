@@ -24,18 +24,18 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     offline.goto(path.as_uri())
     sessions = offline.locator('[data-kpi="Sessions"] .kpi-value')
     expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
-    # leaks, map, three funnel panels, duration rate and volume, heatmap: each drawn, none blank
+    # silent leaks, leaks, map, three funnel panels, duration rate and volume, heatmap: each drawn, none blank
     for _ in range(60):
         offline.wait_for_timeout(500)
         drawn = plot_canvases(offline)
-        if len(drawn) == 8:
+        if len(drawn) == 9:
             break
-    assert len(drawn) == 8
+    assert len(drawn) == 9
     for canvas in drawn:
         assert len(set(canvas.screenshot())) > 50
     expect(offline.locator(".takeaways li").first).to_be_visible()
     assert offline.locator(".takeaways li").count() >= 3
-    expect(offline.get_by_text("Ranked leaks")).to_be_visible()
+    expect(offline.get_by_text("Silent leaks: segments whose rate fell")).to_be_visible()
 
     offline.get_by_role("button", name="mobile").click()
     mobile = demo[demo["device"] == "mobile"]

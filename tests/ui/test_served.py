@@ -40,7 +40,7 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
     sessions = kpi(page, "Sessions")
     expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
     page.wait_for_timeout(1000)  # let every canvas paint
-    before = settled(page, 8)
+    before = settled(page, 9)
 
     page.get_by_role("button", name="desktop").click()  # desktop off: mobile and tablet remain
 
@@ -55,10 +55,10 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
         page.wait_for_timeout(500)
         after = canvases(page)
         changed = sum(a != b for a, b in zip(before, after))
-        if len(after) == 7 and changed == 7:
+        if len(after) == 8 and changed == 8:
             break
-    # leaks, map, funnel (one panel fewer), duration rate and volume, heatmap
-    assert len(before) == 8 and len(after) == 7 and changed == 7, (len(before), len(after), changed)
+    # silent leaks, leaks, map, funnel (one panel fewer), duration rate and volume, heatmap
+    assert len(before) == 9 and len(after) == 8 and changed == 8, (len(before), len(after), changed)
     assert page.console_errors == []
 
 
