@@ -111,6 +111,8 @@ def ga4_events(table: pd.DataFrame, steps: bool = True) -> list[dict]:
         if steps:
             names += [s for s in ("view_item", "add_to_cart", "begin_checkout") if getattr(row, s, False)]
         names += ["purchase"] * row.transactions
+        if row.duration and len(names) == 1:
+            names.append("user_engagement")  # GA4 sends it as the visitor leaves
         times = [start] * len(names)
         times[-1] = start + row.duration * 1_000_000
         for i, (name, ts) in enumerate(zip(names, times)):

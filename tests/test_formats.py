@@ -3,19 +3,21 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 from helpers import ROOT
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import formats
 from leak_app import LoadError, SessionModel, load_sessions
 from leak_app.loaders import read_mapping
 from leak_app.metrics import ECOMMERCE_STAGES
+from leak_app.schema import to_canonical
 
 FIXTURES = ROOT / "tests" / "fixtures"
 CORE = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "pageviews",
@@ -128,7 +130,10 @@ def test_latin1_is_refused_not_garbled(tmp_path):
 
 # Property-based tests -----------------------------------------------------------------
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Under CI the examples are derandomized (the same every run: a failure is reproducible, never
+# flaky); elsewhere every run explores new ones.
+PROPERTY = settings(max_examples=60, deadline=None, derandomize=os.environ.get("CI") == "true",
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 NAMES = ["s.csv", "s.json", "s.csv.gz", "s.parquet", "events.json"]
 
 
@@ -205,8 +210,6 @@ def canonical_tables(draw):
             "transactions": transactions,
             "revenue": draw(st.integers(1, 10**7)) / 100 if transactions else 0.0,
         })
-    from leak_app.schema import to_canonical
-
     return to_canonical(pd.DataFrame(rows))
 
 
@@ -222,6 +225,10 @@ WRITERS = {
 
 
 @PROPERTY
+@example(table=to_canonical(pd.DataFrame([{  # one GA4 event cannot carry a duration: see formats.ga4_events
+    "visitor_id": "1", "session_id": "1700000000", "date": pd.Timestamp("2026-01-01"), "device": "desktop",
+    "country": "a", "source": "b", "medium": "c", "pageviews": 0, "duration": 1, "transactions": 0,
+    "revenue": 0.0}])), name="events.json", gz=False)
 @given(table=canonical_tables(), name=st.sampled_from(sorted(WRITERS)), gz=st.booleans())
 def test_canonical_to_each_format_and_back_is_lossless(tmp_path, table, name, gz):
     path = formats.write(tmp_path / (name + (".gz" if gz else "")), WRITERS[name](table), compress=gz)
