@@ -98,14 +98,14 @@ class Dashboard(pn.viewable.Viewer):
             pn.Card(self.downloads(embed_downloads), self.load_report, title="Data and downloads", **card),
         ]
 
-    def downloads(self, embed: bool) -> pn.Row:
+    def downloads(self, embed: bool) -> pn.FlexBox:
         """A CSV download per derived table (embedded in a static file, live when served)."""
         def button(name):
             return pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(to_csv(self.model.tables()[name])),
+                callback=lambda: io.StringIO(to_csv(self.model.download_tables()[name])),
                 filename=f"{name}.csv", embed=embed, color="light", label=f"{name}.csv",
             )
-        return pn.Row(*(button(name) for name in self.model.tables()))
+        return pn.FlexBox(*(button(name) for name in self.model.download_tables()))
 
     @functools.cached_property
     def filters(self) -> list:

@@ -186,6 +186,15 @@ class SessionModel(param.Parameterized):
             "source_device": self.source_device_table,
         }
 
+    def download_tables(self) -> dict[str, pd.DataFrame]:
+        """Every derived table, as the CSV downloads offer them (leak rows for every segment)."""
+        return {
+            **self.tables(),
+            "leaks": self.leaks_table.drop(columns="values", errors="ignore"),
+            "silent_leaks": self.silent_leaks_table.drop(columns="values", errors="ignore"),
+            "step_leaks": self.step_leaks_table,
+        }
+
     def summary(self) -> dict:
         """Everything the dashboard shows, as JSON-ready data (rates as fractions of 1)."""
         out = {"kpis": _json_ready(self.kpis)}

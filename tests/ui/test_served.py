@@ -96,3 +96,13 @@ def test_each_table_downloads_as_csv_following_the_filters(page, served):
     expected = rest.groupby("country", observed=True).size()
     assert dict(zip(table["country"], table["sessions"])) == expected.to_dict()
     assert list(table.columns[:4]) == ["country", "iso3", "sessions", "conversions"]
+
+
+def test_leak_tables_download_too(page, served):
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="silent_leaks.csv").click()
+    table = pd.read_csv(download.value.path())
+    leaks = table[table["leak"]]
+    assert "desktop × google" in set(leaks["segment"]) and (leaks["q_value"] <= 0.05).all()
