@@ -153,15 +153,16 @@ cell = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 @PROPERTY
 @given(rows=st.lists(st.lists(cell, min_size=11, max_size=11), min_size=1, max_size=6),
-       layout=st.sampled_from(["ga", "canonical", "kaggle"]))
-def test_no_cell_values_make_the_loader_raise_anything_but_its_own_error(tmp_path, rows, layout):
+       layout=st.sampled_from(["ga", "canonical", "kaggle"]), container=st.sampled_from(["csv", "parquet"]))
+def test_no_cell_values_make_the_loader_raise_anything_but_its_own_error(tmp_path, rows, layout, container):
     header = {"ga": formats.GA_HEADER,
               "canonical": ["visitor_id", "session_id", "date", "device", "country", "source", "medium",
                             "pageviews", "duration", "transactions", "revenue"],
               "kaggle": ["fullVisitorId", "visitId", "date", "device", "geoNetwork", "totals",
                          "trafficSource", "visitNumber", "sessionId", "channelGrouping", "hits"]}[layout]
-    path = tmp_path / "fuzz.csv"
-    pd.DataFrame(rows, columns=header).to_csv(path, index=False)
+    path = tmp_path / f"fuzz.{container}"
+    frame = pd.DataFrame(rows, columns=header)
+    frame.to_csv(path, index=False) if container == "csv" else frame.to_parquet(path)
     try:
         table, report = load_sessions(path)
     except LoadError:
@@ -219,6 +220,7 @@ SHOP = {"visitor_id": "Customer", "session_id": "Visit", "date": "Day", "device"
 WRITERS = {
     "ga.csv": formats.ga_csv, "bigquery.json": formats.bigquery_ndjson, "kaggle.csv": formats.kaggle_csv,
     "events.json": lambda t: formats.ga4_ndjson(t, steps=False),
+    "events.parquet": lambda t: pd.DataFrame(formats.ga4_events(t, steps=False)),
     "canonical.csv": lambda t: t.drop(columns="converted").to_csv(index=False, date_format="%Y-%m-%d"),
     "shop.csv": lambda t: t.drop(columns="converted").rename(columns=SHOP).to_csv(index=False),
 }
@@ -231,6 +233,7 @@ WRITERS = {
     "revenue": 0.0}])), name="events.json", gz=False)
 @given(table=canonical_tables(), name=st.sampled_from(sorted(WRITERS)), gz=st.booleans())
 def test_canonical_to_each_format_and_back_is_lossless(tmp_path, table, name, gz):
+    gz = gz and not name.endswith(".parquet")  # Parquet compresses inside
     path = formats.write(tmp_path / (name + (".gz" if gz else "")), WRITERS[name](table), compress=gz)
     mapping = read_mapping(None, SHOP) if name == "shop.csv" else None
     loaded, report = load_sessions(path, mapping=mapping)
