@@ -151,7 +151,7 @@ def step_leaks(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: i
         per_device = pd.DataFrame({"device": sessions["device"].astype(str), "entered": entered,
                                    "passed": passed}).groupby("device")[["entered", "passed"]].sum()
         per_device = per_device[per_device["entered"] > 0]
-        per_device["step"] = f"{before} → {after}"
+        per_device["step"] = step_name(before, after)
         per_device["value_per_session"] = value
         rows.append(per_device.reset_index())
     table = pd.concat(rows, ignore_index=True)
@@ -169,6 +169,11 @@ def step_leaks(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: i
     table["lost_high"] = (n * (table["best_rate"] - table["ci_low"]).clip(lower=0)).where(table["rated"])
     table["lost_revenue"] = table["lost_sessions"] * table["value_per_session"]
     return table.sort_values("lost_revenue", ascending=False, ignore_index=True)
+
+
+def step_name(before: str, after: str) -> str:
+    """How a funnel step is named in the step-leak table and in sentences."""
+    return f"{before} → {after}"
 
 
 def default_periods(dates: pd.Series) -> tuple[tuple, tuple]:
@@ -235,7 +240,7 @@ def silent_leaks(sessions: pd.DataFrame, baseline_period, current_period, durati
 def describe_leak(row) -> str:
     """One sentence: what leaks, where, how much, how sure."""
     return (
-        f"{_named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
+        f"{segment_name(row.segment, row.dimension)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for the rest: "
         f"about {row.lost_conversions:,.0f} conversions lost (95% CI {max(row.lost_low, 0):,.0f}–"
         f"{row.lost_high:,.0f}), {row.lost_revenue:,.0f} in revenue; "
@@ -245,15 +250,16 @@ def describe_leak(row) -> str:
 
 def describe_silent_leak(row) -> str:
     return (
-        f"{_named(row)} fell from {pct(row.rate_before)} to {pct(row.rate_now)} "
+        f"{segment_name(row.segment, row.dimension)} fell from {pct(row.rate_before)} to {pct(row.rate_now)} "
         f"(n={row.sessions_before:,} then {row.sessions:,}): about {row.lost_conversions:,.0f} "
         f"conversions lost in the current period (95% CI {max(row.lost_low, 0):,.0f}–"
         f"{row.lost_high:,.0f}); {_sureness(row.q_value)}."
     )
 
 
-def _named(row) -> str:
-    return row.segment if row.segment == row.dimension else f"{row.segment} ({row.dimension})"
+def segment_name(segment: str, dimension: str) -> str:
+    """A segment with its dimension ("mobile (device)"), unless they are the same ("all traffic")."""
+    return segment if segment == dimension else f"{segment} ({dimension})"
 
 
 def _sureness(q: float) -> str:

@@ -146,9 +146,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     if mapping is None and ga4.is_ga4(raw.columns):
         return _load_events(raw, label, kind, unreadable)
     layout = detect_layout(list(raw.columns), kind, label, mapping)
-    report = LoadReport(path=label, format=layout.name, rows_read=len(raw) + sum(unreadable.values()))
-    for reason, count in unreadable.items():
-        report.drop(reason, count)
+    report = _new_report(label, layout.name, raw, unreadable)
 
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
     duplicate = _hashable(mapped).duplicated().to_numpy()
@@ -157,9 +155,8 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     mapped = mapped[~duplicate]
 
     sessions, reasons = _parse(mapped, layout, label)
-    for reason, count in reasons.value_counts(sort=False).items():
-        report.drop(reason, count)
-    sessions = sessions[reasons.isna().to_numpy()]
+    report.drop_all(reasons.counts())
+    sessions = sessions[reasons.kept()]
     sessions, merged = merge_repeated_sessions(sessions)
     report.drop("repeated session id (merged into its first row)", merged)
     return _finish(sessions, report)
@@ -170,24 +167,39 @@ def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict) -> 
     if missing:
         raise LoadError(f"{label}: missing required column(s) {', '.join(repr(c) for c in missing)} "
                         f"for a GA4 BigQuery event export (events_*)")
-    report = LoadReport(path=label, format=f"ga4_events_{kind}", rows_read=len(raw) + sum(unreadable.values()))
-    for reason, count in unreadable.items():
-        report.drop(reason, count)
-    reasons = pd.Series(np.nan, index=raw.index, dtype=object)
-
-    def flag(mask, reason):
-        reasons.mask(np.asarray(mask) & reasons.isna().to_numpy(), reason, inplace=True)
-
-    events = ga4.sessionize(raw, flag)
-    for reason, count in reasons.value_counts(sort=False).items():
-        report.drop(reason, count)
-    kept = events[reasons.isna().to_numpy()]
+    report = _new_report(label, f"ga4_events_{kind}", raw, unreadable)
+    reasons = _DropReasons(raw.index)
+    events = ga4.sessionize(raw, reasons.flag)
+    report.drop_all(reasons.counts())
+    kept = events[reasons.kept()]
     sessions = ga4.aggregate(kept)
     for column in TEXT:
-        sessions[column] = _text(sessions[column].astype(object).fillna(NOT_SET)).replace("", NOT_SET)
+        sessions[column] = _labels(sessions[column])
     sessions["device"] = _devices(sessions["device"])
-    table, report = _finish(sessions, report, rows_kept=len(kept))
-    return table, report
+    return _finish(sessions, report, rows_kept=len(kept))
+
+
+class _DropReasons:
+    """The first reason each row is dropped for; a row without one is kept."""
+
+    def __init__(self, index: pd.Index):
+        self.reasons = pd.Series(np.nan, index=index, dtype=object)
+
+    def flag(self, mask, reason: str) -> None:
+        self.reasons.mask(np.asarray(mask) & self.reasons.isna().to_numpy(), reason, inplace=True)
+
+    def kept(self) -> np.ndarray:
+        return self.reasons.isna().to_numpy()
+
+    def counts(self) -> dict:
+        return self.reasons.value_counts(sort=False).to_dict()
+
+
+def _new_report(label: str, fmt: str, raw: pd.DataFrame, unreadable: dict) -> LoadReport:
+    """A report counting the table's rows and those the reader could not read at all."""
+    report = LoadReport(path=label, format=fmt, rows_read=len(raw) + sum(unreadable.values()))
+    report.drop_all(unreadable)
+    return report
 
 
 def _finish(sessions: pd.DataFrame, report: LoadReport, rows_kept: int | None = None):
@@ -228,14 +240,11 @@ def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
                            for c in objects})
 
 
-def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Parse every mapped column; return the values and a drop reason per row (NaN = keep)."""
+def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFrame, _DropReasons]:
+    """Parse every mapped column; return the values and why rows are dropped."""
     index = mapped.index
-    reasons = pd.Series(np.nan, index=index, dtype=object)
-
-    def flag(mask, reason):
-        reasons.mask(np.asarray(mask) & reasons.isna().to_numpy(), reason, inplace=True)
-
+    reasons = _DropReasons(index)
+    flag = reasons.flag
     out = {}
     for canon in ("visitor_id", "session_id"):
         values = _text(mapped[layout.columns[canon]])
@@ -254,8 +263,7 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
     out.setdefault("transactions", (out["revenue"] > 0).astype(float))
     for canon in TEXT:
         src = layout.columns.get(canon)
-        values = _text(mapped[src]) if src in mapped else pd.Series(NOT_SET, index=index)
-        out[canon] = values.mask(values == "", NOT_SET)
+        out[canon] = _labels(mapped[src]) if src in mapped else pd.Series(NOT_SET, index=index)
     out["device"] = _devices(out["device"])
     return pd.DataFrame(out, index=index), reasons
 
@@ -263,6 +271,12 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
 def _devices(devices: pd.Series) -> pd.Series:
     device = devices.str.lower()
     return device.where(device.isin(DEVICES + (NOT_SET,)), OTHER_DEVICE)
+
+
+def _labels(values: pd.Series) -> pd.Series:
+    """Names for grouping: trimmed text, "(not set)" where empty."""
+    text = _text(values)
+    return text.mask(text == "", NOT_SET)
 
 
 def _text(values: pd.Series) -> pd.Series:

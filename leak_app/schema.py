@@ -55,6 +55,10 @@ class LoadReport:
         if count:
             self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
 
+    def drop_all(self, counts: dict) -> None:
+        for reason, count in counts.items():
+            self.drop(reason, count)
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -46,11 +46,11 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
     stages = list(funnel["stage"].cat.categories)
     before = stages[stages.index(worst.stage) - 1]
     text = (
-        f"The largest funnel leak is {before} → {worst.stage} on {worst.device}: "
+        f"The largest funnel leak is {leaks.step_name(before, worst.stage)} on {worst.device}: "
         f"{worst.drop_rate:.1%} of the {worst.sessions + worst.lost:,} sessions that reached {before} "
         f"went no further"
     )
-    step = steps[(steps["step"] == f"{before} → {worst.stage}") & (steps["device"] == worst.device)]
+    step = steps[(steps["step"] == leaks.step_name(before, worst.stage)) & (steps["device"] == worst.device)]
     if len(step) and step["lost_sessions"].iloc[0] > 0:
         s = step.iloc[0]
         text += (

@@ -20,7 +20,7 @@ import hvplot.pandas  # noqa: F401
 import pandas as pd
 from bokeh.models import NumeralTickFormatter
 
-from .leaks import leak_rows, silent_leak_rows
+from .leaks import leak_rows, segment_name, silent_leak_rows
 from .text import pct
 
 PERCENT = NumeralTickFormatter(format="0.0%")
@@ -227,7 +227,7 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
         return _nothing("No silent leak found" if silent else "No leak found at this false discovery rate")
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     rows = rows.assign(
-        label=[f"{s} ({d})" if s != d else s for s, d in zip(rows["segment"], rows["dimension"])],
+        label=[segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])],
         below=rows["lost_conversions"] - rows["lost_low"].clip(lower=0),
         above=rows["lost_high"] - rows["lost_conversions"],
         rate_text=[pct(r) for r in rows[rate]], baseline_text=[pct(r) for r in rows[base]],
