@@ -19,9 +19,9 @@ import param
 from . import views
 from .downloads import to_csv
 from .geo import country_shapes
-from .loaders import load_sessions
 from .model import SessionModel
 from .schema import LoadError
+from .sources import open_sessions
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
 TITLE = "Silent Leak Detector"
@@ -49,8 +49,8 @@ def data_path() -> Path:
 
 
 def cached_sessions(path: Path, mapping=None):
-    """Load a file once per process; every browser session shares the (read-only) table."""
-    return pn.state.as_cached(f"leak_app:{Path(path).resolve()}:{mapping}", load_sessions,
+    """Load a file once per process; every browser session shares the (read-only) table and its cube."""
+    return pn.state.as_cached(f"leak_app:{Path(path).resolve()}:{mapping}", open_sessions,
                               path=str(path), mapping=mapping)
 
 

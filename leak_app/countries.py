@@ -66,5 +66,10 @@ def iso3(name: str) -> str | None:
 
 def unmatched_countries(countries: pd.Series) -> dict[str, int]:
     """Sessions per country name that matched no map shape, most sessions first."""
-    counts = countries.value_counts(sort=True)
+    return unmatched_country_counts(countries.value_counts())
+
+
+def unmatched_country_counts(sessions: pd.Series) -> dict[str, int]:
+    """The same from sessions per country (indexed by name)."""
+    counts = sessions.sort_values(ascending=False, kind="stable")
     return {str(name): int(n) for name, n in counts.items() if n and iso3(name) is None}

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import expit, logit
-from scipy.stats import beta, betabinom
+from scipy.special import betaln, digamma, expit, logit
+from scipy.stats import beta
 
-from .metrics import duration_buckets, stage_flags
+from .metrics import margin
 from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, wilson_interval
 from .text import pct
 
@@ -63,112 +63,136 @@ def fit_beta_prior(conversions, sessions) -> tuple[float, float]:
     guess = float(np.clip(guess, 1.0, MAX_PRIOR_STRENGTH))
 
     def negative_log_likelihood(x):
+        """Minus the beta-binomial log likelihood (constants dropped) and its gradient in x."""
         m, strength = expit(x[0]), np.exp(x[1])
-        return -betabinom.logpmf(k, n, m * strength, (1 - m) * strength).sum()
+        a, b = m * strength, (1 - m) * strength
+        value = -np.sum(betaln(k + a, n - k + b) - betaln(a, b))
+        common = digamma(strength) - digamma(n + strength)
+        d_a = -np.sum(digamma(k + a) - digamma(a) + common)
+        d_b = -np.sum(digamma(n - k + b) - digamma(b) + common)
+        return value, np.array([(d_a - d_b) * a * (1 - m), d_a * a + d_b * b])
 
-    fit = minimize(negative_log_likelihood, [logit(mean), np.log(guess)], method="L-BFGS-B",
+    fit = minimize(negative_log_likelihood, [logit(mean), np.log(guess)], method="L-BFGS-B", jac=True,
                    bounds=[(None, None), (0.0, np.log(MAX_PRIOR_STRENGTH))])
     m, strength = expit(fit.x[0]), np.exp(fit.x[1])
     return m * strength, (1 - m) * strength
 
 
-def segment_label(values: dict) -> str:
-    return " × ".join(str(v) for v in values.values())
+def _segments(counts: dict, columns: list[str]) -> dict | None:
+    """Per segment of one dimension: its name, values by column, sessions, conversions, revenue.
+
+    None when a column has one value only (no medium in the export, say): nothing to compare.
+    """
+    table = margin(counts, columns)
+    labels = [table[c].astype(str).to_numpy() for c in columns]
+    if any(len(set(values)) < 2 for values in labels):
+        return None
+    rows = list(zip(*labels))
+    return {
+        "segment": np.array([" × ".join(values) for values in rows], dtype=object),
+        "values": np.array([dict(zip(columns, values)) for values in rows], dtype=object),
+        "sessions": table["sessions"].to_numpy(), "conversions": table["conversions"].to_numpy(),
+        "revenue": table["revenue"].to_numpy(),
+    }
 
 
-def _segments(sessions: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    grouped = sessions.groupby(columns, observed=True, sort=False)
-    table = grouped.agg(sessions=("converted", "size"), conversions=("converted", "sum"),
-                        revenue=("revenue", "sum")).reset_index()
-    table["segment"] = [segment_label(dict(zip(columns, row))) for row in table[columns].itertuples(index=False)]
-    table["values"] = [dict(zip(columns, map(str, row))) for row in table[columns].itertuples(index=False)]
-    return table.drop(columns=columns)
+def _concat(parts: list[dict]) -> dict:
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def segment_leaks(sessions: pd.DataFrame, duration_edges, min_sessions: int,
-                  fdr: float = DEFAULT_FDR) -> pd.DataFrame:
+def _totals(counts: dict) -> dict:
+    table = counts["device"]
+    return {m: table[m].to_numpy().sum() for m in ("sessions", "conversions", "revenue")}
+
+
+def _ranked(table: dict, columns: list[str]) -> pd.DataFrame:
+    """The table with leaks first, most lost first (stable, so ties keep the dimension order)."""
+    order = np.lexsort((-table["lost_conversions"], ~table["leak"]))
+    return pd.DataFrame({c: table[c][order] for c in columns})
+
+
+def segment_leaks(counts: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> pd.DataFrame:
     """Every segment of every dimension against the rest of the traffic, most lost first."""
-    if sessions.empty:
+    totals = _totals(counts)
+    parts = []
+    for name, columns in DIMENSIONS.items() if totals["sessions"] else ():
+        part = _segments(counts, columns)
+        if part is not None:
+            a, b = fit_beta_prior(part["conversions"], part["sessions"])
+            size = len(part["segment"])
+            parts.append({**part, "dimension": np.full(size, name, dtype=object),
+                          "prior_a": np.full(size, a), "prior_b": np.full(size, b)})
+    if not parts:
         return pd.DataFrame(columns=LEAK_COLUMNS + ["values"])
-    data = sessions.assign(bucket=duration_buckets(sessions["duration"], duration_edges))
-    total_n, total_k = len(data), int(data["converted"].sum())
-    revenue_per_conversion = data["revenue"].sum() / total_k if total_k else 0.0
-    tables = []
-    for name, columns in DIMENSIONS.items():
-        if any(data[c].nunique() < 2 for c in columns):
-            continue  # one value only (e.g. no medium in the export): nothing to compare
-        table = _segments(data, columns)
-        a, b = fit_beta_prior(table["conversions"], table["sessions"])
-        tables.append(table.assign(dimension=name, prior_a=a, prior_b=b))
-    if not tables:
-        return pd.DataFrame(columns=LEAK_COLUMNS + ["values"])
-    table = pd.concat(tables, ignore_index=True)
-    n, k = table["sessions"].to_numpy("float64"), table["conversions"].to_numpy("float64")
+    t = _concat(parts)
+    total_n, total_k = int(totals["sessions"]), int(totals["conversions"])
+    revenue_per_conversion = totals["revenue"] / total_k if total_k else 0.0
+    n, k = t["sessions"].astype("float64"), t["conversions"].astype("float64")
     rest_n, rest_k = total_n - n, total_k - k
-    a, b = table["prior_a"].to_numpy(), table["prior_b"].to_numpy()
+    a, b = t["prior_a"], t["prior_b"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        table["rate"] = k / n
-        table["ci_low"], table["ci_high"] = wilson_interval(k, n)
-        table["shrunk_rate"] = (k + a) / (n + a + b)
-        table["shrunk_low"] = beta.ppf(0.025, k + a, n - k + b)
-        table["shrunk_high"] = beta.ppf(0.975, k + a, n - k + b)
-        baseline = np.where(rest_n > 0, rest_k / rest_n, np.nan)
-        table["baseline_rate"] = baseline
-        post_var = table["shrunk_rate"] * (1 - table["shrunk_rate"]) / (n + a + b + 1)
+        t["rate"] = k / n
+        t["ci_low"], t["ci_high"] = wilson_interval(k, n)
+        shrunk = t["shrunk_rate"] = (k + a) / (n + a + b)
+        t["shrunk_low"] = beta.ppf(0.025, k + a, n - k + b)
+        t["shrunk_high"] = beta.ppf(0.975, k + a, n - k + b)
+        baseline = t["baseline_rate"] = np.where(rest_n > 0, rest_k / rest_n, np.nan)
+        post_var = shrunk * (1 - shrunk) / (n + a + b + 1)
         base_var = baseline * (1 - baseline) / rest_n
-        lost = n * (baseline - table["shrunk_rate"])
+        lost = n * (baseline - shrunk)
         half = n * Z95 * np.sqrt(post_var + base_var)
-    table["lost_conversions"], table["lost_low"], table["lost_high"] = lost, lost - half, lost + half
-    table["lost_revenue"] = lost * revenue_per_conversion
-    table["lost_revenue_low"] = (lost - half) * revenue_per_conversion
-    table["lost_revenue_high"] = (lost + half) * revenue_per_conversion
-    table["rated"] = (n >= min_sessions) & (rest_n >= min_sessions)
-    p = fewer_than_rest_p(k, n, total_k, total_n)
-    table["p_value"] = pd.Series(p).where(table["rated"])
-    table["q_value"] = benjamini_hochberg(table["p_value"])
-    table["leak"] = (table["rated"] & (table["q_value"] <= fdr) & (table["shrunk_rate"] < table["baseline_rate"])
-                     & ~table["dimension"].isin(SYMPTOMS))
-    table = table.sort_values(["leak", "lost_conversions"], ascending=[False, False], ignore_index=True)
-    return table[LEAK_COLUMNS + ["values"]]
+    t["lost_conversions"], t["lost_low"], t["lost_high"] = lost, lost - half, lost + half
+    t["lost_revenue"] = lost * revenue_per_conversion
+    t["lost_revenue_low"] = (lost - half) * revenue_per_conversion
+    t["lost_revenue_high"] = (lost + half) * revenue_per_conversion
+    rated = t["rated"] = (n >= min_sessions) & (rest_n >= min_sessions)
+    t["p_value"] = _where_rated(rated, fewer_than_rest_p, k, n, total_k, total_n)
+    t["q_value"] = benjamini_hochberg(t["p_value"])
+    t["leak"] = rated & (t["q_value"] <= fdr) & (shrunk < baseline) & ~np.isin(t["dimension"], SYMPTOMS)
+    return _ranked(t, LEAK_COLUMNS + ["values"])
 
 
-def step_leaks(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int,
-               min_sessions: int, definition: str = "pageviews") -> pd.DataFrame:
+def step_leaks(counts: dict, min_sessions: int) -> pd.DataFrame:
     """Each funnel step's pass rate per device, and what it loses against the best device.
 
     Lost revenue values a lost session at what the sessions that passed the step
     went on to earn on average (all devices).
     """
-    if sessions.empty:
+    if not _totals(counts)["sessions"]:
         return pd.DataFrame(columns=["step", "device", "entered", "passed", "pass_rate", "lost_sessions"])
-    flags = stage_flags(sessions, engaged_pageviews, deep_pageviews, definition)
-    stages = list(flags.columns)
-    rows = []
-    for before, after in zip(stages[:-1], stages[1:]):
-        entered = flags[before].to_numpy()
-        passed = flags[after].to_numpy()
-        value = sessions["revenue"].to_numpy()[passed].sum() / max(passed.sum(), 1)
-        per_device = pd.DataFrame({"device": sessions["device"].astype(str), "entered": entered,
-                                   "passed": passed}).groupby("device")[["entered", "passed"]].sum()
-        per_device = per_device[per_device["entered"] > 0]
-        per_device["step"] = step_name(before, after)
-        per_device["value_per_session"] = value
-        rows.append(per_device.reset_index())
-    table = pd.concat(rows, ignore_index=True)
-    n, k = table["entered"].to_numpy("float64"), table["passed"].to_numpy("float64")
-    table["pass_rate"] = k / n
-    table["ci_low"], table["ci_high"] = wilson_interval(k, n)
-    table["rated"] = table["entered"] >= min_sessions
-    best = table[table["rated"]].groupby("step")["pass_rate"].max()
-    table["best_rate"] = table["step"].map(best)
-    table["best_device"] = table["step"].map(
-        table[table["rated"]].sort_values("pass_rate").groupby("step")["device"].last())
-    gap = (table["best_rate"] - table["pass_rate"]).clip(lower=0)
-    table["lost_sessions"] = (n * gap).where(table["rated"])
-    table["lost_low"] = (n * (table["best_rate"] - table["ci_high"]).clip(lower=0)).where(table["rated"])
-    table["lost_high"] = (n * (table["best_rate"] - table["ci_low"]).clip(lower=0)).where(table["rated"])
+    reached = counts["device × reached"]
+    names = list(reached["stage"].cat.categories)
+    width = len(names)
+    sessions = reached["sessions"].to_numpy().reshape(-1, width).T  # (stage, device)
+    revenue = reached["revenue"].to_numpy().reshape(-1, width).T
+    devices = reached["device"].astype(str).to_numpy()[::width]
+    entered, passed = sessions[:-1].astype("float64"), sessions[1:].astype("float64")
+    value = revenue[1:].sum(axis=1) / np.maximum(sessions[1:].sum(axis=1), 1)
+    rated = entered >= min_sessions
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = passed / entered
+        low, high = wilson_interval(passed, entered)
+    best_rate = np.where(rated, rate, -np.inf).max(axis=1, keepdims=True)
+    best_device = devices[np.where(rated, rate, -np.inf).argmax(axis=1)]
+    has_best = np.isfinite(best_rate)
+    best_rate = np.where(has_best, best_rate, np.nan)
+    steps = np.array([step_name(b, a) for b, a in zip(names[:-1], names[1:])], dtype=object)
+    table = {
+        "device": np.broadcast_to(devices, entered.shape), "entered": entered.astype("int64"),
+        "passed": passed.astype("int64"), "step": np.broadcast_to(steps[:, None], entered.shape),
+        "value_per_session": np.broadcast_to(value[:, None], entered.shape), "pass_rate": rate,
+        "ci_low": low, "ci_high": high, "rated": rated,
+        "best_rate": np.broadcast_to(best_rate, entered.shape),
+        "best_device": np.broadcast_to(np.where(has_best[:, 0], best_device, None)[:, None], entered.shape),
+        "lost_sessions": np.where(rated, entered * np.clip(best_rate - rate, 0, None), np.nan),
+        "lost_low": np.where(rated, entered * np.clip(best_rate - high, 0, None), np.nan),
+        "lost_high": np.where(rated, entered * np.clip(best_rate - low, 0, None), np.nan),
+    }
     table["lost_revenue"] = table["lost_sessions"] * table["value_per_session"]
-    return table.sort_values("lost_revenue", ascending=False, ignore_index=True)
+    shown = (entered > 0).ravel()
+    flat = {name: np.asarray(values).ravel()[shown] for name, values in table.items()}
+    order = np.argsort(-np.nan_to_num(flat["lost_revenue"], nan=-np.inf), kind="stable")
+    return pd.DataFrame({name: values[order] for name, values in flat.items()})
 
 
 def step_name(before: str, after: str) -> str:
@@ -176,65 +200,66 @@ def step_name(before: str, after: str) -> str:
     return f"{before} → {after}"
 
 
-def default_periods(dates: pd.Series) -> tuple[tuple, tuple]:
-    """(baseline, current): the first and second half of the dates, of equal length.
+def _where_rated(rated: np.ndarray, test, *counts) -> np.ndarray:
+    """A test's p-values for the rated segments only (NaN elsewhere): the others are never claimed."""
+    p = np.full(len(rated), np.nan)
+    p[rated] = test(*(np.broadcast_to(c, rated.shape)[rated] for c in counts))
+    return p
+
+
+def default_periods(first: pd.Timestamp, last: pd.Timestamp) -> tuple[tuple, tuple]:
+    """(baseline, current): the first and second half of the days first..last, of equal length.
 
     With an odd number of days the middle day belongs to neither.
     """
-    first, last = dates.min().normalize(), dates.max().normalize()
+    first, last = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
     days = (last - first).days + 1
     half = pd.Timedelta(days=days // 2 - 1)
     return (first, first + half), (last - half, last)
 
 
-def silent_leaks(sessions: pd.DataFrame, baseline_period, current_period, duration_edges,
-                 min_sessions: int, fdr: float = DEFAULT_FDR) -> pd.DataFrame:
-    """Segments whose rate fell significantly from the baseline to the current period."""
-    if sessions.empty:
+def silent_leaks(before: dict, now: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> pd.DataFrame:
+    """Segments whose rate fell significantly from the baseline (``before``) to the current period.
+
+    ``before`` and ``now`` are the counts of the two periods; a segment is compared
+    where it has sessions in both.
+    """
+    totals = {"before": _totals(before), "now": _totals(now)}
+    if not (totals["before"]["sessions"] and totals["now"]["sessions"]):
         return pd.DataFrame(columns=SILENT_ROW_COLUMNS + ["leak"])
-    data = sessions.assign(bucket=duration_buckets(sessions["duration"], duration_edges))
-    dates = data["date"]
-    periods = {
-        "before": (dates >= pd.Timestamp(baseline_period[0])) & (dates <= pd.Timestamp(baseline_period[1])),
-        "now": (dates >= pd.Timestamp(current_period[0])) & (dates <= pd.Timestamp(current_period[1])),
-    }
-    tables = []
-    for name, columns in {"all traffic": [], **DIMENSIONS}.items():
-        parts = []
-        for period, mask in periods.items():
-            part = data[mask.to_numpy()]
-            if columns:
-                seg = _segments(part, columns)
-            else:
-                seg = pd.DataFrame({"sessions": [len(part)], "conversions": [int(part["converted"].sum())],
-                                    "revenue": [part["revenue"].sum()], "segment": ["all traffic"],
-                                    "values": [{}]})
-            parts.append(seg.set_index("segment").add_suffix(f"_{period}"))
-        joined = parts[0].join(parts[1], how="inner")
-        joined["dimension"] = name
-        tables.append(joined.reset_index())
-    table = pd.concat(tables, ignore_index=True)
-    table["values"] = table.pop("values_now")
-    table = table.drop(columns=["values_before"])
-    n0, k0 = table["sessions_before"].to_numpy("float64"), table["conversions_before"].to_numpy("float64")
-    n1, k1 = table["sessions_now"].to_numpy("float64"), table["conversions_now"].to_numpy("float64")
+    parts = [{"dimension": np.array(["all traffic"], dtype=object), "segment": np.array(["all traffic"], dtype=object),
+              "values": np.array([{}], dtype=object),
+              **{f"{m}_{p}": np.array([totals[p][m]]) for p in totals for m in ("sessions", "conversions", "revenue")}}]
+    for name, columns in DIMENSIONS.items():
+        was, is_ = _segments(before, columns), _segments(now, columns)
+        if was is None or is_ is None:
+            continue
+        position = pd.Index(was["segment"]).get_indexer(is_["segment"])
+        both = position >= 0
+        part = {"dimension": np.full(both.sum(), name, dtype=object), "segment": is_["segment"][both],
+                "values": is_["values"][both]}
+        for m in ("sessions", "conversions", "revenue"):
+            part[f"{m}_before"], part[f"{m}_now"] = was[m][position[both]], is_[m][both]
+        parts.append(part)
+    t = _concat(parts)
+    n0, k0 = t["sessions_before"].astype("float64"), t["conversions_before"].astype("float64")
+    n1, k1 = t["sessions_now"].astype("float64"), t["conversions_now"].astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         p0, p1 = k0 / n0, k1 / n1
-        table["rate_before"], table["rate_now"] = p0, p1
-        table["ci_low"], table["ci_high"] = wilson_interval(k1, n1)
+        t["rate_before"], t["rate_now"] = p0, p1
+        t["ci_low"], t["ci_high"] = wilson_interval(k1, n1)
         diff = p0 - p1
         half = Z95 * np.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
-    table["lost_conversions"], table["lost_low"], table["lost_high"] = n1 * diff, n1 * (diff - half), n1 * (diff + half)
-    revenue_per_conversion = table["revenue_now"].sum() / max(table["conversions_now"].sum(), 1)
-    table["lost_revenue"] = table["lost_conversions"] * revenue_per_conversion
-    table["rated"] = (n0 >= min_sessions) & (n1 >= min_sessions)
+    t["lost_conversions"], t["lost_low"], t["lost_high"] = n1 * diff, n1 * (diff - half), n1 * (diff + half)
+    revenue_per_conversion = t["revenue_now"].sum() / max(t["conversions_now"].sum(), 1)
+    t["lost_revenue"] = t["lost_conversions"] * revenue_per_conversion
+    rated = t["rated"] = (n0 >= min_sessions) & (n1 >= min_sessions)
     # Did the current period get too few of the two periods' conversions?
-    p = fewer_than_rest_p(k1, n1, k0 + k1, n0 + n1)
-    table["p_value"] = pd.Series(p).where(table["rated"])
-    table["q_value"] = benjamini_hochberg(table["p_value"])
-    table["leak"] = table["rated"] & (table["q_value"] <= fdr) & (diff > 0)
-    table = table.sort_values(["leak", "lost_conversions"], ascending=[False, False], ignore_index=True)
-    return table.rename(columns={"sessions_now": "sessions", "conversions_now": "conversions"})
+    t["p_value"] = _where_rated(rated, fewer_than_rest_p, k1, n1, k0 + k1, n0 + n1)
+    t["q_value"] = benjamini_hochberg(t["p_value"])
+    t["leak"] = rated & (t["q_value"] <= fdr) & (diff > 0)
+    t["sessions"], t["conversions"] = t.pop("sessions_now"), t.pop("conversions_now")
+    return _ranked(t, list(t))
 
 
 def describe_leak(row) -> str:
@@ -278,30 +303,31 @@ SILENT_ROW_COLUMNS = [
 ]
 
 
-def _published(table: pd.DataFrame, describe, columns: list[str]) -> pd.DataFrame:
+def _published(table: pd.DataFrame, describe, columns: list[str], limit: int | None) -> pd.DataFrame:
     if table.empty or not table["leak"].any():
         return pd.DataFrame(columns=columns)
-    rows = table[table["leak"]]
+    rows = table[table["leak"]].head(limit)
     return rows.assign(sentence=[describe(r) for r in rows.itertuples()])[columns]
 
 
-def leak_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The ranked leaks as published (JSON ``leaks``), one sentence each."""
-    return _published(table, describe_leak, LEAK_ROW_COLUMNS)
+def leak_rows(table: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
+    """The ranked leaks as published (JSON ``leaks``), one sentence each (the first ``limit``)."""
+    return _published(table, describe_leak, LEAK_ROW_COLUMNS, limit)
 
 
-def silent_leak_rows(table: pd.DataFrame) -> pd.DataFrame:
+def silent_leak_rows(table: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """The ranked silent leaks as published (JSON ``silent_leaks``), one sentence each."""
-    return _published(table, describe_silent_leak, SILENT_ROW_COLUMNS)
+    return _published(table, describe_silent_leak, SILENT_ROW_COLUMNS, limit)
 
 
-def headline(rows: pd.DataFrame):
+def headline(table: pd.DataFrame):
     """The most specific leak as large as the largest: what an analyst would act on first.
 
     Among the leaks whose lost-conversion interval reaches the top leak's estimate
     (statistically as large), the one covering the fewest sessions names the cause;
     "desktop" fell because "desktop × google" did.
     """
+    rows = table[table["leak"]] if len(table) else table
     if rows.empty:
         return None
     top = rows.iloc[0]

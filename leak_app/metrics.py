@@ -1,4 +1,7 @@
-"""Derived tables of the dashboard: pure functions of a (filtered) session table.
+"""Derived tables of the dashboard: pure functions of the filtered sessions' counts.
+
+``counts`` is what :meth:`leak_app.cube.Cube.counts` returns: measures per grouping
+(device × country, device × source, medium, device × bucket, device × stage).
 
 Nothing here imports Panel or draws; the model calls these and the views only
 plot what they return. Every rate comes with its sample size and 95% Wilson
@@ -11,14 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .countries import iso3
+from .cube import MEASURES
 from .stats import benjamini_hochberg, differs_from_rest_p, wilson_interval
 
-STAGES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
-#: The GA4 e-commerce funnel (for sessions built from GA4 events).
-ECOMMERCE_STAGES = ("Browsed", "Viewed item", "Added to cart", "Began checkout", "Converted")
-FUNNELS = {"pageviews": STAGES, "ecommerce": ECOMMERCE_STAGES}
 OTHER_SOURCES = "(other sources)"
-DEFAULT_DURATION_EDGES = (10, 60, 180, 300, 600, 1200, 3600)
 
 
 def with_rates(table: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
@@ -30,29 +29,29 @@ def with_rates(table: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
     return table
 
 
-def rate_table(sessions: pd.DataFrame, by, min_sessions: int) -> pd.DataFrame:
-    """Sessions, conversions and rate per group of ``by`` (columns or aligned Series)."""
-    grouped = sessions.groupby(by, observed=True, sort=False)["converted"]
-    table = pd.DataFrame({"sessions": grouped.size(), "conversions": grouped.sum()})
-    table = table.astype("int64").reset_index()
-    return with_rates(table, min_sessions)
-
-
 def collapse(table: pd.DataFrame, by, min_sessions: int) -> pd.DataFrame:
     """Re-aggregate a rate table to coarser groups (e.g. duration buckets over devices)."""
     summed = table.groupby(by, observed=True, sort=False)[["sessions", "conversions"]].sum()
     return with_rates(summed.reset_index(), min_sessions)
 
 
-def kpis(sessions: pd.DataFrame) -> dict:
-    n = len(sessions)
-    converting = int(sessions["converted"].sum())
-    revenue = float(sessions["revenue"].sum())
+def margin(counts: dict, columns: list[str]) -> pd.DataFrame:
+    """Measures per group of ``columns``, summed from the first grouping of counts that has them."""
+    name = " × ".join(columns)
+    if name in counts:
+        return counts[name]
+    grouping = next(t for t in counts.values() if set(columns) <= set(t.columns))
+    return grouping.groupby(columns, observed=True, sort=True)[list(MEASURES)].sum().reset_index()
+
+
+def kpis(counts) -> dict:
+    totals = counts["device"][list(MEASURES)].sum()
+    n, converting, revenue = int(totals["sessions"]), int(totals["conversions"]), float(totals["revenue"])
     low, high = wilson_interval(converting, n)
     return {
         "sessions": n,
         "converting_sessions": converting,
-        "transactions": int(sessions["transactions"].sum()),
+        "transactions": int(totals["transactions"]),
         "revenue": round(revenue, 2),
         "conversion_rate": converting / n if n else float("nan"),
         "ci_low": float(low),
@@ -61,9 +60,9 @@ def kpis(sessions: pd.DataFrame) -> dict:
     }
 
 
-def by_country(sessions: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
+def by_country(counts: dict, min_sessions: int) -> pd.DataFrame:
     """Rate per country; ``q_value``: does it differ from the rest (two-sided, BH over rated ones)?"""
-    table = rate_table(sessions, "country", min_sessions)
+    table = with_rates(margin(counts, ["country"])[["country", "sessions", "conversions"]], min_sessions)
     k, n = table["conversions"], table["sessions"]
     p = differs_from_rest_p(k, n, k.sum(), n.sum())
     table["q_value"] = benjamini_hochberg(pd.Series(p, index=table.index).where(table["rated"]))
@@ -72,94 +71,54 @@ def by_country(sessions: pd.DataFrame, min_sessions: int) -> pd.DataFrame:
     return table.sort_values(["sessions", "country"], ascending=[False, True], ignore_index=True)
 
 
-def stage_flags(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int,
-                definition: str = "pageviews") -> pd.DataFrame:
-    """Whether each session reached each funnel stage (one boolean column per stage, in order).
-
-    Cumulative: a later stage implies every earlier one, so a converting session has
-    reached them all whatever its pageviews or recorded steps.
-    """
-    converted = sessions["converted"].to_numpy()
-    if definition == "ecommerce":
-        began = sessions["begin_checkout"].to_numpy() | converted
-        added = sessions["add_to_cart"].to_numpy() | began
-        viewed = sessions["view_item"].to_numpy() | added
-        levels = [True, viewed, added, began, converted]
-        names = ECOMMERCE_STAGES
-    else:
-        pageviews = sessions["pageviews"].to_numpy()
-        engaged = (pageviews >= engaged_pageviews) | converted
-        deep = engaged & ((pageviews >= deep_pageviews) | converted)
-        levels = [True, engaged, deep, converted]
-        names = STAGES
-    return pd.DataFrame(dict(zip(names, levels)), index=sessions.index)
-
-
-def funnel(sessions: pd.DataFrame, engaged_pageviews: int, deep_pageviews: int,
-           definition: str = "pageviews") -> pd.DataFrame:
+def funnel(counts) -> pd.DataFrame:
     """Cumulative funnel per device: each stage is a subset of the one before.
 
     A converting session has reached every stage, whatever its pageviews, so a
     short checkout visit never shows up as a conversion out of nowhere.
     """
-    reached = stage_flags(sessions, engaged_pageviews, deep_pageviews, definition)
-    counts = reached.groupby(sessions["device"], observed=True).sum().astype("int64")
-    long = counts.rename_axis(columns="stage").stack().rename("sessions").reset_index()
-    long["stage"] = pd.Categorical(long["stage"], categories=list(reached.columns), ordered=True)
-    long = long.sort_values(["device", "stage"], ignore_index=True)
-    entry = long.groupby("device", observed=True)["sessions"].transform("first")
-    previous = long.groupby("device", observed=True)["sessions"].shift(1)
-    long["device"] = long["device"].astype(str)
-    long["pct_of_entry"] = long["sessions"] / entry
-    long["lost"] = (previous - long["sessions"]).fillna(0).astype("int64")
-    long["lost_of_entry"] = long["lost"] / entry
-    long["drop_rate"] = long["lost"] / previous.where(previous > 0)
-    worst_step = long["drop_rate"].groupby(long["device"]).idxmax()
-    long["largest_leak"] = long.index.isin(worst_step)
-    return long
+    reached = counts["device × reached"]
+    stages = len(reached["stage"].cat.categories)
+    sessions = reached["sessions"].to_numpy().reshape(-1, stages)
+    entry = np.repeat(sessions[:, 0], stages)
+    previous = np.column_stack([np.full(len(sessions), np.nan), sessions[:, :-1]]).ravel()
+    lost = np.nan_to_num(previous - sessions.ravel()).astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drop_rate = np.where(previous > 0, lost / previous, np.nan)
+    worst = np.nanargmax(np.where(np.isnan(drop_rate), -1, drop_rate).reshape(-1, stages), axis=1)
+    largest = np.zeros(sessions.shape, dtype=bool)
+    largest[np.arange(len(sessions)), worst] = True
+    return pd.DataFrame({
+        "device": reached["device"].astype(str).to_numpy(), "stage": reached["stage"],
+        "sessions": sessions.ravel(), "pct_of_entry": sessions.ravel() / entry, "lost": lost,
+        "lost_of_entry": lost / entry, "drop_rate": drop_rate, "largest_leak": largest.ravel(),
+    })
 
 
-def duration_labels(edges) -> list[str]:
-    """Readable bucket names: (10, 60, 180) -> ['<10 s', '10–60 s', '1–3 min', '>3 min']."""
-
-    def fmt(a, b=None):
-        if (b or a) <= 60:
-            return f"{a}–{b} s" if b is not None else f"{a} s"
-        return f"{a / 60:g}–{b / 60:g} min" if b is not None else f"{a / 60:g} min"
-
-    edges = list(edges)
-    middle = [fmt(a, b) for a, b in zip(edges[:-1], edges[1:])]
-    return [f"<{fmt(edges[0])}", *middle, f">{fmt(edges[-1])}"]
-
-
-def duration_buckets(durations: pd.Series, edges) -> pd.Series:
-    bins = [-np.inf, *edges, np.inf]
-    return pd.cut(durations, bins, right=False, labels=duration_labels(edges)).rename("bucket")
-
-
-def by_duration(sessions: pd.DataFrame, edges, min_sessions: int) -> pd.DataFrame:
-    buckets = duration_buckets(sessions["duration"], edges)
-    table = rate_table(sessions, [buckets, sessions["device"]], min_sessions)
+def by_duration(counts: dict, min_sessions: int) -> pd.DataFrame:
+    table = with_rates(counts["device × bucket"][["bucket", "device", "sessions", "conversions"]], min_sessions)
     table["device"] = table["device"].astype(str)
     return table.sort_values(["bucket", "device"], ignore_index=True)
 
 
-def top_sources(sources: pd.Series, n: int) -> list[str]:
+def top_sources(counts: dict, n: int) -> list[str]:
     """The n sources with most sessions (ties by name, so the choice is reproducible)."""
-    counts = sources.value_counts()
-    counts = counts[counts > 0]
-    order = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
-    return [str(name) for name, _ in order[:n]]
+    table = margin(counts, ["source"])
+    order = sorted(zip(table["sessions"], table["source"].astype(str)), key=lambda kv: (-kv[0], kv[1]))
+    return [name for sessions, name in order[:n] if sessions > 0]
 
 
-def group_sources(sources: pd.Series, top: list[str]) -> pd.Series:
-    """Sources outside ``top`` folded into one "(other sources)" group."""
-    grouped = sources.astype(str).where(sources.astype(str).isin(top), OTHER_SOURCES)
-    categories = [*top, OTHER_SOURCES]
-    return pd.Series(pd.Categorical(grouped, categories=categories), index=sources.index, name="source")
+def source_groups(sources: list[str], top: list[str]) -> list[str]:
+    """Each source's group: itself if among the ``top`` sources, else "(other sources)"."""
+    return [s if s in top else OTHER_SOURCES for s in sources]
 
 
-def by_source_device(sessions: pd.DataFrame, groups: pd.Series, min_sessions: int) -> pd.DataFrame:
-    table = rate_table(sessions, [groups.rename("source"), sessions["device"]], min_sessions)
-    table["device"] = table["device"].astype(str)
-    return table.sort_values(["source", "device"], ignore_index=True)
+def by_source_device(counts: dict, top: list[str], min_sessions: int) -> pd.DataFrame:
+    """Rate per top source (the rest as "(other sources)") and device."""
+    table = counts["device × source"]
+    labels = list(table["source"].cat.categories)
+    groups = pd.Categorical(source_groups(labels, top), categories=[*top, OTHER_SOURCES])
+    source = pd.Series(groups.take(table["source"].cat.codes), index=table.index, name="source")
+    rates = collapse(table.assign(source=source), ["source", "device"], min_sessions)
+    rates["device"] = rates["device"].astype(str)
+    return rates.sort_values(["source", "device"], ignore_index=True)

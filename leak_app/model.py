@@ -1,49 +1,80 @@
 """SessionModel: the data, the filters and every derived table, with no drawing.
 
-Filters are parameters; derived tables are output parameters (``precedence=-1``)
-that every view reads, so each is computed once per change however many panes
-show it. A table is recomputed only when an input it depends on changes, and
-tables that change together are published in one batch so that the takeaways,
-which read them all, are written once.
+The sessions are aggregated once into a :class:`~leak_app.cube.Cube` (rebuilt only
+when a setting that decides a session's cell changes: duration buckets, funnel
+thresholds); every filter change is answered from the cube, so it costs the same
+for a thousand sessions or ten million. Derived tables are output parameters
+(``precedence=-1``) that every view reads, so each is computed once per change
+however many panes show it, only when an input it reads changed, and all in one
+batch, so the takeaways, which read them all, are written once.
 """
 from __future__ import annotations
 
 import json
+import weakref
+from collections import OrderedDict
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import param
 
 from . import leaks, metrics
-from .loaders import load_sessions
-from .schema import ECOMMERCE_STEPS
+from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Cube, build_cube
+from .sources import has_ecommerce_steps, open_sessions, session_table
 from .takeaways import takeaways
 
-#: Output name -> how to compute it from the model (reads ``filtered`` and settings).
+#: Output -> (how to compute it from the model, the inputs it reads). ``counts`` changes
+#: with the filters; ``periods`` with the filters and the silent-leak periods.
 TABLES = {
-    "kpis": lambda m: metrics.kpis(m.filtered),
-    "country_table": lambda m: metrics.by_country(m.filtered, m.min_sessions),
-    "funnel_table": lambda m: metrics.funnel(m.filtered, m.engaged_pageviews, m.deep_pageviews, m.funnel),
-    "duration_table": lambda m: metrics.by_duration(m.filtered, m.duration_edges, m.min_sessions),
-    "source_device_table": lambda m: metrics.by_source_device(
-        m.filtered, m.filtered["source_group"], m.min_sessions
-    ),
-    "leaks_table": lambda m: leaks.segment_leaks(m.filtered, m.duration_edges, m.min_sessions, m.fdr),
-    "step_leaks_table": lambda m: leaks.step_leaks(
-        m.filtered, m.engaged_pageviews, m.deep_pageviews, m.min_sessions, m.funnel
-    ),
-    "silent_leaks_table": lambda m: leaks.silent_leaks(
-        m.filtered, *m.periods(), m.duration_edges, m.min_sessions, m.fdr
-    ),
+    "kpis": (lambda m: metrics.kpis(m._counts), ("counts",)),
+    "country_table": (lambda m: metrics.by_country(m._counts, m.min_sessions), ("counts", "min_sessions")),
+    "funnel_table": (lambda m: metrics.funnel(m._counts), ("counts", "stage")),
+    "duration_table": (lambda m: metrics.by_duration(m._counts, m.min_sessions),
+                       ("counts", "bucket", "min_sessions")),
+    "source_device_table": (lambda m: metrics.by_source_device(m._counts, m._top, m.min_sessions),
+                            ("counts", "top_sources", "min_sessions")),
+    "leaks_table": (lambda m: leaks.segment_leaks(m._counts, m.min_sessions, m.fdr),
+                    ("counts", "bucket", "min_sessions", "fdr")),
+    "step_leaks_table": (lambda m: leaks.step_leaks(m._counts, m.min_sessions), ("counts", "stage", "min_sessions")),
+    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, m.min_sessions, m.fdr),
+                           ("periods", "bucket", "min_sessions", "fdr")),
 }
+#: Settings that decide a session's cell (which cube dimension each one shapes).
+CELL_SETTINGS = {"duration_edges": "bucket", "engaged_pageviews": "stage", "deep_pageviews": "stage",
+                 "funnel": "stage"}
+FILTERS = ("date_range", "devices", "countries", "sources")
+PERIODS = ("baseline_period", "current_period")
+#: Cubes kept per session table (other settings than these are rebuilt when asked for).
+CUBES_PER_TABLE = 2
+_cubes: dict[int, OrderedDict] = {}
+
+
+def cached_cube(sessions, settings: CellSettings) -> Cube:
+    """The cube of a session table for these settings, shared by every model of that table.
+
+    A served app has one model per browser session over one table: they share its cubes.
+    """
+    key = id(sessions)
+    if key not in _cubes:
+        _cubes[key] = OrderedDict()
+        weakref.finalize(sessions, _cubes.pop, key, None)
+    cubes = _cubes[key]
+    if settings not in cubes:
+        cubes[settings] = build_cube(session_table(sessions), settings)
+        while len(cubes) > CUBES_PER_TABLE:
+            cubes.popitem(last=False)
+    cubes.move_to_end(settings)
+    return cubes[settings]
 
 
 class SessionModel(param.Parameterized):
     """Sessions, the dashboard's filters, and the tables derived from the filtered sessions."""
 
-    sessions = param.DataFrame(precedence=-1, doc="""
-        Canonical session table. Never mutated: it may be shared by every browser session.""")
+    sessions = param.ClassSelector(class_=(pd.DataFrame, ibis.Table), precedence=-1, doc="""
+        Canonical session table: a DataFrame, or an Ibis table on any engine (a file scanned
+        by DuckDB, a Spark or BigQuery table). Never mutated: browser sessions share it.""")
     load_report = param.Dict(default={}, precedence=-1, doc="How the sessions were loaded.")
 
     date_range = param.DateRange(default=None, label="Dates", doc="First and last day included.")
@@ -62,7 +93,7 @@ class SessionModel(param.Parameterized):
     funnel = param.Selector(default="pageviews", objects=["pageviews"], label="Funnel", doc="""
         How stages are defined: by pageviews (Engaged, Deep Engagement), or by the GA4
         e-commerce steps (view_item, add_to_cart, begin_checkout) where the data has them.""")
-    duration_edges = param.List(default=list(metrics.DEFAULT_DURATION_EDGES), item_type=int, doc="""
+    duration_edges = param.List(default=list(DEFAULT_DURATION_EDGES), item_type=int, doc="""
         Upper edges in seconds of the session-duration buckets.""")
     fdr = param.Number(default=leaks.DEFAULT_FDR, bounds=(0.001, 0.2), label="False discovery rate", doc="""
         Expected share of false claims among the leaks reported (Benjamini–Hochberg).""")
@@ -71,8 +102,7 @@ class SessionModel(param.Parameterized):
     current_period = param.DateRange(default=None, label="Current period", doc="""
         The period checked for silent leaks; None: the second half of the filtered dates.""")
 
-    source_groups = param.Series(precedence=-1, doc="Each session's source or '(other sources)'.")
-    filtered = param.DataFrame(precedence=-1, doc="Sessions passing every filter.")
+    cube = param.ClassSelector(class_=Cube, precedence=-1, doc="The sessions aggregated by day and cell.")
     kpis = param.Dict(default={}, precedence=-1)
     country_table = param.DataFrame(precedence=-1)
     funnel_table = param.DataFrame(precedence=-1)
@@ -83,99 +113,121 @@ class SessionModel(param.Parameterized):
     silent_leaks_table = param.DataFrame(precedence=-1, doc="Segments against themselves in the baseline period.")
     takeaways = param.List(default=[], precedence=-1)
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._busy = False
+        inputs = ["sessions", *FILTERS, *PERIODS, *CELL_SETTINGS, "top_sources", "min_sessions", "fdr"]
+        self.param.watch(self._update, inputs)
+        self._update()
+
     @classmethod
     def from_path(cls, path: str | Path, mapping=None, **params) -> SessionModel:
-        sessions, report = load_sessions(path, mapping=mapping)
+        sessions, report = open_sessions(path, mapping=mapping)
         return cls(sessions=sessions, load_report=report.to_dict(), **params)
 
     def load(self, path: str | Path, name: str | None = None) -> None:
         """Replace the data; on a LoadError nothing changes and the error propagates."""
-        sessions, report = load_sessions(path, name=name)
+        sessions, report = open_sessions(path, name=name)
         self.param.update(sessions=sessions, load_report=report.to_dict())
 
-    @param.depends("sessions", watch=True, on_init=True)
-    def _reset_filters(self) -> None:
-        data = self.sessions
-        devices = sorted(map(str, data["device"].unique()))
-        start, end = (d.to_pydatetime() for d in (data["date"].min(), data["date"].max()))
-        # One batch: widgets linked to these parameters react to the new options only
-        # once the source groups match the new sessions.
-        has_steps = all(step in data for step in ECOMMERCE_STEPS)
-        with param.parameterized.batch_call_watchers(self):
-            self.param.funnel.objects = list(metrics.FUNNELS) if has_steps else ["pageviews"]
-            if not has_steps:
-                self.funnel = "pageviews"
-            self.param.devices.objects = devices
-            self.param.countries.objects = [str(c) for c in data["country"].value_counts().index]
-            self.param.date_range.bounds = (start, end)
-            self._regroup_sources(date_range=(start, end), devices=devices, countries=[])
+    def cell_settings(self) -> CellSettings:
+        return CellSettings(tuple(self.duration_edges), self.engaged_pageviews, self.deep_pageviews, self.funnel)
 
-    @param.depends("top_sources", watch=True)
+    def _update(self, *events) -> None:
+        """Bring every output up to date with the inputs that changed (all on the first call)."""
+        if self._busy:
+            return  # filters reset below, while handling new data or new top sources
+        self._busy = True
+        try:
+            changed = {e.name for e in events} if events else {"sessions"}
+            outputs = {}
+            if "sessions" in changed:
+                self._reset_filters(outputs)
+            elif changed & set(CELL_SETTINGS):
+                outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
+                changed |= {CELL_SETTINGS[name] for name in changed & set(CELL_SETTINGS)}
+            if "top_sources" in changed and "sessions" not in changed:
+                self._regroup_sources()
+            self.param.update(outputs)
+            if changed & {"sessions", "top_sources", *FILTERS}:
+                self._select()
+                changed |= {"counts", "periods"}
+            elif changed & set(CELL_SETTINGS):
+                self._select()
+            elif changed & set(PERIODS):
+                self._count_periods()
+                changed.add("periods")
+            names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
+            self.param.update({name: TABLES[name][0](self) for name in names})
+            if names:
+                self.takeaways = takeaways(self)
+        finally:
+            self._busy = False
+
+    def _reset_filters(self, outputs: dict) -> None:
+        has_steps = has_ecommerce_steps(self.sessions)
+        self.param.funnel.objects = list(FUNNELS) if has_steps else ["pageviews"]
+        if not has_steps:
+            self.funnel = "pageviews"
+        cube = outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
+        [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
+        countries = metrics.margin(everything, ["country"]).sort_values(
+            ["sessions", "country"], ascending=[False, True], kind="stable")
+        self.param.devices.objects = list(cube.labels["device"])
+        self.param.countries.objects = countries["country"].astype(str).tolist()
+        start, end = cube.date(0).to_pydatetime(), cube.date(cube.days - 1).to_pydatetime()
+        self.param.date_range.bounds = (start, end)
+        self._everything = everything
+        self._regroup_sources(date_range=(start, end), devices=list(cube.labels["device"]), countries=[])
+
     def _regroup_sources(self, **changes) -> None:
-        top = metrics.top_sources(self.sessions["source"], self.top_sources)
-        self.param.sources.objects = [*top, metrics.OTHER_SOURCES]
-        groups = metrics.group_sources(self.sessions["source"], top)
-        self.param.update(source_groups=groups, sources=[], **changes)
-
-    @param.depends("source_groups", "date_range", "devices", "countries", "sources", watch=True)
-    def _filter(self) -> None:
-        keep = self.mask()
-        self.filtered = self.sessions[keep].assign(source_group=self.source_groups[keep])
+        self._top = metrics.top_sources(self._everything, self.top_sources)
+        self.param.sources.objects = [*self._top, metrics.OTHER_SOURCES]
+        self.param.update(sources=[], **changes)
 
     def mask(self) -> np.ndarray:
-        """Boolean mask of the sessions that pass every filter."""
-        data = self.sessions
-        keep = np.ones(len(data), dtype=bool)
-        if self.date_range:
-            start, end = (np.datetime64(pd.Timestamp(d).normalize()) for d in self.date_range)
-            dates = data["date"].to_numpy()
-            keep &= (dates >= start) & (dates <= end)
+        """Which cells of the cube pass the device, country and source filters."""
+        cube = self.cube
+        keep = np.ones(cube.cells, dtype=bool)
         if self.devices and set(self.devices) != set(self.param.devices.objects):
-            keep &= data["device"].isin(self.devices).to_numpy()
+            keep &= np.isin(cube.labels["device"], self.devices)[cube.codes["device"]]
         if self.countries:
-            keep &= data["country"].isin(self.countries).to_numpy()
+            keep &= np.isin(cube.labels["country"], self.countries)[cube.codes["country"]]
         if self.sources:
-            keep &= self.source_groups.isin(self.sources).to_numpy()
+            groups = metrics.source_groups(cube.labels["source"], self._top)
+            keep &= np.isin(groups, self.sources)[cube.codes["source"]]
         return keep
 
-    def _refresh(self, *names: str) -> None:
-        self.param.update({name: TABLES[name](self) for name in names})
+    def _day_range(self) -> tuple[int, int]:
+        if not self.date_range:
+            return 0, self.cube.days - 1
+        return tuple(self.cube.day(d) for d in self.date_range)
 
-    @param.depends("filtered", watch=True)
-    def _refresh_all(self) -> None:
-        self._refresh(*TABLES)
+    def _select(self) -> None:
+        self._keep = self.mask()
+        first, last = self._day_range()
+        self._active = self.cube.active_days(self._keep, first, last)
+        self._counts, *self._period_counts = self.cube.counts(self._keep, (first, last), *self._period_days())
 
-    @param.depends("min_sessions", watch=True)
-    def _refresh_rated(self) -> None:
-        self._refresh("country_table", "duration_table", "source_device_table", "leaks_table",
-                      "step_leaks_table", "silent_leaks_table")
+    def _count_periods(self) -> None:
+        self._period_counts = self.cube.counts(self._keep, *self._period_days())
 
-    @param.depends("engaged_pageviews", "deep_pageviews", "funnel", watch=True)
-    def _refresh_funnel(self) -> None:
-        self._refresh("funnel_table", "step_leaks_table")
+    def _period_days(self) -> list[tuple[int, int]]:
+        return [self._clipped(period) for period in self.periods()]
 
-    @param.depends("duration_edges", watch=True)
-    def _refresh_duration(self) -> None:
-        self._refresh("duration_table", "leaks_table", "silent_leaks_table")
-
-    @param.depends("fdr", watch=True)
-    def _refresh_tests(self) -> None:
-        self._refresh("leaks_table", "silent_leaks_table")
-
-    @param.depends("baseline_period", "current_period", watch=True)
-    def _refresh_periods(self) -> None:
-        self._refresh("silent_leaks_table")
+    def _clipped(self, period) -> tuple[int, int]:
+        """A period's days within the filtered dates (none if no session matches)."""
+        if self._active is None:
+            return 0, -1
+        first, last = self._active
+        return max(self.cube.day(period[0]), first), min(self.cube.day(period[1]), last)
 
     def periods(self) -> tuple[tuple, tuple]:
         """(baseline, current) periods of the silent-leak comparison, defaults filled in."""
-        if self.filtered.empty:
+        if self._active is None:
             return (None, None), (None, None)
-        baseline, current = leaks.default_periods(self.filtered["date"])
+        baseline, current = leaks.default_periods(*(self.cube.date(d) for d in self._active))
         return self.baseline_period or baseline, self.current_period or current
-
-    @param.depends(*TABLES, watch=True)
-    def _write_takeaways(self) -> None:
-        self.takeaways = takeaways(self)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The derived tables by the names the JSON summary and CSV downloads use."""

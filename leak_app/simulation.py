@@ -88,25 +88,29 @@ def _found(table: pd.DataFrame, names) -> set:
     return set(rows["segment"]) & set(names)
 
 
+def _leak_tables(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(leaks, silent leaks) of a data set, computed as the dashboard does."""
+    from .model import SessionModel
+
+    model = SessionModel(sessions=data, duration_edges=list(EDGES), min_sessions=100)
+    return model.leaks_table, model.silent_leaks_table
+
+
 def leak_recall(seeds) -> float:
     """Share of the planted source leaks reported, over the seeds."""
-    from .leaks import segment_leaks
-
     found = 0
     for s in seeds:
         data = planted_sessions(s, sessions_per_source=PLANTED_SESSIONS, planted=PLANTED)
-        found += len(_found(segment_leaks(data, EDGES, 100), PLANTED))
+        found += len(_found(_leak_tables(data)[0], PLANTED))
     return found / (len(PLANTED) * len(seeds))
 
 
 def silent_recall(seeds) -> float:
     """Share of the planted silent leaks (second-half drops) reported, over the seeds."""
-    from .leaks import default_periods, silent_leaks
-
     found = 0
     for s in seeds:
         data = planted_sessions(s, sessions_per_source=DROP_SESSIONS, drops=DROPS)
-        found += len(_found(silent_leaks(data, *default_periods(data["date"]), EDGES, 100), DROPS))
+        found += len(_found(_leak_tables(data)[1], DROPS))
     return found / (len(DROPS) * len(seeds))
 
 
@@ -116,11 +120,9 @@ def false_leak_rates(seeds) -> dict:
     With every segment equal, any report is false, so this is the family-wise error
     rate, which Benjamini–Hochberg holds at the false discovery rate (5%).
     """
-    from .leaks import default_periods, segment_leaks, silent_leaks
-
     leaks = silent = 0
     for s in seeds:
-        data = planted_sessions(s)
-        leaks += bool(segment_leaks(data, EDGES, 100)["leak"].any())
-        silent += bool(silent_leaks(data, *default_periods(data["date"]), EDGES, 100)["leak"].any())
+        found, silent_found = _leak_tables(planted_sessions(s))
+        leaks += bool(found["leak"].any())
+        silent += bool(silent_found["leak"].any())
     return {"leaks": leaks / len(seeds), "silent_leaks": silent / len(seeds), "seeds": len(seeds)}

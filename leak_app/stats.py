@@ -33,6 +33,8 @@ def wilson_interval(successes, trials, z: float = Z95) -> tuple[np.ndarray, np.n
 #: the sum grows long and the normal approximation (with continuity correction) is accurate
 #: to about 1e-3, that is used instead.
 EXACT_TAIL_UP_TO = 1000
+#: Segments per chunk of the exact sums.
+CHUNK = 128
 
 
 def _hypergeometric_tail(k, n, total_k, total_n, lower: bool) -> np.ndarray:
@@ -58,19 +60,25 @@ def _hypergeometric_tail(k, n, total_k, total_n, lower: bool) -> np.ndarray:
 def _hypergeometric_cdf(k, n, total_k, total_n) -> np.ndarray:
     """P(X <= k), summed exactly in log space over j = 0..k for every segment at once.
 
-    SciPy's hypergeom.cdf loops in Python per element; the ratio of successive
+    SciPy's hypergeom.cdf is slow where segments are large; the ratio of successive
     probabilities, pmf(j+1)/pmf(j) = (K-j)(n-j) / ((j+1)(N-K-n+j+1)), vectorizes.
+    Segments are summed in chunks of similar length, so a few long sums do not pad
+    every short one.
     """
     k = np.asarray(k, dtype="float64")
     out = np.zeros(k.shape)
-    if not k.size:
-        return out
-    K, N = total_k, total_n
-    low = np.maximum(0.0, n + K - N)  # the smallest possible count
+    low = np.maximum(0.0, n + total_k - total_n)  # the smallest possible count
+    order = np.argsort(k - low, kind="stable")
+    for chunk in np.array_split(order, max(1, len(order) // CHUNK)):
+        out[chunk] = _cdf_chunk(k[chunk], n[chunk], total_k[chunk], total_n[chunk], low[chunk])
+    return out
+
+
+def _cdf_chunk(k, n, K, N, low) -> np.ndarray:
     log_first = (gammaln(K + 1) - gammaln(low + 1) - gammaln(K - low + 1)
                  + gammaln(N - K + 1) - gammaln(n - low + 1) - gammaln(N - K - n + low + 1)
                  - gammaln(N + 1) + gammaln(n + 1) + gammaln(N - n + 1))
-    steps = int(max(np.max(k - low), 0))
+    steps = int(max(np.max(k - low, initial=0), 0))
     j = low[:, None] + np.arange(steps)[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.log((K[:, None] - j) * (n[:, None] - j)) - np.log((j + 1) * (N[:, None] - K[:, None] - n[:, None] + j + 1))
@@ -97,10 +105,11 @@ def differs_from_rest_p(successes, trials, total_successes, total_trials) -> np.
     return np.minimum(1.0, 2 * np.minimum(low, high))
 
 
-def benjamini_hochberg(p_values: pd.Series) -> pd.Series:
-    """BH-adjusted q-values (NaN where no test was made)."""
-    q = pd.Series(np.nan, index=p_values.index)
-    tested = p_values.notna()
+def benjamini_hochberg(p_values):
+    """BH-adjusted q-values (NaN where no test was made), as a Series if given one."""
+    p = np.asarray(p_values, dtype="float64")
+    q = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
     if tested.any():
-        q[tested] = false_discovery_control(p_values[tested].to_numpy(), method="bh")
-    return q
+        q[tested] = false_discovery_control(p[tested], method="bh")
+    return pd.Series(q, index=p_values.index) if isinstance(p_values, pd.Series) else q

@@ -21,7 +21,7 @@ def with_ci(row) -> str:
 
 
 def top_leak(table: pd.DataFrame) -> str | None:
-    row = leaks.headline(leaks.leak_rows(table))
+    row = leaks.headline(table)
     return None if row is None else "Largest leak: " + leaks.describe_leak(row)
 
 
@@ -29,7 +29,7 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
     (b0, b1), (c0, c1) = periods
     if b0 is None:
         return None
-    row = leaks.headline(leaks.silent_leak_rows(table))
+    row = leaks.headline(table)
     span = f"{b0:%d %b}–{b1:%d %b %Y} and {c0:%d %b}–{c1:%d %b %Y}"
     if row is None:
         return f"No silent leak: no segment's conversion rate fell significantly between {span}."

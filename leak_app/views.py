@@ -253,10 +253,10 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
 def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, top: int = 8) -> str:
     """The silent leaks (the headline list), then the ranked leaks: a sentence each, escaped."""
     def items(rows):
-        return "".join(f"<li>{html.escape(s)}</li>" for s in rows["sentence"].head(top))
+        return "".join(f"<li>{html.escape(s)}</li>" for s in rows["sentence"])
 
-    found = leak_rows(leaks_table)
-    silent = silent_leak_rows(silent_table)
+    found = leak_rows(leaks_table, top)
+    silent = silent_leak_rows(silent_table, top)
     parts = [
         "<h4>Silent leaks: segments whose rate fell from the baseline to the current period</h4>",
         f'<ol class="leaks">{items(silent)}</ol>' if len(silent) else "<p>No segment's rate fell "

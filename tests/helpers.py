@@ -4,10 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from leak_app.cube import CellSettings, build_cube
 from leak_app.schema import to_canonical
+from leak_app.sources import session_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -19,11 +22,15 @@ def shared_file(relative: str) -> Path:
     """A file of ../shared/data; skipped where absent (a user's clone), a failure under CI."""
     path = SHARED_DATA / relative
     if not path.is_file():
-        reason = f"{path} is absent: the shared real-data sample sits beside the project only in CI"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable(f"{path} is absent: the shared real-data sample sits beside the project only in CI")
     return path
+
+
+def unavailable(reason: str) -> None:
+    """Skip a test whose requirement is missing here; under CI, where it must be present, fail."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
 
 
 def sessions(rows: list[tuple]) -> pd.DataFrame:
@@ -52,3 +59,10 @@ def plot_canvases(page) -> list:
                 seen.add(key)
                 plots.append(canvas)
     return plots
+
+
+def counts_of(frame: pd.DataFrame, **settings):
+    """Every grouping's counts over all of a session table, through the cube as the model gets them."""
+    cube = build_cube(session_table(frame), CellSettings(**settings))
+    [counts] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
+    return counts

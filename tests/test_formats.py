@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import formats
 from leak_app import LoadError, SessionModel, load_sessions
 from leak_app.loaders import read_mapping
-from leak_app.metrics import ECOMMERCE_STAGES
+from leak_app.cube import ECOMMERCE_STAGES
 from leak_app.schema import to_canonical
 
 FIXTURES = ROOT / "tests" / "fixtures"

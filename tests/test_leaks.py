@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import sessions
+from helpers import counts_of, sessions
 from scipy.stats import fisher_exact
 
 from leak_app import SessionModel, leaks, simulation
@@ -41,7 +41,7 @@ def test_prior_pools_segments_that_differ_only_by_chance():
 
 
 def test_segment_against_the_rest_by_hand():
-    table = leaks.segment_leaks(two_devices(), EDGES, min_sessions=100)
+    table = leaks.segment_leaks(counts_of(two_devices(), duration_edges=EDGES), min_sessions=100)
     mobile = table[(table["dimension"] == "device") & (table["segment"] == "mobile")].iloc[0]
     assert (mobile.sessions, mobile.conversions, mobile.rate, mobile.baseline_rate) == (1000, 10, 0.01, 0.03)
     _, p = fisher_exact([[10, 990], [30, 970]], alternative="less")
@@ -57,7 +57,8 @@ def test_segment_against_the_rest_by_hand():
 
 
 def test_small_segments_are_never_leaks():
-    table = leaks.segment_leaks(two_devices(tablet=(40, 0)), EDGES, min_sessions=100)
+    table = leaks.segment_leaks(counts_of(two_devices(tablet=(40, 0)), duration_edges=EDGES),
+                                min_sessions=100)
     tablet = table[table["segment"] == "tablet"].iloc[0]
     assert not tablet.rated and not tablet.leak and np.isnan(tablet.p_value)
     assert "tablet" not in " ".join(leaks.leak_rows(table)["sentence"])
@@ -73,7 +74,7 @@ def test_duration_buckets_are_compared_but_never_reported():
 def test_step_leaks_against_the_best_device_by_hand():
     rows = ([("desktop", "F", "g", 6, 60, 0)] * 100 + [("desktop", "F", "g", 1, 0, 0)] * 100
             + [("mobile", "F", "g", 6, 60, 0)] * 50 + [("mobile", "F", "g", 1, 0, 0)] * 150)
-    table = leaks.step_leaks(sessions(rows), 5, 10, min_sessions=100)
+    table = leaks.step_leaks(counts_of(sessions(rows)), min_sessions=100)
     step = table[(table["step"] == "Browsed → Engaged") & (table["device"] == "mobile")].iloc[0]
     assert (step.entered, step.passed, step.pass_rate, step.best_device) == (200, 50, 0.25, "desktop")
     assert step.lost_sessions == pytest.approx(200 * (0.5 - 0.25))
@@ -87,15 +88,14 @@ def test_step_leaks_against_the_best_device_by_hand():
 ])
 def test_default_periods_are_equal_halves(days, baseline, current):
     dates = pd.Series(pd.date_range("2026-01-05", periods=days))
-    got = leaks.default_periods(dates)
+    got = leaks.default_periods(dates.min(), dates.max())
     assert got == tuple(tuple(pd.Timestamp(d) for d in period) for period in (baseline, current))
 
 
 def test_silent_leak_by_hand():
     rows = ([("desktop", "F", "g", 3, 20, 1 if i < 30 else 0, "2026-01-01") for i in range(1000)]
             + [("desktop", "F", "g", 3, 20, 1 if i < 10 else 0, "2026-01-03") for i in range(1000)])
-    data = sessions(rows)
-    table = leaks.silent_leaks(data, *leaks.default_periods(data["date"]), EDGES, 100)
+    table = SessionModel(sessions=sessions(rows), duration_edges=list(EDGES)).silent_leaks_table
     row = table[table["dimension"] == "all traffic"].iloc[0]
     assert (row.sessions_before, row.conversions_before, row.sessions, row.conversions) == (1000, 30, 1000, 10)
     _, p = fisher_exact([[10, 990], [30, 970]], alternative="less")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import sessions
+from helpers import counts_of, sessions
 from scipy.stats import binomtest
 
-from leak_app import metrics
+from leak_app import cube, metrics
 from leak_app.stats import wilson_interval
 
 # device, country, source, pageviews, duration (s), transactions
@@ -36,18 +36,18 @@ def test_wilson_of_no_trials_is_undefined():
 
 
 def test_kpis_by_hand():
-    k = metrics.kpis(TINY)
+    k = metrics.kpis(counts_of(TINY))
     assert k["sessions"] == 8 and k["converting_sessions"] == 2 and k["transactions"] == 2
     assert k["revenue"] == 20.0 and k["conversion_rate"] == 0.25
     assert k["revenue_per_session"] == 2.5
 
 
 def test_funnel_is_cumulative_and_counted_by_hand():
-    table = metrics.funnel(TINY, engaged_pageviews=5, deep_pageviews=10)
+    table = metrics.funnel(counts_of(TINY, engaged_pageviews=5, deep_pageviews=10))
     counts = {(r.device, r.stage): r.sessions for r in table.itertuples()}
-    assert [counts[("desktop", s)] for s in metrics.STAGES] == [4, 3, 2, 2]
-    assert [counts[("mobile", s)] for s in metrics.STAGES] == [3, 1, 0, 0]
-    assert [counts[("tablet", s)] for s in metrics.STAGES] == [1, 1, 1, 0]
+    assert [counts[("desktop", s)] for s in cube.STAGES] == [4, 3, 2, 2]
+    assert [counts[("mobile", s)] for s in cube.STAGES] == [3, 1, 0, 0]
+    assert [counts[("tablet", s)] for s in cube.STAGES] == [1, 1, 1, 0]
     desktop = table[table["device"] == "desktop"].reset_index(drop=True)
     assert desktop["lost"].tolist() == [0, 1, 1, 0]
     assert desktop["pct_of_entry"].tolist() == [1.0, 0.75, 0.5, 0.5]
@@ -60,23 +60,23 @@ def test_funnel_is_cumulative_and_counted_by_hand():
 
 
 def test_funnel_thresholds_move_sessions_between_stages():
-    table = metrics.funnel(TINY, engaged_pageviews=2, deep_pageviews=6)
+    table = metrics.funnel(counts_of(TINY, engaged_pageviews=2, deep_pageviews=6))
     desktop = table[table["device"] == "desktop"]["sessions"].tolist()
     assert desktop == [4, 3, 3, 2]  # the 6-pageview session is now deep
 
 
 def test_duration_labels_and_buckets():
-    labels = metrics.duration_labels(metrics.DEFAULT_DURATION_EDGES)
+    labels = cube.duration_labels(cube.DEFAULT_DURATION_EDGES)
     assert labels == ["<10 s", "10–60 s", "1–3 min", "3–5 min", "5–10 min", "10–20 min",
                       "20–60 min", ">60 min"]
-    buckets = metrics.duration_buckets(pd.Series([0, 9, 10, 59, 60, 3599, 3600]),
-                                       metrics.DEFAULT_DURATION_EDGES)
-    assert buckets.astype(str).tolist() == ["<10 s", "<10 s", "10–60 s", "10–60 s", "1–3 min",
-                                            "20–60 min", ">60 min"]
+    durations = [0, 9, 10, 59, 60, 3599, 3600]
+    buckets = counts_of(sessions([("desktop", "France", "google", 1, d, 0) for d in durations]))["bucket"]
+    assert dict(zip(buckets["bucket"].astype(str), buckets["sessions"])) == {
+        "<10 s": 2, "10–60 s": 2, "1–3 min": 1, "20–60 min": 1, ">60 min": 1}
 
 
 def test_duration_table_by_hand():
-    table = metrics.by_duration(TINY, metrics.DEFAULT_DURATION_EDGES, min_sessions=2)
+    table = metrics.by_duration(counts_of(TINY), min_sessions=2)
     row = table[(table["bucket"] == "<10 s") & (table["device"] == "mobile")].iloc[0]
     assert (row.sessions, row.conversions, row.rated) == (2, 0, True)
     row = table[(table["bucket"] == "10–20 min") & (table["device"] == "desktop")].iloc[0]
@@ -85,21 +85,21 @@ def test_duration_table_by_hand():
 
 
 def test_sources_grouped_into_top_and_other():
-    top = metrics.top_sources(TINY["source"], 1)
+    top = metrics.top_sources(counts_of(TINY), 1)
     assert top == ["google"]
-    groups = metrics.group_sources(TINY["source"], top)
-    table = metrics.by_source_device(TINY, groups, min_sessions=2)
+    table = metrics.by_source_device(counts_of(TINY), top, min_sessions=2)
     other = table[table["source"] == metrics.OTHER_SOURCES]
     assert dict(zip(other["device"], other["sessions"])) == {"desktop": 1, "mobile": 2}
     assert table["sessions"].sum() == len(TINY)
 
 
 def test_top_sources_break_ties_by_name():
-    assert metrics.top_sources(pd.Series(["b", "a", "c", "c"]), 2) == ["c", "a"]
+    rows = [("desktop", "France", source, 1, 0, 0) for source in ("b", "a", "c", "c")]
+    assert metrics.top_sources(counts_of(sessions(rows)), 2) == ["c", "a"]
 
 
 def test_country_table_flags_small_samples_and_matches_iso():
-    table = metrics.by_country(TINY, min_sessions=5)
+    table = metrics.by_country(counts_of(TINY), min_sessions=5)
     assert table["country"].tolist() == ["France", "Germany"]  # 4 sessions each: by name
     assert table["iso3"].tolist() == ["FRA", "DEU"]
     assert not table["rated"].any()

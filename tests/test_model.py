@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import sessions
+from naive import assert_same_tables, filtered, naive_model
 
 import leak_app.model as model_module
 from leak_app import LoadError, SessionModel, leaks, metrics
@@ -19,33 +20,36 @@ def demo():
     return generate_sessions(20_000, seed=11)
 
 
-def naive(data: pd.DataFrame, devices, countries, start, end) -> pd.DataFrame:
-    """The filter written independently, as a plain pandas query."""
-    return data.query("device in @devices and country in @countries and @start <= date <= @end")
+def random_filters(rng, model, days):
+    i, j = sorted(rng.choice(len(days), size=2, replace=False))
+    return {
+        "devices": list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4), replace=False)),
+        "countries": list(rng.choice(model.param.countries.objects[:12], size=rng.integers(1, 9), replace=False)),
+        "date_range": (pd.Timestamp(days[i]).to_pydatetime(), pd.Timestamp(days[j]).to_pydatetime()),
+    }
 
 
-def test_random_filters_match_a_naive_computation(demo):
+def test_every_table_equals_the_naive_computation_on_random_filters(demo):
     model = SessionModel(sessions=demo)
+    assert_same_tables(model, naive_model(demo, demo))
     rng = np.random.default_rng(0)
     days = sorted(demo["date"].unique())
     for _ in range(8):
-        devices = list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4), replace=False))
-        countries = list(rng.choice(model.param.countries.objects[:12], size=5, replace=False))
-        i, j = sorted(rng.choice(len(days), size=2, replace=False))
-        model.param.update(devices=devices, countries=countries,
-                           date_range=(pd.Timestamp(days[i]).to_pydatetime(), pd.Timestamp(days[j]).to_pydatetime()))
-        expected = naive(demo, devices, countries, days[i], days[j])
-        assert model.kpis["sessions"] == len(expected)
-        assert model.kpis["converting_sessions"] == int(expected["converted"].sum())
-        assert model.kpis["revenue"] == pytest.approx(expected["revenue"].sum())
-        by_country = expected.groupby("country", observed=True)["converted"].agg(["size", "sum"])
-        got = model.country_table.set_index("country")
-        assert got["sessions"].to_dict() == by_country["size"].to_dict()
-        assert got["conversions"].to_dict() == by_country["sum"].to_dict()
-        entry = model.funnel_table[model.funnel_table["stage"] == "Browsed"].set_index("device")["sessions"]
-        assert entry.to_dict() == expected.groupby("device", observed=True).size().to_dict()
-        assert model.source_device_table["sessions"].sum() == len(expected)
-        assert model.duration_table["sessions"].sum() == len(expected)
+        change = random_filters(rng, model, days)
+        model.param.update(**change)
+        rows = filtered(demo, change["devices"], change["countries"], *change["date_range"])
+        assert model.kpis["sessions"] == len(rows)
+        assert_same_tables(model, naive_model(demo, rows))
+
+
+def test_settings_that_rebuild_the_cube_equal_the_naive_computation(demo):
+    settings = {"duration_edges": [30, 300, 900], "engaged_pageviews": 3, "deep_pageviews": 7,
+                "min_sessions": 40, "top_sources": 4}
+    model = SessionModel(sessions=demo)
+    model.param.update(**settings, devices=["mobile", "tablet"])
+    rows = filtered(demo, ["mobile", "tablet"], list(model.param.countries.objects), *model.date_range)
+    assert_same_tables(model, naive_model(demo, rows, top=4, min_sessions=40, edges=(30, 300, 900),
+                                          engaged=3, deep=7))
 
 
 def test_source_filter_uses_top_sources_and_other(demo):

@@ -1,0 +1,263 @@
+"""The session cube: sessions aggregated once by day and cell, answering every filter change.
+
+A *cell* is one combination of device, country, source, medium, session-duration
+bucket and funnel stage. The build is one Ibis expression, so the same code
+aggregates a DataFrame or a Parquet/CSV/NDJSON file on DuckDB, or a table on Spark
+or BigQuery. Its result is small (cells × days, whatever the number of sessions)
+and is held as NumPy prefix sums over days: a date range's totals are one
+subtraction, and every table a view needs is a few bincounts over cells.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import sparse
+
+MEASURES = ("sessions", "conversions", "transactions", "revenue")
+TEXT_DIMENSIONS = ("device", "country", "source", "medium")
+CELL_DIMENSIONS = (*TEXT_DIMENSIONS, "bucket", "stage")
+#: The groupings summed from the cells on every filter change ...
+GROUPINGS = {
+    "device × country": ("device", "country"),
+    "device × source": ("device", "source"),
+    "medium": ("medium",),
+    "device × bucket": ("device", "bucket"),
+    "device × stage": ("device", "stage"),
+}
+#: ... and those summed from them: (grouping, the dimension kept).
+MARGINS = {"device": ("device × country", "device"), "country": ("device × country", "country"),
+           "source": ("device × source", "source"), "bucket": ("device × bucket", "bucket")}
+STAGES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
+#: The GA4 e-commerce funnel (for sessions built from GA4 events).
+ECOMMERCE_STAGES = ("Browsed", "Viewed item", "Added to cart", "Began checkout", "Converted")
+FUNNELS = {"pageviews": STAGES, "ecommerce": ECOMMERCE_STAGES}
+DEFAULT_DURATION_EDGES = (10, 60, 180, 300, 600, 1200, 3600)
+
+
+@dataclass(frozen=True)
+class CellSettings:
+    """The settings that decide which cell a session falls in: changing one rebuilds the cube."""
+
+    duration_edges: tuple = DEFAULT_DURATION_EDGES
+    engaged_pageviews: int = 5
+    deep_pageviews: int = 10
+    funnel: str = "pageviews"
+
+
+def duration_labels(edges) -> list[str]:
+    """Readable bucket names: (10, 60, 180) -> ['<10 s', '10–60 s', '1–3 min', '>3 min']."""
+
+    def fmt(a, b=None):
+        if (b or a) <= 60:
+            return f"{a}–{b} s" if b is not None else f"{a} s"
+        return f"{a / 60:g}–{b / 60:g} min" if b is not None else f"{a / 60:g} min"
+
+    edges = list(edges)
+    middle = [fmt(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    return [f"<{fmt(edges[0])}", *middle, f">{fmt(edges[-1])}"]
+
+
+def _stage(table: ibis.Table, converted, settings: CellSettings):
+    """The furthest funnel stage reached (stages are cumulative; converting reaches all)."""
+    if settings.funnel == "ecommerce":
+        return ibis.cases((converted, 4), (table.begin_checkout, 3), (table.add_to_cart, 2),
+                          (table.view_item, 1), else_=0)
+    engaged = table.pageviews >= settings.engaged_pageviews
+    return ibis.cases((converted, 3), (engaged & (table.pageviews >= settings.deep_pageviews), 2),
+                      (engaged, 1), else_=0)
+
+
+def cube_expression(table: ibis.Table, settings: CellSettings) -> ibis.Table:
+    """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query."""
+    converted = table.transactions > 0
+    edges = settings.duration_edges
+    bucket = ibis.cases(*[(table.duration < edge, i) for i, edge in enumerate(edges)], else_=len(edges))
+    return table.group_by(
+        day=table.date.cast("date"), **{name: table[name] for name in TEXT_DIMENSIONS},
+        bucket=bucket, stage=_stage(table, converted, settings),
+    ).aggregate(
+        sessions=table.count(), conversions=converted.cast("int64").sum(),
+        transactions=table.transactions.cast("int64").sum(), revenue=table.revenue.cast("float64").sum(),
+    )
+
+
+@dataclass
+class Cube:
+    """Prefix sums over days of every measure per cell, and the labels of each cell's dimensions."""
+
+    first_day: pd.Timestamp
+    labels: dict  # dimension -> its labels, in code order
+    codes: dict  # dimension -> code of each cell
+    prefix: np.ndarray  # (day + 1, cell, measure): totals of the days before
+    settings: CellSettings
+    #: Sums each grouping's groups from the cells: one sparse product answers them all.
+    summing: sparse.csr_matrix = field(init=False)
+    offsets: dict = field(init=False)  # grouping -> its first row in ``summing``
+    dtypes: dict = field(init=False)  # dimension -> its categorical dtype
+    session_prefix: np.ndarray = field(init=False)  # prefix sums of sessions alone, contiguous
+
+    def __post_init__(self):
+        self.session_prefix = np.ascontiguousarray(self.prefix[:, :, 0])
+        self.dtypes = {dim: pd.CategoricalDtype(labels, ordered=dim in ("bucket", "stage"))
+                       for dim, labels in self.labels.items()}
+        rows, self.offsets, start = [], {}, 0
+        for name, dims in GROUPINGS.items():
+            self.offsets[name] = start
+            rows.append(start + np.ravel_multi_index([self.codes[d] for d in dims], self.shape(dims)))
+            start += int(np.prod(self.shape(dims)))
+        rows = np.concatenate(rows) if rows else np.zeros(0, dtype="int64")
+        columns = np.tile(np.arange(self.cells), len(GROUPINGS))
+        self.summing = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(start, self.cells))
+
+    def shape(self, dims) -> tuple:
+        return tuple(len(self.labels[d]) for d in dims)
+
+    @property
+    def days(self) -> int:
+        return self.prefix.shape[0] - 1
+
+    @property
+    def cells(self) -> int:
+        return self.prefix.shape[1]
+
+    def day(self, date) -> int:
+        """Index of a date's day (not clipped: callers clip to the cube's days)."""
+        return (pd.Timestamp(date).normalize() - self.first_day).days
+
+    def date(self, day: int) -> pd.Timestamp:
+        return self.first_day + pd.Timedelta(days=int(day))
+
+    def _sessions_before(self, day: int, keep: np.ndarray) -> float:
+        return float(np.einsum("i,i->", self.session_prefix[day], keep))
+
+    def active_days(self, keep: np.ndarray, first: int, last: int) -> tuple[int, int] | None:
+        """The first and last day in first..last with a session in the kept cells (bisection)."""
+        first, last = max(first, 0), min(last, self.days - 1)
+        weights = keep.astype("float64")
+        if last < first:
+            return None
+        before, through = self._sessions_before(first, weights), self._sessions_before(last + 1, weights)
+        if through == before:
+            return None
+        lo, hi = first, last  # the first day d with sessions before d + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if self._sessions_before(mid + 1, weights) > before else (mid + 1, hi)
+        start, lo, hi = lo, first, last  # the last day d with sessions after d - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self._sessions_before(mid, weights) < through else (lo, mid - 1)
+        return start, lo
+
+    def counts(self, keep: np.ndarray, *ranges: tuple[int, int]) -> list[Counts]:
+        """For each (first, last) day range: every grouping's measures over the kept cells."""
+        width = len(MEASURES)
+        totals = np.empty((self.cells, width * len(ranges)))
+        for i, (first, last) in enumerate(ranges):
+            first, last = max(first, 0), min(last, self.days - 1)
+            part = totals[:, i * width:(i + 1) * width]
+            if last < first:
+                part[:] = 0
+            else:
+                np.subtract(self.prefix[last + 1], self.prefix[first], out=part)
+        totals *= keep[:, None]
+        sums = self.summing @ totals
+        return [Counts(self, sums[:, i * width:(i + 1) * width]) for i in range(len(ranges))]
+
+
+class Counts(Mapping):
+    """Measures per group of every grouping (and margin) of one selection, as frames built when read.
+
+    Keys: the names in GROUPINGS and MARGINS, and "device × reached" (sessions and revenue
+    per device of those that reached each funnel stage, cumulative).
+    """
+
+    def __init__(self, cube: Cube, sums: np.ndarray):
+        self.cube, self.sums, self.frames = cube, sums, {}
+        self.names = [*GROUPINGS, *MARGINS, "device × reached"]
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self):
+        return len(self.names)
+
+    def __contains__(self, name) -> bool:
+        return name in self.names
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.frames:
+            self.frames[name] = self._frame(name)
+        return self.frames[name]
+
+    def dense(self, name: str) -> np.ndarray:
+        """A grouping's measures as an array: one axis per dimension, then one per measure."""
+        if name in GROUPINGS:
+            dims, start = GROUPINGS[name], self.cube.offsets[name]
+            shape = self.cube.shape(dims)
+            return self.sums[start:start + int(np.prod(shape))].reshape(*shape, len(MEASURES))
+        grouping, dim = MARGINS[name]
+        return self.dense(grouping).sum(axis=tuple(i for i, d in enumerate(GROUPINGS[grouping]) if d != dim))
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        if name == "device × reached":
+            stages = self.dense("device × stage")
+            reached = np.cumsum(stages[:, ::-1], axis=1)[:, ::-1]
+            present = stages[:, :, 0].sum(axis=1) > 0
+            return self._table(reached[present], ("device", "stage"), keep_empty=True,
+                               first_codes=np.flatnonzero(present))
+        return self._table(self.dense(name), GROUPINGS.get(name, (name,)))
+
+    def _table(self, dense: np.ndarray, dims, keep_empty=False, first_codes=None) -> pd.DataFrame:
+        """The groups (with sessions, unless keep_empty) as a frame of labels and measures."""
+        shape = dense.shape[:-1]
+        flat = dense.reshape(-1, len(MEASURES))
+        present = np.arange(len(flat)) if keep_empty else np.flatnonzero(flat[:, 0] > 0)
+        table = {}
+        for i, (dim, codes) in enumerate(zip(dims, np.unravel_index(present, shape))):
+            if i == 0 and first_codes is not None:
+                codes = first_codes[codes]
+            table[dim] = pd.Categorical.from_codes(codes, dtype=self.cube.dtypes[dim])
+        values = flat[present]
+        for j, measure in enumerate(MEASURES):
+            table[measure] = values[:, j] if measure == "revenue" else values[:, j].round().astype("int64")
+        return pd.DataFrame(table)
+
+
+def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """(codes, labels) of a text column, labels sorted so codes are reproducible."""
+    encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
+    labels = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    return rank[encoded.indices.to_numpy(zero_copy_only=False)], [str(v) for v in labels[order]]
+
+
+def build_cube(table: ibis.Table, settings: CellSettings = CellSettings()) -> Cube:
+    """Run the cube query on the table's own engine and index its result by day and cell."""
+    result = cube_expression(table, settings).to_pyarrow()
+    labels, codes = {}, []
+    for name in TEXT_DIMENSIONS:
+        code, labels[name] = _encoded(result[name])
+        codes.append(code)
+    labels["bucket"] = duration_labels(settings.duration_edges)
+    labels["stage"] = list(FUNNELS[settings.funnel])
+    codes += [result[name].to_numpy().astype("int64") for name in ("bucket", "stage")]
+    shape = tuple(len(labels[d]) for d in CELL_DIMENSIONS)
+    cell_keys, cell = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
+    dates = result["day"].to_numpy().astype("datetime64[D]")
+    first = dates.min() if len(dates) else np.datetime64("1970-01-01")
+    day = (dates - first).astype("int64")
+    days = int(day.max()) + 1 if len(day) else 0
+    prefix = np.zeros((days + 1, len(cell_keys), len(MEASURES)))
+    prefix[day + 1, cell] = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
+    np.cumsum(prefix, axis=0, out=prefix)
+    cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
+    return Cube(pd.Timestamp(first), labels, cell_codes, prefix, settings)

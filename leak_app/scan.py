@@ -1,0 +1,162 @@
+"""Canonical session files scanned by DuckDB, never loaded into pandas: larger than memory.
+
+The rows are parsed and checked in Ibis expressions (the same checks and drop
+reasons as :mod:`leak_app.loaders`), so every row is still accounted for, and the
+session table stays a lazy query that the cube build runs. DuckDB streams the file
+and spills to disk what does not fit in ``memory_limit``.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from .countries import unmatched_country_counts
+from .loaders import CANONICAL, NUMERIC, SESSION_KEY, TEXT
+from .readers import GZIP_MAGIC, PARQUET_MAGIC
+from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport
+
+#: Memory DuckDB may use before spilling to disk (the cube and the app need the rest).
+MEMORY_LIMIT = os.environ.get("LEAK_APP_DUCKDB_MEMORY", "1GB")
+EXACT_DUPLICATE = "exact duplicate row"
+MERGED = "repeated session id (merged into its first row)"
+
+
+def file_kind(path: Path) -> str:
+    """ "parquet", "json" (newline-delimited) or "csv", from the first bytes (gzip looked through)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head[:2] == GZIP_MAGIC:
+        with gzip.open(path, "rb") as handle:
+            head = handle.read(4096)
+    if head[:4] == PARQUET_MAGIC:
+        return "parquet"
+    return "json" if head.lstrip()[:1] in (b"{", b"[") else "csv"
+
+
+def is_canonical(path: Path) -> bool:
+    """Whether a file names the canonical columns (the only layout scanned without pandas)."""
+    try:
+        columns = _read(ibis.duckdb.connect(), path, file_kind(path)).columns
+    except Exception:  # noqa: BLE001 - unreadable here: the pandas loader says why
+        return False
+    return {c.strip().lower() for c in columns} >= set(CANONICAL.required())
+
+
+def connect() -> ibis.BaseBackend:
+    """An in-memory DuckDB that spills to a temporary directory beyond ``MEMORY_LIMIT``."""
+    spill = Path(tempfile.gettempdir()) / "leak_app_duckdb"
+    spill.mkdir(exist_ok=True)
+    return ibis.duckdb.connect(memory_limit=MEMORY_LIMIT, temp_directory=str(spill))
+
+
+def _read(con, path: Path, kind: str) -> ibis.Table:
+    if kind == "parquet":
+        return con.read_parquet(str(path))
+    if kind == "json":
+        return con.read_json(str(path), format="newline_delimited")
+    return con.read_csv(str(path), all_varchar=True)
+
+
+def scan_sessions(path: str | Path, name: str | None = None, con=None) -> tuple[ibis.Table, LoadReport]:
+    """A canonical session file as a lazy Ibis table of valid sessions, and its load report."""
+    path, label = Path(path), name or str(path)
+    kind = file_kind(path)
+    con = con or connect()
+    try:
+        raw = _read(con, path, kind)
+    except Exception as exc:  # noqa: BLE001 - DuckDB's own message says what is wrong
+        raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
+    raw = raw.rename({c.strip().lower(): c for c in raw.columns})
+    missing = [c for c in CANONICAL.required() if c not in raw.columns]
+    if missing:
+        raise LoadError(f"{label}: missing required column(s) {', '.join(map(repr, missing))} "
+                        f"for a {CANONICAL.label} (column names are matched case-insensitively)")
+    parsed = _parsed(raw)
+    counts = parsed.group_by(["reason", "country"]).aggregate(rows=parsed.count()).to_pandas()
+    report = LoadReport(path=label, format=f"canonical_{kind}_scan", rows_read=int(counts["rows"].sum()))
+    report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
+    kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
+    sessions, merged_away = _merge_repeated(con, parsed.filter(parsed.reason.isnull()).drop("reason"), report)
+    by_country = kept.sub(merged_away, fill_value=0)
+    report.sessions = report.rows_kept = int(by_country.sum())
+    if not report.sessions:
+        raise LoadError(f"{label}: no usable sessions: every row was dropped "
+                        f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
+    report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
+    return sessions, report
+
+
+def _text(column) -> ibis.Value:
+    text = column.cast("string").strip()
+    return ibis.cases((text.isnull() | (text == ""), ibis.literal(NOT_SET)), else_=text)
+
+
+def _number(column):
+    """(value, not a number?): an empty cell is 0, as Google Analytics leaves zero totals empty."""
+    if column.type().is_numeric():
+        value = column.cast("float64")
+        return value.fill_null(0), value.isnan()
+    text = column.cast("string").strip()
+    value = text.try_cast("float64")
+    empty = text.isnull() | (text == "")
+    return ibis.cases((empty, 0.0), else_=value), ~empty & (value.isnull() | value.isnan() | value.isinf())
+
+
+def _date(column):
+    if column.type().is_temporal():
+        return column.cast("date")
+    text = column.cast("string").strip()
+    return ibis.cases((text.re_search(r"^\d{8}$"), text.as_date("%Y%m%d")),
+                      else_=text.substr(0, 10).try_cast("date"))
+
+
+def _parsed(raw: ibis.Table) -> ibis.Table:
+    """Canonical values and the first reason each row is dropped for (null when kept)."""
+    checks, values = [], {}
+    for key in SESSION_KEY:
+        # Compared as written (trimming long ids costs more than the rest of the scan).
+        values[key] = raw[key].cast("string")
+        checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), f"missing {key}"))
+    values["date"] = _date(raw["date"])
+    checks.append((values["date"].isnull(), "date: not a date"))
+    for name in NUMERIC:
+        value, bad = _number(raw[name])
+        checks += [(bad, f"{name}: not a number"), (value < 0, f"negative {name}")]
+        values[name] = value
+    for name in TEXT:
+        values[name] = _text(raw[name]) if name in raw.columns else ibis.literal(NOT_SET)
+    device = values["device"].lower()
+    values["device"] = ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE)
+    reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
+    return raw.select(**values, reason=reason)
+
+
+def _merge_repeated(con, rows: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
+    """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits).
+
+    The merged session takes the earliest date and the smallest label of each text column
+    (the parts of a split session agree on them) and sums the numbers. Also returns the
+    rows folded away per country.
+    """
+    keys = rows.group_by(SESSION_KEY).aggregate(rows=rows.count())
+    repeated = con.create_table(f"repeated_{abs(hash(rows))}", keys.filter(keys.rows > 1), temp=True)
+    if not repeated.count().to_pandas():
+        return rows, pd.Series(dtype="int64")
+    parts = rows.semi_join(repeated, SESSION_KEY)
+    distinct = parts.distinct()
+    merged = distinct.group_by(SESSION_KEY).aggregate(
+        date=distinct.date.min(), **{c: distinct[c].min() for c in TEXT},
+        **{c: distinct[c].sum() for c in NUMERIC})
+    per_country = {name: t.group_by("country").aggregate(rows=t.count()).to_pandas().set_index("country")["rows"]
+                   for name, t in (("parts", parts), ("distinct", distinct), ("merged", merged))}
+    total, unique, sessions = (int(c.sum()) for c in per_country.values())
+    report.duplicates_removed = total - unique
+    report.drop(EXACT_DUPLICATE, total - unique)
+    report.drop(MERGED, unique - sessions)
+    merged_away = per_country["parts"].sub(per_country["merged"], fill_value=0)
+    return rows.anti_join(repeated, SESSION_KEY).union(merged.select(rows.columns)), merged_away

@@ -1,0 +1,49 @@
+"""Where sessions come from: a file loaded into pandas, or an Ibis table on any engine.
+
+The model only needs an Ibis table in the canonical schema to build its cube;
+this module turns whatever it is given into one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from .loaders import load_sessions
+from .scan import is_canonical, scan_sessions
+from .schema import ECOMMERCE_STEPS, LoadReport
+
+#: Canonical files from this size on are scanned by DuckDB rather than loaded by pandas.
+SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", 64 * 2**20))
+#: The canonical columns the cube reads (ids are only needed while loading).
+CUBE_COLUMNS = ("date", "device", "country", "source", "medium", "pageviews", "duration",
+                "transactions", "revenue", *ECOMMERCE_STEPS)
+
+
+def session_table(sessions: pd.DataFrame | ibis.Table) -> ibis.Table:
+    """An Ibis table of the sessions: a DataFrame's cube columns run on DuckDB, in memory."""
+    if isinstance(sessions, ibis.Table):
+        return sessions
+    return ibis.memtable(sessions[[c for c in CUBE_COLUMNS if c in sessions.columns]])
+
+
+def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
+    """Whether the sessions say which GA4 e-commerce steps each reached."""
+    return set(ECOMMERCE_STEPS) <= set(sessions.columns)
+
+
+def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None
+                  ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """The sessions of a file and how they were loaded.
+
+    Canonical files of ``scan_from`` bytes or more (default ``SCAN_FROM_BYTES``) are
+    scanned by DuckDB, never held in memory; the rest are loaded by pandas, which
+    reads every export layout.
+    """
+    path = Path(path)
+    limit = SCAN_FROM_BYTES if scan_from is None else scan_from
+    if mapping is None and path.is_file() and path.stat().st_size >= limit and is_canonical(path):
+        return scan_sessions(path, name=name)
+    return load_sessions(path, name=name, mapping=mapping)

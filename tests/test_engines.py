@@ -1,0 +1,132 @@
+"""The cube built by other engines: DuckDB scanning files, and Spark in local mode.
+
+Each must give the tables the in-memory path gives, filter after filter.
+"""
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import ibis
+import pandas as pd
+import pytest
+from helpers import unavailable
+from naive import assert_same_tables
+
+from leak_app import SessionModel, load_sessions
+from leak_app.cube import duration_labels
+from leak_app.demo import generate_sessions
+from leak_app.scan import scan_sessions
+from leak_app.sources import CUBE_COLUMNS, open_sessions
+
+FILTERS = [
+    {"devices": ["mobile"]},
+    {"countries": ["United States", "India", "Canada"], "devices": ["desktop", "tablet"]},
+    {"date_range": (pd.Timestamp("2026-09-01").to_pydatetime(), pd.Timestamp("2026-09-20").to_pydatetime())},
+    {"top_sources": 3},
+    {"sources": ["google", "(other sources)"]},
+]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return generate_sessions(20_000, seed=5)
+
+
+def assert_same_under_filters(model: SessionModel, reference: SessionModel) -> None:
+    assert_same_tables(model, reference)
+    for change in FILTERS:
+        model.param.update(**change)
+        reference.param.update(**change)
+        assert_same_tables(model, reference)
+
+
+def messy_csv(frame: pd.DataFrame, path) -> None:
+    """The sessions as a canonical CSV, with rows to drop, exact duplicates and a midnight split."""
+    rows = frame.astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    bad = rows.iloc[:5].copy()
+    bad["visitor_id"] = ["", "v1", "v2", "v3", "v4"]
+    bad["date"] = ["2026-08-03", "2026-13-45", "2026-08-03", "2026-08-03", "2026-08-03"]
+    bad["pageviews"] = ["1", "2", "-3", "1", "1"]
+    bad["revenue"] = ["0", "0", "0", "abc", "0"]
+    split = rows.iloc[[10]].assign(date="2026-08-20", pageviews=4, duration=300)
+    split_next_day = split.assign(date="2026-08-21", pageviews=2, duration=40)
+    rows = rows.drop(index=10)
+    messy = pd.concat([rows, bad, rows.iloc[20:22], split, split_next_day], ignore_index=True)
+    text = messy.to_csv(index=False)
+    path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
+
+
+@pytest.mark.parametrize("name", ["sessions.csv", "sessions.csv.gz"])
+def test_a_scanned_file_accounts_for_every_row_as_pandas_does(demo, tmp_path, name):
+    path = tmp_path / name
+    messy_csv(demo, path)
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert report.rows_read == expected.rows_read == len(demo) + 5 + 2 + 1
+    assert report.dropped == expected.dropped
+    assert report.dropped == {"missing visitor_id": 1, "date: not a date": 1, "negative pageviews": 1,
+                              "revenue: not a number": 1, "exact duplicate row": 2,
+                              "repeated session id (merged into its first row)": 1}
+    assert (report.rows_kept, report.sessions, report.duplicates_removed) == (
+        expected.rows_kept, expected.sessions, expected.duplicates_removed)
+    assert report.rows_read == report.rows_kept + sum(report.dropped.values())
+    assert report.unmatched_countries == expected.unmatched_countries == {"(not set)": report.unmatched_countries["(not set)"]}
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
+@pytest.mark.parametrize("kind", ["parquet", "ndjson"])
+def test_scanned_parquet_and_json_give_the_in_memory_tables(demo, tmp_path, kind):
+    path = tmp_path / f"sessions.{kind}"
+    if kind == "parquet":
+        demo.to_parquet(path)
+    else:
+        demo.to_json(path, orient="records", lines=True, date_format="iso")
+    scanned, report = scan_sessions(path)
+    assert report.rows_read == report.sessions == len(demo) and report.dropped == {}
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=demo))
+
+
+def test_large_canonical_files_are_scanned_and_others_loaded(demo, tmp_path, ga_raw):
+    path = tmp_path / "sessions.parquet"
+    demo.to_parquet(path)
+    assert isinstance(open_sessions(path, scan_from=0)[0], ibis.Table)
+    assert isinstance(open_sessions(path)[0], pd.DataFrame)  # small: pandas, for every export layout
+    assert isinstance(open_sessions(ga_raw, scan_from=0)[0], pd.DataFrame)  # not canonical
+
+
+def test_a_scanned_file_with_no_sessions_columns_is_refused(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("visitor_id,when\n1,2\n")
+    with pytest.raises(Exception, match="missing required column"):
+        scan_sessions(path)
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    if shutil.which("java") is None:
+        unavailable("no Java runtime: Spark's local mode needs one (Debian: default-jre-headless)")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("leak_app tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+               .getOrCreate())
+    yield session
+    session.stop()
+
+
+def test_spark_local_mode_builds_the_cube_of_the_in_memory_path(spark, demo):
+    columns = [c for c in CUBE_COLUMNS if c in demo]
+    frame = demo[columns].astype({c: str for c in columns if demo[c].dtype == "category"})
+    spark.createDataFrame(frame).createOrReplaceTempView("sessions")
+    table = ibis.pyspark.connect(spark).table("sessions")
+    on_spark = SessionModel(sessions=table, load_report={"path": "spark table sessions"})
+    assert on_spark.kpis["sessions"] == len(demo)
+    assert_same_under_filters(on_spark, SessionModel(sessions=demo))
+    on_spark.duration_edges = [20, 200]  # a setting that rebuilds the cube: Spark runs it again
+    reference = SessionModel(sessions=demo, duration_edges=[20, 200], top_sources=on_spark.top_sources)
+    reference.param.update(**{k: getattr(on_spark, k) for k in ("devices", "countries", "date_range", "sources")})
+    assert_same_tables(on_spark, reference)
+    assert on_spark.duration_table["bucket"].cat.categories.tolist() == duration_labels([20, 200])
