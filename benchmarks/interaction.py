@@ -1,19 +1,24 @@
 """How fast a filter change updates every derived table, against a naive pandas app.
 
-    python benchmarks/interaction.py --sessions 1000000
+    python benchmarks/interaction.py --sessions 10000000
 
-Generates N demo sessions, writes them as Parquet, loads them into a SessionModel
-(start to ready), then applies 20 random filter changes (devices, countries, dates)
-and times each until every table is recomputed. The naive baseline, measured in the
-same run on the same changes, filters the session DataFrame and groups it once per
-view, as a straightforward pandas app does. The last line is machine-readable:
-``sessions=N median_ms=X naive_ms=Y ratio=Z peak_rss_mb=M``.
+Writes N demo sessions to Parquet (in a child process, so its memory is not counted),
+opens them as the app does (``SessionModel.from_path``: start to ready), then applies
+20 random filter changes (devices, countries, dates) and times each until every
+table, leak table and takeaway is recomputed. Peak memory (RSS) is read then, before
+the naive baselines load the sessions into pandas. For each of the same changes, the
+naive baseline filters the session DataFrame and groups it once per table, as a
+straightforward pandas app does, then derives the same tables as the model
+(``tests/naive.py``, which the equality tests compare with the model); a second,
+smaller one groups only what the four charts draw. The last line is machine-readable:
+``sessions=N median_ms=X naive_ms=Y ratio=Z peak_rss_mb=M`` (Y: every table).
 """
 from __future__ import annotations
 
 import argparse
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,43 +27,66 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from naive import filtered, naive_model  # noqa: E402
 
 from leak_app import SessionModel  # noqa: E402
-from leak_app.demo import generate_sessions  # noqa: E402
-from leak_app.metrics import DEFAULT_DURATION_EDGES, duration_buckets  # noqa: E402
+
+#: The issue's targets on a 2-core machine, for 10 million sessions.
+TARGETS = {"median_ms": 50, "ratio": 30, "ready_s": 10, "peak_rss_mb": 2500}
 
 
-def naive_tables(data: pd.DataFrame, devices, countries, start, end) -> None:
-    """What a straightforward pandas dashboard does per filter change: filter, group per view."""
-    rows = data[data["device"].isin(devices) & data["country"].isin(countries)
-                & (data["date"] >= start) & (data["date"] <= end)]
+def naive_every_table(data: pd.DataFrame, devices, countries, start, end) -> None:
+    """Every table the model shows, the naive way: filter, then group once per table."""
+    naive_model(data, filtered(data, devices, countries, start, end))
+
+
+def naive_charts(data: pd.DataFrame, devices, countries, start, end) -> None:
+    """Only what the four charts draw: filter, then group once per chart."""
+    rows = filtered(data, devices, countries, start, end)
     rows["converted"].agg(["size", "sum"])
     rows.groupby("country", observed=True)["converted"].agg(["size", "sum"])
     rows.groupby("device", observed=True)["pageviews"].agg(
         [lambda p: (p >= 5).sum(), lambda p: (p >= 10).sum(), "size"])
-    rows.groupby([duration_buckets(rows["duration"], DEFAULT_DURATION_EDGES), "device"],
-                 observed=True)["converted"].agg(["size", "sum"])
+    buckets = pd.cut(rows["duration"], [-np.inf, 10, 60, 180, 300, 600, 1200, 3600, np.inf], right=False)
+    rows.groupby([buckets, "device"], observed=True)["converted"].agg(["size", "sum"])
     rows.groupby(["source", "device"], observed=True)["converted"].agg(["size", "sum"])
 
 
-def random_changes(data: pd.DataFrame, count: int, seed: int = 0) -> list[dict]:
+def random_changes(model: SessionModel, count: int, seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
-    countries = data["country"].value_counts().index[:20].tolist()
-    days = sorted(data["date"].unique())
+    countries = model.param.countries.objects[:20]
+    start, end = model.param.date_range.bounds
+    days = pd.date_range(start, end)
     changes = []
     for _ in range(count):
         i, j = sorted(rng.choice(len(days), size=2, replace=False))
         changes.append({
             "devices": list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4), replace=False)),
             "countries": list(rng.choice(countries, size=rng.integers(1, 8), replace=False)),
-            "date_range": (pd.Timestamp(days[i]).to_pydatetime(), pd.Timestamp(days[j]).to_pydatetime()),
+            "date_range": (days[i].to_pydatetime(), days[j].to_pydatetime()),
         })
     return changes
 
 
+def timed(baseline, data: pd.DataFrame, changes: list[dict]) -> list[float]:
+    times = []
+    for change in changes:
+        t = time.perf_counter()
+        baseline(data, change["devices"], change["countries"], *change["date_range"])
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_demo(path: Path, sessions: int) -> None:
+    subprocess.run([sys.executable, "-m", "leak_app.make_demo", "--sessions", str(sessions), "--seed", "1",
+                    str(path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
 def main(argv=None) -> int:
@@ -68,29 +96,38 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sessions.parquet"
-        generate_sessions(args.sessions, seed=1).to_parquet(path)
+        write_demo(path, args.sessions)
         start = time.perf_counter()
         model = SessionModel.from_path(path)
         ready = time.perf_counter() - start
-    data = model.sessions
-    changes = random_changes(data, args.changes)
-    model_ms, naive_ms = [], []
-    for change in changes:
-        t = time.perf_counter()
-        model.param.update(**change)
-        model_ms.append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
-        naive_tables(data, change["devices"], change["countries"], *change["date_range"])
-        naive_ms.append((time.perf_counter() - t) * 1000)
-    median, naive = statistics.median(model_ms), statistics.median(naive_ms)
-    print(f"{'sessions':<28}{args.sessions:>14,}")
-    print(f"{'start to ready (s)':<28}{ready:>14.2f}")
-    print(f"{'filter change, model (ms)':<28}{median:>14.1f}   median of {args.changes}")
-    print(f"{'filter change, naive (ms)':<28}{naive:>14.1f}   (the model also computes the leak engine)")
-    print(f"{'speed-up over naive':<28}{naive / median:>14.2f}x")
-    print(f"{'peak RSS (MB)':<28}{peak_rss_mb():>14.0f}")
-    print(f"sessions={args.sessions} median_ms={median:.1f} naive_ms={naive:.1f} "
-          f"ratio={naive / median:.2f} peak_rss_mb={peak_rss_mb():.0f}")
+        changes = random_changes(model, args.changes)
+        model_ms = []
+        for change in changes:
+            t = time.perf_counter()
+            model.param.update(**change)
+            model_ms.append((time.perf_counter() - t) * 1000)
+        peak = peak_rss_mb()
+        data = pd.read_parquet(path, columns=["date", "device", "country", "source", "medium", "pageviews",
+                                              "duration", "transactions", "revenue", "converted"])
+    naive, charts = (statistics.median(timed(baseline, data, changes)) for baseline in (naive_every_table, naive_charts))
+    median = statistics.median(model_ms)
+    ratio = naive / median
+    figures = [
+        ("sessions", f"{args.sessions:,}", ""),
+        ("start to ready (s)", f"{ready:.2f}", f"target ≤ {TARGETS['ready_s']} s at 10M ({model.load_report['format']})"),
+        ("filter change, model (ms)", f"{median:.1f}", f"median of {args.changes}; target ≤ {TARGETS['median_ms']} ms"),
+        ("filter change, naive (ms)", f"{naive:.1f}", "every table, same changes, same run"),
+        ("speed-up over naive", f"{ratio:.1f}x", f"target ≥ {TARGETS['ratio']}x at 10M"),
+        ("naive, four charts only (ms)", f"{charts:.1f}", f"{charts / median:.1f}x the model, which does far more"),
+        ("peak RSS (MB)", f"{peak:.0f}", f"target ≤ {TARGETS['peak_rss_mb']} MB at 10M"),
+    ]
+    for name, value, note in figures:
+        print(f"{name:<28}{value:>14}   {note}")
+    met = (median <= TARGETS["median_ms"] and ratio >= TARGETS["ratio"] and ready <= TARGETS["ready_s"]
+           and peak <= TARGETS["peak_rss_mb"])
+    print(f"{'targets met':<28}{'yes' if met else 'no':>14}")
+    print(f"sessions={args.sessions} median_ms={median:.1f} naive_ms={naive:.1f} ratio={ratio:.2f} "
+          f"peak_rss_mb={peak:.0f}")
     return 0
 
 

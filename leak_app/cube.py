@@ -97,7 +97,7 @@ class Cube:
     prefix: np.ndarray  # (day + 1, cell, measure): totals of the days before
     settings: CellSettings
     #: Sums each grouping's groups from the cells: one sparse product answers them all.
-    summing: sparse.csr_matrix = field(init=False)
+    summing: sparse.csc_matrix = field(init=False)
     offsets: dict = field(init=False)  # grouping -> its first row in ``summing``
     dtypes: dict = field(init=False)  # dimension -> its categorical dtype
     session_prefix: np.ndarray = field(init=False)  # prefix sums of sessions alone, contiguous
@@ -113,7 +113,7 @@ class Cube:
             start += int(np.prod(self.shape(dims)))
         rows = np.concatenate(rows) if rows else np.zeros(0, dtype="int64")
         columns = np.tile(np.arange(self.cells), len(GROUPINGS))
-        self.summing = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(start, self.cells))
+        self.summing = sparse.csc_matrix((np.ones(len(rows)), (rows, columns)), shape=(start, self.cells))
 
     def shape(self, dims) -> tuple:
         return tuple(len(self.labels[d]) for d in dims)
@@ -145,30 +145,33 @@ class Cube:
         before, through = self._sessions_before(first, weights), self._sessions_before(last + 1, weights)
         if through == before:
             return None
-        lo, hi = first, last  # the first day d with sessions before d + 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if self._sessions_before(mid + 1, weights) > before else (mid + 1, hi)
-        start, lo, hi = lo, first, last  # the last day d with sessions after d - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if self._sessions_before(mid, weights) < through else (lo, mid - 1)
-        return start, lo
+        start = _first(first, last, lambda d: self._sessions_before(d + 1, weights) > before)
+        end = _first(start, last, lambda d: self._sessions_before(d + 1, weights) == through)
+        return start, end
 
     def counts(self, keep: np.ndarray, *ranges: tuple[int, int]) -> list[Counts]:
         """For each (first, last) day range: every grouping's measures over the kept cells."""
-        width = len(MEASURES)
-        totals = np.empty((self.cells, width * len(ranges)))
-        for i, (first, last) in enumerate(ranges):
+        out = []
+        for first, last in ranges:
             first, last = max(first, 0), min(last, self.days - 1)
-            part = totals[:, i * width:(i + 1) * width]
-            if last < first:
-                part[:] = 0
-            else:
-                np.subtract(self.prefix[last + 1], self.prefix[first], out=part)
-        totals *= keep[:, None]
-        sums = self.summing @ totals
-        return [Counts(self, sums[:, i * width:(i + 1) * width]) for i in range(len(ranges))]
+            totals = np.zeros(self.prefix.shape[1:])
+            if first <= last:
+                np.subtract(self.prefix[last + 1], self.prefix[first], out=totals)
+                totals *= keep[:, None]
+            out.append(Counts(self, self.summing @ totals))
+        return out
+
+
+def _first(lo: int, hi: int, reached) -> int:
+    """The smallest day in lo..hi where a monotone condition holds (it holds at hi)."""
+    if reached(lo):
+        return lo
+    if not reached(hi - 1):
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if reached(mid) else (mid + 1, hi)
+    return lo
 
 
 class Counts(Mapping):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .schema import to_canonical
 
@@ -109,3 +111,24 @@ def generate_sessions(n: int = 100_000, seed: int = 7, start: str = "2026-08-03"
         "revenue": revenue,
     })
     return to_canonical(frame)
+
+
+def write_sessions(path, n: int, seed: int = 7, chunk: int = 1_000_000) -> None:
+    """Write ``n`` sessions to Parquet a chunk at a time (chunk i drawn with seed + i).
+
+    Memory stays that of one chunk, so benchmarks can write 50 million sessions; up to
+    ``chunk`` sessions the file holds exactly ``generate_sessions(n, seed)``.
+    """
+    writer = None
+    try:
+        for i, start in enumerate(range(0, n, chunk)):
+            table = pa.Table.from_pandas(generate_sessions(min(chunk, n - start), seed=seed + i), preserve_index=False)
+            if writer is None:  # categories differ by chunk: one index width for all
+                schema = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type.value_type))
+                                    if pa.types.is_dictionary(f.type) else f for f in table.schema],
+                                   metadata=table.schema.metadata)
+                writer = pq.ParquetWriter(str(path), schema)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()

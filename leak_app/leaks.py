@@ -10,6 +10,9 @@ false discovery rate across every segment tested. Pure pandas/SciPy: no drawing.
 """
 from __future__ import annotations
 
+import functools
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -17,7 +20,7 @@ from scipy.special import betaln, digamma, expit, logit
 from scipy.stats import beta
 
 from .metrics import margin
-from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, wilson_interval
+from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, rated_p_values, wilson_interval
 from .text import pct
 
 #: Dimension name -> the session columns that define its segments.
@@ -84,16 +87,23 @@ def _segments(counts: dict, columns: list[str]) -> dict | None:
     None when a column has one value only (no medium in the export, say): nothing to compare.
     """
     table = margin(counts, columns)
-    labels = [table[c].astype(str).to_numpy() for c in columns]
-    if any(len(set(values)) < 2 for values in labels):
+    codes = [table[c].cat.codes.to_numpy() for c in columns]
+    if any(len(np.unique(c)) < 2 for c in codes):
         return None
-    rows = list(zip(*labels))
-    return {
-        "segment": np.array([" × ".join(values) for values in rows], dtype=object),
-        "values": np.array([dict(zip(columns, values)) for values in rows], dtype=object),
-        "sessions": table["sessions"].to_numpy(), "conversions": table["conversions"].to_numpy(),
-        "revenue": table["revenue"].to_numpy(),
-    }
+    categories = tuple(tuple(map(str, table[c].cat.categories)) for c in columns)
+    names, values = _segment_labels(tuple(columns), categories)
+    flat = np.ravel_multi_index(codes, [len(c) for c in categories]) if codes[0].size else np.zeros(0, dtype=int)
+    return {"segment": names[flat], "values": values[flat], "sessions": table["sessions"].to_numpy(),
+            "conversions": table["conversions"].to_numpy(), "revenue": table["revenue"].to_numpy()}
+
+
+@functools.lru_cache(maxsize=64)
+def _segment_labels(columns: tuple, categories: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Name and values of every combination of the columns' categories, made once per cube."""
+    combos = list(itertools.product(*categories))
+    names = np.array([" × ".join(combo) for combo in combos], dtype=object)
+    values = np.array([dict(zip(columns, combo)) for combo in combos], dtype=object)
+    return names, values
 
 
 def _concat(parts: list[dict]) -> dict:
@@ -146,7 +156,7 @@ def segment_leaks(counts: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> 
     t["lost_revenue_low"] = (lost - half) * revenue_per_conversion
     t["lost_revenue_high"] = (lost + half) * revenue_per_conversion
     rated = t["rated"] = (n >= min_sessions) & (rest_n >= min_sessions)
-    t["p_value"] = _where_rated(rated, fewer_than_rest_p, k, n, total_k, total_n)
+    t["p_value"] = rated_p_values(rated, fewer_than_rest_p, k, n, total_k, total_n)
     t["q_value"] = benjamini_hochberg(t["p_value"])
     t["leak"] = rated & (t["q_value"] <= fdr) & (shrunk < baseline) & ~np.isin(t["dimension"], SYMPTOMS)
     return _ranked(t, LEAK_COLUMNS + ["values"])
@@ -200,13 +210,6 @@ def step_name(before: str, after: str) -> str:
     return f"{before} → {after}"
 
 
-def _where_rated(rated: np.ndarray, test, *counts) -> np.ndarray:
-    """A test's p-values for the rated segments only (NaN elsewhere): the others are never claimed."""
-    p = np.full(len(rated), np.nan)
-    p[rated] = test(*(np.broadcast_to(c, rated.shape)[rated] for c in counts))
-    return p
-
-
 def default_periods(first: pd.Timestamp, last: pd.Timestamp) -> tuple[tuple, tuple]:
     """(baseline, current): the first and second half of the days first..last, of equal length.
 
@@ -255,7 +258,7 @@ def silent_leaks(before: dict, now: dict, min_sessions: int, fdr: float = DEFAUL
     t["lost_revenue"] = t["lost_conversions"] * revenue_per_conversion
     rated = t["rated"] = (n0 >= min_sessions) & (n1 >= min_sessions)
     # Did the current period get too few of the two periods' conversions?
-    t["p_value"] = _where_rated(rated, fewer_than_rest_p, k1, n1, k0 + k1, n0 + n1)
+    t["p_value"] = rated_p_values(rated, fewer_than_rest_p, k1, n1, k0 + k1, n0 + n1)
     t["q_value"] = benjamini_hochberg(t["p_value"])
     t["leak"] = rated & (t["q_value"] <= fdr) & (diff > 0)
     t["sessions"], t["conversions"] = t.pop("sessions_now"), t.pop("conversions_now")

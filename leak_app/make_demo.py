@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .app import DEFAULT_DATA
-from .demo import generate_sessions
+from .demo import write_sessions
 
 
 def main(argv=None) -> None:
@@ -15,7 +15,7 @@ def main(argv=None) -> None:
     args.add_argument("--seed", type=int, default=7)
     opts = args.parse_args(argv)
     Path(opts.path).parent.mkdir(parents=True, exist_ok=True)
-    generate_sessions(opts.sessions, seed=opts.seed).to_parquet(opts.path, index=False)
+    write_sessions(opts.path, opts.sessions, seed=opts.seed)
     print(opts.path)
 
 

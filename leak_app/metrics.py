@@ -15,7 +15,7 @@ import pandas as pd
 
 from .countries import iso3
 from .cube import MEASURES
-from .stats import benjamini_hochberg, differs_from_rest_p, wilson_interval
+from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values, wilson_interval
 
 OTHER_SOURCES = "(other sources)"
 
@@ -63,9 +63,9 @@ def kpis(counts) -> dict:
 def by_country(counts: dict, min_sessions: int) -> pd.DataFrame:
     """Rate per country; ``q_value``: does it differ from the rest (two-sided, BH over rated ones)?"""
     table = with_rates(margin(counts, ["country"])[["country", "sessions", "conversions"]], min_sessions)
-    k, n = table["conversions"], table["sessions"]
-    p = differs_from_rest_p(k, n, k.sum(), n.sum())
-    table["q_value"] = benjamini_hochberg(pd.Series(p, index=table.index).where(table["rated"]))
+    k, n = table["conversions"].to_numpy(), table["sessions"].to_numpy()
+    p = rated_p_values(table["rated"].to_numpy(), differs_from_rest_p, k, n, k.sum(), n.sum())
+    table["q_value"] = benjamini_hochberg(p)
     table["country"] = table["country"].astype(str)
     table.insert(1, "iso3", [iso3(name) for name in table["country"]])
     return table.sort_values(["sessions", "country"], ascending=[False, True], ignore_index=True)

@@ -16,7 +16,7 @@ from .scan import is_canonical, scan_sessions
 from .schema import ECOMMERCE_STEPS, LoadReport
 
 #: Canonical files from this size on are scanned by DuckDB rather than loaded by pandas.
-SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", 64 * 2**20))
+SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", 16 * 2**20))
 #: The canonical columns the cube reads (ids are only needed while loading).
 CUBE_COLUMNS = ("date", "device", "country", "source", "medium", "pageviews", "duration",
                 "transactions", "revenue", *ECOMMERCE_STEPS)

@@ -113,3 +113,10 @@ def benjamini_hochberg(p_values):
     if tested.any():
         q[tested] = false_discovery_control(p[tested], method="bh")
     return pd.Series(q, index=p_values.index) if isinstance(p_values, pd.Series) else q
+
+
+def rated_p_values(rated: np.ndarray, test, *counts) -> np.ndarray:
+    """A test's p-values for the rated segments only (NaN elsewhere): the others are never claimed."""
+    p = np.full(len(rated), np.nan)
+    p[rated] = test(*(np.broadcast_to(c, rated.shape)[rated] for c in counts))
+    return p
