@@ -13,15 +13,17 @@ import os
 import tempfile
 from pathlib import Path
 
+import holoviews as hv
 import panel as pn
 import param
+from bokeh.models import ColorBar, GlyphRenderer
 
 from . import views
 from .downloads import to_csv
 from .geo import country_shapes
 from .model import SessionModel
 from .schema import LoadError
-from .sources import open_sessions
+from .sources import open_sessions, open_table
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
 TITLE = "Silent Leak Detector"
@@ -48,8 +50,13 @@ def data_path() -> Path:
     return Path(os.environ.get("LEAK_APP_DATA") or DEFAULT_DATA)
 
 
-def cached_sessions(path: Path, mapping=None):
-    """Load a file once per process; every browser session shares the (read-only) table and its cube."""
+def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None):
+    """Open a file, or a (connection URL, table name), once per process.
+
+    Every browser session shares the (read-only) sessions and their cube.
+    """
+    if table is not None:
+        return pn.state.as_cached(f"leak_app:table:{table}", open_table, url=table[0], name=table[1])
     return pn.state.as_cached(f"leak_app:{Path(path).resolve()}:{mapping}", open_sessions,
                               path=str(path), mapping=mapping)
 
@@ -68,8 +75,9 @@ class Dashboard(pn.viewable.Viewer):
                                       stylesheets=[CSS], sizing_mode="stretch_width")
         self.load_report = pn.pane.HTML(pn.bind(views.load_report_html, m.param.load_report),
                                         stylesheets=[CSS], sizing_mode="stretch_width")
-        self.map = pn.pane.HoloViews(pn.bind(views.country_choropleth, m.param.country_table,
-                                             country_shapes()), sizing_mode="stretch_width")
+        self.map = pn.pane.Bokeh(hv.render(views.country_choropleth(m.country_table, country_shapes())),
+                                 sizing_mode="stretch_width")
+        m.param.watch(self._recolor_map, "country_table")
         # Layouts of fixed-size subplots: stretching a grid squashes its plots.
         self.funnel = pn.pane.HoloViews(pn.bind(views.funnel_waterfall, m.param.funnel_table))
         self.duration = pn.pane.HoloViews(pn.bind(views.duration_conversion, m.param.duration_table))
@@ -81,6 +89,24 @@ class Dashboard(pn.viewable.Viewer):
                                        stylesheets=[CSS], sizing_mode="stretch_width", min_width=400)
         self.heatmap = pn.pane.HoloViews(pn.bind(views.source_device_heatmap, m.param.source_device_table),
                                          sizing_mode="stretch_width")
+
+    def _recolor_map(self, event) -> None:
+        """New rates on the drawn map: only the values are sent, the country shapes stay.
+
+        Re-rendering the map reprojects every shape (about a second); the colours and
+        tooltips are all that a filter changes.
+        """
+        values = views.choropleth_values(event.new, country_shapes())
+        figure = self.map.object
+        renderer = figure.select_one(GlyphRenderer)
+        columns = {name: values[name].to_numpy() for name in views.MAP_VALUES}
+        columns["color"] = columns["rate_shown"]
+        rates = values["rate_shown"].dropna()
+        mapper = figure.select_one(ColorBar).color_mapper
+        with pn.io.hold():
+            renderer.data_source.data.update(columns)  # these columns only: not the shapes
+            if len(rates):
+                mapper.update(low=float(rates.min()), high=float(rates.max()))
 
     def main(self, embed_downloads: bool = False) -> list:
         card = dict(collapsible=False, sizing_mode="stretch_width", header_background="#f0f3f7")
@@ -203,9 +229,10 @@ def _escape_markdown(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>" else c for c in html.escape(text))
 
 
-def create_app(path: str | Path | None = None, mapping=None) -> pn.template.BaseTemplate:
+def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None
+               ) -> pn.template.BaseTemplate:
     """A fresh model and template per browser session around data loaded once per process."""
-    sessions, report = cached_sessions(path or data_path(), mapping)
+    sessions, report = cached_sessions(path or data_path(), mapping, table)
     model = SessionModel(sessions=sessions, load_report=report.to_dict())
     return Dashboard(model=model).template()
 

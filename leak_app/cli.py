@@ -21,11 +21,17 @@ def _mapping(args):
     return read_mapping(args.mapping, pairs)
 
 
+def _table(args) -> tuple[str, str] | None:
+    """(connection URL, table name) given by --connect and --table, if any."""
+    return (args.connect, args.table) if args.connect else None
+
+
 def _model(path, args):
-    from .app import data_path
+    from .app import cached_sessions, data_path
     from .model import SessionModel
 
-    return SessionModel.from_path(path or data_path(), mapping=_mapping(args))
+    sessions, report = cached_sessions(Path(path or data_path()), _mapping(args), _table(args))
+    return SessionModel(sessions=sessions, load_report=report.to_dict())
 
 
 def serve(args) -> None:
@@ -34,13 +40,14 @@ def serve(args) -> None:
     from .app import cached_sessions, create_app, data_path
 
     path = Path(args.data) if args.data else data_path()
-    mapping = _mapping(args)
-    cached_sessions(path, mapping)  # a file that cannot be loaded stops here, with its error
+    mapping, table = _mapping(args), _table(args)
+    cached_sessions(path, mapping, table)  # data that cannot be loaded stops here, with its error
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
-    print(f"Serving {path} at http://{args.address}:{args.port}", flush=True)
+    print(f"Serving {f'{table[0]} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
+          flush=True)
     pn.serve(
-        {"": lambda: create_app(path, mapping)}, port=args.port, address=args.address, show=False,
+        {"": lambda: create_app(path, mapping, table)}, port=args.port, address=args.address, show=False,
         allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
         websocket_max_message_size=args.max_upload_mb * 1024 * 1024,
         basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
@@ -85,7 +92,11 @@ def summary(args) -> None:
         print(f"- {sentence}")
 
 
-def _mapping_options(p) -> None:
+def _source_options(p) -> None:
+    p.add_argument("--connect", metavar="URL",
+                   help="read sessions from a database or warehouse instead of a file: an Ibis URL "
+                        "(duckdb:///file.ddb, bigquery://project/dataset, postgres://...)")
+    p.add_argument("--table", default="sessions", help="with --connect: the table or view of sessions")
     p.add_argument("--mapping", metavar="FILE.toml",
                    help="column mapping for a file in no known format ([columns] name = \"column\")")
     p.add_argument("--map", action="append", metavar="NAME=COLUMN", type=_pair,
@@ -104,7 +115,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")
     p.add_argument("--data", help="session file to serve (CSV, JSON, Parquet; gzipped or not)")
-    _mapping_options(p)
+    _source_options(p)
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only)")
@@ -118,18 +129,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
     p.add_argument("output", nargs="?", default="outputs/dashboard.html")
     p.add_argument("--data", help="session file (default: the bundled demo data)")
-    _mapping_options(p)
+    _source_options(p)
     p.set_defaults(run=export)
 
     p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
     p.add_argument("folder", nargs="?", default="outputs")
     p.add_argument("--data", help="session file (default: the bundled demo data)")
-    _mapping_options(p)
+    _source_options(p)
     p.set_defaults(run=png)
 
     p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
     p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
-    _mapping_options(p)
+    _source_options(p)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     p.add_argument("--baseline", type=_period, metavar="START:END",
                    help="silent leaks: the period to compare against (default: first half of the dates)")

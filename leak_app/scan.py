@@ -20,8 +20,9 @@ from .loaders import CANONICAL, NUMERIC, SESSION_KEY, TEXT
 from .readers import GZIP_MAGIC, PARQUET_MAGIC
 from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport
 
-#: Memory DuckDB may use before spilling to disk (the cube and the app need the rest).
-MEMORY_LIMIT = os.environ.get("LEAK_APP_DUCKDB_MEMORY", "1GB")
+#: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
+#: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
+MEMORY_LIMIT = "1GB"
 EXACT_DUPLICATE = "exact duplicate row"
 MERGED = "repeated session id (merged into its first row)"
 
@@ -48,10 +49,11 @@ def is_canonical(path: Path) -> bool:
 
 
 def connect() -> ibis.BaseBackend:
-    """An in-memory DuckDB that spills to a temporary directory beyond ``MEMORY_LIMIT``."""
+    """An in-memory DuckDB that spills to a temporary directory beyond its memory limit."""
     spill = Path(tempfile.gettempdir()) / "leak_app_duckdb"
     spill.mkdir(exist_ok=True)
-    return ibis.duckdb.connect(memory_limit=MEMORY_LIMIT, temp_directory=str(spill))
+    limit = os.environ.get("LEAK_APP_DUCKDB_MEMORY", MEMORY_LIMIT)
+    return ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
 
 
 def _read(con, path: Path, kind: str) -> ibis.Table:

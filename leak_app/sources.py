@@ -13,7 +13,7 @@ import pandas as pd
 
 from .loaders import load_sessions
 from .scan import is_canonical, scan_sessions
-from .schema import ECOMMERCE_STEPS, LoadReport
+from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
 #: Canonical files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", 16 * 2**20))
@@ -47,3 +47,25 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     if mapping is None and path.is_file() and path.stat().st_size >= limit and is_canonical(path):
         return scan_sessions(path, name=name)
     return load_sessions(path, name=name, mapping=mapping)
+
+
+def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
+    """A session table in a database or warehouse Ibis connects to, left where it is.
+
+    ``url`` is an Ibis connection URL: ``duckdb:///path/to/file.ddb``,
+    ``bigquery://project/dataset``, ``postgres://user:pass@host/db``... The table (or
+    view) must have the canonical columns; its rows are trusted as sessions (build
+    such a view with the warehouse's own SQL), and only the cube's aggregate ever
+    leaves the engine.
+    """
+    label = f"{url} table {name}"
+    try:
+        table = ibis.connect(url).table(name)
+    except Exception as exc:  # noqa: BLE001 - the backend's own message says what is wrong
+        raise LoadError(f"{label}: cannot be opened ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    missing = [c for c in CUBE_COLUMNS[:9] if c not in table.columns]
+    if missing:
+        raise LoadError(f"{label}: missing required column(s) {', '.join(map(repr, missing))} "
+                        f"of the canonical session table")
+    rows = int(table.count().to_pandas())
+    return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows)

@@ -51,8 +51,12 @@ def _device_color(devices) -> dict:
     return {d: DEVICE_COLORS.get(d, "#777777") for d in devices}
 
 
-def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Polygons:
-    """World map of conversion rate; countries under the minimum sample drawn as 'not enough data'."""
+#: What the map shows of each country (its colour is the first).
+MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "status"]
+
+
+def choropleth_values(countries: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
+    """Per country shape, in the shapes' order: its geometry and the values the map shows."""
     table = _labelled(countries[countries["iso3"].notna()])
     table = table.rename(columns={"country": "ga_country"})
     merged = shapes.merge(table, on="iso3", how="left")
@@ -61,9 +65,13 @@ def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Poly
     merged["conversions"] = merged["conversions"].fillna(0).astype(int)
     merged["status"] = merged["status"].fillna("no sessions")
     merged = merged.fillna({"rate_text": "–", "interval": "–"})
-    vdims = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "status"]
+    return merged[["geometry", *MAP_VALUES]]
+
+
+def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Polygons:
+    """World map of conversion rate; countries under the minimum sample drawn as 'not enough data'."""
     polygons = gv.Polygons(
-        merged[["geometry", *vdims]].to_dict("records"), vdims=vdims, crs=ccrs.GOOGLE_MERCATOR
+        choropleth_values(countries, shapes).to_dict("records"), vdims=MAP_VALUES, crs=ccrs.GOOGLE_MERCATOR
     )
     return polygons.opts(
         color="rate_shown", cmap=RATE_CMAP, colorbar=True, clipping_colors={"NaN": NO_DATA},

@@ -99,3 +99,18 @@ def test_summary_leaks_and_chosen_silent_periods():
     assert "desktop × google" in {row["segment"] for row in out["silent_leaks"]}
     result = run("summary", "--current", "2026-10-31:2026-10-01", check=False)
     assert result.returncode == 2 and "ends before it starts" in result.stderr
+
+
+def test_summary_of_a_warehouse_table(tmp_path, small_demo):
+    import duckdb
+
+    database = tmp_path / "warehouse.ddb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"CREATE TABLE web_sessions AS SELECT * FROM read_parquet('{small_demo}')")
+    out = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "web_sessions", "--json").stdout)
+    expected = json.loads(run("summary", str(small_demo), "--json").stdout)
+    assert out["kpis"] == expected["kpis"] and out["takeaways"] == expected["takeaways"]
+    assert out["load_report"]["format"] == "ibis_table" and out["load_report"]["rows_read"] == 5_000
+    missing = run("summary", "--connect", f"duckdb:///{database}", "--table", "nope", check=False)
+    assert missing.returncode == 2 and "table nope: cannot be opened" in missing.stderr
+    assert "Traceback" not in missing.stderr
