@@ -10,6 +10,7 @@ batch, so the takeaways, which read them all, are written once.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import weakref
 from collections import OrderedDict
@@ -102,6 +103,9 @@ class SessionModel(param.Parameterized):
     current_period = param.DateRange(default=None, label="Current period", doc="""
         The period checked for silent leaks; None: the second half of the filtered dates.""")
 
+    publishing = param.Callable(default=contextlib.nullcontext, precedence=-1, doc="""
+        Context manager factory each batch of new outputs is published in: an app holds its
+        document there, so that every view updates in one go.""")
     cube = param.ClassSelector(class_=Cube, precedence=-1, doc="The sessions aggregated by day and cell.")
     kpis = param.Dict(default={}, precedence=-1)
     country_table = param.DataFrame(precedence=-1)
@@ -139,30 +143,35 @@ class SessionModel(param.Parameterized):
             return  # filters reset below, while handling new data or new top sources
         self._busy = True
         try:
-            changed = {e.name for e in events} if events else {"sessions"}
-            outputs = {}
-            if "sessions" in changed:
-                self._reset_filters(outputs)
-            elif changed & set(CELL_SETTINGS):
-                outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
-                changed |= {CELL_SETTINGS[name] for name in changed & set(CELL_SETTINGS)}
-            if "top_sources" in changed and "sessions" not in changed:
-                self._regroup_sources()
-            self.param.update(outputs)
-            if changed & {"sessions", "top_sources", *FILTERS}:
-                self._select()
-                changed |= {"counts", "periods"}
-            elif changed & set(CELL_SETTINGS):
-                self._select()
-            elif changed & set(PERIODS):
-                self._count_periods()
-                changed.add("periods")
-            names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
-            self.param.update({name: TABLES[name][0](self) for name in names})
-            if names:
-                self.takeaways = takeaways(self)
+            with self.publishing():
+                self._publish(events)
         finally:
             self._busy = False
+
+    def _publish(self, events) -> None:
+        """Recompute what the changed inputs affect and publish it: tables in one batch, then the takeaways."""
+        changed = {e.name for e in events} if events else {"sessions"}
+        outputs = {}
+        if "sessions" in changed:
+            self._reset_filters(outputs)
+        elif changed & set(CELL_SETTINGS):
+            outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
+            changed |= {CELL_SETTINGS[name] for name in changed & set(CELL_SETTINGS)}
+        if "top_sources" in changed and "sessions" not in changed:
+            self._regroup_sources()
+        self.param.update(outputs)
+        if changed & {"sessions", "top_sources", *FILTERS}:
+            self._select()
+            changed |= {"counts", "periods"}
+        elif changed & set(CELL_SETTINGS):
+            self._select()
+        elif changed & set(PERIODS):
+            self._count_periods()
+            changed.add("periods")
+        names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
+        self.param.update({name: TABLES[name][0](self) for name in names})
+        if names:
+            self.takeaways = takeaways(self)
 
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)

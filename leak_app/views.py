@@ -39,14 +39,6 @@ def _labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -
                         interval=interval, status=status)
 
 
-def _nothing(title: str) -> hv.Text:
-    """What a view shows when the filters leave no sessions."""
-    return hv.Text(0.5, 0.5, "No sessions match the filters").opts(
-        title=title, xaxis=None, yaxis=None, toolbar=None, width=540, height=200,
-        text_color="#777777", text_font_size="12pt",
-    )
-
-
 def _device_color(devices) -> dict:
     return {d: DEVICE_COLORS.get(d, "#777777") for d in devices}
 
@@ -87,50 +79,68 @@ def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Poly
     )
 
 
-def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
-    """Per device: each stage's share of entry sessions and, stacked on it, the share lost there."""
-    if funnel.empty:
-        return _nothing("Funnel by device")
+def _funnel_long(funnel: pd.DataFrame) -> pd.DataFrame:
+    """One row per stage and part (reached, lost, largest leak) with its share of entry sessions."""
     long = pd.concat([
         funnel.assign(part="reached", count=funnel["sessions"], share=funnel["pct_of_entry"]),
         funnel.assign(part="lost", count=funnel["lost"], share=funnel["lost_of_entry"]),
     ], ignore_index=True)
-    long.loc[(long["part"] == "lost") & long["largest_leak"], "part"] = "largest leak"
+    long.loc[(long["part"] == "lost") & long["largest_leak"].astype(bool), "part"] = "largest leak"
     long["stage"] = long["stage"].astype(str).str.replace(" ", "\n")  # two-line tick labels
     long["drop_text"] = [pct(v) for v in long["drop_rate"]]
-    plots = []
-    for device, frame in long.groupby("device", sort=True):
-        bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
-            stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
-            yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0], title=f"{device}",
-            tools=["hover"], hover_tooltips=[("Stage", "@stage"), ("", "@part"),
-                                             ("Sessions", "@count{0,0}"), ("Drop-off here", "@drop_text")],
-            show_legend=False,
-            xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
-        )
-        reached = frame[frame["part"] == "reached"]
-        text = [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]
-        top = reached["share"].to_numpy() + frame.loc[frame["part"] != "reached", "share"].to_numpy()
-        labels = hv.Labels(reached.assign(text=text, y=top + 0.01), ["stage", "y"], "text").opts(
-            text_font_size="8pt", text_color="#222222", text_baseline="bottom",
-        )
-        plots.append(bars * labels)
-    return hv.Layout(plots).cols(3).opts(
+    return long
+
+
+def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
+    """One device's funnel: each stage's share of entry sessions and, stacked on it, the share lost.
+
+    Empty (and titled so) when the filters leave the device no session: the panel keeps its
+    place and updates in place when the device comes back.
+    """
+    frame = _funnel_long(funnel[funnel["device"] == device])
+    if frame.empty:  # zero-height bars on the same stages: stacked bars need a row
+        stages = [str(s).replace(" ", "\n") for s in funnel["stage"].cat.categories]
+        frame = pd.DataFrame({"stage": stages, "part": "reached", "share": 0.0, "count": 0, "drop_text": "–"})
+    bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
+        stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
+        yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0],
+        title=device if frame["count"].sum() else f"{device}: no sessions match the filters",
+        tools=["hover"], hover_tooltips=[("Stage", "@stage"), ("", "@part"),
+                                         ("Sessions", "@count{0,0}"), ("Drop-off here", "@drop_text")],
+        show_legend=False, framewise=True,
+        xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
+    )
+    reached = frame[(frame["part"] == "reached") & (frame["count"].sum() > 0)]
+    text = [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]
+    top = reached["stage"].map(frame.groupby("stage", sort=False)["share"].sum()).to_numpy()
+    labels = hv.Labels(reached.assign(text=text, y=top + 0.01), ["stage", "y"], "text").opts(
+        text_font_size="8pt", text_color="#222222", text_baseline="bottom",
+    )
+    return bars * labels
+
+
+def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
+    """The funnel panel of every device with sessions, side by side."""
+    devices = sorted(funnel["device"].unique()) or ["all devices"]
+    return hv.Layout([funnel_panel(funnel, d) for d in devices]).cols(3).opts(
         title="Funnel by device: reached (blue) and lost at each step (red = largest leak)", shared_axes=False
     )
 
 
-def duration_conversion(duration: pd.DataFrame) -> hv.Layout:
-    """Conversion rate with 95% intervals (top) and session volume (bottom) by session duration."""
-    if duration.empty:
-        return _nothing("Conversion by session duration")
+def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
+    """Conversion rate with its 95% interval by session duration, a line per device.
+
+    Every device in ``devices`` has its layers, empty when filtered out, so the plot
+    updates in place as filters change.
+    """
     table = _labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
-    colors = _device_color(table["device"].unique())
-    rate_layers = []
-    for device, frame in table.groupby("device", sort=True):
+    colors = _device_color(devices)
+    layers = []
+    for device in devices:
+        frame = table[table["device"] == device]
         rated = frame[frame["rated"]]
         color = colors[device]
-        rate_layers += [
+        layers += [
             hv.Curve(rated, "bucket", "rate", label=device).opts(color=color, line_width=2),
             hv.ErrorBars(rated.assign(lo=rated["rate"] - rated["ci_low"], hi=rated["ci_high"] - rated["rate"]),
                          "bucket", ["rate", "lo", "hi"]).opts(color=color, alpha=0.6),
@@ -142,22 +152,31 @@ def duration_conversion(duration: pd.DataFrame) -> hv.Layout:
                                                  ("Sessions", "@sessions{0,0}"), ("", "@status")],
             ),
         ]
-    rates = hv.Overlay(rate_layers).opts(
-        title="Conversion by session duration (hollow: not enough data)", ylabel="conversion rate",
-        yformatter=PERCENT, xlabel="", width=540, height=260, legend_position="top_left",
+    title = "Conversion by session duration (hollow: not enough data)"
+    return hv.Overlay(layers).opts(
+        title=title if len(table) else "No sessions match the filters", ylabel="conversion rate",
+        yformatter=PERCENT, xlabel="", width=540, height=260, legend_position="top_left", framewise=True,
     )
-    volume = hv.Bars(table, ["bucket", "device"], ["sessions"]).opts(
-        cmap=colors, width=540, height=200, ylabel="sessions", xlabel="session duration",
-        yformatter=NumeralTickFormatter(format="0,0"), tools=["hover"], show_legend=False,
-        multi_level=False,
+
+
+def duration_volume(duration: pd.DataFrame) -> hv.Bars:
+    """Sessions by session duration and device."""
+    table = duration.assign(bucket=lambda t: t["bucket"].astype(str))
+    return hv.Bars(table, ["bucket", "device"], ["sessions"]).opts(
+        cmap=_device_color(table["device"].unique()), width=540, height=200, ylabel="sessions",
+        xlabel="session duration", yformatter=NumeralTickFormatter(format="0,0"), tools=["hover"],
+        show_legend=False, multi_level=False, framewise=True,
     )
-    return (rates + volume).cols(1).opts(shared_axes=False)
+
+
+def duration_conversion(duration: pd.DataFrame) -> hv.Layout:
+    """Conversion rate with 95% intervals (top) and session volume (bottom) by session duration."""
+    devices = sorted(duration["device"].unique())
+    return (duration_rates(duration, devices) + duration_volume(duration)).cols(1).opts(shared_axes=False)
 
 
 def source_device_heatmap(source_device: pd.DataFrame) -> hv.Overlay:
     """Top sources × device: rate as colour and text; unrated cells grey with their n."""
-    if source_device.empty:
-        return _nothing("Conversion rate by source × device")
     table = _labelled(source_device).assign(source=lambda t: t["source"].astype(str))
     table["text"] = [
         f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
@@ -174,8 +193,8 @@ def source_device_heatmap(source_device: pd.DataFrame) -> hv.Overlay:
             ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"), ("95% CI", "@interval"),
             ("", "@status"),
         ],
-        title="Conversion rate (grey: not enough data)", clabel="conversion rate",
-        responsive=True, height=height, xlabel="", ylabel="",
+        title="Conversion rate (grey: not enough data)" if len(table) else "No sessions match the filters",
+        clabel="conversion rate", responsive=True, height=height, xlabel="", ylabel="", framewise=True,
     )
     dark = table["rate_shown"] > 0.6 * table["rate_shown"].max()
     table["ink"] = ["white" if d else "#111111" for d in dark]
@@ -230,9 +249,7 @@ def load_report_html(report: dict) -> str:
 
 def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.Overlay:
     """The largest leaks (or silent leaks): conversions lost, with their 95% interval."""
-    rows = table[table["leak"]].head(top) if not table.empty else table
-    if rows.empty:
-        return _nothing("No silent leak found" if silent else "No leak found at this false discovery rate")
+    rows = table[table["leak"].astype(bool)].head(top)
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     rows = rows.assign(
         label=[segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])],
@@ -250,9 +267,11 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
         ],
     )
     errors = hv.ErrorBars(rows, "label", ["lost_conversions", "below", "above"]).opts(color="#333333")
+    found = "Silent leaks (95% CI)" if silent else "Leaks against the rest (95% CI)"
+    none = "No silent leak found" if silent else "No leak found at this false discovery rate"
     return (bars * errors).opts(
-        invert_axes=True, xlabel="", width=560, height=max(220, 34 * len(rows) + 90),
-        title="Silent leaks (95% CI)" if silent else "Leaks against the rest (95% CI)",
+        invert_axes=True, xlabel="", width=560, height=34 * top + 90, framewise=True,
+        title=found if len(rows) else none,
         ylabel="conversions lost against the baseline period" if silent
         else "conversions lost against the rest of the traffic",
     )

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import holoviews as hv
+import numpy as np
 import pandas as pd
+import panel as pn
 import pytest
 from helpers import sessions
 
@@ -94,3 +96,35 @@ def test_leaks_list_escapes_segment_names():
     assert "&lt;img src=x onerror=alert(1)&gt; (source) converts at" in html and "<img" not in html
     bars = views.leaks_chart(model.leaks_table).get(0)
     assert f"{HOSTILE} (source)" in bars.dimension_values("label")
+
+
+def test_a_filtered_out_device_keeps_an_empty_funnel_panel(model):
+    model.devices = ["mobile"]
+    try:
+        panel = views.funnel_panel(model.funnel_table, "desktop")
+        bars = panel.get(0)
+        assert bars.dimension_values("share").sum() == 0
+        assert "no sessions" in bars.opts.get().kwargs["title"]
+    finally:
+        model.devices = []
+
+
+def test_the_dashboard_updates_its_plots_in_place():
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource, GlyphRenderer
+
+    from leak_app.app import Dashboard
+    from leak_app.demo import generate_sessions
+
+    model = SessionModel(sessions=generate_sessions(5_000, seed=4))
+    dashboard = Dashboard(model=model)
+    root = pn.Column(*dashboard.main()).get_root(Document())
+    figures = {id(f) for f in root.select({"type": GlyphRenderer})}
+    sources = {id(s): dict(s.data) for s in root.select({"type": ColumnDataSource})}
+    model.devices = ["tablet"]
+    assert {id(f) for f in root.select({"type": GlyphRenderer})} == figures  # nothing redrawn
+    changed = [i for i, s in ((id(s), s) for s in root.select({"type": ColumnDataSource}))
+               if i in sources and any(not np.array_equal(np.asarray(sources[i][k], dtype=object),
+                                                          np.asarray(s.data.get(k, []), dtype=object))
+                                       for k in sources[i])]
+    assert len(changed) >= 8  # the map, funnel panels, duration, heatmap and leak charts' data
