@@ -125,7 +125,8 @@ def main(argv=None) -> int:
         print(f"{name:<28}{value:>14}   {note}")
     met = (median <= TARGETS["median_ms"] and ratio >= TARGETS["ratio"] and ready <= TARGETS["ready_s"]
            and peak <= TARGETS["peak_rss_mb"])
-    print(f"{'targets met':<28}{'yes' if met else 'no':>14}")
+    verdict = ("yes" if met else "no") if args.sessions >= 10_000_000 else "(set for 10M)"
+    print(f"{'targets met':<28}{verdict:>14}")
     print(f"sessions={args.sessions} median_ms={median:.1f} naive_ms={naive:.1f} ratio={ratio:.2f} "
           f"peak_rss_mb={peak:.0f}")
     return 0

@@ -74,8 +74,6 @@ class Dashboard(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        # One Bokeh document update per change, not one per plot: each would walk every model.
-        m.publishing = functools.partial(pn.io.hold, freeze=True)
         self.kpis = pn.pane.HTML(pn.bind(views.kpi_cards_html, m.param.kpis),
                                  stylesheets=[CSS], sizing_mode="stretch_width")
         self.takeaways = pn.pane.HTML(pn.bind(views.takeaways_html, m.param.takeaways),

@@ -10,7 +10,6 @@ batch, so the takeaways, which read them all, are written once.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import weakref
 from collections import OrderedDict
@@ -103,9 +102,6 @@ class SessionModel(param.Parameterized):
     current_period = param.DateRange(default=None, label="Current period", doc="""
         The period checked for silent leaks; None: the second half of the filtered dates.""")
 
-    publishing = param.Callable(default=contextlib.nullcontext, precedence=-1, doc="""
-        Context manager factory each batch of new outputs is published in: an app holds its
-        document there, so that every view updates in one go.""")
     cube = param.ClassSelector(class_=Cube, precedence=-1, doc="The sessions aggregated by day and cell.")
     kpis = param.Dict(default={}, precedence=-1)
     country_table = param.DataFrame(precedence=-1)
@@ -143,8 +139,7 @@ class SessionModel(param.Parameterized):
             return  # filters reset below, while handling new data or new top sources
         self._busy = True
         try:
-            with self.publishing():
-                self._publish(events)
+            self._publish(events)
         finally:
             self._busy = False
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages, Debian's Chromium for the browser tests)
-# and run the whole suite. Extra arguments go to pytest, e.g. `bash tests/run.sh -m "not ui"`.
+# Install what the tests need (Python packages; from Debian: Chromium for the browser tests,
+# a Java runtime for Spark's local mode) and run the whole suite. Extra arguments go to pytest,
+# e.g. `bash tests/run.sh -m "not ui"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x /usr/bin/chromium ]; then
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v java >/dev/null || missing+=(default-jre-headless)
+if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-test.txt
 python3 -m pytest "$@"
