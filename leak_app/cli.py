@@ -27,10 +27,11 @@ def _table(args) -> tuple[str, str] | None:
 
 
 def _model(path, args):
-    from .app import cached_sessions, data_path
+    from .app import data_path
     from .model import SessionModel
+    from .sources import open_data
 
-    sessions, report = cached_sessions(Path(path or data_path()), _mapping(args), _table(args))
+    sessions, report = open_data(Path(path or data_path()), _mapping(args), _table(args))
     return SessionModel(sessions=sessions, load_report=report.to_dict())
 
 

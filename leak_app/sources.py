@@ -69,3 +69,9 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
                         f"of the canonical session table")
     rows = int(table.count().to_pandas())
     return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows)
+
+
+def open_data(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None
+              ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """The sessions of a file, or of a (connection URL, table name), and how they were loaded."""
+    return open_table(*table) if table is not None else open_sessions(path, mapping=mapping)
