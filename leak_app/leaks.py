@@ -19,7 +19,6 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, logit
 from scipy.stats import beta
 
-from .metrics import margin
 from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, rated_p_values, wilson_interval
 from .text import pct
 
@@ -86,7 +85,7 @@ def _segments(counts: dict, columns: list[str]) -> dict | None:
 
     None when a column has one value only (no medium in the export, say): nothing to compare.
     """
-    table = margin(counts, columns)
+    table = counts[" × ".join(columns)]
     codes = [table[c].cat.codes.to_numpy() for c in columns]
     if any(len(np.unique(c)) < 2 for c in codes):
         return None

@@ -35,15 +35,6 @@ def collapse(table: pd.DataFrame, by, min_sessions: int) -> pd.DataFrame:
     return with_rates(summed.reset_index(), min_sessions)
 
 
-def margin(counts: dict, columns: list[str]) -> pd.DataFrame:
-    """Measures per group of ``columns``, summed from the first grouping of counts that has them."""
-    name = " × ".join(columns)
-    if name in counts:
-        return counts[name]
-    grouping = next(t for t in counts.values() if set(columns) <= set(t.columns))
-    return grouping.groupby(columns, observed=True, sort=True)[list(MEASURES)].sum().reset_index()
-
-
 def kpis(counts) -> dict:
     totals = counts["device"][list(MEASURES)].sum()
     n, converting, revenue = int(totals["sessions"]), int(totals["conversions"]), float(totals["revenue"])
@@ -62,7 +53,7 @@ def kpis(counts) -> dict:
 
 def by_country(counts: dict, min_sessions: int) -> pd.DataFrame:
     """Rate per country; ``q_value``: does it differ from the rest (two-sided, BH over rated ones)?"""
-    table = with_rates(margin(counts, ["country"])[["country", "sessions", "conversions"]], min_sessions)
+    table = with_rates(counts["country"][["country", "sessions", "conversions"]], min_sessions)
     k, n = table["conversions"].to_numpy(), table["sessions"].to_numpy()
     p = rated_p_values(table["rated"].to_numpy(), differs_from_rest_p, k, n, k.sum(), n.sum())
     table["q_value"] = benjamini_hochberg(p)
@@ -103,7 +94,7 @@ def by_duration(counts: dict, min_sessions: int) -> pd.DataFrame:
 
 def top_sources(counts: dict, n: int) -> list[str]:
     """The n sources with most sessions (ties by name, so the choice is reproducible)."""
-    table = margin(counts, ["source"])
+    table = counts["source"]
     order = sorted(zip(table["sessions"], table["source"].astype(str)), key=lambda kv: (-kv[0], kv[1]))
     return [name for sessions, name in order[:n] if sessions > 0]
 

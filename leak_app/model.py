@@ -175,7 +175,7 @@ class SessionModel(param.Parameterized):
             self.funnel = "pageviews"
         cube = outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
         [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
-        countries = metrics.margin(everything, ["country"]).sort_values(
+        countries = everything["country"].sort_values(
             ["sessions", "country"], ascending=[False, True], kind="stable")
         self.param.devices.objects = list(cube.labels["device"])
         self.param.countries.objects = countries["country"].astype(str).tolist()
