@@ -104,7 +104,7 @@ def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
     bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
         stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
         yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0],
-        title=device if frame["count"].sum() else f"{device}: no sessions match the filters",
+        title=device if frame["count"].sum() else f"{device}: no sessions",
         tools=["hover"], hover_tooltips=[("Stage", "@stage"), ("", "@part"),
                                          ("Sessions", "@count{0,0}"), ("Drop-off here", "@drop_text")],
         show_legend=False, framewise=True,

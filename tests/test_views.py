@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
-from helpers import sessions
+from helpers import ROOT, sessions
 
 from leak_app import SessionModel, views
 from leak_app.geo import country_shapes
@@ -128,3 +128,21 @@ def test_the_dashboard_updates_its_plots_in_place():
                                                           np.asarray(s.data.get(k, []), dtype=object))
                                        for k in sources[i])]
     assert len(changed) >= 8  # the map, funnel panels, duration, heatmap and leak charts' data
+
+
+def test_settings_that_change_the_axes_update_them_in_place():
+    from bokeh.document import Document
+    from bokeh.models import FactorRange
+
+    from leak_app.app import Dashboard
+
+    model = SessionModel.from_path(ROOT / "tests" / "fixtures" / "events_20260803.parquet")
+    root = pn.Column(*Dashboard(model=model).main()).get_root(Document())
+
+    def stage_axes():
+        return {tuple(map(str, r.factors)) for r in root.select({"type": FactorRange})
+                if "Browsed" in map(str, r.factors)}
+
+    assert stage_axes() == {("Browsed", "Engaged", "Deep\nEngagement", "Converted")}
+    model.funnel = "ecommerce"
+    assert stage_axes() == {("Browsed", "Viewed\nitem", "Added\nto\ncart", "Began\ncheckout", "Converted")}
