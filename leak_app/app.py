@@ -225,19 +225,26 @@ class Upload(pn.viewable.Viewer):
                                           sizing_mode="stretch_width")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
         self.input.param.watch(self._load, "value")
+        # The shown upload's folder: a large file is scanned from disk, again whenever a
+        # setting rebuilds the cube, so it stays until another upload replaces it.
+        self._folder = None
 
     def _load(self, event) -> None:
         if not event.new:
             return
         name = self.input.filename or "upload"
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(name).name
-            path.write_bytes(event.new)
-            try:
-                self.model.load(path, name=name)
-            except LoadError as exc:
-                self._say(f"Could not load it; the current data stays. {exc}", "danger")
-                return
+        folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
+        path = Path(folder.name) / Path(name).name
+        path.write_bytes(event.new)
+        try:
+            self.model.load(path, name=name)
+        except LoadError as exc:
+            folder.cleanup()
+            self._say(f"Could not load it; the current data stays. {exc}", "danger")
+            return
+        if self._folder is not None:
+            self._folder.cleanup()
+        self._folder = folder
         report = self.model.load_report
         self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
 
