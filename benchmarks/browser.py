@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 
-from interaction import write_demo  # noqa: E402
-from ui_serving import serving  # noqa: E402
+from interaction import write_demo
+from ui_serving import serving
 
-from leak_app.browser import chromium  # noqa: E402
+from leak_app.browser import chromium
 
 TARGET_MS = 300
 #: Record when each press starts, and the frame painted after each document change.

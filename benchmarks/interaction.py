@@ -30,9 +30,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from naive import filtered, naive_model  # noqa: E402
+from naive import filtered, naive_model
 
-from leak_app import SessionModel  # noqa: E402
+from leak_app import SessionModel
 
 #: The issue's targets on a 2-core machine, for 10 million sessions.
 TARGETS = {"median_ms": 50, "ratio": 30, "ready_s": 10, "peak_rss_mb": 2500}

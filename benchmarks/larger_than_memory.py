@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from interaction import write_demo  # noqa: E402
+from interaction import write_demo
 
-from leak_app import SessionModel  # noqa: E402
+from leak_app import SessionModel
 
 
 def main(argv=None) -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leak_app import simulation  # noqa: E402
-from leak_app.stats import wilson_interval  # noqa: E402
+from leak_app import simulation
+from leak_app.stats import wilson_interval
 
 
 def main(argv=None) -> int:

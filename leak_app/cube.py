@@ -9,6 +9,7 @@ subtraction, and every table a view needs is a few bincounts over cells.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -59,7 +60,7 @@ def duration_labels(edges) -> list[str]:
         return f"{a / 60:g}–{b / 60:g} min" if b is not None else f"{a / 60:g} min"
 
     edges = list(edges)
-    middle = [fmt(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    middle = [fmt(a, b) for a, b in itertools.pairwise(edges)]
     return [f"<{fmt(edges[0])}", *middle, f">{fmt(edges[-1])}"]
 
 

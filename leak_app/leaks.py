@@ -185,7 +185,7 @@ def step_leaks(counts: dict, min_sessions: int) -> pd.DataFrame:
     best_device = devices[np.where(rated, rate, -np.inf).argmax(axis=1)]
     has_best = np.isfinite(best_rate)
     best_rate = np.where(has_best, best_rate, np.nan)
-    steps = np.array([step_name(b, a) for b, a in zip(names[:-1], names[1:])], dtype=object)
+    steps = np.array([step_name(b, a) for b, a in itertools.pairwise(names)], dtype=object)
     table = {
         "device": np.broadcast_to(devices, entered.shape), "entered": entered.astype("int64"),
         "passed": passed.astype("int64"), "step": np.broadcast_to(steps[:, None], entered.shape),

@@ -120,11 +120,20 @@ def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | N
         )
     missing = [c for c in layout.required() if c not in cols]
     if missing:
-        raise LoadError(
-            f"{label}: missing required column(s) {', '.join(repr(c) for c in missing)} "
-            f"for a {layout.label} (column names are matched case-insensitively)"
-        )
+        raise missing_columns(label, missing, layout.label)
     return layout
+
+
+def missing_columns(label: str, missing: list[str], what: str) -> LoadError:
+    """The error for a file or table that lacks columns its layout needs."""
+    return LoadError(f"{label}: missing required column(s) {', '.join(repr(c) for c in missing)} "
+                     f"for a {what} (column names are matched case-insensitively)")
+
+
+def nothing_kept(report: LoadReport) -> LoadError:
+    """The error for a file whose every row was dropped, with how many for each reason."""
+    return LoadError(f"{report.path}: no usable sessions: every row was dropped "
+                     f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
 
 
 def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | None = None
@@ -165,8 +174,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
 def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict) -> tuple[pd.DataFrame, LoadReport]:
     missing = [c for c in ga4.REQUIRED if c not in raw.columns]
     if missing:
-        raise LoadError(f"{label}: missing required column(s) {', '.join(repr(c) for c in missing)} "
-                        f"for a GA4 BigQuery event export (events_*)")
+        raise missing_columns(label, missing, "GA4 BigQuery event export (events_*)")
     report = _new_report(label, f"ga4_events_{kind}", raw, unreadable)
     reasons = _DropReasons(raw.index)
     events = ga4.sessionize(raw, reasons.flag)
@@ -207,8 +215,7 @@ def _finish(sessions: pd.DataFrame, report: LoadReport, rows_kept: int | None = 
     report.rows_kept = len(table) if rows_kept is None else rows_kept
     report.sessions = len(table)
     if table.empty:
-        raise LoadError(f"{report.path}: no usable sessions: every row was dropped "
-                        f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
+        raise nothing_kept(report)
     report.unmatched_countries = unmatched_countries(table["country"])
     return table, report
 

@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 
 from .countries import unmatched_country_counts
-from .loaders import CANONICAL, NUMERIC, SESSION_KEY, TEXT
+from .loaders import CANONICAL, NUMERIC, SESSION_KEY, TEXT, missing_columns, nothing_kept
 from .readers import GZIP_MAGIC, PARQUET_MAGIC
 from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport
 
@@ -71,13 +71,12 @@ def scan_sessions(path: str | Path, name: str | None = None, con=None) -> tuple[
     con = con or connect()
     try:
         raw = _read(con, path, kind)
-    except Exception as exc:  # noqa: BLE001 - DuckDB's own message says what is wrong
+    except Exception as exc:
         raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
     raw = raw.rename({c.strip().lower(): c for c in raw.columns})
     missing = [c for c in CANONICAL.required() if c not in raw.columns]
     if missing:
-        raise LoadError(f"{label}: missing required column(s) {', '.join(map(repr, missing))} "
-                        f"for a {CANONICAL.label} (column names are matched case-insensitively)")
+        raise missing_columns(label, missing, CANONICAL.label)
     parsed = _parsed(raw)
     counts = parsed.group_by(["reason", "country"]).aggregate(rows=parsed.count()).to_pandas()
     report = LoadReport(path=label, format=f"canonical_{kind}_scan", rows_read=int(counts["rows"].sum()))
@@ -87,8 +86,7 @@ def scan_sessions(path: str | Path, name: str | None = None, con=None) -> tuple[
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
-        raise LoadError(f"{label}: no usable sessions: every row was dropped "
-                        f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
+        raise nothing_kept(report)
     report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
     return sessions, report
 

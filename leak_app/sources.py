@@ -11,12 +11,12 @@ from pathlib import Path
 import ibis
 import pandas as pd
 
-from .loaders import load_sessions
+from .loaders import load_sessions, missing_columns
 from .scan import is_canonical, scan_sessions
 from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
 #: Canonical files from this size on are scanned by DuckDB rather than loaded by pandas.
-SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", 16 * 2**20))
+SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: The canonical columns the cube reads (ids are only needed while loading).
 CUBE_COLUMNS = ("date", "device", "country", "source", "medium", "pageviews", "duration",
                 "transactions", "revenue", *ECOMMERCE_STEPS)
@@ -61,12 +61,11 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     label = f"{url} table {name}"
     try:
         table = ibis.connect(url).table(name)
-    except Exception as exc:  # noqa: BLE001 - the backend's own message says what is wrong
+    except Exception as exc:
         raise LoadError(f"{label}: cannot be opened ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
     missing = [c for c in CUBE_COLUMNS[:9] if c not in table.columns]
     if missing:
-        raise LoadError(f"{label}: missing required column(s) {', '.join(map(repr, missing))} "
-                        f"of the canonical session table")
+        raise missing_columns(label, missing, "canonical session table")
     rows = int(table.count().to_pandas())
     return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows)
 

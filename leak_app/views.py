@@ -13,9 +13,9 @@ from pathlib import Path
 
 import cartopy.crs as ccrs
 import geoviews as gv
+import geoviews.plotting.bokeh
 import holoviews as hv
-import geoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backends without a notebook)
-import holoviews.plotting.bokeh  # noqa: F401
+import holoviews.plotting.bokeh
 import hvplot.pandas  # noqa: F401
 import pandas as pd
 from bokeh.models import NumeralTickFormatter

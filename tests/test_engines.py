@@ -135,7 +135,7 @@ def test_spark_local_mode_builds_the_cube_of_the_in_memory_path(spark, demo):
 def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    import leak_app.sources as sources
+    from leak_app import sources
     from leak_app.app import Upload
 
     monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)  # every canonical upload counts as large

@@ -7,16 +7,16 @@ import os
 import subprocess
 import sys
 
+import formats
 import pandas as pd
 import pytest
 from helpers import ROOT
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import formats
 from leak_app import LoadError, SessionModel, load_sessions
-from leak_app.loaders import read_mapping
 from leak_app.cube import ECOMMERCE_STAGES
+from leak_app.loaders import read_mapping
 from leak_app.schema import to_canonical
 
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -12,13 +12,13 @@ PROJECT = yaml.safe_load((ROOT / "anaconda-project.yml").read_text(encoding="utf
 
 def readme_commands() -> list[str]:
     """The lines of the README's shell blocks."""
-    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", README, flags=re.S)
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", README, flags=re.DOTALL)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 
 
 def test_readme_quick_start_is_two_commands_serve_and_test():
     start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    commands = [line.strip() for block in re.findall(r"```bash\n(.*?)```", start, flags=re.S)
+    commands = [line.strip() for block in re.findall(r"```bash\n(.*?)```", start, flags=re.DOTALL)
                 for line in block.splitlines() if line.strip() and not line.startswith("#")]
     assert commands == ["pip install -r requirements.txt && python -m leak_app serve", "bash tests/run.sh"]
 

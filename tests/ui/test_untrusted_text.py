@@ -4,13 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import formats
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT
 from playwright.sync_api import expect
 
-import formats
 from leak_app.schema import to_canonical
 
 IMG = "<img src=x onerror=alert(1)>"
