@@ -6,9 +6,10 @@ Serves N demo sessions as people do (``python -m leak_app serve``), opens the pa
 headless Chromium and clicks device buttons, as an analyst does, ``--clicks`` times.
 Each time it measures, in the page's own clock, from the press of the button to the
 frame painted after the last change the server sent (Bokeh document changes), once
-no change has come for a second. Prints the clicks' latencies, their median against
-the 300 ms target, and a machine-readable last line
-``sessions=N median_ms=X max_ms=Y clicks=K``.
+no change has come for a second: every plot updated. It also reports when the first
+text the server changed (the KPI cards) was painted. Prints the clicks' latencies,
+their median against the 300 ms target (every plot updated), and a machine-readable
+last line ``sessions=N median_ms=X max_ms=Y first_ms=F clicks=K``.
 """
 from __future__ import annotations
 
@@ -28,27 +29,32 @@ from ui_serving import serving
 from leak_app.browser import chromium
 
 TARGET_MS = 300
-#: Record when each press starts, and the frame painted after each document change.
+#: Record when each press starts, and the frame painted after each document change
+#: (flagged when the change is to a text: the HTML panes, KPI cards first).
 HOOKS = """() => {
     window.__paints = [];
     document.addEventListener('pointerdown', () => { window.__pressed = performance.now(); }, true);
     for (const doc of Bokeh.documents) {
-        doc.on_change(() => requestAnimationFrame(() => requestAnimationFrame(
-            () => window.__paints.push(performance.now()))));
+        doc.on_change((event) => requestAnimationFrame(() => requestAnimationFrame(
+            () => window.__paints.push([performance.now(), event.attr === 'text']))));
     }
 }"""
 QUIET_MS = 1000
 
 
-def click_latency(page, button: str) -> float:
+def click_latency(page, button: str) -> tuple[float, float]:
+    """(every plot updated, first text updated), in ms after pressing the button."""
     page.evaluate("() => { window.__paints = []; }")
     page.get_by_role("button", name=button, exact=True).click()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         page.wait_for_timeout(100)
         paints, now = page.evaluate("() => [window.__paints, performance.now()]")
-        if paints and now - max(paints) > QUIET_MS:
-            return max(paints) - page.evaluate("() => window.__pressed")
+        last = max((t for t, _ in paints), default=None)
+        if last is not None and now - last > QUIET_MS:
+            pressed = page.evaluate("() => window.__pressed")
+            first_text = min((t for t, text in paints if text), default=last)
+            return last - pressed, first_text - pressed
     raise TimeoutError(f"no update painted within a minute of clicking {button!r}")
 
 
@@ -67,13 +73,16 @@ def main(argv=None) -> int:
             page.wait_for_timeout(3000)  # every plot drawn
             page.evaluate(HOOKS)
             buttons = ["mobile", "tablet", "desktop"]
-            latencies = [click_latency(page, buttons[i % len(buttons)]) for i in range(args.clicks)]
-    median, worst = statistics.median(latencies), max(latencies)
-    print("click to updated plots (ms): " + ", ".join(f"{ms:.0f}" for ms in latencies))
-    print(f"{'median (ms)':<28}{median:>10.0f}   target ≤ {TARGET_MS} ms at 1M sessions")
+            clicks = [click_latency(page, buttons[i % len(buttons)]) for i in range(args.clicks)]
+    latencies, firsts = [every for every, _ in clicks], [first for _, first in clicks]
+    median, worst, first = statistics.median(latencies), max(latencies), statistics.median(firsts)
+    print("click to every plot updated (ms): " + ", ".join(f"{ms:.0f}" for ms in latencies))
+    print(f"{'first text updated (ms)':<28}{first:>10.0f}   median: the KPI cards")
+    print(f"{'every plot updated (ms)':<28}{median:>10.0f}   median; target ≤ {TARGET_MS} ms at 1M sessions")
     print(f"{'slowest (ms)':<28}{worst:>10.0f}")
     print(f"{'target met':<28}{'yes' if median <= TARGET_MS else 'no':>10}")
-    print(f"sessions={args.sessions} median_ms={median:.0f} max_ms={worst:.0f} clicks={args.clicks}")
+    print(f"sessions={args.sessions} median_ms={median:.0f} max_ms={worst:.0f} first_ms={first:.0f} "
+          f"clicks={args.clicks}")
     return 0
 
 
