@@ -1,9 +1,11 @@
-"""Canonical session files scanned by DuckDB, never loaded into pandas: larger than memory.
+"""Session files scanned by DuckDB, never loaded into pandas: larger than memory.
 
+Flat layouts are scanned: the canonical table, the Google Analytics session exports
+and files with a column mapping (nested exports and GA4 events are read by pandas).
 The rows are parsed and checked in Ibis expressions (the same checks and drop
 reasons as :mod:`leak_app.loaders`), so every row is still accounted for, and the
 session table stays a lazy query that the cube build runs. DuckDB streams the file
-and spills to disk what does not fit in ``memory_limit``.
+and spills to disk what does not fit in its memory limit.
 """
 from __future__ import annotations
 
@@ -16,13 +18,24 @@ import ibis
 import pandas as pd
 
 from .countries import unmatched_country_counts
-from .loaders import CANONICAL, NUMERIC, SESSION_KEY, TEXT, missing_columns, nothing_kept
+from .loaders import (
+    MAX_BAD_FRACTION,
+    NUMERIC,
+    SESSION_KEY,
+    TEXT,
+    Layout,
+    detect_layout,
+    missing_columns,
+    nothing_kept,
+)
 from .readers import GZIP_MAGIC, PARQUET_MAGIC
 from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
 #: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
 MEMORY_LIMIT = "1GB"
+#: Layouts scanned (flat columns); the others are read by pandas.
+SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "mapped")
 EXACT_DUPLICATE = "exact duplicate row"
 MERGED = "repeated session id (merged into its first row)"
 
@@ -39,13 +52,15 @@ def file_kind(path: Path) -> str:
     return "json" if head.lstrip()[:1] in (b"{", b"[") else "csv"
 
 
-def is_canonical(path: Path) -> bool:
-    """Whether a file names the canonical columns (the only layout scanned without pandas)."""
+def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
+    """The layout a file is scanned with, or None if pandas must read it (nested, GA4, unknown)."""
+    kind = file_kind(path)
     try:
-        columns = _read(ibis.duckdb.connect(), path, file_kind(path)).columns
-    except Exception:  # noqa: BLE001 - unreadable here: the pandas loader says why
-        return False
-    return {c.strip().lower() for c in columns} >= set(CANONICAL.required())
+        columns = [c.strip().lower() for c in _read(ibis.duckdb.connect(), path, kind).columns]
+        layout = detect_layout(columns, kind, str(path), mapping)
+    except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
+        return None
+    return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
 
 
 def connect() -> ibis.BaseBackend:
@@ -64,25 +79,31 @@ def _read(con, path: Path, kind: str) -> ibis.Table:
     return con.read_csv(str(path), all_varchar=True)
 
 
-def scan_sessions(path: str | Path, name: str | None = None, con=None) -> tuple[ibis.Table, LoadReport]:
-    """A canonical session file as a lazy Ibis table of valid sessions, and its load report."""
+def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None
+                  ) -> tuple[ibis.Table, LoadReport]:
+    """A session file as a lazy Ibis table of valid sessions, and its load report.
+
+    ``layout``: how the file names the canonical columns (default: detected from them).
+    """
     path, label = Path(path), name or str(path)
     kind = file_kind(path)
-    con = con or connect()
     try:
-        raw = _read(con, path, kind)
+        raw = _read(connect(), path, kind)
     except Exception as exc:
         raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
     raw = raw.rename({c.strip().lower(): c for c in raw.columns})
-    missing = [c for c in CANONICAL.required() if c not in raw.columns]
+    layout = layout or detect_layout(list(raw.columns), kind, label)
+    missing = [c for c in layout.required() if c not in raw.columns]
     if missing:
-        raise missing_columns(label, missing, CANONICAL.label)
-    parsed = _parsed(raw)
+        raise missing_columns(label, missing, layout.label)
+    parsed = _parsed(raw, layout)
     counts = parsed.group_by(["reason", "country"]).aggregate(rows=parsed.count()).to_pandas()
-    report = LoadReport(path=label, format=f"canonical_{kind}_scan", rows_read=int(counts["rows"].sum()))
-    report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
+    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()))
+    reasons = counts.groupby("reason")["rows"].sum().to_dict()
+    _refuse_if_mostly_bad(reasons, report.rows_read, label)
+    report.drop_all(reasons)
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
-    sessions, merged_away = _merge_repeated(con, parsed.filter(parsed.reason.isnull()).drop("reason"), report)
+    sessions, merged_away = _merge_repeated(raw, parsed.filter(parsed.reason.isnull()).drop("reason"), report)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
@@ -115,42 +136,59 @@ def _date(column):
                       else_=text.substr(0, 10).try_cast("date"))
 
 
-def _parsed(raw: ibis.Table) -> ibis.Table:
+def _refuse_if_mostly_bad(reasons: dict, rows: int, label: str) -> None:
+    """A column whose values mostly fail to parse is a wrong file or mapping, as in the pandas loader."""
+    for reason, count in reasons.items():
+        column, _, problem = reason.rpartition(": not a ")
+        if column and count > MAX_BAD_FRACTION * rows:
+            raise LoadError(f"{label}: column {column!r} should hold {problem}s, but {count} of {rows} "
+                            f"values do not")
+
+
+def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     """Canonical values and the first reason each row is dropped for (null when kept)."""
     checks, values = [], {}
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
-        values[key] = raw[key].cast("string")
+        values[key] = raw[layout.columns[key]].cast("string")
         checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), f"missing {key}"))
-    values["date"] = _date(raw["date"])
-    checks.append((values["date"].isnull(), "date: not a date"))
+    source = layout.columns["date"]
+    values["date"] = _date(raw[source])
+    checks.append((values["date"].isnull(), f"{source}: not a date"))
     for name in NUMERIC:
-        value, bad = _number(raw[name])
-        checks += [(bad, f"{name}: not a number"), (value < 0, f"negative {name}")]
-        values[name] = value
+        source = layout.columns.get(name)
+        if source not in raw.columns:
+            continue
+        value, bad = _number(raw[source])
+        checks += [(bad, f"{source}: not a number"), (value < 0, f"negative {source}")]
+        values[name] = value * layout.revenue_scale if name == "revenue" else value
+    for name in ("pageviews", "duration", "revenue"):
+        values.setdefault(name, ibis.literal(0.0))
+    values.setdefault("transactions", (values["revenue"] > 0).cast("float64"))
     for name in TEXT:
-        values[name] = _text(raw[name]) if name in raw.columns else ibis.literal(NOT_SET)
+        source = layout.columns.get(name)
+        values[name] = _text(raw[source]) if source in raw.columns else ibis.literal(NOT_SET)
     device = values["device"].lower()
     values["device"] = ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE)
     reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
     return raw.select(**values, reason=reason)
 
 
-def _merge_repeated(con, rows: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
+def _merge_repeated(raw: ibis.Table, rows: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
     """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits).
 
-    The merged session takes the earliest date and the smallest label of each text column
-    (the parts of a split session agree on them) and sums the numbers. Also returns the
-    rows folded away per country.
+    The merged session takes the date and labels of its earliest part (where a split
+    session started: the pandas loader's "first row" when the file is in date order) and
+    sums the numbers. Also returns the rows folded away per country.
     """
     keys = rows.group_by(SESSION_KEY).aggregate(rows=rows.count())
-    repeated = con.create_table(f"repeated_{abs(hash(rows))}", keys.filter(keys.rows > 1), temp=True)
+    repeated = raw.get_backend().create_table(f"repeated_{abs(hash(rows))}", keys.filter(keys.rows > 1), temp=True)
     if not repeated.count().to_pandas():
         return rows, pd.Series(dtype="int64")
     parts = rows.semi_join(repeated, SESSION_KEY)
     distinct = parts.distinct()
     merged = distinct.group_by(SESSION_KEY).aggregate(
-        date=distinct.date.min(), **{c: distinct[c].min() for c in TEXT},
+        date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
         **{c: distinct[c].sum() for c in NUMERIC})
     per_country = {name: t.group_by("country").aggregate(rows=t.count()).to_pandas().set_index("country")["rows"]
                    for name, t in (("parts", parts), ("distinct", distinct), ("merged", merged))}

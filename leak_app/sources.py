@@ -12,10 +12,10 @@ import ibis
 import pandas as pd
 
 from .loaders import load_sessions, missing_columns
-from .scan import is_canonical, scan_sessions
+from .scan import scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
-#: Canonical files from this size on are scanned by DuckDB rather than loaded by pandas.
+#: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: The canonical columns the cube reads (ids are only needed while loading).
 CUBE_COLUMNS = ("date", "device", "country", "source", "medium", "pageviews", "duration",
@@ -38,14 +38,16 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
                   ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """The sessions of a file and how they were loaded.
 
-    Canonical files of ``scan_from`` bytes or more (default ``SCAN_FROM_BYTES``) are
-    scanned by DuckDB, never held in memory; the rest are loaded by pandas, which
+    Files of ``scan_from`` bytes or more (default ``SCAN_FROM_BYTES``) in a flat layout
+    are scanned by DuckDB, never held in memory; the rest are loaded by pandas, which
     reads every export layout.
     """
     path = Path(path)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
-    if mapping is None and path.is_file() and path.stat().st_size >= limit and is_canonical(path):
-        return scan_sessions(path, name=name)
+    if path.is_file() and path.stat().st_size >= limit:
+        layout = scan_layout(path, mapping)
+        if layout is not None:
+            return scan_sessions(path, name=name, layout=layout)
     return load_sessions(path, name=name, mapping=mapping)
 
 

@@ -10,13 +10,16 @@ import shutil
 import ibis
 import pandas as pd
 import pytest
-from helpers import unavailable
+from helpers import ROOT, unavailable
 from naive import assert_same_tables
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 from leak_app import SessionModel, load_sessions
 from leak_app.cube import duration_labels
 from leak_app.demo import generate_sessions
-from leak_app.scan import scan_sessions
+from leak_app.loaders import read_mapping
+from leak_app.scan import scan_layout, scan_sessions
 from leak_app.sources import CUBE_COLUMNS, open_sessions
 
 FILTERS = [
@@ -87,12 +90,13 @@ def test_scanned_parquet_and_json_give_the_in_memory_tables(demo, tmp_path, kind
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=demo))
 
 
-def test_large_canonical_files_are_scanned_and_others_loaded(demo, tmp_path, ga_raw):
+def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
     path = tmp_path / "sessions.parquet"
     demo.to_parquet(path)
     assert isinstance(open_sessions(path, scan_from=0)[0], ibis.Table)
-    assert isinstance(open_sessions(path)[0], pd.DataFrame)  # small: pandas, for every export layout
-    assert isinstance(open_sessions(ga_raw, scan_from=0)[0], pd.DataFrame)  # not canonical
+    assert isinstance(open_sessions(path)[0], pd.DataFrame)  # small: pandas, for its finer checks
+    nested = FIXTURES / "ga_sessions_20260803.json"
+    assert isinstance(open_sessions(nested, scan_from=0)[0], pd.DataFrame)
 
 
 def test_a_scanned_file_with_no_sessions_columns_is_refused(tmp_path):
@@ -152,3 +156,44 @@ def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, m
     model.engaged_pageviews = 4
     funnel = model.funnel_table
     assert funnel[funnel["stage"] == "Browsed"]["sessions"].sum() == len(demo)
+
+
+def assert_same_report(report, expected) -> None:
+    for field in ("rows_read", "rows_kept", "sessions", "duplicates_removed", "dropped", "unmatched_countries"):
+        assert getattr(report, field) == getattr(expected, field), field
+    assert report.rows_read == report.rows_kept + sum(report.dropped.values())
+
+
+@pytest.mark.parametrize("name, mapping", [
+    ("ga_sessions_export.csv", None), ("ga_sessions_export.csv.gz", None),
+    ("shop_sessions.csv", "shop_sessions_mapping.toml"), ("shop_sessions.parquet", "shop_sessions_mapping.toml"),
+])
+def test_flat_exports_scan_as_pandas_loads_them(name, mapping):
+    path = FIXTURES / name
+    layout = read_mapping(FIXTURES / mapping) if mapping else None
+    scanned_layout = scan_layout(path, layout)
+    assert scanned_layout is not None
+    scanned, report = scan_sessions(path, layout=scanned_layout)
+    loaded, expected = load_sessions(path, mapping=layout)
+    assert report.format == f"{expected.format}_scan"
+    assert_same_report(report, expected)
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
+@pytest.mark.parametrize("name", ["ga_sessions_20260803.json", "train_v2_sample.csv", "events_20260803.parquet"])
+def test_nested_and_event_exports_are_left_to_pandas(name):
+    assert scan_layout(FIXTURES / name) is None
+
+
+def test_the_real_ga360_sample_scans_as_pandas_loads_it(ga_raw):
+    scanned, report = scan_sessions(ga_raw)
+    loaded, expected = load_sessions(ga_raw)
+    assert_same_report(report, expected)  # 10,000 rows; two midnight splits merged
+    assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
+def test_a_column_of_mostly_bad_numbers_is_refused(tmp_path, demo):
+    path = tmp_path / "sessions.csv"
+    demo.head(50).assign(pageviews="many").to_csv(path, index=False)
+    with pytest.raises(Exception, match="column 'pageviews' should hold numbers, but 50 of 50"):
+        scan_sessions(path)
