@@ -94,26 +94,31 @@ def _funnel_long(funnel: pd.DataFrame) -> pd.DataFrame:
 def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
     """One device's funnel: each stage's share of entry sessions and, stacked on it, the share lost.
 
-    Empty (and titled so) when the filters leave the device no session: the panel keeps its
-    place and updates in place when the device comes back.
+    Empty, and saying so, when the filters leave the device no session: the panel keeps
+    its place and updates in place when the device comes back.
     """
     frame = _funnel_long(funnel[funnel["device"] == device])
-    if frame.empty:  # zero-height bars on the same stages: stacked bars need a row
+    empty = frame.empty
+    if empty:  # zero-height bars on the same stages: stacked bars need a row
         stages = [str(s).replace(" ", "\n") for s in funnel["stage"].cat.categories]
         frame = pd.DataFrame({"stage": stages, "part": "reached", "share": 0.0, "count": 0, "drop_text": "–"})
     bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
         stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
-        yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0],
-        title=device if frame["count"].sum() else f"{device}: no sessions",
+        yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0], title=device,
         tools=["hover"], hover_tooltips=[("Stage", "@stage"), ("", "@part"),
                                          ("Sessions", "@count{0,0}"), ("Drop-off here", "@drop_text")],
         show_legend=False, framewise=True,
         xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
     )
-    reached = frame[(frame["part"] == "reached") & (frame["count"].sum() > 0)]
-    text = [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]
-    top = reached["stage"].map(frame.groupby("stage", sort=False)["share"].sum()).to_numpy()
-    labels = hv.Labels(reached.assign(text=text, y=top + 0.01), ["stage", "y"], "text").opts(
+    if empty:  # a note in the data, not the title: exported files embed data changes
+        notes = pd.DataFrame({"stage": [frame["stage"].iloc[(len(frame) - 1) // 2]], "y": [0.5],
+                              "text": ["no sessions match the filters"]})
+    else:
+        reached = frame[frame["part"] == "reached"]
+        top = reached["stage"].map(frame.groupby("stage", sort=False)["share"].sum()).to_numpy()
+        notes = pd.DataFrame({"stage": reached["stage"], "y": top + 0.01,
+                              "text": [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]})
+    labels = hv.Labels(notes, ["stage", "y"], "text").opts(
         text_font_size="8pt", text_color="#222222", text_baseline="bottom",
     )
     return bars * labels
