@@ -3,13 +3,15 @@
 A *cell* is one combination of device, country, source, medium, session-duration
 bucket and funnel stage. The build is one Ibis expression, so the same code
 aggregates a DataFrame or a Parquet/CSV/NDJSON file on DuckDB, or a table on Spark
-or BigQuery. Its result is small (cells × days, whatever the number of sessions)
-and is held as NumPy prefix sums over days: a date range's totals are one
-subtraction, and every table a view needs is a few bincounts over cells.
+or BigQuery. Its result grows with the variety of the traffic (cells × days), not
+its volume, and is held as NumPy prefix sums over days (a date range's totals are one
+subtraction) or, for cubes too wide for that, as its rows in day order; every table a
+view needs is then one sparse product over cells.
 """
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -88,22 +90,79 @@ def cube_expression(table: ibis.Table, settings: CellSettings) -> ibis.Table:
     )
 
 
+class DayPrefix:
+    """Prefix sums over days of every measure per cell: a day range's totals in one subtraction.
+
+    Memory: (days + 1) × cells × 40 bytes, whatever the number of sessions.
+    """
+
+    def __init__(self, day: np.ndarray, cell: np.ndarray, values: np.ndarray, days: int, cells: int):
+        self.prefix = np.zeros((days + 1, cells, len(MEASURES)))
+        self.prefix[day + 1, cell] = values
+        np.cumsum(self.prefix, axis=0, out=self.prefix)
+        self.sessions = np.ascontiguousarray(self.prefix[:, :, 0])
+
+    def totals(self, first: int, last: int, out: np.ndarray) -> None:
+        np.subtract(self.prefix[last + 1], self.prefix[first], out=out)
+
+    def _before(self, day: int, weights: np.ndarray) -> float:
+        # einsum, not ``@``: a threaded BLAS dot costs ten times more on two cores.
+        return float(np.einsum("i,i->", self.sessions[day], weights))
+
+    def active_days(self, keep: np.ndarray, first: int, last: int) -> tuple[int, int] | None:
+        weights = keep.astype("float64")
+        before, through = self._before(first, weights), self._before(last + 1, weights)
+        if through == before:
+            return None
+        start = _first(first, last, lambda d: self._before(d + 1, weights) > before)
+        return start, _first(start, last, lambda d: self._before(d + 1, weights) == through)
+
+
+class DayRows:
+    """The cube query's rows (a day, a cell and its measures) in day order.
+
+    For cubes too wide for :class:`DayPrefix`: memory is that of the rows (at most one
+    per session), and a day range costs a pass over its rows.
+    """
+
+    def __init__(self, day: np.ndarray, cell: np.ndarray, values: np.ndarray, days: int, cells: int):
+        order = np.argsort(day, kind="stable")
+        self.day, self.cell, self.values = day[order], cell[order], values[order]
+        self.starts = np.searchsorted(self.day, np.arange(days + 1))
+        self.cells = cells
+
+    def totals(self, first: int, last: int, out: np.ndarray) -> None:
+        rows = slice(self.starts[first], self.starts[last + 1])
+        for j in range(len(MEASURES)):
+            out[:, j] = np.bincount(self.cell[rows], weights=self.values[rows, j], minlength=self.cells)
+
+    def active_days(self, keep: np.ndarray, first: int, last: int) -> tuple[int, int] | None:
+        rows = slice(self.starts[first], self.starts[last + 1])
+        kept = self.values[rows, 0] * keep[self.cell[rows]]
+        days = np.flatnonzero(np.bincount(self.day[rows] - first, weights=kept, minlength=last - first + 1))
+        return (first + int(days[0]), first + int(days[-1])) if len(days) else None
+
+
+#: A cube whose prefix sums would take more memory than this keeps its rows instead
+#: (``LEAK_APP_CUBE_PREFIX_BYTES``): filter changes get slower, memory stays bounded.
+PREFIX_LIMIT_BYTES = 1536 * 2**20
+
+
 @dataclass
 class Cube:
-    """Prefix sums over days of every measure per cell, and the labels of each cell's dimensions."""
+    """Every measure per day and cell, and the labels of each cell's dimensions."""
 
     first_day: pd.Timestamp
+    days: int
     labels: dict  # dimension -> its labels, in code order
     codes: dict  # dimension -> code of each cell
-    prefix: np.ndarray  # (day + 1, cell, measure): totals of the days before
+    store: DayPrefix | DayRows  # the measures by day and cell
     #: Sums each grouping's groups from the cells: one sparse product answers them all.
     summing: sparse.csc_matrix = field(init=False)
     offsets: dict = field(init=False)  # grouping -> its first row in ``summing``
     dtypes: dict = field(init=False)  # dimension -> its categorical dtype
-    session_prefix: np.ndarray = field(init=False)  # prefix sums of sessions alone, contiguous
 
     def __post_init__(self):
-        self.session_prefix = np.ascontiguousarray(self.prefix[:, :, 0])
         self.dtypes = {dim: pd.CategoricalDtype(labels, ordered=dim in ("bucket", "stage"))
                        for dim, labels in self.labels.items()}
         rows, self.offsets, start = [], {}, 0
@@ -119,12 +178,8 @@ class Cube:
         return tuple(len(self.labels[d]) for d in dims)
 
     @property
-    def days(self) -> int:
-        return self.prefix.shape[0] - 1
-
-    @property
     def cells(self) -> int:
-        return self.prefix.shape[1]
+        return len(self.codes["device"])
 
     def day(self, date) -> int:
         """Index of a date's day (not clipped: callers clip to the cube's days)."""
@@ -133,31 +188,19 @@ class Cube:
     def date(self, day: int) -> pd.Timestamp:
         return self.first_day + pd.Timedelta(days=int(day))
 
-    def _sessions_before(self, day: int, keep: np.ndarray) -> float:
-        # einsum, not ``@``: a threaded BLAS dot costs ten times more on two cores.
-        return float(np.einsum("i,i->", self.session_prefix[day], keep))
-
     def active_days(self, keep: np.ndarray, first: int, last: int) -> tuple[int, int] | None:
-        """The first and last day in first..last with a session in the kept cells (bisection)."""
+        """The first and last day in first..last with a session in the kept cells."""
         first, last = max(first, 0), min(last, self.days - 1)
-        weights = keep.astype("float64")
-        if last < first:
-            return None
-        before, through = self._sessions_before(first, weights), self._sessions_before(last + 1, weights)
-        if through == before:
-            return None
-        start = _first(first, last, lambda d: self._sessions_before(d + 1, weights) > before)
-        end = _first(start, last, lambda d: self._sessions_before(d + 1, weights) == through)
-        return start, end
+        return self.store.active_days(keep, first, last) if first <= last else None
 
     def counts(self, keep: np.ndarray, *ranges: tuple[int, int]) -> list[Counts]:
         """For each (first, last) day range: every grouping's measures over the kept cells."""
         out = []
         for first, last in ranges:
             first, last = max(first, 0), min(last, self.days - 1)
-            totals = np.zeros(self.prefix.shape[1:])
+            totals = np.zeros((self.cells, len(MEASURES)))
             if first <= last:
-                np.subtract(self.prefix[last + 1], self.prefix[first], out=totals)
+                self.store.totals(first, last, totals)
                 totals *= keep[:, None]
             out.append(Counts(self, self.summing @ totals))
         return out
@@ -260,8 +303,9 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings()) -> Cu
     first = dates.min() if len(dates) else np.datetime64("1970-01-01")
     day = (dates - first).astype("int64")
     days = int(day.max()) + 1 if len(day) else 0
-    prefix = np.zeros((days + 1, len(cell_keys), len(MEASURES)))
-    prefix[day + 1, cell] = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
-    np.cumsum(prefix, axis=0, out=prefix)
+    values = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
+    limit = int(os.environ.get("LEAK_APP_CUBE_PREFIX_BYTES", str(PREFIX_LIMIT_BYTES)))
+    wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 1) * 8 > limit
+    store = (DayRows if wide else DayPrefix)(day, cell, values, days, len(cell_keys))
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
-    return Cube(pd.Timestamp(first), labels, cell_codes, prefix)
+    return Cube(pd.Timestamp(first), days, labels, cell_codes, store)

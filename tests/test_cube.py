@@ -14,9 +14,15 @@ ROWS = [("desktop", "France", "google", 1, 0, 0, "2026-01-03"),
         ("desktop", "France", "google", 1, 5, 0, "2026-01-10")]
 
 
-@pytest.fixture(scope="module")
-def cube():
-    return build_cube(session_table(sessions(ROWS)), CellSettings(duration_edges=(10, 60)))
+@pytest.fixture(scope="module", params=["prefix sums", "rows by day"])
+def cube(request):
+    """The same cube held both ways: as prefix sums, and as rows when prefix sums would be too wide."""
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "rows by day":
+            patch.setenv("LEAK_APP_CUBE_PREFIX_BYTES", "0")
+        built = build_cube(session_table(sessions(ROWS)), CellSettings(duration_edges=(10, 60)))
+    assert type(built.store).__name__ == ("DayRows" if request.param == "rows by day" else "DayPrefix")
+    return built
 
 
 def test_cells_and_days(cube):

@@ -42,6 +42,19 @@ def test_every_table_equals_the_naive_computation_on_random_filters(demo):
         assert_same_tables(model, naive_model(demo, rows))
 
 
+def test_a_cube_too_wide_for_prefix_sums_gives_the_same_tables(demo, monkeypatch):
+    monkeypatch.setenv("LEAK_APP_CUBE_PREFIX_BYTES", "0")  # every cube keeps its rows by day
+    model = SessionModel(sessions=demo.copy())
+    assert type(model.cube.store).__name__ == "DayRows"
+    rng = np.random.default_rng(1)
+    days = sorted(demo["date"].unique())
+    for _ in range(4):
+        change = random_filters(rng, model, days)
+        model.param.update(**change)
+        assert_same_tables(model, naive_model(demo, filtered(demo, change["devices"], change["countries"],
+                                                             *change["date_range"])))
+
+
 def test_settings_that_rebuild_the_cube_equal_the_naive_computation(demo):
     settings = {"duration_edges": [30, 300, 900], "engaged_pageviews": 3, "deep_pageviews": 7,
                 "min_sessions": 40, "top_sources": 4}
