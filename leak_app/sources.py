@@ -65,7 +65,7 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
         table = ibis.connect(url).table(name)
     except Exception as exc:
         raise LoadError(f"{label}: cannot be opened ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
-    missing = [c for c in CUBE_COLUMNS[:9] if c not in table.columns]
+    missing = [c for c in CUBE_COLUMNS if c not in table.columns and c not in ECOMMERCE_STEPS]
     if missing:
         raise missing_columns(label, missing, "canonical session table")
     rows = int(table.count().to_pandas())
