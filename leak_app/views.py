@@ -13,9 +13,9 @@ from pathlib import Path
 
 import cartopy.crs as ccrs
 import geoviews as gv
-import geoviews.plotting.bokeh
+import geoviews.plotting.bokeh  # registers the Bokeh backends without a notebook
 import holoviews as hv
-import holoviews.plotting.bokeh
+import holoviews.plotting.bokeh  # (likewise)
 import hvplot.pandas  # noqa: F401
 import pandas as pd
 from bokeh.models import NumeralTickFormatter
