@@ -58,7 +58,7 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     try:
         columns = [c.strip().lower() for c in _read(ibis.duckdb.connect(), path, kind).columns]
         layout = detect_layout(columns, kind, str(path), mapping)
-    except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
+    except Exception:  # unreadable or unknown here: the pandas loader says why
         return None
     return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
 
@@ -89,7 +89,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     kind = file_kind(path)
     try:
         raw = _read(connect(), path, kind)
-    except Exception as exc:
+    except Exception as exc:  # DuckDB's own message says what is wrong
         raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
     raw = raw.rename({c.strip().lower(): c for c in raw.columns})
     layout = layout or detect_layout(list(raw.columns), kind, label)

@@ -63,8 +63,9 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     label = f"{url} table {name}"
     try:
         table = ibis.connect(url).table(name)
-    except Exception as exc:
-        raise LoadError(f"{label}: cannot be opened ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+    except Exception as exc:  # the backend's own message says what is wrong
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LoadError(f"{label}: cannot be opened ({reason})") from exc
     missing = [c for c in CUBE_COLUMNS if c not in table.columns and c not in ECOMMERCE_STEPS]
     if missing:
         raise missing_columns(label, missing, "canonical session table")
