@@ -58,7 +58,7 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     try:
         columns = [c.strip().lower() for c in _read(ibis.duckdb.connect(), path, kind).columns]
         layout = detect_layout(columns, kind, str(path), mapping)
-    except Exception:  # unreadable or unknown here: the pandas loader says why
+    except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
         return None
     return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
 
