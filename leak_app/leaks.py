@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, logit
 from scipy.stats import beta
 
+from .metrics import totals
 from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, rated_p_values, wilson_interval
 from .text import pct
 
@@ -109,11 +110,6 @@ def _concat(parts: list[dict]) -> dict:
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
-def _totals(counts: dict) -> dict:
-    table = counts["device"]
-    return {m: table[m].to_numpy().sum() for m in ("sessions", "conversions", "revenue")}
-
-
 def _ranked(table: dict, columns: list[str]) -> pd.DataFrame:
     """The table with leaks first, most lost first (stable, so ties keep the dimension order)."""
     order = np.lexsort((-table["lost_conversions"], ~table["leak"]))
@@ -122,9 +118,9 @@ def _ranked(table: dict, columns: list[str]) -> pd.DataFrame:
 
 def segment_leaks(counts: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> pd.DataFrame:
     """Every segment of every dimension against the rest of the traffic, most lost first."""
-    totals = _totals(counts)
+    total = totals(counts)
     parts = []
-    for name, columns in DIMENSIONS.items() if totals["sessions"] else ():
+    for name, columns in DIMENSIONS.items() if total["sessions"] else ():
         part = _segments(counts, columns)
         if part is not None:
             a, b = fit_beta_prior(part["conversions"], part["sessions"])
@@ -134,8 +130,8 @@ def segment_leaks(counts: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> 
     if not parts:
         return pd.DataFrame(columns=LEAK_COLUMNS + ["values"])
     t = _concat(parts)
-    total_n, total_k = int(totals["sessions"]), int(totals["conversions"])
-    revenue_per_conversion = totals["revenue"] / total_k if total_k else 0.0
+    total_n, total_k = int(total["sessions"]), int(total["conversions"])
+    revenue_per_conversion = total["revenue"] / total_k if total_k else 0.0
     n, k = t["sessions"].astype("float64"), t["conversions"].astype("float64")
     rest_n, rest_k = total_n - n, total_k - k
     a, b = t["prior_a"], t["prior_b"]
@@ -167,7 +163,7 @@ def step_leaks(counts: dict, min_sessions: int) -> pd.DataFrame:
     Lost revenue values a lost session at what the sessions that passed the step
     went on to earn on average (all devices).
     """
-    if not _totals(counts)["sessions"]:
+    if not totals(counts)["sessions"]:
         return pd.DataFrame(columns=["step", "device", "entered", "passed", "pass_rate", "lost_sessions"])
     reached = counts["device × reached"]
     names = list(reached["stage"].cat.categories)
@@ -226,12 +222,12 @@ def silent_leaks(before: dict, now: dict, min_sessions: int, fdr: float = DEFAUL
     ``before`` and ``now`` are the counts of the two periods; a segment is compared
     where it has sessions in both.
     """
-    totals = {"before": _totals(before), "now": _totals(now)}
-    if not (totals["before"]["sessions"] and totals["now"]["sessions"]):
+    total = {"before": totals(before), "now": totals(now)}
+    if not (total["before"]["sessions"] and total["now"]["sessions"]):
         return pd.DataFrame(columns=SILENT_ROW_COLUMNS + ["leak"])
     parts = [{"dimension": np.array(["all traffic"], dtype=object), "segment": np.array(["all traffic"], dtype=object),
               "values": np.array([{}], dtype=object),
-              **{f"{m}_{p}": np.array([totals[p][m]]) for p in totals for m in ("sessions", "conversions", "revenue")}}]
+              **{f"{m}_{p}": np.array([total[p][m]]) for p in total for m in ("sessions", "conversions", "revenue")}}]
     for name, columns in DIMENSIONS.items():
         was, is_ = _segments(before, columns), _segments(now, columns)
         if was is None or is_ is None:

@@ -35,14 +35,20 @@ def collapse(table: pd.DataFrame, by, min_sessions: int) -> pd.DataFrame:
     return with_rates(summed.reset_index(), min_sessions)
 
 
+def totals(counts) -> dict:
+    """Every measure summed over all the counted sessions."""
+    table = counts["device"]
+    return {m: table[m].to_numpy().sum() for m in MEASURES}
+
+
 def kpis(counts) -> dict:
-    totals = counts["device"][list(MEASURES)].sum()
-    n, converting, revenue = int(totals["sessions"]), int(totals["conversions"]), float(totals["revenue"])
+    total = totals(counts)
+    n, converting, revenue = int(total["sessions"]), int(total["conversions"]), float(total["revenue"])
     low, high = wilson_interval(converting, n)
     return {
         "sessions": n,
         "converting_sessions": converting,
-        "transactions": int(totals["transactions"]),
+        "transactions": int(total["transactions"]),
         "revenue": round(revenue, 2),
         "conversion_rate": converting / n if n else float("nan"),
         "ci_low": float(low),
