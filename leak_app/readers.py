@@ -8,6 +8,7 @@ broken) come back as counts by reason, so the caller can account for them.
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -35,16 +36,21 @@ def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]
             raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
     elif path.suffix.lower() == ".gz":
         raise LoadError(f"{label}: not a valid gzip file (it does not start like one)")
-    if data[:4] == PARQUET_MAGIC:
+    kind = kind_of(data)
+    if kind == "parquet":
         return _parquet(data, label), "parquet", {}
     if not data.strip():
         raise LoadError(f"{label}: file is empty")
     text = decode(data, label)
-    if text.lstrip()[:1] in ("{", "["):
-        frame, dropped = _ndjson(text, label)
-        return frame, "json", dropped
-    frame, dropped = _csv(text, label)
-    return frame, "csv", dropped
+    frame, dropped = (_ndjson if kind == "json" else _csv)(text, label)
+    return frame, kind, dropped
+
+
+def kind_of(head: bytes) -> str:
+    """ "parquet", "json" (records) or "csv", from a file's first uncompressed bytes."""
+    if head[:4] == PARQUET_MAGIC:
+        return "parquet"
+    return "json" if head.removeprefix(codecs.BOM_UTF8).lstrip()[:1] in (b"{", b"[") else "csv"
 
 
 def decode(data: bytes, label: str) -> str:

@@ -28,7 +28,7 @@ from .loaders import (
     missing_columns,
     nothing_kept,
 )
-from .readers import GZIP_MAGIC, PARQUET_MAGIC
+from .readers import GZIP_MAGIC, kind_of
 from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
@@ -47,9 +47,7 @@ def file_kind(path: Path) -> str:
     if head[:2] == GZIP_MAGIC:
         with gzip.open(path, "rb") as handle:
             head = handle.read(4096)
-    if head[:4] == PARQUET_MAGIC:
-        return "parquet"
-    return "json" if head.lstrip()[:1] in (b"{", b"[") else "csv"
+    return kind_of(head)
 
 
 def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
