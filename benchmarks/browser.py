@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 
-from interaction import write_demo
+from interaction import demo_file
 from ui_serving import serving
 
 from leak_app.browser import chromium
@@ -63,17 +62,14 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--clicks", type=int, default=10)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "sessions.parquet"
-        write_demo(path, args.sessions)
-        with serving("--data", str(path)) as url, chromium() as browser:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(url)
-            page.locator('[data-kpi="Sessions"] .kpi-value').wait_for(timeout=120_000)
-            page.wait_for_timeout(3000)  # every plot drawn
-            page.evaluate(HOOKS)
-            buttons = ["mobile", "tablet", "desktop"]
-            clicks = [click_latency(page, buttons[i % len(buttons)]) for i in range(args.clicks)]
+    with demo_file(args.sessions) as path, serving("--data", str(path)) as url, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url)
+        page.locator('[data-kpi="Sessions"] .kpi-value').wait_for(timeout=120_000)
+        page.wait_for_timeout(3000)  # every plot drawn
+        page.evaluate(HOOKS)
+        buttons = ["mobile", "tablet", "desktop"]
+        clicks = [click_latency(page, buttons[i % len(buttons)]) for i in range(args.clicks)]
     latencies, firsts = [every for every, _ in clicks], [first for _, first in clicks]
     median, worst, first = statistics.median(latencies), max(latencies), statistics.median(firsts)
     print("click to every plot updated (ms): " + ", ".join(f"{ms:.0f}" for ms in latencies))

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -84,9 +85,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def write_demo(path: Path, sessions: int) -> None:
-    subprocess.run([sys.executable, "-m", "leak_app.make_demo", "--sessions", str(sessions), "--seed", "1",
-                    str(path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+@contextmanager
+def demo_file(sessions: int, folder: str | None = None):
+    """A Parquet file of demo sessions, written by a child process (its memory is not counted here)."""
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        path = Path(tmp) / "sessions.parquet"
+        subprocess.run([sys.executable, "-m", "leak_app.make_demo", "--sessions", str(sessions), "--seed", "1",
+                        str(path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        yield path
 
 
 def main(argv=None) -> int:
@@ -94,9 +100,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=20)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "sessions.parquet"
-        write_demo(path, args.sessions)
+    with demo_file(args.sessions) as path:
         start = time.perf_counter()
         model = SessionModel.from_path(path)
         ready = time.perf_counter() - start

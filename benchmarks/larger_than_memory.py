@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from interaction import write_demo
+from interaction import demo_file, peak_rss_mb
 
 from leak_app import SessionModel
 
@@ -36,10 +34,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ["LEAK_APP_DUCKDB_MEMORY"] = args.duckdb_memory
 
-    with tempfile.TemporaryDirectory(dir=args.folder) as tmp:
-        path = Path(tmp) / "sessions.parquet"
-        start = time.perf_counter()
-        write_demo(path, args.sessions)
+    start = time.perf_counter()
+    with demo_file(args.sessions, args.folder) as path:
         written = time.perf_counter() - start
         start = time.perf_counter()
         model = SessionModel.from_path(path)
@@ -49,7 +45,7 @@ def main(argv=None) -> int:
         model.devices = ["mobile"]
         change_ms = (time.perf_counter() - start) * 1000
     report = model.load_report
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     accounted = report["rows_read"] == report["rows_kept"] + sum(report["dropped"].values())
     figures = [
         ("sessions", f"{args.sessions:,}"),
