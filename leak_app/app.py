@@ -59,9 +59,23 @@ def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, st
     return pn.state.as_cached(key, functools.partial(open_data, path, mapping, table))
 
 
-def live(view, *tables, **options) -> hv.DynamicMap:
-    """A view that redraws in place whenever the model tables it is bound to change."""
-    return hv.DynamicMap(pn.bind(view, *tables, **options))
+def live(view, model: SessionModel, *tables: str, **options) -> hv.DynamicMap:
+    """A plot of model tables, redrawn in place when the dashboard finds they changed.
+
+    Its stream does not watch the model: the dashboard redraws every changed plot in one
+    batch, so the page's model graph is walked once per filter change, not once per plot.
+    """
+    stream = hv.streams.Params(model, list(tables), watch=False)
+    return hv.DynamicMap(lambda **values: view(*(values[t] for t in tables), **options), streams=[stream])
+
+
+#: The dashboard's texts: pane attribute -> (view, the model outputs it shows).
+TEXTS = {
+    "kpis": (views.kpi_cards_html, ("kpis",)),
+    "takeaways": (views.takeaways_html, ("takeaways",)),
+    "leaks_list": (views.leaks_html, ("leaks_table", "silent_leaks_table")),
+    "load_report": (views.load_report_html, ("load_report",)),
+}
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -72,54 +86,90 @@ class Dashboard(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        self.kpis = pn.pane.HTML(pn.bind(views.kpi_cards_html, m.param.kpis),
-                                 stylesheets=[CSS], sizing_mode="stretch_width")
-        self.takeaways = pn.pane.HTML(pn.bind(views.takeaways_html, m.param.takeaways),
-                                      stylesheets=[CSS], sizing_mode="stretch_width")
-        self.load_report = pn.pane.HTML(pn.bind(views.load_report_html, m.param.load_report),
-                                        stylesheets=[CSS], sizing_mode="stretch_width")
+        for name in TEXTS:
+            setattr(self, name, pn.pane.HTML(self._text(name), stylesheets=[CSS], sizing_mode="stretch_width"))
+        self.leaks_list.min_width = 400
         self.map = pn.pane.Bokeh(hv.render(views.country_choropleth(m.country_table, country_shapes())),
                                  sizing_mode="stretch_width")
-        m.param.watch(self._recolor_map, "country_table")
         # Plots are DynamicMaps: a filter change updates their data in place instead of
         # drawing new figures (less than half the work on the server, far less in the browser).
         self.funnel = pn.Row(*self._funnel_panels())
         self.duration_rates = pn.pane.HoloViews(self._duration_rates())
         # Not linked: its duration axis is nested by device, the rates' is not.
-        self.duration_volume = pn.pane.HoloViews(live(views.duration_volume, m.param.duration_table),
+        self.duration_volume = pn.pane.HoloViews(live(views.duration_volume, m, "duration_table"),
                                                  linked_axes=False)
         # Not linked: both charts list segments on a "label" axis, but different ones.
-        self.silent_chart = pn.pane.HoloViews(live(views.leaks_chart, m.param.silent_leaks_table, silent=True),
+        self.silent_chart = pn.pane.HoloViews(live(views.leaks_chart, m, "silent_leaks_table", silent=True),
                                               linked_axes=False)
-        self.leaks_chart = pn.pane.HoloViews(live(views.leaks_chart, m.param.leaks_table), linked_axes=False)
-        self.leaks_list = pn.pane.HTML(pn.bind(views.leaks_html, m.param.leaks_table, m.param.silent_leaks_table),
-                                       stylesheets=[CSS], sizing_mode="stretch_width", min_width=400)
-        self.heatmap = pn.pane.HoloViews(live(views.source_device_heatmap, m.param.source_device_table),
+        self.leaks_chart = pn.pane.HoloViews(live(views.leaks_chart, m, "leaks_table"), linked_axes=False)
+        self.heatmap = pn.pane.HoloViews(live(views.source_device_heatmap, m, "source_device_table"),
                                          sizing_mode="stretch_width")
+        shown = ["country_table", *(t for plot in self._plots() for t in _tables(plot)),
+                 *(output for _, outputs in TEXTS.values() for output in outputs)]
+        self._stale = set()  # outputs whose plots wait for the next redraw
+        m.param.watch(self._refresh, list(dict.fromkeys(shown)))
         m.param.watch(self._restructure, ["sessions", "top_sources"])
 
     def _funnel_panels(self) -> list:
         m = self.model
-        return [pn.pane.HoloViews(live(views.funnel_panel, m.param.funnel_table, device=device))
+        return [pn.pane.HoloViews(live(views.funnel_panel, m, "funnel_table", device=device))
                 for device in m.param.devices.objects]
 
     def _duration_rates(self) -> hv.DynamicMap:
-        return live(views.duration_rates, self.model.param.duration_table, devices=self.model.param.devices.objects)
+        return live(views.duration_rates, self.model, "duration_table", devices=self.model.param.devices.objects)
 
     def _restructure(self, event) -> None:
         """New data (other devices) or another number of top sources: plots of another shape."""
         if event.name == "sessions":
             self.funnel.objects = self._funnel_panels()
             self.duration_rates.object = self._duration_rates()
-        self.heatmap.object = live(views.source_device_heatmap, self.model.param.source_device_table)
+        self.heatmap.object = live(views.source_device_heatmap, self.model, "source_device_table")
 
-    def _recolor_map(self, event) -> None:
+    def _plots(self) -> list[hv.DynamicMap]:
+        panes = [*self.funnel, self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart,
+                 self.heatmap]
+        return [pane.object for pane in panes]
+
+    def _text(self, name: str) -> str:
+        view, outputs = TEXTS[name]
+        return view(*(getattr(self.model, output) for output in outputs))
+
+    def _refresh(self, *events) -> None:
+        """Show what the changed outputs hold: texts and the map's colours at once, then the plots.
+
+        Served, the plots follow on the next tick, so the texts reach the page without
+        waiting for them. Each batch is frozen: every text or plot update otherwise walks
+        the page's whole model graph (a tenth of a second on this page) when it ends.
+        """
+        changed = {event.name for event in events}
+        with pn.io.hold(freeze=True):
+            for name, (_, outputs) in TEXTS.items():
+                if changed & set(outputs):
+                    getattr(self, name).object = self._text(name)
+            if "country_table" in changed:
+                self._recolor_map(self.model.country_table)
+        waiting, self._stale = self._stale, self._stale | changed
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self._redraw()
+        elif not waiting:
+            doc.add_next_tick_callback(functools.partial(self._redraw, doc))
+
+    def _redraw(self, doc=None) -> None:
+        """Update, in place, the plots of the outputs changed since the last redraw."""
+        changed, self._stale = self._stale, set()
+        with pn.io.hold(doc, freeze=True):
+            for plot in self._plots():
+                if changed & set(_tables(plot)):
+                    hv.streams.Stream.trigger(plot.streams)
+
+    def _recolor_map(self, countries) -> None:
         """New rates on the drawn map: only the values are sent, the country shapes stay.
 
         Re-rendering the map reprojects every shape (about a second); the colours and
         tooltips are all that a filter changes.
         """
-        values = views.choropleth_values(event.new, country_shapes())
+        values = views.choropleth_values(countries, country_shapes())
         figure = self.map.object
         renderer = figure.select_one(GlyphRenderer)
         columns = {name: values[name].to_numpy() for name in views.MAP_VALUES}
@@ -194,6 +244,11 @@ class Dashboard(pn.viewable.Viewer):
         )
 
 
+def _tables(plot: hv.DynamicMap) -> list[str]:
+    """The model tables a :func:`live` plot shows."""
+    return [parameter.name for parameter in plot.streams[0].parameters]
+
+
 def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.widgets.MultiChoice:
     """A MultiChoice bound to one of the model's list filters, its option labels escaped.
 
@@ -206,7 +261,7 @@ def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.
     def options(names):
         return {html.escape(str(n)): n for n in names}
 
-    widget = pn.widgets.MultiChoice(name=parameter.label, options=options(parameter.objects),
+    widget = pn.widgets.MultiChoice(label=parameter.label, options=options(parameter.objects),
                                     value=list(getattr(model, name)), placeholder=placeholder,
                                     description=parameter.doc.strip(), sizing_mode="stretch_width")
     model.param.watch(lambda event: widget.param.update(options=options(event.new)), name, what="objects")

@@ -19,6 +19,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import param
+from param.parameterized import batch_call_watchers
 
 from . import leaks, metrics
 from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Cube, build_cube
@@ -164,9 +165,10 @@ class SessionModel(param.Parameterized):
             self._count_periods()
             changed.add("periods")
         names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
-        self.param.update({name: TABLES[name][0](self) for name in names})
-        if names:
-            self.takeaways = takeaways(self)
+        with batch_call_watchers(self):  # watchers see the tables and their takeaways at once
+            self.param.update({name: TABLES[name][0](self) for name in names})
+            if names:
+                self.takeaways = takeaways(self)
 
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)

@@ -130,6 +130,25 @@ def test_the_dashboard_updates_its_plots_in_place():
     assert len(changed) >= 8  # the map, funnel panels, duration, heatmap and leak charts' data
 
 
+def test_a_filter_change_walks_the_page_model_graph_once_for_texts_and_once_for_plots(monkeypatch):
+    """Each text's or plot's update would otherwise walk every model of the page (a tenth of a second each)."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from leak_app.app import Dashboard
+    from leak_app.demo import generate_sessions
+
+    model = SessionModel(sessions=generate_sessions(5_000, seed=4))
+    doc = Document()
+    Dashboard(model=model).template().server_doc(doc)
+    walks = []
+    recompute = doc.models.recompute
+    monkeypatch.setattr(doc.models, "recompute", lambda: walks.append(1) or recompute())
+    with set_curdoc(doc):
+        model.devices = ["tablet"]
+    assert walks == [1, 1]
+
+
 def test_settings_that_change_the_axes_update_them_in_place():
     from bokeh.document import Document
     from bokeh.models import FactorRange
