@@ -182,7 +182,7 @@ class Dashboard(pn.viewable.Viewer):
                 mapper.update(low=float(rates.min()), high=float(rates.max()))
 
     def main(self, embed_downloads: bool = False) -> list:
-        card = dict(collapsible=False, sizing_mode="stretch_width", header_background="#f0f3f7")
+        card = {"collapsible": False, "sizing_mode": "stretch_width", "header_background": "#f0f3f7"}
         return [
             self.kpis,
             pn.Card(self.takeaways, title="Business takeaways", **card),

@@ -19,7 +19,7 @@ GA_HEADER = ["fullVisitorId", "visitId", "visitNumber", "date", "deviceCategory"
 
 
 def _micros(revenue: float) -> int:
-    return int(round(revenue * 1_000_000))
+    return round(revenue * 1_000_000)
 
 
 def _blank_zero(value: int) -> str:
