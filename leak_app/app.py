@@ -16,7 +16,7 @@ from pathlib import Path
 import holoviews as hv
 import panel as pn
 import param
-from bokeh.models import ColorBar, GlyphRenderer
+from bokeh.models import ColorBar, Div, FactorRange, GlyphRenderer
 
 from . import views
 from .downloads import to_csv
@@ -59,14 +59,65 @@ def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, st
     return pn.state.as_cached(key, functools.partial(open_data, path, mapping, table))
 
 
-def live(view, model: SessionModel, *tables: str, **options) -> hv.DynamicMap:
-    """A plot of model tables, redrawn in place when the dashboard finds they changed.
+class LivePlot:
+    """A plot drawn once by HoloViews, then updated in place from the model's tables.
 
-    Its stream does not watch the model: the dashboard redraws every changed plot in one
-    batch, so the page's model graph is walked once per filter change, not once per plot.
+    A filter change sends the plot's new columns, axes and title, nothing else: no model
+    is replaced, so the page neither walks its model graph nor lays itself out again
+    (HoloViews' own update of the same plot costs 30–100 ms on the server and as much
+    in the browser). ``data`` is the view's companion that says what a change alters.
     """
-    stream = hv.streams.Params(model, list(tables), watch=False)
-    return hv.DynamicMap(lambda **values: view(*(values[t] for t in tables), **options), streams=[stream])
+
+    def __init__(self, model: SessionModel, view, data, tables: list[str], options=dict, **pane):
+        self.model, self.view, self.data, self.tables, self.options = model, view, data, tables, options
+        self.pane = pn.pane.Bokeh(**pane)
+        self.draw()
+
+    def _values(self) -> list:
+        return [getattr(self.model, table) for table in self.tables]
+
+    def draw(self) -> None:
+        """Draw anew: for a new shape (other data, devices, stages or number of sources)."""
+        self._plot = hv.renderer("bokeh").get_plot(self.view(*self._values(), **self.options()))
+        self.pane.object = self._plot.state
+
+    def update(self) -> None:
+        """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
+        leak on an empty chart turns its numeric axis into one of segments)."""
+        data = self.data(*self._values(), **self.options())
+        plot = self._plot
+        layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
+        figure = plot.state
+        axes = ((figure.x_range, data.x), (figure.y_range, data.y))
+        if (len(layers) != len(data.layers)
+                or any(not set(layer.handles["source"].data) <= set(columns)
+                       for layer, columns in zip(layers, data.layers))
+                or not all(_fits(axis, value) for axis, value in axes)):
+            self.draw()
+            return
+        for layer, columns in zip(layers, data.layers):
+            source = layer.handles["source"]
+            source.data = {name: columns[name] for name in source.data}
+        for axis, value in axes:
+            if isinstance(value, list):
+                if isinstance(axis, FactorRange):  # (an empty chart's numeric axis stays)
+                    axis.factors = value
+            elif value is not None:
+                axis.update(start=value[0], end=value[1])
+        if data.title is not None:
+            figure.title.text = data.title
+        if data.colors is not None:
+            figure.select_one(ColorBar).color_mapper.update(low=data.colors[0], high=data.colors[1])
+
+    def __panel__(self):
+        return self.pane
+
+
+def _fits(axis, value) -> bool:
+    """Whether a drawn axis can show a new value: segments on an axis of factors, a range on a numeric one."""
+    if isinstance(value, tuple):
+        return not isinstance(axis, FactorRange)
+    return not value or isinstance(axis, FactorRange)
 
 
 #: The dashboard's texts: pane attribute -> (view, the model outputs it shows).
@@ -86,82 +137,69 @@ class Dashboard(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        for name in TEXTS:
-            setattr(self, name, pn.pane.HTML(self._text(name), stylesheets=[CSS], sizing_mode="stretch_width"))
-        self.leaks_list.min_width = 400
+        # Texts are Bokeh Divs whose text is replaced: a Panel HTML pane sends its stylesheets
+        # again with each text, which makes the page walk its whole model graph.
+        self._divs = {name: Div(text=self._text(name), stylesheets=[CSS], sizing_mode="stretch_width")
+                      for name in TEXTS}
+        self._divs["leaks_list"].min_width = 400
+        for name, div in self._divs.items():
+            setattr(self, name, pn.pane.Bokeh(div, sizing_mode="stretch_width"))
         self.map = pn.pane.Bokeh(hv.render(views.country_choropleth(m.country_table, country_shapes())),
                                  sizing_mode="stretch_width")
-        # Plots are DynamicMaps: a filter change updates their data in place instead of
-        # drawing new figures (less than half the work on the server, far less in the browser).
-        self.funnel = pn.Row(*self._funnel_panels())
-        self.duration_rates = pn.pane.HoloViews(self._duration_rates())
-        # Not linked: its duration axis is nested by device, the rates' is not.
-        self.duration_volume = pn.pane.HoloViews(live(views.duration_volume, m, "duration_table"),
-                                                 linked_axes=False)
-        # Not linked: both charts list segments on a "label" axis, but different ones.
-        self.silent_chart = pn.pane.HoloViews(live(views.leaks_chart, m, "silent_leaks_table", silent=True),
-                                              linked_axes=False)
-        self.leaks_chart = pn.pane.HoloViews(live(views.leaks_chart, m, "leaks_table"), linked_axes=False)
-        self.heatmap = pn.pane.HoloViews(live(views.source_device_heatmap, m, "source_device_table"),
-                                         sizing_mode="stretch_width")
-        shown = ["country_table", *(t for plot in self._plots() for t in _tables(plot)),
+        figure = self.map.object  # what a filter change recolours (found once: finding walks the figure)
+        self._map_parts = (figure.select_one(GlyphRenderer).data_source, figure.select_one(ColorBar).color_mapper)
+        self.funnel = pn.Row()
+        self.duration_rates = self._live(views.duration_rates, views.duration_rates_data, "duration_table",
+                                         options=lambda: {"devices": m.param.devices.objects})
+        self.duration_volume = self._live(views.duration_volume, views.duration_volume_data, "duration_table")
+        self.silent_chart = self._live(views.leaks_chart, views.leaks_chart_data, "silent_leaks_table",
+                                       options=lambda: {"silent": True})
+        self.leaks_chart = self._live(views.leaks_chart, views.leaks_chart_data, "leaks_table")
+        self.heatmap = self._live(views.source_device_heatmap, views.source_device_heatmap_data,
+                                  "source_device_table", sizing_mode="stretch_width")
+        self._plots = [self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart, self.heatmap]
+        self._draw_funnels()
+        shown = ["cube", "country_table", *(t for plot in self._plots for t in plot.tables), "funnel_table",
                  *(output for _, outputs in TEXTS.values() for output in outputs)]
-        self._stale = set()  # outputs whose plots wait for the next redraw
         m.param.watch(self._refresh, list(dict.fromkeys(shown)))
-        m.param.watch(self._restructure, ["sessions", "top_sources"])
+        m.param.watch(lambda _: self.heatmap.draw(), "top_sources")  # another number of rows
 
-    def _funnel_panels(self) -> list:
-        m = self.model
-        return [pn.pane.HoloViews(live(views.funnel_panel, m, "funnel_table", device=device))
-                for device in m.param.devices.objects]
+    def _live(self, view, data, table: str, options=dict, **pane) -> LivePlot:
+        return LivePlot(self.model, view, data, [table], options, **pane)
 
-    def _duration_rates(self) -> hv.DynamicMap:
-        return live(views.duration_rates, self.model, "duration_table", devices=self.model.param.devices.objects)
-
-    def _restructure(self, event) -> None:
-        """New data (other devices) or another number of top sources: plots of another shape."""
-        if event.name == "sessions":
-            self.funnel.objects = self._funnel_panels()
-            self.duration_rates.object = self._duration_rates()
-        self.heatmap.object = live(views.source_device_heatmap, self.model, "source_device_table")
-
-    def _plots(self) -> list[hv.DynamicMap]:
-        panes = [*self.funnel, self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart,
-                 self.heatmap]
-        return [pane.object for pane in panes]
+    def _draw_funnels(self) -> None:
+        """A funnel panel per device of the data."""
+        self._funnels = [self._live(views.funnel_panel, views.funnel_panel_data, "funnel_table",
+                                    options=lambda d=device: {"device": d})
+                         for device in self.model.param.devices.objects]
+        self.funnel.objects = [plot.pane for plot in self._funnels]
 
     def _text(self, name: str) -> str:
         view, outputs = TEXTS[name]
         return view(*(getattr(self.model, output) for output in outputs))
 
     def _refresh(self, *events) -> None:
-        """Show what the changed outputs hold: texts and the map's colours at once, then the plots.
+        """Show what the changed outputs hold, in one message.
 
-        Served, the plots follow on the next tick, so the texts reach the page without
-        waiting for them. Each batch is frozen: every text or plot update otherwise walks
-        the page's whole model graph (a tenth of a second on this page) when it ends.
+        Texts, the map's colours and the plots are updated in place (new text and
+        columns, no new model), unless the cube changed (new data or settings): then the
+        plots may have other devices, stages or buckets and are drawn anew.
         """
         changed = {event.name for event in events}
-        with pn.io.hold(freeze=True):
+        with pn.io.hold(freeze="cube" in changed):  # new figures: one walk of the model graph
             for name, (_, outputs) in TEXTS.items():
                 if changed & set(outputs):
-                    getattr(self, name).object = self._text(name)
+                    self._divs[name].text = self._text(name)
             if "country_table" in changed:
                 self._recolor_map(self.model.country_table)
-        waiting, self._stale = self._stale, self._stale | changed
-        doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
-            self._redraw()
-        elif not waiting:
-            doc.add_next_tick_callback(functools.partial(self._redraw, doc))
-
-    def _redraw(self, doc=None) -> None:
-        """Update, in place, the plots of the outputs changed since the last redraw."""
-        changed, self._stale = self._stale, set()
-        with pn.io.hold(doc, freeze=True):
-            for plot in self._plots():
-                if changed & set(_tables(plot)):
-                    hv.streams.Stream.trigger(plot.streams)
+            if "cube" in changed:
+                self._draw_funnels()
+                for plot in self._plots:
+                    plot.draw()
+                return
+            for plot in [*self._funnels, *self._plots]:
+                if changed & set(plot.tables):
+                    plot.update()
 
     def _recolor_map(self, countries) -> None:
         """New rates on the drawn map: only the values are sent, the country shapes stay.
@@ -170,14 +208,12 @@ class Dashboard(pn.viewable.Viewer):
         tooltips are all that a filter changes.
         """
         values = views.choropleth_values(countries, country_shapes())
-        figure = self.map.object
-        renderer = figure.select_one(GlyphRenderer)
+        source, mapper = self._map_parts
         columns = {name: values[name].to_numpy() for name in views.MAP_VALUES}
         columns["color"] = columns["rate_shown"]
         rates = values["rate_shown"].dropna()
-        mapper = figure.select_one(ColorBar).color_mapper
         with pn.io.hold():
-            renderer.data_source.data.update(columns)  # these columns only: not the shapes
+            source.data.update(columns)  # these columns only: not the shapes
             if len(rates):
                 mapper.update(low=float(rates.min()), high=float(rates.max()))
 
@@ -242,11 +278,6 @@ class Dashboard(pn.viewable.Viewer):
             title=TITLE, sidebar=sidebar if sidebar is not None else self.filters,
             main=self.main(embed_downloads), header_background=ACCENT, sidebar_width=330,
         )
-
-
-def _tables(plot: hv.DynamicMap) -> list[str]:
-    """The model tables a :func:`live` plot shows."""
-    return [parameter.name for parameter in plot.streams[0].parameters]
 
 
 def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.widgets.MultiChoice:

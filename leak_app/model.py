@@ -140,7 +140,8 @@ class SessionModel(param.Parameterized):
             return  # filters reset below, while handling new data or new top sources
         self._busy = True
         try:
-            self._publish(events)
+            with batch_call_watchers(self):  # watchers see a new cube, its tables and takeaways at once
+                self._publish(events)
         finally:
             self._busy = False
 
@@ -165,10 +166,9 @@ class SessionModel(param.Parameterized):
             self._count_periods()
             changed.add("periods")
         names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
-        with batch_call_watchers(self):  # watchers see the tables and their takeaways at once
-            self.param.update({name: TABLES[name][0](self) for name in names})
-            if names:
-                self.takeaways = takeaways(self)
+        self.param.update({name: TABLES[name][0](self) for name in names})
+        if names:
+            self.takeaways = takeaways(self)
 
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)

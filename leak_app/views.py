@@ -9,6 +9,7 @@ never as HTML.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from pathlib import Path
 
 import cartopy.crs as ccrs
@@ -17,6 +18,7 @@ import geoviews.plotting.bokeh  # registers the Bokeh backends without a noteboo
 import holoviews as hv
 import holoviews.plotting.bokeh  # (likewise)
 import hvplot.pandas  # noqa: F401
+import numpy as np
 import pandas as pd
 from bokeh.models import NumeralTickFormatter
 
@@ -28,6 +30,7 @@ NO_DATA = "#e4e4e4"
 REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
 DEVICE_COLORS = {"desktop": "#3b6ea8", "mobile": "#e07b39", "tablet": "#5a9e6f", "other": "#8c6bb1"}
 RATE_CMAP = "YlGnBu"
+NO_SESSIONS = "No sessions match the filters"
 
 
 def _labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -> pd.DataFrame:
@@ -41,6 +44,38 @@ def _labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -
 
 def _device_color(devices) -> dict:
     return {d: DEVICE_COLORS.get(d, "#777777") for d in devices}
+
+
+@dataclass
+class Redraw:
+    """What a filter change alters in a drawn plot, for updating it in place.
+
+    ``layers`` holds each overlaid layer's columns, in the overlay's order, as the
+    plot's data sources hold them; the axes (factors, or a (start, end) range), the
+    title and the colour range are given where the data decide them.
+    """
+
+    layers: list[dict]
+    x: list | tuple | None = None
+    y: list | tuple | None = None
+    title: str | None = None
+    colors: tuple | None = None
+
+
+def _columns(frame: pd.DataFrame) -> dict:
+    return {name: frame[name].to_numpy() for name in frame.columns}
+
+
+def _spread(low: float, high: float) -> tuple[float, float]:
+    """A range around the data; a single value is spread by one either side, as HoloViews does."""
+    return (low - 1, high + 1) if low == high else (low, high)
+
+
+def _padded(low: float, high: float, padding: float = 0.1) -> tuple[float, float]:
+    """A numeric axis range around the data, padded as HoloViews pads it."""
+    low, high = _spread(low, high)
+    span = high - low
+    return low - padding * span, high + padding * span
 
 
 #: What the map shows of each country (its colour is the first).
@@ -91,17 +126,32 @@ def _funnel_long(funnel: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
-    """One device's funnel: each stage's share of entry sessions and, stacked on it, the share lost.
+def _funnel_frames(funnel: pd.DataFrame, device: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One device's bars (stage, part, share, count, drop_text) and the notes above them.
 
-    Empty, and saying so, when the filters leave the device no session: the panel keeps
-    its place and updates in place when the device comes back.
+    Empty, and saying so, when the filters leave the device no session: zero-height bars
+    on the same stages, so the panel keeps its place and axis.
     """
     frame = _funnel_long(funnel[funnel["device"] == device])
-    empty = frame.empty
-    if empty:  # zero-height bars on the same stages: stacked bars need a row
+    if frame.empty:
         stages = [str(s).replace(" ", "\n") for s in funnel["stage"].cat.categories]
         frame = pd.DataFrame({"stage": stages, "part": "reached", "share": 0.0, "count": 0, "drop_text": "–"})
+        # a note in the data, not the title: exported files embed data changes
+        notes = pd.DataFrame({"stage": [frame["stage"].iloc[(len(frame) - 1) // 2]], "y": [0.5],
+                              "text": ["no sessions match the filters"]})
+        return frame, notes
+    # grouped by part, in order of appearance, as HoloViews stacks them
+    frame = frame.iloc[np.argsort(pd.factorize(frame["part"])[0], kind="stable")]
+    reached = frame[frame["part"] == "reached"]
+    top = reached["stage"].map(frame.groupby("stage", sort=False)["share"].sum()).to_numpy()
+    notes = pd.DataFrame({"stage": reached["stage"], "y": top + 0.01,
+                          "text": [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]})
+    return frame, notes
+
+
+def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
+    """One device's funnel: each stage's share of entry sessions and, stacked on it, the share lost."""
+    frame, notes = _funnel_frames(funnel, device)
     bars = hv.Bars(frame, ["stage", "part"], ["share", "count", "drop_text"]).opts(
         stacked=True, cmap={"reached": REACHED, "lost": LOST, "largest leak": LARGEST},
         yformatter=PERCENT, ylim=(0, 1.2), yticks=[0, 0.25, 0.5, 0.75, 1.0], title=device,
@@ -110,18 +160,18 @@ def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
         show_legend=False, framewise=True,
         xlabel="", ylabel="share of sessions", width=320, height=320, fontsize={"xticks": "7.5pt"},
     )
-    if empty:  # a note in the data, not the title: exported files embed data changes
-        notes = pd.DataFrame({"stage": [frame["stage"].iloc[(len(frame) - 1) // 2]], "y": [0.5],
-                              "text": ["no sessions match the filters"]})
-    else:
-        reached = frame[frame["part"] == "reached"]
-        top = reached["stage"].map(frame.groupby("stage", sort=False)["share"].sum()).to_numpy()
-        notes = pd.DataFrame({"stage": reached["stage"], "y": top + 0.01,
-                              "text": [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]})
     labels = hv.Labels(notes, ["stage", "y"], "text").opts(
         text_font_size="8pt", text_color="#222222", text_baseline="bottom",
     )
     return bars * labels
+
+
+def funnel_panel_data(funnel: pd.DataFrame, device: str) -> Redraw:
+    """What a filter change alters in a drawn :func:`funnel_panel`: its bars and notes."""
+    frame, notes = _funnel_frames(funnel, device)
+    top = frame.groupby("stage", sort=False)["share"].cumsum()
+    return Redraw([{"bottom": (top - frame["share"]).to_numpy(), "top": top.to_numpy(), **_columns(frame)},
+                   _columns(notes)], x=list(dict.fromkeys(frame["stage"])))
 
 
 def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
@@ -132,36 +182,62 @@ def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
     )
 
 
+def _duration_frames(duration: pd.DataFrame, devices):
+    """Per device in ``devices``: its rated rows and its unrated rows, labelled."""
+    table = _labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
+    for device in devices:
+        frame = table[table["device"] == device]
+        yield device, frame[frame["rated"]], frame[~frame["rated"]]
+
+
+#: The duration points' columns.
+DURATION_POINTS = ["bucket", "rate", "device", "sessions", "conversions", "interval", "status"]
+
+
+def _duration_title(duration: pd.DataFrame) -> str:
+    return "Conversion by session duration (hollow: not enough data)" if len(duration) else NO_SESSIONS
+
+
 def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
     """Conversion rate with its 95% interval by session duration, a line per device.
 
     Every device in ``devices`` has its layers, empty when filtered out, so the plot
     updates in place as filters change.
     """
-    table = _labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
     colors = _device_color(devices)
+    tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"), ("95% CI", "@interval"),
+                ("Sessions", "@sessions{0,0}"), ("", "@status")]
     layers = []
-    for device in devices:
-        frame = table[table["device"] == device]
-        rated = frame[frame["rated"]]
+    for device, rated, unrated in _duration_frames(duration, devices):
         color = colors[device]
         layers += [
             hv.Curve(rated, "bucket", "rate", label=device).opts(color=color, line_width=2),
             hv.ErrorBars(rated.assign(lo=rated["rate"] - rated["ci_low"], hi=rated["ci_high"] - rated["rate"]),
                          "bucket", ["rate", "lo", "hi"]).opts(color=color, alpha=0.6),
-            hv.Scatter(frame.assign(fill=frame["rated"].astype(float)), "bucket",
-                       ["rate", "device", "sessions", "conversions", "interval", "status", "fill"]).opts(
-                color=color, size=7, fill_alpha="fill",
-                tools=["hover"], hover_tooltips=[("Device", "@device"), ("Duration", "@bucket"),
-                                                 ("Rate", "@rate{0.00%}"), ("95% CI", "@interval"),
-                                                 ("Sessions", "@sessions{0,0}"), ("", "@status")],
-            ),
+            hv.Scatter(rated, "bucket", DURATION_POINTS[1:]).opts(color=color, size=7, tools=["hover"],
+                                                                  hover_tooltips=tooltips),
+            hv.Scatter(unrated, "bucket", DURATION_POINTS[1:]).opts(color=color, size=7, fill_alpha=0,
+                                                                    tools=["hover"], hover_tooltips=tooltips),
         ]
-    title = "Conversion by session duration (hollow: not enough data)"
     return hv.Overlay(layers).opts(
-        title=title if len(table) else "No sessions match the filters", ylabel="conversion rate",
+        title=_duration_title(duration), ylabel="conversion rate",
         yformatter=PERCENT, xlabel="", width=540, height=260, legend_position="top_left", framewise=True,
     )
+
+
+def duration_rates_data(duration: pd.DataFrame, devices) -> Redraw:
+    """What a filter change alters in a drawn :func:`duration_rates`."""
+    layers, low, high = [], [], []
+    for _, rated, unrated in _duration_frames(duration, devices):
+        layers += [_columns(rated[["bucket", "rate"]]),
+                   {"base": rated["bucket"].to_numpy(), "lower": rated["ci_low"].to_numpy(),
+                    "upper": rated["ci_high"].to_numpy()},
+                   _columns(rated[DURATION_POINTS]), _columns(unrated[DURATION_POINTS])]
+        low += [rated["ci_low"].min(), unrated["rate"].min()]
+        high += [rated["ci_high"].max(), unrated["rate"].max()]
+    low, high = [v for v in low if pd.notna(v)], [v for v in high if pd.notna(v)]
+    return Redraw(layers, x=list(dict.fromkeys(duration["bucket"].astype(str))),
+                  y=_padded(min(low), max(high)) if low else None, title=_duration_title(duration))
 
 
 def duration_volume(duration: pd.DataFrame) -> hv.Bars:
@@ -174,23 +250,55 @@ def duration_volume(duration: pd.DataFrame) -> hv.Bars:
     )
 
 
+def duration_volume_data(duration: pd.DataFrame) -> Redraw:
+    """What a filter change alters in a drawn :func:`duration_volume`."""
+    bucket, device = duration["bucket"].astype(str).to_numpy(), duration["device"].to_numpy()
+    bars = np.argsort(pd.factorize(device)[0], kind="stable")  # by device, as HoloViews draws them
+    sessions = duration["sessions"].to_numpy()
+    return Redraw([{"xoffsets": list(zip(bucket[bars], device[bars])), "sessions": sessions[bars],
+                    "bucket": bucket[bars], "device": device[bars]}],
+                  x=[(b, d) for b in pd.unique(bucket) for d in pd.unique(device)],
+                  y=(0, _padded(sessions.min(), sessions.max())[1]) if len(sessions) else None)
+
+
 def duration_conversion(duration: pd.DataFrame) -> hv.Layout:
     """Conversion rate with 95% intervals (top) and session volume (bottom) by session duration."""
     devices = sorted(duration["device"].unique())
     return (duration_rates(duration, devices) + duration_volume(duration)).cols(1).opts(shared_axes=False)
 
 
-def source_device_heatmap(source_device: pd.DataFrame) -> hv.Overlay:
-    """Top sources × device: rate as colour and text; unrated cells grey with their n."""
-    table = _labelled(source_device).assign(source=lambda t: t["source"].astype(str))
+def _heat_cells(source_device: pd.DataFrame) -> pd.DataFrame:
+    """Every top source × device cell (none missing: the grid keeps its order), labelled, with its text."""
+    table = source_device.assign(source=source_device["source"].astype(str))
+    grid = pd.MultiIndex.from_product([pd.unique(table["source"]), sorted(pd.unique(table["device"]))],
+                                      names=["source", "device"])
+    table = table.set_index(["source", "device"]).reindex(grid).reset_index()
+    empty = table["sessions"].isna()
+    table = _labelled(table.assign(sessions=table["sessions"].fillna(0).astype(int),
+                                   conversions=table["conversions"].fillna(0).astype(int),
+                                   rated=table["rated"].eq(True)))
+    table.loc[empty, "status"] = "no sessions"
     table["text"] = [
         f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
         for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])
     ]
+    table["dark"] = table["rate_shown"] > 0.6 * table["rate_shown"].max()  # written in white
+    return table
+
+
+HEAT_HOVER = ["rate_shown", "sessions", "conversions", "rate_text", "interval", "status"]
+
+
+def _heat_title(cells: pd.DataFrame) -> str:
+    return "Conversion rate (grey: not enough data)" if len(cells) else NO_SESSIONS
+
+
+def source_device_heatmap(source_device: pd.DataFrame) -> hv.Overlay:
+    """Top sources × device: rate as colour and text; unrated cells grey with their n."""
+    table = _heat_cells(source_device)
     sources = list(dict.fromkeys(table["source"]))
     height = max(260, 34 * len(sources) + 90)
-    heat = hv.HeatMap(table, ["device", "source"], ["rate_shown", "sessions", "conversions", "rate_text",
-                                                    "interval", "status"]).opts(
+    heat = hv.HeatMap(table, ["device", "source"], HEAT_HOVER).opts(
         cmap=RATE_CMAP, colorbar=True, clipping_colors={"NaN": NO_DATA},
         colorbar_opts={"formatter": PERCENT},
         invert_yaxis=True, tools=["hover"], hover_tooltips=[
@@ -198,13 +306,33 @@ def source_device_heatmap(source_device: pd.DataFrame) -> hv.Overlay:
             ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"), ("95% CI", "@interval"),
             ("", "@status"),
         ],
-        title="Conversion rate (grey: not enough data)" if len(table) else "No sessions match the filters",
+        title=_heat_title(table),
         clabel="conversion rate", responsive=True, height=height, xlabel="", ylabel="", framewise=True,
     )
-    dark = table["rate_shown"] > 0.6 * table["rate_shown"].max()
-    table["ink"] = ["white" if d else "#111111" for d in dark]
-    labels = hv.Labels(table, ["device", "source"], ["text", "ink"]).opts(text_font_size="8pt", text_color="ink")
-    return (heat * labels).redim.values(source=sources)
+    labels = [hv.Labels(table[table["dark"] == dark], ["device", "source"], "text").opts(
+        text_font_size="8pt", text_color=color) for dark, color in ((False, "#111111"), (True, "white"))]
+    return (heat * labels[0] * labels[1]).redim.values(source=sources)
+
+
+def source_device_heatmap_data(source_device: pd.DataFrame) -> Redraw:
+    """What a filter change alters in a drawn :func:`source_device_heatmap`.
+
+    Its cells in HoloViews' grid order, their hover values as HoloViews prints them.
+    """
+    table = _heat_cells(source_device)
+    devices, sources = list(dict.fromkeys(table["device"])), list(dict.fromkeys(table["source"]))
+    # HoloViews' grid: device by device, sources bottom up
+    cells = table.set_index(["device", "source"]).loc[pd.MultiIndex.from_product([devices, sources[::-1]])]
+    columns = {"device": cells.index.get_level_values(0).to_numpy(), "source": cells.index.get_level_values(1).to_numpy(),
+               "zvalues": cells["rate_shown"].to_numpy(dtype=float)}
+    for name in HEAT_HOVER:
+        dimension = hv.Dimension(name)
+        columns[name] = np.array(["-" if pd.isna(v) else dimension.pprint_value(v) for v in cells[name]])
+    labels = [{"device": rows["device"].to_numpy(), "source": rows["source"].to_numpy(), "text": rows["text"].to_numpy()}
+              for rows in (table[~table["dark"]], table[table["dark"]])]
+    rates = table["rate_shown"].dropna()
+    return Redraw([columns, *labels], x=devices, y=sources[::-1], title=_heat_title(table),
+                  colors=_spread(rates.min(), rates.max()) if len(rates) else None)
 
 
 def kpi_cards_html(kpis: dict) -> str:
@@ -252,18 +380,39 @@ def load_report_html(report: dict) -> str:
     )
 
 
-def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.Overlay:
-    """The largest leaks (or silent leaks): conversions lost, with their 95% interval."""
+def _leak_bars(table: pd.DataFrame, silent: bool, top: int) -> pd.DataFrame:
+    """The largest leaks, labelled, with their interval as distances below and above; largest last.
+
+    No leak: one blank row drawing nothing, so the chart keeps an axis of segments and
+    its first leak updates it in place (in an exported file too, which can only replay
+    changes to the figures it holds).
+    """
     rows = table[table["leak"].astype(bool)].head(top)
+    if rows.empty:
+        return pd.DataFrame({"label": [""], "lost_conversions": [np.nan], "below": [np.nan], "above": [np.nan],
+                             "sessions": [0], "rate_text": [""], "baseline_text": [""], "lost_revenue": [np.nan]})
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
-    rows = rows.assign(
+    return rows.assign(
         label=[segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])],
         below=rows["lost_conversions"] - rows["lost_low"].clip(lower=0),
         above=rows["lost_high"] - rows["lost_conversions"],
         rate_text=[pct(r) for r in rows[rate]], baseline_text=[pct(r) for r in rows[base]],
     ).iloc[::-1]  # largest at the top once the axes are swapped
-    bars = hv.Bars(rows, "label", ["lost_conversions", "sessions", "rate_text", "baseline_text",
-                                   "lost_revenue"]).opts(
+
+
+LEAK_BARS = ["label", "lost_conversions", "sessions", "rate_text", "baseline_text", "lost_revenue"]
+
+
+def _leaks_title(rows: pd.DataFrame, silent: bool) -> str:
+    if rows["lost_conversions"].notna().any():
+        return "Silent leaks (95% CI)" if silent else "Leaks against the rest (95% CI)"
+    return "No silent leak found" if silent else "No leak found at this false discovery rate"
+
+
+def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.Overlay:
+    """The largest leaks (or silent leaks): conversions lost, with their 95% interval."""
+    rows = _leak_bars(table, silent, top)
+    bars = hv.Bars(rows, "label", LEAK_BARS[1:]).opts(
         color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9, tools=["hover"], hover_tooltips=[
             ("Segment", "@label"), ("Sessions", "@sessions{0,0}"),
             ("Rate now" if silent else "Rate", "@rate_text"),
@@ -271,15 +420,26 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
             ("Lost conversions", "@lost_conversions{0,0}"), ("Lost revenue", "@lost_revenue{0,0}"),
         ],
     )
-    errors = hv.ErrorBars(rows, "label", ["lost_conversions", "below", "above"]).opts(color="#333333")
-    found = "Silent leaks (95% CI)" if silent else "Leaks against the rest (95% CI)"
-    none = "No silent leak found" if silent else "No leak found at this false discovery rate"
+    errors = hv.ErrorBars(rows.dropna(subset="lost_conversions"), "label", ["lost_conversions", "below", "above"]
+                          ).opts(color="#333333")
     return (bars * errors).opts(
         invert_axes=True, xlabel="", width=560, height=34 * top + 90, framewise=True,
-        title=found if len(rows) else none,
+        title=_leaks_title(rows, silent),
         ylabel="conversions lost against the baseline period" if silent
         else "conversions lost against the rest of the traffic",
     )
+
+
+def leaks_chart_data(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Redraw:
+    """What a filter change alters in a drawn :func:`leaks_chart` (its axes are swapped)."""
+    rows = _leak_bars(table, silent, top)
+    found = rows.dropna(subset="lost_conversions")
+    lost = found["lost_conversions"].to_numpy(dtype=float)
+    lower, upper = lost - found["below"].to_numpy(dtype=float), lost + found["above"].to_numpy(dtype=float)
+    reach = np.concatenate([lost, lower, upper])
+    return Redraw([_columns(rows[LEAK_BARS]), {"base": found["label"].to_numpy(), "lower": lower, "upper": upper}],
+                  x=(0, _padded(reach.min(), reach.max())[1]) if len(reach) else (-0.5, 0.5),
+                  y=rows["label"].tolist(), title=_leaks_title(rows, silent))
 
 
 def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, top: int = 8) -> str:
