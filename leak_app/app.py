@@ -80,6 +80,8 @@ class LivePlot:
         """Draw anew: for a new shape (other data, devices, stages or number of sources)."""
         self._plot = hv.renderer("bokeh").get_plot(self.view(*self._values(), **self.options()))
         self.pane.object = self._plot.state
+        bar = self._plot.state.select_one(ColorBar)  # found once: finding walks the figure
+        self._colors = bar.color_mapper if bar is not None else None
 
     def update(self) -> None:
         """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
@@ -107,7 +109,7 @@ class LivePlot:
         if data.title is not None:
             figure.title.text = data.title
         if data.colors is not None:
-            figure.select_one(ColorBar).color_mapper.update(low=data.colors[0], high=data.colors[1])
+            self._colors.update(low=data.colors[0], high=data.colors[1])
 
     def __panel__(self):
         return self.pane

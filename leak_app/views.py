@@ -25,6 +25,10 @@ from bokeh.models import NumeralTickFormatter
 from .leaks import leak_rows, segment_name, silent_leak_rows
 from .text import pct
 
+# Canvas, not WebGL: these plots draw at most hundreds of glyphs, and WebGL adds a read back
+# from the GPU to every repaint (tens of milliseconds with the software GL of servers and CI).
+hv.renderer("bokeh").webgl = False
+
 PERCENT = NumeralTickFormatter(format="0.0%")
 NO_DATA = "#e4e4e4"
 REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
