@@ -141,8 +141,7 @@ class Dashboard(pn.viewable.Viewer):
         m = self.model
         # Texts are Bokeh Divs whose text is replaced: a Panel HTML pane sends its stylesheets
         # again with each text, which makes the page walk its whole model graph.
-        self._divs = {name: Div(text=self._text(name), stylesheets=[CSS], sizing_mode="stretch_width")
-                      for name in TEXTS}
+        self._divs = {name: Div(text=self._text(name), sizing_mode="stretch_width") for name in TEXTS}
         self._divs["leaks_list"].min_width = 400
         for name, div in self._divs.items():
             setattr(self, name, pn.pane.Bokeh(div, sizing_mode="stretch_width"))
@@ -177,8 +176,9 @@ class Dashboard(pn.viewable.Viewer):
         self.funnel.objects = [plot.pane for plot in self._funnels]
 
     def _text(self, name: str) -> str:
+        """A text's HTML, its style inside (a Div's own stylesheets do not reach its text)."""
         view, outputs = TEXTS[name]
-        return view(*(getattr(self.model, output) for output in outputs))
+        return f"<style>{CSS}</style>" + view(*(getattr(self.model, output) for output in outputs))
 
     def _refresh(self, *events) -> None:
         """Show what the changed outputs hold, in one message.

@@ -39,6 +39,7 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
     page.goto(served)
     sessions = kpi(page, "Sessions")
     expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
+    expect(page.locator(".kpis")).to_have_css("display", "flex")  # the cards' style reaches them
     page.wait_for_timeout(1000)  # let every canvas paint
     before = settled(page, 9)
 
