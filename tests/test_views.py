@@ -198,6 +198,19 @@ def test_a_filter_change_sends_data_only(monkeypatch):
     assert walks == []
 
 
+def test_filter_clicks_skip_panels_wait_for_more_changes():
+    """Panel holds a browser change 50 ms unless its property is a priority change:
+    the device buttons' and the pickers' values must be (a sixth of the 300 ms budget)."""
+    from leak_app.app import Dashboard
+    from leak_app.demo import generate_sessions
+
+    dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=4)))
+    pickers = [w for w in dashboard.filters if isinstance(w, (pn.widgets.CheckButtonGroup, pn.widgets.MultiChoice))]
+    assert len(pickers) == 3  # devices, countries, sources
+    for widget in pickers:
+        assert widget._property_mapping.get("value", "value") in widget._priority_changes, type(widget).__name__
+
+
 def test_settings_that_change_the_axes_update_them_in_place():
     from bokeh.document import Document
     from bokeh.models import FactorRange
