@@ -17,6 +17,7 @@ from typing import ClassVar
 import holoviews as hv
 import panel as pn
 import param
+from bokeh.core.property.validation import without_property_validation
 from bokeh.models import ColorBar, Div, FactorRange, GlyphRenderer
 
 from . import views
@@ -84,6 +85,7 @@ class LivePlot:
         bar = self._plot.state.select_one(ColorBar)  # found once: finding walks the figure
         self._colors = bar.color_mapper if bar is not None else None
 
+    @without_property_validation  # the columns come from the view's companion, checked by the tests
     def update(self) -> None:
         """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
         leak on an empty chart turns its numeric axis into one of segments)."""

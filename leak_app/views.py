@@ -66,8 +66,9 @@ class Redraw:
     colors: tuple | None = None
 
 
-def _columns(frame: pd.DataFrame) -> dict:
-    return {name: frame[name].to_numpy() for name in frame.columns}
+def _columns(frame: pd.DataFrame, names=None, rows=slice(None)) -> dict:
+    """Columns (all, or the named ones) as arrays, of every row or the rows at these positions."""
+    return {name: frame[name].to_numpy()[rows] for name in (frame.columns if names is None else names)}
 
 
 def _spread(low: float, high: float) -> tuple[float, float]:
@@ -87,16 +88,22 @@ MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "
 
 
 def choropleth_values(countries: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
-    """Per country shape, in the shapes' order: its geometry and the values the map shows."""
-    table = _labelled(countries[countries["iso3"].notna()])
-    table = table.rename(columns={"country": "ga_country"})
-    merged = shapes.merge(table, on="iso3", how="left")
-    merged["country"] = merged["ga_country"].fillna(merged["name"])
-    merged["sessions"] = merged["sessions"].fillna(0).astype(int)
-    merged["conversions"] = merged["conversions"].fillna(0).astype(int)
-    merged["status"] = merged["status"].fillna("no sessions")
-    merged = merged.fillna({"rate_text": "–", "interval": "–"})
-    return merged[["geometry", *MAP_VALUES]]
+    """Per country shape, in the shapes' order: its geometry and the values the map shows.
+
+    A shape that two of the data's country names map to shows the one with more sessions.
+    """
+    table = _labelled(countries[countries["iso3"].notna()]).drop_duplicates("iso3")
+    at = pd.Index(table["iso3"]).get_indexer(shapes["iso3"])  # -1: a shape without sessions
+    missing = {"rate_shown": np.nan, "country": shapes["name"].to_numpy(), "sessions": 0, "conversions": 0,
+               "rate_text": "–", "interval": "–", "status": "no sessions"}
+    return pd.DataFrame({"geometry": shapes["geometry"].to_numpy(),
+                         **{name: _by_shape(table[name].to_numpy(), at, missing[name]) for name in MAP_VALUES}})
+
+
+def _by_shape(values: np.ndarray, at: np.ndarray, missing) -> np.ndarray:
+    """``values[at]``, and ``missing`` where ``at`` is -1."""
+    found = values[at] if len(values) else np.empty(len(at), dtype=values.dtype)
+    return np.where(at >= 0, found, missing)
 
 
 def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Polygons:
@@ -119,15 +126,18 @@ def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Poly
 
 
 def _funnel_long(funnel: pd.DataFrame) -> pd.DataFrame:
-    """One row per stage and part (reached, lost, largest leak) with its share of entry sessions."""
-    long = pd.concat([
-        funnel.assign(part="reached", count=funnel["sessions"], share=funnel["pct_of_entry"]),
-        funnel.assign(part="lost", count=funnel["lost"], share=funnel["lost_of_entry"]),
-    ], ignore_index=True)
-    long.loc[(long["part"] == "lost") & long["largest_leak"].astype(bool), "part"] = "largest leak"
-    long["stage"] = long["stage"].astype(str).str.replace(" ", "\n")  # two-line tick labels
-    long["drop_text"] = [pct(v) for v in long["drop_rate"]]
-    return long
+    """One row per stage and part, every stage reached then every stage lost (the largest leak
+    marked), with its share of entry sessions."""
+    lost = np.where(funnel["largest_leak"].to_numpy(dtype=bool), "largest leak", "lost").astype(object)
+    drop_text = np.array([pct(v) for v in funnel["drop_rate"]], dtype=object)
+    return pd.DataFrame({
+        "device": np.tile(funnel["device"].to_numpy(), 2),
+        "stage": np.tile(funnel["stage"].astype(str).str.replace(" ", "\n").to_numpy(), 2),  # two-line ticks
+        "part": np.concatenate([np.full(len(funnel), "reached", dtype=object), lost]),
+        "count": np.concatenate([funnel["sessions"].to_numpy(), funnel["lost"].to_numpy()]),
+        "share": np.concatenate([funnel["pct_of_entry"].to_numpy(), funnel["lost_of_entry"].to_numpy()]),
+        "drop_text": np.tile(drop_text, 2),
+    })
 
 
 def _funnel_frames(funnel: pd.DataFrame, device: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -144,13 +154,13 @@ def _funnel_frames(funnel: pd.DataFrame, device: str) -> tuple[pd.DataFrame, pd.
         notes = pd.DataFrame({"stage": [frame["stage"].iloc[(len(frame) - 1) // 2]], "y": [0.5],
                               "text": ["no sessions match the filters"]})
         return frame, notes
+    stages = len(frame) // 2
+    reached, share = frame["count"].to_numpy()[:stages], frame["share"].to_numpy()
+    top = share[:stages] + share[stages:]  # reached and lost: the stacked bar's height
+    notes = pd.DataFrame({"stage": frame["stage"].to_numpy()[:stages], "y": top + 0.01,
+                          "text": [f"{c:,}\n{pct(s)}" for c, s in zip(reached, share[:stages])]})
     # grouped by part, in order of appearance, as HoloViews stacks them
-    frame = frame.iloc[np.argsort(pd.factorize(frame["part"])[0], kind="stable")]
-    reached = frame[frame["part"] == "reached"]
-    top = reached["stage"].map(frame.groupby("stage", sort=False)["share"].sum()).to_numpy()
-    notes = pd.DataFrame({"stage": reached["stage"], "y": top + 0.01,
-                          "text": [f"{c:,}\n{pct(s)}" for c, s in zip(reached["count"], reached["share"])]})
-    return frame, notes
+    return frame.iloc[np.argsort(pd.factorize(frame["part"])[0], kind="stable")], notes
 
 
 def funnel_panel(funnel: pd.DataFrame, device: str) -> hv.Overlay:
@@ -186,12 +196,13 @@ def funnel_waterfall(funnel: pd.DataFrame) -> hv.Layout:
     )
 
 
-def _duration_frames(duration: pd.DataFrame, devices):
-    """Per device in ``devices``: its rated rows and its unrated rows, labelled."""
+def _duration_rows(duration: pd.DataFrame, devices):
+    """The table labelled, and per device in ``devices`` the positions of its rated rows and
+    of its unrated rows."""
     table = _labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
-    for device in devices:
-        frame = table[table["device"] == device]
-        yield device, frame[frame["rated"]], frame[~frame["rated"]]
+    device, rated = table["device"].to_numpy(), table["rated"].to_numpy(dtype=bool)
+    return table, [(d, np.flatnonzero((device == d) & rated), np.flatnonzero((device == d) & ~rated))
+                   for d in devices]
 
 
 #: The duration points' columns.
@@ -212,8 +223,9 @@ def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
     tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"), ("95% CI", "@interval"),
                 ("Sessions", "@sessions{0,0}"), ("", "@status")]
     layers = []
-    for device, rated, unrated in _duration_frames(duration, devices):
-        color = colors[device]
+    table, rows = _duration_rows(duration, devices)
+    for device, rated_at, unrated_at in rows:
+        rated, unrated, color = table.iloc[rated_at], table.iloc[unrated_at], colors[device]
         layers += [
             hv.Curve(rated, "bucket", "rate", label=device).opts(color=color, line_width=2),
             hv.ErrorBars(rated.assign(lo=rated["rate"] - rated["ci_low"], hi=rated["ci_high"] - rated["rate"]),
@@ -231,17 +243,20 @@ def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
 
 def duration_rates_data(duration: pd.DataFrame, devices) -> Redraw:
     """What a filter change alters in a drawn :func:`duration_rates`."""
+    table, rows = _duration_rows(duration, devices)
+    columns = _columns(table)
     layers, low, high = [], [], []
-    for _, rated, unrated in _duration_frames(duration, devices):
-        layers += [_columns(rated[["bucket", "rate"]]),
-                   {"base": rated["bucket"].to_numpy(), "lower": rated["ci_low"].to_numpy(),
-                    "upper": rated["ci_high"].to_numpy()},
-                   _columns(rated[DURATION_POINTS]), _columns(unrated[DURATION_POINTS])]
-        low += [rated["ci_low"].min(), unrated["rate"].min()]
-        high += [rated["ci_high"].max(), unrated["rate"].max()]
-    low, high = [v for v in low if pd.notna(v)], [v for v in high if pd.notna(v)]
+    for _, rated, unrated in rows:
+        layers += [_columns(table, ["bucket", "rate"], rated),
+                   {"base": columns["bucket"][rated], "lower": columns["ci_low"][rated],
+                    "upper": columns["ci_high"][rated]},
+                   _columns(table, DURATION_POINTS, rated), _columns(table, DURATION_POINTS, unrated)]
+        low += [columns["ci_low"][rated], columns["rate"][unrated]]
+        high += [columns["ci_high"][rated], columns["rate"][unrated]]
+    low, high = (np.concatenate(values).astype(float) for values in (low, high))
+    low, high = low[~np.isnan(low)], high[~np.isnan(high)]
     return Redraw(layers, x=list(dict.fromkeys(duration["bucket"].astype(str))),
-                  y=_padded(min(low), max(high)) if low else None, title=_duration_title(duration))
+                  y=_padded(low.min(), high.max()) if len(low) else None, title=_duration_title(duration))
 
 
 def duration_volume(duration: pd.DataFrame) -> hv.Bars:
@@ -272,16 +287,21 @@ def duration_conversion(duration: pd.DataFrame) -> hv.Layout:
 
 
 def _heat_cells(source_device: pd.DataFrame) -> pd.DataFrame:
-    """Every top source × device cell (none missing: the grid keeps its order), labelled, with its text."""
-    table = source_device.assign(source=source_device["source"].astype(str))
-    grid = pd.MultiIndex.from_product([pd.unique(table["source"]), sorted(pd.unique(table["device"]))],
-                                      names=["source", "device"])
-    table = table.set_index(["source", "device"]).reindex(grid).reset_index()
-    empty = table["sessions"].isna()
-    table = _labelled(table.assign(sessions=table["sessions"].fillna(0).astype(int),
-                                   conversions=table["conversions"].fillna(0).astype(int),
-                                   rated=table["rated"].eq(True)))
-    table.loc[empty, "status"] = "no sessions"
+    """Every top source × device cell, source by source (none missing: the grid keeps its
+    order), labelled, with its text."""
+    sources = pd.unique(source_device["source"].astype(str))
+    devices = np.array(sorted(pd.unique(source_device["device"])), dtype=object)
+    size = len(sources) * len(devices)
+    at = (pd.Index(sources).get_indexer(source_device["source"].astype(str)) * len(devices)
+          + pd.Index(devices).get_indexer(source_device["device"]))
+    cells = {"source": np.repeat(sources, len(devices)), "device": np.tile(devices, len(sources))}
+    for name, fill in (("sessions", 0), ("conversions", 0), ("rate", np.nan), ("ci_low", np.nan),
+                       ("ci_high", np.nan), ("rated", False)):
+        values = source_device[name].to_numpy()
+        cells[name] = np.full(size, fill, dtype=values.dtype)
+        cells[name][at] = values
+    table = _labelled(pd.DataFrame(cells))
+    table.loc[~np.isin(np.arange(size), at), "status"] = "no sessions"
     table["text"] = [
         f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
         for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])
@@ -291,6 +311,8 @@ def _heat_cells(source_device: pd.DataFrame) -> pd.DataFrame:
 
 
 HEAT_HOVER = ["rate_shown", "sessions", "conversions", "rate_text", "interval", "status"]
+#: How HoloViews prints each hover value (made once: a Dimension is slow to make).
+_HEAT_PRINT = {name: hv.Dimension(name).pprint_value for name in HEAT_HOVER}
 
 
 def _heat_title(cells: pd.DataFrame) -> str:
@@ -326,12 +348,12 @@ def source_device_heatmap_data(source_device: pd.DataFrame) -> Redraw:
     table = _heat_cells(source_device)
     devices, sources = list(dict.fromkeys(table["device"])), list(dict.fromkeys(table["source"]))
     # HoloViews' grid: device by device, sources bottom up
-    cells = table.set_index(["device", "source"]).loc[pd.MultiIndex.from_product([devices, sources[::-1]])]
-    columns = {"device": cells.index.get_level_values(0).to_numpy(), "source": cells.index.get_level_values(1).to_numpy(),
+    order = (np.arange(len(sources))[::-1][None, :] * len(devices) + np.arange(len(devices))[:, None]).ravel()
+    cells = table.iloc[order]
+    columns = {"device": cells["device"].to_numpy(), "source": cells["source"].to_numpy(),
                "zvalues": cells["rate_shown"].to_numpy(dtype=float)}
-    for name in HEAT_HOVER:
-        dimension = hv.Dimension(name)
-        columns[name] = np.array(["-" if pd.isna(v) else dimension.pprint_value(v) for v in cells[name]])
+    for name, pprint in _HEAT_PRINT.items():
+        columns[name] = np.array(["-" if pd.isna(v) else pprint(v) for v in cells[name]])
     labels = [{"device": rows["device"].to_numpy(), "source": rows["source"].to_numpy(), "text": rows["text"].to_numpy()}
               for rows in (table[~table["dark"]], table[table["dark"]])]
     rates = table["rate_shown"].dropna()
@@ -441,7 +463,7 @@ def leaks_chart_data(table: pd.DataFrame, silent: bool = False, top: int = 10) -
     lost = found["lost_conversions"].to_numpy(dtype=float)
     lower, upper = lost - found["below"].to_numpy(dtype=float), lost + found["above"].to_numpy(dtype=float)
     reach = np.concatenate([lost, lower, upper])
-    return Redraw([_columns(rows[LEAK_BARS]), {"base": found["label"].to_numpy(), "lower": lower, "upper": upper}],
+    return Redraw([_columns(rows, LEAK_BARS), {"base": found["label"].to_numpy(), "lower": lower, "upper": upper}],
                   x=(0, _padded(reach.min(), reach.max())[1]) if len(reach) else (-0.5, 0.5),
                   y=rows["label"].tolist(), title=_leaks_title(rows, silent))
 

@@ -54,6 +54,31 @@ def test_choropleth_colours_only_rated_countries(model):
     assert (data[data["sessions"] == 0]["status"] == "no sessions").all()
 
 
+def test_map_values_match_a_join_of_countries_and_shapes():
+    """Each shape's values, checked against a plain left join (first match per shape)."""
+    from leak_app.demo import generate_sessions
+
+    m = SessionModel(sessions=generate_sessions(20_000, seed=7), min_sessions=50)
+    shapes = country_shapes()
+    countries = m.country_table
+    # a second name for the busiest country's shape: the shape keeps the busier one's values
+    twin = countries.iloc[[0]].assign(country="Its other name", sessions=1, conversions=0)
+    for table in (countries, pd.concat([countries, twin], ignore_index=True), countries.iloc[:0]):
+        values = views.choropleth_values(table, shapes)
+        labelled = views._labelled(table[table["iso3"].notna()]).drop_duplicates("iso3")
+        joined = shapes.merge(labelled.rename(columns={"country": "ga_country"}), on="iso3", how="left")
+        assert len(values) == len(shapes) and (values["geometry"].to_numpy() == shapes["geometry"].to_numpy()).all()
+        expected = pd.DataFrame({
+            "rate_shown": joined["rate_shown"], "country": joined["ga_country"].fillna(joined["name"]),
+            "sessions": joined["sessions"].fillna(0).astype(int),
+            "conversions": joined["conversions"].fillna(0).astype(int),
+            "rate_text": joined["rate_text"].fillna("–"), "interval": joined["interval"].fillna("–"),
+            "status": joined["status"].fillna("no sessions"),
+        })
+        pd.testing.assert_frame_equal(values[views.MAP_VALUES].astype(object), expected.astype(object))
+    assert (values["status"] == "no sessions").all()
+
+
 def test_heatmap_marks_unrated_cells(model):
     heat = views.source_device_heatmap(model.source_device_table).get(0)
     cells = heat.dframe().set_index(["source", "device"])
