@@ -48,45 +48,59 @@ def _hypergeometric_tail(k, n, total_k, total_n, lower: bool) -> np.ndarray:
     out[exact] = below if lower else 1.0 - below
     big = ~exact
     if big.any():
-        share = total_k[big] / total_n[big]
-        mean = n[big] * share
-        sd = np.sqrt(n[big] * share * (1 - share) * (total_n[big] - n[big]) / np.maximum(total_n[big] - 1, 1))
+        mean, sd = _mean_sd(n[big], total_k[big], total_n[big])
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (k[big] + 0.5 - mean) / sd if lower else (k[big] - 0.5 - mean) / sd
         out[big] = np.where(sd > 0, norm.cdf(z) if lower else norm.sf(z), 1.0)
     return out
 
 
+def _mean_sd(n, total_k, total_n) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the hypergeometric count of conversions in a segment."""
+    share = total_k / np.maximum(total_n, 1)
+    return n * share, np.sqrt(n * share * (1 - share) * (total_n - n) / np.maximum(total_n - 1, 1))
+
+
+#: The sum starts this many standard deviations (and as many counts) below the lower of the
+#: count and the mode: every term further down is below 1e-20 of the largest.
+WINDOW_SD = 10
+
+
 def _hypergeometric_cdf(k, n, total_k, total_n) -> np.ndarray:
-    """P(X <= k), summed exactly in log space over j = 0..k for every segment at once.
+    """P(X <= k), summed exactly in log space over the counts j <= k that matter, for every
+    segment at once.
 
     SciPy's hypergeom.cdf is slow where segments are large; the ratio of successive
     probabilities, pmf(j+1)/pmf(j) = (K-j)(n-j) / ((j+1)(N-K-n+j+1)), vectorizes.
     Segments are summed in chunks of similar length, so a few long sums do not pad
-    every short one.
+    every short one; counts far below the distribution's bulk add nothing and are skipped.
     """
     k = np.asarray(k, dtype="float64")
     out = np.zeros(k.shape)
+    _, sd = _mean_sd(n, total_k, total_n)
+    mode = np.floor((n + 1) * (total_k + 1) / (total_n + 2))
     low = np.maximum(0.0, n + total_k - total_n)  # the smallest possible count
-    order = np.argsort(k - low, kind="stable")
+    start = np.maximum(low, np.floor(np.minimum(k, mode) - WINDOW_SD * (sd + 1)))
+    order = np.argsort(k - start, kind="stable")
     for chunk in np.array_split(order, max(1, len(order) // CHUNK)):
-        out[chunk] = _cdf_chunk(k[chunk], n[chunk], total_k[chunk], total_n[chunk], low[chunk])
+        out[chunk] = _cdf_chunk(k[chunk], n[chunk], total_k[chunk], total_n[chunk], start[chunk])
     return out
 
 
-def _cdf_chunk(k, n, K, N, low) -> np.ndarray:
-    log_first = (gammaln(K + 1) - gammaln(low + 1) - gammaln(K - low + 1)
-                 + gammaln(N - K + 1) - gammaln(n - low + 1) - gammaln(N - K - n + low + 1)
+def _cdf_chunk(k, n, K, N, start) -> np.ndarray:
+    """P(start <= X <= k); 0 where k < start (a count below the smallest possible)."""
+    log_first = (gammaln(K + 1) - gammaln(start + 1) - gammaln(K - start + 1)
+                 + gammaln(N - K + 1) - gammaln(n - start + 1) - gammaln(N - K - n + start + 1)
                  - gammaln(N + 1) + gammaln(n + 1) + gammaln(N - n + 1))
-    steps = int(max(np.max(k - low, initial=0), 0))
-    j = low[:, None] + np.arange(steps)[None, :]
+    steps = int(max(np.max(k - start, initial=0), 0))
+    j = start[:, None] + np.arange(steps)[None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.log((K[:, None] - j) * (n[:, None] - j)) - np.log((j + 1) * (N[:, None] - K[:, None] - n[:, None] + j + 1))
     log_pmf = np.concatenate([log_first[:, None], log_first[:, None] + np.cumsum(ratio, axis=1)], axis=1)
-    within = np.arange(steps + 1)[None, :] <= (k - low)[:, None]
+    within = np.arange(steps + 1)[None, :] <= (k - start)[:, None]
     log_pmf = np.where(within & np.isfinite(log_pmf), log_pmf, -np.inf)
     out = np.exp(logsumexp(log_pmf, axis=1))
-    return np.clip(np.where(k < low, 0.0, out), 0.0, 1.0)
+    return np.clip(np.where(k < start, 0.0, out), 0.0, 1.0)
 
 
 def fewer_than_rest_p(successes, trials, total_successes, total_trials) -> np.ndarray:

@@ -138,6 +138,20 @@ def test_intervals_cover_the_true_rate():
     assert coverage["wilson"] >= 0.94 and coverage["empirical_bayes"] >= 0.94
 
 
+def test_hypergeometric_tails_stay_exact_far_out():
+    """The exact sums skip counts far below the bulk: even p-values of 1e-200 keep their digits."""
+    from scipy.stats import hypergeom
+
+    from leak_app.stats import fewer_than_rest_p
+
+    total_n, total_k = 1_000_000, 15_000
+    n = np.full(400, 60_000)
+    k = np.linspace(0, 1000, 400).round()  # from far below the mean (900) to above it
+    expected = hypergeom.cdf(k, total_n, total_k, n)
+    assert expected.min() < 1e-200 and expected.max() > 0.99
+    assert fewer_than_rest_p(k, n, total_k, total_n) == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("total_n, total_k", [(100_000, 1_000), (2_000, 40), (50, 10), (30, 0)])
 def test_vectorized_hypergeometric_tails_match_scipy(total_n, total_k):
     from scipy.stats import hypergeom
