@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import holoviews as hv
+import numpy as np
 import panel as pn
 import param
 from bokeh.core.property.validation import without_property_validation
@@ -102,7 +103,7 @@ class LivePlot:
             return
         for layer, columns in zip(layers, data.layers):
             source = layer.handles["source"]
-            source.data = {name: columns[name] for name in source.data}
+            _send_changed(source, {name: columns[name] for name in source.data})
         for axis, value in axes:
             if isinstance(value, list):
                 if isinstance(axis, FactorRange):  # (an empty chart's numeric axis stays)
@@ -116,6 +117,24 @@ class LivePlot:
 
     def __panel__(self):
         return self.pane
+
+
+def _send_changed(source, columns: dict) -> None:
+    """Set a data source's columns, sending only those that changed: Bokeh sends (and the
+    browser repaints) whatever is set, equal or not."""
+    changed = {name: values for name, values in columns.items() if not _same(source.data[name], values)}
+    if changed:
+        source.data.update(changed)
+
+
+def _same(old, new) -> bool:
+    old, new = np.asarray(old), np.asarray(new)
+    if old.shape != new.shape:
+        return False
+    try:
+        return bool(np.array_equal(old, new, equal_nan=True))
+    except TypeError:  # text columns: a NaN among them compares unequal, which only sends it again
+        return bool(np.array_equal(old, new))
 
 
 def _fits(axis, value) -> bool:
@@ -218,7 +237,7 @@ class Dashboard(pn.viewable.Viewer):
         columns["color"] = columns["rate_shown"]
         rates = values["rate_shown"].dropna()
         with pn.io.hold():
-            source.data.update(columns)  # these columns only: not the shapes
+            _send_changed(source, columns)  # these columns only: not the shapes
             if len(rates):
                 mapper.update(low=float(rates.min()), high=float(rates.max()))
 

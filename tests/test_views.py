@@ -223,6 +223,33 @@ def test_a_filter_change_sends_data_only(monkeypatch):
     assert walks == []
 
 
+def test_only_changed_columns_are_sent():
+    """Bokeh sends (and the browser repaints) whatever is set, equal or not: a panel whose data
+    a filter change leaves alone gets nothing."""
+    from leak_app.app import Dashboard
+    from leak_app.demo import generate_sessions
+
+    model = SessionModel(sessions=generate_sessions(5_000, seed=4))
+    model.devices = ["mobile"]
+    dashboard = Dashboard(model=model)
+    panels = {plot.options()["device"]: plot for plot in dashboard._funnels}
+    sent = []
+
+    def watch(name, source):
+        source.on_change("data", lambda attr, old, new: sent.append((name, attr)))
+
+    for device, plot in panels.items():
+        for layer in plot._plot.subplots.values():
+            watch(device, layer.handles["source"])
+    watch("map", dashboard._map_parts[0])
+    model.devices = ["tablet"]  # desktop stays without sessions
+    assert {name for name, _ in sent} == {"mobile", "tablet", "map"}
+    sent.clear()
+    model.devices = ["tablet"]  # the same filter: nothing new to send
+    model.param.trigger("devices")
+    assert sent == []
+
+
 def test_filter_clicks_skip_panels_wait_for_more_changes():
     """Panel holds a browser change 50 ms unless its property is a priority change:
     the device buttons' and the pickers' values must be (a sixth of the 300 ms budget)."""
