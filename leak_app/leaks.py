@@ -325,9 +325,8 @@ def headline(table: pd.DataFrame):
     (statistically as large), the one covering the fewest sessions names the cause;
     "desktop" fell because "desktop × google" did.
     """
-    rows = table[table["leak"]] if len(table) else table
-    if rows.empty:
+    rows = np.flatnonzero(table["leak"].to_numpy(dtype=bool))
+    if not len(rows):
         return None
-    top = rows.iloc[0]
-    tied = rows[rows["lost_high"] >= top["lost_conversions"]]
-    return tied.sort_values("sessions", kind="stable").iloc[0]
+    tied = rows[table["lost_high"].to_numpy()[rows] >= table["lost_conversions"].iloc[rows[0]]]
+    return table.iloc[tied[np.argmin(table["sessions"].to_numpy()[tied])]]  # the first of the fewest

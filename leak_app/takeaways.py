@@ -9,6 +9,7 @@ called a winner. Sentences are plain text; whoever shows them escapes them.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from . import leaks
@@ -38,11 +39,11 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
 
 def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions: int) -> str | None:
     """The funnel step that loses the largest share, and what it costs against the best device."""
-    entering = funnel["sessions"] + funnel["lost"]
-    rated = funnel[funnel["drop_rate"].notna() & (entering >= min_sessions)]
-    if rated.empty:
+    drop = funnel["drop_rate"].to_numpy()
+    rated = ~np.isnan(drop) & (funnel["sessions"].to_numpy() + funnel["lost"].to_numpy() >= min_sessions)
+    if not rated.any():
         return None
-    worst = rated.loc[rated["drop_rate"].idxmax()]
+    worst = funnel.iloc[np.flatnonzero(rated)[np.argmax(drop[rated])]]
     stages = list(funnel["stage"].cat.categories)
     before = stages[stages.index(worst.stage) - 1]
     text = (
@@ -50,9 +51,10 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
         f"{worst.drop_rate:.1%} of the {worst.sessions + worst.lost:,} sessions that reached {before} "
         f"went no further"
     )
-    step = steps[(steps["step"] == leaks.step_name(before, worst.stage)) & (steps["device"] == worst.device)]
-    if len(step) and step["lost_sessions"].iloc[0] > 0:
-        s = step.iloc[0]
+    step = np.flatnonzero((steps["step"].to_numpy() == leaks.step_name(before, worst.stage))
+                          & (steps["device"].to_numpy() == worst.device))
+    if len(step) and steps["lost_sessions"].iloc[step[0]] > 0:
+        s = steps.iloc[step[0]]
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
             f"about {s.lost_sessions:,.0f} more sessions (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
@@ -62,13 +64,14 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
 
 
 def duration_peak(duration: pd.DataFrame, min_sessions: int) -> str | None:
-    buckets = collapse(duration, "bucket", min_sessions)
-    rated = buckets[buckets["rated"] & (buckets["conversions"] > 0)]
-    if rated.empty:
+    buckets = collapse(duration, ["bucket"], min_sessions)  # in bucket order, shortest first
+    rate = buckets["rate"].to_numpy()
+    rated = buckets["rated"].to_numpy() & (buckets["conversions"].to_numpy() > 0)
+    if not rated.any():
         return None
-    peak = rated.loc[rated["rate"].idxmax()]
+    peak = buckets.iloc[np.flatnonzero(rated)[np.argmax(rate[rated])]]
     text = f"Conversion peaks for sessions lasting {peak.bucket}: {with_ci(peak)}"
-    shortest = buckets.sort_values("bucket").iloc[0]
+    shortest = buckets.iloc[0]
     if shortest.bucket != peak.bucket and shortest.rated:
         text += f", against {with_ci(shortest)} for sessions of {shortest.bucket}"
     return text + "."
@@ -93,27 +96,26 @@ def source_device_extremes(table: pd.DataFrame, min_sessions: int) -> str | None
 
 def country_outliers(countries: pd.DataFrame, fdr: float) -> str | None:
     """Countries that convert differently from the rest, with the false discovery rate held."""
-    rated = countries[countries["rated"]]
-    if rated.empty:
+    rated = countries["rated"].to_numpy(dtype=bool)
+    if not rated.any():
         return None
-    significant = rated[rated["q_value"] <= fdr]
-    rest_rate = (rated["conversions"].sum() - significant["conversions"]) / (
-        rated["sessions"].sum() - significant["sessions"])
-    above = significant[significant["rate"] > rest_rate]
-    below = significant[significant["rate"] < rest_rate]
-    if significant.empty:
+    significant = rated & (countries["q_value"].to_numpy() <= fdr)
+    if not significant.any():
         return (
             f"No country with enough sessions converts significantly differently from the rest "
             f"(at a {fdr:.0%} false discovery rate)."
         )
+    n, k, rate = (countries[c].to_numpy() for c in ("sessions", "conversions", "rate"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rest_rate = (k[rated].sum() - k) / (n[rated].sum() - n)  # each country's rest of the rated
 
     def names(rows):
-        return "; ".join(f"{r.country} {with_ci(r)}" for r in rows.head(3).itertuples())
+        return "; ".join(f"{r.country} {with_ci(r)}" for r in countries.iloc[rows[:3]].itertuples())
 
     parts = []
-    if not above.empty:
+    if (above := np.flatnonzero(significant & (rate > rest_rate))).size:
         parts.append(f"above the rest: {names(above)}")
-    if not below.empty:
+    if (below := np.flatnonzero(significant & (rate < rest_rate))).size:
         parts.append(f"below it: {names(below)}")
     return (f"Countries converting significantly ({fdr:.0%} false discovery rate) "
             + "; ".join(parts) + ".")
