@@ -19,7 +19,8 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.core.property.validation import without_property_validation
-from bokeh.models import ColorBar, Div, FactorRange, GlyphRenderer
+from bokeh.models import ColorBar, FactorRange, GlyphRenderer
+from panel.models.markup import HTML as HTMLModel
 
 from . import views
 from .downloads import to_csv
@@ -161,12 +162,15 @@ class Dashboard(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        # Texts are Bokeh Divs whose text is replaced: a Panel HTML pane sends its stylesheets
-        # again with each text, which makes the page walk its whole model graph.
-        self._divs = {name: Div(text=self._text(name), sizing_mode="stretch_width") for name in TEXTS}
-        self._divs["leaks_list"].min_width = 400
-        for name, div in self._divs.items():
-            setattr(self, name, pn.pane.Bokeh(div, sizing_mode="stretch_width"))
+        # Texts are Panel HTML models whose text is replaced: a Panel HTML pane sends its
+        # stylesheets again with each text, which makes the page walk its whole model graph,
+        # and a Bokeh Div lays out the whole page again on each text, where this one does not.
+        self._texts = {name: HTMLModel(text=self._text(name), sizing_mode="stretch_width",
+                                       disable_math=True, run_scripts=False) for name in TEXTS}
+        self._texts["leaks_list"].min_width = 400
+        for name, text in self._texts.items():
+            # The pane's stylesheets, not the model's: Panel's design replaces those.
+            setattr(self, name, pn.pane.Bokeh(text, stylesheets=[CSS], sizing_mode="stretch_width"))
         self.map = pn.pane.Bokeh(hv.render(views.country_choropleth(m.country_table, country_shapes())),
                                  sizing_mode="stretch_width")
         figure = self.map.object  # what a filter change recolours (found once: finding walks the figure)
@@ -198,9 +202,9 @@ class Dashboard(pn.viewable.Viewer):
         self.funnel.objects = [plot.pane for plot in self._funnels]
 
     def _text(self, name: str) -> str:
-        """A text's HTML, its style inside (a Div's own stylesheets do not reach its text)."""
+        """A text's HTML, escaped once more: the model shows its text unescaped."""
         view, outputs = TEXTS[name]
-        return f"<style>{CSS}</style>" + view(*(getattr(self.model, output) for output in outputs))
+        return html.escape(view(*(getattr(self.model, output) for output in outputs)))
 
     def _refresh(self, *events) -> None:
         """Show what the changed outputs hold, in one message.
@@ -213,7 +217,7 @@ class Dashboard(pn.viewable.Viewer):
         with pn.io.hold(freeze="cube" in changed):  # new figures: one walk of the model graph
             for name, (_, outputs) in TEXTS.items():
                 if changed & set(outputs):
-                    self._divs[name].text = self._text(name)
+                    self._texts[name].text = self._text(name)
             if "country_table" in changed:
                 self._recolor_map(self.model.country_table)
             if "cube" in changed:
