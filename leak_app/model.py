@@ -10,6 +10,7 @@ batch, so the takeaways, which read them all, are written once.
 """
 from __future__ import annotations
 
+import functools
 import json
 import weakref
 from collections import OrderedDict
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import param
 from param.parameterized import batch_call_watchers
+from threadpoolctl import ThreadpoolController
 
 from . import leaks, metrics
 from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Cube, build_cube
@@ -68,6 +70,17 @@ def cached_cube(sessions, settings: CellSettings) -> Cube:
             cubes.popitem(last=False)
     cubes.move_to_end(settings)
     return cubes[settings]
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()  # the BLAS libraries loaded by now (numpy's, scipy's)
+
+
+def one_blas_thread():
+    """Run BLAS on one thread: the tables are small, and a second thread costs more to wake than
+    it saves — about 25 ms an update, and 100 ms at times, while a browser holds the other core."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 class SessionModel(param.Parameterized):
@@ -140,8 +153,8 @@ class SessionModel(param.Parameterized):
             return  # filters reset below, while handling new data or new top sources
         self._busy = True
         try:
-            with batch_call_watchers(self):  # watchers see a new cube, its tables and takeaways at once
-                self._publish(events)
+            with batch_call_watchers(self), one_blas_thread():  # watchers see a new cube, its tables
+                self._publish(events)  # and takeaways at once
         finally:
             self._busy = False
 

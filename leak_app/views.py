@@ -3,8 +3,8 @@
 No view computes a statistic; each only reshapes and labels the table it is given.
 The same functions serve the served app, the exported HTML, the PNG export and
 notebooks. Text from the data (country and source names) reaches the browser
-only as plot data (hover fields and axis factors, which Bokeh renders as text),
-never as HTML.
+only as plot data (hover fields, axis factors and names drawn on the canvas, which
+Bokeh renders as text), never as HTML.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import holoviews.plotting.bokeh  # (likewise)
 import hvplot.pandas  # noqa: F401
 import numpy as np
 import pandas as pd
-from bokeh.models import NumeralTickFormatter
+from bokeh.models import NumeralTickFormatter, Whisker
+from bokeh.transform import dodge
 
 from .leaks import leak_rows, segment_name, silent_leak_rows
 from .text import pct
@@ -435,11 +436,32 @@ def _leaks_title(rows: pd.DataFrame, silent: bool) -> str:
     return "No silent leak found" if silent else "No leak found at this false discovery rate"
 
 
+#: A leak row: its bar takes the lower part, the segment's name is written above it (not
+#: on an axis, so a new segment never widens the axis, which lays out the whole page again).
+BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
+
+
+def _nudged(plot, element) -> None:
+    """Move a layer's marks to the lower part of their row on the axis of segments."""
+    glyph = plot.handles["glyph"]
+    name = "base" if isinstance(glyph, Whisker) else "y"
+    setattr(glyph, name, dodge(getattr(glyph, name), BAR_AT, range=plot.handles["y_range"]))
+
+
+def _named(plot, element) -> None:
+    """Write each bar's segment above it, from the frame's left edge, out of the bars' own
+    data (so an update of the bars renames them)."""
+    plot.state.text(x=0, y=dodge("label", NAME_AT, range=plot.handles["y_range"]), text="label",
+                    source=plot.handles["source"], x_offset=3, text_align="left", text_baseline="bottom",
+                    text_font_size="8pt", text_color="#333333")
+
+
 def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.Overlay:
     """The largest leaks (or silent leaks): conversions lost, with their 95% interval."""
     rows = _leak_bars(table, silent, top)
     bars = hv.Bars(rows, "label", LEAK_BARS[1:]).opts(
-        color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9, tools=["hover"], hover_tooltips=[
+        color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9, bar_width=BAR_WIDTH,
+        hooks=[_nudged, _named], tools=["hover"], hover_tooltips=[
             ("Segment", "@label"), ("Sessions", "@sessions{0,0}"),
             ("Rate now" if silent else "Rate", "@rate_text"),
             ("Rate before" if silent else "Rest of traffic", "@baseline_text"),
@@ -447,10 +469,10 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
         ],
     )
     errors = hv.ErrorBars(rows.dropna(subset="lost_conversions"), "label", ["lost_conversions", "below", "above"]
-                          ).opts(color="#333333")
+                          ).opts(color="#333333", hooks=[_nudged])
     return (bars * errors).opts(
         invert_axes=True, xlabel="", width=560, height=34 * top + 90, framewise=True,
-        title=_leaks_title(rows, silent),
+        title=_leaks_title(rows, silent), yaxis=None,
         ylabel="conversions lost against the baseline period" if silent
         else "conversions lost against the rest of the traffic",
     )

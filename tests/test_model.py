@@ -124,6 +124,22 @@ def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monke
     assert calls == {"silent_leaks": 1, "takeaways": 1}
 
 
+def test_tables_are_computed_with_one_blas_thread_and_the_limit_is_restored(demo, monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    seen = []
+    fit = leaks.fit_beta_prior
+    monkeypatch.setattr(leaks, "fit_beta_prior", lambda *a: (seen.append(blas_threads()), fit(*a))[1])
+    with threadpool_limits(limits=2, user_api="blas"):
+        model = SessionModel(sessions=demo)
+        model.devices = ["mobile"]
+        assert blas_threads() == {2}  # a notebook's own BLAS work keeps its threads
+    assert seen and all(threads == {1} for threads in seen)
+
+
 def test_no_device_selected_means_all(demo):
     model = SessionModel(sessions=demo)
     model.devices = []

@@ -123,6 +123,24 @@ def test_leaks_list_escapes_segment_names():
     assert f"{HOSTILE} (source)" in bars.dimension_values("label")
 
 
+def test_leak_bars_carry_their_names_so_no_axis_resizes():
+    """A segment's name is written above its bar out of the bars' own data, not on an axis: a
+    longer name must not widen the axis (which makes the browser lay out the whole page again)."""
+    from bokeh.models import HBar, Text
+
+    from leak_app import simulation
+
+    data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
+    figure = hv.render(views.leaks_chart(SessionModel(sessions=data).leaks_table), backend="bokeh")
+    assert [axis.visible for axis in figure.left] == [False] and all(axis.visible for axis in figure.below)
+    (bars,) = [r for r in figure.renderers if isinstance(r.glyph, HBar)]
+    (names,) = [r for r in figure.renderers if isinstance(r.glyph, Text)]
+    assert names.data_source is bars.data_source and names.glyph.text == "label"
+    assert "src03 (source)" in bars.data_source.data["label"]
+    # the name sits above its bar within the same row of the axis of segments
+    assert names.glyph.y.transform.value > 0 > bars.glyph.y.transform.value
+
+
 def test_a_filtered_out_device_keeps_an_empty_funnel_panel(model):
     model.devices = ["mobile"]
     try:
