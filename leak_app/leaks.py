@@ -19,6 +19,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, logit
 from scipy.stats import beta
 
+from .cube import MEASURES, Counts
 from .metrics import totals
 from .stats import Z95, benjamini_hochberg, fewer_than_rest_p, rated_p_values, wilson_interval
 from .text import pct
@@ -81,20 +82,21 @@ def fit_beta_prior(conversions, sessions) -> tuple[float, float]:
     return m * strength, (1 - m) * strength
 
 
-def _segments(counts: dict, columns: list[str]) -> dict | None:
+def _segments(counts: Counts, columns: list[str]) -> dict | None:
     """Per segment of one dimension: its name, values by column, sessions, conversions, revenue.
 
     None when a column has one value only (no medium in the export, say): nothing to compare.
     """
-    table = counts[" × ".join(columns)]
-    codes = [table[c].cat.codes.to_numpy() for c in columns]
+    codes, measures = counts.groups(" × ".join(columns))
+    codes = [codes[c] for c in columns]
     if any(len(np.unique(c)) < 2 for c in codes):
         return None
-    categories = tuple(tuple(map(str, table[c].cat.categories)) for c in columns)
+    categories = tuple(counts.labels(c) for c in columns)
     names, values = _segment_labels(tuple(columns), categories)
     flat = np.ravel_multi_index(codes, [len(c) for c in categories]) if codes[0].size else np.zeros(0, dtype=int)
-    return {"segment": names[flat], "values": values[flat], "sessions": table["sessions"].to_numpy(),
-            "conversions": table["conversions"].to_numpy(), "revenue": table["revenue"].to_numpy()}
+    sessions, conversions, revenue = (measures[:, MEASURES.index(m)] for m in ("sessions", "conversions", "revenue"))
+    return {"segment": names[flat], "values": values[flat], "sessions": sessions.round().astype("int64"),
+            "conversions": conversions.round().astype("int64"), "revenue": revenue}
 
 
 @functools.lru_cache(maxsize=64)

@@ -50,7 +50,20 @@ def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
                             "revenue": part["revenue"][at_least].sum()})
     out["device × reached"] = pd.DataFrame(reached).astype(
         {"stage": pd.CategoricalDtype(STAGE_NAMES, ordered=True), "device": "category"})
-    return out
+    return NaiveCounts(out)
+
+
+class NaiveCounts(dict):
+    """The frames by grouping name, also read as arrays, as the leak engine reads the cube's counts."""
+
+    def groups(self, name: str) -> tuple[dict, np.ndarray]:
+        frame = self[name]
+        dims = [c for c in frame.columns if c not in MEASURES]
+        return ({d: frame[d].cat.codes.to_numpy() for d in dims},
+                frame[list(MEASURES)].to_numpy(dtype="float64"))
+
+    def labels(self, dim: str) -> tuple:
+        return tuple(self[dim][dim].cat.categories)
 
 
 def _sorted_categories(values: pd.Series) -> pd.Categorical:
