@@ -101,7 +101,8 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     _refuse_if_mostly_bad(reasons, report.rows_read, label)
     report.drop_all(reasons)
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
-    sessions, merged_away = _merge_repeated(raw, parsed.filter(parsed.reason.isnull()).drop("reason"), report)
+    ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
+    sessions, merged_away = _merge_repeated(ids, parsed.filter(parsed.reason.isnull()).drop("reason"), report)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
@@ -172,15 +173,17 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     return raw.select(**values, reason=reason)
 
 
-def _merge_repeated(raw: ibis.Table, rows: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
+def _merge_repeated(ids: ibis.Table, rows: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
     """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits).
 
     The merged session takes the date and labels of its earliest part (where a split
     session started: the pandas loader's "first row" when the file is in date order) and
-    sums the numbers. Also returns the rows folded away per country.
+    sums the numbers. Also returns the rows folded away per country. Repeated ids are
+    found among every row's ``ids`` (as written, not parsed: a quicker scan); an id whose
+    other rows were dropped merges one row into itself.
     """
-    keys = rows.group_by(SESSION_KEY).aggregate(rows=rows.count())
-    repeated = raw.get_backend().create_table(f"repeated_{abs(hash(rows))}", keys.filter(keys.rows > 1), temp=True)
+    keys = ids.group_by(SESSION_KEY).aggregate(rows=ids.count())
+    repeated = ids.get_backend().create_table(f"repeated_{abs(hash(rows))}", keys.filter(keys.rows > 1), temp=True)
     if not repeated.count().to_pandas():
         return rows, pd.Series(dtype="int64")
     parts = rows.semi_join(repeated, SESSION_KEY)

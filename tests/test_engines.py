@@ -45,10 +45,12 @@ def assert_same_under_filters(model: SessionModel, reference: SessionModel) -> N
 
 
 def messy_csv(frame: pd.DataFrame, path) -> None:
-    """The sessions as a canonical CSV, with rows to drop, exact duplicates and a midnight split."""
+    """The sessions as a canonical CSV, with rows to drop (one sharing a kept session's id), exact
+    duplicates and a midnight split."""
     rows = frame.astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
     bad = rows.iloc[:5].copy()
-    bad["visitor_id"] = ["", "v1", "v2", "v3", "v4"]
+    bad["visitor_id"] = ["", "v1", rows["visitor_id"].iloc[30], "v3", "v4"]
+    bad.iloc[2, bad.columns.get_loc("session_id")] = rows["session_id"].iloc[30]
     bad["date"] = ["2026-08-03", "2026-13-45", "2026-08-03", "2026-08-03", "2026-08-03"]
     bad["pageviews"] = ["1", "2", "-3", "1", "1"]
     bad["revenue"] = ["0", "0", "0", "abc", "0"]
