@@ -449,7 +449,7 @@ def _nudged(plot, element) -> None:
 
 
 def _named(plot, element) -> None:
-    """Write each bar's segment above it, from the frame's left edge, out of the bars' own
+    """Write each bar's segment above it, from zero (the bars' base), out of the bars' own
     data (so an update of the bars renames them)."""
     plot.state.text(x=0, y=dodge("label", NAME_AT, range=plot.handles["y_range"]), text="label",
                     source=plot.handles["source"], x_offset=3, text_align="left", text_baseline="bottom",
