@@ -165,11 +165,12 @@ class Dashboard(pn.viewable.Viewer):
         # Texts are Panel HTML models whose text is replaced: a Panel HTML pane sends its
         # stylesheets again with each text, which makes the page walk its whole model graph,
         # and a Bokeh Div lays out the whole page again on each text, where this one does not.
-        self._texts = {name: HTMLModel(text=self._text(name), sizing_mode="stretch_width",
+        # The style is on the model, for plain layouts (the exported file, notebooks), and on the
+        # pane, whose stylesheets a template's design puts in place of the model's.
+        self._texts = {name: HTMLModel(text=self._text(name), sizing_mode="stretch_width", stylesheets=[CSS],
                                        disable_math=True, run_scripts=False) for name in TEXTS}
         self._texts["leaks_list"].min_width = 400
         for name, text in self._texts.items():
-            # The pane's stylesheets, not the model's: Panel's design replaces those.
             setattr(self, name, pn.pane.Bokeh(text, stylesheets=[CSS], sizing_mode="stretch_width"))
         self.map = pn.pane.Bokeh(hv.render(views.country_choropleth(m.country_table, country_shapes())),
                                  sizing_mode="stretch_width")

@@ -24,6 +24,7 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     offline.goto(path.as_uri())
     sessions = offline.locator('[data-kpi="Sessions"] .kpi-value')
     expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
+    expect(offline.locator(".kpis")).to_have_css("display", "flex")  # the cards' style reaches them
     # silent leaks, leaks, map, three funnel panels, duration rate and volume, heatmap: each drawn, none blank
     for _ in range(60):
         offline.wait_for_timeout(500)
