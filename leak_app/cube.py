@@ -10,6 +10,7 @@ view needs is then one sparse product over cells.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Mapping
@@ -53,8 +54,14 @@ class CellSettings:
     funnel: str = "pageviews"
 
 
+#: Google Analytics records no duration for a single-page session (UA leaves timeOnSite empty,
+#: read as 0): such sessions get a bucket of their own, not pooled with quick visits.
+NO_DURATION = "no duration (single page)"
+
+
 def duration_labels(edges) -> list[str]:
-    """Readable bucket names: (10, 60, 180) -> ['<10 s', '10–60 s', '1–3 min', '>3 min']."""
+    """Readable bucket names, the single-page sessions first:
+    (10, 60, 180) -> [NO_DURATION, '<10 s', '10–60 s', '1–3 min', '>3 min']."""
 
     def fmt(a, b=None):
         if (b or a) <= 60:
@@ -63,7 +70,7 @@ def duration_labels(edges) -> list[str]:
 
     edges = list(edges)
     middle = [fmt(a, b) for a, b in itertools.pairwise(edges)]
-    return [f"<{fmt(edges[0])}", *middle, f">{fmt(edges[-1])}"]
+    return [NO_DURATION, f"<{fmt(edges[0])}", *middle, f">{fmt(edges[-1])}"]
 
 
 def _stage(table: ibis.Table, converted, settings: CellSettings):
@@ -80,7 +87,9 @@ def cube_expression(table: ibis.Table, settings: CellSettings) -> ibis.Table:
     """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query."""
     converted = table.transactions > 0
     edges = settings.duration_edges
-    bucket = ibis.cases(*[(table.duration < edge, i) for i, edge in enumerate(edges)], else_=len(edges))
+    single = (table.pageviews <= 1) & (table.duration <= 0)
+    bucket = ibis.cases((single, 0), *[(table.duration < edge, i + 1) for i, edge in enumerate(edges)],
+                        else_=len(edges) + 1)
     return table.group_by(
         day=table.date.cast("date"), **{name: table[name] for name in TEXT_DIMENSIONS},
         bucket=bucket, stage=_stage(table, converted, settings),
@@ -106,6 +115,22 @@ class DayPrefix:
         if cells is None:
             return self.prefix[last + 1] - self.prefix[first]
         return self.prefix[last + 1].take(cells, axis=0) - self.prefix[first].take(cells, axis=0)
+
+    def grouped(self, summing: sparse.csc_matrix, keep: np.ndarray, ranges) -> list[np.ndarray]:
+        """Grouped sums of the kept cells for each day range, from the grouped prefix at each
+        range's edges: no per-cell difference is made (units share their edges)."""
+        kept = summing if keep.all() else summing @ sparse.diags(keep.astype("float64"))
+        at: dict[int, np.ndarray] = {}
+
+        def through(day: int) -> np.ndarray:
+            if day not in at:
+                at[day] = kept @ self.prefix[day]
+            return at[day]
+
+        return [through(last + 1) - through(first) for first, last in ranges]
+
+    def daily(self, first: int, last: int) -> np.ndarray:
+        return np.diff(self.prefix[first:last + 2, :, :2].sum(axis=1), axis=0)
 
     def _before(self, day: int, weights: np.ndarray) -> float:
         # einsum, not ``@``: a threaded BLAS dot costs ten times more on two cores.
@@ -138,6 +163,16 @@ class DayRows:
         out = np.column_stack([np.bincount(self.cell[rows], weights=self.values[rows, j], minlength=self.cells)
                                for j in range(len(MEASURES))])
         return out if cells is None else out.take(cells, axis=0)
+
+    def grouped(self, summing: sparse.csc_matrix, keep: np.ndarray, ranges) -> list[np.ndarray]:
+        cells = None if keep.all() else np.flatnonzero(keep)
+        kept = summing if cells is None else summing[:, cells]
+        return [kept @ self.totals(first, last, cells) for first, last in ranges]
+
+    def daily(self, first: int, last: int) -> np.ndarray:
+        rows = slice(self.starts[first], self.starts[last + 1])
+        return np.column_stack([np.bincount(self.day[rows] - first, weights=self.values[rows, j],
+                                            minlength=last - first + 1) for j in range(2)])
 
     def active_days(self, keep: np.ndarray, first: int, last: int) -> tuple[int, int] | None:
         rows = slice(self.starts[first], self.starts[last + 1])
@@ -196,22 +231,41 @@ class Cube:
         first, last = max(first, 0), min(last, self.days - 1)
         return self.store.active_days(keep, first, last) if first <= last else None
 
-    def counts(self, keep: np.ndarray, *ranges: tuple[int, int]) -> list[Counts]:
-        """For each (first, last) day range: every grouping's measures over the kept cells.
+    @functools.cached_property
+    def site_daily(self) -> pd.DataFrame:
+        """The whole site's sessions and conversions per day (days with none included)."""
+        values = self.store.daily(0, self.days - 1) if self.days else np.zeros((0, 2))
+        return pd.DataFrame({"date": pd.date_range(self.first_day, periods=len(values), freq="D"),
+                             "sessions": values[:, 0].round().astype("int64"),
+                             "conversions": values[:, 1].round().astype("int64")})
 
-        A filter sums only its kept cells (a device of three: a third of the work).
-        """
+    def counts(self, keep: np.ndarray, *ranges: tuple[int, int]) -> list[Counts]:
+        """For each (first, last) day range: every grouping's measures over the kept cells."""
+        return [Counts(self, sums) for sums in self.sums(keep, ranges)]
+
+    def sums(self, keep: np.ndarray, ranges) -> list[np.ndarray]:
+        """For each (first, last) day range: every grouping's measures over the kept cells, as
+        arrays (group, measure). A filter sums only its kept cells (a device of three: a third
+        of the work)."""
         cells = None if keep.all() else np.flatnonzero(keep)
         summing = self.summing if cells is None else self.summing[:, cells]
         out = []
         for first, last in ranges:
             first, last = max(first, 0), min(last, self.days - 1)
             if first <= last:
-                sums = summing @ self.store.totals(first, last, cells)
+                out.append(summing @ self.store.totals(first, last, cells))
             else:
-                sums = np.zeros((summing.shape[0], len(MEASURES)))
-            out.append(Counts(self, sums))
+                out.append(np.zeros((summing.shape[0], len(MEASURES))))
         return out
+
+    def unit_sums(self, keep: np.ndarray, ranges) -> np.ndarray:
+        """Every grouping's sessions and conversions over the kept cells for each of consecutive
+        day ranges (units), stacked on a last axis: array (group, measure, unit). Other measures
+        are not meant to be read (they may carry the rounding of prefix sums)."""
+        if not ranges:
+            return np.zeros((self.summing.shape[0], len(MEASURES), 0))
+        ranges = [(max(first, 0), min(last, self.days - 1)) for first, last in ranges]
+        return np.stack(self.store.grouped(self.summing, keep, ranges), axis=-1)
 
 
 def _first(lo: int, hi: int, reached) -> int:
@@ -230,7 +284,8 @@ class Counts(Mapping):
     """Measures per group of every grouping (and margin) of one selection, as frames built when read.
 
     Keys: the names in GROUPINGS and MARGINS, and "device × reached" (sessions and revenue
-    per device of those that reached each funnel stage, cumulative).
+    per device of those that reached each funnel stage, cumulative). ``sums`` may have a
+    trailing axis of units (day ranges, stacked): arrays then keep it, and frames are not built.
     """
 
     def __init__(self, cube: Cube, sums: np.ndarray):
@@ -256,7 +311,7 @@ class Counts(Mapping):
         if name in GROUPINGS:
             dims, start = GROUPINGS[name], self.cube.offsets[name]
             shape = self.cube.shape(dims)
-            return self.sums[start:start + int(np.prod(shape))].reshape(*shape, len(MEASURES))
+            return self.sums[start:start + int(np.prod(shape))].reshape(*shape, *self.sums.shape[1:])
         grouping, dim = MARGINS[name]
         return self.dense(grouping).sum(axis=tuple(i for i, d in enumerate(GROUPINGS[grouping]) if d != dim))
 
@@ -264,10 +319,10 @@ class Counts(Mapping):
         """A grouping's groups with sessions, as arrays: each dimension's codes, and the measures
         (one row per group). What the leak engine reads, with no frame built."""
         dense = self.dense(name)
-        flat = dense.reshape(-1, len(MEASURES))
-        present = np.flatnonzero(flat[:, 0] > 0)
         dims = GROUPINGS.get(name, (name,))
-        return dict(zip(dims, np.unravel_index(present, dense.shape[:-1]))), flat[present]
+        flat = dense.reshape(-1, *dense.shape[len(dims):])
+        present = np.flatnonzero(flat[:, 0].reshape(len(flat), -1).sum(axis=1) > 0)
+        return dict(zip(dims, np.unravel_index(present, dense.shape[:len(dims)]))), flat[present]
 
     def labels(self, dim: str) -> tuple:
         """A dimension's labels, in code order."""

@@ -1,23 +1,29 @@
 """The leak engine: which segments lose conversions, how many, and how sure we are.
 
-For every value of one dimension and every device pair, a segment's conversion
-rate is compared with the rest of the traffic. Rates are shrunk towards their
-dimension's mean with an empirical-Bayes beta-binomial prior, so a segment of a
-few sessions cannot look like a disaster (or a triumph) by chance; "below the
-baseline" claims come from an exact one-sided test (Fisher's, via the
-hypergeometric distribution) with the Benjamini–Hochberg procedure controlling the
-false discovery rate across every segment tested. Pure pandas/SciPy: no drawing.
+Every value of a dimension is compared with the rest of the traffic, and every child
+(device × source, device × country) with the rest of each of its parents, so a child
+never inherits its parent's gap. "Below its comparator" claims come from an exact
+one-sided test (Fisher's, via the hypergeometric distribution) with the
+Benjamini–Hochberg procedure holding the false discovery rate across every segment
+tested; the conversions lost are the difference that test is about, with a two-sample
+(Newcombe) interval. Silent leaks are segments that fell more than their comparator
+between two periods (a difference in differences of log rates, with day-to-day
+variation allowed for); the whole site is compared with its own past once. Rates
+shrunk by an empirical-Bayes prior are published beside the raw ones. Pure
+pandas/SciPy: no drawing.
 """
 from __future__ import annotations
 
 import functools
 import itertools
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, logit
-from scipy.stats import beta
+from scipy.stats import beta, norm
+from scipy.stats import t as student_t
 
 from .cube import MEASURES, Counts
 from .metrics import totals
@@ -41,18 +47,49 @@ DEFAULT_FDR = 0.05
 #: Prior strength used when segments vary no more than chance: all but complete pooling.
 MAX_PRIOR_STRENGTH = 1e7
 LEAK_COLUMNS = [
-    "dimension", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high", "shrunk_rate",
-    "shrunk_low", "shrunk_high", "baseline_rate", "lost_conversions", "lost_low", "lost_high",
-    "lost_revenue", "lost_revenue_low", "lost_revenue_high", "p_value", "q_value", "rated", "leak",
+    "dimension", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high", "baseline_rate",
+    "lost_conversions", "lost_low", "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high",
+    "p_value", "q_value", "rated", "leak", "parent", "compared_with",
 ]
 
 
-def fit_beta_prior(conversions, sessions) -> tuple[float, float]:
-    """Beta prior (a, b) for one dimension's segment rates, by maximum marginal likelihood.
+class PriorFit(NamedTuple):
+    """A dimension's beta prior: (a, b), and whether its strength ended on a bound."""
+
+    a: float
+    b: float
+    #: The strength is at MAX_PRIOR_STRENGTH (segments vary no more than chance: full pooling)
+    #: or at 1 (they vary as much as a beta can): shrunk rates then say little.
+    at_bound: bool
+
+
+#: The grid the prior's likelihood is first searched over: prior means from 400 times below
+#: the pooled rate to 20 times above it, strengths from 1 to MAX_PRIOR_STRENGTH.
+MEAN_GRID = np.linspace(-6.0, 3.0, 8)
+STRENGTH_GRID = np.linspace(0.0, np.log(MAX_PRIOR_STRENGTH), 7)
+
+
+def _beta_binomial_nll(x, k, n):
+    """Minus the beta-binomial log likelihood (constants dropped) and its gradient in
+    x = (logit mean, log strength)."""
+    m, strength = expit(x[0]), np.exp(x[1])
+    a, b = m * strength, (1 - m) * strength
+    value = -np.sum(betaln(k + a, n - k + b) - betaln(a, b))
+    common = digamma(strength) - digamma(n + strength)
+    d_a = -np.sum(digamma(k + a) - digamma(a) + common)
+    d_b = -np.sum(digamma(n - k + b) - digamma(b) + common)
+    return value, np.array([(d_a - d_b) * a * (1 - m), d_a * a + d_b * b])
+
+
+def fit_beta_prior(conversions, sessions) -> PriorFit:
+    """Beta prior for one dimension's segment rates, by maximum marginal likelihood.
 
     The segments' conversion counts are beta-binomial under the prior; its mean and
-    strength (a + b) are fitted to them, starting from the method-of-moments guess.
-    Segments that differ no more than chance get an all-but-complete pooling prior.
+    strength (a + b) are fitted to them. The likelihood is searched over a grid of means
+    and strengths first and refined from the best point: a single start (the method of
+    moments) lands on the strength bound where the likelihood is flat whenever many
+    segments are tiny, and the optimizer stops there (the sample's countries: −532 where
+    the maximum is −466).
     """
     k = np.asarray(conversions, dtype="float64")
     n = np.asarray(sessions, dtype="float64")
@@ -60,43 +97,30 @@ def fit_beta_prior(conversions, sessions) -> tuple[float, float]:
     k, n = k[keep], n[keep]
     mean = k.sum() / n.sum() if n.sum() else 0.0
     if len(n) < 2 or mean <= 0 or mean >= 1:
-        return mean * MAX_PRIOR_STRENGTH, (1 - mean) * MAX_PRIOR_STRENGTH
-    weights = n / n.sum()
-    spread = np.sum(weights * (k / n - mean) ** 2) - mean * (1 - mean) * np.sum(weights / n)
-    guess = MAX_PRIOR_STRENGTH if spread <= 0 else mean * (1 - mean) / spread - 1
-    guess = float(np.clip(guess, 1.0, MAX_PRIOR_STRENGTH))
-
-    def negative_log_likelihood(x):
-        """Minus the beta-binomial log likelihood (constants dropped) and its gradient in x."""
-        m, strength = expit(x[0]), np.exp(x[1])
-        a, b = m * strength, (1 - m) * strength
-        value = -np.sum(betaln(k + a, n - k + b) - betaln(a, b))
-        common = digamma(strength) - digamma(n + strength)
-        d_a = -np.sum(digamma(k + a) - digamma(a) + common)
-        d_b = -np.sum(digamma(n - k + b) - digamma(b) + common)
-        return value, np.array([(d_a - d_b) * a * (1 - m), d_a * a + d_b * b])
-
-    fit = minimize(negative_log_likelihood, [logit(mean), np.log(guess)], method="L-BFGS-B", jac=True,
+        return PriorFit(mean * MAX_PRIOR_STRENGTH, (1 - mean) * MAX_PRIOR_STRENGTH, True)
+    m, s = np.meshgrid(logit(mean) + MEAN_GRID, STRENGTH_GRID, indexing="ij")
+    a, b = (expit(m) * np.exp(s))[..., None], (expit(-m) * np.exp(s))[..., None]
+    grid = np.sum(betaln(k + a, n - k + b) - betaln(a, b), axis=-1)
+    start = np.unravel_index(np.argmax(grid), grid.shape)
+    fit = minimize(_beta_binomial_nll, [m[start], s[start]], args=(k, n), method="L-BFGS-B", jac=True,
                    bounds=[(None, None), (0.0, np.log(MAX_PRIOR_STRENGTH))])
-    m, strength = expit(fit.x[0]), np.exp(fit.x[1])
-    return m * strength, (1 - m) * strength
+    x = fit.x if -fit.fun >= grid[start] else np.array([m[start], s[start]])
+    bound = x[1] <= 1e-6 or x[1] >= np.log(MAX_PRIOR_STRENGTH) - 1e-3
+    m, strength = expit(x[0]), np.exp(x[1])
+    return PriorFit(m * strength, (1 - m) * strength, bool(bound))
 
 
-def _segments(counts: Counts, columns: list[str]) -> dict | None:
-    """Per segment of one dimension: its name, values by column, sessions, conversions, revenue.
-
-    None when a column has one value only (no medium in the export, say): nothing to compare.
-    """
+def segment_counts(counts: Counts, columns: list[str]) -> dict:
+    """Per segment of one dimension: its name, values by column, sessions, conversions, revenue."""
     codes, measures = counts.groups(" × ".join(columns))
     codes = [codes[c] for c in columns]
-    if any(len(np.unique(c)) < 2 for c in codes):
-        return None
     categories = tuple(counts.labels(c) for c in columns)
     names, values = _segment_labels(tuple(columns), categories)
     flat = np.ravel_multi_index(codes, [len(c) for c in categories]) if codes[0].size else np.zeros(0, dtype=int)
     sessions, conversions, revenue = (measures[:, MEASURES.index(m)] for m in ("sessions", "conversions", "revenue"))
     return {"segment": names[flat], "values": values[flat], "sessions": sessions.round().astype("int64"),
-            "conversions": conversions.round().astype("int64"), "revenue": revenue}
+            "conversions": conversions.round().astype("int64"), "revenue": revenue,
+            "varies": all(len(np.unique(c)) > 1 for c in codes)}
 
 
 @functools.lru_cache(maxsize=64)
@@ -114,56 +138,142 @@ def _concat(parts: list[dict]) -> dict:
 
 def _ranked(table: dict, columns: list[str]) -> pd.DataFrame:
     """The table with leaks first, most lost first (stable, so ties keep the dimension order)."""
-    order = np.lexsort((-table["lost_conversions"], ~table["leak"]))
+    order = np.lexsort((-np.nan_to_num(table["lost_conversions"], nan=-np.inf), ~table["leak"]))
     return pd.DataFrame({c: table[c][order] for c in columns})
 
 
+def _within(values: np.ndarray, column: str, *measures: np.ndarray) -> list[np.ndarray]:
+    """Each measure summed over the segments that share this segment's value of ``column``
+    (its parent's totals), given back per segment. Works on any trailing axes (units)."""
+    codes, uniques = pd.factorize(np.array([v[column] for v in values], dtype=object))
+    out = []
+    for x in measures:
+        sums = np.zeros((len(uniques), *x.shape[1:]))
+        np.add.at(sums, codes, x)
+        out.append(sums[codes])
+    return out
+
+
+def _comparisons(part: dict, name: str, columns: list[str], total: dict) -> list[dict]:
+    """What each segment is compared with: for a dimension, the rest of the traffic; for a
+    child (device × source), the rest of each parent (the device's other sources, the
+    source on other devices), so a child never inherits its parent's gap.
+
+    Each comparison: its description, the comparator's sessions and conversions (arrays).
+    """
+    n, k = part["sessions"], part["conversions"]
+    if len(columns) == 1:
+        return [{"parent": np.full(len(n), None, dtype=object), "column": None,
+                 "compared_with": np.full(len(n), "the rest of the traffic", dtype=object),
+                 "rest_n": total["sessions"] - n, "rest_k": total["conversions"] - k}]
+    out = []
+    for column in columns:
+        parent_n, parent_k = _within(part["values"], column, n, k)
+        parents = np.array([segment_name(v[column], column) for v in part["values"]], dtype=object)
+        out.append({"parent": parents, "column": column, "compared_with": np.array([f"the rest of {p}" for p in parents], dtype=object),
+                    "rest_n": parent_n - n, "rest_k": parent_k - k})
+    return out
+
+
+def _least_sure(options: list[dict], p_values: list[np.ndarray]) -> tuple[dict, np.ndarray]:
+    """The comparison with the largest p-value, per segment: a child must differ from the rest of
+    both its parents (an intersection-union test, valid at the level of each)."""
+    p = np.vstack(p_values)
+    pick = np.argmax(np.where(np.isnan(p), np.inf, p), axis=0)
+    chosen = {key: np.choose(pick, [o[key] for o in options]) for key, value in options[0].items()
+              if isinstance(value, np.ndarray)}
+    return chosen, np.choose(pick, p_values)
+
+
+def newcombe_difference(k1, n1, k2, n2, z: float = Z95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """p1 − p2 and its Newcombe hybrid-score interval (his method 10): two Wilson intervals
+    combined, honest at the small counts and 1% rates a Wald interval gets wrong."""
+    k1, n1, k2, n2 = (np.asarray(x, dtype="float64") for x in (k1, n1, k2, n2))
+    l1, u1 = wilson_interval(k1, n1, z)
+    l2, u2 = wilson_interval(k2, n2, z)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1, p2 = k1 / n1, k2 / n2
+    d = p1 - p2
+    return d, d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
 def segment_leaks(counts: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> pd.DataFrame:
-    """Every segment of every dimension against the rest of the traffic, most lost first."""
+    """Every segment of every dimension against what it is compared with, most lost first.
+
+    A dimension's segments are compared with the rest of the traffic; a child's with the
+    rest of its parents. Conversions lost are the segment's sessions times the difference
+    the test is about (comparator's rate minus the segment's), with a Newcombe interval:
+    estimate and test always agree. Rates shrunk by an empirical-Bayes prior are published
+    beside the raw rates (:func:`with_shrunk_rates`), never used for the loss (big segments
+    convert differently from small ones, so segments are not exchangeable).
+    """
     total = totals(counts)
     parts = []
     for name, columns in DIMENSIONS.items() if total["sessions"] else ():
-        part = _segments(counts, columns)
-        if part is not None:
-            a, b = fit_beta_prior(part["conversions"], part["sessions"])
-            size = len(part["segment"])
-            parts.append({**part, "dimension": np.full(size, name, dtype=object),
-                          "prior_a": np.full(size, a), "prior_b": np.full(size, b)})
+        part = segment_counts(counts, columns)
+        if not part.pop("varies"):
+            continue  # a column with one value only (no medium in the export, say): nothing to compare
+        options = _comparisons(part, name, columns, total)
+        p_values = [_rated(part, o, min_sessions) for o in options]
+        chosen, p = _least_sure(options, p_values)
+        size = len(part["segment"])
+        parts.append({**part, **chosen, "p_value": p, "dimension": np.full(size, name, dtype=object)})
     if not parts:
         return pd.DataFrame(columns=LEAK_COLUMNS + ["values"])
     t = _concat(parts)
-    total_n, total_k = int(total["sessions"]), int(total["conversions"])
-    revenue_per_conversion = total["revenue"] / total_k if total_k else 0.0
+    revenue_per_conversion = total["revenue"] / total["conversions"] if total["conversions"] else 0.0
     n, k = t["sessions"].astype("float64"), t["conversions"].astype("float64")
-    rest_n, rest_k = total_n - n, total_k - k
-    a, b = t["prior_a"], t["prior_b"]
     with np.errstate(invalid="ignore", divide="ignore"):
         t["rate"] = k / n
         t["ci_low"], t["ci_high"] = wilson_interval(k, n)
-        shrunk = t["shrunk_rate"] = (k + a) / (n + a + b)
-        t["shrunk_low"] = beta.ppf(0.025, k + a, n - k + b)
-        t["shrunk_high"] = beta.ppf(0.975, k + a, n - k + b)
-        baseline = t["baseline_rate"] = np.where(rest_n > 0, rest_k / rest_n, np.nan)
-        post_var = shrunk * (1 - shrunk) / (n + a + b + 1)
-        base_var = baseline * (1 - baseline) / rest_n
-        lost = n * (baseline - shrunk)
-        half = n * Z95 * np.sqrt(post_var + base_var)
-    t["lost_conversions"], t["lost_low"], t["lost_high"] = lost, lost - half, lost + half
-    t["lost_revenue"] = lost * revenue_per_conversion
-    t["lost_revenue_low"] = (lost - half) * revenue_per_conversion
-    t["lost_revenue_high"] = (lost + half) * revenue_per_conversion
-    rated = t["rated"] = (n >= min_sessions) & (rest_n >= min_sessions)
-    t["p_value"] = rated_p_values(rated, fewer_than_rest_p, k, n, total_k, total_n)
+        t["baseline_rate"] = np.where(t["rest_n"] > 0, t["rest_k"] / t["rest_n"], np.nan)
+    gap, low, high = newcombe_difference(t["rest_k"], t["rest_n"], k, n)
+    t["lost_conversions"], t["lost_low"], t["lost_high"] = n * gap, n * low, n * high
+    for suffix, lost in (("", "lost_conversions"), ("_low", "lost_low"), ("_high", "lost_high")):
+        t[f"lost_revenue{suffix}"] = t[lost] * revenue_per_conversion
+    t["rated"] = ~np.isnan(t["p_value"])
     t["q_value"] = benjamini_hochberg(t["p_value"])
-    t["leak"] = rated & (t["q_value"] <= fdr) & (shrunk < baseline) & ~np.isin(t["dimension"], SYMPTOMS)
+    t["leak"] = (t["rated"] & (t["q_value"] <= fdr) & (gap > 0) & (t["lost_high"] >= 1)
+                 & ~np.isin(t["dimension"], SYMPTOMS))
     return _ranked(t, LEAK_COLUMNS + ["values"])
 
 
-def step_leaks(counts: dict, min_sessions: int) -> pd.DataFrame:
-    """Each funnel step's pass rate per device, and what it loses against the best device.
+def _rated(part: dict, comparison: dict, min_sessions: int) -> np.ndarray:
+    """One-sided Fisher p-values of the segments against a comparison (NaN where either side is
+    below the minimum sample: never claimed)."""
+    n, k = part["sessions"], part["conversions"]
+    rated = (n >= min_sessions) & (comparison["rest_n"] >= min_sessions)
+    return rated_p_values(rated, fewer_than_rest_p, k, n, k + comparison["rest_k"], n + comparison["rest_n"])
 
-    Lost revenue values a lost session at what the sessions that passed the step
-    went on to earn on average (all devices).
+
+def with_shrunk_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """The leak table with each segment's rate shrunk towards its dimension's (``shrunk_rate``, a
+    95% posterior interval, and ``prior_at_bound``): published (JSON, downloads), not needed to
+    rank or draw, so not computed on every filter change.
+
+    Small segments are pulled towards their dimension's mean, large ones keep their own.
+    """
+    out = table.copy()
+    for column in ("shrunk_rate", "shrunk_low", "shrunk_high"):
+        out[column] = np.nan
+    out["prior_at_bound"] = False
+    for _, rows in table.groupby("dimension", sort=False):
+        k, n = rows["conversions"].to_numpy(dtype="float64"), rows["sessions"].to_numpy(dtype="float64")
+        a, b, at_bound = fit_beta_prior(k, n)
+        out.loc[rows.index, "shrunk_rate"] = (k + a) / (n + a + b)
+        out.loc[rows.index, "shrunk_low"] = beta.ppf(0.025, k + a, n - k + b)
+        out.loc[rows.index, "shrunk_high"] = beta.ppf(0.975, k + a, n - k + b)
+        out.loc[rows.index, "prior_at_bound"] = at_bound
+    return out
+
+
+def step_leaks(counts: dict, min_sessions: int) -> pd.DataFrame:
+    """Each funnel step's pass rate per device, and what it loses against the best other device.
+
+    The interval is a two-sample (Newcombe) interval of the difference from the best other
+    device, at a Bonferroni level over the devices it was picked from: the best is a maximum,
+    and a maximum is biased up. Lost revenue values a lost session at what the sessions
+    that passed the step went on to earn on average (all devices).
     """
     if not totals(counts)["sessions"]:
         return pd.DataFrame(columns=["step", "device", "entered", "passed", "pass_rate", "lost_sessions"])
@@ -179,21 +289,28 @@ def step_leaks(counts: dict, min_sessions: int) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = passed / entered
         low, high = wilson_interval(passed, entered)
-    best_rate = np.where(rated, rate, -np.inf).max(axis=1, keepdims=True)
-    best_device = devices[np.where(rated, rate, -np.inf).argmax(axis=1)]
-    has_best = np.isfinite(best_rate)
-    best_rate = np.where(has_best, best_rate, np.nan)
+    ranked = np.where(rated, rate, -np.inf)
+    order = np.argsort(-ranked, axis=1, kind="stable")
+    first, second = order[:, :1], order[:, 1:2] if order.shape[1] > 1 else order[:, :1]
+    columns = np.arange(entered.shape[1])[None, :]
+    best = np.where(columns == first, second, first)  # the best device other than this one
+    best_rated = np.take_along_axis(rated, best, axis=1) & (best != columns)
+    others = np.maximum(rated.sum(axis=1, keepdims=True) - 1, 1)
+    z = norm.isf(0.025 / others)
+    pick = (lambda x: np.take_along_axis(x, best, axis=1))
+    gap, gap_low, gap_high = newcombe_difference(pick(passed), pick(entered), passed, entered, z)
+    compared = rated & best_rated
+    best_rate = np.where(compared, pick(rate), np.nan)
     steps = np.array([step_name(b, a) for b, a in itertools.pairwise(names)], dtype=object)
     table = {
         "device": np.broadcast_to(devices, entered.shape), "entered": entered.astype("int64"),
         "passed": passed.astype("int64"), "step": np.broadcast_to(steps[:, None], entered.shape),
         "value_per_session": np.broadcast_to(value[:, None], entered.shape), "pass_rate": rate,
-        "ci_low": low, "ci_high": high, "rated": rated,
-        "best_rate": np.broadcast_to(best_rate, entered.shape),
-        "best_device": np.broadcast_to(np.where(has_best[:, 0], best_device, None)[:, None], entered.shape),
-        "lost_sessions": np.where(rated, entered * np.clip(best_rate - rate, 0, None), np.nan),
-        "lost_low": np.where(rated, entered * np.clip(best_rate - high, 0, None), np.nan),
-        "lost_high": np.where(rated, entered * np.clip(best_rate - low, 0, None), np.nan),
+        "ci_low": low, "ci_high": high, "rated": rated, "best_rate": best_rate,
+        "best_device": np.where(compared, devices[best], None),
+        "lost_sessions": np.where(compared, entered * np.clip(gap, 0, None), np.nan),
+        "lost_low": np.where(compared, entered * np.clip(gap_low, 0, None), np.nan),
+        "lost_high": np.where(compared, entered * np.clip(gap_high, 0, None), np.nan),
     }
     table["lost_revenue"] = table["lost_sessions"] * table["value_per_session"]
     shown = (entered > 0).ravel()
@@ -218,55 +335,196 @@ def default_periods(first: pd.Timestamp, last: pd.Timestamp) -> tuple[tuple, tup
     return (first, first + half), (last - half, last)
 
 
-def silent_leaks(before: dict, now: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> pd.DataFrame:
-    """Segments whose rate fell significantly from the baseline (``before``) to the current period.
+#: A period is split into at most this many units of consecutive days (a day each when it
+#: is this short): the units, not the sessions, are what varies independently.
+MOST_UNITS = 14
 
-    ``before`` and ``now`` are the counts of the two periods; a segment is compared
-    where it has sessions in both.
+
+def units(first: int, last: int, most: int = MOST_UNITS) -> list[tuple[int, int]]:
+    """Consecutive day ranges covering first..last: a day each, or ``most`` near-equal blocks."""
+    days = last - first + 1
+    if days <= 0:
+        return []
+    edges = first + np.linspace(0, days, min(days, most) + 1).round().astype(int)  # the same cut wherever it starts
+    return [(int(a), int(b) - 1) for a, b in itertools.pairwise(edges)]
+
+
+def _per_unit(units: Counts, columns: list[str], names: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions and conversions of the named segments in each unit: arrays (segment, unit).
+
+    ``units``: counts with a trailing unit axis (see :meth:`leak_app.cube.Counts`)."""
+    part = segment_counts(units, columns)
+    at = names.get_indexer(part["segment"])
+    width = part["sessions"].shape[-1]
+    n, k = np.zeros((len(names), width)), np.zeros((len(names), width))
+    inside = at >= 0
+    n[at[inside]], k[at[inside]] = part["sessions"][inside], part["conversions"][inside]
+    return n, k
+
+
+def _log_rate(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A period's log rate (half a conversion added: finite at zero conversions), its binomial
+    variance, and each unit's influence on it (for the variance over units)."""
+    big_k, big_n = k.sum(axis=-1), n.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(big_n > 0, big_k / big_n, 0.0)
+    influence = (k - rate[..., None] * n) / (big_k + 0.5)[..., None]
+    return np.log((big_k + 0.5) / (big_n + 1)), 1 / (big_k + 0.5) - 1 / (big_n + 1), influence, big_n
+
+
+def rate_change_beyond(segment: tuple, rest: tuple | None) -> dict:
+    """How much more a segment's log rate fell than its comparator's over the same units.
+
+    ``segment`` and ``rest``: (k0, n0, k1, n1), conversions and sessions per unit (arrays
+    (segment, unit)) of the baseline and current periods; ``rest`` None compares the
+    segment with its own past (the whole site). Half a conversion is added to every
+    count, so a period with none stays finite. Each period's variance is the larger of the
+    binomial one and the one over units (days as the resampling unit: swings shared by
+    the segment and its comparator cancel, their own do not). The test takes the
+    segment's binomial variance at its counts expected under no change beyond the rest (a
+    score test: valid at zero conversions, where the observed counts' variance explodes);
+    the interval takes it at the observed counts.
+    """
+    rest = rest or tuple(np.zeros((1, x.shape[-1])) for x in segment)
+    logs, binomial, influence = {}, {}, {}
+    for name, (k0, n0, k1, n1) in (("s", segment), ("r", rest)):
+        for period, (k, n) in enumerate(((k0, n0), (k1, n1))):
+            logs[name, period], binomial[name, period], influence[name, period], _ = _log_rate(k, n)
+    change = (logs["s", 1] - logs["s", 0]) - (logs["r", 1] - logs["r", 0])
+    k0, n0, k1, n1 = (x.sum(axis=-1) for x in segment)
+    # Under no change beyond the rest, the segment's conversions split between the periods as its
+    # sessions times the rest's rates do.
+    share = n1 * np.exp(logs["r", 1]) / (n1 * np.exp(logs["r", 1]) + n0 * np.exp(logs["r", 0]))
+    expected = {0: (k0 + k1 + 1) * (1 - share), 1: (k0 + k1 + 1) * share}
+    variance = {"interval": 0.0, "test": 0.0}
+    over = False
+    for period, n in ((0, n0), (1, n1)):
+        units_n = influence["s", period].shape[-1]
+        spread = influence["s", period] - influence["r", period]
+        over_units = units_n / (units_n - 1) * np.sum(spread**2, axis=-1) if units_n > 1 else 0.0
+        rest_var = binomial["r", period] if np.any(rest[1]) else 0.0
+        null_var = np.maximum(1 / expected[period] - 1 / (n + 1), 0) + rest_var
+        variance["interval"] = variance["interval"] + np.maximum(binomial["s", period] + rest_var, over_units)
+        variance["test"] = variance["test"] + np.maximum(null_var, over_units)
+        over = over | (over_units > null_var)
+    # The units' variance is estimated from few units: a t reference on their degrees of freedom;
+    # the binomial variance is not estimated, so where it is the larger, the normal reference.
+    df = np.where(over, max(segment[0].shape[-1] + segment[2].shape[-1] - 2, 1), np.inf)
+    half = student_t.isf(0.025, df) * np.sqrt(variance["interval"])
+    expected_rate = np.exp(logs["s", 0] + logs["r", 1] - logs["r", 0])  # had it moved as the rest did
+    return {"change": change, "change_low": change - half, "change_high": change + half,
+            "p_value": student_t.cdf(change / np.sqrt(variance["test"]), df), "expected_rate": expected_rate}
+
+
+def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessions: int,
+                 fdr: float = DEFAULT_FDR) -> pd.DataFrame:
+    """Segments whose rate fell from the baseline to the current period *more than the rest*.
+
+    ``before``/``now``: the counts of the two periods; ``before_units``/``now_units``: theirs
+    unit by unit (see :func:`units`), on a trailing axis. The whole site is compared with its own past, once; a dimension's segments
+    with the rest of the traffic over the same days, and a child with the rest of its
+    parents (a difference in differences of log rates), so a site-wide drop is named once
+    and a parent's fall is not repeated by its children. Conversions lost are those beyond
+    the comparator's change: the segment's current sessions at the rate it would have had
+    moving as the rest did, minus what it converted.
     """
     total = {"before": totals(before), "now": totals(now)}
     if not (total["before"]["sessions"] and total["now"]["sessions"]):
         return pd.DataFrame(columns=SILENT_ROW_COLUMNS + ["leak"])
+    site = [_site_units(u) for u in (before_units, now_units)]
     parts = [{"dimension": np.array(["all traffic"], dtype=object), "segment": np.array(["all traffic"], dtype=object),
-              "values": np.array([{}], dtype=object),
-              **{f"{m}_{p}": np.array([total[p][m]]) for p in total for m in ("sessions", "conversions", "revenue")}}]
+              "values": np.array([{}], dtype=object), "parent": np.array([None], dtype=object),
+              "compared_with": np.array(["its own past"], dtype=object),
+              "rest_before": np.array([np.nan]), "rest_now": np.array([np.nan]),
+              **_period_sums(site), **{k: np.atleast_1d(v) for k, v in rate_change_beyond(_flat(site), None).items()},
+              "rated": np.array([min(total["before"]["sessions"], total["now"]["sessions"]) >= min_sessions])}]
     for name, columns in DIMENSIONS.items():
-        was, is_ = _segments(before, columns), _segments(now, columns)
-        if was is None or is_ is None:
+        was, is_ = segment_counts(before, columns), segment_counts(now, columns)
+        if not (was["varies"] and is_["varies"]):
             continue
         position = pd.Index(was["segment"]).get_indexer(is_["segment"])
         both = position >= 0
-        part = {"dimension": np.full(both.sum(), name, dtype=object), "segment": is_["segment"][both],
-                "values": is_["values"][both]}
-        for m in ("sessions", "conversions", "revenue"):
-            part[f"{m}_before"], part[f"{m}_now"] = was[m][position[both]], is_[m][both]
-        parts.append(part)
+        names = pd.Index(is_["segment"][both])
+        per_unit = [_per_unit(u, columns, names) for u in (before_units, now_units)]
+        part = {"segment": is_["segment"][both], "values": is_["values"][both],
+                "sessions": per_unit[1][0].sum(axis=1), "conversions": per_unit[1][1].sum(axis=1)}
+        options = _comparisons(part, name, columns, {"sessions": site[1][0].sum(), "conversions": site[1][1].sum()})
+        tested = []
+        for option in options:
+            rest = [_rest_units(part["values"], option, u, s) for u, s in zip(per_unit, site)]
+            change = rate_change_beyond(_flat(per_unit), _flat(rest))
+            sums = _period_sums(per_unit)
+            rated = np.minimum(sums["sessions_before"], sums["sessions_now"]) >= min_sessions
+            rest_sums = _period_sums(rest)
+            rated &= np.minimum(rest_sums["sessions_before"], rest_sums["sessions_now"]) >= min_sessions
+            change["p_value"] = np.where(rated, change["p_value"], np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tested.append({**option, **change, "rated": rated,
+                               "rest_before": rest_sums["conversions_before"] / rest_sums["sessions_before"],
+                               "rest_now": rest_sums["conversions_now"] / rest_sums["sessions_now"]})
+        chosen, _ = _least_sure(tested, [o["p_value"] for o in tested])
+        chosen.pop("rest_n"), chosen.pop("rest_k")
+        parts.append({"dimension": np.full(len(names), name, dtype=object), "segment": part["segment"],
+                      "values": part["values"], **_period_sums(per_unit), **chosen})
     t = _concat(parts)
     n0, k0 = t["sessions_before"].astype("float64"), t["conversions_before"].astype("float64")
     n1, k1 = t["sessions_now"].astype("float64"), t["conversions_now"].astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
-        p0, p1 = k0 / n0, k1 / n1
-        t["rate_before"], t["rate_now"] = p0, p1
-        t["ci_low"], t["ci_high"] = wilson_interval(k1, n1)
-        diff = p0 - p1
-        half = Z95 * np.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
-    t["lost_conversions"], t["lost_low"], t["lost_high"] = n1 * diff, n1 * (diff - half), n1 * (diff + half)
-    revenue_per_conversion = t["revenue_now"].sum() / max(t["conversions_now"].sum(), 1)
+        t["rate_before"], t["rate_now"] = k0 / n0, k1 / n1
+    t["ci_low"], t["ci_high"] = wilson_interval(k1, n1)
+    t["rest_rate_before"], t["rest_rate_now"] = t.pop("rest_before"), t.pop("rest_now")
+    expected = n1 * t.pop("expected_rate")
+    for name, change in (("lost_conversions", "change"), ("lost_low", "change_high"), ("lost_high", "change_low")):
+        t[name] = expected * -np.expm1(t[change])
+    for name in ("change", "change_low", "change_high"):
+        t[name] = np.expm1(t[name])  # as a relative change beyond the comparator's
+    revenue_per_conversion = total["now"]["revenue"] / max(total["now"]["conversions"], 1)
     t["lost_revenue"] = t["lost_conversions"] * revenue_per_conversion
-    rated = t["rated"] = (n0 >= min_sessions) & (n1 >= min_sessions)
-    # Did the current period get too few of the two periods' conversions?
-    t["p_value"] = rated_p_values(rated, fewer_than_rest_p, k1, n1, k0 + k1, n0 + n1)
-    t["q_value"] = benjamini_hochberg(t["p_value"])
-    t["leak"] = rated & (t["q_value"] <= fdr) & (diff > 0)
+    t["p_value"] = np.where(t["rated"], t["p_value"], np.nan)
+    # The whole site is one question, asked once; the segments are a family, their false
+    # discovery rate held together.
+    site = t["dimension"] == "all traffic"
+    t["q_value"] = np.where(site, t["p_value"], benjamini_hochberg(np.where(site, np.nan, t["p_value"])))
+    t["leak"] = t["rated"] & (t["q_value"] <= fdr) & (t["change"] < 0) & (t["lost_high"] >= 1)
     t["sessions"], t["conversions"] = t.pop("sessions_now"), t.pop("conversions_now")
     return _ranked(t, list(t))
 
 
+def _site_units(units: Counts) -> tuple[np.ndarray, np.ndarray]:
+    """The whole site's sessions and conversions per unit, as arrays (1, unit)."""
+    _, measures = units.groups("device")
+    return (measures[:, MEASURES.index("sessions")].sum(axis=0)[None],
+            measures[:, MEASURES.index("conversions")].sum(axis=0)[None])
+
+
+def _flat(periods: list) -> tuple:
+    """(k0, n0, k1, n1) from [(n0, k0), (n1, k1)]."""
+    (n0, k0), (n1, k1) = periods
+    return k0, n0, k1, n1
+
+
+def _period_sums(periods: list) -> dict:
+    (n0, k0), (n1, k1) = periods
+    return {"sessions_before": n0.sum(axis=1).round().astype("int64"),
+            "conversions_before": k0.sum(axis=1).round().astype("int64"),
+            "sessions_now": n1.sum(axis=1).round().astype("int64"),
+            "conversions_now": k1.sum(axis=1).round().astype("int64")}
+
+
+def _rest_units(values, option, segment_units, site_units) -> tuple[np.ndarray, np.ndarray]:
+    """The comparator's sessions and conversions per unit: the site's (or the parent's) minus the segment's."""
+    n, k = segment_units
+    if option["column"] is None:
+        return site_units[0] - n, site_units[1] - k
+    parent_n, parent_k = _within(values, option["column"], n, k)
+    return parent_n - n, parent_k - k
+
+
 def describe_leak(row) -> str:
-    """One sentence: what leaks, where, how much, how sure."""
+    """One sentence: what leaks, where, against what, how much, how sure."""
     return (
         f"{segment_name(row.segment, row.dimension)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
-        f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for the rest: "
+        f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
         f"about {row.lost_conversions:,.0f} conversions lost (95% CI {max(row.lost_low, 0):,.0f}–"
         f"{row.lost_high:,.0f}), {row.lost_revenue:,.0f} in revenue; "
         f"{_sureness(row.q_value)}."
@@ -274,12 +532,18 @@ def describe_leak(row) -> str:
 
 
 def describe_silent_leak(row) -> str:
-    return (
-        f"{segment_name(row.segment, row.dimension)} fell from {pct(row.rate_before)} to {pct(row.rate_now)} "
-        f"(n={row.sessions_before:,} then {row.sessions:,}): about {row.lost_conversions:,.0f} "
-        f"conversions lost in the current period (95% CI {max(row.lost_low, 0):,.0f}–"
-        f"{row.lost_high:,.0f}); {_sureness(row.q_value)}."
-    )
+    """One sentence: what fell, beyond what its comparator did, how much it cost, how sure."""
+    fell = (f"{segment_name(row.segment, row.dimension)} fell from {pct(row.rate_before)} to {pct(row.rate_now)} "
+            f"(n={row.sessions_before:,} then {row.sessions:,})")
+    change = f"{-row.change:.0%} (95% CI {max(-row.change_high, 0):.0%}–{-row.change_low:.0%})"
+    if row.dimension == "all traffic":
+        how = f"{fell}: a site-wide fall of {change}, beyond day-to-day swings; about {row.lost_conversions:,.0f} "
+        how += "conversions lost"
+    else:
+        how = (f"{fell} while {row.compared_with} went from {pct(row.rest_rate_before)} to "
+               f"{pct(row.rest_rate_now)}: {change} below that trend; about {row.lost_conversions:,.0f} "
+               f"conversions lost beyond it")
+    return f"{how} (95% CI {max(row.lost_low, 0):,.0f}–{row.lost_high:,.0f}); {_sureness(row.q_value)}."
 
 
 def segment_name(segment: str, dimension: str) -> str:
@@ -295,15 +559,20 @@ LEAK_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
     "shrunk_rate", "shrunk_low", "shrunk_high", "baseline_rate", "lost_conversions", "lost_low",
     "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high", "q_value", "sentence",
+    "parent", "compared_with",
 ]
 SILENT_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions_before", "conversions_before", "rate_before",
     "sessions", "conversions", "rate_now", "ci_low", "ci_high", "lost_conversions", "lost_low",
-    "lost_high", "lost_revenue", "q_value", "sentence",
+    "lost_high", "lost_revenue", "q_value", "sentence", "parent", "compared_with", "rest_rate_before",
+    "rest_rate_now", "change", "change_low", "change_high",
 ]
 
 
 def _published(table: pd.DataFrame, describe, columns: list[str], limit: int | None) -> pd.DataFrame:
+    """The leaks of a table, with their sentence, in ``columns`` that the table has (the shrunk
+    rates only once :func:`with_shrunk_rates` added them)."""
+    columns = [c for c in columns if c in table or c == "sentence"]
     if table.empty or not table["leak"].any():
         return pd.DataFrame(columns=columns)
     rows = table[table["leak"]].head(limit)
@@ -321,14 +590,15 @@ def silent_leak_rows(table: pd.DataFrame, limit: int | None = None) -> pd.DataFr
 
 
 def headline(table: pd.DataFrame):
-    """The most specific leak as large as the largest: what an analyst would act on first.
+    """What an analyst would act on first: the largest leak, or its largest published child.
 
-    Among the leaks whose lost-conversion interval reaches the top leak's estimate
-    (statistically as large), the one covering the fewest sessions names the cause;
-    "desktop" fell because "desktop × google" did.
+    A parent's loss is mostly its child's when the child is published under it:
+    "desktop" fell because "desktop × google" did, so the child names the cause.
     """
     rows = np.flatnonzero(table["leak"].to_numpy(dtype=bool))
     if not len(rows):
         return None
-    tied = rows[table["lost_high"].to_numpy()[rows] >= table["lost_conversions"].iloc[rows[0]]]
-    return table.iloc[tied[np.argmin(table["sessions"].to_numpy()[tied])]]  # the first of the fewest
+    top = table.iloc[rows[0]]
+    children = [i for i in rows[1:] if table["parent"].iloc[i] is not None
+                and top["values"].items() <= table["values"].iloc[i].items()]
+    return table.iloc[children[0]] if children else top  # rows are ranked: the first is the largest

@@ -23,8 +23,8 @@ import param
 from param.parameterized import batch_call_watchers
 from threadpoolctl import ThreadpoolController
 
-from . import leaks, metrics
-from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Cube, build_cube
+from . import change, leaks, metrics
+from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, build_cube
 from .sources import has_ecommerce_steps, open_sessions, session_table
 from .takeaways import takeaways
 
@@ -41,8 +41,10 @@ TABLES = {
     "leaks_table": (lambda m: leaks.segment_leaks(m._counts, m.min_sessions, m.fdr),
                     ("counts", "bucket", "min_sessions", "fdr")),
     "step_leaks_table": (lambda m: leaks.step_leaks(m._counts, m.min_sessions), ("counts", "stage", "min_sessions")),
-    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, m.min_sessions, m.fdr),
+    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions, m.fdr),
                            ("periods", "bucket", "min_sessions", "fdr")),
+    "silent_warnings": (lambda m: change.silent_warnings(m.cube.site_daily, m.periods()), ("periods",)),
+    "rate_change": (lambda m: change.rate_change(*m._period_counts), ("periods",)),
 }
 #: Settings that decide a session's cell (which cube dimension each one shapes).
 CELL_SETTINGS = {"duration_edges": "bucket", "engaged_pageviews": "stage", "deep_pageviews": "stage",
@@ -124,7 +126,11 @@ class SessionModel(param.Parameterized):
     source_device_table = param.DataFrame(precedence=-1)
     leaks_table = param.DataFrame(precedence=-1, doc="Every segment against the rest, leaks first.")
     step_leaks_table = param.DataFrame(precedence=-1, doc="Funnel steps per device against the best device.")
-    silent_leaks_table = param.DataFrame(precedence=-1, doc="Segments against themselves in the baseline period.")
+    silent_leaks_table = param.DataFrame(precedence=-1, doc="""
+        Segments' change from the baseline period beyond their comparator's, leaks first.""")
+    silent_warnings = param.List(default=[], precedence=-1, doc="Why the periods may not compare at face value.")
+    rate_change = param.Dict(default={}, precedence=-1, doc="""
+        The rate's change between the periods, split into traffic mix and rates within segments.""")
     takeaways = param.List(default=[], precedence=-1)
 
     def __init__(self, **params):
@@ -226,13 +232,23 @@ class SessionModel(param.Parameterized):
         self._keep = self.mask()
         first, last = self._day_range()
         self._active = self.cube.active_days(self._keep, first, last)
-        self._counts, *self._period_counts = self.cube.counts(self._keep, (first, last), *self._period_days())
+        self._counts, *periods = self.cube.counts(self._keep, (first, last), *self._period_ranges())
+        self._count_units(periods)
 
     def _count_periods(self) -> None:
-        self._period_counts = self.cube.counts(self._keep, *self._period_days())
+        self._count_units(self.cube.counts(self._keep, *self._period_ranges()))
 
-    def _period_days(self) -> list[tuple[int, int]]:
-        return [self._clipped(period) for period in self.periods()]
+    def _period_ranges(self) -> list[tuple[int, int]]:
+        """The silent-leak periods' days (clipped to the filtered ones)."""
+        self._periods = [self._clipped(period) for period in self.periods()]
+        return self._periods
+
+    def _count_units(self, periods: list) -> None:
+        """Keep the periods' counts, and their counts unit by unit (see :func:`leaks.units`, on a
+        last axis)."""
+        self._period_counts = periods
+        self._period_units = [Counts(self.cube, self.cube.unit_sums(self._keep, leaks.units(*period)))
+                              for period in self._periods]
 
     def _clipped(self, period) -> tuple[int, int]:
         """A period's days within the filtered dates (none if no session matches)."""
@@ -261,7 +277,7 @@ class SessionModel(param.Parameterized):
         """Every derived table, as the CSV downloads offer them (leak rows for every segment)."""
         return {
             **self.tables(),
-            "leaks": self.leaks_table.drop(columns="values", errors="ignore"),
+            "leaks": leaks.with_shrunk_rates(self.leaks_table).drop(columns="values", errors="ignore"),
             "silent_leaks": self.silent_leaks_table.drop(columns="values", errors="ignore"),
             "step_leaks": self.step_leaks_table,
         }
@@ -272,11 +288,13 @@ class SessionModel(param.Parameterized):
         out.update({name: _records(t) for name, t in self.tables().items()})
         out["takeaways"] = list(self.takeaways)
         out["load_report"] = self.load_report
-        out["leaks"] = _records(leaks.leak_rows(self.leaks_table))
+        out["leaks"] = _records(leaks.leak_rows(leaks.with_shrunk_rates(self.leaks_table)))
         out["silent_leaks"] = _records(leaks.silent_leak_rows(self.silent_leaks_table))
         baseline, current = self.periods()
         out["silent_periods"] = {"baseline": [_day(d) for d in baseline], "current": [_day(d) for d in current]}
         out["step_leaks"] = _records(self.step_leaks_table)
+        out["silent_warnings"] = list(self.silent_warnings)
+        out["rate_change"] = self.rate_change
         return out
 
 

@@ -1,7 +1,8 @@
 """Sessions with known truth, to check the leak engine's statistics by simulation.
 
-Used by the tests (recall at planted leak sizes, false leaks on data with none)
-and by ``benchmarks/coverage.py`` (how often 95% intervals cover the true rate).
+Used by the tests (small runs) and by ``benchmarks/leak_statistics.py`` (full runs):
+power at planted leak sizes, false leaks on data with none but real-world noise,
+coverage of the published intervals, parents and children.
 """
 from __future__ import annotations
 
@@ -12,37 +13,63 @@ from .leaks import fit_beta_prior
 from .schema import to_canonical
 from .stats import wilson_interval
 
+#: Countries of the simulated traffic, and the share of sessions of each.
+COUNTRIES = ("United States", "India", "Germany", "France")
+#: Lopsided markets: most sessions and most conversions in one country.
+LOPSIDED = {"shares": (0.55, 0.15, 0.15, 0.15), "multipliers": (2.0, 0.4, 0.4, 0.4)}
+
 
 def planted_sessions(seed: int, sources: int = 20, sessions_per_source: int = 3000,
                      base_rate: float = 0.02, planted: dict | None = None, drops: dict | None = None,
-                     days: int = 28) -> pd.DataFrame:
+                     days: int = 28, day_sd: float = 0.0, site_drop: float = 1.0, repeat: float = 1.0,
+                     lopsided: bool = False, child: tuple | None = None) -> pd.DataFrame:
     """Every session converts at ``base_rate`` except where a leak is planted.
 
     ``planted``: source -> multiplier of its rate over the whole period;
-    ``drops``: source -> multiplier of its rate in the second half only (a silent leak).
-    Devices, countries and days are drawn independently of conversion.
+    ``drops``: source -> multiplier of its rate in the second half only (a silent leak);
+    ``site_drop``: multiplier of every rate in the second half (a site-wide change);
+    ``day_sd``: each day's rates multiplied by a log-normal swing of this spread (as real
+    daily rates vary far beyond binomial noise); ``repeat``: mean sessions per visitor,
+    a visitor keeping its device and country and a propensity of its own (log-normal,
+    spread 1), so sessions are not independent; ``lopsided``: one country has most
+    sessions and converts at five times the others' rate; ``child``: (device, source,
+    multiplier), a leak in one child only. Devices, countries and days are otherwise drawn
+    independently of conversion. The true rate of every session is kept in ``true_rate``.
     """
     rng = np.random.default_rng(seed)
     names = np.array([f"src{i:02d}" for i in range(sources)])
     source = np.repeat(names, sessions_per_source)
     n = len(source)
     day = rng.integers(0, days, size=n)
-    rate = np.full(n, base_rate)
+    visitor = np.sort(rng.integers(0, max(int(n / repeat), 1), size=n)) if repeat > 1 else np.arange(n)
+    visitors = visitor.max() + 1
+    shares = LOPSIDED["shares"] if lopsided else (0.25,) * 4
+    country = rng.choice(len(COUNTRIES), p=shares, size=visitors)[visitor]
+    device = rng.choice(["desktop", "mobile", "tablet"], p=[0.6, 0.35, 0.05], size=visitors)[visitor]
+    rate = base_rate * np.exp(rng.normal(0.0, day_sd, size=days) - day_sd**2 / 2)[day]
+    if repeat > 1:
+        rate *= np.exp(rng.normal(-0.5, 1.0, size=visitors))[visitor]
+    if lopsided:
+        rate *= np.array(LOPSIDED["multipliers"])[country]
+    rate[day >= days // 2] *= site_drop
     for name, factor in (planted or {}).items():
         rate[source == name] *= factor
     for name, factor in (drops or {}).items():
         rate[(source == name) & (day >= days // 2)] *= factor
+    if child is not None:
+        rate[(device == child[0]) & (source == child[1])] *= child[2]
+    rate = np.clip(rate, 0, 1)
     converted = rng.random(n) < rate
     frame = pd.DataFrame({
-        "visitor_id": np.arange(n).astype(str), "session_id": np.arange(n).astype(str),
+        "visitor_id": visitor.astype(str), "session_id": np.arange(n).astype(str),
         "date": pd.Timestamp("2026-01-05") + pd.to_timedelta(day, unit="D"),
-        "device": rng.choice(["desktop", "mobile", "tablet"], p=[0.6, 0.35, 0.05], size=n),
-        "country": rng.choice(["United States", "India", "Germany", "France"], size=n),
+        "device": device, "country": np.array(COUNTRIES)[country],
         "source": source, "pageviews": rng.integers(1, 15, size=n),
         "duration": rng.integers(0, 900, size=n), "transactions": converted.astype(int),
         "revenue": converted * 100.0,
     })
-    return to_canonical(frame)
+    canonical = to_canonical(frame)
+    return canonical.assign(true_rate=rate[canonical["session_id"].astype(int).to_numpy()])
 
 
 def interval_coverage(segments: int = 20_000, group: int = 50, seed: int = 0) -> dict:
@@ -63,7 +90,7 @@ def interval_coverage(segments: int = 20_000, group: int = 50, seed: int = 0) ->
 
     for start in range(0, segments, group):
         part = slice(start, start + group)
-        a, b = fit_beta_prior(k[part], n[part])
+        a, b, _ = fit_beta_prior(k[part], n[part])
         shrunk_low[part] = beta.ppf(0.025, k[part] + a, n[part] - k[part] + b)
         shrunk_high[part] = beta.ppf(0.975, k[part] + a, n[part] - k[part] + b)
     return {
@@ -73,56 +100,121 @@ def interval_coverage(segments: int = 20_000, group: int = 50, seed: int = 0) ->
     }
 
 
-#: Planted sizes the engine must find: 4 of 20 sources converting at half the rate of the
-#: rest (1% against 2%, 5,000 sessions each), and 3 sources whose rate falls by 60% in the
-#: second half of the period (10,000 sessions each, so 5,000 a half).
-PLANTED = {"src03": 0.5, "src07": 0.5, "src11": 0.5, "src15": 0.5}
-PLANTED_SESSIONS = 5000
-DROPS = {"src02": 0.4, "src09": 0.4, "src17": 0.4}
-DROP_SESSIONS = 10_000
 EDGES = (10, 60, 180, 600)
-
-
-def _found(table: pd.DataFrame, names) -> set:
-    rows = table[table["leak"] & (table["dimension"] == "source")]
-    return set(rows["segment"]) & set(names)
+#: The null scenarios: no segment differs, but the data has what real data has.
+NULLS = {
+    "day-to-day swings (30%)": {"day_sd": 0.3},
+    "repeat visitors (4 sessions each)": {"repeat": 4.0},
+    "lopsided markets": {"lopsided": True},
+    "site-wide drop (40%)": {"site_drop": 0.6},
+    "all of these at once": {"day_sd": 0.3, "repeat": 4.0, "lopsided": True, "site_drop": 0.6},
+}
 
 
 def _leak_tables(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(leaks, silent leaks) of a data set, computed as the dashboard does."""
     from .model import SessionModel
 
-    model = SessionModel(sessions=data, duration_edges=list(EDGES), min_sessions=100)
+    model = SessionModel(sessions=data.drop(columns="true_rate"), duration_edges=list(EDGES), min_sessions=100)
     return model.leaks_table, model.silent_leaks_table
 
 
-def leak_recall(seeds) -> float:
-    """Share of the planted source leaks reported, over the seeds."""
-    found = 0
-    for s in seeds:
-        data = planted_sessions(s, sessions_per_source=PLANTED_SESSIONS, planted=PLANTED)
-        found += len(_found(_leak_tables(data)[0], PLANTED))
-    return found / (len(PLANTED) * len(seeds))
+def power(kind: str, drop: float, size: int, seeds) -> dict:
+    """Share of data sets where one source whose rate is ``drop`` lower (``kind`` "leak": than
+    the rest, throughout; "silent": in the second half than in the first) is found, by the
+    engine and by a plain one-sided Fisher test of that source alone (no multiple testing,
+    no allowance for day-to-day swings: the reference a careless analyst would use).
 
-
-def silent_recall(seeds) -> float:
-    """Share of the planted silent leaks (second-half drops) reported, over the seeds."""
-    found = 0
-    for s in seeds:
-        data = planted_sessions(s, sessions_per_source=DROP_SESSIONS, drops=DROPS)
-        found += len(_found(_leak_tables(data)[1], DROPS))
-    return found / (len(DROPS) * len(seeds))
-
-
-def false_leak_rates(seeds) -> dict:
-    """Share of seeds, on data with no leak at all, where any leak (or silent leak) is reported.
-
-    With every segment equal, any report is false, so this is the family-wise error
-    rate, which Benjamini–Hochberg holds at the false discovery rate (5%).
+    ``size``: the source's sessions over both halves; the other nine have as many.
     """
-    leaks = silent = 0
-    for s in seeds:
-        found, silent_found = _leak_tables(planted_sessions(s))
-        leaks += bool(found["leak"].any())
-        silent += bool(silent_found["leak"].any())
-    return {"leaks": leaks / len(seeds), "silent_leaks": silent / len(seeds), "seeds": len(seeds)}
+    from scipy.stats import fisher_exact
+
+    found = plain = 0
+    for seed in seeds:
+        planted = {"planted": {"src03": 1 - drop}} if kind == "leak" else {"drops": {"src03": 1 - drop}}
+        data = planted_sessions(seed, sources=10, sessions_per_source=size, **planted)
+        table = _leak_tables(data)[0 if kind == "leak" else 1]
+        found += bool(((table["segment"] == "src03") & table["leak"]).any())
+        mine = data["source"] == "src03"
+        if kind == "leak":
+            cells = [[data["converted"][mine].sum(), mine.sum()], [data["converted"][~mine].sum(), (~mine).sum()]]
+        else:
+            late = data["date"] >= data["date"].min() + pd.Timedelta(days=14)
+            cells = [[data["converted"][mine & late].sum(), (mine & late).sum()],
+                     [data["converted"][mine & ~late].sum(), (mine & ~late).sum()]]
+        table2 = [[k, n - k] for k, n in cells]
+        plain += fisher_exact(table2, alternative="less")[1] < 0.05
+    return {"engine": found / len(seeds), "plain_fisher": plain / len(seeds), "seeds": len(seeds)}
+
+
+def false_alarms(scenario: dict, seeds) -> dict:
+    """Share of data sets with any false leak, and any false silent leak, under a null scenario.
+
+    Nothing differs but what the scenario plants: a lopsided market's countries truly differ
+    (country leaks are true there), and a site-wide drop is truly the whole site's.
+    """
+    leaks_found = silent_found = 0
+    for seed in seeds:
+        found, silent = _leak_tables(planted_sessions(seed, **scenario))
+        true_leak = found["dimension"] == "country" if scenario.get("lopsided") else False
+        leaks_found += bool((found["leak"] & ~true_leak).any())
+        true_silent = silent["dimension"] == "all traffic" if scenario.get("site_drop", 1.0) < 1 else False
+        silent_found += bool((silent["leak"] & ~true_silent).any())
+    return {"leaks": leaks_found / len(seeds), "silent_leaks": silent_found / len(seeds), "seeds": len(seeds)}
+
+
+#: The data sets intervals are checked on: real-world noise, and leaks to find.
+COVERAGE_SCENARIO = {"day_sd": 0.3, "repeat": 2.0, "sessions_per_source": 8000,
+                     "planted": {"src03": 0.5, "src07": 0.6, "src11": 0.7},
+                     "drops": {"src02": 0.5, "src09": 0.7, "src17": 0.85}}
+
+
+def _mask(data: pd.DataFrame, values: dict) -> np.ndarray:
+    return np.logical_and.reduce([data[c].astype(str).to_numpy() == v for c, v in values.items()])
+
+
+def interval_coverages(seeds) -> dict:
+    """How often the published intervals cover the truth, from the sessions' true rates.
+
+    Lost conversions of every flagged leak: the segment's expected conversions at its
+    comparator's true rate, minus at its own. Change beyond the rest of every rated
+    one-column segment: its true rate's ratio between the halves over the rest's, less one.
+    """
+    lost_hits, lost_n, change_hits, change_n = 0, 0, 0, 0
+    for seed in seeds:
+        data = planted_sessions(seed, **COVERAGE_SCENARIO)
+        found, silent = _leak_tables(data)
+        truth = data["true_rate"].to_numpy()
+        for row in found[found["leak"]].itertuples():
+            mine = _mask(data, row.values)
+            if row.parent is None:
+                rest = ~mine
+            else:
+                column = next(c for c, v in row.values.items() if row.parent == f"{v} ({c})")
+                rest = _mask(data, {column: row.values[column]}) & ~mine
+            true_lost = mine.sum() * truth[rest].mean() - truth[mine].sum()
+            lost_hits += row.lost_low <= true_lost <= row.lost_high
+            lost_n += 1
+        late = (data["date"] >= data["date"].min() + pd.Timedelta(days=14)).to_numpy()
+        rated = silent[silent["rated"] & silent["dimension"].isin(["device", "country", "source"])]
+        for row in rated.itertuples():
+            mine = _mask(data, row.values)
+            rate = {(m, p): truth[(mine == m) & (late == p)].mean() for m in (True, False) for p in (True, False)}
+            true_change = (rate[True, True] / rate[True, False]) / (rate[False, True] / rate[False, False]) - 1
+            change_hits += row.change_low <= true_change <= row.change_high
+            change_n += 1
+    return {"lost": lost_hits / max(lost_n, 1), "lost_intervals": lost_n,
+            "change": change_hits / max(change_n, 1), "change_intervals": change_n}
+
+
+def children(seeds) -> dict:
+    """Share of data sets where a child-only leak (mobile × src03 at 30% of the rate) is found
+    under its parent, and where a parent-only gap (src03 at half the rate on every device)
+    names any child of src03 (which would be false)."""
+    found = false = 0
+    for seed in seeds:
+        table = _leak_tables(planted_sessions(seed, sessions_per_source=8000, child=("mobile", "src03", 0.3)))[0]
+        found += bool(((table["segment"] == "mobile × src03") & table["leak"]).any())
+        table = _leak_tables(planted_sessions(seed, planted={"src03": 0.5}))[0]
+        false += bool((table["leak"] & table["segment"].str.endswith("× src03")).any())
+    return {"child_found": found / len(seeds), "false_child": false / len(seeds), "seeds": len(seeds)}

@@ -44,8 +44,15 @@ def _hypergeometric_tail(k, n, total_k, total_n, lower: bool) -> np.ndarray:
     total_n = np.broadcast_to(np.asarray(total_n, dtype="float64"), k.shape)
     exact = k <= EXACT_TAIL_UP_TO
     out = np.empty(k.shape)
-    below = _hypergeometric_cdf(k[exact] - (0 if lower else 1), n[exact], total_k[exact], total_n[exact])
-    out[exact] = below if lower else 1.0 - below
+    if lower:
+        out[exact] = _hypergeometric_cdf(k[exact], n[exact], total_k[exact], total_n[exact])
+    else:
+        # Above the mean, P(X >= k) = P(n - X <= n - k) is summed directly over the sessions that
+        # did not convert: 1 - P(X <= k - 1) would lose every digit below about 1e-11.
+        far = exact & (k > _mean_sd(n, total_k, total_n)[0])
+        near = exact & ~far
+        out[near] = 1.0 - _hypergeometric_cdf(k[near] - 1, n[near], total_k[near], total_n[near])
+        out[far] = _hypergeometric_cdf(n[far] - k[far], n[far], total_n[far] - total_k[far], total_n[far])
     big = ~exact
     if big.any():
         mean, sd = _mean_sd(n[big], total_k[big], total_n[big])

@@ -1,7 +1,9 @@
-"""Business takeaways: at most six plain sentences computed from the model's tables.
+"""Business takeaways: plain sentences computed from the model's tables.
 
-They lead with the leak engine's findings (the headline silent leak, the largest
-leak, the funnel step lost against the best device), then where conversion
+They lead with what qualifies the period comparison (its warnings), then the leak
+engine's findings (the headline silent leak, what moved the rate: traffic mix or
+rates within segments, the largest leak, the funnel step lost against the best
+device), then where conversion
 peaks, the strongest and weakest source × device, and countries that differ
 significantly. Every claim rests only on segments that reach the minimum sample,
 and every rate quoted carries its interval, so a 1-in-2 segment can never be
@@ -12,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import leaks
+from . import change, leaks
+from .cube import NO_DURATION
 from .metrics import collapse
 from .text import pct
 
@@ -33,7 +36,8 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
     row = leaks.headline(table)
     span = f"{b0:%d %b}–{b1:%d %b %Y} and {c0:%d %b}–{c1:%d %b %Y}"
     if row is None:
-        return f"No silent leak: no segment's conversion rate fell significantly between {span}."
+        return (f"No silent leak: no segment's conversion rate fell significantly more than the rest of the "
+                f"traffic's between {span}, nor the whole site's.")
     return f"Silent leak ({span.replace(' and ', ' to ')}): " + leaks.describe_silent_leak(row)
 
 
@@ -64,17 +68,26 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
 
 
 def duration_peak(duration: pd.DataFrame, min_sessions: int) -> str | None:
-    buckets = collapse(duration, ["bucket"], min_sessions)  # in bucket order, shortest first
+    """Where conversion peaks by session duration, against the shortest measured visits.
+
+    Worded as an association: a longer visit is partly the result of buying (checkout takes
+    time), not its cause. Single-page sessions, which have no duration, are named apart.
+    """
+    buckets = collapse(duration, ["bucket"], min_sessions)  # in bucket order, single-page first
     rate = buckets["rate"].to_numpy()
     rated = buckets["rated"].to_numpy() & (buckets["conversions"].to_numpy() > 0)
-    if not rated.any():
+    measured = (buckets["bucket"].astype(str) != NO_DURATION).to_numpy()
+    if not (rated & measured).any():
         return None
-    peak = buckets.iloc[np.flatnonzero(rated)[np.argmax(rate[rated])]]
-    text = f"Conversion peaks for sessions lasting {peak.bucket}: {with_ci(peak)}"
-    shortest = buckets.iloc[0]
+    peak = buckets.iloc[np.flatnonzero(rated & measured)[np.argmax(rate[rated & measured])]]
+    text = f"Sessions lasting {peak.bucket} convert most: {with_ci(peak)}"
+    shortest = buckets[measured].iloc[0]
     if shortest.bucket != peak.bucket and shortest.rated:
         text += f", against {with_ci(shortest)} for sessions of {shortest.bucket}"
-    return text + "."
+    single = buckets[~measured]
+    if len(single) and single["rated"].iloc[0]:
+        text += f" and {with_ci(single.iloc[0])} for single-page sessions (no duration recorded)"
+    return text + " — an association: a longer visit is partly the result of buying, not its cause."
 
 
 def source_device_extremes(table: pd.DataFrame, min_sessions: int) -> str | None:
@@ -127,7 +140,9 @@ def takeaways(model) -> list[str]:
         return []
     m = model.min_sessions
     sentences = [
+        ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()),
+        change.dominant_effect(model.rate_change) if model.rate_change else None,
         top_leak(model.leaks_table),
         largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
         duration_peak(model.duration_table, m),

@@ -236,7 +236,8 @@ def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
             hv.Scatter(unrated, "bucket", DURATION_POINTS[1:]).opts(color=color, size=7, fill_alpha=0,
                                                                     tools=["hover"], hover_tooltips=tooltips),
         ]
-    return hv.Overlay(layers).opts(
+    # The buckets in their order on the axis (HoloViews would put the rated layers' first).
+    return hv.Overlay(layers).redim.values(bucket=list(dict.fromkeys(table["bucket"]))).opts(
         title=_duration_title(duration), ylabel="conversion rate",
         yformatter=PERCENT, xlabel="", width=540, height=260, legend_position="top_left", framewise=True,
     )
@@ -490,19 +491,69 @@ def leaks_chart_data(table: pd.DataFrame, silent: bool = False, top: int = 10) -
                   y=rows["label"].tolist(), title=_leaks_title(rows, silent))
 
 
-def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, top: int = 8) -> str:
-    """The silent leaks (the headline list), then the ranked leaks: a sentence each, escaped."""
-    def items(rows):
-        return "".join(f"<li>{html.escape(s)}</li>" for s in rows["sentence"])
-
+def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: list | None = None,
+               change: dict | None = None, top: int = 8) -> str:
+    """The period warnings, the silent leaks (the headline list), what moved the rate, then the
+    ranked leaks: a sentence each, children under their parent, everything escaped."""
     found = leak_rows(leaks_table, top)
     silent = silent_leak_rows(silent_table, top)
     parts = [
-        "<h4>Silent leaks: segments whose rate fell from the baseline to the current period</h4>",
-        f'<ol class="leaks">{items(silent)}</ol>' if len(silent) else "<p>No segment's rate fell "
-        "significantly.</p>",
+        "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings or ()),
+        "<h4>Silent leaks: segments whose rate fell more than the rest of the traffic's</h4>",
+        _nested(silent) if len(silent) else "<p>No segment's rate fell significantly more than the "
+        "rest of the traffic's, nor the whole site's.</p>",
+        rate_change_html(change or {}),
         "<h4>Leaks: segments converting below the rest of the traffic</h4>",
-        f'<ol class="leaks">{items(found)}</ol>' if len(found) else "<p>No segment converts "
-        "significantly below the rest of the traffic.</p>",
+        _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "
+        "traffic.</p>",
+        ('<p class="note">Losses of different dimensions overlap (a mobile session from google counts in '
+         "both) and are never added up; a child's loss is counted beyond its parent's rest.</p>"),
     ]
     return "".join(parts)
+
+
+def _nested(rows: pd.DataFrame) -> str:
+    """Published rows as a list, each child under its parent where the parent is published too."""
+    names = [segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])]
+    under = {i: names.index(p) for i, p in enumerate(rows["parent"]) if p is not None and p in names}
+    items = []
+    for i, sentence in enumerate(rows["sentence"]):
+        if i in under:
+            continue
+        children = "".join(f"<li>{html.escape(rows['sentence'].iloc[j])}</li>" for j, at in under.items() if at == i)
+        items.append(f"<li>{html.escape(sentence)}" + (f'<ul class="children">{children}</ul>' if children else "")
+                     + "</li>")
+    return f'<ol class="leaks">{"".join(items)}</ol>'
+
+
+#: Values shown by name in the rate-change waterfall (the rest are one bar).
+WATERFALL_VALUES = 5
+
+
+def rate_change_html(change: dict) -> str:
+    """What moved the rate between the periods, as a waterfall: baseline rate, each value's traffic
+    mix and rate effect (for the dimension whose mix moved it most), current rate."""
+    if not change.get("by_dimension"):
+        return ""
+    by = change["by_dimension"]
+    name = max(by, key=lambda d: abs(sum(r["mix_effect"] for r in by[d])))
+    rows = by[name]
+    steps = [(f"{r['value']}: {kind}", r[f"{kind}_effect"]) for r in rows[:WATERFALL_VALUES] for kind in ("mix", "rate")]
+    if len(rows) > WATERFALL_VALUES:
+        steps.append((f"other {name} values", sum(r["mix_effect"] + r["rate_effect"] for r in rows[WATERFALL_VALUES:])))
+    levels = np.cumsum([change["baseline_rate"], *(v for _, v in steps)])
+    low, high = min(0.0, levels.min()), max(levels.max(), change["baseline_rate"]) or 1.0
+
+    def bar(label, start, end, colour, text):
+        left, right = sorted((start, end))
+        style = (f"left:{(left - low) / (high - low):.2%};width:{max((right - left) / (high - low), 0.003):.2%};"
+                 f"background:{colour}")
+        return (f'<tr><td class="wf-label">{html.escape(label)}</td><td class="wf-track">'
+                f'<div class="wf-bar" style="{style}"></div></td><td class="wf-value">{text}</td></tr>')
+
+    body = [bar("baseline rate", 0.0, change["baseline_rate"], REACHED, pct(change["baseline_rate"]))]
+    for (label, value), end in zip(steps, levels[1:]):
+        body.append(bar(label, end - value, end, LOST if value < 0 else "#4c9a5b", f"{value * 100:+.3f} pts"))
+    body.append(bar("current rate", 0.0, change["current_rate"], REACHED, pct(change["current_rate"])))
+    return (f"<h4>Why the rate moved, by {html.escape(name)}: traffic mix against rates within each "
+            f"{html.escape(name)}</h4><table class=\"waterfall\">{''.join(body)}</table>")

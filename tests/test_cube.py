@@ -8,10 +8,10 @@ from helpers import sessions
 from leak_app.cube import CellSettings, build_cube
 from leak_app.sources import session_table
 
-ROWS = [("desktop", "France", "google", 1, 0, 0, "2026-01-03"),
+ROWS = [("desktop", "France", "google", 2, 0, 0, "2026-01-03"),
         ("mobile", "France", "google", 6, 70, 1, "2026-01-06"),
         ("desktop", "Spain", "bing", 12, 700, 0, "2026-01-10"),
-        ("desktop", "France", "google", 1, 5, 0, "2026-01-10")]
+        ("desktop", "France", "google", 2, 5, 0, "2026-01-10")]
 
 
 @pytest.fixture(scope="module", params=["prefix sums", "rows by day"])

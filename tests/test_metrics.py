@@ -66,18 +66,23 @@ def test_funnel_thresholds_move_sessions_between_stages():
 
 def test_duration_labels_and_buckets():
     labels = cube.duration_labels(cube.DEFAULT_DURATION_EDGES)
-    assert labels == ["<10 s", "10–60 s", "1–3 min", "3–5 min", "5–10 min", "10–20 min",
-                      "20–60 min", ">60 min"]
+    assert labels == ["no duration (single page)", "<10 s", "10–60 s", "1–3 min", "3–5 min", "5–10 min",
+                      "10–20 min", "20–60 min", ">60 min"]
     durations = [0, 9, 10, 59, 60, 3599, 3600]
-    buckets = counts_of(sessions([("desktop", "France", "google", 1, d, 0) for d in durations]))["bucket"]
+    buckets = counts_of(sessions([("desktop", "France", "google", 2, d, 0) for d in durations]
+                                 + [("desktop", "France", "google", 1, 0, 0)] * 3))["bucket"]
+    # GA records no duration for a single-page session: its own bucket, not "<10 s" (a 2-page
+    # session of 0 seconds is a quick visit).
     assert dict(zip(buckets["bucket"].astype(str), buckets["sessions"])) == {
-        "<10 s": 2, "10–60 s": 2, "1–3 min": 1, "20–60 min": 1, ">60 min": 1}
+        "no duration (single page)": 3, "<10 s": 2, "10–60 s": 2, "1–3 min": 1, "20–60 min": 1, ">60 min": 1}
 
 
 def test_duration_table_by_hand():
     table = metrics.by_duration(counts_of(TINY), min_sessions=2)
     row = table[(table["bucket"] == "<10 s") & (table["device"] == "mobile")].iloc[0]
-    assert (row.sessions, row.conversions, row.rated) == (2, 0, True)
+    assert (row.sessions, row.conversions, row.rated) == (1, 0, False)
+    row = table[(table["bucket"] == "no duration (single page)") & (table["device"] == "mobile")].iloc[0]
+    assert (row.sessions, row.conversions, row.rated) == (1, 0, False)
     row = table[(table["bucket"] == "10–20 min") & (table["device"] == "desktop")].iloc[0]
     assert (row.sessions, row.conversions, row.rate, row.rated) == (1, 1, 1.0, False)
     assert table["sessions"].sum() == len(TINY)

@@ -115,7 +115,7 @@ def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monke
     calls.clear()
     model.duration_edges = [30, 300]
     assert calls == {"by_duration": 1, "segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
-    assert model.duration_table["bucket"].cat.categories.tolist() == ["<30 s", "0.5–5 min", ">5 min"]
+    assert model.duration_table["bucket"].cat.categories.tolist() == ["no duration (single page)", "<30 s", "0.5–5 min", ">5 min"]
     calls.clear()
     model.fdr = 0.01
     assert calls == {"segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
@@ -131,8 +131,8 @@ def test_tables_are_computed_with_one_blas_thread_and_the_limit_is_restored(demo
         return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
 
     seen = []
-    fit = leaks.fit_beta_prior
-    monkeypatch.setattr(leaks, "fit_beta_prior", lambda *a: (seen.append(blas_threads()), fit(*a))[1])
+    difference = leaks.newcombe_difference
+    monkeypatch.setattr(leaks, "newcombe_difference", lambda *a: (seen.append(blas_threads()), difference(*a))[1])
     with threadpool_limits(limits=2, user_api="blas"):
         model = SessionModel(sessions=demo)
         model.devices = ["mobile"]
@@ -171,12 +171,16 @@ def test_a_one_in_two_segment_is_never_a_top_performer():
 def test_summary_has_the_published_keys(demo):
     summary = SessionModel(sessions=demo).summary()
     assert list(summary) == ["kpis", "countries", "funnel", "duration", "source_device", "takeaways",
-                             "load_report", "leaks", "silent_leaks", "silent_periods", "step_leaks"]
+                             "load_report", "leaks", "silent_leaks", "silent_periods", "step_leaks",
+                             "silent_warnings", "rate_change"]  # added keys come last: old ones never move
     leak = summary["leaks"][0]
     assert {"dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
             "lost_conversions", "lost_low", "lost_high", "sentence"} <= set(leak)
     assert {"sessions", "converting_sessions", "transactions", "revenue", "conversion_rate"} <= set(summary["kpis"])
     assert {"country", "sessions", "conversions", "rate", "ci_low", "ci_high"} <= set(summary["countries"][0])
+    assert {"parent", "compared_with", "rest_rate_before", "rest_rate_now", "change", "change_low",
+            "change_high"} <= set(summary["silent_leaks"][0])
+    assert set(summary["rate_change"]) == {"baseline_rate", "current_rate", "by_dimension"}
     json.dumps(summary, allow_nan=False)
 
 

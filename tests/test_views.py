@@ -123,6 +123,24 @@ def test_leaks_list_escapes_segment_names():
     assert f"{HOSTILE} (source)" in bars.dimension_values("label")
 
 
+def test_leaks_list_nests_children_and_draws_the_rate_change():
+    """The demo's planted silent leak (desktop × google) is listed under its parent (desktop); the
+    rate-change waterfall's steps lead from the baseline to the current rate; warnings escaped."""
+    import re
+
+    from leak_app.app import DEFAULT_DATA
+
+    model = SessionModel.from_path(DEFAULT_DATA)
+    text = views.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"], model.rate_change)
+    assert '<p class="warning">⚠ &lt;b&gt;odd&lt;/b&gt; day</p>' in text
+    silent = text[text.index("Silent leaks"):text.index("Why the rate moved")]
+    assert re.search(r"<li>desktop \(device\) fell[^<]*<ul class=\"children\"><li>desktop × google \(device × source\) "
+                     r"fell", silent)
+    steps = [float(v) for v in re.findall(r'class="wf-value">([-+0-9.]+) pts', text)]
+    ends = re.findall(r'class="wf-value">([0-9.]+)%', text)
+    assert float(ends[0]) / 100 + sum(steps) / 100 == pytest.approx(float(ends[1]) / 100, abs=2e-4)
+
+
 def test_leak_bars_carry_their_names_so_no_axis_resizes():
     """A segment's name is written above its bar out of the bars' own data, not on an axis: a
     longer name must not widen the axis (which makes the browser lay out the whole page again)."""

@@ -1,0 +1,140 @@
+"""Explain and qualify a change in the conversion rate between two periods.
+
+``rate_change`` splits the change into *traffic mix* (more sessions from segments that
+convert less) and *rates within segments*, per dimension: the first question an analyst
+asks, and the one Simpson's paradox makes hard. ``silent_warnings`` says when the two
+periods cannot be compared at face value (too short, gaps, a site-wide collapse that
+looks like a tracking outage, different weekday mixes). Pure NumPy/pandas: no drawing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+
+from .leaks import DIMENSIONS, segment_counts
+from .metrics import totals
+from .text import pct
+
+#: The dimensions a change is explained by (one column each; duration is an outcome).
+EXPLAINED_BY = ("device", "country", "source", "medium")
+
+
+def kitagawa(n0, k0, n1, k1) -> tuple[np.ndarray, np.ndarray]:
+    """Per value, (mix effect, rate effect) of the change of an aggregate rate, exactly.
+
+    Kitagawa's symmetric decomposition: with shares w and rates r of each value,
+    Σ w1 r1 − Σ w0 r0 = Σ (w1 − w0)(r0 + r1)/2 + Σ (r1 − r0)(w0 + w1)/2, order-free. A value
+    absent from a period takes its other period's rate there (no rate effect: it only moved
+    the mix).
+    """
+    n0, k0, n1, k1 = (np.asarray(x, dtype="float64") for x in (n0, k0, n1, k1))
+    w0, w1 = n0 / n0.sum(), n1 / n1.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r0, r1 = k0 / n0, k1 / n1
+    r0, r1 = np.where(n0 > 0, r0, r1), np.where(n1 > 0, r1, r0)
+    return (w1 - w0) * (r0 + r1) / 2, (r1 - r0) * (w0 + w1) / 2
+
+
+def rate_change(before, now) -> dict:
+    """The JSON ``rate_change``: both periods' rates, and per dimension each value's mix and rate
+    effects (largest first), summing to the change."""
+    total = {"before": totals(before), "now": totals(now)}
+    if not (total["before"]["sessions"] and total["now"]["sessions"]):
+        return {"baseline_rate": None, "current_rate": None, "by_dimension": {}}
+    out = {"baseline_rate": total["before"]["conversions"] / total["before"]["sessions"],
+           "current_rate": total["now"]["conversions"] / total["now"]["sessions"], "by_dimension": {}}
+    for name in EXPLAINED_BY:
+        was, is_ = (segment_counts(c, DIMENSIONS[name]) for c in (before, now))
+        values = pd.Index(was["segment"]).union(pd.Index(is_["segment"]))
+        if len(values) < 2:
+            continue
+        arrays = []
+        for part in (was, is_):
+            at = values.get_indexer(part["segment"])
+            for measure in ("sessions", "conversions"):
+                full = np.zeros(len(values))
+                full[at] = part[measure]
+                arrays.append(full)
+        mix, rate = kitagawa(*arrays)
+        order = np.argsort(-(np.abs(mix) + np.abs(rate)), kind="stable")
+        out["by_dimension"][name] = [{"value": str(values[i]), "mix_effect": float(mix[i]),
+                                      "rate_effect": float(rate[i])} for i in order]
+    return out
+
+
+def dominant_effect(change: dict) -> str | None:
+    """A sentence on the dimension whose traffic mix moved the rate most, or None."""
+    if not change["by_dimension"]:
+        return None
+    effects = {name: (sum(r["mix_effect"] for r in rows), sum(r["rate_effect"] for r in rows))
+               for name, rows in change["by_dimension"].items()}
+    name = max(effects, key=lambda d: abs(effects[d][0]))
+    mix, rate = effects[name]
+    moved = change["current_rate"] - change["baseline_rate"]
+    return (f"The conversion rate went from {pct(change['baseline_rate'])} to {pct(change['current_rate'])} "
+            f"({_points(moved)}): by {name}, traffic mix accounts for {_points(mix)} and rates within each "
+            f"{name} for {_points(rate)}, so the change is mostly "
+            f"{'a change of traffic mix' if abs(mix) > abs(rate) else 'a change of rates, not of traffic mix'}.")
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:+.2f} percentage points"
+
+
+#: A day's conversions "collapse" when its rate is under this share of the two periods'
+#: rate and that few conversions would happen by chance less than once in a thousand days.
+COLLAPSE_SHARE, COLLAPSE_P = 0.25, 1e-3
+#: Weekday mixes differ when the shares of sessions by weekday differ by this much in all
+#: (total variation distance).
+WEEKDAY_DISTANCE = 0.05
+SHORT_PERIOD_DAYS = 7
+
+
+def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
+    """Why the periods' comparison may mislead: sentences for the view, takeaways and JSON.
+
+    ``daily``: the whole site's ``sessions`` and ``conversions`` per ``date`` (days with no
+    session included, with zeros): the warnings are about the site and its tracking, whatever
+    the filters.
+    """
+    (b0, b1), (c0, c1) = periods
+    if b0 is None or daily.empty:
+        return []
+    dates = daily["date"].to_numpy().astype("datetime64[D]")
+    sessions, conversions = daily["sessions"].to_numpy(), daily["conversions"].to_numpy()
+    out, days = [], {}
+    for name, (first, last) in (("baseline", (b0, b1)), ("current", (c0, c1))):
+        days[name] = np.flatnonzero((dates >= np.datetime64(pd.Timestamp(first).date()))
+                                    & (dates <= np.datetime64(pd.Timestamp(last).date())))
+        if len(days[name]) < SHORT_PERIOD_DAYS:
+            out.append(f"The {name} period has only {len(days[name])} day{'s' * (len(days[name]) != 1)}: "
+                       f"day-to-day swings are hard to tell from a change in so few days.")
+        empty = dates[days[name][sessions[days[name]] == 0]]
+        if len(empty):
+            out.append(f"{len(empty)} day{'s' * (len(empty) != 1)} of the {name} period "
+                       f"{'have' if len(empty) != 1 else 'has'} no sessions ({_days(empty)}).")
+    both = np.concatenate(list(days.values()))
+    n, k = sessions[both], conversions[both]
+    if n.sum() and k.sum():
+        rate = k.sum() / n.sum()
+        collapsed = (n > 0) & (k < COLLAPSE_SHARE * rate * n)
+        collapsed[collapsed] = binom.cdf(k[collapsed], n[collapsed], rate) < COLLAPSE_P
+        for day in both[collapsed]:
+            out.append(f"On {pd.Timestamp(dates[day]):%d %b %Y} conversions collapsed site-wide "
+                       f"({conversions[day]:,} in {sessions[day]:,} sessions, against {pct(rate)} over both "
+                       f"periods): a likely tracking gap, which every segment's rate shares.")
+    weekday = (dates.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday: Monday is 0
+    shares = [np.bincount(weekday[d], weights=sessions[d], minlength=7) for d in days.values()]
+    if all(s.sum() for s in shares):
+        shares = [s / s.sum() for s in shares]
+        if 0.5 * np.abs(shares[0] - shares[1]).sum() > WEEKDAY_DISTANCE:
+            weekend = [s[5:].sum() for s in shares]
+            out.append(f"The periods' weekday mixes differ (weekend sessions: {weekend[0]:.0%} of the baseline, "
+                       f"{weekend[1]:.0%} of the current period): rates that vary by weekday move with it.")
+    return out
+
+
+def _days(dates: np.ndarray) -> str:
+    shown = ", ".join(f"{pd.Timestamp(d):%d %b}" for d in dates[:5])
+    return shown + (f" and {len(dates) - 5} more" if len(dates) > 5 else "")
