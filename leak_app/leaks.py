@@ -421,10 +421,10 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     """Segments whose rate fell from the baseline to the current period *more than the rest*.
 
     ``before``/``now``: the counts of the two periods; ``before_units``/``now_units``: theirs
-    unit by unit (see :func:`units`), on a trailing axis. The whole site is compared with its own past, once; a dimension's segments
-    with the rest of the traffic over the same days, and a child with the rest of its
-    parents (a difference in differences of log rates), so a site-wide drop is named once
-    and a parent's fall is not repeated by its children. Conversions lost are those beyond
+    unit by unit (see :func:`units`), on a trailing axis. The whole site is compared with its
+    own past, once; a dimension's segments with the rest of the traffic over the same days,
+    and a child with the rest of its parents (a difference in differences of log rates), so
+    a site-wide drop is named once and a parent's fall is not repeated by its children. Conversions lost are those beyond
     the comparator's change: the segment's current sessions at the rate it would have had
     moving as the rest did, minus what it converted.
     """
@@ -432,11 +432,11 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     if not (total["before"]["sessions"] and total["now"]["sessions"]):
         return pd.DataFrame(columns=SILENT_ROW_COLUMNS + ["leak"])
     site = [_site_units(u) for u in (before_units, now_units)]
+    whole = {key: np.atleast_1d(value) for key, value in rate_change_beyond(_flat(site), None).items()}
     parts = [{"dimension": np.array(["all traffic"], dtype=object), "segment": np.array(["all traffic"], dtype=object),
               "values": np.array([{}], dtype=object), "parent": np.array([None], dtype=object),
-              "compared_with": np.array(["its own past"], dtype=object),
-              "rest_before": np.array([np.nan]), "rest_now": np.array([np.nan]),
-              **_period_sums(site), **{k: np.atleast_1d(v) for k, v in rate_change_beyond(_flat(site), None).items()},
+              "compared_with": np.array(["its own past"], dtype=object), "rest_before": np.array([np.nan]),
+              "rest_now": np.array([np.nan]), **_period_sums(site), **whole,
               "rated": np.array([min(total["before"]["sessions"], total["now"]["sessions"]) >= min_sessions])}]
     for name, columns in DIMENSIONS.items():
         was, is_ = segment_counts(before, columns), segment_counts(now, columns)
@@ -449,19 +449,7 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
         part = {"segment": is_["segment"][both], "values": is_["values"][both],
                 "sessions": per_unit[1][0].sum(axis=1), "conversions": per_unit[1][1].sum(axis=1)}
         options = _comparisons(part, name, columns, {"sessions": site[1][0].sum(), "conversions": site[1][1].sum()})
-        tested = []
-        for option in options:
-            rest = [_rest_units(part["values"], option, u, s) for u, s in zip(per_unit, site)]
-            change = rate_change_beyond(_flat(per_unit), _flat(rest))
-            sums = _period_sums(per_unit)
-            rated = np.minimum(sums["sessions_before"], sums["sessions_now"]) >= min_sessions
-            rest_sums = _period_sums(rest)
-            rated &= np.minimum(rest_sums["sessions_before"], rest_sums["sessions_now"]) >= min_sessions
-            change["p_value"] = np.where(rated, change["p_value"], np.nan)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tested.append({**option, **change, "rated": rated,
-                               "rest_before": rest_sums["conversions_before"] / rest_sums["sessions_before"],
-                               "rest_now": rest_sums["conversions_now"] / rest_sums["sessions_now"]})
+        tested = [_beyond(option, part["values"], per_unit, site, min_sessions) for option in options]
         chosen, _ = _least_sure(tested, [o["p_value"] for o in tested])
         chosen.pop("rest_n"), chosen.pop("rest_k")
         parts.append({"dimension": np.full(len(names), name, dtype=object), "segment": part["segment"],
@@ -488,6 +476,20 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     t["leak"] = t["rated"] & (t["q_value"] <= fdr) & (t["change"] < 0) & (t["lost_high"] >= 1)
     t["sessions"], t["conversions"] = t.pop("sessions_now"), t.pop("conversions_now")
     return _ranked(t, list(t))
+
+
+def _beyond(option: dict, values: np.ndarray, per_unit: list, site: list, min_sessions: int) -> dict:
+    """One comparison of :func:`silent_leaks`: the segments' change beyond their comparator's,
+    tested where both sides have the minimum sample in both periods."""
+    rest = [_rest_units(values, option, u, s) for u, s in zip(per_unit, site)]
+    change = rate_change_beyond(_flat(per_unit), _flat(rest))
+    mine, theirs = _period_sums(per_unit), _period_sums(rest)
+    rated = np.minimum.reduce([mine["sessions_before"], mine["sessions_now"], theirs["sessions_before"],
+                               theirs["sessions_now"]]) >= min_sessions
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {**option, **change, "p_value": np.where(rated, change["p_value"], np.nan), "rated": rated,
+                "rest_before": theirs["conversions_before"] / theirs["sessions_before"],
+                "rest_now": theirs["conversions_now"] / theirs["sessions_now"]}
 
 
 def _site_units(units: Counts) -> tuple[np.ndarray, np.ndarray]:
@@ -559,7 +561,7 @@ LEAK_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
     "shrunk_rate", "shrunk_low", "shrunk_high", "baseline_rate", "lost_conversions", "lost_low",
     "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high", "q_value", "sentence",
-    "parent", "compared_with",
+    "parent", "compared_with", "prior_at_bound",
 ]
 SILENT_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions_before", "conversions_before", "rate_before",

@@ -433,7 +433,7 @@ LEAK_BARS = ["label", "lost_conversions", "sessions", "rate_text", "baseline_tex
 
 def _leaks_title(rows: pd.DataFrame, silent: bool) -> str:
     if rows["lost_conversions"].notna().any():
-        return "Silent leaks (95% CI)" if silent else "Leaks against the rest (95% CI)"
+        return "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
     return "No silent leak found" if silent else "No leak found at this false discovery rate"
 
 
@@ -465,7 +465,7 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
         hooks=[_nudged, _named], tools=["hover"], hover_tooltips=[
             ("Segment", "@label"), ("Sessions", "@sessions{0,0}"),
             ("Rate now" if silent else "Rate", "@rate_text"),
-            ("Rate before" if silent else "Rest of traffic", "@baseline_text"),
+            ("Rate before" if silent else "Compared with", "@baseline_text"),
             ("Lost conversions", "@lost_conversions{0,0}"), ("Lost revenue", "@lost_revenue{0,0}"),
         ],
     )
@@ -474,8 +474,8 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
     return (bars * errors).opts(
         invert_axes=True, xlabel="", width=560, height=34 * top + 90, framewise=True,
         title=_leaks_title(rows, silent), yaxis=None,
-        ylabel="conversions lost against the baseline period" if silent
-        else "conversions lost against the rest of the traffic",
+        ylabel="conversions lost beyond the change of what each is compared with" if silent
+        else "conversions lost against what each is compared with",
     )
 
 
