@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, logit
-from scipy.stats import beta, norm
+from scipy.stats import beta, chi2, norm
 from scipy.stats import t as student_t
 
 from .cube import MEASURES, Counts
@@ -372,15 +372,24 @@ def _log_rate(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
     return np.log((big_k + 0.5) / (big_n + 1)), 1 / (big_k + 0.5) - 1 / (big_n + 1), influence, big_n
 
 
+#: A segment's own day-to-day dispersion is used where it exceeds its dimension's by more than
+#: chance would (an upper 1% test on its degrees of freedom); otherwise the dimension's, pooled.
+OWN_DISPERSION_P = 0.01
+
+
 def rate_change_beyond(segment: tuple, rest: tuple | None) -> dict:
-    """How much more a segment's log rate fell than its comparator's over the same units.
+    """How much more each segment's log rate fell than its comparator's over the same units.
 
     ``segment`` and ``rest``: (k0, n0, k1, n1), conversions and sessions per unit (arrays
     (segment, unit)) of the baseline and current periods; ``rest`` None compares the
     segment with its own past (the whole site). Half a conversion is added to every
-    count, so a period with none stays finite. Each period's variance is the larger of the
-    binomial one and the one over units (days as the resampling unit: swings shared by
-    the segment and its comparator cancel, their own do not). The test takes the
+    count, so a period with none stays finite.
+
+    Day-to-day variation: the binomial variance is multiplied by a dispersion, the variance
+    over units (days as the resampling unit: swings a segment shares with its comparator
+    cancel, its own do not) over the binomial one, at least 1. It is pooled over the
+    segments given (a dimension's), unless a segment's own is larger beyond chance (then
+    its own, with a t reference on its units' degrees of freedom). The test takes the
     segment's binomial variance at its counts expected under no change beyond the rest (a
     score test: valid at zero conversions, where the observed counts' variance explodes);
     the interval takes it at the observed counts.
@@ -396,24 +405,26 @@ def rate_change_beyond(segment: tuple, rest: tuple | None) -> dict:
     # sessions times the rest's rates do.
     share = n1 * np.exp(logs["r", 1]) / (n1 * np.exp(logs["r", 1]) + n0 * np.exp(logs["r", 0]))
     expected = {0: (k0 + k1 + 1) * (1 - share), 1: (k0 + k1 + 1) * share}
-    variance = {"interval": 0.0, "test": 0.0}
-    over = False
+    has_rest = bool(np.any(rest[1]))
+    interval, test, over = 0.0, 0.0, 0.0
     for period, n in ((0, n0), (1, n1)):
         units_n = influence["s", period].shape[-1]
         spread = influence["s", period] - influence["r", period]
-        over_units = units_n / (units_n - 1) * np.sum(spread**2, axis=-1) if units_n > 1 else 0.0
-        rest_var = binomial["r", period] if np.any(rest[1]) else 0.0
-        null_var = np.maximum(1 / expected[period] - 1 / (n + 1), 0) + rest_var
-        variance["interval"] = variance["interval"] + np.maximum(binomial["s", period] + rest_var, over_units)
-        variance["test"] = variance["test"] + np.maximum(null_var, over_units)
-        over = over | (over_units > null_var)
-    # The units' variance is estimated from few units: a t reference on their degrees of freedom;
-    # the binomial variance is not estimated, so where it is the larger, the normal reference.
-    df = np.where(over, max(segment[0].shape[-1] + segment[2].shape[-1] - 2, 1), np.inf)
-    half = student_t.isf(0.025, df) * np.sqrt(variance["interval"])
+        over = over + (units_n / (units_n - 1) * np.sum(spread**2, axis=-1) if units_n > 1 else 0.0)
+        rest_var = binomial["r", period] if has_rest else 0.0
+        interval = interval + binomial["s", period] + rest_var
+        test = test + np.maximum(1 / expected[period] - 1 / (n + 1), 0) + rest_var
+    df_own = max(segment[0].shape[-1] + segment[2].shape[-1] - 2, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = over / test
+        pooled = max(1.0, float(np.sum(over) / np.sum(test))) if np.sum(test) > 0 else 1.0
+        mine = own > pooled * chi2.isf(OWN_DISPERSION_P, df_own) / df_own
+    dispersion = np.where(mine, own, pooled)
+    df = np.where(mine, df_own, df_own * len(np.atleast_1d(change)) or np.inf)
+    half = student_t.isf(0.025, df) * np.sqrt(interval * dispersion)
     expected_rate = np.exp(logs["s", 0] + logs["r", 1] - logs["r", 0])  # had it moved as the rest did
     return {"change": change, "change_low": change - half, "change_high": change + half,
-            "p_value": student_t.cdf(change / np.sqrt(variance["test"]), df), "expected_rate": expected_rate}
+            "p_value": student_t.cdf(change / np.sqrt(test * dispersion), df), "expected_rate": expected_rate}
 
 
 def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessions: int,
@@ -469,10 +480,7 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     revenue_per_conversion = total["now"]["revenue"] / max(total["now"]["conversions"], 1)
     t["lost_revenue"] = t["lost_conversions"] * revenue_per_conversion
     t["p_value"] = np.where(t["rated"], t["p_value"], np.nan)
-    # The whole site is one question, asked once; the segments are a family, their false
-    # discovery rate held together.
-    site = t["dimension"] == "all traffic"
-    t["q_value"] = np.where(site, t["p_value"], benjamini_hochberg(np.where(site, np.nan, t["p_value"])))
+    t["q_value"] = benjamini_hochberg(t["p_value"])  # the whole site's test among them: one family
     t["leak"] = t["rated"] & (t["q_value"] <= fdr) & (t["change"] < 0) & (t["lost_high"] >= 1)
     t["sessions"], t["conversions"] = t.pop("sessions_now"), t.pop("conversions_now")
     return _ranked(t, list(t))
