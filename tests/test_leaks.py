@@ -377,3 +377,12 @@ def test_rate_change_sums_to_the_change_on_every_dimension():
     sources = {r["value"]: r for r in change["by_dimension"]["source"]}
     assert min(sources, key=lambda v: sources[v]["rate_effect"]) in DROPS
     assert any("traffic mix accounts for" in t for t in model.takeaways)
+
+
+def test_a_site_wide_headline_is_not_replaced_by_a_child():
+    """"all traffic" has no children: a published child elsewhere does not become its headline."""
+    table = pd.DataFrame({
+        "leak": [True, True], "segment": ["all traffic", "mobile × src01"],
+        "dimension": ["all traffic", "device × source"], "values": [{}, {"device": "mobile", "source": "src01"}],
+        "parent": [None, "mobile (device)"], "lost_conversions": [90.0, 20.0]})
+    assert leaks.headline(table).segment == "all traffic"

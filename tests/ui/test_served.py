@@ -13,15 +13,31 @@ def kpi(page, label: str):
     return page.locator(f'[data-kpi="{label}"] .kpi-value')
 
 
-def canvases(page) -> list[bytes]:
-    """A picture of every plot on the page (Playwright pierces Panel's shadow DOM).
+def canvases(page) -> list[str]:
+    """What every plot on the page has painted (Playwright pierces Panel's shadow DOM): the
+    canvases' own pixels, not screenshots, which also catch whatever overlaps them where the
+    page happens to be scrolled (the sticky header, as texts above grow or shrink).
 
     Empty while a plot is being replaced: callers poll.
     """
     try:
-        return [canvas.screenshot(timeout=3000) for canvas in plot_canvases(page)]
+        return [canvas.evaluate("c => c.toDataURL()", timeout=3000) for canvas in plot_canvases(page)]
     except PlaywrightError:
         return []
+
+
+def same_picture(a: str, b: str) -> bool:
+    """Whether two canvases hold the same pixels (their PNG encodings may differ for the same
+    pixels, so they are decoded)."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    one, two = (np.asarray(Image.open(io.BytesIO(base64.b64decode(x.split(",", 1)[1]))).convert("RGB"), dtype=int)
+                for x in (a, b))
+    return np.array_equal(one, two)
 
 
 def settled(page, count: int) -> list[bytes]:
@@ -56,7 +72,7 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
     for _ in range(60):
         page.wait_for_timeout(500)
         after = canvases(page)
-        same = [a == b for a, b in zip(before, after)]
+        same = [same_picture(a, b) for a, b in zip(before, after)]
         if len(after) == 9 and same == [False] * 4 + [True] * 2 + [False] * 3:
             break
     assert len(before) == 9 and len(after) == 9, (len(before), len(after))
