@@ -102,14 +102,16 @@ def cube_expression(table: ibis.Table, settings: CellSettings) -> ibis.Table:
 class DayPrefix:
     """Prefix sums over days of every measure per cell: a day range's totals in one subtraction.
 
-    Memory: (days + 1) × cells × 40 bytes, whatever the number of sessions.
+    Memory: (days + 1) × cells × 48 bytes, whatever the number of sessions.
     """
 
     def __init__(self, day: np.ndarray, cell: np.ndarray, values: np.ndarray, days: int, cells: int):
         self.prefix = np.zeros((days + 1, cells, len(MEASURES)))
         self.prefix[day + 1, cell] = values
         np.cumsum(self.prefix, axis=0, out=self.prefix)
+        # Contiguous copies of the two measures read day by day (active days; units' sums).
         self.sessions = np.ascontiguousarray(self.prefix[:, :, 0])
+        self.conversions = np.ascontiguousarray(self.prefix[:, :, 1])
 
     def totals(self, first: int, last: int, cells: np.ndarray | None) -> np.ndarray:
         if cells is None:
@@ -122,9 +124,10 @@ class DayPrefix:
         kept = summing if keep.all() else summing @ sparse.diags(keep.astype("float64"))
         at: dict[int, np.ndarray] = {}
 
-        def through(day: int) -> np.ndarray:
+        def through(day: int) -> np.ndarray:  # sessions and conversions only: half the work
             if day not in at:
-                at[day] = kept @ self.prefix[day]
+                at[day] = np.zeros((summing.shape[0], len(MEASURES)))
+                at[day][:, 0], at[day][:, 1] = kept @ self.sessions[day], kept @ self.conversions[day]
             return at[day]
 
         return [through(last + 1) - through(first) for first, last in ranges]
@@ -261,7 +264,7 @@ class Cube:
     def unit_sums(self, keep: np.ndarray, ranges) -> np.ndarray:
         """Every grouping's sessions and conversions over the kept cells for each of consecutive
         day ranges (units), stacked on a last axis: array (group, measure, unit). Other measures
-        are not meant to be read (they may carry the rounding of prefix sums)."""
+        are not to be read (zero where prefix sums are kept)."""
         if not ranges:
             return np.zeros((self.summing.shape[0], len(MEASURES), 0))
         ranges = [(max(first, 0), min(last, self.days - 1)) for first, last in ranges]
@@ -374,7 +377,7 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings()) -> Cu
     days = int(day.max()) + 1 if len(day) else 0
     values = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
     limit = int(os.environ.get("LEAK_APP_CUBE_PREFIX_BYTES", str(PREFIX_LIMIT_BYTES)))
-    wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 1) * 8 > limit
+    wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 2) * 8 > limit
     store = (DayRows if wide else DayPrefix)(day, cell, values, days, len(cell_keys))
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
     return Cube(pd.Timestamp(first), days, labels, cell_codes, store)

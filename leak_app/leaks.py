@@ -21,9 +21,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import betaln, digamma, expit, logit
-from scipy.stats import beta, chi2, norm
-from scipy.stats import t as student_t
+
+# scipy.special's t and chi-square functions, not scipy.stats': a tenth of the overhead a call
+from scipy.special import betaln, chdtri, digamma, expit, logit, stdtr, stdtrit
+from scipy.stats import beta, norm
 
 from .cube import MEASURES, Counts
 from .metrics import totals
@@ -337,7 +338,7 @@ def default_periods(first: pd.Timestamp, last: pd.Timestamp) -> tuple[tuple, tup
 
 #: A period is split into at most this many units of consecutive days (a day each when it
 #: is this short): the units, not the sessions, are what varies independently.
-MOST_UNITS = 14
+MOST_UNITS = 8
 
 
 def units(first: int, last: int, most: int = MOST_UNITS) -> list[tuple[int, int]]:
@@ -418,13 +419,13 @@ def rate_change_beyond(segment: tuple, rest: tuple | None) -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         own = over / test
         pooled = max(1.0, float(np.sum(over) / np.sum(test))) if np.sum(test) > 0 else 1.0
-        mine = own > pooled * chi2.isf(OWN_DISPERSION_P, df_own) / df_own
+        mine = own > pooled * chdtri(df_own, OWN_DISPERSION_P) / df_own
     dispersion = np.where(mine, own, pooled)
     df = np.where(mine, df_own, df_own * len(np.atleast_1d(change)) or np.inf)
-    half = student_t.isf(0.025, df) * np.sqrt(interval * dispersion)
+    half = stdtrit(df, 0.975) * np.sqrt(interval * dispersion)
     expected_rate = np.exp(logs["s", 0] + logs["r", 1] - logs["r", 0])  # had it moved as the rest did
     return {"change": change, "change_low": change - half, "change_high": change + half,
-            "p_value": student_t.cdf(change / np.sqrt(test * dispersion), df), "expected_rate": expected_rate}
+            "p_value": stdtr(df, change / np.sqrt(test * dispersion)), "expected_rate": expected_rate}
 
 
 def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessions: int,
