@@ -63,14 +63,20 @@ def rate_change(before, now) -> dict:
     return out
 
 
+def most_mixed(change: dict) -> str:
+    """The dimension whose traffic mix moved the rate most (the one the takeaway and the waterfall
+    explain the change by)."""
+    by = change["by_dimension"]
+    return max(by, key=lambda name: abs(sum(r["mix_effect"] for r in by[name])))
+
+
 def dominant_effect(change: dict) -> str | None:
     """A sentence on the dimension whose traffic mix moved the rate most, or None."""
     if not change["by_dimension"]:
         return None
-    effects = {name: (sum(r["mix_effect"] for r in rows), sum(r["rate_effect"] for r in rows))
-               for name, rows in change["by_dimension"].items()}
-    name = max(effects, key=lambda d: abs(effects[d][0]))
-    mix, rate = effects[name]
+    name = most_mixed(change)
+    rows = change["by_dimension"][name]
+    mix, rate = (sum(r[f"{kind}_effect"] for r in rows) for kind in ("mix", "rate"))
     moved = change["current_rate"] - change["baseline_rate"]
     return (f"The conversion rate went from {pct(change['baseline_rate'])} to {pct(change['current_rate'])} "
             f"({_points(moved)}): by {name}, traffic mix accounts for {_points(mix)} and rates within each "

@@ -167,11 +167,6 @@ class DayRows:
                                for j in range(len(MEASURES))])
         return out if cells is None else out.take(cells, axis=0)
 
-    def grouped(self, summing: sparse.csc_matrix, keep: np.ndarray, ranges) -> list[np.ndarray]:
-        cells = None if keep.all() else np.flatnonzero(keep)
-        kept = summing if cells is None else summing[:, cells]
-        return [kept @ self.totals(first, last, cells) for first, last in ranges]
-
     def daily(self, first: int, last: int) -> np.ndarray:
         rows = slice(self.starts[first], self.starts[last + 1])
         return np.column_stack([np.bincount(self.day[rows] - first, weights=self.values[rows, j],
@@ -267,6 +262,8 @@ class Cube:
         are not to be read (zero where prefix sums are kept)."""
         if not ranges:
             return np.zeros((self.summing.shape[0], len(MEASURES), 0))
+        if isinstance(self.store, DayRows):  # no prefix to difference: each range's totals, summed
+            return np.stack(self.sums(keep, ranges), axis=-1)
         ranges = [(max(first, 0), min(last, self.days - 1)) for first, last in ranges]
         return np.stack(self.store.grouped(self.summing, keep, ranges), axis=-1)
 

@@ -155,12 +155,13 @@ def _within(values: np.ndarray, column: str, *measures: np.ndarray) -> list[np.n
     return out
 
 
-def _comparisons(part: dict, name: str, columns: list[str], total: dict) -> list[dict]:
+def _comparisons(part: dict, columns: list[str], total: dict) -> list[dict]:
     """What each segment is compared with: for a dimension, the rest of the traffic; for a
     child (device × source), the rest of each parent (the device's other sources, the
     source on other devices), so a child never inherits its parent's gap.
 
-    Each comparison: its description, the comparator's sessions and conversions (arrays).
+    Each comparison: its description, the comparator's sessions and conversions (arrays, with
+    any trailing axis the segments' have: units).
     """
     n, k = part["sessions"], part["conversions"]
     if len(columns) == 1:
@@ -214,7 +215,7 @@ def segment_leaks(counts: dict, min_sessions: int, fdr: float = DEFAULT_FDR) -> 
         part = segment_counts(counts, columns)
         if not part.pop("varies"):
             continue  # a column with one value only (no medium in the export, say): nothing to compare
-        options = _comparisons(part, name, columns, total)
+        options = _comparisons(part, columns, total)
         p_values = [_rated(part, o, min_sessions) for o in options]
         chosen, p = _least_sure(options, p_values)
         size = len(part["segment"])
@@ -458,14 +459,14 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
         both = position >= 0
         names = pd.Index(is_["segment"][both])
         per_unit = [_per_unit(u, columns, names) for u in (before_units, now_units)]
-        part = {"segment": is_["segment"][both], "values": is_["values"][both],
-                "sessions": per_unit[1][0].sum(axis=1), "conversions": per_unit[1][1].sum(axis=1)}
-        options = _comparisons(part, name, columns, {"sessions": site[1][0].sum(), "conversions": site[1][1].sum()})
-        tested = [_beyond(option, part["values"], per_unit, site, min_sessions) for option in options]
+        values = is_["values"][both]
+        options = [_comparisons({"values": values, "sessions": n, "conversions": k}, columns,
+                                {"sessions": site_n, "conversions": site_k})
+                   for (n, k), (site_n, site_k) in zip(per_unit, site)]  # per period, unit by unit
+        tested = [_beyond(was_, now_, per_unit, min_sessions) for was_, now_ in zip(*options)]
         chosen, _ = _least_sure(tested, [o["p_value"] for o in tested])
-        chosen.pop("rest_n"), chosen.pop("rest_k")
-        parts.append({"dimension": np.full(len(names), name, dtype=object), "segment": part["segment"],
-                      "values": part["values"], **_period_sums(per_unit), **chosen})
+        parts.append({"dimension": np.full(len(names), name, dtype=object), "segment": is_["segment"][both],
+                      "values": values, **_period_sums(per_unit), **chosen})
     t = _concat(parts)
     n0, k0 = t["sessions_before"].astype("float64"), t["conversions_before"].astype("float64")
     n1, k1 = t["sessions_now"].astype("float64"), t["conversions_now"].astype("float64")
@@ -493,16 +494,18 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     return _ranked(t, list(t))
 
 
-def _beyond(option: dict, values: np.ndarray, per_unit: list, site: list, min_sessions: int) -> dict:
-    """One comparison of :func:`silent_leaks`: the segments' change beyond their comparator's,
-    tested where both sides have the minimum sample in both periods."""
-    rest = [_rest_units(values, option, u, s) for u, s in zip(per_unit, site)]
+def _beyond(before: dict, now: dict, per_unit: list, min_sessions: int) -> dict:
+    """One comparison of :func:`silent_leaks` (as :func:`_comparisons` gives it for each period,
+    unit by unit): the segments' change beyond their comparator's, tested where both sides have
+    the minimum sample in both periods."""
+    rest = [(option["rest_n"], option["rest_k"]) for option in (before, now)]
     change = rate_change_beyond(_flat(per_unit), _flat(rest))
     mine, theirs = _period_sums(per_unit), _period_sums(rest)
     rated = np.minimum.reduce([mine["sessions_before"], mine["sessions_now"], theirs["sessions_before"],
                                theirs["sessions_now"]]) >= min_sessions
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {**option, **change, "p_value": np.where(rated, change["p_value"], np.nan), "rated": rated,
+        described = {key: value for key, value in now.items() if key not in ("rest_n", "rest_k")}
+        return {**described, **change, "p_value": np.where(rated, change["p_value"], np.nan), "rated": rated,
                 "rest_before": theirs["conversions_before"] / theirs["sessions_before"],
                 "rest_now": theirs["conversions_now"] / theirs["sessions_now"]}
 
@@ -526,15 +529,6 @@ def _period_sums(periods: list) -> dict:
             "conversions_before": k0.sum(axis=1).round().astype("int64"),
             "sessions_now": n1.sum(axis=1).round().astype("int64"),
             "conversions_now": k1.sum(axis=1).round().astype("int64")}
-
-
-def _rest_units(values, option, segment_units, site_units) -> tuple[np.ndarray, np.ndarray]:
-    """The comparator's sessions and conversions per unit: the site's (or the parent's) minus the segment's."""
-    n, k = segment_units
-    if option["column"] is None:
-        return site_units[0] - n, site_units[1] - k
-    parent_n, parent_k = _within(values, option["column"], n, k)
-    return parent_n - n, parent_k - k
 
 
 def describe_leak(row) -> str:

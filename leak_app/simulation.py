@@ -139,7 +139,7 @@ def power(kind: str, drop: float, size: int, seeds) -> dict:
         if kind == "leak":
             cells = [[data["converted"][mine].sum(), mine.sum()], [data["converted"][~mine].sum(), (~mine).sum()]]
         else:
-            late = data["date"] >= data["date"].min() + pd.Timedelta(days=14)
+            late = _second_half(data)
             cells = [[data["converted"][mine & late].sum(), (mine & late).sum()],
                      [data["converted"][mine & ~late].sum(), (mine & ~late).sum()]]
         table2 = [[k, n - k] for k, n in cells]
@@ -169,6 +169,11 @@ COVERAGE_SCENARIO = {"day_sd": 0.3, "repeat": 2.0, "sessions_per_source": 8000,
                      "drops": {"src02": 0.5, "src09": 0.7, "src17": 0.85}}
 
 
+def _second_half(data: pd.DataFrame, days: int = 28) -> np.ndarray:
+    """Which sessions of a :func:`planted_sessions` data set fall in its second half."""
+    return (data["date"] >= data["date"].min() + pd.Timedelta(days=days // 2)).to_numpy()
+
+
 def _mask(data: pd.DataFrame, values: dict) -> np.ndarray:
     return np.logical_and.reduce([data[c].astype(str).to_numpy() == v for c, v in values.items()])
 
@@ -195,7 +200,7 @@ def interval_coverages(seeds) -> dict:
             true_lost = mine.sum() * truth[rest].mean() - truth[mine].sum()
             lost_hits += row.lost_low <= true_lost <= row.lost_high
             lost_n += 1
-        late = (data["date"] >= data["date"].min() + pd.Timedelta(days=14)).to_numpy()
+        late = _second_half(data)
         rated = silent[silent["rated"] & silent["dimension"].isin(["device", "country", "source"])]
         for row in rated.itertuples():
             mine = _mask(data, row.values)

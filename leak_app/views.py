@@ -23,6 +23,7 @@ import pandas as pd
 from bokeh.models import NumeralTickFormatter, Whisker
 from bokeh.transform import dodge
 
+from .change import most_mixed
 from .leaks import leak_rows, segment_name, silent_leak_rows
 from .text import pct
 
@@ -535,14 +536,13 @@ def rate_change_html(change: dict) -> str:
     mix and rate effect (for the dimension whose mix moved it most), current rate."""
     if not change.get("by_dimension"):
         return ""
-    by = change["by_dimension"]
-    name = max(by, key=lambda d: abs(sum(r["mix_effect"] for r in by[d])))
-    rows = by[name]
+    name = most_mixed(change)
+    rows = change["by_dimension"][name]
     steps = [(f"{r['value']}: {kind}", r[f"{kind}_effect"]) for r in rows[:WATERFALL_VALUES] for kind in ("mix", "rate")]
     if len(rows) > WATERFALL_VALUES:
         steps.append((f"other {name} values", sum(r["mix_effect"] + r["rate_effect"] for r in rows[WATERFALL_VALUES:])))
     levels = np.cumsum([change["baseline_rate"], *(v for _, v in steps)])
-    low, high = min(0.0, levels.min()), max(levels.max(), change["baseline_rate"]) or 1.0
+    low, high = min(0.0, levels.min()), levels.max() or 1.0  # levels start at the baseline rate
 
     def bar(label, start, end, colour, text):
         left, right = sorted((start, end))
