@@ -277,7 +277,7 @@ class Dashboard(pn.viewable.Viewer):
         """A CSV download per derived table (embedded in a static file, live when served)."""
         def button(name):
             return pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(to_csv(self.model.download_tables()[name])),
+                callback=lambda: io.StringIO(to_csv(self.model.download_tables()[name]())),
                 filename=f"{name}.csv", embed=embed, color="light", label=f"{name}.csv",
             )
         return pn.FlexBox(*(button(name) for name in self.model.download_tables()))

@@ -14,6 +14,7 @@ import functools
 import json
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import ibis
@@ -273,13 +274,15 @@ class SessionModel(param.Parameterized):
             "source_device": self.source_device_table,
         }
 
-    def download_tables(self) -> dict[str, pd.DataFrame]:
-        """Every derived table, as the CSV downloads offer them (leak rows for every segment)."""
+    def download_tables(self) -> dict[str, Callable[[], pd.DataFrame]]:
+        """Every derived table as the CSV downloads offer it (leak rows for every segment), each
+        made when asked for: the leak table's shrunk rates are fitted for its download only, not
+        for every page that lists the downloads."""
         return {
-            **self.tables(),
-            "leaks": leaks.with_shrunk_rates(self.leaks_table).drop(columns="values", errors="ignore"),
-            "silent_leaks": self.silent_leaks_table.drop(columns="values", errors="ignore"),
-            "step_leaks": self.step_leaks_table,
+            **{name: (lambda table=table: table) for name, table in self.tables().items()},
+            "leaks": lambda: leaks.with_shrunk_rates(self.leaks_table).drop(columns="values", errors="ignore"),
+            "silent_leaks": lambda: self.silent_leaks_table.drop(columns="values", errors="ignore"),
+            "step_leaks": lambda: self.step_leaks_table,
         }
 
     def summary(self) -> dict:

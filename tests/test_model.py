@@ -201,3 +201,20 @@ def test_loading_new_data_resets_filters_to_its_values(demo, ga_raw):
     assert written.call_count == 1
     assert model.countries == [] and model.kpis["sessions"] == 9998
     assert model.date_range[0].year == 2017 and model.load_report["rows_read"] == 10000
+
+
+def test_downloads_fit_the_shrunk_rates_only_for_the_leak_table(demo, monkeypatch):
+    """Listing the downloads (every page does) computes nothing; the leaks download carries the
+    shrunk rates, fitted then."""
+    model = SessionModel(sessions=demo)
+    fits = []
+    fit = leaks.fit_beta_prior
+    monkeypatch.setattr(leaks, "fit_beta_prior", lambda *a: (fits.append(1), fit(*a))[1])
+    tables = model.download_tables()
+    assert list(tables) == ["countries", "funnel", "duration", "source_device", "leaks", "silent_leaks",
+                            "step_leaks"]
+    assert not fits
+    assert tables["countries"]() is model.country_table and not fits
+    shrunk = tables["leaks"]()
+    assert fits and {"shrunk_rate", "shrunk_low", "shrunk_high", "prior_at_bound"} <= set(shrunk.columns)
+    assert "values" not in shrunk and len(shrunk) == len(model.leaks_table)
