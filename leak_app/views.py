@@ -240,7 +240,8 @@ def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
     # The buckets in their order on the axis (HoloViews would put the rated layers' first).
     return hv.Overlay(layers).redim.values(bucket=list(dict.fromkeys(table["bucket"]))).opts(
         title=_duration_title(duration), ylabel="conversion rate",
-        yformatter=PERCENT, xlabel="", width=540, height=260, legend_position="top_left", framewise=True,
+        yformatter=PERCENT, xlabel="", width=540, height=285, legend_position="top_left", framewise=True,
+        xrotation=30,  # bucket names ("no duration (single page)") would overlap side by side
     )
 
 
@@ -266,7 +267,7 @@ def duration_volume(duration: pd.DataFrame) -> hv.Bars:
     """Sessions by session duration and device."""
     table = duration.assign(bucket=lambda t: t["bucket"].astype(str))
     return hv.Bars(table, ["bucket", "device"], ["sessions"]).opts(
-        cmap=_device_color(table["device"].unique()), width=540, height=200, ylabel="sessions",
+        cmap=_device_color(table["device"].unique()), width=540, height=225, ylabel="sessions", xrotation=30,
         xlabel="session duration", yformatter=NumeralTickFormatter(format="0,0"), tools=["hover"],
         show_legend=False, multi_level=False, framewise=True,
     )
