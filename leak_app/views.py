@@ -207,6 +207,8 @@ def _duration_rows(duration: pd.DataFrame, devices):
                    for d in devices]
 
 
+#: Pixels left of the duration plots' frames: the first bucket's name, at an angle, ends there.
+DURATION_LEFT = 110
 #: The duration points' columns.
 DURATION_POINTS = ["bucket", "rate", "device", "sessions", "conversions", "interval", "status"]
 
@@ -241,7 +243,9 @@ def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
     return hv.Overlay(layers).redim.values(bucket=list(dict.fromkeys(table["bucket"]))).opts(
         title=_duration_title(duration), ylabel="conversion rate",
         yformatter=PERCENT, xlabel="", width=540, height=285, legend_position="top_left", framewise=True,
-        xrotation=30,  # bucket names ("no duration (single page)") would overlap side by side
+        # Bucket names at an angle ("no duration (single page)" would overlap its neighbour), with
+        # room on the left for the first one's length.
+        xrotation=30, backend_opts={"plot.min_border_left": DURATION_LEFT},
     )
 
 
@@ -268,6 +272,7 @@ def duration_volume(duration: pd.DataFrame) -> hv.Bars:
     table = duration.assign(bucket=lambda t: t["bucket"].astype(str))
     return hv.Bars(table, ["bucket", "device"], ["sessions"]).opts(
         cmap=_device_color(table["device"].unique()), width=540, height=225, ylabel="sessions", xrotation=30,
+        backend_opts={"plot.min_border_left": DURATION_LEFT},
         xlabel="session duration", yformatter=NumeralTickFormatter(format="0,0"), tools=["hover"],
         show_legend=False, multi_level=False, framewise=True,
     )
