@@ -68,7 +68,8 @@ def cached_cube(sessions, settings: CellSettings) -> Cube:
         weakref.finalize(sessions, _cubes.pop, key, None)
     cubes = _cubes[key]
     if settings not in cubes:
-        cubes[settings] = build_cube(session_table(sessions), settings)
+        with session_table(sessions) as table:
+            cubes[settings] = build_cube(table, settings)
         while len(cubes) > CUBES_PER_TABLE:
             cubes.popitem(last=False)
     cubes.move_to_end(settings)

@@ -6,8 +6,11 @@ this module turns whatever it is given into one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 
@@ -22,11 +25,20 @@ CUBE_COLUMNS = ("date", "device", "country", "source", "medium", "pageviews", "d
                 "transactions", "revenue", *ECOMMERCE_STEPS)
 
 
-def session_table(sessions: pd.DataFrame | ibis.Table) -> ibis.Table:
-    """An Ibis table of the sessions: a DataFrame's cube columns run on DuckDB, in memory."""
+@contextmanager
+def session_table(sessions: pd.DataFrame | ibis.Table) -> Iterator[ibis.Table]:
+    """An Ibis table of the sessions while the block runs: a DataFrame's cube columns in a DuckDB
+    database of their own (a view of the frame, no copy), closed after. (An ``ibis.memtable`` stays registered until the process
+    exits, ibis-project/ibis#11464: a server would keep every table it was ever given.)"""
     if isinstance(sessions, ibis.Table):
-        return sessions
-    return ibis.memtable(sessions[[c for c in CUBE_COLUMNS if c in sessions.columns]])
+        yield sessions
+        return
+    raw = duckdb.connect()
+    try:
+        raw.register("sessions", sessions[[c for c in CUBE_COLUMNS if c in sessions.columns]])
+        yield ibis.duckdb.from_connection(raw).table("sessions")
+    finally:
+        raw.close()
 
 
 def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:

@@ -63,6 +63,7 @@ def plot_canvases(page) -> list:
 
 def counts_of(frame: pd.DataFrame, **settings):
     """Every grouping's counts over all of a session table, through the cube as the model gets them."""
-    cube = build_cube(session_table(frame), CellSettings(**settings))
+    with session_table(frame) as table:
+        cube = build_cube(table, CellSettings(**settings))
     [counts] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
     return counts

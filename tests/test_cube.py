@@ -17,10 +17,10 @@ ROWS = [("desktop", "France", "google", 2, 0, 0, "2026-01-03"),
 @pytest.fixture(scope="module", params=["prefix sums", "rows by day"])
 def cube(request):
     """The same cube held both ways: as prefix sums, and as rows when prefix sums would be too wide."""
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, session_table(sessions(ROWS)) as table:
         if request.param == "rows by day":
             patch.setenv("LEAK_APP_CUBE_PREFIX_BYTES", "0")
-        built = build_cube(session_table(sessions(ROWS)), CellSettings(duration_edges=(10, 60)))
+        built = build_cube(table, CellSettings(duration_edges=(10, 60)))
     assert type(built.store).__name__ == ("DayRows" if request.param == "rows by day" else "DayPrefix")
     return built
 
