@@ -298,6 +298,7 @@ class Dashboard(pn.viewable.Viewer):
                 pn.widgets.IntSlider.from_param(m.param.top_sources),
                 pn.widgets.IntInput.from_param(m.param.engaged_pageviews),
                 pn.widgets.IntInput.from_param(m.param.deep_pageviews),
+                pn.widgets.FloatInput.from_param(m.param.level, step=0.005),
                 pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
                 pn.widgets.RadioButtonGroup.from_param(m.param.funnel, color="primary", variant="outline"),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",

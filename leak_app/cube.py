@@ -23,6 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
+from .clustering import design_effect
+
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
 TEXT_DIMENSIONS = ("device", "country", "source", "medium")
 CELL_DIMENSIONS = (*TEXT_DIMENSIONS, "bucket", "stage")
@@ -193,6 +195,8 @@ class Cube:
     labels: dict  # dimension -> its labels, in code order
     codes: dict  # dimension -> code of each cell
     store: DayPrefix | DayRows  # the measures by day and cell
+    #: How much repeat visitors inflate the variance of conversion counts (see ``clustering``).
+    design_effect: float = 1.0
     #: Sums each grouping's groups from the cells: one sparse product answers them all.
     summing: sparse.csc_matrix = field(init=False)
     offsets: dict = field(init=False)  # grouping -> its first row in ``summing``
@@ -377,4 +381,5 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings()) -> Cu
     wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 2) * 8 > limit
     store = (DayRows if wide else DayPrefix)(day, cell, values, days, len(cell_keys))
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
-    return Cube(pd.Timestamp(first), days, labels, cell_codes, store)
+    return Cube(pd.Timestamp(first), days, labels, cell_codes, store,
+                design_effect(table, int(values[:, 0].sum()) if len(values) else 0))

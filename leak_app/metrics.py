@@ -17,6 +17,9 @@ from .countries import iso3
 from .cube import MEASURES
 from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values, wilson_interval
 
+#: The false discovery rate at which countries are said to convert differently from the rest.
+DEFAULT_FDR = 0.05
+
 OTHER_SOURCES = "(other sources)"
 
 

@@ -39,11 +39,12 @@ TABLES = {
                        ("counts", "bucket", "min_sessions")),
     "source_device_table": (lambda m: metrics.by_source_device(m._counts, m._top, m.min_sessions),
                             ("counts", "top_sources", "min_sessions")),
-    "leaks_table": (lambda m: leaks.segment_leaks(m._counts, m.min_sessions, m.fdr),
-                    ("counts", "bucket", "min_sessions", "fdr")),
-    "step_leaks_table": (lambda m: leaks.step_leaks(m._counts, m.min_sessions), ("counts", "stage", "min_sessions")),
-    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions, m.fdr),
-                           ("periods", "bucket", "min_sessions", "fdr")),
+    "leaks_table": (lambda m: leaks.segment_leaks(m._counts, m.min_sessions, m.level, m.cube.design_effect),
+                    ("counts", "bucket", "min_sessions", "level")),
+    "step_leaks_table": (lambda m: leaks.step_leaks(m._counts, m.min_sessions, m.cube.design_effect),
+                         ("counts", "stage", "min_sessions")),
+    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions, m.level),
+                           ("periods", "bucket", "min_sessions", "level")),
     "silent_warnings": (lambda m: change.silent_warnings(m.cube.site_daily, m.periods()), ("periods",)),
     "rate_change": (lambda m: change.rate_change(*m._period_counts), ("periods",)),
 }
@@ -113,8 +114,12 @@ class SessionModel(param.Parameterized):
         e-commerce steps (view_item, add_to_cart, begin_checkout) where the data has them.""")
     duration_edges = param.List(default=list(DEFAULT_DURATION_EDGES), item_type=int, doc="""
         Upper edges in seconds of the session-duration buckets.""")
-    fdr = param.Number(default=leaks.DEFAULT_FDR, bounds=(0.001, 0.2), label="False discovery rate", doc="""
-        Expected share of false claims among the leaks reported (Benjamini–Hochberg).""")
+    level = param.Number(default=leaks.DEFAULT_LEVEL, bounds=(0.001, 0.2), label="Chance of any false leak", doc="""
+        The leak and silent-leak tests' family-wise error rate: in data with no leak, the
+        chance that any is reported (one-sided; see leaks.adjusted_p).""")
+    fdr = param.Number(default=metrics.DEFAULT_FDR, bounds=(0.001, 0.2), label="False discovery rate (countries)",
+                       doc="""Expected share of false claims among the countries the takeaways say convert
+        differently (Benjamini–Hochberg).""")
     baseline_period = param.DateRange(default=None, label="Baseline period", doc="""
         The period silent leaks are measured against; None: the first half of the filtered dates.""")
     current_period = param.DateRange(default=None, label="Current period", doc="""
@@ -138,7 +143,7 @@ class SessionModel(param.Parameterized):
     def __init__(self, **params):
         super().__init__(**params)
         self._busy = False
-        inputs = ["sessions", *FILTERS, *PERIODS, *CELL_SETTINGS, "top_sources", "min_sessions", "fdr"]
+        inputs = ["sessions", *FILTERS, *PERIODS, *CELL_SETTINGS, "top_sources", "min_sessions", "level", "fdr"]
         self.param.watch(self._update, inputs)
         self._update()
 
@@ -188,7 +193,7 @@ class SessionModel(param.Parameterized):
             changed.add("periods")
         names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
         self.param.update({name: TABLES[name][0](self) for name in names})
-        if names:
+        if names or "fdr" in changed:  # the takeaways also read the countries' false discovery rate
             self.takeaways = takeaways(self)
 
     def _reset_filters(self, outputs: dict) -> None:

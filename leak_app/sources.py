@@ -20,8 +20,9 @@ from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
-#: The canonical columns the cube reads (ids are only needed while loading).
-CUBE_COLUMNS = ("date", "device", "country", "source", "medium", "pageviews", "duration",
+#: The canonical columns the cube reads (the visitor's id for its design effect; session ids
+#: are only needed while loading).
+CUBE_COLUMNS = ("visitor_id", "date", "device", "country", "source", "medium", "pageviews", "duration",
                 "transactions", "revenue", *ECOMMERCE_STEPS)
 
 

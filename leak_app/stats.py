@@ -110,6 +110,41 @@ def _cdf_chunk(k, n, K, N, start) -> np.ndarray:
     return np.clip(np.where(k < start, 0.0, out), 0.0, 1.0)
 
 
+def fewer_than_expected_p(x, first, second, drawn, odds) -> np.ndarray:
+    """P(X <= x) where X is Fisher's noncentral hypergeometric count: ``drawn`` items taken
+    from ``first`` + ``second``, each of ``first`` ``odds`` times as likely to be taken.
+
+    The exact conditional test of no interaction in a 2 × 2 table of Poisson counts with
+    exposures: a segment's conversions now, given its conversions over both periods, its
+    comparator's, and both periods' (the comparator's uncertainty counted, exact at the
+    small counts where a normal approximation is not). Summed in log space over the whole
+    support, for counts (``first``) up to ``EXACT_TAIL_UP_TO`` (SciPy's
+    ``nchypergeom_fisher`` takes a second for a few hundred segments).
+    """
+    x, m1, m2, n, w = np.broadcast_arrays(*(np.asarray(v, dtype="float64") for v in (x, first, second, drawn, odds)))
+    low, high = np.maximum(0.0, n - m2), np.minimum(m1, n)
+    out = np.where(x >= high, 1.0, 0.0)
+    inside = np.flatnonzero((x >= low) & (x < high))
+    order = inside[np.argsort((high - low)[inside], kind="stable")]
+    for chunk in np.array_split(order, max(1, len(order) // CHUNK)) if len(order) else ():
+        out[chunk] = _noncentral_chunk(x[chunk], m1[chunk], m2[chunk], n[chunk], w[chunk], low[chunk], high[chunk])
+    return out
+
+
+def _noncentral_chunk(x, m1, m2, n, w, low, high) -> np.ndarray:
+    """The tail of each row's distribution, from the ratio of successive probabilities."""
+    steps = int(np.max(high - low, initial=0))
+    j = low[:, None] + np.arange(steps)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (np.log((m1[:, None] - j) * (n[:, None] - j)) - np.log((j + 1) * (m2[:, None] - n[:, None] + j + 1))
+                 + np.log(w)[:, None])
+    log_pmf = np.concatenate([np.zeros((len(x), 1)), np.cumsum(ratio, axis=1)], axis=1)  # relative to low's
+    support = low[:, None] + np.arange(steps + 1)[None, :]
+    log_pmf = np.where((support <= high[:, None]) & np.isfinite(log_pmf), log_pmf, -np.inf)
+    tail = logsumexp(np.where(support <= x[:, None], log_pmf, -np.inf), axis=1)
+    return np.clip(np.exp(tail - logsumexp(log_pmf, axis=1)), 0.0, 1.0)
+
+
 def fewer_than_rest_p(successes, trials, total_successes, total_trials) -> np.ndarray:
     """One-sided Fisher exact p-value that a segment converts less than the rest of the traffic.
 
@@ -134,6 +169,47 @@ def benjamini_hochberg(p_values):
     if tested.any():
         q[tested] = false_discovery_control(p[tested], method="bh")
     return pd.Series(q, index=p_values.index) if isinstance(p_values, pd.Series) else q
+
+
+def graph_adjusted(p_values, weights, transitions, level: float) -> np.ndarray:
+    """Adjusted p-values of a sequentially rejective weighted-Bonferroni graph (Bretz, Maurer,
+    Brannath & Posch 2009, *Stat Med* 28:586; the adjusted p-values of Bretz et al. 2011).
+
+    Each hypothesis starts with a share of the level (``weights``, summing to at most 1); once
+    rejected, its share moves on along ``transitions`` (row: where it goes, summing to at most
+    1). The chance of any false rejection stays at most the level whatever is true (strong
+    family-wise control), and the rejected set is the same in whatever order they are taken.
+    Only hypotheses with p <= level can ever be rejected, so only they are taken out: their
+    adjusted p-values are exact; the others' is min(1, p / final share), above the level.
+    """
+    p = np.asarray(p_values, dtype="float64")
+    w = np.array(weights, dtype="float64")
+    candidates = np.flatnonzero(p <= level)
+    moves = np.array(transitions, dtype="float64")[candidates]  # (candidate, every hypothesis)
+    adjusted, running = np.ones(len(p)), 0.0
+    alive = np.ones(len(candidates), dtype=bool)
+    for _ in range(len(candidates)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(alive & (w[candidates] > 0), p[candidates] / w[candidates], np.inf)
+        best = int(np.argmin(ratio))
+        if ratio[best] >= 1:
+            break
+        j = candidates[best]
+        running = adjusted[j] = max(running, ratio[best])
+        alive[best] = False
+        out, into = moves[best].copy(), moves[:, j].copy()  # j's shares onward; candidates' shares to j
+        w += w[j] * out
+        w[j] = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):  # a pair passing all to each other: nothing left
+            scale = 1.0 / (1.0 - into * out[candidates])
+            moves = np.where(np.isfinite(scale)[:, None], (moves + np.outer(into, out)) * scale[:, None], 0.0)
+        moves[:, j] = 0.0
+        moves[np.arange(len(candidates)), candidates] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rest = np.where(w > 0, np.minimum(1.0, np.maximum(running, p / w)), 1.0)
+    taken = np.zeros(len(p), dtype=bool)
+    taken[candidates[~alive]] = True
+    return np.where(taken, adjusted, rest)
 
 
 def rated_p_values(rated: np.ndarray, test, *counts) -> np.ndarray:

@@ -441,7 +441,7 @@ LEAK_BARS = ["label", "lost_conversions", "sessions", "rate_text", "baseline_tex
 def _leaks_title(rows: pd.DataFrame, silent: bool) -> str:
     if rows["lost_conversions"].notna().any():
         return "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
-    return "No silent leak found" if silent else "No leak found at this false discovery rate"
+    return "No silent leak found" if silent else "No leak found at this level"
 
 
 #: A leak row: its bar takes the lower part, the segment's name is written above it (not

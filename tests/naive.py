@@ -15,6 +15,7 @@ import pytest
 
 from leak_app import leaks
 from leak_app.cube import GROUPINGS, MARGINS, duration_labels
+from leak_app.metrics import DEFAULT_FDR
 from leak_app.model import TABLES
 from leak_app.takeaways import takeaways
 
@@ -76,7 +77,7 @@ def _sorted_categories(values: pd.Series) -> pd.Categorical:
 
 
 def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessions: int = 100,
-                fdr: float = leaks.DEFAULT_FDR, edges=(10, 60, 180, 300, 600, 1200, 3600),
+                fdr: float = DEFAULT_FDR, level: float = leaks.DEFAULT_LEVEL, edges=(10, 60, 180, 300, 600, 1200, 3600),
                 engaged: int = 5, deep: int = 10) -> SimpleNamespace:
     """What the model holds for these filtered ``rows`` of ``data``, computed naively."""
     counts = naive_counts(rows, edges, engaged, deep)
@@ -89,11 +90,11 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
         (b0, b1), (c0, c1) = periods
         before, now = (rows[rows["date"].between(a, b)] for a, b in ((b0, b1), (c0, c1)))
     m = SimpleNamespace(_counts=counts, _top=[name for name, _ in ranked[:top]], min_sessions=min_sessions,
-                        fdr=fdr, periods=lambda: periods,
+                        fdr=fdr, level=level, periods=lambda: periods,
                         _period_counts=[naive_counts(part, edges, engaged, deep) for part in (before, now)],
                         _period_units=[naive_units(part, period, edges, engaged, deep)
                                        for part, period in zip((before, now), periods)],
-                        cube=SimpleNamespace(site_daily=naive_daily(data)))
+                        cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=naive_design_effect(data)))
     for name, (compute, _) in TABLES.items():
         setattr(m, name, compute(m))
     m.takeaways = takeaways(m)
@@ -130,6 +131,24 @@ class NaiveUnits:
 
     def labels(self, dim: str) -> tuple:
         return self.period.labels(dim)
+
+
+def naive_design_effect(data: pd.DataFrame) -> float:
+    """Conversions' variance summed by visitor over summed by session, around each cell's rate
+    (a visitor unknown: each session its own), plus 1.645 standard errors of that ratio (visitors
+    independent), at least 1: the model's design effect, by pandas."""
+    converted = data["transactions"].gt(0).astype("float64")
+    cells = [data[c].astype(str) for c in ("device", "country", "source", "medium")]
+    residual = converted - converted.groupby(cells).transform("mean")
+    visitor = data["visitor_id"].astype(str).str.strip()
+    known = ~visitor.isin(["", "(not set)", "<NA>", "nan"])
+    clustered = pd.concat([residual[known].groupby(visitor[known]).sum() ** 2, residual[~known] ** 2])
+    squares = pd.concat([(residual[known] ** 2).groupby(visitor[known]).sum(), residual[~known] ** 2])
+    b = squares.sum()
+    if b <= 0:
+        return 1.0
+    d = clustered.sum() / b
+    return max(1.0, d + 1.6448536269514722 * np.sqrt(((clustered - d * squares) ** 2).sum()) / b)
 
 
 def naive_daily(data: pd.DataFrame) -> pd.DataFrame:

@@ -192,8 +192,9 @@ def test_default_periods_are_equal_halves(days, baseline, current):
 
 def test_silent_leak_by_hand():
     """One day a period: the whole site against its own past, a difference of log rates (half a
-    conversion added) with its binomial variance, by hand."""
-    from scipy.stats import norm
+    conversion added) with its binomial variance, by hand; the test exact: given its 40
+    conversions, 10 or fewer in the second half of equal sessions (binomial)."""
+    from scipy.stats import binom
 
     rows = ([("desktop", "F", "g", 3, 20, 1 if i < 30 else 0, "2026-01-01") for i in range(1000)]
             + [("desktop", "F", "g", 3, 20, 1 if i < 10 else 0, "2026-01-03") for i in range(1000)])
@@ -202,11 +203,45 @@ def test_silent_leak_by_hand():
     assert (row.sessions_before, row.conversions_before, row.sessions, row.conversions) == (1000, 30, 1000, 10)
     change = np.log(10.5 / 1001) - np.log(30.5 / 1001)
     se = np.sqrt(1 / 30.5 - 1 / 1001 + 1 / 10.5 - 1 / 1001)
-    null_se = np.sqrt(2 * (1 / 20.5 - 1 / 1001))  # the test's: 41 conversions split evenly under no change
-    assert row.p_value == pytest.approx(norm.cdf(change / null_se)) and row.leak
+    assert row.p_value == pytest.approx(binom.cdf(10, 40, 0.5), rel=1e-9) and row.leak
     assert row.change == pytest.approx(np.expm1(change))
     assert (row.change_low, row.change_high) == pytest.approx(np.expm1(change + np.array([-1, 1]) * 1.959964 * se))
     assert row.lost_conversions == pytest.approx(1000 * 30.5 / 1001 * -np.expm1(change))  # about 20
+
+
+def test_silent_leak_with_few_conversions_is_tested_exactly():
+    """The audit's small-count case (29 -> 5 conversions while the rest fell 40%): given the 2 × 2
+    table of conversions (segment / rest × before / now), the segment's count now is Fisher's
+    noncentral hypergeometric with odds the sessions' ratio: SciPy's distribution, by hand.
+    The log-scale score test said p = 0.0007 where the exact one is about 0.005."""
+    from scipy.stats import nchypergeom_fisher
+
+    def day(source, sessions_, conversions, date):
+        return [("desktop", "F", source, 3, 20, 1 if i < conversions else 0, date) for i in range(sessions_)]
+
+    rows = (day("g", 1500, 29, "2026-01-01") + day("g", 1480, 5, "2026-01-03")
+            + day("b", 30000, 600, "2026-01-01") + day("b", 30500, 370, "2026-01-03"))
+    table = SessionModel(sessions=sessions(rows), duration_edges=list(EDGES)).silent_leaks_table
+    row = table[table["segment"] == "g"].iloc[0]
+    odds = (1480 / 1500) / (30500 / 30000)
+    expected = nchypergeom_fisher.cdf(5, 29 + 5 + 600 + 370, 29 + 5, 5 + 370, odds)
+    assert 0.003 < expected < 0.01 and row.p_value == pytest.approx(expected, rel=1e-9)
+
+
+def test_exact_noncentral_tails_match_scipy():
+    from scipy.stats import nchypergeom_fisher
+
+    from leak_app.stats import fewer_than_expected_p
+
+    rng = np.random.default_rng(3)
+    first, second = rng.integers(0, 1000, 200), rng.integers(0, 5000, 200)
+    drawn = (rng.random(200) * (first + second)).astype(int)
+    x = (rng.random(200) * np.minimum(first, drawn)).astype(int)
+    odds = np.exp(rng.normal(0, 1, 200))
+    expected = nchypergeom_fisher.cdf(x, first + second, first, drawn, odds)
+    got = fewer_than_expected_p(x, first, second, drawn, odds)
+    shown = expected > 1e-250
+    assert got[shown] == pytest.approx(expected[shown], rel=1e-8) and np.all(got[~shown] < 1e-240)
 
 
 def site_wide(seed: int, day_sd: float = 0.0, site_drop: float = 0.6, drops=None):
@@ -284,7 +319,7 @@ def test_large_leaks_are_found_more_often_than_plain_fisher_misses_them():
         assert figures["engine"] >= 5 / 6 and figures["plain_fisher"] >= figures["engine"] - 1 / 6, (kind, figures)
 
 
-@pytest.mark.parametrize("name", ["repeat visitors (4 sessions each)", "day-to-day swings (30%)"])
+@pytest.mark.parametrize("name", ["repeat visitors (4 sessions each)", "day-to-day swings (30%)", "lopsided markets"])
 def test_no_false_leaks_under_real_world_noise(name):
     """The benchmark's nulls, on a few data sets: at most one of 12 with any false (silent) leak."""
     rates = simulation.false_alarms(simulation.NULLS[name], range(12))
@@ -386,3 +421,56 @@ def test_a_site_wide_headline_is_not_replaced_by_a_child():
         "dimension": ["all traffic", "device × source"], "values": [{}, {"device": "mobile", "source": "src01"}],
         "parent": [None, "mobile (device)"], "lost_conversions": [90.0, 20.0]})
     assert leaks.headline(table).segment == "all traffic"
+
+
+# Multiplicity: the chance of any false leak, held down the tree of segments.
+
+def test_graph_procedure_is_holm_when_all_connected_and_fixed_sequence_on_a_chain():
+    """Two graphs whose adjusted p-values are known by hand: every hypothesis passing to every
+    other is Holm's procedure; a chain (all the level on the first, each passing to the next)
+    tests in a fixed sequence, adjusted p = running maximum."""
+    from leak_app.stats import graph_adjusted
+
+    p = np.array([0.004, 0.03, 0.001, 0.2, 0.012])
+    m = len(p)
+    order = np.argsort(p)
+    holm = np.empty(m)
+    holm[order] = np.minimum(1, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    assert graph_adjusted(p, np.full(m, 1 / m), (1 - np.eye(m)) / (m - 1), 1.0) == pytest.approx(holm)
+    chain = np.eye(m, k=1)
+    assert graph_adjusted(p, np.eye(m)[0], chain, 1.0) == pytest.approx(np.maximum.accumulate(p))
+    # Only hypotheses with p <= level can be rejected: the same decisions at any level.
+    for level in (0.01, 0.05):
+        assert (graph_adjusted(p, np.full(m, 1 / m), (1 - np.eye(m)) / (m - 1), level) <= level).tolist() == (
+            holm <= level).tolist()
+
+
+def test_true_leaks_do_not_carry_a_null_segment_over_the_line():
+    """Benjamini–Hochberg lowers the bar as discoveries accumulate: beside five real leaks a null
+    segment at p = 0.01 is claimed (q = 0.02); with markets that truly differ (lopsided), 13% of
+    leak-free data sets had a false leak. Holding the chance of any false leak, it is not."""
+    values = np.array([{"country": c} for c in "abcdefghij"], dtype=object)
+    p = np.array([1e-9, 1e-8, 1e-8, 1e-7, 1e-6, 0.01, 0.3, 0.5, 0.7, 0.9])
+    table = {"values": values, "dimension": np.full(10, "country", dtype=object), "p_value": p}
+    assert benjamini_hochberg(p)[5] <= 0.025
+    q, found = leaks.adjusted_p(table, 0.025, lambda q: q <= 0.025)
+    assert found.tolist() == [True] * 5 + [False] * 5 and q[5] == pytest.approx(0.05)
+
+
+def test_leak_tree_holds_the_family_wise_error_with_true_parent_leaks():
+    """The leaks' graph on a tree of 6 parents (two truly leaking, p ~ 0) and their 9 children
+    (all null, independent uniform p-values): the share of 4,000 draws with any false finding
+    stays at the level, though the true parents pass their share on to their children."""
+    rng = np.random.default_rng(0)
+    parents = [{"device": d} for d in ("desktop", "mobile", "tablet")] + [{"source": s} for s in "abc"]
+    children = [{"device": d, "source": s} for d in ("desktop", "mobile", "tablet") for s in "abc"]
+    table = {"values": np.array(parents + children, dtype=object),
+             "dimension": np.array(["device"] * 3 + ["source"] * 3 + ["device × source"] * 9, dtype=object)}
+    draws, level, false = 4000, 0.05, 0
+    for _ in range(draws):
+        table["p_value"] = rng.random(15)
+        table["p_value"][[0, 3]] = 1e-12  # desktop and source a truly leak
+        _, found = leaks.adjusted_p(table, level, lambda q: q <= level)
+        false += bool(np.delete(found, [0, 3]).any())
+    low, high = wilson_interval(false, draws)
+    assert low <= level and false / draws <= level + 0.005, (false / draws, low, high)

@@ -117,8 +117,11 @@ def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monke
     assert calls == {"by_duration": 1, "segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
     assert model.duration_table["bucket"].cat.categories.tolist() == ["no duration (single page)", "<30 s", "0.5–5 min", ">5 min"]
     calls.clear()
-    model.fdr = 0.01
+    model.level = 0.01
     assert calls == {"segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
+    calls.clear()
+    model.fdr = 0.01  # the countries' false discovery rate: read by the takeaways only
+    assert calls == {"takeaways": 1}
     calls.clear()
     model.current_period = (pd.Timestamp("2026-10-01").to_pydatetime(), pd.Timestamp("2026-10-31").to_pydatetime())
     assert calls == {"silent_leaks": 1, "takeaways": 1}
