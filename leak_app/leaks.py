@@ -264,38 +264,36 @@ def adjusted_p(t: dict, level: float, found) -> tuple[np.ndarray, np.ndarray]:
     medium) share most of the level (1 − ``CHILD_SHARE``) equally; the children (device ×
     source, device × country) share the rest (a leak in one child may leave its parents
     unremarkable) and get what their parents pass on once found, so a leak is found with
-    the power of some 25 tests, not 60. A found parent passes its share to its children (to the other parents when
-    it has none); a found child passes it back to the parents. The site row ("all traffic",
+    the power of some 25 tests, not 60. A found parent passes its share to its children (to
+    the other parents when it has none); a found child passes it back to the parents. The site row ("all traffic",
     silent leaks) takes a share and passes nothing on: a site-wide drop does not lower the
     segments' bar. Session duration (a symptom) is adjusted on its own (Holm) and never a
     finding. ``found``: which rows are findings, given their adjusted p-values.
     """
     p, values = t["p_value"], t["values"]
-    site, symptom = t["dimension"] == "all traffic", np.isin(t["dimension"], SYMPTOMS)
-    tested = ~np.isnan(p)
-    single = np.array([len(v) == 1 for v in values]) & ~symptom & tested
-    child = np.array([len(v) > 1 for v in values]) & tested
+    symptom, tested = np.isin(t["dimension"], SYMPTOMS), ~np.isnan(p)
     q = np.full(len(p), np.nan)
-    for family in (symptom & tested,):  # every member passes to every other: Holm
-        size = int(family.sum())
-        q[family] = graph_adjusted(p[family], np.full(size, 1 / max(size, 1)),
-                                   (1 - np.eye(size)) / max(size - 1, 1), level)
-    nodes = np.flatnonzero((site & tested) | single | child)
-    first = np.isin(nodes, np.flatnonzero(site | single))
-    parents = np.flatnonzero(np.isin(nodes, np.flatnonzero(single)))
+    holm = symptom & tested  # every member passing to every other: Holm's procedure
+    size = int(holm.sum())
+    q[holm] = graph_adjusted(p[holm], np.full(size, 1 / max(size, 1)), (1 - np.eye(size)) / max(size - 1, 1), level)
+    nodes = np.flatnonzero(tested & ~symptom)
+    width = np.array([len(values[i]) for i in nodes], dtype=int)  # the site 0, parents 1, children 2
+    parents, children = np.flatnonzero(width == 1), np.flatnonzero(width > 1)
     moves = np.zeros((len(nodes), len(nodes)))
     kids: dict = {}
-    for i in np.flatnonzero(np.isin(nodes, np.flatnonzero(child))):
+    for i in children:
         for item in values[nodes[i]].items():
             kids.setdefault(item, []).append(i)
-        moves[i, parents] = 1 / len(parents) if len(parents) else 0.0
+    if len(parents):
+        moves[children[:, None], parents[None, :]] = 1 / len(parents)
     for i in parents:
         onward = kids.get(next(iter(values[nodes[i]].items())), parents[parents != i])
-        moves[i, onward] = 1 / len(onward) if len(onward) else 0.0
-    own = np.isin(nodes, np.flatnonzero(child))
-    share = CHILD_SHARE if own.any() and first.any() else float(own.any())
-    weights = np.where(first, (1 - share) / max(first.sum(), 1), np.where(own, share / max(own.sum(), 1), 0.0))
-    q[nodes] = graph_adjusted(p[nodes], weights, moves, level)
+        if len(onward):
+            moves[i, onward] = 1 / len(onward)
+    first = width <= 1
+    share = CHILD_SHARE if len(children) and first.any() else float(len(children) > 0)
+    q[nodes] = graph_adjusted(p[nodes], np.where(first, (1 - share) / max(first.sum(), 1),
+                                                 share / max(len(children), 1)), moves, level)
     return q, found(q) & ~symptom
 
 
