@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
 
-from .clustering import design_effect
+from .clustering import design_effect, visitor_key
 
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
 TEXT_DIMENSIONS = ("device", "country", "source", "medium")
@@ -85,8 +85,9 @@ def _stage(table: ibis.Table, converted, settings: CellSettings):
                       (engaged, 1), else_=0)
 
 
-def cube_expression(table: ibis.Table, settings: CellSettings) -> ibis.Table:
-    """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query."""
+def cube_expression(table: ibis.Table, settings: CellSettings, visitor: ibis.Value | None = None) -> ibis.Table:
+    """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query; with
+    ``visitor`` (:func:`~.clustering.visitor_key`), per visitor too where it is not null."""
     converted = table.transactions > 0
     edges = settings.duration_edges
     single = (table.pageviews <= 1) & (table.duration <= 0)
@@ -94,7 +95,7 @@ def cube_expression(table: ibis.Table, settings: CellSettings) -> ibis.Table:
                         else_=len(edges) + 1)
     return table.group_by(
         day=table.date.cast("date"), **{name: table[name] for name in TEXT_DIMENSIONS},
-        bucket=bucket, stage=_stage(table, converted, settings),
+        bucket=bucket, stage=_stage(table, converted, settings), **({} if visitor is None else {"visitor": visitor}),
     ).aggregate(
         sessions=table.count(), conversions=converted.cast("int64").sum(),
         transactions=table.transactions.cast("int64").sum(), revenue=table.revenue.cast("float64").sum(),
@@ -360,9 +361,15 @@ def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     return rank[encoded.indices.to_numpy(zero_copy_only=False)], [str(v) for v in labels[order]]
 
 
-def build_cube(table: ibis.Table, settings: CellSettings = CellSettings()) -> Cube:
-    """Run the cube query on the table's own engine and index its result by day and cell."""
-    result = cube_expression(table, settings).to_pyarrow()
+def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(), sessions: int | None = None) -> Cube:
+    """Run the cube query on the table's own engine and index its result by day and cell.
+
+    ``sessions``: how many the table has, where known (else counted: the sample of visitors
+    for the design effect depends on it).
+    """
+    if sessions is None and "visitor_id" in table.columns:
+        sessions = int(table.count().to_pyarrow().as_py())
+    result = cube_expression(table, settings, visitor_key(table, sessions or 0)).to_pyarrow()
     labels, codes = {}, []
     for name in TEXT_DIMENSIONS:
         code, labels[name] = _encoded(result[name])
@@ -371,15 +378,34 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings()) -> Cu
     labels["stage"] = list(FUNNELS[settings.funnel])
     codes += [result[name].to_numpy().astype("int64") for name in ("bucket", "stage")]
     shape = tuple(len(labels[d]) for d in CELL_DIMENSIONS)
-    cell_keys, cell = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
     dates = result["day"].to_numpy().astype("datetime64[D]")
     first = dates.min() if len(dates) else np.datetime64("1970-01-01")
     day = (dates - first).astype("int64")
     days = int(day.max()) + 1 if len(day) else 0
     values = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
+    effect = 1.0
+    if "visitor" in result.column_names:
+        effect = _design_effect(result["visitor"], codes[:len(TEXT_DIMENSIONS)], shape, values)
+        # A sampled visitor's sessions are rows of their own: one row per day and cell again.
+        key, row = np.unique(day * int(np.prod(shape)) + np.ravel_multi_index(codes, shape), return_inverse=True)
+        values = np.column_stack([np.bincount(row, weights=values[:, j]) for j in range(len(MEASURES))])
+        day, flat = np.divmod(key, int(np.prod(shape)))
+        codes = list(np.unravel_index(flat, shape))
+    cell_keys, cell = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
     limit = int(os.environ.get("LEAK_APP_CUBE_PREFIX_BYTES", str(PREFIX_LIMIT_BYTES)))
     wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 2) * 8 > limit
     store = (DayRows if wide else DayPrefix)(day, cell, values, days, len(cell_keys))
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
-    return Cube(pd.Timestamp(first), days, labels, cell_codes, store,
-                design_effect(table, int(values[:, 0].sum()) if len(values) else 0))
+    return Cube(pd.Timestamp(first), days, labels, cell_codes, store, effect)
+
+
+def _design_effect(visitor: pa.ChunkedArray, text_codes: list, shape: tuple, values: np.ndarray) -> float:
+    """The design effect from the cube query's rows: each text cell's rate over every row, the
+    sampled visitors' rows summed by visitor."""
+    text = np.ravel_multi_index(text_codes, shape[:len(TEXT_DIMENSIONS)])
+    sessions, conversions = values[:, 0], values[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.bincount(text, weights=conversions) / np.bincount(text, weights=sessions)
+    sampled = visitor.is_valid().to_numpy(zero_copy_only=False)
+    _, codes = np.unique(visitor.filter(visitor.is_valid()).to_numpy(), return_inverse=True)
+    return design_effect(codes, sessions[sampled], conversions[sampled], rate[text[sampled]])

@@ -58,10 +58,11 @@ CUBES_PER_TABLE = 2
 _cubes: dict[int, OrderedDict] = {}
 
 
-def cached_cube(sessions, settings: CellSettings) -> Cube:
+def cached_cube(sessions, settings: CellSettings, size: int | None = None) -> Cube:
     """The cube of a session table for these settings, shared by every model of that table.
 
     A served app has one model per browser session over one table: they share its cubes.
+    ``size``: the table's sessions where known (a scanned file's load report), else counted.
     """
     key = id(sessions)
     if key not in _cubes:
@@ -70,7 +71,7 @@ def cached_cube(sessions, settings: CellSettings) -> Cube:
     cubes = _cubes[key]
     if settings not in cubes:
         with session_table(sessions) as table:
-            cubes[settings] = build_cube(table, settings)
+            cubes[settings] = build_cube(table, settings, len(sessions) if isinstance(sessions, pd.DataFrame) else size)
         while len(cubes) > CUBES_PER_TABLE:
             cubes.popitem(last=False)
     cubes.move_to_end(settings)
@@ -178,7 +179,7 @@ class SessionModel(param.Parameterized):
         if "sessions" in changed:
             self._reset_filters(outputs)
         elif changed & set(CELL_SETTINGS):
-            outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
+            outputs["cube"] = cached_cube(self.sessions, self.cell_settings(), self.load_report.get("sessions"))
             changed |= {CELL_SETTINGS[name] for name in changed & set(CELL_SETTINGS)}
         if "top_sources" in changed and "sessions" not in changed:
             self._regroup_sources()
@@ -201,7 +202,7 @@ class SessionModel(param.Parameterized):
         self.param.funnel.objects = list(FUNNELS) if has_steps else ["pageviews"]
         if not has_steps:
             self.funnel = "pageviews"
-        cube = outputs["cube"] = cached_cube(self.sessions, self.cell_settings())
+        cube = outputs["cube"] = cached_cube(self.sessions, self.cell_settings(), self.load_report.get("sessions"))
         [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
         countries = everything["country"].sort_values(
             ["sessions", "country"], ascending=[False, True], kind="stable")

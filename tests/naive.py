@@ -89,12 +89,13 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
         periods = leaks.default_periods(rows["date"].min(), rows["date"].max())
         (b0, b1), (c0, c1) = periods
         before, now = (rows[rows["date"].between(a, b)] for a, b in ((b0, b1), (c0, c1)))
+    effect = naive_design_effect(data) if "visitor_id" in data else 1.0  # benchmarks read no ids
     m = SimpleNamespace(_counts=counts, _top=[name for name, _ in ranked[:top]], min_sessions=min_sessions,
                         fdr=fdr, level=level, periods=lambda: periods,
                         _period_counts=[naive_counts(part, edges, engaged, deep) for part in (before, now)],
                         _period_units=[naive_units(part, period, edges, engaged, deep)
                                        for part, period in zip((before, now), periods)],
-                        cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=naive_design_effect(data)))
+                        cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=effect))
     for name, (compute, _) in TABLES.items():
         setattr(m, name, compute(m))
     m.takeaways = takeaways(m)
@@ -134,16 +135,16 @@ class NaiveUnits:
 
 
 def naive_design_effect(data: pd.DataFrame) -> float:
-    """Conversions' variance summed by visitor over summed by session, around each cell's rate
-    (a visitor unknown: each session its own), plus 1.645 standard errors of that ratio (visitors
-    independent), at least 1: the model's design effect, by pandas."""
+    """Conversions' squared residuals (around each cell's rate over all sessions) summed by visitor
+    over summed by session, for the sessions with a visitor id, plus 1.645 standard errors of that
+    ratio (visitors independent), at least 1: the model's design effect, by pandas."""
     converted = data["transactions"].gt(0).astype("float64")
     cells = [data[c].astype(str) for c in ("device", "country", "source", "medium")]
     residual = converted - converted.groupby(cells).transform("mean")
     visitor = data["visitor_id"].astype(str).str.strip()
     known = ~visitor.isin(["", "(not set)", "<NA>", "nan"])
-    clustered = pd.concat([residual[known].groupby(visitor[known]).sum() ** 2, residual[~known] ** 2])
-    squares = pd.concat([(residual[known] ** 2).groupby(visitor[known]).sum(), residual[~known] ** 2])
+    clustered = residual[known].groupby(visitor[known]).sum() ** 2
+    squares = (residual[known] ** 2).groupby(visitor[known]).sum()
     b = squares.sum()
     if b <= 0:
         return 1.0
