@@ -100,10 +100,7 @@ def _cdf_chunk(k, n, K, N, start) -> np.ndarray:
                  + gammaln(N - K + 1) - gammaln(n - start + 1) - gammaln(N - K - n + start + 1)
                  - gammaln(N + 1) + gammaln(n + 1) + gammaln(N - n + 1))
     steps = int(max(np.max(k - start, initial=0), 0))
-    j = start[:, None] + np.arange(steps)[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.log((K[:, None] - j) * (n[:, None] - j)) - np.log((j + 1) * (N[:, None] - K[:, None] - n[:, None] + j + 1))
-    log_pmf = np.concatenate([log_first[:, None], log_first[:, None] + np.cumsum(ratio, axis=1)], axis=1)
+    log_pmf = log_first[:, None] + _log_pmf_steps(start, steps, K, N - K, n, 1.0)
     within = np.arange(steps + 1)[None, :] <= (k - start)[:, None]
     log_pmf = np.where(within & np.isfinite(log_pmf), log_pmf, -np.inf)
     out = np.exp(_log_sum_exp(log_pmf))
@@ -144,15 +141,22 @@ def _noncentral_chunk(x, m1, m2, n, w, start, stop) -> np.ndarray:
     """The lower tail of each row's distribution over start..stop, from the ratio of successive
     probabilities (relative to start's: the window's sum normalizes)."""
     steps = int(np.max(stop - start, initial=0))
-    j = start[:, None] + np.arange(steps)[None, :]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = (np.log((m1[:, None] - j) * (n[:, None] - j)) - np.log((j + 1) * (m2[:, None] - n[:, None] + j + 1))
-                 + np.log(w)[:, None])
-    log_pmf = np.concatenate([np.zeros((len(x), 1)), np.cumsum(ratio, axis=1)], axis=1)
+    log_pmf = _log_pmf_steps(start, steps, m1, m2, n, w)
     support = start[:, None] + np.arange(steps + 1)[None, :]
     log_pmf = np.where((support <= stop[:, None]) & np.isfinite(log_pmf), log_pmf, -np.inf)
     tail = _log_sum_exp(np.where(support <= x[:, None], log_pmf, -np.inf))
     return np.clip(np.exp(tail - _log_sum_exp(log_pmf)), 0.0, 1.0)
+
+
+def _log_pmf_steps(start, steps: int, first, second, drawn, odds) -> np.ndarray:
+    """log pmf(start + i) − log pmf(start), i = 0..steps, of each row's (noncentral, at ``odds``;
+    central at 1) hypergeometric count, from pmf(j+1) / pmf(j) = odds (K−j)(n−j) / ((j+1)(N−K−n+j+1))."""
+    j = start[:, None] + np.arange(steps)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (np.log((first[:, None] - j) * (drawn[:, None] - j))
+                 - np.log((j + 1) * (second[:, None] - drawn[:, None] + j + 1))
+                 + np.log(np.broadcast_to(odds, start.shape))[:, None])
+    return np.concatenate([np.zeros((len(start), 1)), np.cumsum(ratio, axis=1)], axis=1)
 
 
 def _log_sum_exp(a: np.ndarray) -> np.ndarray:
