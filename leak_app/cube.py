@@ -378,6 +378,7 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(), sessi
     labels["stage"] = list(FUNNELS[settings.funnel])
     codes += [result[name].to_numpy().astype("int64") for name in ("bucket", "stage")]
     shape = tuple(len(labels[d]) for d in CELL_DIMENSIONS)
+    flat = np.ravel_multi_index(codes, shape)
     dates = result["day"].to_numpy().astype("datetime64[D]")
     first = dates.min() if len(dates) else np.datetime64("1970-01-01")
     day = (dates - first).astype("int64")
@@ -387,11 +388,11 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(), sessi
     if "visitor" in result.column_names:
         effect = _design_effect(result["visitor"], codes[:len(TEXT_DIMENSIONS)], shape, values)
         # A sampled visitor's sessions are rows of their own: one row per day and cell again.
-        key, row = np.unique(day * int(np.prod(shape)) + np.ravel_multi_index(codes, shape), return_inverse=True)
+        width = int(np.prod(shape))
+        key, row = np.unique(day * width + flat, return_inverse=True)
         values = np.column_stack([np.bincount(row, weights=values[:, j]) for j in range(len(MEASURES))])
-        day, flat = np.divmod(key, int(np.prod(shape)))
-        codes = list(np.unravel_index(flat, shape))
-    cell_keys, cell = np.unique(np.ravel_multi_index(codes, shape), return_inverse=True)
+        day, flat = np.divmod(key, width)
+    cell_keys, cell = np.unique(flat, return_inverse=True)
     limit = int(os.environ.get("LEAK_APP_CUBE_PREFIX_BYTES", str(PREFIX_LIMIT_BYTES)))
     wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 2) * 8 > limit
     store = (DayRows if wide else DayPrefix)(day, cell, values, days, len(cell_keys))

@@ -5,8 +5,8 @@ Every value of a dimension is compared with the rest of the traffic, and every c
 never inherits its parent's gap. "Below its comparator" claims come from an exact
 one-sided test (Fisher's, via the hypergeometric distribution, with counts corrected for
 repeat visitors), tested down the tree of segments so that the chance of any false leak
-is held (:func:`adjusted_p`); the conversions lost are the difference that test is about, with a two-sample
-(Newcombe) interval. Silent leaks are segments that fell more than their comparator
+is held (:func:`adjusted_p`); the conversions lost are the difference that test is about,
+with a two-sample (Newcombe) interval. Silent leaks are segments that fell more than their comparator
 between two periods (a difference in differences of log rates, with day-to-day
 variation allowed for); the whole site is compared with its own past once. Rates
 shrunk by an empirical-Bayes prior are published beside the raw ones. Pure
@@ -214,7 +214,7 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
     """Every segment of every dimension against what it is compared with, most lost first.
 
     A dimension's segments are compared with the rest of the traffic; a child's with the
-    rest of its parents, and only under a parent found leaking (:func:`hierarchical_q`).
+    rest of its parents, both tested down the tree of segments (:func:`adjusted_p`).
     Conversions lost are the segment's sessions times the difference the test is about
     (comparator's rate minus the segment's), with a Newcombe interval: estimate and test
     always agree. Test and interval count sessions and conversions divided by the
@@ -265,9 +265,9 @@ def adjusted_p(t: dict, level: float, found) -> tuple[np.ndarray, np.ndarray]:
     source, device × country) share the rest (a leak in one child may leave its parents
     unremarkable) and get what their parents pass on once found, so a leak is found with
     the power of some 25 tests, not 60. A found parent passes its share to its children (to
-    the other parents when it has none); a found child passes it back to the parents. The site row ("all traffic",
-    silent leaks) takes a share and passes nothing on: a site-wide drop does not lower the
-    segments' bar. Session duration (a symptom) is adjusted on its own (Holm) and never a
+    the other parents when it has none); a found child passes it back to the parents. The
+    site row ("all traffic", silent leaks) takes a share and passes nothing on: a site-wide
+    drop does not lower the segments' bar. Session duration (a symptom) is adjusted on its own (Holm) and never a
     finding. ``found``: which rows are findings, given their adjusted p-values.
     """
     p, values = t["p_value"], t["values"]
@@ -335,8 +335,8 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     The interval is a two-sample (Newcombe) interval of the difference from the best other
     device, at a Bonferroni level over the devices it was picked from: the best is a maximum,
     and a maximum is biased up; counts are divided by the ``design_effect`` (repeat
-    visitors, as in :func:`segment_leaks`). Lost revenue values a lost session at what the sessions
-    that passed the step went on to earn on average (all devices).
+    visitors, as in :func:`segment_leaks`). Lost revenue values a lost session at what the
+    sessions that passed the step went on to earn on average (all devices).
     """
     if not totals(counts)["sessions"]:
         return pd.DataFrame(columns=["step", "device", "entered", "passed", "pass_rate", "lost_sessions"])

@@ -29,8 +29,9 @@ CUBE_COLUMNS = ("visitor_id", "date", "device", "country", "source", "medium", "
 @contextmanager
 def session_table(sessions: pd.DataFrame | ibis.Table) -> Iterator[ibis.Table]:
     """An Ibis table of the sessions while the block runs: a DataFrame's cube columns in a DuckDB
-    database of their own (a view of the frame, no copy), closed after. (An ``ibis.memtable`` stays registered until the process
-    exits, ibis-project/ibis#11464: a server would keep every table it was ever given.)"""
+    database of their own (a view of the frame, no copy), closed after. (An ``ibis.memtable``
+    stays registered until the process exits, ibis-project/ibis#11464: a server would keep
+    every table it was ever given.)"""
     if isinstance(sessions, ibis.Table):
         yield sessions
         return
