@@ -46,7 +46,8 @@ def visitor_key(table: ibis.Table, sessions: int) -> ibis.Value | None:
     return ibis.ifelse(sampled, key, ibis.null("int64"))
 
 
-def design_effect(visitor: np.ndarray, sessions: np.ndarray, conversions: np.ndarray, rate: np.ndarray) -> float:
+def design_effect(visitor: np.ndarray, sessions: np.ndarray, conversions: np.ndarray,
+                  rate: np.ndarray) -> float:
     """The upper bound of the design effect (at least 1), from the sampled visitors' rows of the
     cube query: each row's visitor (codes), sessions, conversions, and its cell's rate over all
     the data. A converting session's residual is 1 − rate, another's −rate."""

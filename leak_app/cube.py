@@ -85,7 +85,8 @@ def _stage(table: ibis.Table, converted, settings: CellSettings):
                       (engaged, 1), else_=0)
 
 
-def cube_expression(table: ibis.Table, settings: CellSettings, visitor: ibis.Value | None = None) -> ibis.Table:
+def cube_expression(table: ibis.Table, settings: CellSettings,
+                    visitor: ibis.Value | None = None) -> ibis.Table:
     """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query; with
     ``visitor`` (:func:`~.clustering.visitor_key`), per visitor too where it is not null."""
     converted = table.transactions > 0
@@ -95,7 +96,8 @@ def cube_expression(table: ibis.Table, settings: CellSettings, visitor: ibis.Val
                         else_=len(edges) + 1)
     return table.group_by(
         day=table.date.cast("date"), **{name: table[name] for name in TEXT_DIMENSIONS},
-        bucket=bucket, stage=_stage(table, converted, settings), **({} if visitor is None else {"visitor": visitor}),
+        bucket=bucket, stage=_stage(table, converted, settings),
+        **({} if visitor is None else {"visitor": visitor}),
     ).aggregate(
         sessions=table.count(), conversions=converted.cast("int64").sum(),
         transactions=table.transactions.cast("int64").sum(), revenue=table.revenue.cast("float64").sum(),
@@ -361,7 +363,8 @@ def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     return rank[encoded.indices.to_numpy(zero_copy_only=False)], [str(v) for v in labels[order]]
 
 
-def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(), sessions: int | None = None) -> Cube:
+def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
+               sessions: int | None = None) -> Cube:
     """Run the cube query on the table's own engine and index its result by day and cell.
 
     ``sessions``: how many the table has, where known (else counted: the sample of visitors

@@ -267,15 +267,16 @@ def adjusted_p(t: dict, level: float, found) -> tuple[np.ndarray, np.ndarray]:
     the power of some 25 tests, not 60. A found parent passes its share to its children (to
     the other parents when it has none); a found child passes it back to the parents. The
     site row ("all traffic", silent leaks) takes a share and passes nothing on: a site-wide
-    drop does not lower the segments' bar. Session duration (a symptom) is adjusted on its own (Holm) and never a
-    finding. ``found``: which rows are findings, given their adjusted p-values.
+    drop does not lower the segments' bar. Session duration (a symptom) is adjusted on its
+    own (Holm) and never a finding. ``found``: which rows are findings, given their adjusted p-values.
     """
     p, values = t["p_value"], t["values"]
     symptom, tested = np.isin(t["dimension"], SYMPTOMS), ~np.isnan(p)
     q = np.full(len(p), np.nan)
     holm = symptom & tested  # every member passing to every other: Holm's procedure
     size = int(holm.sum())
-    q[holm] = graph_adjusted(p[holm], np.full(size, 1 / max(size, 1)), (1 - np.eye(size)) / max(size - 1, 1), level)
+    q[holm] = graph_adjusted(p[holm], np.full(size, 1 / max(size, 1)), (1 - np.eye(size)) / max(size - 1, 1),
+                             level)
     nodes = np.flatnonzero(tested & ~symptom)
     width = np.array([len(values[i]) for i in nodes], dtype=int)  # the site 0, parents 1, children 2
     parents, children = np.flatnonzero(width == 1), np.flatnonzero(width > 1)
@@ -305,7 +306,8 @@ def _rated(part: dict, comparison: dict, min_sessions: int, design_effect: float
     rated = (n >= min_sessions) & (comparison["rest_n"] >= min_sessions)
     k, misses, rest_k, rest_misses = (np.round(x / design_effect) for x in (
         k, n - k, comparison["rest_k"], comparison["rest_n"] - comparison["rest_k"]))
-    return rated_p_values(rated, fewer_than_rest_p, k, k + misses, k + rest_k, k + misses + rest_k + rest_misses)
+    return rated_p_values(rated, fewer_than_rest_p, k, k + misses, k + rest_k,
+                          k + misses + rest_k + rest_misses)
 
 
 def with_shrunk_rates(table: pd.DataFrame) -> pd.DataFrame:

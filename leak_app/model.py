@@ -43,7 +43,8 @@ TABLES = {
                     ("counts", "bucket", "min_sessions", "level")),
     "step_leaks_table": (lambda m: leaks.step_leaks(m._counts, m.min_sessions, m.cube.design_effect),
                          ("counts", "stage", "min_sessions")),
-    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions, m.level),
+    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions,
+                                                        m.level),
                            ("periods", "bucket", "min_sessions", "level")),
     "silent_warnings": (lambda m: change.silent_warnings(m.cube.site_daily, m.periods()), ("periods",)),
     "rate_change": (lambda m: change.rate_change(*m._period_counts), ("periods",)),
@@ -71,7 +72,8 @@ def cached_cube(sessions, settings: CellSettings, size: int | None = None) -> Cu
     cubes = _cubes[key]
     if settings not in cubes:
         with session_table(sessions) as table:
-            cubes[settings] = build_cube(table, settings, len(sessions) if isinstance(sessions, pd.DataFrame) else size)
+            known = len(sessions) if isinstance(sessions, pd.DataFrame) else size
+            cubes[settings] = build_cube(table, settings, known)
         while len(cubes) > CUBES_PER_TABLE:
             cubes.popitem(last=False)
     cubes.move_to_end(settings)
@@ -115,11 +117,13 @@ class SessionModel(param.Parameterized):
         e-commerce steps (view_item, add_to_cart, begin_checkout) where the data has them.""")
     duration_edges = param.List(default=list(DEFAULT_DURATION_EDGES), item_type=int, doc="""
         Upper edges in seconds of the session-duration buckets.""")
-    level = param.Number(default=leaks.DEFAULT_LEVEL, bounds=(0.001, 0.2), label="Chance of any false leak", doc="""
+    level = param.Number(default=leaks.DEFAULT_LEVEL, bounds=(0.001, 0.2), label="Chance of any false leak",
+                         doc="""
         The leak and silent-leak tests' family-wise error rate: in data with no leak, the
         chance that any is reported (one-sided; see leaks.adjusted_p).""")
-    fdr = param.Number(default=metrics.DEFAULT_FDR, bounds=(0.001, 0.2), label="False discovery rate (countries)",
-                       doc="""Expected share of false claims among the countries the takeaways say convert
+    fdr = param.Number(default=metrics.DEFAULT_FDR, bounds=(0.001, 0.2),
+                       label="False discovery rate (countries)", doc="""
+        Expected share of false claims among the countries the takeaways say convert
         differently (Benjamini–Hochberg).""")
     baseline_period = param.DateRange(default=None, label="Baseline period", doc="""
         The period silent leaks are measured against; None: the first half of the filtered dates.""")
@@ -144,7 +148,8 @@ class SessionModel(param.Parameterized):
     def __init__(self, **params):
         super().__init__(**params)
         self._busy = False
-        inputs = ["sessions", *FILTERS, *PERIODS, *CELL_SETTINGS, "top_sources", "min_sessions", "level", "fdr"]
+        inputs = ["sessions", *FILTERS, *PERIODS, *CELL_SETTINGS, "top_sources", "min_sessions", "level",
+                  "fdr"]
         self.param.watch(self._update, inputs)
         self._update()
 
@@ -179,7 +184,7 @@ class SessionModel(param.Parameterized):
         if "sessions" in changed:
             self._reset_filters(outputs)
         elif changed & set(CELL_SETTINGS):
-            outputs["cube"] = cached_cube(self.sessions, self.cell_settings(), self.load_report.get("sessions"))
+            outputs["cube"] = self._cached_cube()
             changed |= {CELL_SETTINGS[name] for name in changed & set(CELL_SETTINGS)}
         if "top_sources" in changed and "sessions" not in changed:
             self._regroup_sources()
@@ -197,12 +202,16 @@ class SessionModel(param.Parameterized):
         if names or "fdr" in changed:  # the takeaways also read the countries' false discovery rate
             self.takeaways = takeaways(self)
 
+    def _cached_cube(self) -> Cube:
+        """The sessions' cube for the current settings (their count from the load report, where any)."""
+        return cached_cube(self.sessions, self.cell_settings(), self.load_report.get("sessions"))
+
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)
         self.param.funnel.objects = list(FUNNELS) if has_steps else ["pageviews"]
         if not has_steps:
             self.funnel = "pageviews"
-        cube = outputs["cube"] = cached_cube(self.sessions, self.cell_settings(), self.load_report.get("sessions"))
+        cube = outputs["cube"] = self._cached_cube()
         [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
         countries = everything["country"].sort_values(
             ["sessions", "country"], ascending=[False, True], kind="stable")

@@ -119,7 +119,8 @@ def fewer_than_expected_p(x, first, second, drawn, odds) -> np.ndarray:
     1e-20 of the largest; SciPy's ``nchypergeom_fisher`` takes a second for a few hundred
     segments). Integer arguments.
     """
-    x, m1, m2, n, w = np.broadcast_arrays(*(np.asarray(v, dtype="float64") for v in (x, first, second, drawn, odds)))
+    x, m1, m2, n, w = np.broadcast_arrays(*(np.asarray(v, dtype="float64")
+                                            for v in (x, first, second, drawn, odds)))
     low, high = np.maximum(0.0, n - m2), np.minimum(m1, n)
     # The mode (Fog 2008, *Commun Stat Simul Comput* 37:258); the central distribution's spread
     # sets the window (a noncentral one is narrower).
@@ -133,7 +134,7 @@ def fewer_than_expected_p(x, first, second, drawn, odds) -> np.ndarray:
     inside = np.flatnonzero((x >= low) & (x < high))
     order = inside[np.argsort((stop - start)[inside], kind="stable")]
     for chunk in np.array_split(order, max(1, len(order) // CHUNK)) if len(order) else ():
-        out[chunk] = _noncentral_chunk(x[chunk], m1[chunk], m2[chunk], n[chunk], w[chunk], start[chunk], stop[chunk])
+        out[chunk] = _noncentral_chunk(*(v[chunk] for v in (x, m1, m2, n, w, start, stop)))
     return out
 
 

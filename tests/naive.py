@@ -77,7 +77,8 @@ def _sorted_categories(values: pd.Series) -> pd.Categorical:
 
 
 def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessions: int = 100,
-                fdr: float = DEFAULT_FDR, level: float = leaks.DEFAULT_LEVEL, edges=(10, 60, 180, 300, 600, 1200, 3600),
+                fdr: float = DEFAULT_FDR, level: float = leaks.DEFAULT_LEVEL,
+                edges=(10, 60, 180, 300, 600, 1200, 3600),
                 engaged: int = 5, deep: int = 10) -> SimpleNamespace:
     """What the model holds for these filtered ``rows`` of ``data``, computed naively."""
     counts = naive_counts(rows, edges, engaged, deep)
@@ -141,7 +142,7 @@ def naive_design_effect(data: pd.DataFrame) -> float:
     converted = data["transactions"].gt(0).astype("float64")
     cells = [data[c].astype(str) for c in ("device", "country", "source", "medium")]
     residual = converted - converted.groupby(cells).transform("mean")
-    visitor = data["visitor_id"].astype(str).str.strip()
+    visitor = data["visitor_id"].astype(str)  # as written, as the cube query compares them
     known = ~visitor.isin(["", "(not set)", "<NA>", "nan"])
     clustered = residual[known].groupby(visitor[known]).sum() ** 2
     squares = (residual[known] ** 2).groupby(visitor[known]).sum()

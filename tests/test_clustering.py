@@ -1,4 +1,5 @@
-"""The design effect of repeat visitors: the cube query's against pandas, and what the leak test does with it."""
+"""The design effect of repeat visitors: the cube query's against pandas, and what the leak test
+does with it."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,7 +23,8 @@ def cube_effect(data, sessions=None) -> float:
 
 def test_design_effect_equals_pandas_leaving_out_sessions_with_no_visitor():
     data = repeat_visitors()
-    assert cube_effect(data) == pytest.approx(naive_design_effect(data), rel=1e-9) and cube_effect(data) > 1.05
+    effect = cube_effect(data)
+    assert effect == pytest.approx(naive_design_effect(data), rel=1e-9) and effect > 1.05
     ids = data["visitor_id"].astype(object)
     ids[::3], ids[1::7] = "(not set)", ""  # no visitor id: left out of the estimate
     data["visitor_id"] = ids.astype("string")
@@ -54,7 +56,8 @@ def test_the_cube_is_the_same_with_its_visitor_rows():
     first, last = 0, cube.days - 1
     keep = np.ones(cube.cells, dtype=bool)
     np.testing.assert_allclose(cube.sums(keep, [(first, last)])[0], plain.sums(keep, [(first, last)])[0])
-    np.testing.assert_allclose(cube.site_daily[["sessions", "conversions"]], plain.site_daily[["sessions", "conversions"]])
+    measures = ["sessions", "conversions"]
+    np.testing.assert_allclose(cube.site_daily[measures], plain.site_daily[measures])
 
 
 def test_leak_test_and_interval_count_sessions_divided_by_the_design_effect():

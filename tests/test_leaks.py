@@ -319,7 +319,8 @@ def test_large_leaks_are_found_more_often_than_plain_fisher_misses_them():
         assert figures["engine"] >= 5 / 6 and figures["plain_fisher"] >= figures["engine"] - 1 / 6, (kind, figures)
 
 
-@pytest.mark.parametrize("name", ["repeat visitors (4 sessions each)", "day-to-day swings (30%)", "lopsided markets"])
+@pytest.mark.parametrize("name", ["repeat visitors (4 sessions each)", "day-to-day swings (30%)",
+                                  "lopsided markets"])
 def test_no_false_leaks_under_real_world_noise(name):
     """The benchmark's nulls, on a few data sets: at most one of 12 with any false (silent) leak."""
     rates = simulation.false_alarms(simulation.NULLS[name], range(12))
