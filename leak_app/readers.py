@@ -71,7 +71,8 @@ def _parquet(data: bytes, label: str) -> pd.DataFrame:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises many types for a damaged file
         raise LoadError(f"{label}: not a readable Parquet file ({exc})") from exc
-    nested = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, dict)).any()]
+    nested = [c for c in frame.columns  # records come as dicts, in object columns only
+              if frame[c].dtype == object and frame[c].map(lambda v: isinstance(v, dict)).any()]
     return flatten(frame, nested)
 
 

@@ -10,6 +10,7 @@ import pytest
 from helpers import GA_HEADER
 
 from leak_app import LoadError, load_sessions
+from leak_app.schema import to_canonical
 
 
 def accounted(report) -> bool:
@@ -193,3 +194,15 @@ def test_canonical_parquet_round_trips(tmp_path):
     table, report = load_sessions(tmp_path / "s.parquet")
     assert report.format == "canonical" and accounted(report)
     pd.testing.assert_frame_equal(table, original)
+
+
+def test_a_canonical_table_saved_with_its_categories_loads(tmp_path):
+    """The canonical table's own dtypes (categories) written by pandas: the nested-record probe
+    raised TypeError on a categorical column."""
+    from leak_app.simulation import planted_sessions
+
+    original = planted_sessions(0, sources=3, sessions_per_source=200).drop(columns="true_rate")
+    original.to_parquet(tmp_path / "s.parquet")
+    table, report = load_sessions(tmp_path / "s.parquet")
+    assert report.format == "canonical" and accounted(report) and report.rows_kept == 600
+    pd.testing.assert_frame_equal(table, to_canonical(original))
