@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import html
 import io
-import os
 import tempfile
 from pathlib import Path
 from typing import ClassVar
@@ -27,9 +26,9 @@ from .downloads import to_csv
 from .geo import country_shapes
 from .model import SessionModel
 from .schema import LoadError
-from .sources import open_data
+from .sources import data_path, open_data
+from .text import escape_markdown
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
 TITLE = "Silent Leak Detector"
 ACCENT = "#3b6ea8"
 ALL_DEVICES = "All devices"
@@ -56,11 +55,6 @@ h4 {margin: 6px 0;}
 .load-report td {padding: 2px 10px 2px 0; border-bottom: 1px solid #eee;}
 .title-bar {background: #3b6ea8; color: white; font-size: 22px; font-weight: 600; padding: 12px 18px;}
 """
-
-
-def data_path() -> Path:
-    """The file served by default: ``LEAK_APP_DATA`` if set, else the bundled demo data."""
-    return Path(os.environ.get("LEAK_APP_DATA") or DEFAULT_DATA)
 
 
 def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None):
@@ -391,16 +385,11 @@ class Upload(pn.viewable.Viewer):
         self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
 
     def _say(self, text: str, kind: str) -> None:
-        self.status.param.update(object=_escape_markdown(text), alert_type=kind, visible=True)
+        self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
 
     def __panel__(self):
         return pn.Column(pn.pane.Markdown("**Load another file** (CSV, JSON, Parquet; gzipped or not)"),
                          self.input, self.status, sizing_mode="stretch_width")
-
-
-def _escape_markdown(text: str) -> str:
-    """File names and messages are shown literally, never as HTML or Markdown."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>" else c for c in html.escape(text))
 
 
 def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None
@@ -426,7 +415,7 @@ def static_dashboard(model: SessionModel) -> pn.Column:
     )
     start, end = (d.strftime("%Y-%m-%d") for d in model.date_range)
     note = pn.pane.Markdown(
-        f"Saved snapshot of **{_escape_markdown(Path(model.load_report.get('path', '')).name)}**, "
+        f"Saved snapshot of **{escape_markdown(Path(model.load_report.get('path', '')).name)}**, "
         f"{start} to {end}. The device filter works in this file; the other filters "
         f"(dates, countries, sources) need the live app: `python -m leak_app serve`.",
         sizing_mode="stretch_width",

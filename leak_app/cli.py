@@ -1,14 +1,18 @@
-"""``python -m leak_app``: serve, export, png and summary, for people and scripts alike."""
+"""``python -m leak_app``: serve, export, png, summary and check, for people and scripts alike."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
+from . import periods
+from .check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .schema import LoadError
+from .summary import summary as summary_of
 
 
 def _mapping(args):
@@ -26,19 +30,47 @@ def _table(args) -> tuple[str, str] | None:
     return (args.connect, args.table) if args.connect else None
 
 
-def _model(path, args):
-    from .app import data_path
+def _model(path, args, **params):
     from .model import SessionModel
-    from .sources import open_data
+    from .sources import data_path, open_data
 
     sessions, report = open_data(Path(path or data_path()), _mapping(args), _table(args))
-    return SessionModel(sessions=sessions, load_report=report.to_dict())
+    return SessionModel(sessions=sessions, load_report=report.to_dict(), **params)
+
+
+def _filtered_model(path, args):
+    """The model of the data with the filters, settings and periods of ``summary``/``check``'s options."""
+    settings = {"level": args.level, "min_sessions": args.min_sessions, "top_sources": args.top_sources}
+    try:
+        model = _model(path, args, current_period=args.current, baseline_period=args.baseline,
+                       align_weekdays=not args.no_align,
+                       **{name: value for name, value in settings.items() if value is not None})
+    except ValueError as exc:  # a setting out of its bounds: param's message names it
+        raise CheckError(str(exc)) from exc
+    changes = {}
+    for name, values in (("devices", args.device), ("countries", args.country), ("sources", args.source)):
+        known = model.param[name].objects
+        unknown = [v for v in values or () if v not in known]
+        if unknown:
+            raise CheckError(f"{', '.join(map(repr, unknown))}: not among the {name} of the data "
+                             f"({', '.join(map(str, known[:20]))}{', ...' if len(known) > 20 else ''})")
+        if values:
+            changes[name] = list(values)
+    if args.dates:
+        low, high = model.param.date_range.bounds
+        if args.dates[0] < low or args.dates[1] > high:
+            raise CheckError(f"--dates {args.dates[0]:%Y-%m-%d}:{args.dates[1]:%Y-%m-%d}: the data run from "
+                             f"{low:%Y-%m-%d} to {high:%Y-%m-%d}")
+        changes["date_range"] = args.dates
+    model.param.update(changes)
+    return model
 
 
 def serve(args) -> None:
     import panel as pn
 
-    from .app import cached_sessions, create_app, data_path
+    from .app import cached_sessions, create_app
+    from .sources import data_path
 
     path = Path(args.data) if args.data else data_path()
     mapping, table = _mapping(args), _table(args)
@@ -68,29 +100,59 @@ def png(args) -> None:
         print(path)
 
 
-def _period(text: str) -> tuple:
-    try:
-        start, end = (pd.Timestamp(part).to_pydatetime() for part in text.split(":"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31") from exc
-    if end < start:
-        raise argparse.ArgumentTypeError(f"{text!r}: the period ends before it starts")
-    return start, end
-
-
 def summary(args) -> None:
-    model = _model(args.path, args)
-    model.param.update(baseline_period=args.baseline, current_period=args.current)
-    result = model.summary()
+    result = summary_of(_filtered_model(args.path, args))
     if args.json:
-        json.dump(result, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
-        sys.stdout.write("\n")
+        _print_json(result)
         return
     kpis = result["kpis"]
     print(f"{kpis['sessions']:,} sessions, {kpis['converting_sessions']:,} converting "
           f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}")
     for sentence in result["takeaways"]:
         print(f"- {sentence}")
+
+
+def check(args) -> int:
+    """Exit status 0: no silent leak; 1: found; 2: cannot check; 3: report or alert not delivered."""
+    from . import check as job
+
+    model = _filtered_model(args.path, args)
+    result = job.run(model, args.min_lost)
+    status = result["status"]
+    if args.json:
+        _print_json(result)
+    else:
+        print(job.headline(result))
+        for i, row in enumerate(result["silent_leaks"], 1):
+            print(f"{i}. {row['sentence']}")
+        for warning in result["silent_warnings"]:
+            print(f"warning: {warning}")
+    if args.report:
+        from .report import write_report
+
+        try:
+            print(f"report: {write_report(args.report, result, model.silent_leaks_table)}", file=sys.stderr)
+        except OSError as exc:
+            print(f"error: the report could not be written: {exc}", file=sys.stderr)
+            status = job.NOT_DELIVERED
+    if args.webhook and result["silent_leaks"]:
+        from .webhook import WebhookError, post, redact
+
+        def log(line):
+            print(f"webhook: {line}", file=sys.stderr)
+
+        try:
+            post(args.webhook, job.message(result), timeout=args.webhook_timeout, log=log)
+            log(f"posted to {redact(args.webhook)}")
+        except WebhookError as exc:
+            print(f"error: the alert could not be posted: {exc}", file=sys.stderr)
+            status = job.NOT_DELIVERED
+    return status
+
+
+def _print_json(result: dict) -> None:
+    json.dump(result, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
+    sys.stdout.write("\n")
 
 
 def _source_options(p) -> None:
@@ -104,6 +166,54 @@ def _source_options(p) -> None:
                    help="map one canonical column to the file's column (repeat; overrides --mapping)")
 
 
+def _comparison_options(p, current: str, baseline: str, default: str) -> None:
+    """The periods, filters and settings of the silent-leak comparison (``summary`` and ``check``)."""
+    p.add_argument("--current", type=_spec("current"), default=current, metavar="PERIOD",
+                   help=f"the period checked: {periods.EXAMPLES['current']} (default: {default[0]})")
+    p.add_argument("--baseline", type=_spec("baseline"), default=baseline, metavar="PERIOD",
+                   help=f"the period it is compared with: {periods.EXAMPLES['baseline']}; previous-N ends the "
+                        f"day before the current period starts (default: {default[1]})")
+    p.add_argument("--no-align", action="store_true",
+                   help="keep a rolling baseline in days as written (default: shortened to whole weeks)")
+    p.add_argument("--dates", type=_dates, metavar="START:END",
+                   help="only these days of the data (rolling periods end on the last of them)")
+    for name, plural in (("device", "devices"), ("country", "countries"), ("source", "top sources")):
+        p.add_argument(f"--{name}", action="append", metavar=name.upper(),
+                       help=f"only these {plural} (repeat the option for more than one)")
+    p.add_argument("--level", type=float, help="chance of any false leak (default 0.025)")
+    p.add_argument("--min-sessions", type=int, help="fewest sessions a segment needs to be rated (default 100)")
+    p.add_argument("--top-sources", type=int, help="sources named; the rest are one group (default 10)")
+
+
+def _spec(role: str):
+    def parse(text: str) -> str:
+        try:
+            return periods.validate(text, role)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+    return parse
+
+
+def _dates(text: str) -> tuple:
+    try:
+        start, end = (pd.Timestamp(part).to_pydatetime() for part in text.split(":"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31") from exc
+    if end < start:
+        raise argparse.ArgumentTypeError(f"{text!r}: the period ends before it starts")
+    return start, end
+
+
+def _report_file(text: str) -> str:
+    path = Path(text)
+    if path.suffix.lower() not in (".md", ".markdown", ".html", ".htm"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a report is a .md or .html file")
+    folder = path.parent.resolve()
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: cannot write in {folder}")
+    return text
+
+
 def _pair(text: str) -> str:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COLUMN, e.g. visitor_id=customer")
@@ -111,6 +221,7 @@ def _pair(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
+    job_defaults = (DEFAULT_CURRENT, DEFAULT_BASELINE)
     top = argparse.ArgumentParser(prog="python -m leak_app", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -143,19 +254,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
     _source_options(p)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
-    p.add_argument("--baseline", type=_period, metavar="START:END",
-                   help="silent leaks: the period to compare against (default: first half of the dates)")
-    p.add_argument("--current", type=_period, metavar="START:END",
-                   help="silent leaks: the period to check (default: second half of the dates)")
+    _comparison_options(p, "", "", ("the second half of the dates", "the first half"))
     p.set_defaults(run=summary)
+
+    p = sub.add_parser("check", help="look for silent leaks, for cron and CI: exit status 0 none found, "
+                       "1 found, 2 cannot check, 3 found or not but the report or alert failed")
+    p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
+    _source_options(p)
+    _comparison_options(p, job_defaults[0], job_defaults[1], job_defaults)
+    p.add_argument("--min-lost", type=float, default=1, metavar="N",
+                   help="report only silent leaks losing at least N conversions (default 1)")
+    p.add_argument("--report", type=_report_file, metavar="FILE",
+                   help="write a report of what was found: FILE.md (Markdown) or FILE.html (offline page)")
+    p.add_argument("--webhook", default=os.environ.get("LEAK_APP_WEBHOOK"), metavar="URL",
+                   help="POST the silent leaks found (Slack/Teams {\"text\": ...} plus the rows) to this URL; "
+                        "default: the LEAK_APP_WEBHOOK environment variable, which keeps the secret out of "
+                        "crontabs and process lists")
+    p.add_argument("--webhook-timeout", type=float, default=10, metavar="SECONDS",
+                   help="longest wait for one attempt (4 attempts, waits doubling from 1 s)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(run=check)
     return top
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.run(args)
-    except LoadError as exc:
+        return args.run(args) or 0
+    except (LoadError, CheckError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0

@@ -390,17 +390,6 @@ def step_name(before: str, after: str) -> str:
     return f"{before} → {after}"
 
 
-def default_periods(first: pd.Timestamp, last: pd.Timestamp) -> tuple[tuple, tuple]:
-    """(baseline, current): the first and second half of the days first..last, of equal length.
-
-    With an odd number of days the middle day belongs to neither.
-    """
-    first, last = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
-    days = (last - first).days + 1
-    half = pd.Timedelta(days=days // 2 - 1)
-    return (first, first + half), (last - half, last)
-
-
 #: A period is split into at most this many units of consecutive days (a day each when it
 #: is this short): the units, not the sessions, are what varies independently.
 MOST_UNITS = 8
@@ -613,6 +602,9 @@ def _period_sums(periods: list) -> dict:
             "conversions_before": k0.sum(axis=1).round().astype("int64"),
             "sessions_now": n1.sum(axis=1).round().astype("int64"),
             "conversions_now": k1.sum(axis=1).round().astype("int64")}
+
+
+NO_SILENT_LEAK = "No segment's rate fell significantly more than the rest of the traffic's, nor the whole site's."
 
 
 def describe_leak(row) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .app import DEFAULT_DATA
 from .demo import write_sessions
+from .sources import DEFAULT_DATA
 
 
 def main(argv=None) -> None:

@@ -11,7 +11,6 @@ batch, so the takeaways, which read them all, are written once.
 from __future__ import annotations
 
 import functools
-import json
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import param
 from param.parameterized import batch_call_watchers
 from threadpoolctl import ThreadpoolController
 
-from . import change, leaks, metrics
+from . import change, leaks, metrics, periods
 from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, build_cube
 from .sources import has_ecommerce_steps, open_sessions, session_table
 from .takeaways import takeaways
@@ -46,14 +45,15 @@ TABLES = {
     "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions,
                                                         m.level),
                            ("periods", "bucket", "min_sessions", "level")),
-    "silent_warnings": (lambda m: change.silent_warnings(m.cube.site_daily, m.periods()), ("periods",)),
+    "silent_warnings": (lambda m: [*m.period_problems(), *change.silent_warnings(m.cube.site_daily, m.periods())],
+                        ("periods",)),
     "rate_change": (lambda m: change.rate_change(*m._period_counts), ("periods",)),
 }
 #: Settings that decide a session's cell (which cube dimension each one shapes).
 CELL_SETTINGS = {"duration_edges": "bucket", "engaged_pageviews": "stage", "deep_pageviews": "stage",
                  "funnel": "stage"}
 FILTERS = ("date_range", "devices", "countries", "sources")
-PERIODS = ("baseline_period", "current_period")
+PERIODS = ("baseline_period", "current_period", "align_weekdays")
 #: Cubes kept per session table (other settings than these are rebuilt when asked for).
 CUBES_PER_TABLE = 2
 _cubes: dict[int, OrderedDict] = {}
@@ -125,10 +125,14 @@ class SessionModel(param.Parameterized):
                        label="False discovery rate (countries)", doc="""
         Expected share of false claims among the countries the takeaways say convert
         differently (Benjamini–Hochberg).""")
-    baseline_period = param.DateRange(default=None, label="Baseline period", doc="""
-        The period silent leaks are measured against; None: the first half of the filtered dates.""")
-    current_period = param.DateRange(default=None, label="Current period", doc="""
-        The period checked for silent leaks; None: the second half of the filtered dates.""")
+    current_period = param.String(default="", regex=periods.CURRENT_PATTERN, label="Current period", doc="""
+        The period checked for silent leaks, as ``check --current`` takes it (see leak_app.periods):
+        "" (the second half of the filtered dates), "last-7d", "2026-11-01:2026-11-07"...""")
+    baseline_period = param.String(default="", regex=periods.BASELINE_PATTERN, label="Baseline period", doc="""
+        The period silent leaks are measured against, as ``check --baseline`` takes it: ""
+        (the first half, or as many days just before the current period), "previous-28d"...""")
+    align_weekdays = param.Boolean(default=True, label="Whole weeks in a rolling baseline", doc="""
+        Shorten a rolling baseline counted in days to whole weeks, so every weekday weighs the same.""")
 
     cube = param.ClassSelector(class_=Cube, precedence=-1, doc="The sessions aggregated by day and cell.")
     kpis = param.Dict(default={}, precedence=-1)
@@ -257,6 +261,7 @@ class SessionModel(param.Parameterized):
 
     def _period_ranges(self) -> list[tuple[int, int]]:
         """The silent-leak periods' days (clipped to the filtered ones)."""
+        self._resolved = self._resolve()
         self._periods = [self._clipped(period) for period in self.periods()]
         return self._periods
 
@@ -274,12 +279,20 @@ class SessionModel(param.Parameterized):
         first, last = self._active
         return max(self.cube.day(period[0]), first), min(self.cube.day(period[1]), last)
 
-    def periods(self) -> tuple[tuple, tuple]:
-        """(baseline, current) periods of the silent-leak comparison, defaults filled in."""
+    def _resolve(self) -> periods.Periods:
+        """The periods asked for, in the days the filters leave (rolling ones end on the last)."""
         if self._active is None:
-            return (None, None), (None, None)
-        baseline, current = leaks.default_periods(*(self.cube.date(d) for d in self._active))
-        return self.baseline_period or baseline, self.current_period or current
+            return periods.Periods((None, None), (None, None))
+        return periods.resolve(self.current_period, self.baseline_period,
+                               *(self.cube.date(d) for d in self._active), self.align_weekdays)
+
+    def periods(self) -> tuple[tuple, tuple]:
+        """(baseline, current) days of the silent-leak comparison, defaults filled in."""
+        return self._resolved.baseline, self._resolved.current
+
+    def period_problems(self) -> tuple[str, ...]:
+        """Why the periods cannot be compared as asked (they are compared clipped to the data)."""
+        return self._resolved.problems
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The derived tables by the names the JSON summary and CSV downloads use."""
@@ -300,30 +313,3 @@ class SessionModel(param.Parameterized):
             "silent_leaks": lambda: self.silent_leaks_table.drop(columns="values", errors="ignore"),
             "step_leaks": lambda: self.step_leaks_table,
         }
-
-    def summary(self) -> dict:
-        """Everything the dashboard shows, as JSON-ready data (rates as fractions of 1)."""
-        out = {"kpis": _json_ready(self.kpis)}
-        out.update({name: _records(t) for name, t in self.tables().items()})
-        out["takeaways"] = list(self.takeaways)
-        out["load_report"] = self.load_report
-        out["leaks"] = _records(leaks.leak_rows(leaks.with_shrunk_rates(self.leaks_table)))
-        out["silent_leaks"] = _records(leaks.silent_leak_rows(self.silent_leaks_table))
-        baseline, current = self.periods()
-        out["silent_periods"] = {"baseline": [_day(d) for d in baseline], "current": [_day(d) for d in current]}
-        out["step_leaks"] = _records(self.step_leaks_table)
-        out["silent_warnings"] = list(self.silent_warnings)
-        out["rate_change"] = self.rate_change
-        return out
-
-
-def _json_ready(values: dict) -> dict:
-    return json.loads(pd.Series(values, dtype=object).to_json())
-
-
-def _records(table: pd.DataFrame) -> list[dict]:
-    return json.loads(table.to_json(orient="records", date_format="iso"))
-
-
-def _day(value) -> str | None:
-    return None if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")

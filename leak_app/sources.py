@@ -19,6 +19,7 @@ from .scan import scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: The canonical columns the cube reads (the visitor's id for its design effect; session ids
 #: are only needed while loading).
@@ -85,6 +86,11 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
         raise missing_columns(label, missing, "canonical session table")
     rows = int(table.count().to_pandas())
     return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows)
+
+
+def data_path() -> Path:
+    """The file served by default: ``LEAK_APP_DATA`` if set, else the bundled demo data."""
+    return Path(os.environ.get("LEAK_APP_DATA") or DEFAULT_DATA)
 
 
 def open_data(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None

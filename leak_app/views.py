@@ -24,7 +24,7 @@ from bokeh.models import NumeralTickFormatter, Whisker
 from bokeh.transform import dodge
 
 from .change import most_mixed
-from .leaks import leak_rows, segment_name, silent_leak_rows
+from .leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
 from .text import pct
 
 # Canvas, not WebGL: these plots draw at most hundreds of glyphs, and WebGL adds a read back
@@ -507,8 +507,7 @@ def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: 
     parts = [
         "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings or ()),
         "<h4>Silent leaks: segments whose rate fell more than the rest of the traffic's</h4>",
-        _nested(silent) if len(silent) else "<p>No segment's rate fell significantly more than the "
-        "rest of the traffic's, nor the whole site's.</p>",
+        _nested(silent) if len(silent) else f"<p>{NO_SILENT_LEAK}</p>",
         rate_change_html(change or {}),
         "<h4>Leaks: segments converting below the rest of the traffic</h4>",
         _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "

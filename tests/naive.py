@@ -17,6 +17,7 @@ from leak_app import leaks
 from leak_app.cube import GROUPINGS, MARGINS, duration_labels
 from leak_app.metrics import DEFAULT_FDR
 from leak_app.model import TABLES
+from leak_app.periods import halves
 from leak_app.takeaways import takeaways
 
 MEASURES = {"sessions": ("converted", "size"), "conversions": ("converted", "sum"),
@@ -87,12 +88,12 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
     periods = ((None, None), (None, None))
     before = now = rows.iloc[:0]
     if len(rows):
-        periods = leaks.default_periods(rows["date"].min(), rows["date"].max())
+        periods = halves(rows["date"].min(), rows["date"].max())
         (b0, b1), (c0, c1) = periods
         before, now = (rows[rows["date"].between(a, b)] for a, b in ((b0, b1), (c0, c1)))
     effect = naive_design_effect(data) if "visitor_id" in data else 1.0  # benchmarks read no ids
     m = SimpleNamespace(_counts=counts, _top=[name for name, _ in ranked[:top]], min_sessions=min_sessions,
-                        fdr=fdr, level=level, periods=lambda: periods,
+                        fdr=fdr, level=level, periods=lambda: periods, period_problems=tuple,
                         _period_counts=[naive_counts(part, edges, engaged, deep) for part in (before, now)],
                         _period_units=[naive_units(part, period, edges, engaged, deep)
                                        for part, period in zip((before, now), periods)],

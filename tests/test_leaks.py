@@ -8,7 +8,9 @@ from helpers import counts_of, sessions
 from scipy.stats import fisher_exact
 
 from leak_app import SessionModel, leaks, simulation
+from leak_app.periods import halves
 from leak_app.stats import benjamini_hochberg, wilson_interval
+from leak_app.summary import summary
 
 EDGES = (10, 60)
 
@@ -186,7 +188,7 @@ def test_step_interval_allows_for_the_best_devices_uncertainty(ga_raw):
 ])
 def test_default_periods_are_equal_halves(days, baseline, current):
     dates = pd.Series(pd.date_range("2026-01-05", periods=days))
-    got = leaks.default_periods(dates.min(), dates.max())
+    got = halves(dates.min(), dates.max())
     assert got == tuple(tuple(pd.Timestamp(d) for d in period) for period in (baseline, current))
 
 
@@ -282,28 +284,28 @@ def test_warnings_on_the_real_sample(ga_raw):
     assert "The baseline period has only 3 days" in text and "The current period has only 3 days" in text
     assert "On 06 Jul 2017 conversions collapsed site-wide (0 in 832 sessions" in text
     assert "has no sessions (03 Jul)" in text
-    assert model.summary()["silent_warnings"] == model.silent_warnings
+    assert summary(model)["silent_warnings"] == model.silent_warnings
     assert model.takeaways[0] == "Compare the periods with care. " + " ".join(model.silent_warnings)
 
 
 def test_a_one_day_tracking_gap_is_not_a_desktop_leak(ga_raw):
     """The audit's case: comparing 5 Jul with 6 Jul (a site-wide gap) named "desktop" as a leak."""
-    model = SessionModel.from_path(ga_raw, baseline_period=(pd.Timestamp("2017-07-05"), pd.Timestamp("2017-07-05")),
-                                   current_period=(pd.Timestamp("2017-07-06"), pd.Timestamp("2017-07-06")))
+    model = SessionModel.from_path(ga_raw, baseline_period="2017-07-05:2017-07-05",
+                                   current_period="2017-07-06:2017-07-06")
     found = model.silent_leaks_table[model.silent_leaks_table["leak"]]
     assert found["dimension"].tolist() == ["all traffic"]
     assert any("collapsed site-wide" in w for w in model.silent_warnings)
 
 
 def test_demo_data_reveals_its_planted_leaks():
-    from leak_app.app import DEFAULT_DATA
+    from leak_app.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
-    summary = model.summary()
-    assert summary["leaks"][0]["segment"] == "mobile"  # mobile converts worse throughout
-    silent = {row["segment"] for row in summary["silent_leaks"]}
+    published = summary(model)
+    assert published["leaks"][0]["segment"] == "mobile"  # mobile converts worse throughout
+    silent = {row["segment"] for row in published["silent_leaks"]}
     assert "desktop × google" in silent  # the leak that starts on day 50
-    assert summary["silent_periods"] == {"baseline": ["2026-08-03", "2026-09-16"],
+    assert published["silent_periods"] == {"baseline": ["2026-08-03", "2026-09-16"],
                                          "current": ["2026-09-18", "2026-11-01"]}
     [headline] = [t for t in model.takeaways if t.startswith("Silent leak")]
     assert "desktop × google" in headline  # the cause, under its parent's fall

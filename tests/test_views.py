@@ -128,7 +128,7 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     rate-change waterfall's steps lead from the baseline to the current rate; warnings escaped."""
     import re
 
-    from leak_app.app import DEFAULT_DATA
+    from leak_app.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
     text = views.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"], model.rate_change)

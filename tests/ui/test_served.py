@@ -6,7 +6,7 @@ from helpers import GA_HEADER, plot_canvases
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from leak_app.app import DEFAULT_DATA
+from leak_app.sources import DEFAULT_DATA
 
 
 def kpi(page, label: str):

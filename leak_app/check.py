@@ -1,0 +1,98 @@
+"""``check``: the silent-leak engine as a job for cron and CI that speaks up only when it should.
+
+Exit status: 0 no silent leak; 1 at least one (found under the family-wise control of the
+leak engine, losing at least ``min_lost`` conversions); 2 the check cannot run as asked (data
+that cannot be loaded, filters that name nothing in it, periods outside the data or
+overlapping); 3 it ran, but its report or alert could not be delivered. Headless: plotting
+libraries are imported only to draw an HTML report's chart.
+"""
+from __future__ import annotations
+
+import shlex
+
+from .sources import data_path
+from .summary import silent_part
+from .webhook import slack_escape
+
+CLEAR, FOUND, CANNOT_CHECK, NOT_DELIVERED = 0, 1, 2, 3
+DEFAULT_CURRENT, DEFAULT_BASELINE = "last-7d", "previous-28d"
+
+
+class CheckError(Exception):
+    """The check cannot run as asked (exit status 2); the text says why."""
+
+
+def run(model, min_lost: float = 1) -> dict:
+    """The check of a model's periods, as published JSON: ``summary``'s silent-leak part (the
+    leaks that lose at least ``min_lost`` conversions), what was asked, and the exit status."""
+    if not model.kpis.get("sessions"):
+        raise CheckError("No sessions match the filters: there is nothing to check.")
+    if model.period_problems():
+        raise CheckError(" ".join(model.period_problems()))
+    result = silent_part(model)
+    result["silent_leaks"] = [row for row in result["silent_leaks"] if row["lost_conversions"] >= min_lost]
+    result["asked"] = {"current": model.current_period, "baseline": model.baseline_period,
+                       "align_weekdays": model.align_weekdays, "min_lost": min_lost, "level": model.level}
+    result["data"] = model.load_report.get("path", "")
+    result["status"] = FOUND if result["silent_leaks"] else CLEAR
+    return result
+
+
+def title(result: dict) -> str:
+    """How many silent leaks were found, in what data."""
+    found = len(result["silent_leaks"])
+    return f"{f'{found} silent leak' + 's' * (found != 1) if found else 'No silent leak'} in {result['data']}"
+
+
+def headline(result: dict) -> str:
+    """One line: :func:`title`, over which periods."""
+    (b0, b1), (c0, c1) = result["silent_periods"]["baseline"], result["silent_periods"]["current"]
+    return f"{title(result)}: {c0} to {c1} against {b0} to {b1}"
+
+
+def message(result: dict) -> dict:
+    """The webhook's JSON: Slack/Teams ``text`` (the ranked leaks, data text escaped for
+    Slack), then the structured rows and periods for other receivers."""
+    lines = [f"*Silent Leak Detector*: {slack_escape(headline(result))}"]
+    lines += [f"{i}. {slack_escape(row['sentence'])}" for i, row in enumerate(result["silent_leaks"], 1)]
+    lines += [f"⚠ {slack_escape(w)}" for w in result["silent_warnings"]]
+    return {"text": "\n".join(lines), "silent_leaks": result["silent_leaks"],
+            "silent_periods": result["silent_periods"], "silent_warnings": result["silent_warnings"],
+            "data": result["data"]}
+
+
+def command(model) -> str:
+    """The ``check`` command that checks what the dashboard shows, ready for a scheduler.
+
+    The default halves of the dates are written as dates; a rolling period stays rolling.
+    """
+    report = model.load_report
+    if report.get("format") == "ibis_table":
+        url, table = report["path"].rsplit(" table ", 1)
+        args = ["--connect", url, "--table", table]
+    else:
+        args = [report.get("path") or str(data_path())]
+    (b0, b1), (c0, c1) = model.periods()
+    for option, spec, (start, end) in (("--current", model.current_period, (c0, c1)),
+                                       ("--baseline", model.baseline_period, (b0, b1))):
+        if start is not None:
+            args += [option, spec or f"{start:%Y-%m-%d}:{end:%Y-%m-%d}"]
+    if not model.align_weekdays:
+        args.append("--no-align")
+    args += _filters(model)
+    for name in ("level", "min_sessions", "top_sources"):
+        if getattr(model, name) != model.param[name].default:
+            args += [f"--{name.replace('_', '-')}", f"{getattr(model, name):g}"]
+    return shlex.join(["python", "-m", "leak_app", "check", *args])
+
+
+def _filters(model) -> list[str]:
+    args = []
+    bounds = model.param.date_range.bounds
+    if model.date_range and bounds and tuple(model.date_range) != tuple(bounds):
+        args += ["--dates", "{:%Y-%m-%d}:{:%Y-%m-%d}".format(*model.date_range)]
+    if model.devices and set(model.devices) != set(model.param.devices.objects):
+        args += [part for device in model.devices for part in ("--device", device)]
+    args += [part for country in model.countries for part in ("--country", country)]
+    args += [part for source in model.sources for part in ("--source", source)]
+    return args

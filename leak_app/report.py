@@ -1,0 +1,145 @@
+"""A check's report for people: Markdown (mail, tickets, chat) or one self-contained HTML file.
+
+Both are made from the same :func:`facts`, so they say the same thing; the HTML file adds
+the dashboard's own silent-leak chart and rate-change waterfall (the views, drawn once for
+both), with Bokeh's JavaScript inline: it opens offline. Files are written atomically: a
+report is the old one or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import html
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .change import dominant_effect
+from .check import title
+from .leaks import NO_SILENT_LEAK, segment_name
+from .periods import span
+from .text import escape_markdown, pct
+
+#: The columns of the report's table of leaks.
+COLUMNS = ("#", "Segment", "Rate before → now", "Change beyond the trend (95% CI)", "Conversions lost (95% CI)",
+           "Revenue lost", "Adjusted p")
+
+
+def facts(result: dict) -> dict:
+    """What a report says, as text: title, periods, table rows, sentences, warnings, why the rate moved."""
+    periods = {name: span(*days) if days[0] else "none" for name, days in result["silent_periods"].items()}
+    rows = [(str(i), segment_name(r["segment"], r["dimension"]), f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
+             f"{r['change']:+.0%} ({r['change_low']:+.0%} to {r['change_high']:+.0%})",
+             f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
+             f"{r['lost_revenue']:,.0f}", f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
+            for i, r in enumerate(result["silent_leaks"], 1)]
+    asked = result["asked"]
+    return {
+        "title": title(result),
+        "periods": f"Current period {periods['current']}, against the baseline {periods['baseline']}.",
+        "rows": rows,
+        "sentences": [r["sentence"] for r in result["silent_leaks"]],
+        "warnings": result["silent_warnings"],
+        "why": dominant_effect(result["rate_change"]) if result["rate_change"].get("by_dimension") else None,
+        "method": (f"Each segment's conversion rate is compared with the rest of the traffic's over the same "
+                   f"days (the whole site with its own past), so a change every segment shares is named once. "
+                   f"The chance of any false leak in a check is held at {asked['level']:.1%}; a leak is reported "
+                   f"when it loses at least {asked['min_lost']:g} conversion{'s' * (asked['min_lost'] != 1)}. "
+                   "Losses of different segments overlap (a mobile session from google counts in both): they "
+                   "are never added up."),
+    }
+
+
+def markdown(result: dict, generated: str) -> str:
+    """The report as Markdown: every text from the data escaped."""
+    f = facts(result)
+    out = [f"# {escape_markdown(f['title'])}", "", f"*{f['periods']} Checked {generated}.*", ""]
+    if f["rows"]:
+        out += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        out += ["| " + " | ".join(escape_markdown(cell) for cell in row) + " |" for row in f["rows"]]
+        out += ["", *(f"{i}. {escape_markdown(s)}" for i, s in enumerate(f["sentences"], 1)), ""]
+    else:
+        out += [NO_SILENT_LEAK, ""]
+    if f["warnings"]:
+        out += ["## Read with care", "", *(f"- {escape_markdown(w)}" for w in f["warnings"]), ""]
+    if f["why"]:
+        out += ["## Why the whole rate moved", "", escape_markdown(f["why"]), ""]
+    out += ["## How this was checked", "", f["method"], "", f"Data: {escape_markdown(result['data'])}", ""]
+    return "\n".join(out)
+
+
+def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str:
+    """The report as one offline HTML page: the Markdown report's facts, the silent-leak chart
+    (only the leaks reported) and the waterfall of why the rate moved."""
+    import holoviews as hv
+    from bokeh.embed import components
+    from bokeh.resources import INLINE
+
+    from .app import CSS
+    from .views import leaks_chart, rate_change_html
+
+    f = facts(result)
+    reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
+                                                                >= result["asked"]["min_lost"]))
+    script, chart = components(hv.render(leaks_chart(reported, silent=True)))
+    table = ""
+    if f["rows"]:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in f["rows"])
+        table = f"<table class='found'><tr>{head}</tr>{body}</table>"
+        table += "<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in f["sentences"]) + "</ol>"
+    else:
+        table = f"<p>{NO_SILENT_LEAK}</p>"
+    warnings = "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in f["warnings"])
+    why = f"<h2>Why the whole rate moved</h2><p>{html.escape(f['why'])}</p>" if f["why"] else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(f['title'])}</title>
+{INLINE.render()}
+<style>{CSS}
+body {{font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px; color: #1d2b3a;}}
+h1 {{font-size: 24px;}} h2 {{font-size: 18px; margin-top: 28px;}} .meta {{color: #555;}}
+table.found {{border-collapse: collapse; font-size: 14px; margin: 12px 0;}}
+table.found th, table.found td {{padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left;}}
+table.found th {{background: #f0f3f7;}} li {{margin-bottom: 6px; line-height: 1.4;}}
+</style></head><body>
+<div class="title-bar">Silent Leak Detector</div>
+<h1>{html.escape(f['title'])}</h1>
+<p class="meta">{html.escape(f['periods'])} Checked {html.escape(generated)}.</p>
+{warnings}{table}{chart}{script}
+{why}{rate_change_html(result['rate_change'])}
+<h2>How this was checked</h2><p>{html.escape(f['method'])}</p>
+<p class="meta">Data: {html.escape(result['data'])}</p>
+</body></html>
+"""
+
+
+def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> Path:
+    """Write the report as ``path``'s suffix says (``.md`` or ``.html``), atomically."""
+    path = Path(path)
+    generated = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    if path.suffix.lower() in (".html", ".htm"):
+        text = html_report(result, silent_table, generated)
+    elif path.suffix.lower() in (".md", ".markdown"):
+        text = markdown(result, generated)
+    else:
+        raise ValueError(f"{path}: a report is a .md or .html file")
+    write_atomically(path, text)
+    return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, then rename it over ``path``: readers see the old
+    file or the new one, and an error or Ctrl-C leaves no part of the new one behind."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

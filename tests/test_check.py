@@ -1,0 +1,264 @@
+"""``check``: exit status, JSON, reports and webhook alerts, on data whose truth is planted."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pandas as pd
+import pytest
+from helpers import ROOT
+from test_cli import Resources
+
+from leak_app import check, simulation
+from leak_app.cli import _filtered_model, main, parser
+from leak_app.model import SessionModel
+from leak_app.report import write_atomically
+from leak_app.webhook import WebhookError, post, redact
+
+HALVES = ["--current", "last-14d", "--baseline", "previous-14d"]  # the simulated data's 28 days
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Simulated sessions (28 days, the change in the second half): a silent leak of one source
+    (with a hostile name), a site-wide drop, and day-to-day swings with no drop."""
+    folder = tmp_path_factory.mktemp("check")
+    scenarios = {"planted": {"sessions_per_source": 8000, "drops": {"src05": 0.3}},
+                 "site_drop": {"site_drop": 0.6}, "swings": {"day_sd": 0.3, "repeat": 2.0}}
+    paths = {}
+    for name, scenario in scenarios.items():
+        frame = simulation.planted_sessions(1, **scenario).drop(columns="true_rate")
+        if name == "planted":
+            frame["source"] = frame["source"].cat.rename_categories({"src05": "<!channel> *src05*"})
+        paths[name] = folder / f"{name}.parquet"
+        frame.to_parquet(paths[name])
+    return paths
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A webhook on loopback: records each POST; answers the statuses queued, then 200."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.posts.append((self.path, json.loads(body)))
+        status = self.server.statuses.pop(0) if self.server.statuses else 200
+        time.sleep(self.server.delay)
+        try:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except BrokenPipeError:
+            pass  # the client gave up waiting, as it should
+
+    def log_message(self, *args):
+        pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # closing never waits for a late answer
+
+
+@pytest.fixture
+def receiver():
+    server = Server(("127.0.0.1", 0), Receiver)
+    server.posts, server.statuses, server.delay = [], [], 0.0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}/services/T0001/B0002/s3cretT0ken"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def run_check(capsys, *args):
+    status = main(["check", *args])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_a_planted_silent_leak_exits_1_is_named_first_and_posted(data, receiver, capsys, tmp_path):
+    status, out, err = run_check(capsys, str(data["planted"]), *HALVES, "--json", "--webhook", receiver.url,
+                                 "--report", str(tmp_path / "leaks.md"))
+    result = json.loads(out)
+    assert status == 1 and result["status"] == 1
+    assert result["silent_leaks"][0]["segment"] == "<!channel> *src05*"
+    assert result["silent_periods"] == {"baseline": ["2026-01-05", "2026-01-18"],
+                                        "current": ["2026-01-19", "2026-02-01"]}
+    [(path, message)] = receiver.posts
+    assert path == "/services/T0001/B0002/s3cretT0ken"
+    first = message["text"].splitlines()[1]
+    assert first.startswith("1. &lt;!channel&gt; *src05* (source) fell from")  # nobody is pinged
+    assert message["silent_leaks"] == result["silent_leaks"]
+    assert "s3cretT0ken" not in out + err and "webhook: posted to http://127.0.0.1:" in err
+    report = (tmp_path / "leaks.md").read_text(encoding="utf-8")
+    assert "# 1 silent leak in" in report and "&lt;!channel&gt; \\*src05\\* (source)" in report
+
+
+def test_a_site_wide_drop_names_the_whole_site_once(data, capsys):
+    status, out, _ = run_check(capsys, str(data["site_drop"]), *HALVES, "--json")
+    result = json.loads(out)
+    assert status == 1
+    assert [row["segment"] for row in result["silent_leaks"]] == ["all traffic"]
+
+
+def test_day_to_day_swings_alone_exit_0_and_post_nothing(data, receiver, capsys):
+    status, out, _ = run_check(capsys, str(data["swings"]), *HALVES, "--webhook", receiver.url)
+    assert status == 0 and out.startswith("No silent leak in") and receiver.posts == []
+
+
+def test_min_lost_raises_the_bar(data, capsys):
+    _, out, _ = run_check(capsys, str(data["planted"]), *HALVES, "--json")
+    lost = json.loads(out)["silent_leaks"][0]["lost_conversions"]
+    assert run_check(capsys, str(data["planted"]), *HALVES, "--min-lost", str(lost + 1))[0] == 0
+    assert run_check(capsys, str(data["planted"]), *HALVES, "--min-lost", str(lost - 1))[0] == 1
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--current", "last-14d", "--baseline", "previous-28d"], ("The baseline (2025-12-22 to 2026-01-18 (28 days)) "
+                                                               "reaches outside the data, which run from 2026-01-05 to "
+                                                               "2026-02-01")),
+    (["--current", "2026-01-19:2026-01-25", "--baseline", "2026-01-10:2026-01-20"], "overlaps the current period"),
+    ([*HALVES, "--device", "watch"], "'watch': not among the devices of the data (desktop, mobile, tablet)"),
+    ([*HALVES, "--dates", "2025-01-01:2026-01-20"], "the data run from 2026-01-05 to 2026-02-01"),
+    ([*HALVES, "--level", "0.9"], "level"),
+    ([*HALVES, "--dates", "2026-01-05:2026-01-20", "--device", "desktop", "--country", "India",
+      "--source", "src01", "--current", "last-1d", "--baseline", "previous-1d"], ""),  # a valid control
+])
+def test_a_check_that_cannot_run_as_asked_exits_2_with_the_reason(data, capsys, args, says):
+    status, out, err = run_check(capsys, str(data["swings"]), *args)
+    if not says:
+        assert status in (0, 1) and err == ""
+        return
+    assert status == 2 and says in err and out == "" and "Traceback" not in err
+
+
+def test_bad_data_and_bad_options_exit_2(write, capsys):
+    assert run_check(capsys, str(write("bad.csv", "a,b\n1,2\n")))[0] == 2
+    for args in (["--current", "last-7"], ["--baseline", "last-7d"], ["--report", "report.pdf"],
+                 ["--report", "/nonexistent/folder/report.md"]):
+        with pytest.raises(SystemExit) as exit_:
+            parser().parse_args(["check", *args])
+        assert exit_.value.code == 2
+
+
+def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_path):
+    """As cron runs it: a process whose status is the result; no plotting library imported."""
+    code = ("import sys; from leak_app.cli import main; status = main(sys.argv[1:]); "
+            "loaded = [m for m in ('panel', 'holoviews', 'bokeh', 'geoviews', 'hvplot', 'cartopy') "
+            "if m in sys.modules]; print('PLOTTING', loaded); sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", code, "check", str(data["planted"]), *HALVES,
+                           "--report", str(tmp_path / "r.md")], check=False, cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1, done.stderr
+    assert "PLOTTING []" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "leak_app", "check", str(data["swings"]), *HALVES],
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_the_html_report_stands_alone(data, capsys, tmp_path):
+    target = tmp_path / "report.html"
+    status, _, err = run_check(capsys, str(data["planted"]), *HALVES, "--report", str(target))
+    assert status == 1 and "report:" in err
+    text = target.read_text(encoding="utf-8")
+    links = Resources()
+    links.feed(text)
+    assert not [u for u in links.urls if u.startswith(("http:", "https:", "//"))]
+    assert "&lt;!channel&gt; *src05* (source) fell from" in text and "<!channel>" not in text
+    assert "Why the whole rate moved" in text and "How this was checked" in text
+
+
+def test_an_unwritable_report_exits_3_after_checking(data, capsys, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("leak_app.report.write_atomically", refuse)
+    status, _, err = run_check(capsys, str(data["planted"]), *HALVES, "--report", str(tmp_path / "r.md"))
+    assert status == check.NOT_DELIVERED and "the report could not be written" in err
+
+
+def test_a_report_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    target = tmp_path / "report.md"
+    target.write_text("last week's report")
+    monkeypatch.setattr("os.fsync", lambda fd: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, "this week's report " * 10_000)
+    assert target.read_text() == "last week's report" and os.listdir(tmp_path) == ["report.md"]
+    monkeypatch.undo()
+    write_atomically(target, "this week's report")
+    assert target.read_text() == "this week's report" and os.listdir(tmp_path) == ["report.md"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_the_webhook_retries_server_errors_with_back_off(receiver):
+    receiver.statuses = [500, 503]
+    lines = []
+    assert post(receiver.url, {"text": "hi"}, backoff=0.05, log=lines.append) == 3
+    assert [m for _, m in receiver.posts] == [{"text": "hi"}] * 3
+    assert len(lines) == 2 and all("HTTP 5" in line and "s3cretT0ken" not in line for line in lines)
+
+
+def test_the_webhook_gives_up_at_once_on_a_client_error(receiver):
+    receiver.statuses = [404]
+    with pytest.raises(WebhookError, match="HTTP 404") as error:
+        post(receiver.url, {"text": "hi"}, backoff=0.05)
+    assert len(receiver.posts) == 1 and "s3cretT0ken" not in str(error.value)
+
+
+def test_the_webhook_never_waits_past_its_timeouts(receiver):
+    receiver.delay = 5.0  # answers far too late, every time
+    started = time.monotonic()
+    with pytest.raises(WebhookError, match="no answer within 0.3 s; gave up after 2 attempts"):
+        post(receiver.url, {"text": "hi"}, timeout=0.3, attempts=2, backoff=0.05)
+    assert time.monotonic() - started < 2.0
+
+
+def test_the_webhook_reports_a_refused_connection_without_its_secret(receiver):
+    url = receiver.url
+    receiver.shutdown()
+    receiver.server_close()
+    with pytest.raises(WebhookError, match="no answer") as error:
+        post(url, {"text": "hi"}, attempts=2, backoff=0.01)
+    assert "s3cretT0ken" not in str(error.value) and "T0001" not in str(error.value)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://hooks.slack.com/services/T00/B00/XXXX", "https://hooks.slack.com/…"),
+    ("https://user:pass@example.org:8443/hook?token=abc", "https://example.org:8443/…"),
+    ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+])
+def test_redacted_urls_keep_only_where_they_go(url, shown):
+    assert redact(url) == shown
+
+
+def test_the_dashboards_command_checks_what_the_dashboard_shows(data):
+    """"Copy as check command": the command, parsed and run as check runs it, gives the model's
+    silent leaks for rolling periods, filters and settings."""
+    model = SessionModel.from_path(data["planted"], current_period="last-10d", baseline_period="previous",
+                                   align_weekdays=False, min_sessions=50)
+    model.param.update(devices=["desktop", "mobile"], countries=["India", "Germany"])
+    command = check.command(model)
+    assert command.startswith(f"python -m leak_app check {data['planted']} --current last-10d --baseline previous "
+                              "--no-align --device desktop --device mobile --country India --country Germany "
+                              "--min-sessions 50")
+    args = parser().parse_args(shlex.split(command)[3:])
+    again = _filtered_model(args.path, args)
+    assert again.periods() == model.periods()
+    pd.testing.assert_frame_equal(again.silent_leaks_table.drop(columns="values"),
+                                  model.silent_leaks_table.drop(columns="values"))
+    model.param.update(current_period="", baseline_period="", sources=["<!channel> *src05*"])
+    assert check.command(model).endswith("--current 2026-01-19:2026-02-01 --baseline 2026-01-05:2026-01-18 "
+                                         "--no-align --device desktop --device mobile --country India --country "
+                                         "Germany --source '<!channel> *src05*' --min-sessions 50")
