@@ -25,6 +25,7 @@ from . import views
 from .downloads import to_csv
 from .geo import country_shapes
 from .model import SessionModel
+from .period_controls import PeriodControls
 from .schema import LoadError
 from .sources import data_path, open_data
 from .text import escape_markdown
@@ -188,6 +189,7 @@ class Dashboard(pn.viewable.Viewer):
         self.leaks_chart = self._live(views.leaks_chart, views.leaks_chart_data, "leaks_table")
         self.heatmap = self._live(views.source_device_heatmap, views.source_device_heatmap_data,
                                   "source_device_table", sizing_mode="stretch_width")
+        self.periods = PeriodControls(model=m)
         self._plots = [self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart, self.heatmap]
         self._draw_funnels()
         shown = ["cube", "country_table", *(t for plot in self._plots for t in plot.tables), "funnel_table",
@@ -254,7 +256,8 @@ class Dashboard(pn.viewable.Viewer):
         return [
             self.kpis,
             pn.Card(self.takeaways, title="Business takeaways", **card),
-            pn.Card(pn.Row(pn.Column(self.silent_chart, self.leaks_chart), self.leaks_list,
+            pn.Card(self.periods.command_row() if embed_downloads else self.periods,
+                    pn.Row(pn.Column(self.silent_chart, self.leaks_chart), self.leaks_list,
                            sizing_mode="stretch_width"),
                     title="Leaks, ranked by the conversions they lose", **card),
             pn.Card(self.map, title="Where visitors convert", **card),

@@ -68,49 +68,55 @@ def markdown(result: dict, generated: str) -> str:
     return "\n".join(out)
 
 
+#: The HTML report as a Bokeh file template (Bokeh's documented way to place a plot in a page of
+#: one's own): only the models drawn get their JavaScript inlined, not every extension loaded.
+PAGE = """{% extends base %}
+{% block title %}{{ heading }}{% endblock %}
+{% block postamble %}<style>{{ css }}</style>{% endblock %}
+{% block contents %}{{ before }}{{ embed(roots.chart) }}{{ after }}{% endblock %}
+"""
+STYLE = """
+body {font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px; color: #1d2b3a;
+      height: auto;}
+h1 {font-size: 24px;} h2 {font-size: 18px; margin-top: 28px;} .meta {color: #555;}
+table.found {border-collapse: collapse; font-size: 14px; margin: 12px 0;}
+table.found th, table.found td {padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left;}
+table.found th {background: #f0f3f7;} li {margin-bottom: 6px; line-height: 1.4;}
+"""
+
+
 def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str:
     """The report as one offline HTML page: the Markdown report's facts, the silent-leak chart
     (only the leaks reported) and the waterfall of why the rate moved."""
     import holoviews as hv
-    from bokeh.embed import components
+    from bokeh.embed import file_html
     from bokeh.resources import INLINE
+    from jinja2 import Template
 
     from .app import CSS
+    from .export import make_offline
     from .views import leaks_chart, rate_change_html
 
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
                                                                 >= result["asked"]["min_lost"]))
-    script, chart = components(hv.render(leaks_chart(reported, silent=True)))
-    table = ""
+    chart = hv.render(leaks_chart(reported, silent=True, top=min(max(len(f["rows"]), 1), 10)))
+    chart.name = "chart"
     if f["rows"]:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in f["rows"])
-        table = f"<table class='found'><tr>{head}</tr>{body}</table>"
-        table += "<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in f["sentences"]) + "</ol>"
+        found = f"<table class='found'><tr>{head}</tr>{body}</table>"
+        found += "<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in f["sentences"]) + "</ol>"
     else:
-        table = f"<p>{NO_SILENT_LEAK}</p>"
+        found = f"<p>{NO_SILENT_LEAK}</p>"
     warnings = "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in f["warnings"])
     why = f"<h2>Why the whole rate moved</h2><p>{html.escape(f['why'])}</p>" if f["why"] else ""
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(f['title'])}</title>
-{INLINE.render()}
-<style>{CSS}
-body {{font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px; color: #1d2b3a;}}
-h1 {{font-size: 24px;}} h2 {{font-size: 18px; margin-top: 28px;}} .meta {{color: #555;}}
-table.found {{border-collapse: collapse; font-size: 14px; margin: 12px 0;}}
-table.found th, table.found td {{padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left;}}
-table.found th {{background: #f0f3f7;}} li {{margin-bottom: 6px; line-height: 1.4;}}
-</style></head><body>
-<div class="title-bar">Silent Leak Detector</div>
-<h1>{html.escape(f['title'])}</h1>
-<p class="meta">{html.escape(f['periods'])} Checked {html.escape(generated)}.</p>
-{warnings}{table}{chart}{script}
-{why}{rate_change_html(result['rate_change'])}
-<h2>How this was checked</h2><p>{html.escape(f['method'])}</p>
-<p class="meta">Data: {html.escape(result['data'])}</p>
-</body></html>
-"""
+    before = (f'<div class="title-bar">Silent Leak Detector</div><h1>{html.escape(f["title"])}</h1>'
+              f'<p class="meta">{html.escape(f["periods"])} Checked {html.escape(generated)}.</p>{warnings}{found}')
+    after = (f"{why}{rate_change_html(result['rate_change'])}<h2>How this was checked</h2>"
+             f"<p>{html.escape(f['method'])}</p><p class=\"meta\">Data: {html.escape(result['data'])}</p>")
+    return make_offline(file_html(chart, INLINE, template=Template(PAGE), template_variables={
+        "heading": html.escape(f["title"]), "css": CSS + STYLE, "before": before, "after": after}))
 
 
 def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> Path:

@@ -1,7 +1,7 @@
-"""How numbers read in sentences, cards and hover text: one place, so they agree."""
+"""How numbers and text from the data read in sentences, cards, hover text and Markdown: one place, so they agree."""
 from __future__ import annotations
 
-import html
+import re
 
 import pandas as pd
 
@@ -13,7 +13,12 @@ def pct(rate) -> str:
     return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
 
 
+#: What Markdown would read as markup inside a line: emphasis, code, links, table cells, and the
+#: starts of HTML tags and entities ("p < 0.001" is left as it is).
+_MARKUP = re.compile(r"[\\`*_\[\]|~]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])")
+
+
 def escape_markdown(text: str) -> str:
-    """Text from the data (file, country, source names) shown literally inside a line of Markdown:
-    no HTML, emphasis, code, link or table cell; still readable in the raw file."""
-    return "".join("\\" + c if c in "\\`*_[]|~" else c for c in html.escape(str(text), quote=False))
+    """Text from the data (file, country, source names) shown literally inside a line of Markdown,
+    and still readable in the raw file: each markup character behind a backslash."""
+    return _MARKUP.sub(lambda match: "\\" + match.group(0), str(text))

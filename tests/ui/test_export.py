@@ -1,6 +1,8 @@
 """The exported HTML file opened with the network off, as a colleague opens an attachment."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from helpers import plot_canvases
 from playwright.sync_api import expect
@@ -42,3 +44,28 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     mobile = demo[demo["device"] == "mobile"]
     expect(sessions).to_have_text(f"{len(mobile):,}", timeout=30_000)
     assert offline.console_errors == [] and offline.failed_requests == []
+
+
+def test_a_check_report_opens_offline_with_its_chart(offline, tmp_path):
+    """The HTML report a scheduled check writes, opened with the network off: every script is in
+    the file, the silent-leak chart draws the leak the text names."""
+    from leak_app.cli import main
+    from leak_app.simulation import planted_sessions
+
+    planted_sessions(1, sessions_per_source=8000, drops={"src05": 0.3}).drop(columns="true_rate").to_parquet(
+        tmp_path / "planted.parquet")
+    report = tmp_path / "report.html"
+    assert main(["check", str(tmp_path / "planted.parquet"), "--current", "last-14d", "--baseline", "previous-14d",
+                 "--report", str(report)]) == 1
+    text = report.read_text(encoding="utf-8")
+    assert all(src.startswith("data:") for src in re.findall(r'<script[^>]* src="([^"]*)"', text))
+    offline.goto(report.as_uri())
+    expect(offline.get_by_role("heading", name="1 silent leak in")).to_be_visible()
+    expect(offline.locator("table.found")).to_contain_text("src05 (source)")
+    for _ in range(40):
+        drawn = plot_canvases(offline)
+        if drawn:
+            break
+        offline.wait_for_timeout(250)
+    assert len(drawn) == 1 and len(set(drawn[0].screenshot())) > 50
+    assert offline.failed_requests == [] and offline.console_errors == []

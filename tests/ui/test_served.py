@@ -124,3 +124,54 @@ def test_leak_tables_download_too(page, served):
     table = pd.read_csv(download.value.path())
     leaks = table[table["leak"]]
     assert "desktop × google" in set(leaks["segment"]) and (leaks["q_value"] <= 0.05).all()
+
+
+def test_rolling_periods_and_the_check_command_to_copy(browser, served):
+    """An analyst picks rolling periods, narrows the devices, copies the command and runs it:
+    the command checks what the page shows."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    context = browser.new_context(viewport={"width": 1500, "height": 2400})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    command = page.get_by_label("The same check, for cron or CI")
+    expect(command).to_have_value(f"python -m leak_app check {DEFAULT_DATA} --current 2026-09-18:2026-11-01 "
+                                  "--baseline 2026-08-03:2026-09-16")
+    expect(page.get_by_text("desktop (device) fell from")).to_be_visible()
+
+    page.get_by_role("button", name="Rolling").click()
+    expect(page.get_by_text("Comparing 2026-10-26 to 2026-11-01 (7 days) with the baseline 2026-09-28 to "
+                            "2026-10-25 (28 days).")).to_be_visible(timeout=30_000)
+    expect(command).to_have_value(f"python -m leak_app check {DEFAULT_DATA} --current last-7d "
+                                  "--baseline previous-28d")
+    expect(page.get_by_text("desktop (device) fell from")).to_have_count(0)
+    for label in ("Current: the last … days", "Baseline: the … days before"):  # the six weeks either side
+        days = page.get_by_label(label)  # of the demo's planted leak (day 50: 22 Sep)
+        days.fill("42")
+        days.press("Enter")
+    expect(page.get_by_text("Comparing 2026-09-21 to 2026-11-01 (42 days) with the baseline 2026-08-10 to "
+                            "2026-09-20 (42 days).")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="tablet").click()
+    expect(command).to_have_value(f"python -m leak_app check {DEFAULT_DATA} --current last-42d "
+                                  "--baseline previous-42d --device desktop --device mobile", timeout=30_000)
+
+    page.get_by_role("button", name="Copy").click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    done = subprocess.run([sys.executable, *shlex.split(copied)[1:], "--json"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["silent_periods"] == {"baseline": ["2026-08-10", "2026-09-20"],
+                                        "current": ["2026-09-21", "2026-11-01"]}
+    assert "desktop × google" in {row["segment"] for row in result["silent_leaks"]}
+    for row in result["silent_leaks"]:  # the same sentences, on the page
+        expect(page.locator("ol.leaks").first).to_contain_text(row["sentence"])
+    context.close()

@@ -1,0 +1,118 @@
+"""The Leaks view's period controls: the silent-leak comparison's periods as ``check`` takes
+them (halves of the dates, rolling, or explicit dates), and the ``check`` command that checks
+what the dashboard shows, to copy into a scheduler.
+
+The widgets only write the model's period specs (see :mod:`leak_app.periods`); the model
+resolves them, and :func:`leak_app.check.command` writes the command.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import panel as pn
+import param
+
+from .check import command
+from .model import SessionModel
+from .periods import span
+
+HALVES, ROLLING, DATES = "Halves of the dates", "Rolling", "Dates"
+#: What the command depends on, beside the periods.
+COMMAND_INPUTS = ["current_period", "baseline_period", "align_weekdays", "date_range", "devices", "countries",
+                  "sources", "level", "min_sessions", "top_sources", "load_report"]
+
+#: The copy button's code, in the browser: the clipboard exists only on https:// or localhost pages.
+COPY = """
+if (navigator.clipboard) {
+  navigator.clipboard.writeText(command.value).then(() => { button.label = "Copied" },
+                                                     () => { button.label = "Select it and copy" })
+} else {
+  button.label = "Select it and copy"
+}
+"""
+
+
+class PeriodControls(pn.viewable.Viewer):
+    """Choose the compared periods; read and copy the equivalent ``check`` command."""
+
+    model = param.ClassSelector(class_=SessionModel)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        m = self.model
+        current, baseline = m.current_period, m.baseline_period
+        rolling = current.startswith("last-") and current.endswith("d")
+        self.mode = pn.widgets.RadioButtonGroup(
+            options=[HALVES, ROLLING, DATES], value=ROLLING if rolling else DATES if ":" in current else HALVES,
+            color="primary", variant="outline", align="end")
+        self.current_days = pn.widgets.IntInput(label="Current: the last … days", start=1, end=3650, width=150,
+                                                value=int(current[5:-1]) if rolling else 7)
+        self.baseline_days = pn.widgets.IntInput(
+            label="Baseline: the … days before", start=1, end=3650, width=150,
+            value=int(baseline[9:-1]) if baseline.startswith("previous-") and baseline.endswith("d") else 28)
+        self.align = pn.widgets.Checkbox.from_param(m.param.align_weekdays, align="end")
+        self.current_dates = pn.widgets.DateRangePicker(label="Current period", width=220)
+        self.baseline_dates = pn.widgets.DateRangePicker(label="Baseline period", width=220)
+        self.shown = pn.pane.Markdown(self._shown(), sizing_mode="stretch_width", margin=(0, 10))
+        self.command = pn.widgets.TextInput(label="The same check, for cron or CI", value=command(m),
+                                            sizing_mode="stretch_width")
+        # A plain button: ButtonIcon's icons come from a CDN, and the app must not reach the internet.
+        self.copy = pn.widgets.Button(label="Copy", color="primary", variant="outline", width=90,
+                                      align="end")
+        self.copy.js_on_click(args={"command": self.command, "button": self.copy}, code=COPY)
+        for widget in (self.mode, self.current_days, self.baseline_days, self.current_dates, self.baseline_dates):
+            widget.param.watch(self._ask, "value")
+        m.param.watch(self._show, COMMAND_INPUTS)
+        self._visible()
+
+    def _ask(self, event) -> None:
+        """Write the chosen periods into the model, as ``check`` would take them."""
+        m = self.model
+        if event.obj is self.mode and self.mode.value == DATES:
+            baseline, current = m.periods()  # start from the periods compared now
+            for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
+                with param.parameterized.discard_events(picker):  # one change of the model, below
+                    picker.param.update(value=tuple(d.date() for d in period), **self._bounds())
+        if self.mode.value == ROLLING:
+            m.param.update(current_period=f"last-{self.current_days.value}d",
+                           baseline_period=f"previous-{self.baseline_days.value}d")
+        elif self.mode.value == DATES:
+            m.param.update(current_period=_spec(self.current_dates.value),
+                           baseline_period=_spec(self.baseline_dates.value))
+        else:
+            m.param.update(current_period="", baseline_period="")
+        self._visible()
+
+    def _bounds(self) -> dict:
+        low, high = self.model.param.date_range.bounds
+        return {"start": low.date(), "end": high.date()}
+
+    def _visible(self) -> None:
+        for widget in (self.current_days, self.baseline_days, self.align):
+            widget.visible = self.mode.value == ROLLING
+        for widget in (self.current_dates, self.baseline_dates):
+            widget.visible = self.mode.value == DATES
+
+    def _shown(self) -> str:
+        baseline, current = self.model.periods()
+        if current[0] is None:
+            return ""
+        return f"Comparing **{span(*current)}** with the baseline **{span(*baseline)}**."
+
+    def _show(self, *events) -> None:
+        self.shown.object = self._shown()
+        self.command.value = command(self.model)
+
+    def command_row(self) -> pn.Row:
+        """The command and its copy button (all a saved file can offer: it cannot recompute)."""
+        return pn.Row(self.command, self.copy, sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(self.mode, self.current_days, self.baseline_days, self.align, self.current_dates,
+                   self.baseline_dates, sizing_mode="stretch_width"),
+            self.shown, self.command_row(), sizing_mode="stretch_width")
+
+
+def _spec(dates: tuple[dt.date, dt.date] | None) -> str:
+    return "" if not dates else f"{dates[0]:%Y-%m-%d}:{dates[1]:%Y-%m-%d}"

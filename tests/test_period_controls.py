@@ -1,0 +1,44 @@
+"""The Leaks view's period controls write the model's period specs, as check takes them."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from leak_app import SessionModel
+from leak_app.period_controls import DATES, HALVES, ROLLING, PeriodControls
+from leak_app.sources import DEFAULT_DATA
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    return SessionModel.from_path(DEFAULT_DATA)
+
+
+def test_each_mode_writes_the_periods_check_takes(demo_model):
+    model = demo_model
+    controls = PeriodControls(model=model)
+    assert controls.mode.value == HALVES and not controls.current_days.visible
+    halves = model.periods()
+    controls.mode.value = DATES  # starts from the periods compared until now
+    assert (model.current_period, model.baseline_period) == ("2026-09-18:2026-11-01", "2026-08-03:2026-09-16")
+    assert model.periods() == halves and controls.current_dates.visible and not controls.current_days.visible
+    controls.current_dates.value = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert model.current_period == "2026-10-01:2026-10-31"
+    assert "--current 2026-10-01:2026-10-31 --baseline 2026-08-03:2026-09-16" in controls.command.value
+    controls.mode.value = ROLLING
+    assert (model.current_period, model.baseline_period) == ("last-7d", "previous-28d")
+    controls.baseline_days.value = 30
+    assert model.baseline_period == "previous-30d" and controls.shown.object == (
+        "Comparing **2026-10-26 to 2026-11-01 (7 days)** with the baseline **2026-09-28 to 2026-10-25 (28 days)**.")
+    model.align_weekdays = False
+    assert "2026-09-26 to 2026-10-25 (30 days)" in controls.shown.object
+    assert controls.command.value.endswith("--current last-7d --baseline previous-30d --no-align")
+    controls.mode.value = HALVES
+    assert (model.current_period, model.baseline_period) == ("", "") and model.periods() == halves
+
+
+def test_controls_open_on_the_models_periods():
+    model = SessionModel.from_path(DEFAULT_DATA, current_period="last-14d", baseline_period="previous-56d")
+    controls = PeriodControls(model=model)
+    assert (controls.mode.value, controls.current_days.value, controls.baseline_days.value) == (ROLLING, 14, 56)
