@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import duckdb
 import ibis
@@ -75,7 +76,7 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     such a view with the warehouse's own SQL), and only the cube's aggregate ever
     leaves the engine.
     """
-    label = f"{url} table {name}"
+    label = f"{without_password(url)} table {name}"
     try:
         table = ibis.connect(url).table(name)
     except Exception as exc:  # the backend's own message says what is wrong
@@ -91,6 +92,14 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
 def data_path() -> Path:
     """The file served by default: ``LEAK_APP_DATA`` if set, else the bundled demo data."""
     return Path(os.environ.get("LEAK_APP_DATA") or DEFAULT_DATA)
+
+
+def without_password(url: str) -> str:
+    """A connection URL as it may be shown, logged or posted: its password hidden."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
 def open_data(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None

@@ -262,3 +262,30 @@ def test_the_dashboards_command_checks_what_the_dashboard_shows(data):
     assert check.command(model).endswith("--current 2026-01-19:2026-02-01 --baseline 2026-01-05:2026-01-18 "
                                          "--no-align --device desktop --device mobile --country India --country "
                                          "Germany --source '<!channel> *src05*' --min-sessions 50")
+
+
+def test_a_warehouse_table_is_checked_and_its_command_names_it(data, capsys, tmp_path, receiver, monkeypatch):
+    """Where a daily GA export lives: --connect URL --table NAME, the webhook from the environment."""
+    import duckdb
+
+    database = tmp_path / "warehouse.ddb"
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"CREATE TABLE web_sessions AS SELECT * FROM read_parquet('{data['planted']}')")
+    monkeypatch.setenv("LEAK_APP_WEBHOOK", receiver.url)
+    url = f"duckdb:///{database}"
+    status, out, _ = run_check(capsys, "--connect", url, "--table", "web_sessions", *HALVES, "--json")
+    assert status == 1 and len(receiver.posts) == 1
+    monkeypatch.delenv("LEAK_APP_WEBHOOK")
+    from_file = json.loads(run_check(capsys, str(data["planted"]), *HALVES, "--json")[1])
+    assert json.loads(out)["silent_leaks"] == from_file["silent_leaks"] and len(receiver.posts) == 1
+    model = _filtered_model(None, parser().parse_args(["check", "--connect", url, "--table", "web_sessions",
+                                                       *HALVES]))
+    assert check.command(model).startswith(f"python -m leak_app check --connect {url} --table web_sessions "
+                                           "--current last-14d --baseline previous-14d")
+
+
+def test_a_warehouse_password_is_never_shown(capsys):
+    """The table's label reaches the load report, the page, reports and webhooks: no password in it."""
+    status, out, err = run_check(capsys, "--connect", "postgres://analyst:s3cret@127.0.0.1:1/shop", *HALVES)
+    assert status == 2 and "postgres://analyst:***@127.0.0.1:1/shop table sessions" in err
+    assert "s3cret" not in out + err
