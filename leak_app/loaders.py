@@ -19,8 +19,20 @@ import pandas as pd
 
 from . import ga4
 from .countries import unmatched_countries
-from .readers import read_raw
-from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport, to_canonical
+from .readers import read_raw, refuse_repeated_columns
+from .schema import (
+    DEVICES,
+    EARLIEST_DATE,
+    MAX_LABEL,
+    NOT_SET,
+    OTHER_DEVICE,
+    LoadError,
+    LoadReport,
+    implausible_date,
+    latest_date,
+    long_label,
+    to_canonical,
+)
 
 #: A column whose non-empty values mostly fail to parse is a wrong file or mapping,
 #: not a few bad rows: refuse it instead of dropping most of the data.
@@ -146,10 +158,8 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     """
     label = name or str(path)
     raw, kind, unreadable = read_raw(Path(path), label)
+    refuse_repeated_columns(raw.columns, label)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
-    if raw.columns.duplicated().any():
-        dupes = sorted(set(raw.columns[raw.columns.duplicated()]))
-        raise LoadError(f"{label}: column(s) {', '.join(dupes)} appear more than once")
     if raw.empty:
         raise LoadError(f"{label}: has a header but no data rows")
     if mapping is None and ga4.is_ga4(raw.columns):
@@ -257,7 +267,9 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
         values = _text(mapped[layout.columns[canon]])
         flag(values == "", f"missing {canon}")
         out[canon] = values
-    out["date"] = _dates(mapped[layout.columns["date"]], layout.columns["date"], label, flag)
+    source = layout.columns["date"]
+    out["date"] = _dates(mapped[source], source, label, flag)
+    flag((out["date"] < EARLIEST_DATE) | (out["date"] > latest_date()), implausible_date(source))
     for canon in NUMERIC:
         src = layout.columns[canon]
         if src not in mapped:
@@ -271,6 +283,7 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
     for canon in TEXT:
         src = layout.columns.get(canon)
         out[canon] = _labels(mapped[src]) if src in mapped else pd.Series(NOT_SET, index=index)
+        flag(out[canon].str.len() > MAX_LABEL, long_label(src))
     out["device"] = _devices(out["device"])
     return pd.DataFrame(out, index=index), reasons
 
@@ -330,8 +343,12 @@ def _dates(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     values = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
     values = values.fillna(_iso_dates(text.where(~compact & (text != ""))))
     bad = values.isna().to_numpy()
-    _refuse_if_mostly_bad(bad, np.ones_like(bad), raw, column, label, "dates (YYYYMMDD or YYYY-MM-DD)")
-    flag(bad, f"{column}: not a date")
+    # A date whose year pandas cannot hold (before 1678, after 2262) is implausible, as DuckDB finds it.
+    year = pd.to_numeric(text.str.extract(r"^(\d{4})(?:\d{4}$|-\d{2}-\d{2})", expand=False), errors="coerce")
+    far = bad & ((year < 1678) | (year > 2262)).to_numpy()
+    _refuse_if_mostly_bad(bad & ~far, np.ones_like(bad), raw, column, label, "dates (YYYYMMDD or YYYY-MM-DD)")
+    flag(bad & ~far, f"{column}: not a date")
+    flag(far, implausible_date(column))
     return values.dt.normalize()
 
 

@@ -9,9 +9,11 @@ broken) come back as counts by reason, so the caller can account for them.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,10 @@ from .schema import LoadError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+#: Most a gzip file read into memory may expand to, in bytes and times its compressed size
+#: (``LEAK_APP_MAX_EXPANDED_MB``): session exports compress 5 to 30 times.
+MAX_EXPANDED_BYTES = int(os.environ.get("LEAK_APP_MAX_EXPANDED_MB", "2048")) * 2**20
+MAX_EXPANSION = 200
 #: Per-hit arrays of BigQuery session exports: large, and not needed for sessions.
 SKIPPED_KEYS = ("hits", "customDimensions")
 
@@ -30,10 +36,7 @@ def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]
         raise LoadError(f"{label}: no such file")
     data = path.read_bytes()
     if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
+        data = gunzip(data, label)
     elif path.suffix.lower() == ".gz":
         raise LoadError(f"{label}: not a valid gzip file (it does not start like one)")
     kind = kind_of(data)
@@ -44,6 +47,27 @@ def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]
     text = decode(data, label)
     frame, dropped = (_ndjson if kind == "json" else _csv)(text, label)
     return frame, kind, dropped
+
+
+def gunzip(data: bytes, label: str) -> bytes:
+    """The gzip file's content, or a LoadError once it expands beyond MAX_EXPANDED_BYTES or
+    MAX_EXPANSION times its size: a decompression bomb (10 MB expanding to 10 GB) is refused
+    after reading a bounded part of it, before it takes the memory of the process."""
+    limit = min(MAX_EXPANDED_BYTES, MAX_EXPANSION * len(data))
+    parts, size = [], 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while chunk := stream.read(2**20):
+                size += len(chunk)
+                if size > limit:
+                    raise LoadError(
+                        f"{label}: expands to more than {limit / 2**20:,.0f} MB ({limit // len(data):,} times its "
+                        f"compressed size): refused as a likely decompression bomb; a genuine file this large "
+                        f"loads uncompressed (it is then scanned from disk)")
+                parts.append(chunk)
+    except (OSError, EOFError) as exc:
+        raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
+    return b"".join(parts)
 
 
 def kind_of(head: bytes) -> str:
@@ -76,7 +100,22 @@ def _parquet(data: bytes, label: str) -> pd.DataFrame:
     return flatten(frame, nested)
 
 
+def refuse_repeated_columns(names, label: str) -> None:
+    """A column named twice (case and spaces aside) leaves which one holds the data ambiguous."""
+    seen = pd.Index([str(n).strip().lower() for n in names])
+    if seen.duplicated().any():
+        repeated = ", ".join(repr(c) for c in sorted(set(seen[seen.duplicated()])))
+        raise LoadError(f"{label}: column(s) {repeated} appear more than once; rename or remove the copies")
+
+
+def csv_header(text: str) -> list[str]:
+    """A CSV's column names as written (pandas renames a repeated one to ``name.1``)."""
+    end = text.find("\n")
+    return next(csv.reader([text if end < 0 else text[:end]]), [])
+
+
 def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    refuse_repeated_columns(csv_header(text), label)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

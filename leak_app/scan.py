@@ -28,8 +28,19 @@ from .loaders import (
     missing_columns,
     nothing_kept,
 )
-from .readers import GZIP_MAGIC, kind_of
-from .schema import DEVICES, NOT_SET, OTHER_DEVICE, LoadError, LoadReport
+from .readers import GZIP_MAGIC, csv_header, kind_of, refuse_repeated_columns
+from .schema import (
+    DEVICES,
+    EARLIEST_DATE,
+    MAX_LABEL,
+    NOT_SET,
+    OTHER_DEVICE,
+    LoadError,
+    LoadReport,
+    implausible_date,
+    latest_date,
+    long_label,
+)
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
 #: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
@@ -42,12 +53,18 @@ MERGED = "repeated session id (merged into its first row)"
 
 def file_kind(path: Path) -> str:
     """ "parquet", "json" (newline-delimited) or "csv", from the first bytes (gzip looked through)."""
+    with (gzip.open if _gzipped(path) else open)(path, "rb") as handle:
+        return kind_of(handle.read(4096))
+
+
+def _first_line(path: Path, most: int = 2**20) -> str:
+    with (gzip.open if _gzipped(path) else open)(path, "rb") as handle:
+        return handle.readline(most).decode("utf-8-sig", errors="replace")
+
+
+def _gzipped(path: Path) -> bool:
     with open(path, "rb") as handle:
-        head = handle.read(4096)
-    if head[:2] == GZIP_MAGIC:
-        with gzip.open(path, "rb") as handle:
-            head = handle.read(4096)
-    return kind_of(head)
+        return handle.read(2) == GZIP_MAGIC
 
 
 def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
@@ -85,6 +102,8 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     """
     path, label = Path(path), name or str(path)
     kind = file_kind(path)
+    if kind == "csv":
+        refuse_repeated_columns(csv_header(_first_line(path)), label)
     try:
         raw = _read(connect(), path, kind)
     except Exception as exc:  # DuckDB's own message says what is wrong
@@ -154,6 +173,8 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     source = layout.columns["date"]
     values["date"] = _date(raw[source])
     checks.append((values["date"].isnull(), f"{source}: not a date"))
+    checks.append(((values["date"] < EARLIEST_DATE.date()) | (values["date"] > latest_date().date()),
+                   implausible_date(source)))
     for name in NUMERIC:
         source = layout.columns.get(name)
         if source not in raw.columns:
@@ -166,7 +187,11 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     values.setdefault("transactions", (values["revenue"] > 0).cast("float64"))
     for name in TEXT:
         source = layout.columns.get(name)
-        values[name] = _text(raw[source]) if source in raw.columns else ibis.literal(NOT_SET)
+        if source in raw.columns:
+            values[name] = _text(raw[source])
+            checks.append((values[name].length() > MAX_LABEL, long_label(source)))
+        else:
+            values[name] = ibis.literal(NOT_SET)
     device = values["device"].lower()
     values["device"] = ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE)
     reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))

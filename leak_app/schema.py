@@ -34,6 +34,29 @@ OTHER_DEVICE = "other"
 NOT_SET = "(not set)"
 
 
+#: Sessions dated before Google Analytics (2005) or after tomorrow (a file may run a day ahead
+#: in its own time zone) are typos or placeholders (1900-01-01, 2099-12-31): one such row would
+#: make the cube span centuries of empty days.
+EARLIEST_DATE = pd.Timestamp("2005-01-01")
+#: A longer label (device, country, source, medium) is no real one (GA caps them far lower); it
+#: would only cost memory and time in every lookup.
+MAX_LABEL = 200
+
+
+def latest_date() -> pd.Timestamp:
+    return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+
+
+def implausible_date(column: str) -> str:
+    """Drop reason of a date outside EARLIEST_DATE..tomorrow (the same for every loader)."""
+    return f"{column}: implausible date (before {EARLIEST_DATE.year} or after tomorrow)"
+
+
+def long_label(column: str) -> str:
+    """Drop reason of a label longer than MAX_LABEL characters (the same for every loader)."""
+    return f"{column}: longer than {MAX_LABEL} characters"
+
+
 class LoadError(ValueError):
     """A file could not be turned into sessions; the message names file, row or column."""
 

@@ -114,3 +114,13 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
     missing = run("summary", "--connect", f"duckdb:///{database}", "--table", "nope", check=False)
     assert missing.returncode == 2 and "table nope: cannot be opened" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("command", ["export", "png"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, tmp_path):
+    """Export into an unwritable folder raised Python's error after 14 s of work."""
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    result = run(command, str(blocker / "out" / ("dashboard.html" if command == "export" else "")), check=False)
+    assert result.returncode == 2 and f"cannot write in {blocker}" in result.stderr
+    assert "Traceback" not in result.stderr

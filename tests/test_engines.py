@@ -45,15 +45,18 @@ def assert_same_under_filters(model: SessionModel, reference: SessionModel) -> N
 
 
 def messy_csv(frame: pd.DataFrame, path) -> None:
-    """The sessions as a canonical CSV, with rows to drop (one sharing a kept session's id), exact
-    duplicates and a midnight split."""
+    """The sessions as a canonical CSV, with rows to drop (one sharing a kept session's id; dates of
+    1900 and 2999; a 20,000-character country name), exact duplicates and a midnight split."""
     rows = frame.astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
-    bad = rows.iloc[:5].copy()
-    bad["visitor_id"] = ["", "v1", rows["visitor_id"].iloc[30], "v3", "v4"]
+    bad = rows.iloc[:8].copy()
+    bad["visitor_id"] = ["", "v1", rows["visitor_id"].iloc[30], "v3", "v4", "v5", "v6", "v7"]
     bad.iloc[2, bad.columns.get_loc("session_id")] = rows["session_id"].iloc[30]
-    bad["date"] = ["2026-08-03", "2026-13-45", "2026-08-03", "2026-08-03", "2026-08-03"]
-    bad["pageviews"] = ["1", "2", "-3", "1", "1"]
-    bad["revenue"] = ["0", "0", "0", "abc", "0"]
+    bad["date"] = ["2026-08-03", "2026-13-45", "2026-08-03", "2026-08-03", "2026-08-03", "1900-01-01",
+                   "2999-12-31", "2026-08-03"]
+    bad["pageviews"] = ["1", "2", "-3", "1", "1", "1", "1", "1"]
+    bad["revenue"] = ["0", "0", "0", "abc", "0", "0", "0", "0"]
+    bad["country"] = bad["country"].astype(str)
+    bad.iloc[7, bad.columns.get_loc("country")] = "Ruritania" * 2_000
     split = rows.iloc[[10]].assign(date="2026-08-20", pageviews=4, duration=300)
     split_next_day = split.assign(date="2026-08-21", pageviews=2, duration=40)
     rows = rows.drop(index=10)
@@ -68,10 +71,12 @@ def test_a_scanned_file_accounts_for_every_row_as_pandas_does(demo, tmp_path, na
     messy_csv(demo, path)
     scanned, report = scan_sessions(path)
     loaded, expected = load_sessions(path)
-    assert report.rows_read == expected.rows_read == len(demo) + 5 + 2 + 1
+    assert report.rows_read == expected.rows_read == len(demo) + 8 + 2 + 1
     assert report.dropped == expected.dropped
     assert report.dropped == {"missing visitor_id": 1, "date: not a date": 1, "negative pageviews": 1,
                               "revenue: not a number": 1, "exact duplicate row": 2,
+                              "date: implausible date (before 2005 or after tomorrow)": 2,
+                              "country: longer than 200 characters": 1,
                               "repeated session id (merged into its first row)": 1}
     assert (report.rows_kept, report.sessions, report.duplicates_removed) == (
         expected.rows_kept, expected.sessions, expected.duplicates_removed)

@@ -7,10 +7,14 @@ from collections import defaultdict
 
 import pandas as pd
 import pytest
-from helpers import GA_HEADER
+from helpers import GA_HEADER, ROOT
 
 from leak_app import LoadError, load_sessions
+from leak_app.loaders import GA_SESSIONS
+from leak_app.scan import scan_sessions
 from leak_app.schema import to_canonical
+
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def accounted(report) -> bool:
@@ -178,6 +182,39 @@ def test_missing_file_and_bad_gzip_are_refused(write, tmp_path):
         load_sessions(tmp_path / "nope.csv")
     with pytest.raises(LoadError, match="not a valid gzip file"):
         load_sessions(write("s.csv.gz", b"not gzip at all"))
+
+
+def test_a_decompression_bomb_is_refused_after_a_bounded_read(write):
+    """50 MB of zeros in a 50 KB gzip: refused once it expands 200 times its size (10 MB), before
+    it is read whole (the audit's 10 MB file expanding to 10.5 GB took a server to 10 GB)."""
+    bomb = gzip.compress((GA_HEADER + "\n").encode() + b"0" * 50_000_000)
+    assert len(bomb) < 100_000
+    with pytest.raises(LoadError, match=r"bomb\.csv\.gz: expands to more than \d+ MB \(200 times its compressed size\)"):
+        load_sessions(write("bomb.csv.gz", bomb))
+
+
+@pytest.mark.parametrize("header", ["country,Country", "country, country "])
+def test_a_column_named_twice_is_refused(write, header, tmp_path):
+    """pandas reads a repeated CSV column as "country.1" and DuckDB as "country_1": the second
+    one's data was silently lost. Both paths refuse it, naming it."""
+    path = write("twice.csv", GA_HEADER.replace("country", header) + "\n1,10,1,20170704,desktop,France,Spain,"
+                 "google,1,,,\n")
+    with pytest.raises(LoadError, match=r"twice\.csv: column\(s\) 'country' appear more than once"):
+        load_sessions(path)
+    with pytest.raises(LoadError, match=r"twice\.csv: column\(s\) 'country' appear more than once"):
+        scan_sessions(path, layout=GA_SESSIONS)
+
+
+def test_events_of_implausible_dates_and_labels_are_dropped(tmp_path):
+    """GA4 events dated 1900 or with a 20,000-character country: dropped with the same reasons
+    as session rows."""
+    events = pd.read_json(FIXTURES / "events_20260803.json", lines=True, dtype=False)
+    events.loc[0, "event_date"] = "19000101"
+    events.at[1, "geo"] = {**events.at[1, "geo"], "country": "Ruritania" * 2_000}
+    events.to_json(tmp_path / "events.json", orient="records", lines=True)
+    _, report = load_sessions(tmp_path / "events.json")
+    assert report.dropped["event_date: implausible date (before 2005 or after tomorrow)"] == 1
+    assert report.dropped["geo.country: longer than 200 characters"] == 1 and accounted(report)
 
 
 def test_upload_name_replaces_temporary_path_in_messages(write):
