@@ -32,6 +32,10 @@ from .schema import LoadError
 from .sources import data_path, open_data
 from .text import escape_markdown
 
+#: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
+#: the size of each websocket message it is sent in.
+ACCEPTED = (".csv", ".json", ".ndjson", ".jsonl", ".gz", ".parquet")
+DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
 TITLE = "Silent Leak Detector"
 ACCENT = "#3b6ea8"
 ALL_DEVICES = "All devices"
@@ -164,6 +168,7 @@ class Dashboard(pn.viewable.Viewer):
     """Every view of one SessionModel, laid out for a page, a template or a notebook."""
 
     model = param.ClassSelector(class_=SessionModel)
+    max_upload_mb = param.Integer(default=DEFAULT_UPLOAD_MB, bounds=(1, None), doc="Largest upload, in MB.")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -302,7 +307,7 @@ class Dashboard(pn.viewable.Viewer):
                 pn.widgets.RadioButtonGroup.from_param(m.param.funnel, color="primary", variant="outline"),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",
             ),
-            Upload(model=m),
+            Upload(model=m, max_mb=self.max_upload_mb),
         ]
 
     def __panel__(self):
@@ -361,25 +366,37 @@ LOG = logging.getLogger(__name__)
 
 
 class Upload(pn.viewable.Viewer):
-    """Load another session file into the model; a bad file leaves the current data in place."""
+    """Load another session file into the model; a bad file leaves the current data in place.
+
+    Panel's FileDropper sends the file in chunks (one websocket message each, never the whole
+    file) and refuses a file over ``max_mb`` in the browser, with its message, before sending it.
+    """
 
     model = param.ClassSelector(class_=SessionModel)
+    max_mb = param.Integer(default=DEFAULT_UPLOAD_MB, bounds=(1, None), doc="Largest file accepted, in MB.")
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.input = pn.widgets.FileInput(accept=".csv,.json,.ndjson,.jsonl,.gz,.parquet",
-                                          sizing_mode="stretch_width")
+        self.input = pn.widgets.FileDropper(accepted_filetypes=list(ACCEPTED), max_file_size=f"{self.max_mb}MB",
+                                            chunk_size=UPLOAD_CHUNK, layout="compact", sizing_mode="stretch_width")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
-        self.input.param.watch(self._load, "value")
+        self.input.param.watch(self._dropped, "value")
         # The shown upload's folder: a large file is scanned from disk, again whenever a
         # setting rebuilds the cube, so it stays until another upload replaces it.
         self._folder = None
 
-    def _load(self, event) -> None:
-        if event.new is None:
+    def _dropped(self, event) -> None:
+        """The file the dropper has finished receiving (text files come decoded: encoded again)."""
+        for name, content in list(event.new.items()):
+            self.input.value.pop(name)  # held here only: the next drop of the same name is new
+            self.receive(name, content.encode("utf-8") if isinstance(content, str) else content)
+
+    def receive(self, name: str, content: bytes) -> None:
+        """Load an uploaded file's bytes; ``name`` (the browser's) is only shown."""
+        if len(content) > self.max_mb * 2**20:  # the browser checks first; a client may not
+            self._say(f"Could not load it; the current data stays. {name}: larger than {self.max_mb} MB", "danger")
             return
-        name = self.input.filename or "upload"
-        if not event.new:
+        if not content:
             self._say(f"Could not load it; the current data stays. {name}: file is empty", "danger")
             return
         folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
@@ -388,7 +405,7 @@ class Upload(pn.viewable.Viewer):
         suffix = "".join(Path(name).suffixes[-2:])
         path = Path(folder.name) / f"upload{suffix if SAFE_SUFFIX.fullmatch(suffix) else ''}"
         try:
-            path.write_bytes(event.new)
+            path.write_bytes(content)
             self.model.load(path, name=name)
         except Exception as exc:  # any failure of the user's action: said in the page, data kept
             folder.cleanup()
@@ -407,16 +424,17 @@ class Upload(pn.viewable.Viewer):
         self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown("**Load another file** (CSV, JSON, Parquet; gzipped or not)"),
+        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV, JSON, Parquet; gzipped or not; up to "
+                                          f"{self.max_mb:,} MB)"),
                          self.input, self.status, sizing_mode="stretch_width")
 
 
-def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None
-               ) -> pn.template.BaseTemplate:
+def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
+               max_upload_mb: int = DEFAULT_UPLOAD_MB) -> pn.template.BaseTemplate:
     """A fresh model and template per browser session around data loaded once per process."""
     sessions, report = cached_sessions(path or data_path(), mapping, table)
     model = SessionModel(sessions=sessions, load_report=report.to_dict())
-    return Dashboard(model=model).template()
+    return Dashboard(model=model, max_upload_mb=max_upload_mb).template()
 
 
 def static_dashboard(model: SessionModel) -> pn.Column:

@@ -14,6 +14,9 @@ from .check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .schema import LoadError
 from .summary import summary as summary_of
 
+#: Largest websocket message: an upload comes in chunks of 4 MB (app.UPLOAD_CHUNK), whatever its size.
+WEBSOCKET_MESSAGE_BYTES = 20 * 2**20
+
 
 def _mapping(args):
     """The column mapping given by --mapping FILE and/or --map name=column, if any."""
@@ -80,9 +83,10 @@ def serve(args) -> None:
     print(f"Serving {f'{table[0]} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     pn.serve(
-        {"": lambda: create_app(path, mapping, table)}, port=args.port, address=args.address, show=False,
+        {"": lambda: create_app(path, mapping, table, args.max_upload_mb)}, port=args.port, address=args.address,
+        show=False,
         allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
-        websocket_max_message_size=args.max_upload_mb * 1024 * 1024,
+        websocket_max_message_size=WEBSOCKET_MESSAGE_BYTES,
         basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
     )
 
@@ -246,7 +250,8 @@ def parser() -> argparse.ArgumentParser:
                    help="extra host[:port] browsers may connect from when sharing the app")
     p.add_argument("--basic-auth", help="password, or a JSON file of user: password, to require")
     p.add_argument("--cookie-secret", help="cookie secret (required with --basic-auth)")
-    p.add_argument("--max-upload-mb", type=int, default=200, help="largest file the upload accepts")
+    p.add_argument("--max-upload-mb", type=int, default=200,
+                   help="largest file the upload accepts (checked in the browser before it is sent)")
     p.set_defaults(run=serve)
 
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")

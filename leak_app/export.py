@@ -21,25 +21,19 @@ from .model import SessionModel
 _REMOTE_LINK = re.compile(r"<link[^>]+href=[\"']https?://[^>]*>\s*", re.IGNORECASE)
 #: ...and its components' stylesheets (holoviz/panel#6759, #7073): each is in Panel's wheel.
 _PANEL_CSS = re.compile(r"https://cdn\.holoviz\.org/panel/[^/]+/dist/([\w./-]+?\.css)(?:\?v=[\w.]+)?")
-#: ...and Bokeh lists every loaded model's ``__javascript__``, used or not: Panel's module shim,
-#: at a server path (``static/extensions/panel/...``) that a file cannot reach.
-_PANEL_SERVED_JS = re.compile(r"static/extensions/panel/([\w./@^%-]+?\.js)")
 _PANEL_DIST = Path(pn.__file__).parent / "dist"
 
 
-def _data_uri(kind: str):
-    def inline(match: re.Match) -> str:
-        local = _PANEL_DIST / match.group(1)
-        if not local.is_file():
-            raise FileNotFoundError(f"{match.group(0)} is not in Panel's bundled files ({local})")
-        return f"data:{kind};base64," + base64.b64encode(local.read_bytes()).decode("ascii")
-    return inline
+def _inline_css(match: re.Match) -> str:
+    local = _PANEL_DIST / match.group(1)
+    if not local.is_file():
+        raise FileNotFoundError(f"{match.group(0)} is not in Panel's bundled files ({local})")
+    return "data:text/css;base64," + base64.b64encode(local.read_bytes()).decode("ascii")
 
 
 def make_offline(html: str) -> str:
-    """Drop remote icon links; turn Panel's CDN stylesheets and served scripts into data URIs."""
-    html = _PANEL_CSS.sub(_data_uri("text/css"), _REMOTE_LINK.sub("", html))
-    return _PANEL_SERVED_JS.sub(_data_uri("text/javascript"), html)
+    """Drop remote icon links and turn Panel's CDN stylesheets into data URIs."""
+    return _PANEL_CSS.sub(_inline_css, _REMOTE_LINK.sub("", html))
 
 
 def export_html(model: SessionModel, path: str | Path) -> Path:

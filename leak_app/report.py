@@ -68,16 +68,8 @@ def markdown(result: dict, generated: str) -> str:
     return "\n".join(out)
 
 
-#: The HTML report as a Bokeh file template (Bokeh's documented way to place a plot in a page of
-#: one's own): only the models drawn get their JavaScript inlined, not every extension loaded.
-PAGE = """{% extends base %}
-{% block title %}{{ heading }}{% endblock %}
-{% block postamble %}<style>{{ css }}</style>{% endblock %}
-{% block contents %}{{ before }}{{ embed(roots.chart) }}{{ after }}{% endblock %}
-"""
 STYLE = """
-body {font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px; color: #1d2b3a;
-      height: auto;}
+body {font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px; color: #1d2b3a;}
 h1 {font-size: 24px;} h2 {font-size: 18px; margin-top: 28px;} .meta {color: #555;}
 table.found {border-collapse: collapse; font-size: 14px; margin: 12px 0;}
 table.found th, table.found td {padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left;}
@@ -89,19 +81,19 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
     """The report as one offline HTML page: the Markdown report's facts, the silent-leak chart
     (only the leaks reported) and the waterfall of why the rate moved."""
     import holoviews as hv
-    from bokeh.embed import file_html
-    from bokeh.resources import INLINE
-    from jinja2 import Template
+    from bokeh.embed import components
+    from bokeh.resources import Resources
 
     from .app import CSS
-    from .export import make_offline
     from .views import leaks_chart, rate_change_html
 
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
                                                                 >= result["asked"]["min_lost"]))
-    chart = hv.render(leaks_chart(reported, silent=True, top=min(max(len(f["rows"]), 1), 10)))
-    chart.name = "chart"
+    script, chart = components(hv.render(leaks_chart(reported, silent=True, top=min(max(len(f["rows"]), 1), 10))))
+    # Bokeh's own JavaScript, inline (its documented ``js_raw``); not ``render()``, which also lists
+    # every loaded extension model's files (Panel's, at server paths or on CDNs), used or not.
+    bokeh = "".join(f"<script>{code}</script>" for code in Resources(mode="inline", components=["bokeh"]).js_raw)
     if f["rows"]:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in f["rows"])
@@ -111,12 +103,16 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
         found = f"<p>{NO_SILENT_LEAK}</p>"
     warnings = "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in f["warnings"])
     why = f"<h2>Why the whole rate moved</h2><p>{html.escape(f['why'])}</p>" if f["why"] else ""
-    before = (f'<div class="title-bar">Silent Leak Detector</div><h1>{html.escape(f["title"])}</h1>'
-              f'<p class="meta">{html.escape(f["periods"])} Checked {html.escape(generated)}.</p>{warnings}{found}')
-    after = (f"{why}{rate_change_html(result['rate_change'])}<h2>How this was checked</h2>"
-             f"<p>{html.escape(f['method'])}</p><p class=\"meta\">Data: {html.escape(result['data'])}</p>")
-    return make_offline(file_html(chart, INLINE, template=Template(PAGE), template_variables={
-        "heading": html.escape(f["title"]), "css": CSS + STYLE, "before": before, "after": after}))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(f['title'])}</title>
+{bokeh}<style>{CSS}{STYLE}</style></head><body>
+<div class="title-bar">Silent Leak Detector</div><h1>{html.escape(f['title'])}</h1>
+<p class="meta">{html.escape(f['periods'])} Checked {html.escape(generated)}.</p>
+{warnings}{found}{chart}{script}{why}{rate_change_html(result['rate_change'])}
+<h2>How this was checked</h2><p>{html.escape(f['method'])}</p>
+<p class="meta">Data: {html.escape(result['data'])}</p>
+</body></html>
+"""
 
 
 def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> Path:
@@ -136,6 +132,7 @@ def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> 
 def write_atomically(path: Path, text: str) -> None:
     """Write to a temporary file beside ``path``, then rename it over ``path``: readers see the old
     file or the new one, and an error or Ctrl-C leaves no part of the new one behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:

@@ -144,8 +144,6 @@ def test_spark_local_mode_builds_the_cube_of_the_in_memory_path(spark, demo):
 
 
 def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
     from leak_app import sources
     from leak_app.app import Upload
 
@@ -154,12 +152,11 @@ def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, m
     demo.to_parquet(path)
     model = SessionModel(sessions=generate_sessions(2_000, seed=9))
     upload = Upload(model=model)
-    upload.input.filename = "big.parquet"
-    upload._load(SimpleNamespace(new=path.read_bytes()))
+    upload.receive("big.parquet", path.read_bytes())
     assert isinstance(model.sessions, ibis.Table) and model.kpis["sessions"] == len(demo)
     model.duration_edges = [15, 150]  # the cube is built again, from the uploaded file
     assert model.duration_table["sessions"].sum() == len(demo)
-    upload._load(SimpleNamespace(new=path.read_bytes()))  # the next upload replaces its folder
+    upload.receive("big.parquet", path.read_bytes())  # the next upload replaces its folder
     model.engaged_pageviews = 4
     funnel = model.funnel_table
     assert funnel[funnel["stage"] == "Browsed"]["sessions"].sum() == len(demo)

@@ -21,8 +21,8 @@ def upload():
 
 
 def send(upload: Upload, filename: str, content: bytes) -> None:
-    """What the browser's file input does: a name, then the bytes."""
-    upload.input.param.update(filename=filename, value=content)
+    """What the file dropper does once the browser has sent the last chunk."""
+    upload.input.value = {filename: content}
 
 
 @pytest.mark.parametrize("filename", ["..", ".", "é" * 200 + ".csv", "../../etc/passwd", "a/b.csv.gz.exe"])
@@ -51,3 +51,11 @@ def test_an_unexpected_failure_reaches_the_page_and_the_log(upload, monkeypatch,
     assert upload.model.kpis["sessions"] == 2_000
     assert "loading the upload 'big.csv' failed" in caplog.text and "Traceback" in caplog.text
     assert not {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("leak_app_upload_")}
+
+
+def test_a_file_over_the_limit_is_refused_on_the_server_too(upload):
+    """The browser refuses it first; a client that does not is refused before any parsing."""
+    upload.max_mb = 1
+    send(upload, "big.csv", TWO_SESSIONS + b"1,12,1,20170705,mobile,Spain,bing,1,,,\n" * 40_000)
+    assert upload.status.alert_type == "danger" and "big.csv: larger than 1 MB" in upload.status.object
+    assert upload.model.kpis["sessions"] == 2_000

@@ -101,6 +101,29 @@ def test_bad_upload_shows_its_error_and_keeps_the_data(page, served, write):
     expect(page.locator(".alert-success")).to_contain_text("Loaded 2 sessions from two.csv")
 
 
+def test_an_upload_over_the_limit_is_refused_in_the_page(page):
+    """The audit's case: a file over --max-upload-mb dropped the websocket and left a dead page with
+    no message. The dropper refuses it in the browser, says why, and the page keeps working."""
+    import os
+    import tempfile
+
+    from ui_serving import serving
+
+    with serving("--max-upload-mb", "1") as url, tempfile.TemporaryDirectory() as folder:
+        page.goto(url)
+        sessions = kpi(page, "Sessions")
+        expect(sessions).to_have_text("100,000", timeout=60_000)
+        big = os.path.join(folder, "big.csv")
+        with open(big, "w") as out:
+            out.write(GA_HEADER + "\n" + "1,10,1,20170704,desktop,France,google,3,20,1,5000000\n" * 40_000)
+        page.locator("input[type=file]").set_input_files(big)
+        expect(page.get_by_text("File is too large", exact=True)).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Maximum file size is 1 MB", exact=True)).to_be_visible()
+        page.get_by_role("button", name="desktop").click()  # the page still answers
+        expect(sessions).not_to_have_text("100,000", timeout=30_000)
+        assert page.console_errors == []
+
+
 def test_each_table_downloads_as_csv_following_the_filters(page, served):
     demo = pd.read_parquet(DEFAULT_DATA)
     page.goto(served)
