@@ -429,6 +429,19 @@ class Upload(pn.viewable.Viewer):
                          self.input, self.status, sizing_mode="stretch_width")
 
 
+def said_in_the_page(exception: BaseException) -> None:
+    """Panel's exception handler for the served app: a failed action of a user (a setting whose cube
+    cannot be built, say) is logged with its traceback and said in that user's page, which keeps
+    showing the data as it was (see SessionModel._update)."""
+    LOG.error("a user's action failed", exc_info=exception)
+    reason = str(exception).splitlines()[0] if str(exception) else ""
+    if not isinstance(exception, LoadError):
+        reason = f"{type(exception).__name__}: {reason}"
+    if pn.state.notifications is not None:  # Notyf shows HTML: the reason may name files or values
+        pn.state.notifications.error(html.escape(f"That could not be done; the page shows the data as before. "
+                                                 f"{reason}"), duration=0)
+
+
 def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
                max_upload_mb: int = DEFAULT_UPLOAD_MB) -> pn.template.BaseTemplate:
     """A fresh model and template per browser session around data loaded once per process."""

@@ -72,15 +72,16 @@ def _filtered_model(path, args):
 def serve(args) -> None:
     import panel as pn
 
-    from .app import cached_sessions, create_app
-    from .sources import data_path
+    from .app import cached_sessions, create_app, said_in_the_page
+    from .sources import data_path, without_password
 
     path = Path(args.data) if args.data else data_path()
     mapping, table = _mapping(args), _table(args)
     cached_sessions(path, mapping, table)  # data that cannot be loaded stops here, with its error
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
-    print(f"Serving {f'{table[0]} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
+    pn.config.param.update(notifications=True, exception_handler=said_in_the_page)
+    print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     pn.serve(
         {"": lambda: create_app(path, mapping, table, args.max_upload_mb)}, port=args.port, address=args.address,

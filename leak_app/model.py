@@ -163,21 +163,37 @@ class SessionModel(param.Parameterized):
         return cls(sessions=sessions, load_report=report.to_dict(), **params)
 
     def load(self, path: str | Path, name: str | None = None) -> None:
-        """Replace the data; on a LoadError nothing changes and the error propagates."""
+        """Replace the data; on any error nothing changes and the error propagates."""
         sessions, report = open_sessions(path, name=name)
-        self.param.update(sessions=sessions, load_report=report.to_dict())
+        before = self.load_report
+        try:
+            self.param.update(sessions=sessions, load_report=report.to_dict())
+        except Exception:  # the sessions are set back by _update; their report too
+            self.load_report = before
+            raise
 
     def cell_settings(self) -> CellSettings:
         return CellSettings(tuple(self.duration_edges), self.engaged_pageviews, self.deep_pageviews, self.funnel)
 
     def _update(self, *events) -> None:
-        """Bring every output up to date with the inputs that changed (all on the first call)."""
+        """Bring every output up to date with the inputs that changed (all on the first call).
+
+        If that fails (a scanned file deleted since, a warehouse gone), the changed inputs are set
+        back and the outputs made from them again (their cube is cached), so the model still holds
+        the data as it was, and the error propagates for the app to say.
+        """
         if self._busy:
             return  # filters reset below, while handling new data or new top sources
         self._busy = True
         try:
             with batch_call_watchers(self), one_blas_thread():  # watchers see a new cube, its tables
-                self._publish(events)  # and takeaways at once
+                try:  # and takeaways at once
+                    self._publish(events)
+                except Exception:
+                    if events:
+                        self.param.update({event.name: event.old for event in events})
+                        self._publish(events)
+                    raise
         finally:
             self._busy = False
 

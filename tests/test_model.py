@@ -236,3 +236,27 @@ def test_models_of_many_tables_leave_no_table_behind():
         SessionModel(sessions=generate_sessions(2_000, seed=seed))
     gc.collect()
     assert len(ibis.get_backend().list_tables()) == before
+
+
+def test_a_change_that_fails_leaves_the_model_as_it_was(demo, tmp_path):
+    """The audit's case: the served file deleted, then a setting changed — a database error in the
+    log, the setting changed and the tables stale. Now the setting is set back, every table holds
+    the data as before, and the error reaches the caller (the app says it)."""
+    from leak_app.sources import open_sessions
+
+    path = tmp_path / "served.parquet"
+    demo.to_parquet(path)
+    model = SessionModel(sessions=open_sessions(path, scan_from=0)[0])
+    before = {name: getattr(model, name) for name in ("kpis", "duration_table", "takeaways")}
+    changed = []
+    model.param.watch(lambda *events: changed.extend((e.name, e.new) for e in events),
+                      ["duration_edges", "duration_table"])
+    path.unlink()
+    with pytest.raises(Exception, match="served.parquet"):
+        model.duration_edges = [15, 150]
+    assert model.duration_edges == list(model.param.duration_edges.default)
+    assert model.kpis == before["kpis"] and model.takeaways == before["takeaways"]
+    pd.testing.assert_frame_equal(model.duration_table, before["duration_table"])
+    assert ("duration_edges", list(model.param.duration_edges.default)) in changed  # the widgets follow
+    model.devices = ["mobile"]  # filters are answered from the cube: the model still works
+    assert model.kpis["sessions"] == (demo["device"] == "mobile").sum()

@@ -124,6 +124,35 @@ def test_an_upload_over_the_limit_is_refused_in_the_page(page):
         assert page.console_errors == []
 
 
+def test_a_failed_setting_change_is_said_in_the_page_and_the_data_stays(page, tmp_path, monkeypatch):
+    """The audit's case: the served file deleted, then a setting changed: a database error in the
+    server's log only, and stale numbers on the page. Now the page says it, the setting goes back
+    and every number stays."""
+    import shutil
+
+    from ui_serving import serving
+
+    monkeypatch.setenv("LEAK_APP_SCAN_FROM_BYTES", "0")  # scanned from disk, as a large file is
+    served = tmp_path / "served.parquet"
+    shutil.copy(DEFAULT_DATA, served)
+    with serving("--data", str(served)) as url:
+        page.goto(url)
+        sessions = kpi(page, "Sessions")
+        expect(sessions).to_have_text("100,000", timeout=60_000)
+        served.unlink()
+        page.get_by_text("Settings").click()
+        engaged = page.get_by_label("Engaged at pageviews")
+        engaged.fill("4")
+        engaged.press("Enter")
+        notice = page.locator(".notyf__toast--error")
+        expect(notice).to_contain_text("That could not be done; the page shows the data as before.", timeout=30_000)
+        expect(notice).to_contain_text("served.parquet")
+        expect(engaged).to_have_value("5")
+        expect(sessions).to_have_text("100,000")
+        page.get_by_role("button", name="desktop").click()  # the page still answers
+        expect(sessions).not_to_have_text("100,000", timeout=30_000)
+
+
 def test_each_table_downloads_as_csv_following_the_filters(page, served):
     demo = pd.read_parquet(DEFAULT_DATA)
     page.goto(served)
