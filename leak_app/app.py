@@ -377,8 +377,9 @@ class Upload(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.input = pn.widgets.FileDropper(accepted_filetypes=list(ACCEPTED), max_file_size=f"{self.max_mb}MB",
-                                            chunk_size=UPLOAD_CHUNK, layout="compact", sizing_mode="stretch_width")
+        self.input = pn.widgets.FileDropper(
+            accepted_filetypes=list(ACCEPTED), max_file_size=f"{self.max_mb}MB", chunk_size=UPLOAD_CHUNK,
+            layout="compact", sizing_mode="stretch_width")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
         self.input.param.watch(self._dropped, "value")
         # The shown upload's folder: a large file is scanned from disk, again whenever a
@@ -394,7 +395,8 @@ class Upload(pn.viewable.Viewer):
     def receive(self, name: str, content: bytes) -> None:
         """Load an uploaded file's bytes; ``name`` (the browser's) is only shown."""
         if len(content) > self.max_mb * 2**20:  # the browser checks first; a client may not
-            self._say(f"Could not load it; the current data stays. {name}: larger than {self.max_mb} MB", "danger")
+            self._say(f"Could not load it; the current data stays. {name}: larger than {self.max_mb} MB",
+                      "danger")
             return
         if not content:
             self._say(f"Could not load it; the current data stays. {name}: file is empty", "danger")
@@ -438,8 +440,8 @@ def said_in_the_page(exception: BaseException) -> None:
     if not isinstance(exception, LoadError):
         reason = f"{type(exception).__name__}: {reason}"
     if pn.state.notifications is not None:  # Notyf shows HTML: the reason may name files or values
-        pn.state.notifications.error(html.escape(f"That could not be done; the page shows the data as before. "
-                                                 f"{reason}"), duration=0)
+        message = f"That could not be done; the page shows the data as before. {reason}"
+        pn.state.notifications.error(html.escape(message), duration=0)
 
 
 def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,

@@ -41,7 +41,8 @@ def run(model, min_lost: float = 1) -> dict:
 def title(result: dict) -> str:
     """How many silent leaks were found, in what data."""
     found = len(result["silent_leaks"])
-    return f"{f'{found} silent leak' + 's' * (found != 1) if found else 'No silent leak'} in {result['data']}"
+    what = f"{found} silent leak{'s' * (found != 1)}" if found else "No silent leak"
+    return f"{what} in {result['data']}"
 
 
 def headline(result: dict) -> str:
@@ -64,7 +65,8 @@ def message(result: dict) -> dict:
 def command(model) -> str:
     """The ``check`` command that checks what the dashboard shows, ready for a scheduler.
 
-    The default halves of the dates are written as dates; a rolling period stays rolling.
+    The default halves of the dates are written as dates; a rolling period stays rolling (and the
+    baseline left to follow it, as ``previous``).
     """
     report = model.load_report
     if report.get("format") == "ibis_table":
@@ -73,8 +75,9 @@ def command(model) -> str:
     else:
         args = [report.get("path") or str(data_path())]
     (b0, b1), (c0, c1) = model.periods()
+    baseline = model.baseline_period or ("previous" if model.current_period else "")
     for option, spec, (start, end) in (("--current", model.current_period, (c0, c1)),
-                                       ("--baseline", model.baseline_period, (b0, b1))):
+                                       ("--baseline", baseline, (b0, b1))):
         if start is not None:
             args += [option, spec or f"{start:%Y-%m-%d}:{end:%Y-%m-%d}"]
     if not model.align_weekdays:

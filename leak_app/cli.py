@@ -84,8 +84,8 @@ def serve(args) -> None:
     print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     pn.serve(
-        {"": lambda: create_app(path, mapping, table, args.max_upload_mb)}, port=args.port, address=args.address,
-        show=False,
+        {"": lambda: create_app(path, mapping, table, args.max_upload_mb)}, port=args.port,
+        address=args.address, show=False,
         allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
         websocket_max_message_size=WEBSOCKET_MESSAGE_BYTES,
         basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
@@ -176,8 +176,8 @@ def _comparison_options(p, current: str, baseline: str, default: str) -> None:
     p.add_argument("--current", type=_spec("current"), default=current, metavar="PERIOD",
                    help=f"the period checked: {periods.EXAMPLES['current']} (default: {default[0]})")
     p.add_argument("--baseline", type=_spec("baseline"), default=baseline, metavar="PERIOD",
-                   help=f"the period it is compared with: {periods.EXAMPLES['baseline']}; previous-N ends the "
-                        f"day before the current period starts (default: {default[1]})")
+                   help=f"the period it is compared with: {periods.EXAMPLES['baseline']}; previous-N "
+                        f"ends the day before the current period starts (default: {default[1]})")
     p.add_argument("--no-align", action="store_true",
                    help="keep a rolling baseline in days as written (default: shortened to whole weeks)")
     p.add_argument("--dates", type=_dates, metavar="START:END",
@@ -186,7 +186,8 @@ def _comparison_options(p, current: str, baseline: str, default: str) -> None:
         p.add_argument(f"--{name}", action="append", metavar=name.upper(),
                        help=f"only these {plural} (repeat the option for more than one)")
     p.add_argument("--level", type=float, help="chance of any false leak (default 0.025)")
-    p.add_argument("--min-sessions", type=int, help="fewest sessions a segment needs to be rated (default 100)")
+    p.add_argument("--min-sessions", type=int,
+                   help="fewest sessions a segment needs to be rated (default 100)")
     p.add_argument("--top-sources", type=int, help="sources named; the rest are one group (default 10)")
 
 
@@ -203,7 +204,8 @@ def _dates(text: str) -> tuple:
     try:
         start, end = (pd.Timestamp(part).to_pydatetime() for part in text.split(":"))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31") from exc
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31") from exc
     if end < start:
         raise argparse.ArgumentTypeError(f"{text!r}: the period ends before it starts")
     return start, end
@@ -285,7 +287,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=_report_file, metavar="FILE",
                    help="write a report of what was found: FILE.md (Markdown) or FILE.html (offline page)")
     p.add_argument("--webhook", default=os.environ.get("LEAK_APP_WEBHOOK"), metavar="URL",
-                   help="POST the silent leaks found (Slack/Teams {\"text\": ...} plus the rows) to this URL; "
+                   help="POST the silent leaks found (Slack/Teams {\"text\": ...} plus the rows) to this "
+                        "URL; "
                         "default: the LEAK_APP_WEBHOOK environment variable, which keeps the secret out of "
                         "crontabs and process lists")
     p.add_argument("--webhook-timeout", type=float, default=10, metavar="SECONDS",

@@ -604,7 +604,8 @@ def _period_sums(periods: list) -> dict:
             "conversions_now": k1.sum(axis=1).round().astype("int64")}
 
 
-NO_SILENT_LEAK = "No segment's rate fell significantly more than the rest of the traffic's, nor the whole site's."
+NO_SILENT_LEAK = ("No segment's rate fell significantly more than the rest of the traffic's, nor the whole "
+                  "site's.")
 
 
 def describe_leak(row) -> str:

@@ -45,8 +45,8 @@ TABLES = {
     "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions,
                                                         m.level),
                            ("periods", "bucket", "min_sessions", "level")),
-    "silent_warnings": (lambda m: [*m.period_problems(), *change.silent_warnings(m.cube.site_daily, m.periods())],
-                        ("periods",)),
+    "silent_warnings": (lambda m: [*m.period_problems(),
+                                   *change.silent_warnings(m.cube.site_daily, m.periods())], ("periods",)),
     "rate_change": (lambda m: change.rate_change(*m._period_counts), ("periods",)),
 }
 #: Settings that decide a session's cell (which cube dimension each one shapes).
@@ -128,7 +128,8 @@ class SessionModel(param.Parameterized):
     current_period = param.String(default="", regex=periods.CURRENT_PATTERN, label="Current period", doc="""
         The period checked for silent leaks, as ``check --current`` takes it (see leak_app.periods):
         "" (the second half of the filtered dates), "last-7d", "2026-11-01:2026-11-07"...""")
-    baseline_period = param.String(default="", regex=periods.BASELINE_PATTERN, label="Baseline period", doc="""
+    baseline_period = param.String(default="", regex=periods.BASELINE_PATTERN, label="Baseline period",
+                                   doc="""
         The period silent leaks are measured against, as ``check --baseline`` takes it: ""
         (the first half, or as many days just before the current period), "previous-28d"...""")
     align_weekdays = param.Boolean(default=True, label="Whole weeks in a rolling baseline", doc="""

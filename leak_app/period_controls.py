@@ -43,10 +43,11 @@ class PeriodControls(pn.viewable.Viewer):
         current, baseline = m.current_period, m.baseline_period
         rolling = current.startswith("last-") and current.endswith("d")
         self.mode = pn.widgets.RadioButtonGroup(
-            options=[HALVES, ROLLING, DATES], value=ROLLING if rolling else DATES if ":" in current else HALVES,
+            options=[HALVES, ROLLING, DATES],
+            value=ROLLING if rolling else DATES if ":" in current else HALVES,
             color="primary", variant="outline", align="end")
-        self.current_days = pn.widgets.IntInput(label="Current: the last … days", start=1, end=3650, width=150,
-                                                value=int(current[5:-1]) if rolling else 7)
+        self.current_days = pn.widgets.IntInput(label="Current: the last … days", start=1, end=3650,
+                                                width=150, value=int(current[5:-1]) if rolling else 7)
         self.baseline_days = pn.widgets.IntInput(
             label="Baseline: the … days before", start=1, end=3650, width=150,
             value=int(baseline[9:-1]) if baseline.startswith("previous-") and baseline.endswith("d") else 28)
@@ -60,7 +61,8 @@ class PeriodControls(pn.viewable.Viewer):
         self.copy = pn.widgets.Button(label="Copy", color="primary", variant="outline", width=90,
                                       align="end")
         self.copy.js_on_click(args={"command": self.command, "button": self.copy}, code=COPY)
-        for widget in (self.mode, self.current_days, self.baseline_days, self.current_dates, self.baseline_dates):
+        choices = (self.mode, self.current_days, self.baseline_days, self.current_dates, self.baseline_dates)
+        for widget in choices:
             widget.param.watch(self._ask, "value")
         m.param.watch(self._show, COMMAND_INPUTS)
         self._visible()

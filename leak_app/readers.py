@@ -61,9 +61,9 @@ def gunzip(data: bytes, label: str) -> bytes:
                 size += len(chunk)
                 if size > limit:
                     raise LoadError(
-                        f"{label}: expands to more than {limit / 2**20:,.0f} MB ({limit // len(data):,} times its "
-                        f"compressed size): refused as a likely decompression bomb; a genuine file this large "
-                        f"loads uncompressed (it is then scanned from disk)")
+                        f"{label}: expands to more than {limit / 2**20:,.0f} MB ({limit // len(data):,} "
+                        f"times its compressed size): refused as a likely decompression bomb; a genuine "
+                        f"file this large loads uncompressed (it is then scanned from disk)")
                 parts.append(chunk)
     except (OSError, EOFError) as exc:
         raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc

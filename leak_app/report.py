@@ -21,14 +21,16 @@ from .periods import span
 from .text import escape_markdown, pct
 
 #: The columns of the report's table of leaks.
-COLUMNS = ("#", "Segment", "Rate before → now", "Change beyond the trend (95% CI)", "Conversions lost (95% CI)",
-           "Revenue lost", "Adjusted p")
+COLUMNS = ("#", "Segment", "Rate before → now", "Change beyond the trend (95% CI)",
+           "Conversions lost (95% CI)", "Revenue lost", "Adjusted p")
 
 
 def facts(result: dict) -> dict:
-    """What a report says, as text: title, periods, table rows, sentences, warnings, why the rate moved."""
+    """What a report says, as text: title, periods, table rows, sentences, warnings, why the rate
+    moved."""
     periods = {name: span(*days) if days[0] else "none" for name, days in result["silent_periods"].items()}
-    rows = [(str(i), segment_name(r["segment"], r["dimension"]), f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
+    rows = [(str(i), segment_name(r["segment"], r["dimension"]),
+             f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
              f"{r['change']:+.0%} ({r['change_low']:+.0%} to {r['change_high']:+.0%})",
              f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
              f"{r['lost_revenue']:,.0f}", f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
@@ -41,12 +43,12 @@ def facts(result: dict) -> dict:
         "sentences": [r["sentence"] for r in result["silent_leaks"]],
         "warnings": result["silent_warnings"],
         "why": dominant_effect(result["rate_change"]) if result["rate_change"].get("by_dimension") else None,
-        "method": (f"Each segment's conversion rate is compared with the rest of the traffic's over the same "
-                   f"days (the whole site with its own past), so a change every segment shares is named once. "
-                   f"The chance of any false leak in a check is held at {asked['level']:.1%}; a leak is reported "
-                   f"when it loses at least {asked['min_lost']:g} conversion{'s' * (asked['min_lost'] != 1)}. "
-                   "Losses of different segments overlap (a mobile session from google counts in both): they "
-                   "are never added up."),
+        "method": (f"Each segment's conversion rate is compared with the rest of the traffic's over the "
+                   f"same days (the whole site with its own past), so a change every segment shares is named "
+                   f"once. The chance of any false leak in a check is held at {asked['level']:.1%}; a "
+                   f"leak is reported when it loses at least {asked['min_lost']:g} "
+                   f"conversion{'s' * (asked['min_lost'] != 1)}. Losses of different segments overlap (a "
+                   "mobile session from google counts in both): they are never added up."),
     }
 
 
@@ -69,7 +71,8 @@ def markdown(result: dict, generated: str) -> str:
 
 
 STYLE = """
-body {font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px; color: #1d2b3a;}
+body {font-family: system-ui, sans-serif; max-width: 1000px; margin: 0 auto; padding: 0 16px 32px;
+      color: #1d2b3a;}
 h1 {font-size: 24px;} h2 {font-size: 18px; margin-top: 28px;} .meta {color: #555;}
 table.found {border-collapse: collapse; font-size: 14px; margin: 12px 0;}
 table.found th, table.found td {padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left;}
@@ -90,13 +93,16 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
                                                                 >= result["asked"]["min_lost"]))
-    script, chart = components(hv.render(leaks_chart(reported, silent=True, top=min(max(len(f["rows"]), 1), 10))))
+    drawn = leaks_chart(reported, silent=True, top=min(max(len(f["rows"]), 1), 10))
+    script, chart = components(hv.render(drawn))
     # Bokeh's own JavaScript, inline (its documented ``js_raw``); not ``render()``, which also lists
     # every loaded extension model's files (Panel's, at server paths or on CDNs), used or not.
-    bokeh = "".join(f"<script>{code}</script>" for code in Resources(mode="inline", components=["bokeh"]).js_raw)
+    bokeh = "".join(f"<script>{code}</script>"
+                    for code in Resources(mode="inline", components=["bokeh"]).js_raw)
     if f["rows"]:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in f["rows"])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                       for row in f["rows"])
         found = f"<table class='found'><tr>{head}</tr>{body}</table>"
         found += "<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in f["sentences"]) + "</ol>"
     else:

@@ -1,4 +1,5 @@
-"""How numbers and text from the data read in sentences, cards, hover text and Markdown: one place, so they agree."""
+"""How numbers and text from the data read in sentences, cards, hover text and Markdown: one place,
+so they agree."""
 from __future__ import annotations
 
 import re

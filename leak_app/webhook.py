@@ -75,7 +75,8 @@ def _attempt(url: str, body: bytes, timeout: float) -> tuple[int | None, str, fl
                 response.read()
                 outcome.append((response.status, f"HTTP {response.status}", None))
         except urllib.error.HTTPError as exc:
-            outcome.append((exc.code, f"HTTP {exc.code} {exc.reason}", _seconds(exc.headers.get("Retry-After"))))
+            wait = _seconds(exc.headers.get("Retry-After"))
+            outcome.append((exc.code, f"HTTP {exc.code} {exc.reason}", wait))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             outcome.append((None, f"no answer ({type(reason).__name__})", None))

@@ -120,10 +120,11 @@ def test_min_lost_raises_the_bar(data, capsys):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--current", "last-14d", "--baseline", "previous-28d"], ("The baseline (2025-12-22 to 2026-01-18 (28 days)) "
-                                                               "reaches outside the data, which run from 2026-01-05 to "
-                                                               "2026-02-01")),
-    (["--current", "2026-01-19:2026-01-25", "--baseline", "2026-01-10:2026-01-20"], "overlaps the current period"),
+    (["--current", "last-14d", "--baseline", "previous-28d"],
+     ("The baseline (2025-12-22 to 2026-01-18 (28 days)) reaches outside the data, which run from 2026-01-05 "
+      "to 2026-02-01")),
+    (["--current", "2026-01-19:2026-01-25", "--baseline", "2026-01-10:2026-01-20"],
+     "overlaps the current period"),
     ([*HALVES, "--device", "watch"], "'watch': not among the devices of the data (desktop, mobile, tablet)"),
     ([*HALVES, "--dates", "2025-01-01:2026-01-20"], "the data run from 2026-01-05 to 2026-02-01"),
     ([*HALVES, "--level", "0.9"], "level"),
@@ -154,8 +155,8 @@ def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_pat
             "loaded = [m for m in ('panel', 'holoviews', 'bokeh', 'geoviews', 'hvplot', 'cartopy') "
             "if m in sys.modules]; print('PLOTTING', loaded); sys.exit(status)")
     done = subprocess.run([sys.executable, "-c", code, "check", str(data["planted"]), *HALVES,
-                           "--report", str(tmp_path / "r.md")], check=False, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                           "--report", str(tmp_path / "r.md")], check=False, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 1, done.stderr
     assert "PLOTTING []" in done.stdout
     done = subprocess.run([sys.executable, "-m", "leak_app", "check", str(data["swings"]), *HALVES],
@@ -251,18 +252,20 @@ def test_the_dashboards_command_checks_what_the_dashboard_shows(data):
                                    align_weekdays=False, min_sessions=50)
     model.param.update(devices=["desktop", "mobile"], countries=["India", "Germany"])
     command = check.command(model)
-    assert command.startswith(f"python -m leak_app check {data['planted']} --current last-10d --baseline previous "
-                              "--no-align --device desktop --device mobile --country India --country Germany "
-                              "--min-sessions 50")
+    assert command.startswith(
+        f"python -m leak_app check {data['planted']} --current last-10d --baseline previous --no-align "
+        "--device desktop --device mobile --country India --country Germany --min-sessions 50")
     args = parser().parse_args(shlex.split(command)[3:])
     again = _filtered_model(args.path, args)
     assert again.periods() == model.periods()
     pd.testing.assert_frame_equal(again.silent_leaks_table.drop(columns="values"),
                                   model.silent_leaks_table.drop(columns="values"))
     model.param.update(current_period="", baseline_period="", sources=["<!channel> *src05*"])
-    assert check.command(model).endswith("--current 2026-01-19:2026-02-01 --baseline 2026-01-05:2026-01-18 "
-                                         "--no-align --device desktop --device mobile --country India --country "
-                                         "Germany --source '<!channel> *src05*' --min-sessions 50")
+    assert check.command(model).endswith(
+        "--current 2026-01-19:2026-02-01 --baseline 2026-01-05:2026-01-18 --no-align --device desktop "
+        "--device mobile --country India --country Germany --source '<!channel> *src05*' --min-sessions 50")
+    model.param.update(current_period="last-10d")  # its baseline left to follow it
+    assert "--current last-10d --baseline previous --no-align" in check.command(model)
 
 
 def test_a_warehouse_table_is_checked_and_its_command_names_it(data, capsys, tmp_path, receiver, monkeypatch):

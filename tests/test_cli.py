@@ -121,6 +121,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, tm
     """Export into an unwritable folder raised Python's error after 14 s of work."""
     blocker = tmp_path / "a file"
     blocker.write_text("")
-    result = run(command, str(blocker / "out" / ("dashboard.html" if command == "export" else "")), check=False)
+    output = blocker / "out" / ("dashboard.html" if command == "export" else "")
+    result = run(command, str(output), check=False)
     assert result.returncode == 2 and f"cannot write in {blocker}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -180,8 +180,9 @@ def test_summary_has_the_published_keys(demo):
     leak = published["leaks"][0]
     assert {"dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
             "lost_conversions", "lost_low", "lost_high", "sentence"} <= set(leak)
-    assert {"sessions", "converting_sessions", "transactions", "revenue", "conversion_rate"} <= set(published["kpis"])
-    assert {"country", "sessions", "conversions", "rate", "ci_low", "ci_high"} <= set(published["countries"][0])
+    kpis, country = set(published["kpis"]), set(published["countries"][0])
+    assert {"sessions", "converting_sessions", "transactions", "revenue", "conversion_rate"} <= kpis
+    assert {"country", "sessions", "conversions", "rate", "ci_low", "ci_high"} <= country
     assert {"parent", "compared_with", "rest_rate_before", "rest_rate_now", "change", "change_low",
             "change_high"} <= set(published["silent_leaks"][0])
     assert set(published["rate_change"]) == {"baseline_rate", "current_rate", "by_dimension"}

@@ -30,7 +30,8 @@ def test_each_mode_writes_the_periods_check_takes(demo_model):
     assert (model.current_period, model.baseline_period) == ("last-7d", "previous-28d")
     controls.baseline_days.value = 30
     assert model.baseline_period == "previous-30d" and controls.shown.object == (
-        "Comparing **2026-10-26 to 2026-11-01 (7 days)** with the baseline **2026-09-28 to 2026-10-25 (28 days)**.")
+        "Comparing **2026-10-26 to 2026-11-01 (7 days)** with the baseline **2026-09-28 to 2026-10-25 "
+        "(28 days)**.")
     model.align_weekdays = False
     assert "2026-09-26 to 2026-10-25 (30 days)" in controls.shown.object
     assert controls.command.value.endswith("--current last-7d --baseline previous-30d --no-align")
@@ -41,4 +42,5 @@ def test_each_mode_writes_the_periods_check_takes(demo_model):
 def test_controls_open_on_the_models_periods():
     model = SessionModel.from_path(DEFAULT_DATA, current_period="last-14d", baseline_period="previous-56d")
     controls = PeriodControls(model=model)
-    assert (controls.mode.value, controls.current_days.value, controls.baseline_days.value) == (ROLLING, 14, 56)
+    shown = (controls.mode.value, controls.current_days.value, controls.baseline_days.value)
+    assert shown == (ROLLING, 14, 56)

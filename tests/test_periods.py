@@ -23,13 +23,15 @@ def days(*pairs):
     ("last-7d", "previous-7d", "2024-03-01", (("2024-02-17", "2024-02-23"), ("2024-02-24", "2024-03-01"))),
     ("last-1m", "previous-1m", "2024-03-31", (("2024-02-01", "2024-02-29"), ("2024-03-01", "2024-03-31"))),
     ("last-1m", "previous-1m", "2024-02-29", (("2024-01-01", "2024-01-31"), ("2024-02-01", "2024-02-29"))),
-    ("last-1w", "previous-52w", "2025-03-04", (("2024-02-28", "2025-02-25"), ("2025-02-26", "2025-03-04"))),
+    ("last-1w", "previous-52w", "2025-03-04",
+     (("2024-02-28", "2025-02-25"), ("2025-02-26", "2025-03-04"))),
     # a week across a month's end and a year's
     ("last-7d", "previous-28d", "2027-01-03", (("2026-11-30", "2026-12-27"), ("2026-12-28", "2027-01-03"))),
     # explicit dates are never moved
     ("2026-11-01:2026-11-07", "2026-10-01:2026-10-30", "2026-11-30",
      (("2026-10-01", "2026-10-30"), ("2026-11-01", "2026-11-07"))),
-    ("2026-11-01:2026-11-07", "previous-14d", "2026-11-30", (("2026-10-18", "2026-10-31"), ("2026-11-01", "2026-11-07"))),
+    ("2026-11-01:2026-11-07", "previous-14d", "2026-11-30",
+     (("2026-10-18", "2026-10-31"), ("2026-11-01", "2026-11-07"))),
 ])
 def test_rolling_and_explicit_periods_by_hand(current, baseline, last, expected):
     got = resolve(current, baseline, "2020-01-01", last)
@@ -73,7 +75,8 @@ def test_default_periods_are_the_halves():
 
 @pytest.mark.parametrize("current, baseline, says", [
     ("last-7d", "previous-28d", "The baseline (2026-10-15 to 2026-11-11 (28 days)) reaches outside the data"),
-    ("2026-12-01:2026-12-07", "previous-7d", "The current period (2026-12-01 to 2026-12-07 (7 days)) reaches outside"),
+    ("2026-12-01:2026-12-07", "previous-7d",
+     "The current period (2026-12-01 to 2026-12-07 (7 days)) reaches outside"),
     ("2026-11-10:2026-11-18", "2026-11-01:2026-11-12", "overlaps the current period"),
 ])
 def test_periods_that_cannot_be_compared_are_problems(current, baseline, says):
@@ -81,9 +84,11 @@ def test_periods_that_cannot_be_compared_are_problems(current, baseline, says):
     assert any(says in problem for problem in got.problems), got.problems
 
 
-@pytest.mark.parametrize("spec, role", [("last-0d", "current"), ("previous-7d", "current"), ("last-7d", "baseline"),
-                                        ("last-7", "current"), ("2026-02-30:2026-03-01", "current"),
-                                        ("last-7d; rm -rf /", "current"), ("2026-11-05:2026-11-01", "baseline")])
+@pytest.mark.parametrize("spec, role", [
+    ("last-0d", "current"), ("previous-7d", "current"), ("last-7d", "baseline"), ("last-7", "current"),
+    ("2026-02-30:2026-03-01", "current"), ("last-7d; rm -rf /", "current"),
+    ("2026-11-05:2026-11-01", "baseline"),
+])
 def test_invalid_periods_say_what_is_expected(spec, role):
     with pytest.raises(ValueError, match="expected|day is out of range|ends before it starts"):
         validate(spec, role)

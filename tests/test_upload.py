@@ -50,7 +50,8 @@ def test_an_unexpected_failure_reaches_the_page_and_the_log(upload, monkeypatch,
     assert upload.status.alert_type == "danger" and "big.csv: MemoryError: no room" in upload.status.object
     assert upload.model.kpis["sessions"] == 2_000
     assert "loading the upload 'big.csv' failed" in caplog.text and "Traceback" in caplog.text
-    assert not {n for n in set(os.listdir(tempfile.gettempdir())) - before if n.startswith("leak_app_upload_")}
+    left = set(os.listdir(tempfile.gettempdir())) - before
+    assert not [name for name in left if name.startswith("leak_app_upload_")]
 
 
 def test_a_file_over_the_limit_is_refused_on_the_server_too(upload):

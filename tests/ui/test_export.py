@@ -55,8 +55,8 @@ def test_a_check_report_opens_offline_with_its_chart(offline, tmp_path):
     planted_sessions(1, sessions_per_source=8000, drops={"src05": 0.3}).drop(columns="true_rate").to_parquet(
         tmp_path / "planted.parquet")
     report = tmp_path / "report.html"
-    assert main(["check", str(tmp_path / "planted.parquet"), "--current", "last-14d", "--baseline", "previous-14d",
-                 "--report", str(report)]) == 1
+    assert main(["check", str(tmp_path / "planted.parquet"), "--current", "last-14d", "--baseline",
+                 "previous-14d", "--report", str(report)]) == 1
     text = report.read_text(encoding="utf-8")
     assert all(src.startswith("data:") for src in re.findall(r'<script[^>]* src="([^"]*)"', text))
     offline.goto(report.as_uri())

@@ -145,7 +145,8 @@ def test_a_failed_setting_change_is_said_in_the_page_and_the_data_stays(page, tm
         engaged.fill("4")
         engaged.press("Enter")
         notice = page.locator(".notyf__toast--error")
-        expect(notice).to_contain_text("That could not be done; the page shows the data as before.", timeout=30_000)
+        expect(notice).to_contain_text("That could not be done; the page shows the data as before.",
+                                       timeout=30_000)
         expect(notice).to_contain_text("served.parquet")
         expect(engaged).to_have_value("5")
         expect(sessions).to_have_text("100,000")
