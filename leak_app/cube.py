@@ -11,6 +11,7 @@ view needs is then one sparse product over cells.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import os
 from collections.abc import Mapping
@@ -21,9 +22,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from scipy import sparse
 
 from .clustering import design_effect, visitor_key
+from .files import cache_dir, replaced
 
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
 TEXT_DIMENSIONS = ("device", "country", "source", "medium")
@@ -364,15 +367,17 @@ def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
 
 def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
-               sessions: int | None = None) -> Cube:
+               sessions: int | None = None, cache_key: str = "") -> Cube:
     """Run the cube query on the table's own engine and index its result by day and cell.
 
     ``sessions``: how many the table has, where known (else counted: the sample of visitors
-    for the design effect depends on it).
+    for the design effect depends on it). ``cache_key``: a scanned file's (see
+    :func:`leak_app.scan.scan_key`): the query's result is kept on disk under it, for the next
+    start on the same file.
     """
     if sessions is None and "visitor_id" in table.columns:
         sessions = int(table.count().to_pyarrow().as_py())
-    result = cube_expression(table, settings, visitor_key(table, sessions or 0)).to_pyarrow()
+    result = _query_result(table, settings, sessions or 0, cache_key)
     labels, codes = {}, []
     for name in TEXT_DIMENSIONS:
         code, labels[name] = _encoded(result[name])
@@ -401,6 +406,23 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     store = (DayRows if wide else DayPrefix)(day, cell, values, days, len(cell_keys))
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
     return Cube(pd.Timestamp(first), days, labels, cell_codes, store, effect)
+
+
+def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, cache_key: str) -> pa.Table:
+    """The cube query's result, from the cache folder where it was kept for this file and settings."""
+    if not cache_key:
+        return cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
+    settings_key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
+    kept = cache_dir() / "scans" / cache_key / f"cube-{settings_key}.parquet"
+    if kept.exists():
+        return pq.read_table(kept)
+    result = cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
+    try:
+        with replaced(kept) as temporary:
+            pq.write_table(result, temporary)
+    except OSError:
+        pass  # a folder that cannot be written only costs the query again
+    return result
 
 
 def _design_effect(visitor: pa.ChunkedArray, text_codes: list, shape: tuple, values: np.ndarray) -> float:

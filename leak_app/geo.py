@@ -6,9 +6,7 @@ every view and session. Nothing is downloaded at run time.
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ import shapely
 from pyproj import Transformer
 
 from .countries import natural_earth_path, shape_code, shape_records
+from .files import cache_dir, replaced
 
 #: Simplification tolerance in degrees: ~10 km, invisible at world zoom.
 TOLERANCE = 0.1
@@ -27,11 +26,6 @@ MAX_LATITUDE = 84.0
 #: and each costs a ring to project and draw on every update.
 MIN_PART_AREA = 3e9
 CACHE_VERSION = 2
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "leak_app"
 
 
 def _build() -> pd.DataFrame:
@@ -67,8 +61,8 @@ def country_shapes() -> pd.DataFrame:
         return cached.assign(geometry=shapely.from_wkb(cached["geometry"].to_numpy()))
     frame = _build()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        frame.assign(geometry=shapely.to_wkb(frame["geometry"].to_numpy())).to_parquet(path)
+        with replaced(path) as temporary:  # whole or not at all: processes may start together
+            frame.assign(geometry=shapely.to_wkb(frame["geometry"].to_numpy())).to_parquet(temporary)
     except OSError:
         pass  # a read-only home only costs a rebuild (about a second) per process
     return frame

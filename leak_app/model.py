@@ -59,11 +59,12 @@ CUBES_PER_TABLE = 2
 _cubes: dict[int, OrderedDict] = {}
 
 
-def cached_cube(sessions, settings: CellSettings, size: int | None = None) -> Cube:
+def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache_key: str = "") -> Cube:
     """The cube of a session table for these settings, shared by every model of that table.
 
     A served app has one model per browser session over one table: they share its cubes.
-    ``size``: the table's sessions where known (a scanned file's load report), else counted.
+    ``size``: the table's sessions where known (a scanned file's load report), else counted;
+    ``cache_key``: a scanned file's, whose cube queries are kept on disk (see build_cube).
     """
     key = id(sessions)
     if key not in _cubes:
@@ -73,7 +74,7 @@ def cached_cube(sessions, settings: CellSettings, size: int | None = None) -> Cu
     if settings not in cubes:
         with session_table(sessions) as table:
             known = len(sessions) if isinstance(sessions, pd.DataFrame) else size
-            cubes[settings] = build_cube(table, settings, known)
+            cubes[settings] = build_cube(table, settings, known, cache_key)
         while len(cubes) > CUBES_PER_TABLE:
             cubes.popitem(last=False)
     cubes.move_to_end(settings)
@@ -225,7 +226,8 @@ class SessionModel(param.Parameterized):
 
     def _cached_cube(self) -> Cube:
         """The sessions' cube for the current settings (their count from the load report, where any)."""
-        return cached_cube(self.sessions, self.cell_settings(), self.load_report.get("sessions"))
+        report = self.load_report
+        return cached_cube(self.sessions, self.cell_settings(), report.get("sessions"), report.get("cache_key", ""))
 
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from .change import dominant_effect
 from .check import title
+from .files import replaced
 from .leaks import NO_SILENT_LEAK, segment_name
 from .periods import span
 from .text import escape_markdown, pct
@@ -136,19 +136,8 @@ def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> 
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``: readers see the old
-    file or the new one, and an error or Ctrl-C leaves no part of the new one behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a plain open() would have made it, not mkstemp's 0600
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Write ``text`` whole or not at all (see :func:`leak_app.files.replaced`), flushed to disk."""
+    with replaced(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())

@@ -10,14 +10,19 @@ and spills to disk what does not fit in its memory limit.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import ibis
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .countries import unmatched_country_counts
+from .files import cache_dir, replaced
 from .loaders import (
     MAX_BAD_FRACTION,
     NUMERIC,
@@ -114,20 +119,61 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     if missing:
         raise missing_columns(label, missing, layout.label)
     parsed = _parsed(raw, layout)
+    rows = parsed.filter(parsed.reason.isnull()).drop("reason")
+    ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
+    key = scan_key(path, layout)
+    cached = cache_dir() / "scans" / key
+    if (cached / "report.json").exists():  # this file, unchanged, scanned before by this code
+        report = LoadReport(**{**json.loads((cached / "report.json").read_text()), "path": label})
+        if not pq.read_metadata(cached / "repeated.parquet").num_rows:
+            return rows, report
+        return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], report
     counts = parsed.group_by(["reason", "country"]).aggregate(rows=parsed.count()).to_pandas()
-    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()))
+    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
+                        cache_key=key)
     reasons = counts.groupby("reason")["rows"].sum().to_dict()
     _refuse_if_mostly_bad(reasons, report.rows_read, label)
     report.drop_all(reasons)
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
-    ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
-    sessions, merged_away = _merge_repeated(ids, parsed.filter(parsed.reason.isnull()).drop("reason"), report)
+    repeated = _repeated(ids)
+    sessions, merged_away = _merge_repeated(rows, repeated, report)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
         raise nothing_kept(report)
     report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
+    _keep(cached, report, repeated)
     return sessions, report
+
+
+#: Scans kept in the cache folder (the oldest are removed beyond this).
+KEPT_SCANS = 8
+
+
+def scan_key(path: Path, layout: Layout) -> str:
+    """What a scan's results depend on: the file (where, size, modification, inode), its layout,
+    the code that parses and counts it, and the day (dates after tomorrow are dropped)."""
+    stat = path.resolve().stat()
+    code = "".join((Path(__file__).parent / name).read_text(encoding="utf-8")
+                   for name in ("scan.py", "loaders.py", "schema.py", "countries.py", "cube.py", "clustering.py"))
+    text = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, repr(layout),
+                       str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _keep(folder: Path, report: LoadReport, repeated: ibis.Table) -> None:
+    """Keep a scan's report and repeated session ids, for the next start on the same file (a cache:
+    a folder that cannot be written only costs the scan again)."""
+    try:
+        with replaced(folder / "repeated.parquet") as temporary:
+            repeated.to_parquet(temporary)
+        with replaced(folder / "report.json") as temporary:  # written last: it marks the scan kept
+            temporary.write_text(json.dumps(report.to_dict()))
+        scans = sorted(folder.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in scans[KEPT_SCANS:]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
 
 
 def _text(column) -> ibis.Value:
@@ -198,29 +244,41 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     return raw.select(**values, reason=reason)
 
 
-def _merge_repeated(ids: ibis.Table, rows: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
-    """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits).
+def _repeated(ids: ibis.Table) -> ibis.Table:
+    """The session ids on more than one row, and on how many (a small table, kept in the engine).
 
-    The merged session takes the date and labels of its earliest part (where a split
-    session started: the pandas loader's "first row" when the file is in date order) and
-    sums the numbers. Also returns the rows folded away per country. Repeated ids are
-    found among every row's ``ids`` (as written, not parsed: a quicker scan); an id whose
-    other rows were dropped merges one row into itself.
+    Found among every row's ``ids`` (as written, not parsed: a quicker scan); an id whose other
+    rows were dropped merges one row into itself.
     """
     keys = ids.group_by(SESSION_KEY).aggregate(rows=ids.count())
-    repeated = ids.get_backend().create_table(f"repeated_{abs(hash(rows))}", keys.filter(keys.rows > 1), temp=True)
-    if not repeated.count().to_pandas():
-        return rows, pd.Series(dtype="int64")
+    return ids.get_backend().create_table(f"repeated_{abs(hash(ids))}", keys.filter(keys.rows > 1), temp=True)
+
+
+def _merged(rows: ibis.Table, repeated: ibis.Table) -> tuple[ibis.Table, ibis.Table, ibis.Table, ibis.Table]:
+    """(sessions, the repeated sessions merged, their rows, their distinct rows), as expressions.
+
+    The merged session takes the date and labels of its earliest part (where a split session
+    started: the pandas loader's "first row" when the file is in date order) and sums the numbers.
+    """
     parts = rows.semi_join(repeated, SESSION_KEY)
     distinct = parts.distinct()
     merged = distinct.group_by(SESSION_KEY).aggregate(
         date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
         **{c: distinct[c].sum() for c in NUMERIC})
+    sessions = rows.anti_join(repeated, SESSION_KEY).union(merged.select(rows.columns))
+    return sessions, merged, parts, distinct
+
+
+def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
+    """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
+    counting both in the report; also returns the rows folded away per country."""
+    if not repeated.count().to_pandas():
+        return rows, pd.Series(dtype="int64")
+    sessions, merged, parts, distinct = _merged(rows, repeated)
     per_country = {name: t.group_by("country").aggregate(rows=t.count()).to_pandas().set_index("country")["rows"]
                    for name, t in (("parts", parts), ("distinct", distinct), ("merged", merged))}
-    total, unique, sessions = (int(c.sum()) for c in per_country.values())
+    total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
     report.duplicates_removed = total - unique
     report.drop(EXACT_DUPLICATE, total - unique)
-    report.drop(MERGED, unique - sessions)
-    merged_away = per_country["parts"].sub(per_country["merged"], fill_value=0)
-    return rows.anti_join(repeated, SESSION_KEY).union(merged.select(rows.columns)), merged_away
+    report.drop(MERGED, unique - merged_sessions)
+    return sessions, per_country["parts"].sub(per_country["merged"], fill_value=0)

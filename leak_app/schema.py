@@ -73,6 +73,8 @@ class LoadReport:
     sessions: int = 0  # rows_kept, or fewer where rows are events (GA4) built into sessions
     duplicates_removed: int = 0
     unmatched_countries: dict[str, int] = field(default_factory=dict)
+    #: A scanned file's results are kept on disk under this key (see scan.scan_key); "" if not.
+    cache_key: str = ""
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -1,10 +1,18 @@
-"""Fixtures: the real GA360 sample from ../shared and a file writer."""
+"""Fixtures: the real GA360 sample from ../shared, a file writer, and a cache folder of the run's own."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from helpers import shared_file
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory):
+    """What the app keeps between runs (country shapes, scanned files' results) goes to a folder of
+    this run, also for the servers and commands the tests start: never the user's."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture

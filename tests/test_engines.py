@@ -201,3 +201,34 @@ def test_a_column_of_mostly_bad_numbers_is_refused(tmp_path, demo):
     demo.head(50).assign(pageviews="many").to_csv(path, index=False)
     with pytest.raises(Exception, match="column 'pageviews' should hold numbers, but 50 of 50"):
         scan_sessions(path)
+
+
+def test_a_second_start_on_an_unchanged_file_runs_no_query(demo, tmp_path, monkeypatch):
+    """Start-up: a scanned file's load report, repeated session ids and cube queries are kept on disk
+    (keyed by the file, its layout, the code and the day), so a second start reads them back and
+    runs no query, with the same numbers; a changed file is scanned again."""
+    path = tmp_path / "sessions.csv"
+    messy_csv(demo, path)
+    first = SessionModel(**_scanned(path))
+    first.duration_edges = [15, 150]  # a second cube, kept too
+    first.duration_edges = list(first.param.duration_edges.default)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a query ran on a second start")
+
+    with monkeypatch.context() as patched:
+        for name in ("execute", "to_pyarrow", "create_table"):
+            patched.setattr(ibis.backends.duckdb.Backend, name, refuse)
+        second = SessionModel(**_scanned(path))
+        assert second.load_report == first.load_report and second.load_report["cache_key"]
+        assert_same_under_filters(second, first)
+        third = SessionModel(**_scanned(path))
+        third.duration_edges = [15, 150]
+        assert third.duration_table["sessions"].sum() == first.load_report["sessions"]
+    messy_csv(demo.iloc[:-100], path)  # the file changed: scanned again
+    assert SessionModel(**_scanned(path)).load_report["rows_read"] == first.load_report["rows_read"] - 100
+
+
+def _scanned(path) -> dict:
+    table, report = scan_sessions(path)
+    return {"sessions": table, "load_report": report.to_dict()}

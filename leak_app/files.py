@@ -1,0 +1,36 @@
+"""Files written whole or not at all, and the folder of what is cached between runs.
+
+Two processes may start together on one file, and a job may be stopped mid-write: a reader
+must see the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/leak_app`` (``~/.cache/leak_app``): country shapes, scanned files' cubes."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "leak_app"
+
+
+@contextmanager
+def replaced(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed over it when the block ends well and removed when
+    it does not (an error, Ctrl-C). Made with the permissions a plain ``open()`` would give."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # not mkstemp's 0600
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
