@@ -414,8 +414,10 @@ def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, cach
         return cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
     settings_key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
     kept = cache_dir() / "scans" / cache_key / f"cube-{settings_key}.parquet"
-    if kept.exists():
+    try:
         return pq.read_table(kept)
+    except OSError:  # not kept yet (or removed meanwhile)
+        pass
     result = cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
     try:
         with replaced(kept) as temporary:
