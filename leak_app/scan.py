@@ -83,12 +83,19 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
 
 
+#: DuckDB draws a progress bar on standard output for queries over two seconds, even when it is not a
+#: terminal: into ``summary --json`` and ``check --json``, which scripts parse.
+NO_PROGRESS_BAR = "SET enable_progress_bar = false"
+
+
 def connect() -> ibis.BaseBackend:
     """An in-memory DuckDB that spills to a temporary directory beyond its memory limit."""
     spill = Path(tempfile.gettempdir()) / "leak_app_duckdb"
     spill.mkdir(exist_ok=True)
     limit = os.environ.get("LEAK_APP_DUCKDB_MEMORY", MEMORY_LIMIT)
-    return ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
+    con = ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
+    con.raw_sql(NO_PROGRESS_BAR)
+    return con
 
 
 def _read(con, path: Path, kind: str) -> ibis.Table:

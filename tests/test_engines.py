@@ -232,3 +232,23 @@ def test_a_second_start_on_an_unchanged_file_runs_no_query(demo, tmp_path, monke
 def _scanned(path) -> dict:
     table, report = scan_sessions(path)
     return {"sessions": table, "load_report": report.to_dict()}
+
+
+def test_duckdb_draws_no_progress_bar_into_the_output():
+    """DuckDB drew a progress bar on standard output for queries over two seconds (10 million
+    sessions), even into ``check --json``, which scripts parse: off on every connection the app
+    makes. Read in a process of its own, as the commands run (under pytest DuckDB starts with it off)."""
+    import subprocess
+    import sys
+
+    code = """
+import pandas as pd
+from leak_app.scan import connect
+from leak_app.sources import session_table
+setting = "SELECT current_setting('enable_progress_bar')"
+print(connect().raw_sql(setting).fetchone()[0])
+with session_table(pd.DataFrame({"visitor_id": ["1"]})) as table:
+    print(table.get_backend().raw_sql(setting).fetchone()[0])
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
