@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 import pyarrow.parquet as pq
@@ -83,9 +84,15 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
 
 
-#: DuckDB draws a progress bar on standard output for queries over two seconds, even when it is not a
-#: terminal: into ``summary --json`` and ``check --json``, which scripts parse.
-NO_PROGRESS_BAR = "SET enable_progress_bar = false"
+def without_progress_bar(execute) -> None:
+    """Turn DuckDB's progress bar off with a connection's ``execute``: DuckDB draws it on standard
+    output for queries over two seconds, even when that is not a terminal — into ``summary --json``
+    and ``check --json``, which scripts parse. In Jupyter without ipywidgets DuckDB refuses any
+    progress-bar setting (and draws none there)."""
+    try:
+        execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
 
 
 def connect() -> ibis.BaseBackend:
@@ -94,7 +101,7 @@ def connect() -> ibis.BaseBackend:
     spill.mkdir(exist_ok=True)
     limit = os.environ.get("LEAK_APP_DUCKDB_MEMORY", MEMORY_LIMIT)
     con = ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
-    con.raw_sql(NO_PROGRESS_BAR)
+    without_progress_bar(con.raw_sql)
     return con
 
 

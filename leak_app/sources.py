@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 
 from .loaders import load_sessions, missing_columns
-from .scan import NO_PROGRESS_BAR, scan_layout, scan_sessions
+from .scan import scan_layout, scan_sessions, without_progress_bar
 from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
@@ -38,7 +38,7 @@ def session_table(sessions: pd.DataFrame | ibis.Table) -> Iterator[ibis.Table]:
         yield sessions
         return
     raw = duckdb.connect()
-    raw.execute(NO_PROGRESS_BAR)
+    without_progress_bar(raw.execute)
     try:
         raw.register("sessions", sessions[[c for c in CUBE_COLUMNS if c in sessions.columns]])
         yield ibis.duckdb.from_connection(raw).table("sessions")
