@@ -395,11 +395,10 @@ class Upload(pn.viewable.Viewer):
     def receive(self, name: str, content: bytes) -> None:
         """Load an uploaded file's bytes; ``name`` (the browser's) is only shown."""
         if len(content) > self.max_mb * 2**20:  # the browser checks first; a client may not
-            self._say(f"Could not load it; the current data stays. {name}: larger than {self.max_mb} MB",
-                      "danger")
+            self._refuse(f"{name}: larger than {self.max_mb} MB")
             return
         if not content:
-            self._say(f"Could not load it; the current data stays. {name}: file is empty", "danger")
+            self._refuse(f"{name}: file is empty")
             return
         folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
         # The browser's file name is a label, never a path: "..", or 300 bytes (legal on macOS), would
@@ -413,14 +412,17 @@ class Upload(pn.viewable.Viewer):
             folder.cleanup()
             if not isinstance(exc, LoadError):
                 LOG.exception("loading the upload %r failed", name)
-            reason = str(exc) if isinstance(exc, LoadError) else f"{name}: {type(exc).__name__}: {exc}"
-            self._say(f"Could not load it; the current data stays. {reason}", "danger")
+            reason = failure_reason(exc)
+            self._refuse(reason if isinstance(exc, LoadError) else f"{name}: {reason}")
             return
         if self._folder is not None:
             self._folder.cleanup()
         self._folder = folder
         report = self.model.load_report
         self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
+
+    def _refuse(self, reason: str) -> None:
+        self._say(f"Could not load it; the current data stays. {reason}", "danger")
 
     def _say(self, text: str, kind: str) -> None:
         self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
@@ -436,12 +438,16 @@ def said_in_the_page(exception: BaseException) -> None:
     cannot be built, say) is logged with its traceback and said in that user's page, which keeps
     showing the data as it was (see SessionModel._update)."""
     LOG.error("a user's action failed", exc_info=exception)
-    reason = str(exception).splitlines()[0] if str(exception) else ""
-    if not isinstance(exception, LoadError):
-        reason = f"{type(exception).__name__}: {reason}"
     if pn.state.notifications is not None:  # Notyf shows HTML: the reason may name files or values
-        message = f"That could not be done; the page shows the data as before. {reason}"
+        message = f"That could not be done; the page shows the data as before. {failure_reason(exception)}"
         pn.state.notifications.error(html.escape(message), duration=0)
+
+
+def failure_reason(exception: BaseException) -> str:
+    """How a failed action's cause is said in the page: a LoadError's message (it names the file and
+    what was expected), any other error's type and first line."""
+    text = str(exception).splitlines()[0] if str(exception) else ""
+    return text if isinstance(exception, LoadError) else f"{type(exception).__name__}: {text}"
 
 
 def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,

@@ -14,15 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .schema import (
-    EARLIEST_DATE,
-    ECOMMERCE_STEPS,
-    MAX_LABEL,
-    NOT_SET,
-    implausible_date,
-    latest_date,
-    long_label,
-)
+from .schema import ECOMMERCE_STEPS, NOT_SET, implausible, implausible_date, long_label, too_long
 
 REQUIRED = ("user_pseudo_id", "event_name", "event_timestamp", "event_date", "event_params")
 
@@ -65,7 +57,7 @@ def sessionize(events: pd.DataFrame, flag) -> pd.DataFrame:
     date_text = col("event_date").astype(str).str.strip()
     date = pd.to_datetime(date_text.where(date_text.str.fullmatch(r"\d{8}")), format="%Y%m%d", errors="coerce")
     flag(date.isna(), "event_date: not a date (expected YYYYMMDD)")
-    flag((date < EARLIEST_DATE) | (date > latest_date()), implausible_date("event_date"))
+    flag(implausible(date), implausible_date("event_date"))
     name = col("event_name").astype(str)
     purchase = name == "purchase"
     revenue = pd.to_numeric(events.get("ecommerce.purchase_revenue", pd.Series(np.nan, index=events.index)),
@@ -82,7 +74,7 @@ def sessionize(events: pd.DataFrame, flag) -> pd.DataFrame:
     })
     for column, where in (("device", "device.category"), ("country", "geo.country"), ("source", "source"),
                           ("medium", "medium")):
-        flag(frame[column].astype(str).str.len() > MAX_LABEL, long_label(where))
+        flag(too_long(frame[column]), long_label(where))
     return frame
 
 

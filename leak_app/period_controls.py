@@ -14,7 +14,7 @@ import param
 
 from .check import command
 from .model import SessionModel
-from .periods import span
+from .periods import rolling, span
 
 HALVES, ROLLING, DATES = "Halves of the dates", "Rolling", "Dates"
 #: What the command depends on, beside the periods.
@@ -40,17 +40,17 @@ class PeriodControls(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        current, baseline = m.current_period, m.baseline_period
-        rolling = current.startswith("last-") and current.endswith("d")
+        current, baseline = (rolling(spec) for spec in (m.current_period, m.baseline_period))
+        in_days = current is not None and current[1] == "d"
         self.mode = pn.widgets.RadioButtonGroup(
             options=[HALVES, ROLLING, DATES],
-            value=ROLLING if rolling else DATES if ":" in current else HALVES,
+            value=ROLLING if in_days else DATES if ":" in m.current_period else HALVES,
             color="primary", variant="outline", align="end")
         self.current_days = pn.widgets.IntInput(label="Current: the last … days", start=1, end=3650,
-                                                width=150, value=int(current[5:-1]) if rolling else 7)
+                                                width=150, value=current[0] if in_days else 7)
         self.baseline_days = pn.widgets.IntInput(
             label="Baseline: the … days before", start=1, end=3650, width=150,
-            value=int(baseline[9:-1]) if baseline.startswith("previous-") and baseline.endswith("d") else 28)
+            value=baseline[0] if baseline is not None and baseline[1] == "d" else 28)
         self.align = pn.widgets.Checkbox.from_param(m.param.align_weekdays, align="end")
         self.current_dates = pn.widgets.DateRangePicker(label="Current period", width=220)
         self.baseline_dates = pn.widgets.DateRangePicker(label="Baseline period", width=220)

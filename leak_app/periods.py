@@ -78,6 +78,13 @@ def _back(end: pd.Timestamp, count: int, unit: str) -> pd.Timestamp:
     return end - pd.Timedelta(days=count * (7 if unit == "w" else 1)) + DAY
 
 
+def rolling(spec: str) -> tuple[int, str] | None:
+    """(count, unit) of a rolling spec ("last-7d" -> (7, "d"), "previous-4w" -> (4, "w")), else None
+    (explicit dates, "", "previous")."""
+    match = re.fullmatch(r"(?:last|previous)-(\d+)([dwm])", spec)
+    return (int(match.group(1)), match.group(2)) if match else None
+
+
 def _explicit(spec: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     start, end = (pd.Timestamp(part).normalize() for part in spec.split(":"))
     return start, end
@@ -95,7 +102,7 @@ def resolve(current: str, baseline: str, first, last, align: bool = True) -> Per
     elif ":" in current:
         now = _explicit(current)
     else:
-        count, unit = int(current[5:-1]), current[-1]
+        count, unit = rolling(current)
         now = (_back(last, count, unit), last)
     end = now[0] - DAY
     if ":" in baseline:
@@ -106,7 +113,7 @@ def resolve(current: str, baseline: str, first, last, align: bool = True) -> Per
         if align and days >= 7:
             base = (end - pd.Timedelta(days=days // 7 * 7 - 1), end)
     else:
-        count, unit = int(baseline[9:-1]), baseline[-1]
+        count, unit = rolling(baseline)
         base = (_back(end, count, unit), end)
         if align and unit == "d" and count >= 7:
             base = (end - pd.Timedelta(days=count // 7 * 7 - 1), end)

@@ -37,12 +37,12 @@ from .loaders import (
 from .readers import GZIP_MAGIC, csv_header, kind_of, refuse_repeated_columns
 from .schema import (
     DEVICES,
-    EARLIEST_DATE,
     MAX_LABEL,
     NOT_SET,
     OTHER_DEVICE,
     LoadError,
     LoadReport,
+    implausible,
     implausible_date,
     latest_date,
     long_label,
@@ -59,18 +59,20 @@ MERGED = "repeated session id (merged into its first row)"
 
 def file_kind(path: Path) -> str:
     """ "parquet", "json" (newline-delimited) or "csv", from the first bytes (gzip looked through)."""
-    with (gzip.open if _gzipped(path) else open)(path, "rb") as handle:
+    with _opened(path) as handle:
         return kind_of(handle.read(4096))
 
 
 def _first_line(path: Path, most: int = 2**20) -> str:
-    with (gzip.open if _gzipped(path) else open)(path, "rb") as handle:
+    with _opened(path) as handle:
         return handle.readline(most).decode("utf-8-sig", errors="replace")
 
 
-def _gzipped(path: Path) -> bool:
+def _opened(path: Path):
+    """The file's bytes, uncompressed if it is gzipped."""
     with open(path, "rb") as handle:
-        return handle.read(2) == GZIP_MAGIC
+        gzipped = handle.read(2) == GZIP_MAGIC
+    return (gzip.open if gzipped else open)(path, "rb")
 
 
 def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
@@ -171,7 +173,8 @@ def scan_key(path: Path, layout: Layout) -> str:
     the code that parses and counts it, and the day (dates after tomorrow are dropped)."""
     stat = path.resolve().stat()
     code = "".join((Path(__file__).parent / name).read_text(encoding="utf-8")
-                   for name in ("scan.py", "loaders.py", "schema.py", "countries.py", "cube.py", "clustering.py"))
+                   for name in ("scan.py", "loaders.py", "schema.py", "countries.py", "cube.py",
+                                "clustering.py"))
     text = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, repr(layout),
                        str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -235,8 +238,7 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     source = layout.columns["date"]
     values["date"] = _date(raw[source])
     checks.append((values["date"].isnull(), f"{source}: not a date"))
-    checks.append(((values["date"] < EARLIEST_DATE.date()) | (values["date"] > latest_date().date()),
-                   implausible_date(source)))
+    checks.append((implausible(values["date"]), implausible_date(source)))
     for name in NUMERIC:
         source = layout.columns.get(name)
         if source not in raw.columns:
@@ -287,7 +289,8 @@ def _merged(rows: ibis.Table, repeated: ibis.Table) -> tuple[ibis.Table, ibis.Ta
     return sessions, merged, parts, distinct
 
 
-def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport) -> tuple[ibis.Table, pd.Series]:
+def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport
+                    ) -> tuple[ibis.Table, pd.Series]:
     """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
     counting both in the report; also returns the rows folded away per country."""
     if not repeated.count().to_pandas():

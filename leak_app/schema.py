@@ -47,6 +47,18 @@ def latest_date() -> pd.Timestamp:
     return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
 
 
+def implausible(dates):
+    """Which ``dates`` (a pandas Series or an Ibis date column) fall before EARLIEST_DATE or after
+    tomorrow: the rule of every loader."""
+    return (dates < EARLIEST_DATE) | (dates > latest_date())
+
+
+def too_long(labels: pd.Series) -> pd.Series:
+    """Which labels, as written, are longer than MAX_LABEL characters (the pandas loaders' rule;
+    the scan measures its text the same way)."""
+    return labels.astype(str).str.len() > MAX_LABEL
+
+
 def implausible_date(column: str) -> str:
     """Drop reason of a date outside EARLIEST_DATE..tomorrow (the same for every loader)."""
     return f"{column}: implausible date (before {EARLIEST_DATE.year} or after tomorrow)"

@@ -19,8 +19,8 @@ from .loaders import load_sessions, missing_columns
 from .scan import scan_layout, scan_sessions, without_progress_bar
 from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
 
-#: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
+#: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: The canonical columns the cube reads (the visitor's id for its design effect; session ids
 #: are only needed while loading).
