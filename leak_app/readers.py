@@ -14,7 +14,9 @@ import gzip
 import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -50,24 +52,28 @@ def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]
 
 
 def gunzip(data: bytes, label: str) -> bytes:
-    """The gzip file's content, or a LoadError once it expands beyond MAX_EXPANDED_BYTES or
-    MAX_EXPANSION times its size: a decompression bomb (10 MB expanding to 10 GB) is refused
-    after reading a bounded part of it, before it takes the memory of the process."""
-    limit = min(MAX_EXPANDED_BYTES, MAX_EXPANSION * len(data))
-    parts, size = [], 0
+    """The gzip file's content (see :func:`gunzipped`)."""
+    return b"".join(gunzipped(io.BytesIO(data), len(data), label))
+
+
+def gunzipped(stream: BinaryIO, compressed: int, label: str) -> Iterator[bytes]:
+    """A gzip stream's content in parts, or a LoadError once it expands beyond MAX_EXPANDED_BYTES or
+    MAX_EXPANSION times its ``compressed`` size: a decompression bomb (10 MB expanding to 10 GB) is
+    refused after reading a bounded part of it, before it takes the memory or the time of the process."""
+    limit = min(MAX_EXPANDED_BYTES, MAX_EXPANSION * compressed)
+    size = 0
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            while chunk := stream.read(2**20):
-                size += len(chunk)
+        with gzip.GzipFile(fileobj=stream) as content:
+            while part := content.read(2**20):
+                size += len(part)
                 if size > limit:
                     raise LoadError(
-                        f"{label}: expands to more than {limit / 2**20:,.0f} MB ({limit // len(data):,} "
+                        f"{label}: expands to more than {limit / 2**20:,.0f} MB ({limit // compressed:,} "
                         f"times its compressed size): refused as a likely decompression bomb; a genuine "
                         f"file this large loads uncompressed (it is then scanned from disk)")
-                parts.append(chunk)
+                yield part
     except (OSError, EOFError) as exc:
         raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
-    return b"".join(parts)
 
 
 def kind_of(head: bytes) -> str:

@@ -34,7 +34,7 @@ from .loaders import (
     missing_columns,
     nothing_kept,
 )
-from .readers import GZIP_MAGIC, csv_header, kind_of, refuse_repeated_columns
+from .readers import GZIP_MAGIC, csv_header, gunzipped, kind_of, refuse_repeated_columns
 from .schema import (
     DEVICES,
     MAX_LABEL,
@@ -73,6 +73,19 @@ def _opened(path: Path):
     with open(path, "rb") as handle:
         gzipped = handle.read(2) == GZIP_MAGIC
     return (gzip.open if gzipped else open)(path, "rb")
+
+
+def refuse_a_bomb(path: Path, label: str) -> None:
+    """A LoadError if the file is gzipped and expands beyond the loader's bounds (see
+    readers.gunzipped), found by decompressing it once, up to the bound, before DuckDB scans it: a
+    10 MB file expanding to 10 GB kept a scan running for over ten minutes. (A genuine file pays a
+    decompression here, once: a second start finds its scan kept.)"""
+    with open(path, "rb") as handle:
+        if handle.read(2) != GZIP_MAGIC:
+            return
+        handle.seek(0)
+        for _ in gunzipped(handle, path.stat().st_size, label):
+            pass
 
 
 def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
@@ -146,6 +159,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
         return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], report
     except OSError:
         pass
+    refuse_a_bomb(path, label)
     counts = parsed.group_by(["reason", "country"]).aggregate(rows=parsed.count()).to_pandas()
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
                         cache_key=key)

@@ -194,6 +194,23 @@ def test_a_decompression_bomb_is_refused_after_a_bounded_read(write):
         load_sessions(write("bomb.csv.gz", bomb))
 
 
+def test_a_decompression_bomb_is_refused_before_it_is_scanned(write, tmp_path):
+    """Files from 16 MB on are scanned by DuckDB, which decompressed whatever they held: the audit's
+    bomb ran a scan past ten minutes. 1.6 million identical rows (100 MB) in a 0.3 MB gzip expand
+    over 200 times: refused before the scan, on the scan's path as on pandas'."""
+    path = tmp_path / "rows.csv.gz"
+    with gzip.open(path, "wb") as out:
+        out.write((GA_HEADER + "\n").encode())
+        for _ in range(16):
+            out.write(b"1,10,1,20170704,desktop,France,google,3,20,1,5000000\n" * 100_000)
+    assert path.stat().st_size * 200 < 100 * 2**20
+    expected = r"rows\.csv\.gz: expands to more than \d+ MB \(200 times its compressed size\)"
+    with pytest.raises(LoadError, match=expected):
+        scan_sessions(path, layout=GA_SESSIONS)
+    with pytest.raises(LoadError, match=expected):
+        load_sessions(path)
+
+
 @pytest.mark.parametrize("header", ["country,Country", "country, country "])
 def test_a_column_named_twice_is_refused(write, header, tmp_path):
     """pandas reads a repeated CSV column as "country.1" and DuckDB as "country_1": the second
