@@ -9,9 +9,6 @@ from __future__ import annotations
 import functools
 import html
 import io
-import logging
-import re
-import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,18 +21,17 @@ from bokeh.models import ColorBar, FactorRange, GlyphRenderer
 from panel.models.markup import HTML as HTMLModel
 
 from . import views
+from .actions import Progress
 from .downloads import to_csv
+from .drawn_once import world_map
 from .geo import country_shapes
 from .model import SessionModel
 from .period_controls import PeriodControls
-from .schema import LoadError
+from .settings_controls import CellSettingsControls
 from .sources import data_path, open_data
 from .text import escape_markdown
+from .upload import DEFAULT_UPLOAD_MB, Upload
 
-#: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
-#: the size of each websocket message it is sent in.
-ACCEPTED = (".csv", ".json", ".ndjson", ".jsonl", ".gz", ".parquet")
-DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
 TITLE = "Silent Leak Detector"
 ACCENT = "#3b6ea8"
 ALL_DEVICES = "All devices"
@@ -183,10 +179,10 @@ class Dashboard(pn.viewable.Viewer):
         self._texts["leaks_list"].min_width = 400
         for name, text in self._texts.items():
             setattr(self, name, pn.pane.Bokeh(text, stylesheets=[CSS], sizing_mode="stretch_width"))
-        self.map = pn.pane.Bokeh(hv.render(views.country_choropleth(m.country_table, country_shapes())),
-                                 sizing_mode="stretch_width")
+        self.map = pn.pane.Bokeh(world_map(m.country_table), sizing_mode="stretch_width")
         figure = self.map.object  # what a filter change recolours (found once: finding walks the figure)
         self._map_parts = (figure.select_one(GlyphRenderer).data_source, figure.select_one(ColorBar).color_mapper)
+        self._recolor_map(m.country_table)  # a copy of the map as first drawn: this page's rates
         self.funnel = pn.Row()
         self.duration_rates = self._live(views.duration_rates, views.duration_rates_data, "duration_table",
                                          options=lambda: {"devices": m.param.devices.objects})
@@ -197,6 +193,7 @@ class Dashboard(pn.viewable.Viewer):
         self.heatmap = self._live(views.source_device_heatmap, views.source_device_heatmap_data,
                                   "source_device_table", sizing_mode="stretch_width")
         self.periods = PeriodControls(model=m)
+        self.progress = Progress()  # what the page works on off the event loop (uploads, cell settings)
         self._plots = [self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart, self.heatmap]
         self._draw_funnels()
         shown = ["cube", "country_table", *(t for plot in self._plots for t in plot.tables), "funnel_table",
@@ -300,18 +297,16 @@ class Dashboard(pn.viewable.Viewer):
             pn.Card(
                 pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
                 pn.widgets.IntSlider.from_param(m.param.top_sources),
-                pn.widgets.IntInput.from_param(m.param.engaged_pageviews),
-                pn.widgets.IntInput.from_param(m.param.deep_pageviews),
+                *CellSettingsControls(model=m, progress=self.progress).widgets(),
                 pn.widgets.FloatInput.from_param(m.param.level, step=0.005),
                 pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
-                pn.widgets.RadioButtonGroup.from_param(m.param.funnel, color="primary", variant="outline"),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",
             ),
-            Upload(model=m, max_mb=self.max_upload_mb),
+            Upload(model=m, max_mb=self.max_upload_mb, progress=self.progress),
         ]
 
     def __panel__(self):
-        return pn.Row(pn.Column(*self.filters, width=320),
+        return pn.Row(pn.Column(self.progress, *self.filters, width=320),
                       pn.Column(*self.main(), sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
     def template(self, sidebar: list | None = None, embed_downloads: bool = False) -> pn.template.BaseTemplate:
@@ -319,7 +314,8 @@ class Dashboard(pn.viewable.Viewer):
         # must not reach the internet.
         return pn.template.BootstrapTemplate(
             title=TITLE, sidebar=sidebar if sidebar is not None else self.filters,
-            main=self.main(embed_downloads), header_background=ACCENT, sidebar_width=330,
+            main=self.main(embed_downloads), header=[self.progress], header_background=ACCENT,
+            sidebar_width=330,
         )
 
 
@@ -360,102 +356,21 @@ def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.
     return widget
 
 
-#: Suffixes of an upload's name kept on its temporary file (".csv", ".json.gz"...).
-SAFE_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,8}){0,2}")
-LOG = logging.getLogger(__name__)
-
-
-class Upload(pn.viewable.Viewer):
-    """Load another session file into the model; a bad file leaves the current data in place.
-
-    Panel's FileDropper sends the file in chunks (one websocket message each, never the whole
-    file) and refuses a file over ``max_mb`` in the browser, with its message, before sending it.
-    """
-
-    model = param.ClassSelector(class_=SessionModel)
-    max_mb = param.Integer(default=DEFAULT_UPLOAD_MB, bounds=(1, None), doc="Largest file accepted, in MB.")
-
-    def __init__(self, **params):
-        super().__init__(**params)
-        self.input = pn.widgets.FileDropper(
-            accepted_filetypes=list(ACCEPTED), max_file_size=f"{self.max_mb}MB", chunk_size=UPLOAD_CHUNK,
-            layout="compact", sizing_mode="stretch_width")
-        self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
-        self.input.param.watch(self._dropped, "value")
-        # The shown upload's folder: a large file is scanned from disk, again whenever a
-        # setting rebuilds the cube, so it stays until another upload replaces it.
-        self._folder = None
-
-    def _dropped(self, event) -> None:
-        """The file the dropper has finished receiving (text files come decoded: encoded again)."""
-        for name, content in list(event.new.items()):
-            self.input.value.pop(name)  # held here only: the next drop of the same name is new
-            self.receive(name, content.encode("utf-8") if isinstance(content, str) else content)
-
-    def receive(self, name: str, content: bytes) -> None:
-        """Load an uploaded file's bytes; ``name`` (the browser's) is only shown."""
-        if len(content) > self.max_mb * 2**20:  # the browser checks first; a client may not
-            self._refuse(f"{name}: larger than {self.max_mb} MB")
-            return
-        if not content:
-            self._refuse(f"{name}: file is empty")
-            return
-        folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
-        # The browser's file name is a label, never a path: "..", or 300 bytes (legal on macOS), would
-        # break or escape the folder. Its last suffixes (".csv.gz") are kept where they are plain.
-        suffix = "".join(Path(name).suffixes[-2:])
-        path = Path(folder.name) / f"upload{suffix if SAFE_SUFFIX.fullmatch(suffix) else ''}"
-        try:
-            path.write_bytes(content)
-            self.model.load(path, name=name)
-        except Exception as exc:  # any failure of the user's action: said in the page, data kept
-            folder.cleanup()
-            if not isinstance(exc, LoadError):
-                LOG.exception("loading the upload %r failed", name)
-            reason = failure_reason(exc)
-            self._refuse(reason if isinstance(exc, LoadError) else f"{name}: {reason}")
-            return
-        if self._folder is not None:
-            self._folder.cleanup()
-        self._folder = folder
-        report = self.model.load_report
-        self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
-
-    def _refuse(self, reason: str) -> None:
-        self._say(f"Could not load it; the current data stays. {reason}", "danger")
-
-    def _say(self, text: str, kind: str) -> None:
-        self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
-
-    def __panel__(self):
-        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV, JSON, Parquet; gzipped or not; up to "
-                                          f"{self.max_mb:,} MB)"),
-                         self.input, self.status, sizing_mode="stretch_width")
-
-
-def said_in_the_page(exception: BaseException) -> None:
-    """Panel's exception handler for the served app: a failed action of a user (a setting whose cube
-    cannot be built, say) is logged with its traceback and said in that user's page, which keeps
-    showing the data as it was (see SessionModel._update)."""
-    LOG.error("a user's action failed", exc_info=exception)
-    if pn.state.notifications is not None:  # Notyf shows HTML: the reason may name files or values
-        message = f"That could not be done; the page shows the data as before. {failure_reason(exception)}"
-        pn.state.notifications.error(html.escape(message), duration=0)
-
-
-def failure_reason(exception: BaseException) -> str:
-    """How a failed action's cause is said in the page: a LoadError's message (it names the file and
-    what was expected), any other error's type and first line."""
-    text = str(exception).splitlines()[0] if str(exception) else ""
-    return text if isinstance(exception, LoadError) else f"{type(exception).__name__}: {text}"
-
-
 def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
                max_upload_mb: int = DEFAULT_UPLOAD_MB) -> pn.template.BaseTemplate:
     """A fresh model and template per browser session around data loaded once per process."""
     sessions, report = cached_sessions(path or data_path(), mapping, table)
     model = SessionModel(sessions=sessions, load_report=report.to_dict())
     return Dashboard(model=model, max_upload_mb=max_upload_mb).template()
+
+
+def serve_page(*args, **kwargs) -> None:
+    """A new browser session's page (:func:`create_app`'s arguments) put in its document in one
+    step: Bokeh otherwise walks the document's whole model graph again for each of the template's
+    twenty roots (about a second of every new page's server time, half of putting it in)."""
+    doc = pn.state.curdoc
+    with doc.models.freeze():
+        create_app(*args, **kwargs).server_doc(doc, title=TITLE)
 
 
 def static_dashboard(model: SessionModel) -> pn.Column:

@@ -14,7 +14,7 @@ from .check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .schema import LoadError
 from .summary import summary as summary_of
 
-#: Largest websocket message: an upload comes in chunks of 4 MB (app.UPLOAD_CHUNK), whatever its size.
+#: Largest websocket message: an upload comes in chunks of 4 MB (upload.UPLOAD_CHUNK), whatever its size.
 WEBSOCKET_MESSAGE_BYTES = 20 * 2**20
 
 
@@ -72,7 +72,8 @@ def _filtered_model(path, args):
 def serve(args) -> None:
     import panel as pn
 
-    from .app import cached_sessions, create_app, said_in_the_page
+    from .actions import said_in_the_page
+    from .app import cached_sessions, serve_page
     from .sources import data_path, without_password
 
     path = Path(args.data) if args.data else data_path()
@@ -84,7 +85,7 @@ def serve(args) -> None:
     print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     pn.serve(
-        {"": lambda: create_app(path, mapping, table, args.max_upload_mb)}, port=args.port,
+        {"": lambda: serve_page(path, mapping, table, args.max_upload_mb)}, port=args.port,
         address=args.address, show=False,
         allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
         websocket_max_message_size=WEBSOCKET_MESSAGE_BYTES,

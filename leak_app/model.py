@@ -11,6 +11,7 @@ batch, so the takeaways, which read them all, are written once.
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -56,7 +57,8 @@ FILTERS = ("date_range", "devices", "countries", "sources")
 PERIODS = ("baseline_period", "current_period", "align_weekdays")
 #: Cubes kept per session table (other settings than these are rebuilt when asked for).
 CUBES_PER_TABLE = 2
-_cubes: dict[int, OrderedDict] = {}
+_cubes: dict[int, tuple[OrderedDict, threading.Lock]] = {}
+_bookkeeping = threading.Lock()  # held for dictionary updates only, never for a build
 
 
 def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache_key: str = "") -> Cube:
@@ -65,20 +67,35 @@ def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache
     A served app has one model per browser session over one table: they share its cubes.
     ``size``: the table's sessions where known (a scanned file's load report), else counted;
     ``cache_key``: a scanned file's, whose cube queries are kept on disk (see build_cube).
+    Safe from any thread: a table's cubes are built one at a time (a scanned table's DuckDB
+    connection serves one thread at a time), and a built cube is returned at once, even while
+    another of the same table is being built (on a served app's worker thread).
     """
-    key = id(sessions)
-    if key not in _cubes:
-        _cubes[key] = OrderedDict()
-        weakref.finalize(sessions, _cubes.pop, key, None)
-    cubes = _cubes[key]
-    if settings not in cubes:
+    with _bookkeeping:
+        if id(sessions) not in _cubes:
+            _cubes[id(sessions)] = (OrderedDict(), threading.Lock())
+            weakref.finalize(sessions, _cubes.pop, id(sessions), None)
+        cubes, building = _cubes[id(sessions)]
+        if settings in cubes:
+            cubes.move_to_end(settings)
+            return cubes[settings]
+    with building:
+        with _bookkeeping:
+            if settings in cubes:  # built meanwhile
+                return cubes[settings]
         with session_table(sessions) as table:
             known = len(sessions) if isinstance(sessions, pd.DataFrame) else size
-            cubes[settings] = build_cube(table, settings, known, cache_key)
-        while len(cubes) > CUBES_PER_TABLE:
-            cubes.popitem(last=False)
-    cubes.move_to_end(settings)
-    return cubes[settings]
+            cube = build_cube(table, settings, known, cache_key)
+        with _bookkeeping:
+            cubes[settings] = cube
+            while len(cubes) > CUBES_PER_TABLE:
+                cubes.popitem(last=False)
+        return cube
+
+
+def cube_of(sessions, report: dict, settings: CellSettings) -> Cube:
+    """:func:`cached_cube` of sessions loaded with this load report (a dict of LoadReport's)."""
+    return cached_cube(sessions, settings, report.get("sessions"), report.get("cache_key", ""))
 
 
 @functools.cache
@@ -166,16 +183,35 @@ class SessionModel(param.Parameterized):
 
     def load(self, path: str | Path, name: str | None = None) -> None:
         """Replace the data; on any error nothing changes and the error propagates."""
-        sessions, report = open_sessions(path, name=name)
+        self.adopt(*self.opened(path, name))
+
+    def opened(self, path: str | Path, name: str | None = None) -> tuple[pd.DataFrame | ibis.Table, dict]:
+        """A file's sessions and load report, their cube built for this model's settings: the slow
+        part of :meth:`load`, which changes nothing here (a served app runs it off its event loop)."""
+        sessions, loaded = open_sessions(path, name=name)
+        report = loaded.to_dict()
+        funnel = self.funnel if has_ecommerce_steps(sessions) else "pageviews"  # as _reset_filters sets it
+        cube_of(sessions, report, self.cell_settings(funnel=funnel))
+        return sessions, report
+
+    def prepare(self, **settings) -> None:
+        """Build the cube these cell settings ask for, changing nothing here: setting them is then
+        as quick as a filter change (a served app runs this off its event loop)."""
+        cube_of(self.sessions, self.load_report, self.cell_settings(**settings))
+
+    def adopt(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> None:
+        """Show other sessions (see :meth:`opened`); on any error nothing changes and it propagates."""
         before = self.load_report
         try:
-            self.param.update(sessions=sessions, load_report=report.to_dict())
+            self.param.update(sessions=sessions, load_report=report)
         except Exception:  # the sessions are set back by _update; their report too
             self.load_report = before
             raise
 
-    def cell_settings(self) -> CellSettings:
-        return CellSettings(tuple(self.duration_edges), self.engaged_pageviews, self.deep_pageviews, self.funnel)
+    def cell_settings(self, **changes) -> CellSettings:
+        """The cell settings, with ``changes`` (values of these parameters) in place of the model's."""
+        values = {name: changes.get(name, getattr(self, name)) for name in CELL_SETTINGS}
+        return CellSettings(**{**values, "duration_edges": tuple(values["duration_edges"])})
 
     def _update(self, *events) -> None:
         """Bring every output up to date with the inputs that changed (all on the first call).
@@ -226,8 +262,7 @@ class SessionModel(param.Parameterized):
 
     def _cached_cube(self) -> Cube:
         """The sessions' cube for the current settings (their count from the load report, where any)."""
-        report = self.load_report
-        return cached_cube(self.sessions, self.cell_settings(), report.get("sessions"), report.get("cache_key", ""))
+        return cube_of(self.sessions, self.load_report, self.cell_settings())
 
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)

@@ -1,7 +1,10 @@
 """Helpers shared by the tests: paths, the real-data sample, hand-made session tables."""
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -67,3 +70,23 @@ def counts_of(frame: pd.DataFrame, **settings):
         cube = build_cube(table, CellSettings(**settings))
     [counts] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
     return counts
+
+
+def settled(action: Callable[[], Awaitable | None]):
+    """Run ``action`` on an event loop of its own and wait for every task it starts (Panel runs an
+    async watcher as a task), in a thread of its own: Playwright's sync API keeps a loop running on
+    the main thread, where Panel would schedule those tasks on a loop that never gets to them.
+    ``action`` may be a coroutine function: what it returns is returned."""
+    async def everything():
+        result = action()
+        if asyncio.iscoroutine(result):
+            result = await result
+        while True:
+            await asyncio.sleep(0)  # Panel starts a watcher's task from a callback on the loop
+            tasks = asyncio.all_tasks() - {asyncio.current_task()}
+            if not tasks:
+                return result
+            await asyncio.gather(*tasks)
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, everything()).result(timeout=60)

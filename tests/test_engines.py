@@ -10,7 +10,7 @@ import shutil
 import ibis
 import pandas as pd
 import pytest
-from helpers import ROOT, unavailable
+from helpers import ROOT, settled, unavailable
 from naive import assert_same_tables
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -145,18 +145,18 @@ def test_spark_local_mode_builds_the_cube_of_the_in_memory_path(spark, demo):
 
 def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, monkeypatch):
     from leak_app import sources
-    from leak_app.app import Upload
+    from leak_app.upload import Upload
 
     monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)  # every canonical upload counts as large
     path = tmp_path / "big.parquet"
     demo.to_parquet(path)
     model = SessionModel(sessions=generate_sessions(2_000, seed=9))
     upload = Upload(model=model)
-    upload.receive("big.parquet", path.read_bytes())
+    settled(lambda: upload.receive("big.parquet", path.read_bytes()))
     assert isinstance(model.sessions, ibis.Table) and model.kpis["sessions"] == len(demo)
     model.duration_edges = [15, 150]  # the cube is built again, from the uploaded file
     assert model.duration_table["sessions"].sum() == len(demo)
-    upload.receive("big.parquet", path.read_bytes())  # the next upload replaces its folder
+    settled(lambda: upload.receive("big.parquet", path.read_bytes()))  # the next upload replaces its folder
     model.engaged_pageviews = 4
     funnel = model.funnel_table
     assert funnel[funnel["stage"] == "Browsed"]["sessions"].sum() == len(demo)

@@ -1,15 +1,18 @@
 """The sidebar's upload: whatever the browser sends, the page says what happened and the data stays."""
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
+import threading
 
 import pytest
-from helpers import GA_HEADER
+from helpers import GA_HEADER, settled
 
 from leak_app import SessionModel
-from leak_app.app import Upload
+from leak_app import model as model_module
 from leak_app.demo import generate_sessions
+from leak_app.upload import Upload
 
 TWO_SESSIONS = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
                 "2,11,1,20170705,mobile,Spain,bing,1,,,\n").encode()
@@ -21,8 +24,8 @@ def upload():
 
 
 def send(upload: Upload, filename: str, content: bytes) -> None:
-    """What the file dropper does once the browser has sent the last chunk."""
-    upload.input.value = {filename: content}
+    """What the file dropper does once the browser has sent the last chunk; returns once loaded."""
+    settled(lambda: upload.input.param.update(value={filename: content}))
 
 
 @pytest.mark.parametrize("filename", ["..", ".", "é" * 200 + ".csv", "../../etc/passwd", "a/b.csv.gz.exe"])
@@ -44,7 +47,7 @@ def test_an_unexpected_failure_reaches_the_page_and_the_log(upload, monkeypatch,
     def broken(*args, **kwargs):
         raise MemoryError("no room")
 
-    monkeypatch.setattr(upload.model, "load", broken)
+    monkeypatch.setattr(upload.model, "opened", broken)
     before = set(os.listdir(tempfile.gettempdir()))
     send(upload, "big.csv", TWO_SESSIONS)
     assert upload.status.alert_type == "danger" and "big.csv: MemoryError: no room" in upload.status.object
@@ -60,3 +63,29 @@ def test_a_file_over_the_limit_is_refused_on_the_server_too(upload):
     send(upload, "big.csv", TWO_SESSIONS + b"1,12,1,20170705,mobile,Spain,bing,1,,,\n" * 40_000)
     assert upload.status.alert_type == "danger" and "big.csv: larger than 1 MB" in upload.status.object
     assert upload.model.kpis["sessions"] == 2_000
+
+
+def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(upload, monkeypatch):
+    """The audit's case: a 140 MB upload blocked every other request of the server for 16 s. The
+    file is now read on the worker thread: the event loop goes on (this test's own coroutine runs
+    while the file loads), the page says what it is doing, and the data changes once, when ready."""
+    release = threading.Event()
+    real = model_module.open_sessions
+
+    def slow(*args, **kwargs):
+        assert release.wait(10), "the event loop was blocked while the file loaded"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "open_sessions", slow)
+
+    async def meanwhile():
+        upload.input.value = {"two.csv": TWO_SESSIONS}  # Panel runs the upload's coroutine as a task
+        await asyncio.sleep(0.05)  # runs only if the loop is free
+        during = (upload.model.kpis["sessions"], upload.progress.row.visible, upload.progress.text.object,
+                  upload.status.alert_type)
+        release.set()
+        return during
+
+    assert settled(meanwhile) == (2_000, True, "Loading two.csv…", "secondary")  # (escaped HTML)
+    assert upload.model.kpis["sessions"] == 2 and upload.status.alert_type == "success"
+    assert not upload.progress.row.visible

@@ -315,3 +315,29 @@ def test_settings_that_change_the_axes_update_them_in_place():
     assert stage_axes() == {("Browsed", "Engaged", "Deep\nEngagement", "Converted")}
     model.funnel = "ecommerce"
     assert stage_axes() == {("Browsed", "Viewed\nitem", "Added\nto\ncart", "Began\ncheckout", "Converted")}
+
+
+def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
+    """GeoViews projects every shape each time it draws the map (2 s of each new page): a page now
+    gets a copy of the map drawn once per process, coloured with its own rates. The copy holds what
+    GeoViews draws for those rates, and shares no model with another page's."""
+    import holoviews as hv
+    from bokeh.models import GlyphRenderer
+
+    from leak_app.app import Dashboard
+    from leak_app.demo import generate_sessions
+
+    first = SessionModel(sessions=generate_sessions(5_000, seed=4))
+    other = SessionModel(sessions=generate_sessions(3_000, seed=5), devices=["mobile"])
+    pages = [Dashboard(model=first).map.object, Dashboard(model=other).map.object]
+    drawn = hv.render(views.country_choropleth(other.country_table, country_shapes()))
+    copy, expected = (f.select_one(GlyphRenderer).data_source.data for f in (pages[1], drawn))
+    assert set(copy) == set(expected)
+    for column in views.MAP_VALUES:
+        pd.testing.assert_series_equal(pd.Series(list(copy[column])), pd.Series(list(expected[column])),
+                                       obj=column)
+    for column in ("xs", "ys"):  # countries of parts of rings of coordinates
+        assert [[[list(ring) for ring in part] for part in shape] for shape in copy[column]] == \
+            [[[list(ring) for ring in part] for part in shape] for shape in expected[column]], column
+    ids = [{model.id for model in page.references()} for page in pages]
+    assert len(ids[1]) == len({model.id for model in drawn.references()}) and not ids[0] & ids[1]

@@ -101,6 +101,29 @@ def test_bad_upload_shows_its_error_and_keeps_the_data(page, served, write):
     expect(page.locator(".alert-success")).to_contain_text("Loaded 2 sessions from two.csv")
 
 
+def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, served):
+    """The audit's cases, each once "File name too long" or "Is a directory" in the server's log
+    and nothing in the page: an empty file, names of 300 bytes (legal on macOS), '..' and '.'. The
+    page says what happened to each; the name is only a label."""
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text("100,000", timeout=60_000)
+    dropper = page.locator("input[type=file]")
+    dropper.set_input_files({"name": "empty.csv", "mimeType": "text/csv", "buffer": b""})
+    expect(page.locator(".alert-danger")).to_contain_text("empty.csv: file is empty", timeout=30_000)
+    expect(sessions).to_have_text("100,000")
+    two = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
+           "2,11,1,20170705,mobile,Spain,bing,1,,,\n").encode()
+    for name in ("é" * 150 + ".csv", "..", "."):
+        dropper.set_input_files({"name": name, "mimeType": "text/csv", "buffer": two})
+        expect(page.locator(".alert-success")).to_contain_text(f"Loaded 2 sessions from {name}.", timeout=30_000)
+        expect(sessions).to_have_text("2")
+        page.get_by_role("button", name="desktop").click()  # the page answers on the new data
+        expect(sessions).to_have_text("1", timeout=30_000)
+        page.get_by_role("button", name="desktop").click()
+    assert page.console_errors == []
+
+
 def test_an_upload_over_the_limit_is_refused_in_the_page(page):
     """The audit's case: a file over --max-upload-mb dropped the websocket and left a dead page with
     no message. The dropper refuses it in the browser, says why, and the page keeps working."""

@@ -1,0 +1,78 @@
+"""What a new page costs: from the request to every view drawn in Chromium, and the server's CPU.
+
+    python benchmarks/new_page.py --sessions 1000000 --pages 6
+
+Serves N demo sessions as people do (``python -m leak_app serve``) and opens ``--pages`` pages in
+headless Chromium one after another, each a browser session of its own, as colleagues opening the
+link. For each: seconds from the request to the last of the page's plots drawn (its canvases all
+there, the KPI cards shown), and the server's CPU seconds for it (from /proc, until the page is
+drawn and a second has passed). The first page also loads the data: the figures are those of the
+pages after it, against targets of 1.5 s to the page and 0.3 s of server CPU per page.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
+
+from busy_server import cpu_seconds, processes
+from interaction import demo_file
+from ui_serving import serving
+
+from leak_app.browser import chromium
+
+PAGE_S, CPU_S = 1.5, 0.3
+
+
+def drawn(page, canvases: int | None, started: float) -> tuple[float, int]:
+    """Seconds from ``started`` until the page shows its KPI cards and ``canvases`` canvases (when not
+    known: until their count has held for a second), and how many there are."""
+    page.locator('[data-kpi="Sessions"] .kpi-value').wait_for(timeout=600_000)
+    count, since = -1, time.perf_counter()
+    while time.perf_counter() - started < 600:
+        now = page.locator("canvas").count()
+        if now != count:
+            count, since = now, time.perf_counter()
+        if count >= canvases if canvases is not None else time.perf_counter() - since > 1:
+            return since - started, count
+        time.sleep(0.05)
+    raise TimeoutError(f"the page had {count} canvases after ten minutes")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--pages", type=int, default=6)
+    args = parser.parse_args(argv)
+    with demo_file(args.sessions) as path, serving("--data", str(path)) as url, chromium() as browser:
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        server = processes(lambda c: "leak_app serve" in c and f"--port {port}" in c)
+        seconds, cpu, canvases = [], [], None
+        for _ in range(args.pages):
+            context = browser.new_context(viewport={"width": 1440, "height": 2600})
+            page = context.new_page()
+            before, started = cpu_seconds(server), time.perf_counter()
+            page.goto(url)
+            took, canvases = drawn(page, canvases, started)
+            page.wait_for_timeout(1000)
+            seconds.append(took)
+            cpu.append(cpu_seconds(server) - before)
+            context.close()
+    later, later_cpu = seconds[1:], cpu[1:]
+    print("request to every view drawn (s): " + ", ".join(f"{s:.2f}" for s in seconds) + "  (the first loads the data)")
+    print("server CPU per page (s):          " + ", ".join(f"{s:.2f}" for s in cpu))
+    page_s, cpu_s = statistics.median(later), statistics.median(later_cpu)
+    print(f"{'a new page (s)':<30}{page_s:>8.2f}   median after the first; target ≤ {PAGE_S} s")
+    print(f"{'server CPU per new page (s)':<30}{cpu_s:>8.2f}   median after the first; target ≤ {CPU_S} s")
+    print(f"{'targets met':<30}{'yes' if page_s <= PAGE_S and cpu_s <= CPU_S else 'no':>8}")
+    print(f"sessions={args.sessions} pages={args.pages} page_s={page_s:.2f} cpu_s={cpu_s:.2f} canvases={canvases}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The sidebar's upload: another session file loaded off the event loop; a bad one leaves the data."""
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import panel as pn
+import param
+
+from .actions import Progress, failure_reason, in_page
+from .model import SessionModel
+from .schema import LoadError
+from .text import escape_markdown
+
+#: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
+#: the size of each websocket message it is sent in.
+ACCEPTED = (".csv", ".json", ".ndjson", ".jsonl", ".gz", ".parquet")
+DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
+#: Suffixes of an upload's name kept on its temporary file (".csv", ".json.gz"...).
+SAFE_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,8}){0,2}")
+LOG = logging.getLogger(__name__)
+
+
+class Upload(pn.viewable.Viewer):
+    """Load another session file into the model; a bad file leaves the current data in place.
+
+    Panel's FileDropper sends the file in chunks (one websocket message each, never the whole
+    file) and refuses a file over ``max_mb`` in the browser, with its message, before sending it.
+    The file is read and its cube built on the worker thread (see :mod:`leak_app.actions`): the
+    page, and every other page of the server, keep answering on the data they show.
+    """
+
+    model = param.ClassSelector(class_=SessionModel)
+    max_mb = param.Integer(default=DEFAULT_UPLOAD_MB, bounds=(1, None), doc="Largest file accepted, in MB.")
+    progress = param.ClassSelector(class_=Progress, doc="Where the page shows what it is working on.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.progress = self.progress or Progress()
+        self.input = pn.widgets.FileDropper(
+            accepted_filetypes=list(ACCEPTED), max_file_size=f"{self.max_mb}MB", chunk_size=UPLOAD_CHUNK,
+            layout="compact", sizing_mode="stretch_width")
+        self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
+        self.input.param.watch(self._dropped, "value")
+        # The shown upload's folder: a large file is scanned from disk, again whenever a
+        # setting rebuilds the cube, so it stays until another upload replaces it.
+        self._folder = None
+
+    async def _dropped(self, event) -> None:
+        """The file the dropper has finished receiving (text files come decoded: encoded again)."""
+        for name, content in list(event.new.items()):
+            self.input.value.pop(name)  # held here only: the next drop of the same name is new
+            await self.receive(name, content.encode("utf-8") if isinstance(content, str) else content)
+
+    async def receive(self, name: str, content: bytes) -> None:
+        """Load an uploaded file's bytes; ``name`` (the browser's) is only shown."""
+        if len(content) > self.max_mb * 2**20:  # the browser checks first; a client may not
+            self._refuse(f"{name}: larger than {self.max_mb} MB")
+            return
+        if not content:
+            self._refuse(f"{name}: file is empty")
+            return
+        folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
+        self._say(f"Loading {name}; the page shows the current data until it is ready.", "secondary")
+        try:
+            sessions, report = await self.progress.run(f"Loading {name}", self._opened, folder, name, content)
+        except Exception as exc:  # noqa: BLE001 - any failure of the user's action: said, data kept
+            self._failed(name, exc, folder)
+            return
+        in_page(lambda: self._show(name, sessions, report, folder))
+
+    def _opened(self, folder: tempfile.TemporaryDirectory, name: str, content: bytes):
+        """The upload's sessions and report, its cube built (on the worker thread)."""
+        # The browser's file name is a label, never a path: "..", or 300 bytes (legal on macOS), would
+        # break or escape the folder. Its last suffixes (".csv.gz") are kept where they are plain.
+        suffix = "".join(Path(name).suffixes[-2:])
+        path = Path(folder.name) / f"upload{suffix if SAFE_SUFFIX.fullmatch(suffix) else ''}"
+        path.write_bytes(content)
+        return self.model.opened(path, name=name)
+
+    def _show(self, name: str, sessions, report: dict, folder: tempfile.TemporaryDirectory) -> None:
+        """Put the loaded sessions in the page (on the event loop, under the page's lock)."""
+        try:
+            self.model.adopt(sessions, report)
+        except Exception as exc:  # noqa: BLE001 - as in receive
+            self._failed(name, exc, folder)
+            return
+        if self._folder is not None:
+            self._folder.cleanup()
+        self._folder = folder
+        self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
+
+    def _failed(self, name: str, exc: Exception, folder: tempfile.TemporaryDirectory) -> None:
+        folder.cleanup()
+        if not isinstance(exc, LoadError):
+            LOG.exception("loading the upload %r failed", name, exc_info=exc)
+        reason = failure_reason(exc)
+        self._refuse(reason if isinstance(exc, LoadError) else f"{name}: {reason}")
+
+    def _refuse(self, reason: str) -> None:
+        self._say(f"Could not load it; the current data stays. {reason}", "danger")
+
+    def _say(self, text: str, kind: str) -> None:
+        self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
+
+    def __panel__(self):
+        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV, JSON, Parquet; gzipped or not; up to "
+                                          f"{self.max_mb:,} MB)"),
+                         self.input, self.status, sizing_mode="stretch_width")

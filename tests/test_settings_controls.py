@@ -1,0 +1,96 @@
+"""The cell settings' inputs: the cube of new settings is built off the event loop, then shown."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import panel as pn
+import pytest
+from helpers import settled
+
+from leak_app import SessionModel
+from leak_app import model as model_module
+from leak_app.demo import generate_sessions
+from leak_app.settings_controls import CellSettingsControls
+
+
+@pytest.fixture
+def controls():
+    return CellSettingsControls(model=SessionModel(sessions=generate_sessions(3_000, seed=4)))
+
+
+def test_a_new_setting_is_built_off_the_event_loop_then_shown(controls, monkeypatch):
+    """The audit's case: a setting change on a served 140 MB file rebuilt its cube on the event loop,
+    blocking every page for 9.8 s. The model keeps its settings (and the page its numbers) until the
+    new cube is built on the worker thread, while the loop goes on; then it takes them at once."""
+    model, release = controls.model, threading.Event()
+    real = model_module.build_cube
+
+    def slow(*args, **kwargs):
+        assert release.wait(10), "the event loop was blocked while the cube was built"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "build_cube", slow)
+
+    async def meanwhile():
+        controls.asked.engaged_pageviews = 3
+        await asyncio.sleep(0.05)  # runs only if the loop is free
+        during = model.engaged_pageviews, controls.progress.row.visible
+        release.set()
+        return during
+
+    assert settled(meanwhile) == (5, True)
+    expected = SessionModel(sessions=model.sessions, engaged_pageviews=3)
+    assert model.engaged_pageviews == 3 and not controls.progress.row.visible
+    assert model.funnel_table.equals(expected.funnel_table)
+
+
+def test_a_setting_whose_cube_cannot_be_built_goes_back_and_is_said(controls, monkeypatch):
+    """The failure (the served file deleted since, say) reaches Panel's exception handler, which the
+    served app turns into a notice; the input shows the model's setting again, which never changed."""
+    def gone(*args, **kwargs):
+        raise OSError("served.parquet: no such file")
+
+    said = []
+    monkeypatch.setattr(model_module, "build_cube", gone)
+    monkeypatch.setattr(pn.config, "exception_handler", said.append)
+    before = controls.model.funnel_table
+    settled(lambda: controls.asked.param.update(deep_pageviews=12))
+    assert [str(e) for e in said] == ["served.parquet: no such file"]
+    assert controls.asked.deep_pageviews == controls.model.deep_pageviews == 10
+    assert controls.model.funnel_table is before
+
+
+def test_the_inputs_follow_the_model(controls):
+    """Settings the model takes otherwise (new data without e-commerce steps resets the funnel and
+    its choices) show in the inputs, and do not come back to the model as a change."""
+    model = controls.model
+    model.engaged_pageviews = 4
+    assert controls.asked.engaged_pageviews == 4
+    assert controls.asked.param.funnel.objects == model.param.funnel.objects
+
+
+def test_a_built_cube_is_at_hand_while_another_of_its_table_is_built(controls, monkeypatch):
+    """A new page (on the event loop) asks for the cube every page of the table uses while the
+    worker builds another one of the same table: it gets it at once, not after the build; a second
+    build of the same table waits for the first (one DuckDB connection serves one thread at a time)."""
+    model, release, started = controls.model, threading.Event(), threading.Event()
+    real = model_module.build_cube
+
+    def slow(*args, **kwargs):
+        started.set()
+        assert release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "build_cube", slow)
+    with ThreadPoolExecutor(2) as threads:
+        building = threads.submit(model.prepare, engaged_pageviews=2)
+        assert started.wait(10)
+        at_hand = threads.submit(model_module.cube_of, model.sessions, model.load_report, model.cell_settings())
+        assert at_hand.result(timeout=5) is model.cube
+        started.clear()
+        waiting = threads.submit(model.prepare, engaged_pageviews=3)
+        assert not started.wait(0.2)  # not begun while the first build runs
+        release.set()
+        building.result(timeout=30), waiting.result(timeout=30)
