@@ -17,13 +17,13 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.core.property.validation import without_property_validation
-from bokeh.models import ColorBar, FactorRange, GlyphRenderer
+from bokeh.models import ColorBar, FactorRange
 from panel.models.markup import HTML as HTMLModel
 
 from . import views
 from .actions import Progress
 from .downloads import to_csv
-from .drawn_once import world_map
+from .drawn_once import copy_of, key_of, world_map
 from .geo import country_shapes
 from .model import SessionModel
 from .period_controls import PeriodControls
@@ -70,7 +70,8 @@ def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, st
 
 
 class LivePlot:
-    """A plot drawn once by HoloViews, then updated in place from the model's tables.
+    """A plot drawn once by HoloViews (or copied from a drawing of the same tables), then updated
+    in place from the model's tables.
 
     A filter change sends the plot's new columns, axes and title, nothing else: no model
     is replaced, so the page neither walks its model graph nor lays itself out again
@@ -87,10 +88,19 @@ class LivePlot:
         return [getattr(self.model, table) for table in self.tables]
 
     def draw(self) -> None:
-        """Draw anew: for a new shape (other data, devices, stages or number of sources)."""
-        self._plot = hv.renderer("bokeh").get_plot(self.view(*self._values(), **self.options()))
-        self.pane.object = self._plot.state
-        bar = self._plot.state.select_one(ColorBar)  # found once: finding walks the figure
+        """Draw anew: for a new shape (other data, devices, stages or number of sources). Pages
+        showing the same tables get copies of one drawing (see :mod:`leak_app.drawn_once`)."""
+        values, options = self._values(), self.options()
+
+        def draw():
+            plot = hv.renderer("bokeh").get_plot(self.view(*values, **options))
+            layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
+            return plot.state, [layer.handles["source"] for layer in layers]
+
+        key = key_of(self.view.__module__, self.view.__qualname__, values, repr(options))
+        figure, self._sources = copy_of(key, draw)
+        self.pane.object = figure
+        bar = figure.select_one(ColorBar)  # found once: finding walks the figure
         self._colors = bar.color_mapper if bar is not None else None
 
     @without_property_validation  # the columns come from the view's companion, checked by the tests
@@ -98,18 +108,14 @@ class LivePlot:
         """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
         leak on an empty chart turns its numeric axis into one of segments)."""
         data = self.data(*self._values(), **self.options())
-        plot = self._plot
-        layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
-        figure = plot.state
+        figure = self.pane.object
         axes = ((figure.x_range, data.x), (figure.y_range, data.y))
-        if (len(layers) != len(data.layers)
-                or any(not set(layer.handles["source"].data) <= set(columns)
-                       for layer, columns in zip(layers, data.layers))
+        if (len(self._sources) != len(data.layers)
+                or any(not set(source.data) <= set(columns) for source, columns in zip(self._sources, data.layers))
                 or not all(_fits(axis, value) for axis, value in axes)):
             self.draw()
             return
-        for layer, columns in zip(layers, data.layers):
-            source = layer.handles["source"]
+        for source, columns in zip(self._sources, data.layers):
             _send_changed(source, {name: columns[name] for name in source.data})
         for axis, value in axes:
             if isinstance(value, list):
@@ -179,9 +185,10 @@ class Dashboard(pn.viewable.Viewer):
         self._texts["leaks_list"].min_width = 400
         for name, text in self._texts.items():
             setattr(self, name, pn.pane.Bokeh(text, stylesheets=[CSS], sizing_mode="stretch_width"))
-        self.map = pn.pane.Bokeh(world_map(m.country_table), sizing_mode="stretch_width")
-        figure = self.map.object  # what a filter change recolours (found once: finding walks the figure)
-        self._map_parts = (figure.select_one(GlyphRenderer).data_source, figure.select_one(ColorBar).color_mapper)
+        figure, source = world_map(m.country_table)
+        self.map = pn.pane.Bokeh(figure, sizing_mode="stretch_width")
+        # What a filter change recolours (found once: finding walks the figure).
+        self._map_parts = (source, figure.select_one(ColorBar).color_mapper)
         self._recolor_map(m.country_table)  # a copy of the map as first drawn: this page's rates
         self.funnel = pn.Row()
         self.duration_rates = self._live(views.duration_rates, views.duration_rates_data, "duration_table",

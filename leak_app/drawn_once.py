@@ -1,46 +1,62 @@
-"""The world map, drawn once per process and copied for each page.
+"""Figures drawn once per process and copied for each page.
 
-GeoViews projects every country's shape each time it draws the map (cartopy, about 2 s here,
-though the shapes are already in Web Mercator: GeoViews projects polygons whatever their CRS),
-which made a third of each new page's server time. The map is drawn once and kept as Bokeh
-serializes models (``bokeh.core.serialization``, as for its messages); each page gets a copy
-made from it with fresh model ids (about 0.3 s), which it then colours with its own rates, and a
-filter change recolours the copy as it did the drawn map.
+Drawing is most of what a new page costs the server: GeoViews projects every country's shape each
+time it draws the map (cartopy, about 2 s here, though the shapes are already in Web Mercator),
+and HoloViews takes 0.1–0.5 s for each other plot. New pages of the same data show the same
+tables, so each figure is drawn once, kept as Bokeh serializes models (``bokeh.core.serialization``,
+as for its messages), and each page gets a copy made from it with fresh model ids (tens of
+milliseconds; 0.3 s for the map's shapes). A copy is then updated in place like the drawn figure.
 """
 from __future__ import annotations
 
+import hashlib
+import pickle
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
 import holoviews as hv
-import pandas as pd
 from bokeh.core.serialization import Deserializer, Serializer
-from bokeh.models import Model
+from bokeh.models import ColumnDataSource, FactorRange, GlyphRenderer, Model
 from bokeh.util.serialization import make_id
 
 from . import views
 from .geo import country_shapes
 
-#: The map, once drawn, as Bokeh serializes it.
-_drawn: list[dict] = []
+#: Figures kept (new data or settings draw others; a page's own filters are sent as updates).
+KEPT = 64
+_drawn: OrderedDict[str, tuple[dict, list[int]]] = OrderedDict()
 _drawing = threading.Lock()
 
 
-def world_map(countries: pd.DataFrame) -> Model:
-    """A new Bokeh figure of the choropleth (``views.country_choropleth``), for one page.
+def key_of(*parts) -> str:
+    """A key for what a figure is drawn from (its view, tables and options)."""
+    return hashlib.sha256(pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
 
-    The first call draws it with ``countries``' rates; a copy keeps the colours it was drawn
-    with: callers colour their own (see ``Dashboard._recolor_map``).
-    """
+
+def copy_of(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[Model, list[ColumnDataSource]]:
+    """A new copy of the figure ``draw`` returns (with its layers' data sources, in order), drawn
+    once per ``key``, and the data sources of the copy's layers."""
     with _drawing:
-        if not _drawn:
-            figure = hv.render(views.country_choropleth(countries, country_shapes()))
-            _drawn.append(Serializer(deferred=False).encode(figure))
-    return Deserializer().deserialize(_renamed(_drawn[0]))
+        if key not in _drawn:
+            figure, sources = draw()
+            _drawn[key] = (Serializer(deferred=False).encode(figure), [source.id for source in sources])
+            while len(_drawn) > KEPT:
+                _drawn.popitem(last=False)
+        _drawn.move_to_end(key)
+        serialized, sources = _drawn[key]
+    renamed, ids = _renamed(serialized)
+    copy = Deserializer().deserialize(renamed)
+    models = {model.id: model for model in copy.references()}
+    for model in models.values():
+        if isinstance(model, FactorRange):  # serialized as lists, nested factors come back as lists
+            model.factors = [tuple(f) if isinstance(f, list) else f for f in model.factors]
+    return copy, [models[ids[source]] for source in sources]
 
 
-def _renamed(serialized):
+def _renamed(serialized) -> tuple[dict, dict[str, str]]:
     """Serialized models with every model id replaced by a new one (in its definition and in each
-    reference to it), so that copies never share an id."""
+    reference to it), so that copies never share an id; and the new id of each old one."""
     ids: dict[str, str] = {}
 
     def renamed(value):
@@ -53,4 +69,16 @@ def _renamed(serialized):
             copied["id"] = ids.setdefault(value["id"], make_id())  # a model, or a reference to one
         return copied
 
-    return renamed(serialized)
+    return renamed(serialized), ids
+
+
+def world_map(countries) -> tuple[Model, ColumnDataSource]:
+    """A new figure of the choropleth (``views.country_choropleth``) for one page, and its data
+    source. Drawn once, with the first caller's ``countries``: callers colour their copy
+    (see ``Dashboard._recolor_map``)."""
+    def draw():
+        figure = hv.render(views.country_choropleth(countries, country_shapes()))
+        return figure, [figure.select_one(GlyphRenderer).data_source]
+
+    figure, [source] = copy_of("world map", draw)
+    return figure, source
