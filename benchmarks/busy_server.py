@@ -4,13 +4,13 @@
 
 Serves N demo sessions as people do (``python -m leak_app serve``) and opens ``--pages`` pages in
 headless Chromium, each a browser session of its own. In rounds, each page in turn clicks a
-device button (``--gap-ms`` apart), and each measures, in its own clock, from the press to the frame painted after the
-server's first changed text (the KPI cards): the page has its answer. Rounds run first on an idle
-server (the baseline, same run), then while one more page uploads a ``--upload-mb`` CSV of other
-sessions, until that page says the file is loaded. Prints the clicks' median and 90th percentile
-in both phases against the 500 ms target, how long the upload took, and the CPU seconds of the
-server and of the browsers (counted apart: here they share two cores), with a machine-readable last
-line.
+device button (``--gap-ms`` apart), and each measures, in its own clock, from the press to the
+frame painted after the server's first changed text (the KPI cards): the page has its answer.
+Rounds run first on an idle server (the baseline, same run), then while one more page uploads a
+``--upload-mb`` CSV of other sessions, until that page says the file is loaded. Prints the
+clicks' median and 90th percentile in both phases against the 500 ms target, how long the upload
+took, and the CPU seconds of the server and of the browsers (counted apart: here they share two
+cores), with a machine-readable last line.
 """
 from __future__ import annotations
 
@@ -102,21 +102,29 @@ def summary(latencies: list[float | None]) -> tuple[float, float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=1_000_000, help="sessions served")
     parser.add_argument("--pages", type=int, default=10, help="pages clicking")
     parser.add_argument("--upload-mb", type=int, default=140, help="size of the uploaded CSV")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of clicks on the idle server")
     parser.add_argument("--gap-ms", type=int, default=300, help="between two pages' presses")
     args = parser.parse_args(argv)
-    with (tempfile.TemporaryDirectory() as folder, demo_file(args.sessions) as path,
-          serving("--data", str(path), "--max-upload-mb", str(2 * args.upload_mb)) as url, chromium() as browser):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        demo_file(args.sessions) as path,
+        serving("--data", str(path), "--max-upload-mb", str(2 * args.upload_mb)) as url,
+        chromium() as browser,
+    ):
         upload = upload_file(folder, args.upload_mb)
         megabytes = upload.stat().st_size / 2**20
         port = url.rstrip("/").rsplit(":", 1)[1]
         server = processes(lambda c: "leak_app serve" in c and f"--port {port}" in c)
-        pages = [browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-                 for _ in range(args.pages + 1)]
+        pages = [
+            browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            for _ in range(args.pages + 1)
+        ]
         started = time.perf_counter()
         for page in pages:
             page.goto(url)
@@ -145,17 +153,27 @@ def main(argv=None) -> int:
         said = loaded.inner_text().strip()
     (idle_median, idle_p90, _), (median, p90, worst) = summary(idle), summary(busy)
     print(f"{args.pages} pages over {args.sessions:,} sessions, opened together in {opened:.1f} s")
-    print(f"{'idle server: click (ms)':<34}{idle_median:>8.0f} median {idle_p90:>8.0f} p90   ({len(idle)} clicks)")
-    print(f"{'during the upload: click (ms)':<34}{median:>8.0f} median {p90:>8.0f} p90   ({len(busy)} clicks, "
-          f"slowest {worst:.0f}, {busy.count(None)} unanswered within a minute); target: median ≤ {TARGET_MS} ms")
+    print(
+        f"{'idle server: click (ms)':<34}{idle_median:>8.0f} median {idle_p90:>8.0f} p90   "
+        f"({len(idle)} clicks)"
+    )
+    print(
+        f"{'during the upload: click (ms)':<34}{median:>8.0f} median {p90:>8.0f} p90   ({len(busy)} clicks, "
+        f"slowest {worst:.0f}, {busy.count(None)} unanswered within a minute); "
+        f"target: median ≤ {TARGET_MS} ms"
+    )
     print(f"{'ratio to the idle server':<34}{median / idle_median:>8.2f} median {p90 / idle_p90:>8.2f} p90")
-    print(f"upload of {megabytes:,.0f} MB: {took:.1f} s to \"{said}\"")
-    print(f"CPU seconds meanwhile: server {server_cpu:.1f}, browsers {browser_cpu:.1f} (on {os.cpu_count()} cores: "
-          f"{os.cpu_count() * took:.0f} available)")
+    print(f'upload of {megabytes:,.0f} MB: {took:.1f} s to "{said}"')
+    print(
+        f"CPU seconds meanwhile: server {server_cpu:.1f}, browsers {browser_cpu:.1f} "
+        f"(on {os.cpu_count()} cores: {os.cpu_count() * took:.0f} available)"
+    )
     print(f"{'target met':<34}{'yes' if median <= TARGET_MS else 'no':>8}")
-    print(f"pages={args.pages} sessions={args.sessions} idle_median_ms={idle_median:.0f} "
-          f"median_ms={median:.0f} p90_ms={p90:.0f} upload_s={took:.1f} server_cpu_s={server_cpu:.1f} "
-          f"browser_cpu_s={browser_cpu:.1f}")
+    print(
+        f"pages={args.pages} sessions={args.sessions} idle_median_ms={idle_median:.0f} "
+        f"median_ms={median:.0f} p90_ms={p90:.0f} upload_s={took:.1f} server_cpu_s={server_cpu:.1f} "
+        f"browser_cpu_s={browser_cpu:.1f}"
+    )
     return 0
 
 

@@ -45,7 +45,9 @@ def drawn(page, canvases: int | None, started: float) -> tuple[float, int]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=6)
     args = parser.parse_args(argv)
@@ -64,13 +66,20 @@ def main(argv=None) -> int:
             cpu.append(cpu_seconds(server) - before)
             context.close()
     later, later_cpu = seconds[1:], cpu[1:]
-    print("request to every view drawn (s): " + ", ".join(f"{s:.2f}" for s in seconds) + "  (the first loads the data)")
+    print(
+        "request to every view drawn (s): "
+        + ", ".join(f"{s:.2f}" for s in seconds)
+        + "  (the first loads the data)"
+    )
     print("server CPU per page (s):          " + ", ".join(f"{s:.2f}" for s in cpu))
     page_s, cpu_s = statistics.median(later), statistics.median(later_cpu)
     print(f"{'a new page (s)':<30}{page_s:>8.2f}   median after the first; target ≤ {PAGE_S} s")
     print(f"{'server CPU per new page (s)':<30}{cpu_s:>8.2f}   median after the first; target ≤ {CPU_S} s")
     print(f"{'targets met':<30}{'yes' if page_s <= PAGE_S and cpu_s <= CPU_S else 'no':>8}")
-    print(f"sessions={args.sessions} pages={args.pages} page_s={page_s:.2f} cpu_s={cpu_s:.2f} canvases={canvases}")
+    print(
+        f"sessions={args.sessions} pages={args.pages} page_s={page_s:.2f} cpu_s={cpu_s:.2f} "
+        f"canvases={canvases}"
+    )
     return 0
 
 

@@ -111,7 +111,8 @@ class LivePlot:
         figure = self.pane.object
         axes = ((figure.x_range, data.x), (figure.y_range, data.y))
         if (len(self._sources) != len(data.layers)
-                or any(not set(source.data) <= set(columns) for source, columns in zip(self._sources, data.layers))
+                or any(not set(source.data) <= set(columns)
+                       for source, columns in zip(self._sources, data.layers))
                 or not all(_fits(axis, value) for axis, value in axes)):
             self.draw()
             return

@@ -25,7 +25,7 @@ from .geo import country_shapes
 
 #: Figures kept (new data or settings draw others; a page's own filters are sent as updates).
 KEPT = 64
-_drawn: OrderedDict[str, tuple[dict, list[int]]] = OrderedDict()
+_drawn: OrderedDict[str, tuple[dict, list[str]]] = OrderedDict()  # key: (figure, its layers' source ids)
 _drawing = threading.Lock()
 
 

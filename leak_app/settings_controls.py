@@ -40,7 +40,9 @@ class CellSettingsControls(pn.viewable.Viewer):
 
     async def _asked(self, *_) -> None:
         """Build the cube of the settings the inputs ask for, then give them to the model."""
-        changes = {n: getattr(self.asked, n) for n in NAMES if getattr(self.asked, n) != getattr(self.model, n)}
+        changes = {
+            n: getattr(self.asked, n) for n in NAMES if getattr(self.asked, n) != getattr(self.model, n)
+        }
         if not changes:
             return
         try:
@@ -63,9 +65,11 @@ class CellSettingsControls(pn.viewable.Viewer):
 
     def widgets(self) -> list:
         asked = self.asked.param
-        return [pn.widgets.IntInput.from_param(asked.engaged_pageviews),
-                pn.widgets.IntInput.from_param(asked.deep_pageviews),
-                pn.widgets.RadioButtonGroup.from_param(asked.funnel, color="primary", variant="outline")]
+        return [
+            pn.widgets.IntInput.from_param(asked.engaged_pageviews),
+            pn.widgets.IntInput.from_param(asked.deep_pageviews),
+            pn.widgets.RadioButtonGroup.from_param(asked.funnel, color="primary", variant="outline"),
+        ]
 
     def __panel__(self):
         return pn.Column(*self.widgets())

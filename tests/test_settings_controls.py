@@ -49,6 +49,7 @@ def test_a_new_setting_is_built_off_the_event_loop_then_shown(controls, monkeypa
 def test_a_setting_whose_cube_cannot_be_built_goes_back_and_is_said(controls, monkeypatch):
     """The failure (the served file deleted since, say) reaches Panel's exception handler, which the
     served app turns into a notice; the input shows the model's setting again, which never changed."""
+
     def gone(*args, **kwargs):
         raise OSError("served.parquet: no such file")
 
@@ -87,7 +88,9 @@ def test_a_built_cube_is_at_hand_while_another_of_its_table_is_built(controls, m
     with ThreadPoolExecutor(2) as threads:
         building = threads.submit(model.prepare, engaged_pageviews=2)
         assert started.wait(10)
-        at_hand = threads.submit(model_module.cube_of, model.sessions, model.load_report, model.cell_settings())
+        at_hand = threads.submit(
+            model_module.cube_of, model.sessions, model.load_report, model.cell_settings()
+        )
         assert at_hand.result(timeout=5) is model.cube
         started.clear()
         waiting = threads.submit(model.prepare, engaged_pageviews=3)

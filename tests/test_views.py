@@ -364,7 +364,8 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     before = shown(second)
     first.model.devices = ["mobile"]
     assert shown(first) != before and shown(second) == before
-    ids = [{m.id for plot in [*d._funnels, *d._plots] for m in plot.pane.object.references()} for d in (first, second)]
+    ids = [{m.id for plot in [*d._funnels, *d._plots] for m in plot.pane.object.references()}
+           for d in (first, second)]
     assert not ids[0] & ids[1]
     document = Document()  # as the server checks a page (nested factors came back as lists, not tuples)
     for plot in [*second._funnels, *second._plots]:

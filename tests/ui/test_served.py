@@ -116,7 +116,8 @@ def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, s
            "2,11,1,20170705,mobile,Spain,bing,1,,,\n").encode()
     for name in ("é" * 150 + ".csv", "..", "."):
         dropper.set_input_files({"name": name, "mimeType": "text/csv", "buffer": two})
-        expect(page.locator(".alert-success")).to_contain_text(f"Loaded 2 sessions from {name}.", timeout=30_000)
+        loaded = page.locator(".alert-success")
+        expect(loaded).to_contain_text(f"Loaded 2 sessions from {name}.", timeout=30_000)
         expect(sessions).to_have_text("2")
         page.get_by_role("button", name="desktop").click()  # the page answers on the new data
         expect(sessions).to_have_text("1", timeout=30_000)
