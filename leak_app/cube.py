@@ -110,21 +110,22 @@ def cube_expression(table: ibis.Table, settings: CellSettings,
 class DayPrefix:
     """Prefix sums over days of every measure per cell: a day range's totals in one subtraction.
 
-    Memory: (days + 1) × cells × 48 bytes, whatever the number of sessions.
+    Memory: (days + 1) × cells × 48 bytes, whatever the number of sessions. One contiguous block
+    per measure: sessions and conversions, read day by day (active days, units' sums), are views
+    of theirs (contiguous copies out of a cell-major block took 0.8 s of a 10 million session
+    start, and 16 bytes more per day and cell).
     """
 
     def __init__(self, day: np.ndarray, cell: np.ndarray, values: np.ndarray, days: int, cells: int):
-        self.prefix = np.zeros((days + 1, cells, len(MEASURES)))
-        self.prefix[day + 1, cell] = values
-        np.cumsum(self.prefix, axis=0, out=self.prefix)
-        # Contiguous copies of the two measures read day by day (active days; units' sums).
-        self.sessions = np.ascontiguousarray(self.prefix[:, :, 0])
-        self.conversions = np.ascontiguousarray(self.prefix[:, :, 1])
+        self.prefix = np.zeros((len(MEASURES), days + 1, cells))
+        self.prefix[:, day + 1, cell] = values.T
+        np.cumsum(self.prefix, axis=1, out=self.prefix)
+        self.sessions, self.conversions = self.prefix[0], self.prefix[1]
 
     def totals(self, first: int, last: int, cells: np.ndarray | None) -> np.ndarray:
         if cells is None:
-            return self.prefix[last + 1] - self.prefix[first]
-        return self.prefix[last + 1].take(cells, axis=0) - self.prefix[first].take(cells, axis=0)
+            return (self.prefix[:, last + 1] - self.prefix[:, first]).T
+        return (self.prefix[:, last + 1].take(cells, axis=1) - self.prefix[:, first].take(cells, axis=1)).T
 
     def grouped(self, summing: sparse.csc_matrix, keep: np.ndarray, ranges) -> list[np.ndarray]:
         """Grouped sums of the kept cells for each day range, from the grouped prefix at each
@@ -141,7 +142,7 @@ class DayPrefix:
         return [through(last + 1) - through(first) for first, last in ranges]
 
     def daily(self, first: int, last: int) -> np.ndarray:
-        return np.diff(self.prefix[first:last + 2, :, :2].sum(axis=1), axis=0)
+        return np.diff(self.prefix[:2, first:last + 2].sum(axis=2), axis=1).T
 
     def _before(self, day: int, weights: np.ndarray) -> float:
         # einsum, not ``@``: a threaded BLAS dot costs ten times more on two cores.
