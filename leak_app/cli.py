@@ -289,9 +289,8 @@ def parser() -> argparse.ArgumentParser:
                    help="write a report of what was found: FILE.md (Markdown) or FILE.html (offline page)")
     p.add_argument("--webhook", default=os.environ.get("LEAK_APP_WEBHOOK"), metavar="URL",
                    help="POST the silent leaks found (Slack/Teams {\"text\": ...} plus the rows) to this "
-                        "URL; "
-                        "default: the LEAK_APP_WEBHOOK environment variable, which keeps the secret out of "
-                        "crontabs and process lists")
+                        "URL; default: the LEAK_APP_WEBHOOK environment variable, which keeps the secret "
+                        "out of crontabs and process lists")
     p.add_argument("--webhook-timeout", type=float, default=10, metavar="SECONDS",
                    help="longest wait for one attempt (4 attempts, waits doubling from 1 s)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")

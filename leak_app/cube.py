@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from .clustering import design_effect, visitor_key
-from .files import cache_dir, replaced
+from .files import kept_scan, replaced
 
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
 TEXT_DIMENSIONS = ("device", "country", "source", "medium")
@@ -414,7 +414,7 @@ def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, cach
     if not cache_key:
         return cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
     settings_key = hashlib.sha256(repr(settings).encode()).hexdigest()[:16]
-    kept = cache_dir() / "scans" / cache_key / f"cube-{settings_key}.parquet"
+    kept = kept_scan(cache_key) / f"cube-{settings_key}.parquet"
     try:
         return pq.read_table(kept)
     except OSError:  # not kept yet (or removed meanwhile)

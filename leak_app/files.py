@@ -18,6 +18,12 @@ def cache_dir() -> Path:
     return Path(base) / "leak_app"
 
 
+def kept_scan(key: str) -> Path:
+    """The folder where a scanned file's results are kept (its load report, repeated session ids and
+    cube queries), under its :func:`leak_app.scan.scan_key`: removed whole when evicted."""
+    return cache_dir() / "scans" / key
+
+
 @contextmanager
 def replaced(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path``, renamed over it when the block ends well and removed when

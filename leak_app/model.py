@@ -190,8 +190,7 @@ class SessionModel(param.Parameterized):
         part of :meth:`load`, which changes nothing here (a served app runs it off its event loop)."""
         sessions, loaded = open_sessions(path, name=name)
         report = loaded.to_dict()
-        funnel = self.funnel if has_ecommerce_steps(sessions) else "pageviews"  # as _reset_filters sets it
-        cube_of(sessions, report, self.cell_settings(funnel=funnel))
+        cube_of(sessions, report, self.cell_settings(funnel=self._funnel_of(sessions)))
         return sessions, report
 
     def prepare(self, **settings) -> None:
@@ -264,11 +263,15 @@ class SessionModel(param.Parameterized):
         """The sessions' cube for the current settings (their count from the load report, where any)."""
         return cube_of(self.sessions, self.load_report, self.cell_settings())
 
+    def _funnel_of(self, sessions) -> str:
+        """The funnel sessions are shown with: this one where they say which e-commerce steps each
+        reached, else by pageviews."""
+        return self.funnel if has_ecommerce_steps(sessions) else "pageviews"
+
     def _reset_filters(self, outputs: dict) -> None:
         has_steps = has_ecommerce_steps(self.sessions)
         self.param.funnel.objects = list(FUNNELS) if has_steps else ["pageviews"]
-        if not has_steps:
-            self.funnel = "pageviews"
+        self.funnel = self._funnel_of(self.sessions)
         cube = outputs["cube"] = self._cached_cube()
         [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
         countries = everything["country"].sort_values(

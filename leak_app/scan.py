@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .countries import unmatched_country_counts
-from .files import cache_dir, replaced
+from .files import kept_scan, replaced
 from .loaders import (
     MAX_BAD_FRACTION,
     NUMERIC,
@@ -68,11 +68,14 @@ def _first_line(path: Path, most: int = 2**20) -> str:
         return handle.readline(most).decode("utf-8-sig", errors="replace")
 
 
+def _gzipped(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
 def _opened(path: Path):
     """The file's bytes, uncompressed if it is gzipped."""
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == GZIP_MAGIC
-    return (gzip.open if gzipped else open)(path, "rb")
+    return (gzip.open if _gzipped(path) else open)(path, "rb")
 
 
 def refuse_a_bomb(path: Path, label: str) -> None:
@@ -80,10 +83,9 @@ def refuse_a_bomb(path: Path, label: str) -> None:
     readers.gunzipped), found by decompressing it once, up to the bound, before DuckDB scans it: a
     10 MB file expanding to 10 GB kept a scan running for over ten minutes. (A genuine file pays a
     decompression here, once: a second start finds its scan kept.)"""
+    if not _gzipped(path):
+        return
     with open(path, "rb") as handle:
-        if handle.read(2) != GZIP_MAGIC:
-            return
-        handle.seek(0)
         for _ in gunzipped(handle, path.stat().st_size, label):
             pass
 
@@ -151,7 +153,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     rows = parsed.filter(parsed.reason.isnull()).drop("reason")
     ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
     key = scan_key(path, layout)
-    cached = cache_dir() / "scans" / key
+    cached = kept_scan(key)
     try:  # this file, unchanged, scanned before by this code (gone meanwhile: scanned again)
         report = LoadReport(**{**json.loads((cached / "report.json").read_text()), "path": label})
         if not pq.read_metadata(cached / "repeated.parquet").num_rows:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +92,26 @@ def settled(action: Callable[[], Awaitable | None]):
 
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(asyncio.run, everything()).result(timeout=60)
+
+
+@dataclass
+class Held:
+    """A function made to wait (see :func:`held`)."""
+
+    started: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+def held(monkeypatch, owner, name: str, blocked: str) -> Held:
+    """Make ``owner.name``, once called, wait until ``release`` is set (``started`` says it was
+    called), then do its work; after 10 s it fails with ``blocked``: whatever should have released
+    it could not run meanwhile."""
+    hold, real = Held(), getattr(owner, name)
+
+    def waiting(*args, **kwargs):
+        hold.started.set()
+        assert hold.release.wait(10), blocked
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, waiting)
+    return hold

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 import pytest
-from helpers import settled
+from helpers import held, settled
 
 from leak_app import SessionModel
 from leak_app import model as model_module
@@ -24,20 +23,15 @@ def test_a_new_setting_is_built_off_the_event_loop_then_shown(controls, monkeypa
     """The audit's case: a setting change on a served 140 MB file rebuilt its cube on the event loop,
     blocking every page for 9.8 s. The model keeps its settings (and the page its numbers) until the
     new cube is built on the worker thread, while the loop goes on; then it takes them at once."""
-    model, release = controls.model, threading.Event()
-    real = model_module.build_cube
-
-    def slow(*args, **kwargs):
-        assert release.wait(10), "the event loop was blocked while the cube was built"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model_module, "build_cube", slow)
+    model = controls.model
+    hold = held(monkeypatch, model_module, "build_cube",
+                "the event loop was blocked while the cube was built")
 
     async def meanwhile():
         controls.asked.engaged_pageviews = 3
         await asyncio.sleep(0.05)  # runs only if the loop is free
         during = model.engaged_pageviews, controls.progress.row.visible
-        release.set()
+        hold.release.set()
         return during
 
     assert settled(meanwhile) == (5, True)
@@ -76,24 +70,17 @@ def test_a_built_cube_is_at_hand_while_another_of_its_table_is_built(controls, m
     """A new page (on the event loop) asks for the cube every page of the table uses while the
     worker builds another one of the same table: it gets it at once, not after the build; a second
     build of the same table waits for the first (one DuckDB connection serves one thread at a time)."""
-    model, release, started = controls.model, threading.Event(), threading.Event()
-    real = model_module.build_cube
-
-    def slow(*args, **kwargs):
-        started.set()
-        assert release.wait(10)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model_module, "build_cube", slow)
+    model = controls.model
+    hold = held(monkeypatch, model_module, "build_cube", "the first build was never released")
     with ThreadPoolExecutor(2) as threads:
         building = threads.submit(model.prepare, engaged_pageviews=2)
-        assert started.wait(10)
+        assert hold.started.wait(10)
         at_hand = threads.submit(
             model_module.cube_of, model.sessions, model.load_report, model.cell_settings()
         )
         assert at_hand.result(timeout=5) is model.cube
-        started.clear()
+        hold.started.clear()
         waiting = threads.submit(model.prepare, engaged_pageviews=3)
-        assert not started.wait(0.2)  # not begun while the first build runs
-        release.set()
+        assert not hold.started.wait(0.2)  # not begun while the first build runs
+        hold.release.set()
         building.result(timeout=30), waiting.result(timeout=30)

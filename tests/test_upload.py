@@ -4,10 +4,9 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-import threading
 
 import pytest
-from helpers import GA_HEADER, settled
+from helpers import GA_HEADER, held, settled
 
 from leak_app import SessionModel
 from leak_app import model as model_module
@@ -69,21 +68,15 @@ def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(uplo
     """The audit's case: a 140 MB upload blocked every other request of the server for 16 s. The
     file is now read on the worker thread: the event loop goes on (this test's own coroutine runs
     while the file loads), the page says what it is doing, and the data changes once, when ready."""
-    release = threading.Event()
-    real = model_module.open_sessions
-
-    def slow(*args, **kwargs):
-        assert release.wait(10), "the event loop was blocked while the file loaded"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(model_module, "open_sessions", slow)
+    hold = held(monkeypatch, model_module, "open_sessions",
+                "the event loop was blocked while the file loaded")
 
     async def meanwhile():
         upload.input.value = {"two.csv": TWO_SESSIONS}  # Panel runs the upload's coroutine as a task
         await asyncio.sleep(0.05)  # runs only if the loop is free
         during = (upload.model.kpis["sessions"], upload.progress.row.visible, upload.progress.text.object,
                   upload.status.alert_type)
-        release.set()
+        hold.release.set()
         return during
 
     assert settled(meanwhile) == (2_000, True, "Loading two.csv…", "secondary")  # (escaped HTML)
