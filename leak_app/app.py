@@ -172,6 +172,10 @@ class Dashboard(pn.viewable.Viewer):
 
     model = param.ClassSelector(class_=SessionModel)
     max_upload_mb = param.Integer(default=DEFAULT_UPLOAD_MB, bounds=(1, None), doc="Largest upload, in MB.")
+    embedded = param.Boolean(default=False, constant=True, doc="""
+        Show every change whole, for a file's embedded states: each is recorded as what changed
+        since the state visited before it, and a reader may come to it from any other, so each
+        must hold all it shows, drawn on figures of its own.""")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -229,16 +233,18 @@ class Dashboard(pn.viewable.Viewer):
 
         Texts, the map's colours and the plots are updated in place (new text and
         columns, no new model), unless the cube changed (new data or settings): then the
-        plots may have other devices, stages or buckets and are drawn anew.
+        plots may have other devices, stages or buckets and are drawn anew, and everything
+        is sent. An embedded dashboard shows every change that way (see ``embedded``).
         """
         changed = {event.name for event in events}
-        with pn.io.hold(freeze="cube" in changed):  # new figures: one walk of the model graph
+        anew = self.embedded or "cube" in changed
+        with pn.io.hold(freeze=anew):  # new figures: one walk of the model graph
             for name, (_, outputs) in TEXTS.items():
-                if changed & set(outputs):
+                if anew or changed & set(outputs):
                     self._texts[name].text = self._text(name)
-            if "country_table" in changed:
-                self._recolor_map(self.model.country_table)
-            if "cube" in changed:
+            if anew or "country_table" in changed:
+                self._recolor_map(self.model.country_table, every_column=anew)
+            if anew:
                 self._draw_funnels()
                 for plot in self._plots:
                     plot.draw()
@@ -247,11 +253,12 @@ class Dashboard(pn.viewable.Viewer):
                 if changed & set(plot.tables):
                     plot.update()
 
-    def _recolor_map(self, countries) -> None:
+    def _recolor_map(self, countries, every_column: bool = False) -> None:
         """New rates on the drawn map: only the values are sent, the country shapes stay.
 
         Re-rendering the map reprojects every shape (about a second); the colours and
-        tooltips are all that a filter changes.
+        tooltips are all that a filter changes. Only the columns that changed are sent,
+        unless ``every_column``.
         """
         values = views.choropleth_values(countries, country_shapes())
         source, mapper = self._map_parts
@@ -259,7 +266,10 @@ class Dashboard(pn.viewable.Viewer):
         columns["color"] = columns["rate_shown"]
         rates = values["rate_shown"].dropna()
         with pn.io.hold():
-            _send_changed(source, columns)  # these columns only: not the shapes
+            if every_column:
+                source.data.update(columns)
+            else:
+                _send_changed(source, columns)  # these columns only: not the shapes
             if len(rates):
                 mapper.update(low=float(rates.min()), high=float(rates.max()))
 
@@ -386,7 +396,7 @@ def static_dashboard(model: SessionModel) -> pn.Column:
 
     Templates cannot embed widget states, so the file gets a plain layout and its own title bar.
     """
-    dashboard = Dashboard(model=model)
+    dashboard = Dashboard(model=model, embedded=True)
     devices = list(model.param.devices.objects)
     selector = pn.widgets.RadioButtonGroup(options=[ALL_DEVICES, *devices], value=ALL_DEVICES,
                                            color="primary", variant="outline",

@@ -40,7 +40,9 @@ def export_html(model: SessionModel, path: str | Path) -> Path:
     """One self-contained file: every view, the device filter's states embedded, no network."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with pn.config.set(inline=True):  # component stylesheets too, not only Bokeh's JS
+    # Inline: component stylesheets too, not only Bokeh's JS. Safe embed: a value set equal to the
+    # one before is recorded too, so that each device's state holds all it shows (Dashboard.embedded).
+    with pn.config.set(inline=True, safe_embed=True):
         static_dashboard(model).save(str(path), resources=INLINE, embed=True, title="Silent Leak Detector")
     path.write_text(make_offline(path.read_text(encoding="utf-8")), encoding="utf-8")
     return path

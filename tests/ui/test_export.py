@@ -1,13 +1,19 @@
 """The exported HTML file opened with the network off, as a colleague opens an attachment."""
 from __future__ import annotations
 
+import json
+import math
 import re
 
+import numpy as np
 import pytest
+from bokeh.models import ColorMapper, Plot
 from helpers import plot_canvases
+from panel.models.markup import HTML as HTMLModel
 from playwright.sync_api import expect
 
 from leak_app import SessionModel
+from leak_app.app import ALL_DEVICES, static_dashboard
 from leak_app.demo import generate_sessions
 from leak_app.export import export_html
 
@@ -44,6 +50,89 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     mobile = demo[demo["device"] == "mobile"]
     expect(sessions).to_have_text(f"{len(mobile):,}", timeout=30_000)
     assert offline.console_errors == [] and offline.failed_requests == []
+
+
+#: What the exported page shows, read from its Bokeh document: every figure's title, axes and
+#: columns, every colour scale, every text. Only models reachable from the page's roots count.
+SHOWN_IN_PAGE = """() => {
+  const plain = (v) => ArrayBuffer.isView(v) ? Array.from(v) : Array.isArray(v) ? v.map(plain) : v;
+  const columns = (data) => Object.fromEntries(
+    [...(data instanceof Map ? data.entries() : Object.entries(data))].map(([k, v]) => [k, plain(v)]));
+  const range = (r) => "factors" in r ? {factors: plain(r.factors)} : {start: r.start, end: r.end};
+  const shown = {plots: [], mappers: [], texts: []};
+  const reachable = new Set(Bokeh.documents[0].roots().flatMap((root) => [...root.references()]));
+  for (const m of reachable) {
+    if (m.type === "Figure" || m.type === "Plot") {
+      shown.plots.push({title: m.title ? m.title.text : null, x: range(m.x_range), y: range(m.y_range),
+                        data: m.renderers.filter((r) => "data_source" in r)
+                                         .map((r) => columns(r.data_source.data))});
+    } else if ("low" in m && "palette" in m) {
+      shown.mappers.push([m.low, m.high]);
+    } else if (m.type === "panel.models.markup.HTML") {
+      shown.texts.push(m.text);
+    }
+  }
+  return shown;
+}"""
+
+
+def _comparable(value):
+    """Values as the page and Python both give them: lists, numbers as floats to ten digits (the page
+    has no integers), NaN as a word."""
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_comparable(item) for item in value]
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        return "nan" if math.isnan(value) else float(f"{value:.10g}")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(shown: dict) -> dict:
+    """Each kind of part as a sorted list, so that the page's order of models does not matter."""
+    return {kind: sorted(json.dumps(_comparable(part), sort_keys=True) for part in parts)
+            for kind, parts in shown.items()}
+
+
+def _drawn_for(model: SessionModel) -> dict:
+    """What a dashboard drawn afresh for the model's filters shows, read as SHOWN_IN_PAGE reads it."""
+    def range_of(r):
+        return {"factors": list(r.factors)} if hasattr(r, "factors") else {"start": r.start, "end": r.end}
+
+    shown = {"plots": [], "mappers": [], "texts": []}
+    for m in static_dashboard(model).get_root().references():
+        if isinstance(m, Plot):
+            shown["plots"].append({
+                "title": m.title.text if m.title else None,
+                "x": range_of(m.x_range), "y": range_of(m.y_range),
+                "data": [dict(r.data_source.data) for r in m.renderers if hasattr(r, "data_source")]})
+        elif isinstance(m, ColorMapper) and hasattr(m, "low"):
+            shown["mappers"].append([m.low, m.high])
+        elif isinstance(m, HTMLModel):
+            shown["texts"].append(m.text)
+    return _shown(shown)
+
+
+def test_each_device_picked_in_the_exported_file_shows_what_the_app_shows_for_it(offline, exported):
+    """Every chart, scale and text of the file, for each device picked in an order the export did
+    not visit, equals a dashboard drawn afresh for that device: no state keeps another's bars."""
+    path, _ = exported
+    model = SessionModel.from_path(path.parent / "demo.parquet")
+    devices = list(model.param.devices.objects)
+    offline.goto(path.as_uri())
+    expect(offline.locator('[data-kpi="Sessions"] .kpi-value')).not_to_be_empty(timeout=60_000)
+    for picked in [devices[1], devices[0], ALL_DEVICES, devices[2], devices[1]]:
+        offline.get_by_role("button", name=picked, exact=True).click()
+        model.devices = [] if picked == ALL_DEVICES else [picked]
+        expected = _drawn_for(model)
+        sessions = f"{model.kpis['sessions']:,}"
+        expect(offline.locator('[data-kpi="Sessions"] .kpi-value')).to_have_text(sessions, timeout=30_000)
+        shown = _shown(offline.evaluate(SHOWN_IN_PAGE))
+        for kind in expected:
+            assert shown[kind] == expected[kind], (
+                f"{kind} differ with {picked} picked: the file shows "
+                f"{set(shown[kind]) - set(expected[kind])}, the app {set(expected[kind]) - set(shown[kind])}")
+    assert offline.console_errors == []
 
 
 def test_a_check_report_opens_offline_with_its_chart(offline, tmp_path):
