@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
+from scipy.special import bdtr
 
 from .leaks import DIMENSIONS, segment_counts
 from .metrics import totals
@@ -125,7 +125,7 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
     if n.sum() and k.sum():
         rate = k.sum() / n.sum()
         collapsed = (n > 0) & (k < COLLAPSE_SHARE * rate * n)
-        collapsed[collapsed] = binom.cdf(k[collapsed], n[collapsed], rate) < COLLAPSE_P
+        collapsed[collapsed] = bdtr(k[collapsed], n[collapsed], rate) < COLLAPSE_P
         for day in both[collapsed]:
             out.append(f"On {pd.Timestamp(dates[day]):%d %b %Y} conversions collapsed site-wide "
                        f"({conversions[day]:,} in {sessions[day]:,} sessions, against {pct(rate)} over both "

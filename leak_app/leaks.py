@@ -23,8 +23,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 # scipy.special's t and chi-square functions, not scipy.stats': a tenth of the overhead a call
-from scipy.special import bdtr, betaln, chdtri, digamma, expit, logit, stdtr, stdtrit
-from scipy.stats import beta, norm
+from scipy.special import bdtr, betaincinv, betaln, chdtri, digamma, expit, logit, ndtri, stdtr, stdtrit
 
 from .cube import MEASURES, Counts
 from .metrics import totals
@@ -325,10 +324,15 @@ def with_shrunk_rates(table: pd.DataFrame) -> pd.DataFrame:
         k, n = rows["conversions"].to_numpy(dtype="float64"), rows["sessions"].to_numpy(dtype="float64")
         a, b, at_bound = fit_beta_prior(k, n)
         out.loc[rows.index, "shrunk_rate"] = (k + a) / (n + a + b)
-        out.loc[rows.index, "shrunk_low"] = beta.ppf(0.025, k + a, n - k + b)
-        out.loc[rows.index, "shrunk_high"] = beta.ppf(0.975, k + a, n - k + b)
+        out.loc[rows.index, "shrunk_low"], out.loc[rows.index, "shrunk_high"] = shrunk_interval(k, n, a, b)
         out.loc[rows.index, "prior_at_bound"] = at_bound
     return out
+
+
+def shrunk_interval(k, n, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% posterior interval of rates seen as k conversions of n sessions under a beta(a, b)
+    prior: the 2.5% and 97.5% quantiles of beta(k + a, n - k + b)."""
+    return betaincinv(k + a, n - k + b, 0.025), betaincinv(k + a, n - k + b, 0.975)
 
 
 def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> pd.DataFrame:
@@ -361,7 +365,7 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     best = np.where(columns == first, second, first)  # the best device other than this one
     best_rated = np.take_along_axis(rated, best, axis=1) & (best != columns)
     others = np.maximum(rated.sum(axis=1, keepdims=True) - 1, 1)
-    z = norm.isf(0.025 / others)
+    z = -ndtri(0.025 / others)  # the normal quantile above 0.025 / others
     pick = (lambda x: np.take_along_axis(x, best, axis=1))
     gap, gap_low, gap_high = newcombe_difference(
         *(x / design_effect for x in (pick(passed), pick(entered), passed, entered)), z)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .leaks import fit_beta_prior
+from .leaks import fit_beta_prior, shrunk_interval
 from .schema import to_canonical
 from .stats import wilson_interval
 
@@ -86,13 +86,10 @@ def interval_coverage(segments: int = 20_000, group: int = 50, seed: int = 0) ->
     k = rng.binomial(n.astype(int), truth)
     low, high = wilson_interval(k, n)
     shrunk_low, shrunk_high = np.empty(segments), np.empty(segments)
-    from scipy.stats import beta
-
     for start in range(0, segments, group):
         part = slice(start, start + group)
         a, b, _ = fit_beta_prior(k[part], n[part])
-        shrunk_low[part] = beta.ppf(0.025, k[part] + a, n[part] - k[part] + b)
-        shrunk_high[part] = beta.ppf(0.975, k[part] + a, n[part] - k[part] + b)
+        shrunk_low[part], shrunk_high[part] = shrunk_interval(k[part], n[part], a, b)
     return {
         "segments": segments,
         "wilson": float(np.mean((low <= truth) & (truth <= high))),

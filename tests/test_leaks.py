@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import counts_of, sessions
+from scipy import stats as scipy_stats
 from scipy.stats import fisher_exact
 
 from leak_app import SessionModel, leaks, simulation
@@ -26,6 +27,25 @@ def test_benjamini_hochberg_by_hand():
     q = benjamini_hochberg(pd.Series([0.01, 0.04, 0.03, 0.2, np.nan]))
     assert q.iloc[:4].tolist() == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.2])
     assert np.isnan(q.iloc[4])
+
+
+def test_benjamini_hochberg_and_shrunk_intervals_agree_with_scipy_stats():
+    """The app computes these without scipy.stats (its import costs every headless command half a
+    second); scipy.stats is the independent computation here: ties, NaN, ones, thousands of tests."""
+    rng = np.random.default_rng(7)
+    p = np.concatenate([rng.uniform(size=3000), rng.uniform(0, 1e-4, size=200), [0.5] * 40, [1.0, 1.0]])
+    rng.shuffle(p)
+    p[rng.choice(len(p), 100, replace=False)] = np.nan
+    tested = ~np.isnan(p)
+    q = benjamini_hochberg(p)
+    assert np.isnan(q[~tested]).all()
+    np.testing.assert_allclose(q[tested], scipy_stats.false_discovery_control(p[tested], method="bh"), rtol=1e-12)
+
+    n = rng.integers(1, 50_000, size=500).astype(float)
+    k = rng.binomial(n.astype(int), 0.03).astype(float)
+    low, high = leaks.shrunk_interval(k, n, 2.5, 80.0)
+    np.testing.assert_allclose(low, scipy_stats.beta.ppf(0.025, k + 2.5, n - k + 80), rtol=1e-9)
+    np.testing.assert_allclose(high, scipy_stats.beta.ppf(0.975, k + 2.5, n - k + 80), rtol=1e-9)
 
 
 def test_prior_recovers_a_known_spread():
