@@ -71,6 +71,10 @@ def said_in_the_page(exception: BaseException) -> None:
         pn.state.notifications.error(html.escape(message), duration=0)
 
 
+#: Panel's settings of a served page: notices, and failed actions said in them.
+PAGE_CONFIG = {"notifications": True, "exception_handler": said_in_the_page}
+
+
 def failure_reason(exception: BaseException) -> str:
     """How a failed action's cause is said in the page: a LoadError's message (it names the file and
     what was expected), any other error's type and first line."""

@@ -342,10 +342,13 @@ class InstantCheckButtonGroup(pn.widgets.CheckButtonGroup):
 
     Panel holds a change from the browser for 50 ms in case more follow (as they do
     while typing); a click is complete, and the wait was an eighth of the time from
-    the click to the updated plots.
+    the click to the updated plots. Panel has no public setting for it: the hold and the
+    widgets exempt from it are class attributes of ``Syncable`` (``_debounce``,
+    ``_priority_changes``, which Panel's Tabulator sets); the hold is discussed upstream in
+    holoviz/panel#6155 and holoviz/panel#8311.
     """
 
-    _priority_changes: ClassVar[list[str]] = ["active"]  # Panel's own hook (Tabulator uses it)
+    _priority_changes: ClassVar[list[str]] = ["active"]
 
 
 class InstantMultiChoice(pn.widgets.MultiChoice):

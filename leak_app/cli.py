@@ -69,19 +69,25 @@ def _filtered_model(path, args):
     return model
 
 
+def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
+    """(file, column mapping, warehouse table) that the served dashboard shows (:func:`data_options`)."""
+    from .sources import data_path
+
+    return Path(args.data) if args.data else data_path(), _mapping(args), _table(args)
+
+
 def serve(args) -> None:
     import panel as pn
 
-    from .actions import said_in_the_page
+    from .actions import PAGE_CONFIG
     from .app import cached_sessions, serve_page
-    from .sources import data_path, without_password
+    from .sources import without_password
 
-    path = Path(args.data) if args.data else data_path()
-    mapping, table = _mapping(args), _table(args)
+    path, mapping, table = served_data(args)
     cached_sessions(path, mapping, table)  # data that cannot be loaded stops here, with its error
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
-    pn.config.param.update(notifications=True, exception_handler=said_in_the_page)
+    pn.config.param.update(**PAGE_CONFIG)
     print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     pn.serve(
@@ -159,6 +165,17 @@ def check(args) -> int:
 def _print_json(result: dict) -> None:
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
     sys.stdout.write("\n")
+
+
+def data_options(p) -> None:
+    """What the served dashboard shows: for ``serve``, and after ``--args`` for ``panel serve``
+    (:mod:`leak_app.dashboard`)."""
+    p.add_argument("--data", default=os.environ.get("LEAK_APP_DATA") or None,
+                   help="session file to serve (CSV, JSON, Parquet; gzipped or not; default: $LEAK_APP_DATA, "
+                        "else the bundled demo data)")
+    _source_options(p)
+    p.add_argument("--max-upload-mb", type=int, default=200,
+                   help="largest file the upload accepts (checked in the browser before it is sent)")
 
 
 def _source_options(p) -> None:
@@ -245,8 +262,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")
-    p.add_argument("--data", help="session file to serve (CSV, JSON, Parquet; gzipped or not)")
-    _source_options(p)
+    data_options(p)
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--address", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only)")
@@ -254,8 +270,6 @@ def parser() -> argparse.ArgumentParser:
                    help="extra host[:port] browsers may connect from when sharing the app")
     p.add_argument("--basic-auth", help="password, or a JSON file of user: password, to require")
     p.add_argument("--cookie-secret", help="cookie secret (required with --basic-auth)")
-    p.add_argument("--max-upload-mb", type=int, default=200,
-                   help="largest file the upload accepts (checked in the browser before it is sent)")
     p.set_defaults(run=serve)
 
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")

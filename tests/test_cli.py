@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -104,7 +105,10 @@ def test_png_writes_a_picture_per_view(small_demo, tmp_path):
     run("png", str(tmp_path), "--data", str(small_demo))
     from PIL import Image
 
-    for name in ("kpis", "country_map", "funnel", "duration", "source_device"):
+    written = sorted(path.stem for path in tmp_path.glob("*.png"))
+    listed = (ROOT / "outputs" / "README.md").read_text(encoding="utf-8").split("one PNG per view", 1)[1]
+    assert sorted(re.findall(r"`(\w+)`", listed.split("\n", 1)[0])) == written  # the folder's README says which
+    for name in written:
         image = Image.open(tmp_path / f"{name}.png")
         assert image.width >= 400 and image.height >= 80
         assert len(image.convert("L").getcolors(maxcolors=256) or range(256)) > 20, f"{name}.png is blank"

@@ -80,6 +80,27 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
     assert page.console_errors == []
 
 
+def test_panel_serve_serves_the_dashboard_on_the_data_given_to_it(page, tmp_path):
+    """`panel serve leak_app/dashboard.py`, as anaconda-project and Panel users run it: the data after
+    ``--args`` (or in $LEAK_APP_DATA), filters working; data that cannot be loaded said in the page."""
+    from ui_serving import serving
+
+    from leak_app.demo import generate_sessions
+
+    data = generate_sessions(3_000, seed=5)
+    data.to_parquet(tmp_path / "given.parquet")
+    with serving("--data", str(tmp_path / "given.parquet"), panel_serve=True) as url:
+        page.goto(url)
+        expect(kpi(page, "Sessions")).to_have_text(f"{len(data):,}", timeout=60_000)
+        page.get_by_role("button", name="desktop").click()
+        expect(kpi(page, "Sessions")).to_have_text(f"{(data['device'] != 'desktop').sum():,}", timeout=30_000)
+    with serving(panel_serve=True, env={"LEAK_APP_DATA": str(tmp_path / "<b>gone</b>.csv")}) as url:
+        page.goto(url)
+        alert = page.get_by_text("The dashboard cannot start")
+        expect(alert).to_contain_text("<b>gone</b>.csv", timeout=60_000)  # the name as text
+    assert page.console_errors == []
+
+
 def test_bad_upload_shows_its_error_and_keeps_the_data(page, served, write):
     page.goto(served)
     sessions = kpi(page, "Sessions")

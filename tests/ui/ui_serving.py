@@ -1,12 +1,15 @@
-"""Serve the app as people do, `python -m leak_app serve`, for the browser tests."""
+"""Serve the app as people do, `python -m leak_app serve` or `panel serve leak_app/dashboard.py`, for
+the browser tests."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from helpers import ROOT
@@ -19,12 +22,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(*args: str):
-    """Run the server with extra CLI arguments until the block ends; yields its URL."""
+def serving(*args: str, panel_serve: bool = False, env: dict | None = None):
+    """Run the server with extra CLI arguments until the block ends; yields its URL. With
+    ``panel_serve``, Panel's own command (the ``panel`` script of this Python) on the app file,
+    the arguments after ``--args``."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "leak_app", "serve", "--port", str(port), *args],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
+    if panel_serve:
+        command = [str(Path(sys.executable).with_name("panel")), "serve", "leak_app/dashboard.py", "--port",
+                   str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}",
+                   "--args", *args]
+    else:
+        command = [sys.executable, "-m", "leak_app", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}/{'dashboard' if panel_serve else ''}"
     deadline = time.monotonic() + 120
     try:
         while True:
