@@ -6,8 +6,8 @@ Serves N demo sessions as people do (``python -m leak_app serve``), opens the pa
 headless Chromium and clicks device buttons, as an analyst does, ``--clicks`` times.
 Each time it measures, in the page's own clock, from the press of the button to the
 frame painted after the last change the server sent to what the views show (data,
-axes, colour ranges, texts), once none has come for a second: every plot updated. It also reports when the first
-text the server changed (the KPI cards) was painted. Prints the clicks' latencies,
+axes, colour ranges, texts), once none has come for a second: every plot updated. It also
+reports when the first text the server changed (the KPI cards) was painted. Prints the clicks' latencies,
 their median against the 300 ms target (every plot updated), and a machine-readable
 last line ``sessions=N median_ms=X max_ms=Y first_ms=F clicks=K``.
 """
@@ -71,7 +71,8 @@ def click_latency(page, button: str) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--clicks", type=int, default=10)
     args = parser.parse_args(argv)

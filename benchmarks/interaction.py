@@ -65,7 +65,8 @@ def random_changes(model: SessionModel, count: int, seed: int = 0) -> list[dict]
     for _ in range(count):
         i, j = sorted(rng.choice(len(days), size=2, replace=False))
         changes.append({
-            "devices": list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4), replace=False)),
+            "devices": list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4),
+                                       replace=False)),
             "countries": list(rng.choice(countries, size=rng.integers(1, 8), replace=False)),
             "date_range": (days[i].to_pydatetime(), days[j].to_pydatetime()),
         })
@@ -90,8 +91,8 @@ def demo_file(sessions: int, folder: str | None = None):
     """A Parquet file of demo sessions, written by a child process (its memory is not counted here)."""
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         path = Path(tmp) / "sessions.parquet"
-        subprocess.run([sys.executable, "-m", "leak_app.make_demo", "--sessions", str(sessions), "--seed", "1",
-                        str(path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "leak_app.make_demo", "--sessions", str(sessions),
+                        "--seed", "1", str(path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         yield path
 
 
@@ -106,7 +107,8 @@ def ready_in_new_process(path: Path) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=20)
     args = parser.parse_args(argv)
@@ -124,17 +126,22 @@ def main(argv=None) -> int:
         peak = peak_rss_mb()
         data = pd.read_parquet(path, columns=["date", "device", "country", "source", "medium", "pageviews",
                                               "duration", "transactions", "revenue", "converted"])
-    naive, charts = (statistics.median(timed(baseline, data, changes)) for baseline in (naive_every_table, naive_charts))
+    naive, charts = (statistics.median(timed(baseline, data, changes))
+                     for baseline in (naive_every_table, naive_charts))
     median = statistics.median(model_ms)
     ratio = naive / median
     figures = [
         ("sessions", f"{args.sessions:,}", ""),
-        ("start to ready (s)", f"{ready:.2f}", f"target ≤ {TARGETS['ready_s']} s at 10M ({model.load_report['format']})"),
-        ("second start to ready (s)", f"{restart:.2f}", "the same file again, in a new process (kept results)"),
-        ("filter change, model (ms)", f"{median:.1f}", f"median of {args.changes}; target ≤ {TARGETS['median_ms']} ms"),
+        ("start to ready (s)", f"{ready:.2f}",
+         f"target ≤ {TARGETS['ready_s']} s at 10M ({model.load_report['format']})"),
+        ("second start to ready (s)", f"{restart:.2f}",
+         "the same file again, in a new process (kept results)"),
+        ("filter change, model (ms)", f"{median:.1f}",
+         f"median of {args.changes}; target ≤ {TARGETS['median_ms']} ms"),
         ("filter change, naive (ms)", f"{naive:.1f}", "every table, same changes, same run"),
         ("speed-up over naive", f"{ratio:.1f}x", f"target ≥ {TARGETS['ratio']}x at 10M"),
-        ("naive, four charts only (ms)", f"{charts:.1f}", f"{charts / median:.1f}x the model, which does far more"),
+        ("naive, four charts only (ms)", f"{charts:.1f}",
+         f"{charts / median:.1f}x the model, which does far more"),
         ("peak RSS (MB)", f"{peak:.0f}", f"target ≤ {TARGETS['peak_rss_mb']} MB at 10M"),
     ]
     for name, value, note in figures:

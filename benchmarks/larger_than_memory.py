@@ -27,10 +27,12 @@ from leak_app import SessionModel
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=50_000_000)
     parser.add_argument("--duckdb-memory", default="1GB", help="DuckDB's memory limit (default 1GB)")
-    parser.add_argument("--folder", default=None, help="where to write the file (default: a temporary folder)")
+    parser.add_argument("--folder", default=None,
+                        help="where to write the file (default: a temporary folder)")
     args = parser.parse_args(argv)
     os.environ["LEAK_APP_DUCKDB_MEMORY"] = args.duckdb_memory
 

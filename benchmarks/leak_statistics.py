@@ -37,7 +37,8 @@ def interval(share: float, trials: int) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=100, help="data sets per figure (default 100)")
     parser.add_argument("--power-seeds", type=int, default=30, help="data sets per power figure (default 30)")
     args = parser.parse_args(argv)
@@ -49,8 +50,8 @@ def main(argv=None) -> int:
         for size in SIZES:
             for drop in DROPS:
                 p = simulation.power(kind, drop, size, range(args.power_seeds))
-                cells = [f"{p[k]:.2f} ({interval(p[k], p['seeds'])[0]:.2f}–{interval(p[k], p['seeds'])[1]:.2f})"
-                         for k in ("engine", "plain_fisher")]
+                bounds = {k: interval(p[k], p["seeds"]) for k in ("engine", "plain_fisher")}
+                cells = [f"{p[k]:.2f} ({low:.2f}–{high:.2f})" for k, (low, high) in bounds.items()]
                 print(f"{kind:<7} {drop:>5.0%} {size:>9,}  {cells[0]:>20}  {cells[1]:>20}")
 
     rows = []  # (figure, value, trials, target text, met)
@@ -58,8 +59,8 @@ def main(argv=None) -> int:
         alarms = simulation.false_alarms(scenario, seeds)
         for key in ("leaks", "silent_leaks"):
             value = alarms[key]
-            rows.append((f"any false {key.replace('_', ' ')[:-1]}: {name}", value, len(seeds), "<= 0.05 (upper)",
-                         interval(value, len(seeds))[1] <= 0.05))
+            rows.append((f"any false {key.replace('_', ' ')[:-1]}: {name}", value, len(seeds),
+                         "<= 0.05 (upper)", interval(value, len(seeds))[1] <= 0.05))
     coverage = simulation.interval_coverages(seeds)
     for key, label in (("lost", "lost-conversion intervals of flagged leaks"),
                        ("change", "silent-leak change intervals")):
@@ -67,8 +68,8 @@ def main(argv=None) -> int:
         rows.append((f"coverage of {label}", coverage[key], trials, ">= 0.93 (lower)",
                      interval(coverage[key], trials)[0] >= 0.93))
     family = simulation.children(seeds)
-    rows.append(("planted child leak found under its parent", family["child_found"], len(seeds), ">= 0.80 (lower)",
-                 interval(family["child_found"], len(seeds))[0] >= 0.80))
+    rows.append(("planted child leak found under its parent", family["child_found"], len(seeds),
+                 ">= 0.80 (lower)", interval(family["child_found"], len(seeds))[0] >= 0.80))
     rows.append(("parent-only gap names a child", family["false_child"], len(seeds), "<= 0.05 (upper)",
                  interval(family["false_child"], len(seeds))[1] <= 0.05))
     single = simulation.interval_coverage(segments=200 * len(seeds))

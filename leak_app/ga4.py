@@ -55,7 +55,8 @@ def sessionize(events: pd.DataFrame, flag) -> pd.DataFrame:
     timestamp = pd.to_numeric(col("event_timestamp"), errors="coerce")
     flag(timestamp.isna(), "event_timestamp: not a number")
     date_text = col("event_date").astype(str).str.strip()
-    date = pd.to_datetime(date_text.where(date_text.str.fullmatch(r"\d{8}")), format="%Y%m%d", errors="coerce")
+    date = pd.to_datetime(date_text.where(date_text.str.fullmatch(r"\d{8}")), format="%Y%m%d",
+                          errors="coerce")
     flag(date.isna(), "event_date: not a date (expected YYYYMMDD)")
     flag(implausible(date), implausible_date("event_date"))
     name = col("event_name").astype(str)

@@ -41,7 +41,8 @@ def _build() -> pd.DataFrame:
     world = shapely.box(-180, -MAX_LATITUDE, 180, MAX_LATITUDE)
     to_mercator = Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
     clipped = shapely.intersection(frame["geometry"].to_numpy(), world)
-    projected = shapely.transform(clipped, lambda xy: np.column_stack(to_mercator.transform(xy[:, 0], xy[:, 1])))
+    projected = shapely.transform(
+        clipped, lambda xy: np.column_stack(to_mercator.transform(xy[:, 0], xy[:, 1])))
     return frame.assign(geometry=[_drop_specks(g) for g in projected]).reset_index(drop=True)
 
 

@@ -126,8 +126,10 @@ def segment_counts(counts: Counts, columns: list[str]) -> dict:
     codes = [codes[c] for c in columns]
     categories = tuple(counts.labels(c) for c in columns)
     names, values = _segment_labels(tuple(columns), categories)
-    flat = np.ravel_multi_index(codes, [len(c) for c in categories]) if codes[0].size else np.zeros(0, dtype=int)
-    sessions, conversions, revenue = (measures[:, MEASURES.index(m)] for m in ("sessions", "conversions", "revenue"))
+    flat = (np.ravel_multi_index(codes, [len(c) for c in categories]) if codes[0].size
+            else np.zeros(0, dtype=int))
+    sessions, conversions, revenue = (measures[:, MEASURES.index(m)]
+                                      for m in ("sessions", "conversions", "revenue"))
     return {"segment": names[flat], "values": values[flat], "sessions": sessions.round().astype("int64"),
             "conversions": conversions.round().astype("int64"), "revenue": revenue,
             "varies": all(len(np.unique(c)) > 1 for c in codes)}
@@ -181,7 +183,8 @@ def _comparisons(part: dict, columns: list[str], total: dict) -> list[dict]:
     for column in columns:
         parent_n, parent_k = _within(part["values"], column, n, k)
         parents = np.array([segment_name(v[column], column) for v in part["values"]], dtype=object)
-        out.append({"parent": parents, "column": column, "compared_with": np.array([f"the rest of {p}" for p in parents], dtype=object),
+        out.append({"parent": parents, "column": column,
+                    "compared_with": np.array([f"the rest of {p}" for p in parents], dtype=object),
                     "rest_n": parent_n - n, "rest_k": parent_k - k})
     return out
 
@@ -404,7 +407,8 @@ def units(first: int, last: int, most: int = MOST_UNITS) -> list[tuple[int, int]
     days = last - first + 1
     if days <= 0:
         return []
-    edges = first + np.linspace(0, days, min(days, most) + 1).round().astype(int)  # the same cut wherever it starts
+    # the same cut wherever it starts
+    edges = first + np.linspace(0, days, min(days, most) + 1).round().astype(int)
     return [(int(a), int(b) - 1) for a, b in itertools.pairwise(edges)]
 
 
@@ -520,20 +524,22 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     unit by unit (see :func:`units`), on a trailing axis. The whole site is compared with its
     own past, once; a dimension's segments with the rest of the traffic over the same days,
     and a child with the rest of its parents (a difference in differences of log rates), so
-    a site-wide drop is named once and a parent's fall is not repeated by its children. Conversions lost are those beyond
-    the comparator's change: the segment's current sessions at the rate it would have had
-    moving as the rest did, minus what it converted.
+    a site-wide drop is named once and a parent's fall is not repeated by its children.
+    Conversions lost are those beyond the comparator's change: the segment's current sessions at
+    the rate it would have had moving as the rest did, minus what it converted.
     """
     total = {"before": totals(before), "now": totals(now)}
     if not (total["before"]["sessions"] and total["now"]["sessions"]):
         return pd.DataFrame(columns=SILENT_ROW_COLUMNS + ["leak"])
     site = [_site_units(u) for u in (before_units, now_units)]
     whole = {key: np.atleast_1d(value) for key, value in rate_change_beyond(_flat(site), None).items()}
-    parts = [{"dimension": np.array(["all traffic"], dtype=object), "segment": np.array(["all traffic"], dtype=object),
+    parts = [{"dimension": np.array(["all traffic"], dtype=object),
+              "segment": np.array(["all traffic"], dtype=object),
               "values": np.array([{}], dtype=object), "parent": np.array([None], dtype=object),
               "compared_with": np.array(["its own past"], dtype=object), "rest_before": np.array([np.nan]),
               "rest_now": np.array([np.nan]), **_period_sums(site), **whole,
-              "rated": np.array([min(total["before"]["sessions"], total["now"]["sessions"]) >= min_sessions])}]
+              "rated": np.array([min(total["before"]["sessions"],
+                                     total["now"]["sessions"]) >= min_sessions])}]
     for name, columns in DIMENSIONS.items():
         was, is_ = segment_counts(before, columns), segment_counts(now, columns)
         if not (was["varies"] and is_["varies"]):
@@ -558,7 +564,8 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     t["ci_low"], t["ci_high"] = wilson_interval(k1, n1)
     t["rest_rate_before"], t["rest_rate_now"] = t.pop("rest_before"), t.pop("rest_now")
     expected = n1 * t.pop("expected_rate")
-    for name, change in (("lost_conversions", "change"), ("lost_low", "change_high"), ("lost_high", "change_low")):
+    for name, change in (("lost_conversions", "change"), ("lost_low", "change_high"),
+                         ("lost_high", "change_low")):
         t[name] = expected * -np.expm1(t[change])
     for name in ("change", "change_low", "change_high"):
         t[name] = np.expm1(t[name])  # as a relative change beyond the comparator's
@@ -625,12 +632,12 @@ def describe_leak(row) -> str:
 
 def describe_silent_leak(row) -> str:
     """One sentence: what fell, beyond what its comparator did, how much it cost, how sure."""
-    fell = (f"{segment_name(row.segment, row.dimension)} fell from {pct(row.rate_before)} to {pct(row.rate_now)} "
-            f"(n={row.sessions_before:,} then {row.sessions:,})")
+    fell = (f"{segment_name(row.segment, row.dimension)} fell from {pct(row.rate_before)} to "
+            f"{pct(row.rate_now)} (n={row.sessions_before:,} then {row.sessions:,})")
     change = f"{-row.change:.0%} (95% CI {max(-row.change_high, 0):.0%}–{-row.change_low:.0%})"
     if row.dimension == "all traffic":
-        how = f"{fell}: a site-wide fall of {change}, beyond day-to-day swings; about {row.lost_conversions:,.0f} "
-        how += "conversions lost"
+        how = (f"{fell}: a site-wide fall of {change}, beyond day-to-day swings; about "
+               f"{row.lost_conversions:,.0f} conversions lost")
     else:
         how = (f"{fell} while {row.compared_with} went from {pct(row.rest_rate_before)} to "
                f"{pct(row.rest_rate_now)}: {change} below that trend; about {row.lost_conversions:,.0f} "

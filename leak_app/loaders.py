@@ -180,7 +180,8 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     return _finish(sessions, report)
 
 
-def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict) -> tuple[pd.DataFrame, LoadReport]:
+def _load_events(raw: pd.DataFrame, label: str, kind: str,
+                 unreadable: dict) -> tuple[pd.DataFrame, LoadReport]:
     missing = [c for c in ga4.REQUIRED if c not in raw.columns]
     if missing:
         raise missing_columns(label, missing, "GA4 BigQuery event export (events_*)")

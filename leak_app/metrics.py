@@ -133,7 +133,8 @@ def by_duration(counts: dict, min_sessions: int) -> pd.DataFrame:
     device, bucket = text(table["device"]), table["bucket"].array
     order = sort_order(bucket.codes, device)
     return rate_table({"bucket": bucket.take(order), "device": device[order]},
-                      table["sessions"].to_numpy()[order], table["conversions"].to_numpy()[order], min_sessions)
+                      table["sessions"].to_numpy()[order], table["conversions"].to_numpy()[order],
+                      min_sessions)
 
 
 def top_sources(counts: dict, n: int) -> list[str]:
@@ -153,6 +154,7 @@ def by_source_device(counts: dict, top: list[str], min_sessions: int) -> pd.Data
     table = counts["device × source"]
     labels = list(table["source"].cat.categories)
     groups = pd.Categorical(source_groups(labels, top), categories=[*top, OTHER_SOURCES])
-    table = collapse(table.assign(source=groups.take(table["source"].cat.codes)), ["source", "device"], min_sessions)
+    table = collapse(table.assign(source=groups.take(table["source"].cat.codes)), ["source", "device"],
+                     min_sessions)
     table["device"] = table["device"].astype(str)
     return table

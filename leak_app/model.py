@@ -163,7 +163,8 @@ class SessionModel(param.Parameterized):
     step_leaks_table = param.DataFrame(precedence=-1, doc="Funnel steps per device against the best device.")
     silent_leaks_table = param.DataFrame(precedence=-1, doc="""
         Segments' change from the baseline period beyond their comparator's, leaks first.""")
-    silent_warnings = param.List(default=[], precedence=-1, doc="Why the periods may not compare at face value.")
+    silent_warnings = param.List(default=[], precedence=-1,
+                                 doc="Why the periods may not compare at face value.")
     rate_change = param.Dict(default={}, precedence=-1, doc="""
         The rate's change between the periods, split into traffic mix and rates within segments.""")
     takeaways = param.List(default=[], precedence=-1)
@@ -235,7 +236,8 @@ class SessionModel(param.Parameterized):
             self._busy = False
 
     def _publish(self, events) -> None:
-        """Recompute what the changed inputs affect and publish it: tables in one batch, then the takeaways."""
+        """Recompute what the changed inputs affect and publish it: tables in one batch, then the
+        takeaways."""
         changed = {e.name for e in events} if events else {"sessions"}
         outputs = {}
         if "sessions" in changed:
@@ -366,7 +368,8 @@ class SessionModel(param.Parameterized):
         for every page that lists the downloads."""
         return {
             **{name: (lambda table=table: table) for name, table in self.tables().items()},
-            "leaks": lambda: leaks.with_shrunk_rates(self.leaks_table).drop(columns="values", errors="ignore"),
+            "leaks": lambda: leaks.with_shrunk_rates(self.leaks_table).drop(columns="values",
+                                                                            errors="ignore"),
             "silent_leaks": lambda: self.silent_leaks_table.drop(columns="values", errors="ignore"),
             "step_leaks": lambda: self.step_leaks_table,
         }

@@ -312,8 +312,9 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport
     if not repeated.count().to_pandas():
         return rows, pd.Series(dtype="int64")
     sessions, merged, parts, distinct = _merged(rows, repeated)
-    per_country = {name: t.group_by("country").aggregate(rows=t.count()).to_pandas().set_index("country")["rows"]
-                   for name, t in (("parts", parts), ("distinct", distinct), ("merged", merged))}
+    per_country = {
+        name: t.group_by("country").aggregate(rows=t.count()).to_pandas().set_index("country")["rows"]
+        for name, t in (("parts", parts), ("distinct", distinct), ("merged", merged))}
     total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
     report.duplicates_removed = total - unique
     report.drop(EXACT_DUPLICATE, total - unique)

@@ -112,7 +112,8 @@ def _leak_tables(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(leaks, silent leaks) of a data set, computed as the dashboard does."""
     from .model import SessionModel
 
-    model = SessionModel(sessions=data.drop(columns="true_rate"), duration_edges=list(EDGES), min_sessions=100)
+    model = SessionModel(sessions=data.drop(columns="true_rate"), duration_edges=list(EDGES),
+                         min_sessions=100)
     return model.leaks_table, model.silent_leaks_table
 
 
@@ -134,7 +135,8 @@ def power(kind: str, drop: float, size: int, seeds) -> dict:
         found += bool(((table["segment"] == "src03") & table["leak"]).any())
         mine = data["source"] == "src03"
         if kind == "leak":
-            cells = [[data["converted"][mine].sum(), mine.sum()], [data["converted"][~mine].sum(), (~mine).sum()]]
+            cells = [[data["converted"][mine].sum(), mine.sum()],
+                     [data["converted"][~mine].sum(), (~mine).sum()]]
         else:
             late = _second_half(data)
             cells = [[data["converted"][mine & late].sum(), (mine & late).sum()],
@@ -201,8 +203,10 @@ def interval_coverages(seeds) -> dict:
         rated = silent[silent["rated"] & silent["dimension"].isin(["device", "country", "source"])]
         for row in rated.itertuples():
             mine = _mask(data, row.values)
-            rate = {(m, p): truth[(mine == m) & (late == p)].mean() for m in (True, False) for p in (True, False)}
-            true_change = (rate[True, True] / rate[True, False]) / (rate[False, True] / rate[False, False]) - 1
+            rate = {(m, p): truth[(mine == m) & (late == p)].mean()
+                    for m in (True, False) for p in (True, False)}
+            true_change = ((rate[True, True] / rate[True, False])
+                           / (rate[False, True] / rate[False, False]) - 1)
             change_hits += row.change_low <= true_change <= row.change_high
             change_n += 1
     return {"lost": lost_hits / max(lost_n, 1), "lost_intervals": lost_n,
@@ -215,7 +219,8 @@ def children(seeds) -> dict:
     names any child of src03 (which would be false)."""
     found = false = 0
     for seed in seeds:
-        table = _leak_tables(planted_sessions(seed, sessions_per_source=8000, child=("mobile", "src03", 0.3)))[0]
+        planted = planted_sessions(seed, sessions_per_source=8000, child=("mobile", "src03", 0.3))
+        table = _leak_tables(planted)[0]
         found += bool(((table["segment"] == "mobile × src03") & table["leak"]).any())
         table = _leak_tables(planted_sessions(seed, planted={"src03": 0.5}))[0]
         false += bool((table["leak"] & table["segment"].str.endswith("× src03")).any())

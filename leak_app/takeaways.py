@@ -140,7 +140,8 @@ def takeaways(model) -> list[str]:
         return []
     m = model.min_sessions
     sentences = [
-        ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings else None,
+        ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings
+        else None,
         silent_leak(model.silent_leaks_table, model.periods()),
         change.dominant_effect(model.rate_change) if model.rate_change else None,
         top_leak(model.leaks_table),

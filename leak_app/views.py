@@ -99,7 +99,8 @@ def choropleth_values(countries: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataF
     missing = {"rate_shown": np.nan, "country": shapes["name"].to_numpy(), "sessions": 0, "conversions": 0,
                "rate_text": "–", "interval": "–", "status": "no sessions"}
     return pd.DataFrame({"geometry": shapes["geometry"].to_numpy(),
-                         **{name: _by_shape(table[name].to_numpy(), at, missing[name]) for name in MAP_VALUES}})
+                         **{name: _by_shape(table[name].to_numpy(), at, missing[name])
+                            for name in MAP_VALUES}})
 
 
 def _by_shape(values: np.ndarray, at: np.ndarray, missing) -> np.ndarray:
@@ -224,15 +225,16 @@ def duration_rates(duration: pd.DataFrame, devices) -> hv.Overlay:
     updates in place as filters change.
     """
     colors = _device_color(devices)
-    tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"), ("95% CI", "@interval"),
-                ("Sessions", "@sessions{0,0}"), ("", "@status")]
+    tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"),
+                ("95% CI", "@interval"), ("Sessions", "@sessions{0,0}"), ("", "@status")]
     layers = []
     table, rows = _duration_rows(duration, devices)
     for device, rated_at, unrated_at in rows:
         rated, unrated, color = table.iloc[rated_at], table.iloc[unrated_at], colors[device]
         layers += [
             hv.Curve(rated, "bucket", "rate", label=device).opts(color=color, line_width=2),
-            hv.ErrorBars(rated.assign(lo=rated["rate"] - rated["ci_low"], hi=rated["ci_high"] - rated["rate"]),
+            hv.ErrorBars(rated.assign(lo=rated["rate"] - rated["ci_low"],
+                                      hi=rated["ci_high"] - rated["rate"]),
                          "bucket", ["rate", "lo", "hi"]).opts(color=color, alpha=0.6),
             hv.Scatter(rated, "bucket", DURATION_POINTS[1:]).opts(color=color, size=7, tools=["hover"],
                                                                   hover_tooltips=tooltips),
@@ -363,7 +365,7 @@ def source_device_heatmap_data(source_device: pd.DataFrame) -> Redraw:
                "zvalues": cells["rate_shown"].to_numpy(dtype=float)}
     for name, pprint in _HEAT_PRINT.items():
         columns[name] = np.array(["-" if pd.isna(v) else pprint(v) for v in cells[name]])
-    labels = [{"device": rows["device"].to_numpy(), "source": rows["source"].to_numpy(), "text": rows["text"].to_numpy()}
+    labels = [{name: rows[name].to_numpy() for name in ("device", "source", "text")}
               for rows in (table[~table["dark"]], table[table["dark"]])]
     rates = table["rate_shown"].dropna()
     return Redraw([columns, *labels], x=devices, y=sources[::-1], title=_heat_title(table),
@@ -385,7 +387,8 @@ def kpi_cards_html(kpis: dict) -> str:
     ]
     body = "".join(
         f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="kpi-label">{html.escape(label)}</div>'
-        f'<div class="kpi-value">{html.escape(value)}</div><div class="kpi-note">{html.escape(note)}</div></div>'
+        f'<div class="kpi-value">{html.escape(value)}</div>'
+        f'<div class="kpi-note">{html.escape(note)}</div></div>'
         for label, value, note in cards
     )
     return f'<div class="kpis">{body}</div>'
@@ -424,8 +427,9 @@ def _leak_bars(table: pd.DataFrame, silent: bool, top: int) -> pd.DataFrame:
     """
     rows = table[table["leak"].astype(bool)].head(top)
     if rows.empty:
-        return pd.DataFrame({"label": [""], "lost_conversions": [np.nan], "below": [np.nan], "above": [np.nan],
-                             "sessions": [0], "rate_text": [""], "baseline_text": [""], "lost_revenue": [np.nan]})
+        return pd.DataFrame({"label": [""], "lost_conversions": [np.nan], "below": [np.nan],
+                             "above": [np.nan], "sessions": [0], "rate_text": [""], "baseline_text": [""],
+                             "lost_revenue": [np.nan]})
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     return rows.assign(
         label=[segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])],
@@ -476,8 +480,8 @@ def leaks_chart(table: pd.DataFrame, silent: bool = False, top: int = 10) -> hv.
             ("Lost conversions", "@lost_conversions{0,0}"), ("Lost revenue", "@lost_revenue{0,0}"),
         ],
     )
-    errors = hv.ErrorBars(rows.dropna(subset="lost_conversions"), "label", ["lost_conversions", "below", "above"]
-                          ).opts(color="#333333", hooks=[_nudged])
+    errors = hv.ErrorBars(rows.dropna(subset="lost_conversions"), "label",
+                          ["lost_conversions", "below", "above"]).opts(color="#333333", hooks=[_nudged])
     return (bars * errors).opts(
         invert_axes=True, xlabel="", width=560, height=34 * top + 90, framewise=True,
         title=_leaks_title(rows, silent), yaxis=None,
@@ -493,7 +497,8 @@ def leaks_chart_data(table: pd.DataFrame, silent: bool = False, top: int = 10) -
     lost = found["lost_conversions"].to_numpy(dtype=float)
     lower, upper = lost - found["below"].to_numpy(dtype=float), lost + found["above"].to_numpy(dtype=float)
     reach = np.concatenate([lost, lower, upper])
-    return Redraw([_columns(rows, LEAK_BARS), {"base": found["label"].to_numpy(), "lower": lower, "upper": upper}],
+    return Redraw([_columns(rows, LEAK_BARS),
+                   {"base": found["label"].to_numpy(), "lower": lower, "upper": upper}],
                   x=(0, _padded(reach.min(), reach.max())[1]) if len(reach) else (-0.5, 0.5),
                   y=rows["label"].tolist(), title=_leaks_title(rows, silent))
 
@@ -526,9 +531,10 @@ def _nested(rows: pd.DataFrame) -> str:
     for i, sentence in enumerate(rows["sentence"]):
         if i in under:
             continue
-        children = "".join(f"<li>{html.escape(rows['sentence'].iloc[j])}</li>" for j, at in under.items() if at == i)
-        items.append(f"<li>{html.escape(sentence)}" + (f'<ul class="children">{children}</ul>' if children else "")
-                     + "</li>")
+        children = "".join(f"<li>{html.escape(rows['sentence'].iloc[j])}</li>"
+                           for j, at in under.items() if at == i)
+        nested = f'<ul class="children">{children}</ul>' if children else ""
+        items.append(f"<li>{html.escape(sentence)}{nested}</li>")
     return f'<ol class="leaks">{"".join(items)}</ol>'
 
 
@@ -543,16 +549,18 @@ def rate_change_html(change: dict) -> str:
         return ""
     name = most_mixed(change)
     rows = change["by_dimension"][name]
-    steps = [(f"{r['value']}: {kind}", r[f"{kind}_effect"]) for r in rows[:WATERFALL_VALUES] for kind in ("mix", "rate")]
+    steps = [(f"{r['value']}: {kind}", r[f"{kind}_effect"])
+             for r in rows[:WATERFALL_VALUES] for kind in ("mix", "rate")]
     if len(rows) > WATERFALL_VALUES:
-        steps.append((f"other {name} values", sum(r["mix_effect"] + r["rate_effect"] for r in rows[WATERFALL_VALUES:])))
+        rest = sum(r["mix_effect"] + r["rate_effect"] for r in rows[WATERFALL_VALUES:])
+        steps.append((f"other {name} values", rest))
     levels = np.cumsum([change["baseline_rate"], *(v for _, v in steps)])
     low, high = min(0.0, levels.min()), levels.max() or 1.0  # levels start at the baseline rate
 
     def bar(label, start, end, colour, text):
         left, right = sorted((start, end))
-        style = (f"left:{(left - low) / (high - low):.2%};width:{max((right - left) / (high - low), 0.003):.2%};"
-                 f"background:{colour}")
+        width = max((right - left) / (high - low), 0.003)
+        style = f"left:{(left - low) / (high - low):.2%};width:{width:.2%};background:{colour}"
         return (f'<tr><td class="wf-label">{html.escape(label)}</td><td class="wf-track">'
                 f'<div class="wf-bar" style="{style}"></div></td><td class="wf-value">{text}</td></tr>')
 

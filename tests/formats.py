@@ -85,7 +85,8 @@ def kaggle_csv(table: pd.DataFrame) -> str:
     for row in table.itertuples():
         nested = _nested(row)
         rows.append({
-            "channelGrouping": "Organic Search", "customDimensions": "[]", "date": row.date.strftime("%Y%m%d"),
+            "channelGrouping": "Organic Search", "customDimensions": "[]",
+            "date": row.date.strftime("%Y%m%d"),
             "device": json.dumps(nested["device"], ensure_ascii=False), "fullVisitorId": row.visitor_id,
             "geoNetwork": json.dumps(nested["geoNetwork"], ensure_ascii=False), "hits": "[]",
             "sessionId": f"{row.visitor_id}_{row.session_id}", "socialEngagementType": "Not Socially Engaged",
@@ -126,8 +127,10 @@ def ga4_events(table: pd.DataFrame, steps: bool = True) -> list[dict]:
                 "device": {"category": row.device, "operating_system": "Web"},
                 "geo": {"country": row.country, "city": "(not set)"},
                 "traffic_source": {"name": "(direct)", "medium": "(none)", "source": "(direct)"},
-                "ecommerce": {"purchase_revenue": row.revenue if purchase and i == names.index("purchase") else
-                              (0.0 if purchase else None), "transaction_id": f"T{session_id}" if purchase else None},
+                "ecommerce": {
+                    "purchase_revenue": (row.revenue if purchase and i == names.index("purchase") else
+                                         0.0 if purchase else None),
+                    "transaction_id": f"T{session_id}" if purchase else None},
             })
     return events
 

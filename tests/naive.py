@@ -33,7 +33,8 @@ def filtered(data: pd.DataFrame, devices, countries, start, end) -> pd.DataFrame
 def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
     """Every grouping the tables read, by pandas groupby of the session rows."""
     pageviews, converted = rows["pageviews"].to_numpy(), rows["converted"].to_numpy()
-    stage = np.select([converted, (pageviews >= engaged) & (pageviews >= deep), pageviews >= engaged], [3, 2, 1], 0)
+    stage = np.select([converted, (pageviews >= engaged) & (pageviews >= deep), pageviews >= engaged],
+                      [3, 2, 1], 0)
     data = pd.DataFrame({
         **{c: _sorted_categories(rows[c]) for c in ("device", "country", "source", "medium")},
         "bucket": pd.Categorical.from_codes(
@@ -54,7 +55,8 @@ def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
             at_least = part["stage"].cat.codes >= code
             reached.append({"device": device, "stage": name, "sessions": int(at_least.sum()),
                             "revenue": part["revenue"][at_least].sum()})
-    out["device × reached"] = pd.DataFrame(reached, columns=["device", "stage", "sessions", "revenue"]).astype(
+    out["device × reached"] = pd.DataFrame(
+        reached, columns=["device", "stage", "sessions", "revenue"]).astype(
         {"stage": pd.CategoricalDtype(STAGE_NAMES, ordered=True), "device": "category"})
     return NaiveCounts(out)
 
@@ -108,8 +110,10 @@ def naive_units(rows: pd.DataFrame, period, edges, engaged: int, deep: int) -> N
     """A period's counts unit by unit: its days cut as :func:`leaks.units` cuts them."""
     start = pd.Timestamp(period[0]) if period[0] is not None else None
     cuts = leaks.units(0, (pd.Timestamp(period[1]) - start).days) if start is not None else []
-    parts = [rows[rows["date"].between(start + pd.Timedelta(days=a), start + pd.Timedelta(days=b))] for a, b in cuts]
-    return NaiveUnits(naive_counts(rows, edges, engaged, deep), [naive_counts(p, edges, engaged, deep) for p in parts])
+    parts = [rows[rows["date"].between(start + pd.Timedelta(days=a), start + pd.Timedelta(days=b))]
+             for a, b in cuts]
+    return NaiveUnits(naive_counts(rows, edges, engaged, deep),
+                      [naive_counts(p, edges, engaged, deep) for p in parts])
 
 
 class NaiveUnits:
@@ -121,7 +125,8 @@ class NaiveUnits:
 
     def groups(self, name: str) -> tuple[dict, np.ndarray]:
         codes, measures = self.period.groups(name)
-        keys = pd.MultiIndex.from_arrays([np.asarray(self.labels(d), dtype=object)[c] for d, c in codes.items()])
+        keys = pd.MultiIndex.from_arrays([np.asarray(self.labels(d), dtype=object)[c]
+                                          for d, c in codes.items()])
         out = np.zeros((len(measures), len(MEASURES), len(self.parts)))
         for j, part in enumerate(self.parts):
             if part[name].empty:
@@ -185,4 +190,5 @@ def assert_same_tables(model, expected) -> None:
 
 
 def _comparable(table: pd.DataFrame) -> pd.DataFrame:
-    return table.reset_index(drop=True).astype({c: str for c in table.columns if table[c].dtype == "category"})
+    categories = {c: str for c in table.columns if table[c].dtype == "category"}
+    return table.reset_index(drop=True).astype(categories)

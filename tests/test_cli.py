@@ -107,7 +107,8 @@ def test_png_writes_a_picture_per_view(small_demo, tmp_path):
 
     written = sorted(path.stem for path in tmp_path.glob("*.png"))
     listed = (ROOT / "outputs" / "README.md").read_text(encoding="utf-8").split("one PNG per view", 1)[1]
-    assert sorted(re.findall(r"`(\w+)`", listed.split("\n", 1)[0])) == written  # the folder's README says which
+    # the folder's README says which
+    assert sorted(re.findall(r"`(\w+)`", listed.split("\n", 1)[0])) == written
     for name in written:
         image = Image.open(tmp_path / f"{name}.png")
         assert image.width >= 400 and image.height >= 80
@@ -133,7 +134,8 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
     database = tmp_path / "warehouse.ddb"
     with duckdb.connect(str(database)) as con:
         con.execute(f"CREATE TABLE web_sessions AS SELECT * FROM read_parquet('{small_demo}')")
-    out = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "web_sessions", "--json").stdout)
+    out = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "web_sessions",
+                         "--json").stdout)
     expected = json.loads(run("summary", str(small_demo), "--json").stdout)
     assert out["kpis"] == expected["kpis"] and out["takeaways"] == expected["takeaways"]
     assert out["load_report"]["format"] == "ibis_table" and out["load_report"]["rows_read"] == 5_000

@@ -33,7 +33,8 @@ def test_conversion_rises_with_duration_and_pageviews(demo):
     by_duration = demo.groupby(pd.cut(demo["duration"], [-1, 9, 59, 299, 1199, 10**6]), observed=True)
     rates = by_duration["converted"].mean().tolist()
     assert rates == sorted(rates)
-    assert demo[demo["pageviews"] >= 10]["converted"].mean() > 5 * demo[demo["pageviews"] < 5]["converted"].mean()
+    deep, shallow = demo[demo["pageviews"] >= 10], demo[demo["pageviews"] < 5]
+    assert deep["converted"].mean() > 5 * shallow["converted"].mean()
 
 
 def test_bundled_demo_file_is_what_the_generator_makes():

@@ -81,7 +81,8 @@ def test_a_scanned_file_accounts_for_every_row_as_pandas_does(demo, tmp_path, na
     assert (report.rows_kept, report.sessions, report.duplicates_removed) == (
         expected.rows_kept, expected.sessions, expected.duplicates_removed)
     assert report.rows_read == report.rows_kept + sum(report.dropped.values())
-    assert report.unmatched_countries == expected.unmatched_countries == {"(not set)": report.unmatched_countries["(not set)"]}
+    assert (report.unmatched_countries == expected.unmatched_countries
+            == {"(not set)": report.unmatched_countries["(not set)"]})
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
@@ -138,7 +139,8 @@ def test_spark_local_mode_builds_the_cube_of_the_in_memory_path(spark, demo):
     assert_same_under_filters(on_spark, SessionModel(sessions=demo))
     on_spark.duration_edges = [20, 200]  # a setting that rebuilds the cube: Spark runs it again
     reference = SessionModel(sessions=demo, duration_edges=[20, 200], top_sources=on_spark.top_sources)
-    reference.param.update(**{k: getattr(on_spark, k) for k in ("devices", "countries", "date_range", "sources")})
+    reference.param.update(**{k: getattr(on_spark, k)
+                              for k in ("devices", "countries", "date_range", "sources")})
     assert_same_tables(on_spark, reference)
     assert on_spark.duration_table["bucket"].cat.categories.tolist() == duration_labels([20, 200])
 
@@ -163,14 +165,16 @@ def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, m
 
 
 def assert_same_report(report, expected) -> None:
-    for field in ("rows_read", "rows_kept", "sessions", "duplicates_removed", "dropped", "unmatched_countries"):
+    for field in ("rows_read", "rows_kept", "sessions", "duplicates_removed", "dropped",
+                  "unmatched_countries"):
         assert getattr(report, field) == getattr(expected, field), field
     assert report.rows_read == report.rows_kept + sum(report.dropped.values())
 
 
 @pytest.mark.parametrize("name, mapping", [
     ("ga_sessions_export.csv", None), ("ga_sessions_export.csv.gz", None),
-    ("shop_sessions.csv", "shop_sessions_mapping.toml"), ("shop_sessions.parquet", "shop_sessions_mapping.toml"),
+    ("shop_sessions.csv", "shop_sessions_mapping.toml"),
+    ("shop_sessions.parquet", "shop_sessions_mapping.toml"),
 ])
 def test_flat_exports_scan_as_pandas_loads_them(name, mapping):
     path = FIXTURES / name
@@ -184,7 +188,8 @@ def test_flat_exports_scan_as_pandas_loads_them(name, mapping):
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
-@pytest.mark.parametrize("name", ["ga_sessions_20260803.json", "train_v2_sample.csv", "events_20260803.parquet"])
+@pytest.mark.parametrize("name", ["ga_sessions_20260803.json", "train_v2_sample.csv",
+                                  "events_20260803.parquet"])
 def test_nested_and_event_exports_are_left_to_pandas(name):
     assert scan_layout(FIXTURES / name) is None
 

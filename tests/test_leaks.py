@@ -39,7 +39,8 @@ def test_benjamini_hochberg_and_shrunk_intervals_agree_with_scipy_stats():
     tested = ~np.isnan(p)
     q = benjamini_hochberg(p)
     assert np.isnan(q[~tested]).all()
-    np.testing.assert_allclose(q[tested], scipy_stats.false_discovery_control(p[tested], method="bh"), rtol=1e-12)
+    np.testing.assert_allclose(q[tested], scipy_stats.false_discovery_control(p[tested], method="bh"),
+                               rtol=1e-12)
 
     n = rng.integers(1, 50_000, size=500).astype(float)
     k = rng.binomial(n.astype(int), 0.03).astype(float)
@@ -76,7 +77,8 @@ def test_segment_against_the_rest_by_hand():
     (l1, l2), (u1, u2) = wilson_interval(np.array([30, 10]), np.array([1000, 1000]))
     low = 0.02 - np.sqrt((0.03 - l1) ** 2 + (u2 - 0.01) ** 2)
     high = 0.02 + np.sqrt((u1 - 0.03) ** 2 + (0.01 - l2) ** 2)
-    assert (mobile.lost_conversions, mobile.lost_low, mobile.lost_high) == pytest.approx((20, 1000 * low, 1000 * high))
+    assert ((mobile.lost_conversions, mobile.lost_low, mobile.lost_high)
+            == pytest.approx((20, 1000 * low, 1000 * high)))
     assert mobile.leak and mobile.lost_revenue == pytest.approx(mobile.lost_conversions * 10.0)
     assert mobile.compared_with == "the rest of the traffic" and mobile.parent is None
     desktop = table[(table["dimension"] == "device") & (table["segment"] == "desktop")].iloc[0]
@@ -93,7 +95,8 @@ def test_loss_and_test_agree_on_every_segment():
 
 
 def children_data(child_rate: float, seed: int = 0):
-    """Mobile converts at half desktop's rate in every source; one child (mobile × src01) at ``child_rate``."""
+    """Mobile converts at half desktop's rate in every source; one child (mobile × src01) at
+    ``child_rate``."""
     rng = np.random.default_rng(seed)
     rows = []
     for device, rate in (("desktop", 0.03), ("mobile", 0.015)):
@@ -119,7 +122,8 @@ def test_a_child_leak_is_found_under_its_parent():
     model = SessionModel(sessions=children_data(0.002), duration_edges=list(EDGES))
     published = model.leaks_table[model.leaks_table["leak"]]
     child = published[published["segment"] == "mobile × src01"].iloc[0]
-    assert child.parent in ("mobile (device)", "src01 (source)") and child.compared_with == f"the rest of {child.parent}"
+    assert child.parent in ("mobile (device)", "src01 (source)")
+    assert child.compared_with == f"the rest of {child.parent}"
     assert leaks.headline(model.leaks_table).segment == "mobile × src01"  # the cause, under the largest leak
 
 
@@ -150,7 +154,8 @@ def test_prior_fit_reaches_the_likelihoods_maximum(ga_raw):
     def log_likelihood(a, b):
         return np.sum(betaln(k + a, n - k + b) - betaln(a, b), axis=-1)
 
-    m, s = np.meshgrid(expit(np.linspace(-12, 0, 400)), np.exp(np.linspace(0, np.log(1e7), 400)), indexing="ij")
+    m, s = np.meshgrid(expit(np.linspace(-12, 0, 400)), np.exp(np.linspace(0, np.log(1e7), 400)),
+                       indexing="ij")
     grid = log_likelihood((m * s)[..., None], ((1 - m) * s)[..., None])
     a, b, at_bound = leaks.fit_beta_prior(k, n)
     assert log_likelihood(a, b) >= grid.max() - 1e-6
@@ -222,12 +227,14 @@ def test_silent_leak_by_hand():
             + [("desktop", "F", "g", 3, 20, 1 if i < 10 else 0, "2026-01-03") for i in range(1000)])
     table = SessionModel(sessions=sessions(rows), duration_edges=list(EDGES)).silent_leaks_table
     row = table[table["dimension"] == "all traffic"].iloc[0]
-    assert (row.sessions_before, row.conversions_before, row.sessions, row.conversions) == (1000, 30, 1000, 10)
+    counts = (row.sessions_before, row.conversions_before, row.sessions, row.conversions)
+    assert counts == (1000, 30, 1000, 10)
     change = np.log(10.5 / 1001) - np.log(30.5 / 1001)
     se = np.sqrt(1 / 30.5 - 1 / 1001 + 1 / 10.5 - 1 / 1001)
     assert row.p_value == pytest.approx(binom.cdf(10, 40, 0.5), rel=1e-9) and row.leak
     assert row.change == pytest.approx(np.expm1(change))
-    assert (row.change_low, row.change_high) == pytest.approx(np.expm1(change + np.array([-1, 1]) * 1.959964 * se))
+    assert ((row.change_low, row.change_high)
+            == pytest.approx(np.expm1(change + np.array([-1, 1]) * 1.959964 * se)))
     assert row.lost_conversions == pytest.approx(1000 * 30.5 / 1001 * -np.expm1(change))  # about 20
 
 
@@ -338,7 +345,8 @@ def test_large_leaks_are_found_more_often_than_plain_fisher_misses_them():
     day-to-day allowances, still finds nearly every one (plain Fisher is the reference)."""
     for kind in ("leak", "silent"):
         figures = simulation.power(kind, 0.5, 10_000, range(6))
-        assert figures["engine"] >= 5 / 6 and figures["plain_fisher"] >= figures["engine"] - 1 / 6, (kind, figures)
+        assert figures["engine"] >= 5 / 6, (kind, figures)
+        assert figures["plain_fisher"] >= figures["engine"] - 1 / 6, (kind, figures)
 
 
 @pytest.mark.parametrize("name", ["repeat visitors (4 sessions each)", "day-to-day swings (30%)",
@@ -388,7 +396,8 @@ def test_vectorized_hypergeometric_tails_match_scipy(total_n, total_k):
     rng = np.random.default_rng(total_n)
     n = rng.integers(1, total_n, 300)
     k = rng.binomial(n, total_k / total_n)
-    assert fewer_than_rest_p(k, n, total_k, total_n) == pytest.approx(hypergeom.cdf(k, total_n, total_k, n), abs=1e-9)
+    assert (fewer_than_rest_p(k, n, total_k, total_n)
+            == pytest.approx(hypergeom.cdf(k, total_n, total_k, n), abs=1e-9))
     two_sided = np.minimum(1, 2 * np.minimum(hypergeom.cdf(k, total_n, total_k, n),
                                              hypergeom.sf(k - 1, total_n, total_k, n)))
     # exact up to 1,000 conversions, a close normal approximation beyond
@@ -441,7 +450,8 @@ def test_a_site_wide_headline_is_not_replaced_by_a_child():
     """"all traffic" has no children: a published child elsewhere does not become its headline."""
     table = pd.DataFrame({
         "leak": [True, True], "segment": ["all traffic", "mobile × src01"],
-        "dimension": ["all traffic", "device × source"], "values": [{}, {"device": "mobile", "source": "src01"}],
+        "dimension": ["all traffic", "device × source"],
+        "values": [{}, {"device": "mobile", "source": "src01"}],
         "parent": [None, "mobile (device)"], "lost_conversions": [90.0, 20.0]})
     assert leaks.headline(table).segment == "all traffic"
 

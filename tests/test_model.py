@@ -25,7 +25,8 @@ def random_filters(rng, model, days):
     i, j = sorted(rng.choice(len(days), size=2, replace=False))
     return {
         "devices": list(rng.choice(["desktop", "mobile", "tablet"], size=rng.integers(1, 4), replace=False)),
-        "countries": list(rng.choice(model.param.countries.objects[:12], size=rng.integers(1, 9), replace=False)),
+        "countries": list(rng.choice(model.param.countries.objects[:12], size=rng.integers(1, 9),
+                                     replace=False)),
         "date_range": (pd.Timestamp(days[i]).to_pydatetime(), pd.Timestamp(days[j]).to_pydatetime()),
     }
 
@@ -116,7 +117,8 @@ def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monke
     calls.clear()
     model.duration_edges = [30, 300]
     assert calls == {"by_duration": 1, "segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
-    assert model.duration_table["bucket"].cat.categories.tolist() == ["no duration (single page)", "<30 s", "0.5–5 min", ">5 min"]
+    assert model.duration_table["bucket"].cat.categories.tolist() == [
+        "no duration (single page)", "<30 s", "0.5–5 min", ">5 min"]
     calls.clear()
     model.level = 0.01
     assert calls == {"segment_leaks": 1, "silent_leaks": 1, "takeaways": 1}
@@ -136,7 +138,8 @@ def test_tables_are_computed_with_one_blas_thread_and_the_limit_is_restored(demo
 
     seen = []
     difference = leaks.newcombe_difference
-    monkeypatch.setattr(leaks, "newcombe_difference", lambda *a: (seen.append(blas_threads()), difference(*a))[1])
+    monkeypatch.setattr(leaks, "newcombe_difference",
+                        lambda *a: (seen.append(blas_threads()), difference(*a))[1])
     with threadpool_limits(limits=2, user_api="blas"):
         model = SessionModel(sessions=demo)
         model.devices = ["mobile"]
@@ -162,7 +165,8 @@ def test_filters_that_match_nothing_leave_empty_tables():
 
 def test_a_one_in_two_segment_is_never_a_top_performer():
     rows = [("desktop", "France", "google", 3, 20, 1 if i < 4 else 0) for i in range(400)]
-    rows += [("desktop", "France", "tiny.example", 12, 900, 1), ("desktop", "France", "tiny.example", 1, 0, 0)]
+    rows += [("desktop", "France", "tiny.example", 12, 900, 1),
+             ("desktop", "France", "tiny.example", 1, 0, 0)]
     rows += [("mobile", "France", "google", 3, 20, 1 if i < 1 else 0) for i in range(300)]
     model = SessionModel(sessions=sessions(rows), min_sessions=100)
     tiny = model.source_device_table[model.source_device_table["source"] == "tiny.example"].iloc[0]

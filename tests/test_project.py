@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import yaml
 from helpers import ROOT
@@ -33,6 +35,13 @@ def test_project_commands_match_the_readme():
         assert commands[name]["unix"] in documented, name
     assert (ROOT / commands["notebook"]["notebook"]).is_file()
     assert PROJECT["name"] and PROJECT["description"] and PROJECT["dependencies"] == PROJECT["packages"]
+
+
+def test_the_code_passes_the_projects_lint_line_length_included():
+    """Ruff with the project's settings (pyproject.toml: its default rules and 110 characters a line)."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "leak_app", "tests", "benchmarks"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_ci_runs_the_readme_test_command():

@@ -67,7 +67,8 @@ def test_map_values_match_a_join_of_countries_and_shapes():
         values = views.choropleth_values(table, shapes)
         labelled = views._labelled(table[table["iso3"].notna()]).drop_duplicates("iso3")
         joined = shapes.merge(labelled.rename(columns={"country": "ga_country"}), on="iso3", how="left")
-        assert len(values) == len(shapes) and (values["geometry"].to_numpy() == shapes["geometry"].to_numpy()).all()
+        assert len(values) == len(shapes)
+        assert (values["geometry"].to_numpy() == shapes["geometry"].to_numpy()).all()
         expected = pd.DataFrame({
             "rate_shown": joined["rate_shown"], "country": joined["ga_country"].fillna(joined["name"]),
             "sessions": joined["sessions"].fillna(0).astype(int),
@@ -131,11 +132,13 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     from leak_app.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
-    text = views.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"], model.rate_change)
+    text = views.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"],
+                            model.rate_change)
     assert '<p class="warning">⚠ &lt;b&gt;odd&lt;/b&gt; day</p>' in text
     silent = text[text.index("Silent leaks"):text.index("Why the rate moved")]
     assert re.search(r"<li>(desktop \(device\)|google \(source\)) fell[^<]*<ul class=\"children\">"
-                     r"<li>desktop × google \(device × source\) fell", silent)  # under the parent it is measured against
+                     r"<li>desktop × google \(device × source\) fell",
+                     silent)  # under the parent it is measured against
     steps = [float(v) for v in re.findall(r'class="wf-value">([-+0-9.]+) pts', text)]
     ends = re.findall(r'class="wf-value">([0-9.]+)%', text)
     assert float(ends[0]) / 100 + sum(steps) / 100 == pytest.approx(float(ends[1]) / 100, abs=2e-4)
@@ -201,7 +204,8 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
     live = LivePlot(model, view, data, [table], lambda: options)
     countries = model.param.countries.objects
     for change in [{"devices": ["mobile"]}, {"devices": ["tablet"], "countries": countries[:3]},
-                   {"devices": ["desktop", "mobile"], "countries": []}, {"devices": [], "countries": countries[-1:]},
+                   {"devices": ["desktop", "mobile"], "countries": []},
+                   {"devices": [], "countries": countries[-1:]},
                    {"devices": ["tablet"], "countries": countries[-1:]}, {"devices": [], "countries": []}]:
         model.param.update(**change)
         live.update()
@@ -293,10 +297,12 @@ def test_filter_clicks_skip_panels_wait_for_more_changes():
     from leak_app.demo import generate_sessions
 
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=4)))
-    pickers = [w for w in dashboard.filters if isinstance(w, (pn.widgets.CheckButtonGroup, pn.widgets.MultiChoice))]
+    pickers = [w for w in dashboard.filters
+               if isinstance(w, (pn.widgets.CheckButtonGroup, pn.widgets.MultiChoice))]
     assert len(pickers) == 3  # devices, countries, sources
     for widget in pickers:
-        assert widget._property_mapping.get("value", "value") in widget._priority_changes, type(widget).__name__
+        value = widget._property_mapping.get("value", "value")
+        assert value in widget._priority_changes, type(widget).__name__
 
 
 def test_settings_that_change_the_axes_update_them_in_place():

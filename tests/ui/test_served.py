@@ -35,7 +35,8 @@ def same_picture(a: str, b: str) -> bool:
     import numpy as np
     from PIL import Image
 
-    one, two = (np.asarray(Image.open(io.BytesIO(base64.b64decode(x.split(",", 1)[1]))).convert("RGB"), dtype=int)
+    one, two = (np.asarray(Image.open(io.BytesIO(base64.b64decode(x.split(",", 1)[1]))).convert("RGB"),
+                           dtype=int)
                 for x in (a, b))
     return np.array_equal(one, two)
 

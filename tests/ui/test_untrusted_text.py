@@ -30,7 +30,8 @@ def hostile_export(tmp_path_factory):
         "date": pd.Timestamp("2026-03-01") + pd.to_timedelta(rng.integers(0, 28, n), unit="D"),
         "device": rng.choice(["desktop", "mobile"], size=n), "country": rng.choice(["France", IMG], size=n),
         "source": source, "medium": "referral", "pageviews": rng.integers(1, 12, n),
-        "duration": rng.integers(0, 900, n), "transactions": converted.astype(int), "revenue": converted * 50.0,
+        "duration": rng.integers(0, 900, n), "transactions": converted.astype(int),
+        "revenue": converted * 50.0,
     }))
     path = tmp_path_factory.mktemp("hostile") / "hostile.csv"
     return formats.write(path, formats.ga_csv(table))
