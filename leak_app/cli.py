@@ -14,6 +14,8 @@ from .check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .schema import LoadError
 from .summary import summary as summary_of
 
+#: What a command's data may be (see file_sets).
+SESSION_FILES = "session file, or folder or glob pattern of files of one format (default: the demo data)"
 #: Largest websocket message: an upload comes in chunks of 4 MB (upload.UPLOAD_CHUNK), whatever its size.
 WEBSOCKET_MESSAGE_BYTES = 20 * 2**20
 
@@ -170,9 +172,9 @@ def _print_json(result: dict) -> None:
 def data_options(p) -> None:
     """What the served dashboard shows: for ``serve``, and after ``--args`` for ``panel serve``
     (:mod:`leak_app.dashboard`)."""
-    p.add_argument("--data", default=os.environ.get("LEAK_APP_DATA") or None,
-                   help="session file to serve (CSV, JSON, Parquet; gzipped or not; default: $LEAK_APP_DATA, "
-                        "else the bundled demo data)")
+    p.add_argument("--data",
+                   help="session file, folder or glob pattern of files to serve (CSV, JSON, Parquet; "
+                        "gzipped or not; default: $LEAK_APP_DATA, else the bundled demo data)")
     _source_options(p)
     p.add_argument("--max-upload-mb", type=int, default=200,
                    help="largest file the upload accepts (checked in the browser before it is sent)")
@@ -275,18 +277,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
     p.add_argument("output", nargs="?", default="outputs/dashboard.html",
                    type=_in_parent)
-    p.add_argument("--data", help="session file (default: the bundled demo data)")
+    p.add_argument("--data", help=SESSION_FILES)
     _source_options(p)
     p.set_defaults(run=export)
 
     p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
     p.add_argument("folder", nargs="?", default="outputs", type=_writable(Path))
-    p.add_argument("--data", help="session file (default: the bundled demo data)")
+    p.add_argument("--data", help=SESSION_FILES)
     _source_options(p)
     p.set_defaults(run=png)
 
     p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
-    p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
+    p.add_argument("path", nargs="?", help=SESSION_FILES)
     _source_options(p)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     _comparison_options(p, "", "", ("the second half of the dates", "the first half"))
@@ -294,7 +296,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="look for silent leaks, for cron and CI: exit status 0 none found, "
                        "1 found, 2 cannot check, 3 found or not but the report or alert failed")
-    p.add_argument("path", nargs="?", help="session file (default: the bundled demo data)")
+    p.add_argument("path", nargs="?", help=SESSION_FILES)
     _source_options(p)
     _comparison_options(p, job_defaults[0], job_defaults[1], job_defaults)
     p.add_argument("--min-lost", type=float, default=1, metavar="N",

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import ga4
 from .countries import unmatched_countries
+from .file_sets import file_rows, format_name, refuse_a_mix, session_files
 from .readers import read_raw, refuse_repeated_columns
 from .schema import (
     DEVICES,
@@ -156,15 +157,13 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     :func:`mapped_layout` for files in no known format.
     """
     label = name or str(path)
-    raw, kind, unreadable = read_raw(Path(path), label)
-    refuse_repeated_columns(raw.columns, label)
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    raw, kind, unreadable, files = read_files(Path(path), label, mapping)
     if raw.empty:
         raise LoadError(f"{label}: has a header but no data rows")
     if mapping is None and ga4.is_ga4(raw.columns):
-        return _load_events(raw, label, kind, unreadable)
+        return _load_events(raw, label, kind, unreadable, files)
     layout = detect_layout(list(raw.columns), kind, label, mapping)
-    report = _new_report(label, layout.name, raw, unreadable)
+    report = _new_report(label, layout.name, raw, unreadable, files)
 
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
     duplicate = _hashable(mapped).duplicated().to_numpy()
@@ -180,12 +179,43 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     return _finish(sessions, report)
 
 
-def _load_events(raw: pd.DataFrame, label: str, kind: str,
-                 unreadable: dict) -> tuple[pd.DataFrame, LoadReport]:
+def read_files(path: Path, label: str, mapping: Layout | None
+               ) -> tuple[pd.DataFrame, str, dict[str, int], list[dict]]:
+    """The raw rows of a file, or of a folder's or a pattern's files as one table (see
+    :mod:`.file_sets`: one format, in name order), column names lower-cased; with their kind, the
+    rows no file could read by reason, and the files read with their rows."""
+    paths = session_files(path, label)
+    parts = []
+    for file in paths:
+        name = label if len(paths) == 1 else str(file)
+        raw, kind, unreadable = read_raw(file, name)
+        refuse_repeated_columns(raw.columns, name)
+        raw.columns = [str(c).strip().lower() for c in raw.columns]
+        parts.append((file, raw, kind, unreadable))
+    if len(parts) > 1:
+        refuse_a_mix([(file, _format(raw, kind, str(file), mapping)) for file, raw, kind, _ in parts])
+    unreadable: dict[str, int] = {}
+    for *_, dropped in parts:
+        for reason, count in dropped.items():
+            unreadable[reason] = unreadable.get(reason, 0) + count
+    files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts])
+    raw = parts[0][1] if len(parts) == 1 else pd.concat([part[1] for part in parts], ignore_index=True)
+    return raw, parts[0][2], unreadable, files
+
+
+def _format(raw: pd.DataFrame, kind: str, label: str, mapping: Layout | None) -> str:
+    """A raw table's format, as its load report names it (``ga_sessions_csv``, ``ga4_events_json``)."""
+    if mapping is None and ga4.is_ga4(raw.columns):
+        return format_name("ga4_events", kind)
+    return format_name(detect_layout(list(raw.columns), kind, label, mapping).name, kind)
+
+
+def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict,
+                 files: list[dict]) -> tuple[pd.DataFrame, LoadReport]:
     missing = [c for c in ga4.REQUIRED if c not in raw.columns]
     if missing:
         raise missing_columns(label, missing, "GA4 BigQuery event export (events_*)")
-    report = _new_report(label, f"ga4_events_{kind}", raw, unreadable)
+    report = _new_report(label, f"ga4_events_{kind}", raw, unreadable, files)
     reasons = _DropReasons(raw.index)
     events = ga4.sessionize(raw, reasons.flag)
     report.drop_all(reasons.counts())
@@ -213,9 +243,9 @@ class _DropReasons:
         return self.reasons.value_counts(sort=False).to_dict()
 
 
-def _new_report(label: str, fmt: str, raw: pd.DataFrame, unreadable: dict) -> LoadReport:
+def _new_report(label: str, fmt: str, raw: pd.DataFrame, unreadable: dict, files: list[dict]) -> LoadReport:
     """A report counting the table's rows and those the reader could not read at all."""
-    report = LoadReport(path=label, format=fmt, rows_read=len(raw) + sum(unreadable.values()))
+    report = LoadReport(path=label, format=fmt, rows_read=len(raw) + sum(unreadable.values()), files=files)
     report.drop_all(unreadable)
     return report
 

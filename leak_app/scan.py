@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .countries import unmatched_country_counts
+from .file_sets import file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import (
     MAX_BAD_FRACTION,
@@ -54,6 +55,8 @@ MEMORY_LIMIT = "1GB"
 #: Layouts scanned (flat columns); the others are read by pandas.
 SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "mapped")
 EXACT_DUPLICATE = "exact duplicate row"
+#: The column DuckDB names each row's file in when it reads several.
+FILE = "filename"
 MERGED = "repeated session id (merged into its first row)"
 
 
@@ -122,49 +125,60 @@ def connect() -> ibis.BaseBackend:
     return con
 
 
-def _read(con, path: Path, kind: str) -> ibis.Table:
+def _read(con, files: Path | list[Path], kind: str) -> ibis.Table:
+    """A file, or several as one table with a ``FILE`` column naming each row's."""
+    paths = [str(file) for file in files] if isinstance(files, list) else [str(files)]
+    named = {"filename": True} if len(paths) > 1 else {}
     if kind == "parquet":
-        return con.read_parquet(str(path))
+        return con.read_parquet(paths, **named)
     if kind == "json":
-        return con.read_json(str(path), format="newline_delimited")
-    return con.read_csv(str(path), all_varchar=True)
+        return con.read_json(paths, format="newline_delimited", **named)
+    return con.read_csv(paths, all_varchar=True, **named)
 
 
-def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None
-                  ) -> tuple[ibis.Table, LoadReport]:
-    """A session file as a lazy Ibis table of valid sessions, and its load report.
+def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None,
+                  files: list[Path] | None = None) -> tuple[ibis.Table, LoadReport]:
+    """A session file, or a folder's or a pattern's ``files`` (:mod:`.file_sets`), as a lazy Ibis
+    table of valid sessions, and its load report.
 
-    ``layout``: how the file names the canonical columns (default: detected from them).
+    ``layout``: how the files name the canonical columns (default: detected from them).
     """
     path, label = Path(path), name or str(path)
-    kind = file_kind(path)
-    if kind == "csv":
-        refuse_repeated_columns(csv_header(_first_line(path)), label)
+    files = files or [path]
+    kind = _one_kind(files, layout)
+    for file in files:
+        if kind == "csv":
+            refuse_repeated_columns(csv_header(_first_line(file)), str(file) if len(files) > 1 else label)
     try:
-        raw = _read(connect(), path, kind)
+        raw = _read(connect(), files, kind)
     except Exception as exc:  # DuckDB's own message says what is wrong
         raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
     raw = raw.rename({c.strip().lower(): c for c in raw.columns})
-    layout = layout or detect_layout(list(raw.columns), kind, label)
+    layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     missing = [c for c in layout.required() if c not in raw.columns]
     if missing:
         raise missing_columns(label, missing, layout.label)
     parsed = _parsed(raw, layout)
-    rows = parsed.filter(parsed.reason.isnull()).drop("reason")
+    rows = parsed.filter(parsed.reason.isnull()).drop("reason", *([FILE] if FILE in parsed.columns else []))
     ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
-    key = scan_key(path, layout)
+    key = scan_key(files, layout)
     cached = kept_scan(key)
-    try:  # this file, unchanged, scanned before by this code (gone meanwhile: scanned again)
+    try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         report = LoadReport(**{**json.loads((cached / "report.json").read_text()), "path": label})
         if not pq.read_metadata(cached / "repeated.parquet").num_rows:
             return rows, report
         return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], report
     except OSError:
         pass
-    refuse_a_bomb(path, label)
-    counts = parsed.group_by(["reason", "country"]).aggregate(rows=parsed.count()).to_pandas()
+    for file in files:
+        refuse_a_bomb(file, str(file) if len(files) > 1 else label)
+    by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
+    counts = parsed.group_by(by).aggregate(rows=parsed.count()).to_pandas()
+    per_file = (counts.groupby(FILE)["rows"].sum().to_dict() if FILE in counts
+                else {str(files[0]): counts["rows"].sum()})
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
-                        cache_key=key)
+                        cache_key=key,
+                        files=file_rows([(file, per_file.get(str(file), 0)) for file in files]))
     reasons = counts.groupby("reason")["rows"].sum().to_dict()
     _refuse_if_mostly_bad(reasons, report.rows_read, label)
     report.drop_all(reasons)
@@ -180,18 +194,31 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     return sessions, report
 
 
+def _one_kind(files: list[Path], layout: Layout | None) -> str:
+    """The files' kind ("csv", "json", "parquet"); a folder's or a pattern's files must share it and
+    their layout."""
+    if len(files) > 1:
+        mapping = layout if layout is not None and layout.name == "mapped" else None
+        refuse_a_mix([(file, format_name(getattr(scan_layout(file, mapping), "name", "nested_or_events"),
+                                         file_kind(file))) for file in files])
+    return file_kind(files[0])
+
+
 #: Scans kept in the cache folder (the oldest are removed beyond this).
 KEPT_SCANS = 8
 
 
-def scan_key(path: Path, layout: Layout) -> str:
-    """What a scan's results depend on: the file (where, size, modification, inode), its layout,
-    the code that parses and counts it, and the day (dates after tomorrow are dropped)."""
-    stat = path.resolve().stat()
+def scan_key(files: list[Path], layout: Layout) -> str:
+    """What a scan's results depend on: the files (where, size, modification, inode), their layout,
+    the code that parses and counts them, and the day (dates after tomorrow are dropped)."""
+    stats = []
+    for file in files:
+        stat = file.resolve().stat()
+        stats.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
     code = "".join((Path(__file__).parent / name).read_text(encoding="utf-8")
                    for name in ("scan.py", "loaders.py", "schema.py", "countries.py", "cube.py",
-                                "clustering.py"))
-    text = json.dumps([str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, repr(layout),
+                                "clustering.py", "file_sets.py"))
+    text = json.dumps([stats, repr(layout),
                        str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -277,7 +304,7 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     device = values["device"].lower()
     values["device"] = ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE)
     reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
-    return raw.select(**values, reason=reason)
+    return raw.select(**values, reason=reason, **({FILE: raw[FILE]} if FILE in raw.columns else {}))
 
 
 def _repeated(ids: ibis.Table) -> ibis.Table:

@@ -87,6 +87,9 @@ class LoadReport:
     unmatched_countries: dict[str, int] = field(default_factory=dict)
     #: A scanned file's results are kept on disk under this key (see scan.scan_key); "" if not.
     cache_key: str = ""
+    #: The files read, with the rows read from each: {"path", "rows"} (a folder or a pattern
+    #: names several; see file_sets).
+    files: list[dict] = field(default_factory=list)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

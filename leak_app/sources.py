@@ -15,6 +15,7 @@ import duckdb
 import ibis
 import pandas as pd
 
+from .file_sets import session_files
 from .loaders import load_sessions, missing_columns
 from .scan import scan_layout, scan_sessions, without_progress_bar
 from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
@@ -53,18 +54,20 @@ def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
 
 def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None
                   ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
-    """The sessions of a file and how they were loaded.
+    """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), and how
+    they were loaded.
 
-    Files of ``scan_from`` bytes or more (default ``SCAN_FROM_BYTES``) in a flat layout
+    Files of ``scan_from`` bytes or more together (default ``SCAN_FROM_BYTES``) in a flat layout
     are scanned by DuckDB, never held in memory; the rest are loaded by pandas, which
     reads every export layout.
     """
     path = Path(path)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
-    if path.is_file() and path.stat().st_size >= limit:
-        layout = scan_layout(path, mapping)
+    files = session_files(path, name or str(path))
+    if sum(file.stat().st_size for file in files) >= limit:
+        layout = scan_layout(files[0], mapping)
         if layout is not None:
-            return scan_sessions(path, name=name, layout=layout)
+            return scan_sessions(path, name=name, layout=layout, files=files)
     return load_sessions(path, name=name, mapping=mapping)
 
 

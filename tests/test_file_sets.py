@@ -1,0 +1,123 @@
+"""A folder or a pattern of daily exports, read as one file: the same sessions, every row accounted
+for, each file listed; a session split over two days' files is one session; a mix is refused."""
+from __future__ import annotations
+
+import gzip
+import json
+
+import pandas as pd
+import pytest
+from helpers import ROOT
+from test_cli import run
+
+from leak_app.demo import generate_sessions
+from leak_app.schema import LoadError
+from leak_app.sources import open_sessions
+
+FIXTURES = ROOT / "tests" / "fixtures"
+#: pandas (every file loaded) and DuckDB (every file scanned)
+ENGINES = {"pandas": 10**15, "duckdb": 0}
+SAME = ("rows_read", "rows_kept", "sessions", "duplicates_removed", "dropped", "unmatched_countries")
+
+
+def write(path, text: str, compress: bool = False) -> None:
+    path.write_bytes(gzip.compress(text.encode()) if compress else text.encode())
+
+
+def table(sessions) -> pd.DataFrame:
+    """The sessions as one comparable frame, whichever engine holds them."""
+    frame = sessions if isinstance(sessions, pd.DataFrame) else sessions.to_pandas()
+    frame = frame.assign(date=pd.to_datetime(frame["date"]))[["visitor_id", "session_id", "date", "device",
+                                                               "country", "source", "pageviews", "duration",
+                                                               "transactions", "revenue"]]
+    frame = frame.astype({c: str for c in ("visitor_id", "session_id", "device", "country", "source")})
+    frame = frame.astype({c: "float64" for c in ("pageviews", "duration", "transactions", "revenue")})
+    return frame.sort_values(["visitor_id", "session_id"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_real_sample_split_by_day_and_half_gzipped_loads_as_the_whole_file(ga_raw, tmp_path, engine):
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    days = []
+    for i, (day, part) in enumerate(raw.groupby("date")):
+        path = folder / f"ga_sessions_{day}.csv{'.gz' * (i % 2)}"
+        write(path, part.to_csv(index=False), compress=bool(i % 2))
+        days.append((path, len(part)))
+    whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
+    for named in (folder, folder / "ga_sessions_2017*.csv*"):
+        split, report = open_sessions(named, scan_from=ENGINES[engine])
+        assert report.format == expected.format and report.path == str(named)
+        assert {field: getattr(report, field) for field in SAME} == {f: getattr(expected, f) for f in SAME}
+        assert report.files == [{"path": str(path), "rows": rows} for path, rows in days]
+        assert sum(f["rows"] for f in report.files) == report.rows_read == 10_000
+        pd.testing.assert_frame_equal(table(split), table(whole))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_session_crossing_midnight_into_the_next_days_file_is_one_session(tmp_path, engine):
+    demo = generate_sessions(6_000, seed=8)
+    crossing = demo.groupby(demo["date"].dt.date).head(1).index[:-1]  # a session a day, but the last day's
+    later = demo.loc[crossing].assign(date=demo.loc[crossing, "date"] + pd.Timedelta(days=1), pageviews=2,
+                                      duration=30, transactions=0, revenue=0.0)
+    rows = pd.concat([demo, later])
+    folder = tmp_path / "days"
+    folder.mkdir()
+    for day, part in rows.groupby(rows["date"].dt.date):
+        part.to_parquet(folder / f"sessions_{day:%Y%m%d}.parquet")
+    rows.sort_values("date", kind="stable").to_parquet(tmp_path / "one.parquet")
+    split, report = open_sessions(folder, scan_from=ENGINES[engine])
+    whole, expected = open_sessions(tmp_path / "one.parquet", scan_from=ENGINES[engine])
+    assert report.sessions == expected.sessions == len(demo)
+    assert sum(report.dropped.values()) == len(crossing) and report.dropped == expected.dropped
+    merged = table(split).set_index(["visitor_id", "session_id"]).loc[
+        list(zip(demo.loc[crossing, "visitor_id"], demo.loc[crossing, "session_id"]))]
+    assert (merged["pageviews"].to_numpy() == demo.loc[crossing, "pageviews"].to_numpy() + 2).all()
+    assert (merged["date"].to_numpy() == demo.loc[crossing, "date"].to_numpy()).all()  # where it started
+    pd.testing.assert_frame_equal(table(split), table(whole))
+
+
+def test_ga4_events_sharded_as_bigquery_exports_them_give_the_sessions_of_the_whole_export(tmp_path):
+    """Every session's events spread over two gzipped shards of one day (BigQuery's names)."""
+    lines = (FIXTURES / "events_20260803.json").read_text(encoding="utf-8").splitlines()
+    for shard in range(2):
+        write(tmp_path / f"events_20260803-00000000000{shard}.json.gz", "\n".join(lines[shard::2]) + "\n",
+              compress=True)
+    split, report = open_sessions(tmp_path / "events_20260803-*.json.gz")
+    whole, expected = open_sessions(FIXTURES / "events_20260803.json")
+    assert report.format == expected.format == "ga4_events_json"
+    assert {field: getattr(report, field) for field in SAME} == {f: getattr(expected, f) for f in SAME}
+    assert [f["rows"] for f in report.files] == [len(lines[0::2]), len(lines[1::2])]
+    pd.testing.assert_frame_equal(table(split), table(whole))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_files_of_another_format_among_them_are_refused_by_name(tmp_path, engine):
+    generate_sessions(500, seed=1).to_parquet(tmp_path / "a_sessions.parquet")
+    (tmp_path / "b_sessions.csv").write_bytes((FIXTURES / "ga_sessions_export.csv").read_bytes())
+    with pytest.raises(LoadError, match=r"b_sessions\.csv: a ga_sessions_csv file among canonical_parquet "
+                                        r"files \(as a_sessions\.parquet\).*one format"):
+        open_sessions(tmp_path, scan_from=ENGINES[engine])
+    (tmp_path / "b_sessions.csv").unlink()
+    (tmp_path / "c_events.parquet").write_bytes((FIXTURES / "events_20260803.parquet").read_bytes())
+    with pytest.raises(LoadError, match=r"c_events\.parquet: a \w*events\w* file among canonical_parquet"):
+        open_sessions(tmp_path, scan_from=ENGINES[engine])
+
+
+def test_an_empty_folder_or_a_pattern_matching_nothing_is_said(tmp_path):
+    with pytest.raises(LoadError, match="the folder holds no files"):
+        open_sessions(tmp_path)
+    with pytest.raises(LoadError, match="no file matches this pattern"):
+        open_sessions(tmp_path / "events_*.parquet")
+
+
+def test_summary_of_a_pattern_lists_its_files(tmp_path):
+    demo = generate_sessions(3_000, seed=2)
+    for month, part in demo.groupby(demo["date"].dt.month):
+        part.to_parquet(tmp_path / f"sessions_2026{month:02d}.parquet")
+    out = json.loads(run("summary", str(tmp_path / "sessions_2026*.parquet"), "--json").stdout)
+    assert out["kpis"]["sessions"] == len(demo)
+    files = out["load_report"]["files"]
+    assert [f["rows"] for f in files] == demo.groupby(demo["date"].dt.month).size().tolist()
+    assert all(f["path"].startswith(str(tmp_path)) for f in files)
