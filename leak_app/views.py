@@ -414,8 +414,22 @@ def load_report_html(report: dict) -> str:
     )
     return (
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
-        f'read as {html.escape(report["format"])}.</p><table>{table}</table>{note}</div>'
+        f'read as {html.escape(report["format"])}.</p>{_files_html(report.get("files") or [])}'
+        f'<table>{table}</table>{note}</div>'
     )
+
+
+#: Files of a folder or a pattern named one by one in the load report; the rest are counted.
+FILES_LISTED = 8
+
+
+def _files_html(files: list[dict]) -> str:
+    """The files of a folder or a pattern, with their rows read (nothing for one file)."""
+    if len(files) < 2:
+        return ""
+    named = ", ".join(f"{html.escape(Path(f['path']).name)} ({f['rows']:,})" for f in files[:FILES_LISTED])
+    more = f" and {len(files) - FILES_LISTED:,} more" if len(files) > FILES_LISTED else ""
+    return f"<p>{len(files):,} files, rows read: {named}{more}.</p>"
 
 
 def _leak_bars(table: pd.DataFrame, silent: bool, top: int) -> pd.DataFrame:

@@ -121,3 +121,13 @@ def test_summary_of_a_pattern_lists_its_files(tmp_path):
     files = out["load_report"]["files"]
     assert [f["rows"] for f in files] == demo.groupby(demo["date"].dt.month).size().tolist()
     assert all(f["path"].startswith(str(tmp_path)) for f in files)
+
+
+def test_the_load_report_in_the_page_names_the_files_escaped():
+    from leak_app.views import FILES_LISTED, load_report_html
+
+    files = [{"path": f"/exports/<i>day{i}.csv", "rows": 1000 + i} for i in range(FILES_LISTED + 3)]
+    text = load_report_html({"path": "/exports", "format": "ga_sessions_csv", "rows_read": 0, "rows_kept": 0,
+                             "dropped": {}, "files": files})
+    assert f"{FILES_LISTED + 3} files, rows read: &lt;i&gt;day0.csv (1,000), " in text
+    assert "<i>" not in text and f"day{FILES_LISTED}." not in text and " and 3 more." in text
