@@ -52,12 +52,17 @@ class Layout:
     label: str
     columns: dict
     revenue_scale: float = 1.0
-    #: Canonical columns the file may lack: medium becomes "(not set)"; without
-    #: transactions, a session with revenue counts as one transaction.
-    optional: tuple = field(default=("medium",))
+    #: Canonical columns the file may lack: a label (device, country, source, medium) is then
+    #: "(not set)" for every session (see ``absent``); without transactions, a session with
+    #: revenue counts as one transaction.
+    optional: tuple = field(default=TEXT)
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
+
+    def absent(self, columns) -> list[str]:
+        """The labels a file with these (lower-cased) columns lacks."""
+        return [canon for canon in TEXT if self.columns.get(canon) not in columns]
 
 
 _GA_COLUMNS = {
@@ -72,7 +77,7 @@ _NESTED_COLUMNS = {
     "pageviews": "totals.pageviews", "duration": "totals.timeonsite",
     "transactions": "totals.transactions", "revenue": "totals.transactionrevenue",
 }
-_NESTED_OPTIONAL = ("medium", "pageviews", "duration", "transactions", "revenue")
+_NESTED_OPTIONAL = (*TEXT, "pageviews", "duration", "transactions", "revenue")
 
 GA_SESSIONS = Layout("ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, 1e-6)
 GA_CLEANED = Layout("ga_sessions_cleaned_csv", "cleaned Google Analytics session export",
@@ -90,11 +95,11 @@ def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
     if unknown:
         raise LoadError(f"column mapping: unknown name(s) {', '.join(unknown)}; "
                         f"expected some of {', '.join(CANONICAL_NAMES)}")
-    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in ("medium", "transactions")]
+    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in (*TEXT, "transactions")]
     if missing:
         raise LoadError(f"column mapping: no column given for {', '.join(missing)}")
     columns = {canon: str(src).strip().lower() for canon, src in mapping.items()}
-    return Layout("mapped", "file with a column mapping", columns, revenue_scale, ("medium", "transactions"))
+    return Layout("mapped", "file with a column mapping", columns, revenue_scale, (*TEXT, "transactions"))
 
 
 def read_mapping(path: str | Path, overrides: dict | None = None) -> Layout:
@@ -164,6 +169,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
         return _load_events(raw, label, kind, unreadable, files)
     layout = detect_layout(list(raw.columns), kind, label, mapping)
     report = _new_report(label, layout.name, raw, unreadable, files)
+    report.absent_columns = layout.absent(raw.columns)
 
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
     duplicate = _hashable(mapped).duplicated().to_numpy()

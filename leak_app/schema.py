@@ -90,6 +90,9 @@ class LoadReport:
     #: The files read, with the rows read from each: {"path", "rows"} (a folder or a pattern
     #: names several; see file_sets).
     files: list[dict] = field(default_factory=list)
+    #: The labels (device, country, source, medium) the data has no column for: "(not set)" for
+    #: every session.
+    absent_columns: list[str] = field(default_factory=list)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -1,6 +1,7 @@
 """Business takeaways: plain sentences computed from the model's tables.
 
-They lead with what qualifies the period comparison (its warnings), then the leak
+They lead with what the data lacks (a device, country or source column), then what qualifies
+the period comparison (its warnings), then the leak
 engine's findings (the headline silent leak, what moved the rate: traffic mix or
 rates within segments, the largest leak, the funnel step lost against the best
 device), then where conversion
@@ -17,7 +18,24 @@ import pandas as pd
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
+from .schema import NOT_SET
 from .text import pct
+
+#: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
+SHOWN_LABELS = {"device": "the funnel, duration and source × device views",
+                "country": "the country map", "source": "the source × device view"}
+
+
+def absent_labels(report: dict) -> str | None:
+    """What the data has no column for, and so what the views cannot break down."""
+    absent = [name for name in SHOWN_LABELS if name in report.get("absent_columns", [])]
+    if not absent:
+        return None
+    names = " or ".join([", ".join(absent[:-1]), absent[-1]] if len(absent) > 1 else absent)
+    return (f"The data has no {names} column: every session's {names} is {NOT_SET}, so "
+            f"{'; '.join(SHOWN_LABELS[name] for name in absent)} show a single group, and no leak can "
+            f"be found by {names}. Map the column (--map {absent[0]}=COLUMN) if the file has it under "
+            f"another name.")
 
 
 def with_ci(row) -> str:
@@ -140,6 +158,7 @@ def takeaways(model) -> list[str]:
         return []
     m = model.min_sessions
     sentences = [
+        absent_labels(model.load_report),
         ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings
         else None,
         silent_leak(model.silent_leaks_table, model.periods()),

@@ -412,6 +412,9 @@ def load_report_html(report: dict) -> str:
         + ", ".join(f"{html.escape(name)} ({n:,})" for name, n in unmatched.items()) + "</p>"
         if unmatched else "<p>Every country name matched a map shape.</p>"
     )
+    absent = report.get("absent_columns") or []
+    if absent:
+        note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
     return (
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
         f'read as {html.escape(report["format"])}.</p>{_files_html(report.get("files") or [])}'

@@ -1,5 +1,6 @@
-"""A folder or a pattern of daily exports, read as one file: the same sessions, every row accounted
-for, each file listed; a session split over two days' files is one session; a mix is refused."""
+"""Files as people have them: a folder or a pattern of daily exports, read as one file (the same
+sessions, every row accounted for, each file listed; a session split over two days' files is one
+session; a mix is refused), and files without a device, country or source column."""
 from __future__ import annotations
 
 import gzip
@@ -131,3 +132,22 @@ def test_the_load_report_in_the_page_names_the_files_escaped():
                              "dropped": {}, "files": files})
     assert f"{FILES_LISTED + 3} files, rows read: &lt;i&gt;day0.csv (1,000), " in text
     assert "<i>" not in text and f"day{FILES_LISTED}." not in text and " and 3 more." in text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_file_without_device_country_or_source_loads_with_them_not_set(tmp_path, engine):
+    """Spreadsheets people pass around lack columns: only the session key, date and numbers are needed."""
+    from leak_app import SessionModel
+
+    demo = generate_sessions(3_000, seed=6)
+    demo.drop(columns=["device", "country", "source", "medium"]).to_csv(tmp_path / "bare.csv", index=False)
+    sessions, report = open_sessions(tmp_path / "bare.csv", scan_from=ENGINES[engine])
+    assert report.absent_columns == ["device", "country", "source", "medium"]
+    assert report.sessions == len(demo)
+    assert report.rows_read == report.rows_kept + sum(report.dropped.values())
+    frame = table(sessions)
+    assert (frame[["device", "country", "source"]] == "(not set)").all().all()
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    assert model.kpis["conversion_rate"] == pytest.approx(demo["converted"].mean())
+    assert model.takeaways[0].startswith("The data has no device, country or source column: every session's")
+    assert "(not set)" in model.takeaways[0]
