@@ -126,9 +126,10 @@ def connect() -> ibis.BaseBackend:
 
 
 def _read(con, files: Path | list[Path], kind: str) -> ibis.Table:
-    """A file, or several as one table with a ``FILE`` column naming each row's."""
+    """A file, or several as one table (their columns matched by name: exports of different days
+    may order them differently) with a ``FILE`` column naming each row's."""
     paths = [str(file) for file in files] if isinstance(files, list) else [str(files)]
-    named = {"filename": True} if len(paths) > 1 else {}
+    named = {"filename": True, "union_by_name": True} if len(paths) > 1 else {}
     if kind == "parquet":
         return con.read_parquet(paths, **named)
     if kind == "json":
