@@ -393,8 +393,9 @@ def serve_page(*args, **kwargs) -> None:
     step: Bokeh otherwise walks the document's whole model graph again for each of the template's
     twenty roots (about a second of every new page's server time, half of putting it in)."""
     doc = pn.state.curdoc
-    with doc.models.freeze():
-        create_app(*args, **kwargs).server_doc(doc, title=TITLE)
+    app = create_app(*args, **kwargs)  # before the freeze: Bokeh's freeze is not undone by an error (a
+    with doc.models.freeze():          # file that cannot load), and the document then knew no new model
+        app.server_doc(doc, title=TITLE)
 
 
 def static_dashboard(model: SessionModel) -> pn.Column:

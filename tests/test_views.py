@@ -377,3 +377,22 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     for plot in [*second._funnels, *second._plots]:
         document.add_root(plot.pane.object)
     document.validate()
+
+
+def test_a_page_whose_data_cannot_load_leaves_its_document_working(tmp_path):
+    """`panel serve leak_app/dashboard.py` on a missing file says so in the page: the failed page had
+    left Bokeh's model index frozen, so the message's models were unknown to the server and every
+    message of the browser came back as an error."""
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from leak_app.app import serve_page
+    from leak_app.schema import LoadError
+
+    document = Document()
+    with set_curdoc(document):
+        with pytest.raises(LoadError, match="no such file"):
+            serve_page(tmp_path / "gone.csv", None, None, 200)
+        said = pn.pane.Markdown("The dashboard cannot start").get_root(document)
+        document.add_root(said)
+    assert document.get_model_by_id(said.id) is said
