@@ -114,16 +114,28 @@ def refuse_repeated_columns(names, label: str) -> None:
         raise LoadError(f"{label}: column(s) {repeated} appear more than once; rename or remove the copies")
 
 
+#: The delimiters a CSV may use: Excel writes ";" where the decimal mark is a comma (most of Europe).
+DELIMITERS = (",", ";", "\t")
+
+
+def delimiter(text: str) -> str:
+    """The delimiter of a CSV starting with ``text``: the one that splits its header line into the
+    most columns (a comma where none splits it)."""
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
+    return max(DELIMITERS, key=lambda d: len(next(csv.reader([header], delimiter=d), [])))
+
+
 def csv_header(text: str) -> list[str]:
     """A CSV's column names as written (pandas renames a repeated one to ``name.1``)."""
     end = text.find("\n")
-    return next(csv.reader([text if end < 0 else text[:end]]), [])
+    return next(csv.reader([text if end < 0 else text[:end]], delimiter=delimiter(text)), [])
 
 
 def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     refuse_repeated_columns(csv_header(text), label)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter(text))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
     # Columns holding JSON objects (the Kaggle layout's device, totals, ...) are parsed.

@@ -35,7 +35,7 @@ from .loaders import (
     missing_columns,
     nothing_kept,
 )
-from .readers import GZIP_MAGIC, csv_header, gunzipped, kind_of, refuse_repeated_columns
+from .readers import GZIP_MAGIC, csv_header, delimiter, gunzipped, kind_of, refuse_repeated_columns
 from .schema import (
     DEVICES,
     MAX_LABEL,
@@ -134,7 +134,7 @@ def _read(con, files: Path | list[Path], kind: str) -> ibis.Table:
         return con.read_parquet(paths, **named)
     if kind == "json":
         return con.read_json(paths, format="newline_delimited", **named)
-    return con.read_csv(paths, all_varchar=True, **named)
+    return con.read_csv(paths, all_varchar=True, delim=delimiter(_first_line(Path(paths[0]))), **named)
 
 
 def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None,

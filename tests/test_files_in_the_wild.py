@@ -152,3 +152,16 @@ def test_a_file_without_device_country_or_source_loads_with_them_not_set(tmp_pat
     assert model.kpis["conversion_rate"] == pytest.approx(demo["converted"].mean())
     assert model.takeaways[0].startswith("The data has no device, country or source column: every session's")
     assert "(not set)" in model.takeaways[0]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tmp_path, engine, separator):
+    """Excel writes ";" where the decimal mark is a comma; tab-separated exports are common too."""
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    raw.to_csv(tmp_path / "sessions.csv", sep=separator, index=False)
+    delimited, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
+    whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
+    assert report.format == expected.format
+    assert {field: getattr(report, field) for field in SAME} == {f: getattr(expected, f) for f in SAME}
+    pd.testing.assert_frame_equal(table(delimited), table(whole))
