@@ -65,6 +65,16 @@ def messy_csv(frame: pd.DataFrame, path) -> None:
     path.write_bytes(gzip.compress(text.encode()) if path.suffix == ".gz" else text.encode())
 
 
+def test_ids_of_white_space_only_are_missing_in_the_scan_as_in_pandas(demo, tmp_path):
+    rows = demo.head(12).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    rows["visitor_id"] = ["  ", "\t", " \t ", "\t\t  ", " v4 ", "v5", "v6", "v7", "v8", "v9", "v10", "v11"]
+    rows.loc[rows.index[[5, 6]], "session_id"] = ["   ", " s6"]
+    rows.to_csv(tmp_path / "ids.csv", index=False)
+    _, scanned = scan_sessions(tmp_path / "ids.csv")
+    _, loaded = load_sessions(tmp_path / "ids.csv")
+    assert scanned.dropped == loaded.dropped == {"missing visitor_id": 4, "missing session_id": 1}
+
+
 @pytest.mark.parametrize("name", ["sessions.csv", "sessions.csv.gz"])
 def test_a_scanned_file_accounts_for_every_row_as_pandas_does(demo, tmp_path, name):
     path = tmp_path / name
