@@ -74,6 +74,11 @@ def command(model) -> str:
         args = ["--connect", url, "--table", table]
     else:
         args = [report.get("path") or str(data_path())]
+    mapping = report.get("mapping") or {}
+    for name, column in mapping.get("columns", {}).items():
+        args += ["--map", f"{name}={column}"]
+    if mapping.get("revenue_scale", 1.0) != 1.0:
+        args += ["--revenue-scale", f"{mapping['revenue_scale']:g}"]
     (b0, b1), (c0, c1) = model.periods()
     baseline = model.baseline_period or ("previous" if model.current_period else "")
     for option, spec, (start, end) in (("--current", model.current_period, (c0, c1)),

@@ -26,8 +26,11 @@ def _mapping(args):
 
     pairs = dict(item.split("=", 1) for item in (args.map or []))
     if args.mapping is None and not pairs:
+        if args.revenue_scale is not None:
+            raise LoadError("--revenue-scale: goes with a column mapping (--mapping or --map); the exports "
+                            "this app recognizes have their own")
         return None
-    return read_mapping(args.mapping, pairs)
+    return read_mapping(args.mapping, pairs, args.revenue_scale)
 
 
 def _table(args) -> tuple[str, str] | None:
@@ -189,6 +192,9 @@ def _source_options(p) -> None:
                    help="column mapping for a file in no known format ([columns] name = \"column\")")
     p.add_argument("--map", action="append", metavar="NAME=COLUMN", type=_pair,
                    help="map one canonical column to the file's column (repeat; overrides --mapping)")
+    p.add_argument("--revenue-scale", type=float, metavar="X",
+                   help="with a mapping: the revenue column's unit in currency units (0.01 for cents, "
+                        "0.000001 for GA's micros; overrides the mapping file's)")
 
 
 def _comparison_options(p, current: str, baseline: str, default: str) -> None:

@@ -60,6 +60,12 @@ class Layout:
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
 
+    def mapping(self) -> dict:
+        """How the load report records a column mapping (empty for a detected layout)."""
+        if self.name != "mapped":
+            return {}
+        return {"columns": dict(self.columns), "revenue_scale": self.revenue_scale}
+
     def absent(self, columns) -> list[str]:
         """The labels a file with these (lower-cased) columns lacks."""
         return [canon for canon in TEXT if self.columns.get(canon) not in columns]
@@ -102,8 +108,10 @@ def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
     return Layout("mapped", "file with a column mapping", columns, revenue_scale, (*TEXT, "transactions"))
 
 
-def read_mapping(path: str | Path, overrides: dict | None = None) -> Layout:
-    """A mapping layout from a TOML file (``[columns]`` and ``revenue_scale``) and/or overrides."""
+def read_mapping(path: str | Path, overrides: dict | None = None,
+                 revenue_scale: float | None = None) -> Layout:
+    """A mapping layout from a TOML file (``[columns]`` and ``revenue_scale``) and/or overrides of
+    its columns and its revenue scale."""
     config = {}
     if path is not None:
         try:
@@ -111,9 +119,10 @@ def read_mapping(path: str | Path, overrides: dict | None = None) -> Layout:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise LoadError(f"{path}: not a readable column mapping ({exc})") from exc
     columns = {**config.get("columns", {}), **(overrides or {})}
-    scale = config.get("revenue_scale", 1.0)
+    scale = config.get("revenue_scale", 1.0) if revenue_scale is None else revenue_scale
     if not isinstance(scale, (int, float)) or scale <= 0:
-        raise LoadError(f"{path}: revenue_scale must be a positive number, not {scale!r}")
+        raise LoadError(f"{path or '--revenue-scale'}: revenue_scale must be a positive number, "
+                        f"not {scale!r}")
     return mapped_layout(columns, float(scale))
 
 
@@ -169,7 +178,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
         return _load_events(raw, label, kind, unreadable, files)
     layout = detect_layout(list(raw.columns), kind, label, mapping)
     report = _new_report(label, layout.name, raw, unreadable, files)
-    report.absent_columns = layout.absent(raw.columns)
+    report.absent_columns, report.mapping = layout.absent(raw.columns), layout.mapping()
 
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
     duplicate = _hashable(mapped).duplicated().to_numpy()

@@ -178,7 +178,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     per_file = (counts.groupby(FILE)["rows"].sum().to_dict() if FILE in counts
                 else {str(files[0]): counts["rows"].sum()})
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
-                        cache_key=key, absent_columns=layout.absent(raw.columns),
+                        cache_key=key, absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
                         files=file_rows([(file, per_file.get(str(file), 0)) for file in files]))
     reasons = counts.groupby("reason")["rows"].sum().to_dict()
     _refuse_if_mostly_bad(reasons, report.rows_read, label)

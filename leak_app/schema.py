@@ -93,6 +93,9 @@ class LoadReport:
     #: The labels (device, country, source, medium) the data has no column for: "(not set)" for
     #: every session.
     absent_columns: list[str] = field(default_factory=list)
+    #: The column mapping the data was read with, if any: {"columns": {canonical name: column},
+    #: "revenue_scale": x}, so that the same data can be read again (the check command to copy).
+    mapping: dict = field(default_factory=dict)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -293,3 +293,27 @@ def test_a_warehouse_password_is_never_shown(capsys):
     status, out, err = run_check(capsys, "--connect", "postgres://analyst:s3cret@127.0.0.1:1/shop", *HALVES)
     assert status == 2 and "postgres://analyst:***@127.0.0.1:1/shop table sessions" in err
     assert "s3cret" not in out + err
+
+
+def test_the_command_of_a_mapped_file_reads_it_with_the_same_mapping(tmp_path, capsys):
+    """A file in no known format, served with a column mapping: the command the page offers names
+    the mapping's columns and revenue scale, so that it reads the file as the page did."""
+    from leak_app.loaders import read_mapping
+    from leak_app.sources import open_data
+
+    fixtures = ROOT / "tests" / "fixtures"
+    mapping = read_mapping(fixtures / "shop_sessions_mapping.toml", revenue_scale=0.001)
+    sessions, report = open_data(fixtures / "shop_sessions.csv", mapping)
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    command = check.command(model)
+    assert "--map visitor_id=customer --map session_id=visit" in command
+    assert "--revenue-scale 0.001" in command
+    args = parser().parse_args(shlex.split(command)[3:])
+    again = _filtered_model(args.path, args)
+    assert again.kpis == model.kpis and again.kpis["revenue"] == pytest.approx(
+        pd.read_csv(fixtures / "shop_sessions.csv")["Revenue (cents)"].sum() / 1000, abs=0.005)  # to the cent
+
+
+def test_a_revenue_scale_without_a_mapping_is_refused(capsys):
+    status, _, err = run_check(capsys, "--revenue-scale", "0.01", *HALVES)
+    assert status == 2 and "--revenue-scale: goes with a column mapping" in err
