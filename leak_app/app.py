@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import html
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,7 +24,7 @@ from panel.models.markup import HTML as HTMLModel
 from . import views
 from .actions import Progress
 from .downloads import to_csv
-from .drawn_once import copy_of, key_of, world_map
+from .drawn_once import copy_of, keep, key_of, world_map
 from .geo import country_shapes
 from .model import SessionModel
 from .period_controls import PeriodControls
@@ -70,6 +71,24 @@ def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, st
     return pn.state.as_cached(key, functools.partial(open_data, path, mapping, table))
 
 
+def drawing(view, tables: list[str], options: Callable, model: SessionModel) -> tuple[str, Callable]:
+    """The key and the drawing (figure, its layers' data sources) of ``view`` of ``model``'s
+    ``tables`` with ``options(model)``, for :mod:`leak_app.drawn_once`."""
+    values, chosen = [getattr(model, table) for table in tables], options(model)
+
+    def draw():
+        plot = hv.renderer("bokeh").get_plot(view(*values, **chosen))
+        layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
+        return plot.state, [layer.handles["source"] for layer in layers]
+
+    return key_of(view.__module__, view.__qualname__, values, repr(chosen)), draw
+
+
+def _funnel_of(device: str) -> Callable:
+    """The options of a device's funnel panel."""
+    return lambda model: {"device": device}
+
+
 class LivePlot:
     """A plot drawn once by HoloViews (or copied from a drawing of the same tables), then updated
     in place from the model's tables.
@@ -80,35 +99,31 @@ class LivePlot:
     in the browser). ``data`` is the view's companion that says what a change alters.
     """
 
-    def __init__(self, model: SessionModel, view, data, tables: list[str], options=dict, **pane):
+    def __init__(self, model: SessionModel, view, data, tables: list[str], options=lambda model: {}, **pane):
         self.model, self.view, self.data, self.tables, self.options = model, view, data, tables, options
         self.pane = pn.pane.Bokeh(**pane)
         self.draw()
 
-    def _values(self) -> list:
-        return [getattr(self.model, table) for table in self.tables]
+    def _values(self, model: SessionModel) -> list:
+        return [getattr(model, table) for table in self.tables]
 
     def draw(self) -> None:
         """Draw anew: for a new shape (other data, devices, stages or number of sources). Pages
         showing the same tables get copies of one drawing (see :mod:`leak_app.drawn_once`)."""
-        values, options = self._values(), self.options()
-
-        def draw():
-            plot = hv.renderer("bokeh").get_plot(self.view(*values, **options))
-            layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
-            return plot.state, [layer.handles["source"] for layer in layers]
-
-        key = key_of(self.view.__module__, self.view.__qualname__, values, repr(options))
-        figure, self._sources = copy_of(key, draw)
+        figure, self._sources = copy_of(*drawing(self.view, self.tables, self.options, self.model))
         self.pane.object = figure
         bar = figure.select_one(ColorBar)  # found once: finding walks the figure
         self._colors = bar.color_mapper if bar is not None else None
+
+    def predraw(self, model: SessionModel) -> None:
+        """Draw this plot of ``model``'s tables, which this page is about to show, without showing it."""
+        keep(*drawing(self.view, self.tables, self.options, model))
 
     @without_property_validation  # the columns come from the view's companion, checked by the tests
     def update(self) -> None:
         """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
         leak on an empty chart turns its numeric axis into one of segments)."""
-        data = self.data(*self._values(), **self.options())
+        data = self.data(*self._values(self.model), **self.options(self.model))
         figure = self.pane.object
         axes = ((figure.x_range, data.x), (figure.y_range, data.y))
         if (len(self._sources) != len(data.layers)
@@ -198,10 +213,10 @@ class Dashboard(pn.viewable.Viewer):
         self._recolor_map(m.country_table)  # a copy of the map as first drawn: this page's rates
         self.funnel = pn.Row()
         self.duration_rates = self._live(views.duration_rates, views.duration_rates_data, "duration_table",
-                                         options=lambda: {"devices": m.param.devices.objects})
+                                         options=lambda model: {"devices": model.param.devices.objects})
         self.duration_volume = self._live(views.duration_volume, views.duration_volume_data, "duration_table")
         self.silent_chart = self._live(views.leaks_chart, views.leaks_chart_data, "silent_leaks_table",
-                                       options=lambda: {"silent": True})
+                                       options=lambda model: {"silent": True})
         self.leaks_chart = self._live(views.leaks_chart, views.leaks_chart_data, "leaks_table")
         self.heatmap = self._live(views.source_device_heatmap, views.source_device_heatmap_data,
                                   "source_device_table", sizing_mode="stretch_width")
@@ -215,15 +230,23 @@ class Dashboard(pn.viewable.Viewer):
         m.param.watch(self._refresh, list(dict.fromkeys(shown)))
         m.param.watch(lambda _: self.heatmap.draw(), "top_sources")  # another number of rows
 
-    def _live(self, view, data, table: str, options=dict, **pane) -> LivePlot:
+    def _live(self, view, data, table: str, options=lambda model: {}, **pane) -> LivePlot:
         return LivePlot(self.model, view, data, [table], options, **pane)
 
     def _draw_funnels(self) -> None:
         """A funnel panel per device of the data."""
         self._funnels = [self._live(views.funnel_panel, views.funnel_panel_data, "funnel_table",
-                                    options=lambda d=device: {"device": d})
+                                    options=_funnel_of(device))
                          for device in self.model.param.devices.objects]
         self.funnel.objects = [plot.pane for plot in self._funnels]
+
+    def predraw(self, model: SessionModel) -> None:
+        """Draw the plots of ``model``, which this page is about to show (an upload's sessions), on
+        the caller's thread: the event loop then only copies them (see :mod:`leak_app.drawn_once`)."""
+        for plot in self._plots:
+            plot.predraw(model)
+        for device in model.param.devices.objects:
+            keep(*drawing(views.funnel_panel, ["funnel_table"], _funnel_of(device), model))
 
     def _text(self, name: str) -> str:
         """A text's HTML, escaped once more: the model shows its text unescaped."""
@@ -322,7 +345,7 @@ class Dashboard(pn.viewable.Viewer):
                 pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",
             ),
-            Upload(model=m, max_mb=self.max_upload_mb, progress=self.progress),
+            Upload(model=m, max_mb=self.max_upload_mb, progress=self.progress, predraw=self.predraw),
         ]
 
     def __panel__(self):

@@ -37,14 +37,7 @@ def key_of(*parts) -> str:
 def copy_of(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[Model, list[ColumnDataSource]]:
     """A new copy of the figure ``draw`` returns (with its layers' data sources, in order), drawn
     once per ``key``, and the data sources of the copy's layers."""
-    with _drawing:
-        if key not in _drawn:
-            figure, sources = draw()
-            _drawn[key] = (Serializer(deferred=False).encode(figure), [source.id for source in sources])
-            while len(_drawn) > KEPT:
-                _drawn.popitem(last=False)
-        _drawn.move_to_end(key)
-        serialized, sources = _drawn[key]
+    serialized, sources = _kept(key, draw)
     renamed, ids = _renamed(serialized)
     copy = Deserializer().deserialize(renamed)
     models = {model.id: model for model in copy.references()}
@@ -52,6 +45,23 @@ def copy_of(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[Model, li
         if isinstance(model, FactorRange):  # serialized as lists, nested factors come back as lists
             model.factors = [tuple(f) if isinstance(f, list) else f for f in model.factors]
     return copy, [models[ids[source]] for source in sources]
+
+
+def keep(key: str, draw: Callable[[], tuple[Model, list]]) -> None:
+    """Draw a figure a page is about to ask for (see :func:`copy_of`), copying nothing: a worker
+    thread draws an upload's figures, so that the event loop then only copies them."""
+    _kept(key, draw)
+
+
+def _kept(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[dict, list[str]]:
+    with _drawing:
+        if key not in _drawn:
+            figure, sources = draw()
+            _drawn[key] = (Serializer(deferred=False).encode(figure), [source.id for source in sources])
+            while len(_drawn) > KEPT:
+                _drawn.popitem(last=False)
+        _drawn.move_to_end(key)
+        return _drawn[key]
 
 
 def _renamed(serialized) -> tuple[dict, dict[str, str]]:

@@ -199,6 +199,13 @@ class SessionModel(param.Parameterized):
         as quick as a filter change (a served app runs this off its event loop)."""
         cube_of(self.sessions, self.load_report, self.cell_settings(**settings))
 
+    def like(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> SessionModel:
+        """A model of other sessions with this one's settings and no filter: what :meth:`adopt`
+        leaves this one showing, made elsewhere (a served app's worker thread draws its figures)."""
+        settings = {name: getattr(self, name) for name, parameter in self.param.objects().items()
+                    if parameter.precedence != -1 and name not in (*FILTERS, "name", "funnel")}
+        return type(self)(sessions=sessions, load_report=report, **settings)
+
     def adopt(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> None:
         """Show other sessions (see :meth:`opened`); on any error nothing changes and it propagates."""
         before = self.load_report

@@ -35,6 +35,10 @@ class Upload(pn.viewable.Viewer):
     model = param.ClassSelector(class_=SessionModel)
     max_mb = param.Integer(default=DEFAULT_UPLOAD_MB, bounds=(1, None), doc="Largest file accepted, in MB.")
     progress = param.ClassSelector(class_=Progress, doc="Where the page shows what it is working on.")
+    predraw = param.Callable(default=None, doc="""
+        Called with a model of the loaded sessions (:meth:`SessionModel.like`) on the worker thread:
+        the page draws there what it will show (Dashboard.predraw), so that the event loop only
+        copies the figures.""")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -78,7 +82,10 @@ class Upload(pn.viewable.Viewer):
         suffix = "".join(Path(name).suffixes[-2:])
         path = Path(folder.name) / f"upload{suffix if SAFE_SUFFIX.fullmatch(suffix) else ''}"
         path.write_bytes(content)
-        return self.model.opened(path, name=name)
+        sessions, report = self.model.opened(path, name=name)
+        if self.predraw is not None:
+            self.predraw(self.model.like(sessions, report))
+        return sessions, report
 
     def _show(self, name: str, sessions, report: dict, folder: tempfile.TemporaryDirectory) -> None:
         """Put the loaded sessions in the page (on the event loop, under the page's lock)."""

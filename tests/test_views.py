@@ -201,7 +201,7 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
         "silent": (views.leaks_chart, views.leaks_chart_data, "silent_leaks_table", {"silent": True}),
         "heatmap": (views.source_device_heatmap, views.source_device_heatmap_data, "source_device_table", {}),
     }[plot]
-    live = LivePlot(model, view, data, [table], lambda: options)
+    live = LivePlot(model, view, data, [table], lambda model: options)
     countries = model.param.countries.objects
     for change in [{"devices": ["mobile"]}, {"devices": ["tablet"], "countries": countries[:3]},
                    {"devices": ["desktop", "mobile"], "countries": []},
@@ -272,7 +272,7 @@ def test_only_changed_columns_are_sent():
     model = SessionModel(sessions=generate_sessions(5_000, seed=4))
     model.devices = ["mobile"]
     dashboard = Dashboard(model=model)
-    panels = {plot.options()["device"]: plot for plot in dashboard._funnels}
+    panels = {plot.options(dashboard.model)["device"]: plot for plot in dashboard._funnels}
     sent = []
 
     def watch(name, source):
