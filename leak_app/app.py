@@ -241,8 +241,9 @@ class Dashboard(pn.viewable.Viewer):
         self.funnel.objects = [plot.pane for plot in self._funnels]
 
     def predraw(self, model: SessionModel) -> None:
-        """Draw the plots of ``model``, which this page is about to show (an upload's sessions), on
-        the caller's thread: the event loop then only copies them (see :mod:`leak_app.drawn_once`)."""
+        """Draw the plots of ``model``, which this page is about to show (an upload's sessions, new cell
+        settings), on the caller's thread (the worker): the event loop then only copies them (see
+        :mod:`leak_app.drawn_once`)."""
         for plot in self._plots:
             plot.predraw(model)
         for device in model.param.devices.objects:
@@ -340,7 +341,7 @@ class Dashboard(pn.viewable.Viewer):
             pn.Card(
                 pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
                 pn.widgets.IntSlider.from_param(m.param.top_sources),
-                *CellSettingsControls(model=m, progress=self.progress).widgets(),
+                *CellSettingsControls(model=m, progress=self.progress, predraw=self.predraw).widgets(),
                 pn.widgets.FloatInput.from_param(m.param.level, step=0.005),
                 pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
                 title="Settings", collapsed=True, sizing_mode="stretch_width",

@@ -199,12 +199,15 @@ class SessionModel(param.Parameterized):
         as quick as a filter change (a served app runs this off its event loop)."""
         cube_of(self.sessions, self.load_report, self.cell_settings(**settings))
 
-    def like(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> SessionModel:
-        """A model of other sessions with this one's settings and no filter: what :meth:`adopt`
-        leaves this one showing, made elsewhere (a served app's worker thread draws its figures)."""
+    def like(self, sessions: pd.DataFrame | ibis.Table, report: dict, **then) -> SessionModel:
+        """A model of ``sessions`` with this one's settings, ``then`` set after (filters, cell
+        settings): what this one is about to show, made elsewhere (a served app's worker thread
+        draws its figures). Without ``then``, what :meth:`adopt` leaves it showing."""
         settings = {name: getattr(self, name) for name, parameter in self.param.objects().items()
                     if parameter.precedence != -1 and name not in (*FILTERS, "name", "funnel")}
-        return type(self)(sessions=sessions, load_report=report, **settings)
+        model = type(self)(sessions=sessions, load_report=report, **settings)
+        model.param.update(then)
+        return model
 
     def adopt(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> None:
         """Show other sessions (see :meth:`opened`); on any error nothing changes and it propagates."""

@@ -16,7 +16,7 @@ import panel as pn
 import param
 
 from .actions import Progress, in_page
-from .model import SessionModel
+from .model import FILTERS, SessionModel
 
 NAMES = ("engaged_pageviews", "deep_pageviews", "funnel")
 
@@ -26,6 +26,9 @@ class CellSettingsControls(pn.viewable.Viewer):
 
     model = param.ClassSelector(class_=SessionModel)
     progress = param.ClassSelector(class_=Progress, doc="Where the page shows what it is working on.")
+    predraw = param.Callable(default=None, doc="""
+        Called on the worker thread with a model of the new settings (:meth:`SessionModel.like`):
+        the page draws there what it will show (Dashboard.predraw).""")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -46,11 +49,19 @@ class CellSettingsControls(pn.viewable.Viewer):
         if not changes:
             return
         try:
-            await self.progress.run("Building the cube for the new settings", self.model.prepare, **changes)
+            await self.progress.run("Building the cube for the new settings", self._prepared, changes)
         except Exception as exc:  # noqa: BLE001 - said in the page (see _set_back)
             in_page(functools.partial(self._set_back, exc))
             return
         in_page(lambda: self.model.param.update(changes))  # a failure here sets the model back itself
+
+    def _prepared(self, changes: dict) -> None:
+        """The cube of the new settings built, and the page's plots of them drawn (on the worker)."""
+        m = self.model
+        m.prepare(**changes)
+        if self.predraw is not None:
+            self.predraw(m.like(m.sessions, m.load_report, **{name: getattr(m, name) for name in FILTERS},
+                                **{"funnel": m.funnel, **changes}))
 
     def _set_back(self, exc: Exception) -> None:
         """The inputs show the model's settings again, and the reason goes to Panel's handler."""

@@ -115,3 +115,21 @@ def held(monkeypatch, owner, name: str, blocked: str) -> Held:
 
     monkeypatch.setattr(owner, name, waiting)
     return hold
+
+
+def drawing_threads(monkeypatch) -> list[str]:
+    """The names of the threads HoloViews draws plots on from now on (the test's end undoes it)."""
+    import holoviews as hv
+
+    threads, renderer = [], hv.renderer
+
+    class Counted:  # HoloViews' renderer, noting the thread of each plot it draws
+        def __init__(self, backend):
+            self.real = renderer(backend)
+
+        def get_plot(self, *args, **kwargs):
+            threads.append(threading.current_thread().name)
+            return self.real.get_plot(*args, **kwargs)
+
+    monkeypatch.setattr(hv, "renderer", Counted)
+    return threads

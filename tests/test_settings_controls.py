@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 import pytest
-from helpers import held, settled
+from helpers import drawing_threads, held, settled
 
 from leak_app import SessionModel
 from leak_app import model as model_module
@@ -84,3 +84,18 @@ def test_a_built_cube_is_at_hand_while_another_of_its_table_is_built(controls, m
         assert not hold.started.wait(0.2)  # not begun while the first build runs
         hold.release.set()
         building.result(timeout=30), waiting.result(timeout=30)
+
+
+def test_a_new_settings_plots_are_drawn_on_the_worker_and_only_copied_on_the_event_loop(monkeypatch):
+    """As for an upload: the page's plots of the new settings (other stages) were drawn anew on the
+    event loop; the worker thread now draws them while it builds their cube."""
+    from leak_app.app import Dashboard
+
+    dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(3_000, seed=14)))
+    dashboard.model.devices = ["mobile"]  # the page's filters stay with the new settings
+    settings = next(o for o in dashboard.filters if isinstance(o, pn.Card))
+    engaged = next(w for w in settings.objects if getattr(w, "name", "") == "Engaged at pageviews")
+    drawn_on = drawing_threads(monkeypatch)
+    settled(lambda: setattr(engaged, "value", 3))
+    assert dashboard.model.engaged_pageviews == 3 and dashboard.model.devices == ["mobile"]
+    assert len(drawn_on) >= 5 and all(thread.startswith("leak_app_worker") for thread in drawn_on)

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 import pytest
-from helpers import GA_HEADER, held, settled
+from helpers import GA_HEADER, drawing_threads, held, settled
 
 from leak_app import SessionModel
 from leak_app import model as model_module
@@ -87,28 +87,14 @@ def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(uplo
 def test_an_uploads_figures_are_drawn_on_the_worker_and_only_copied_on_the_event_loop(monkeypatch):
     """Drawing a page's plots anew took 1–2 s of the event loop after each upload (every other page
     waited): the worker thread now draws them, and the loop's page takes copies."""
-    import threading
-
-    import holoviews as hv
-
     from leak_app.app import Dashboard
 
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
     upload = next(o for o in dashboard.filters if isinstance(o, Upload))
-    drawn_on, renderer = [], hv.renderer
-
-    class Counted:  # HoloViews' renderer, noting the thread of each plot it draws
-        def __init__(self, backend):
-            self.real = renderer(backend)
-
-        def get_plot(self, *args, **kwargs):
-            drawn_on.append(threading.current_thread())
-            return self.real.get_plot(*args, **kwargs)
-
-    monkeypatch.setattr(hv, "renderer", Counted)
+    drawn_on = drawing_threads(monkeypatch)
     other = generate_sessions(3_000, seed=21)  # other data, so that no figure of it is drawn yet
     send(upload, "other.csv", other.to_csv(index=False).encode())
     assert upload.status.alert_type == "success", upload.status.object
     assert dashboard.model.kpis["sessions"] == 3_000
     # each plot and funnel panel, drawn on the worker thread, none on the event loop's
-    assert len(drawn_on) >= 5 and all(thread.name.startswith("leak_app_worker") for thread in drawn_on)
+    assert len(drawn_on) >= 5 and all(thread.startswith("leak_app_worker") for thread in drawn_on)
