@@ -223,6 +223,11 @@ WRITERS = {
     "events.parquet": lambda t: pd.DataFrame(formats.ga4_events(t, steps=False)),
     "canonical.csv": lambda t: t.drop(columns="converted").to_csv(index=False, date_format="%Y-%m-%d"),
     "shop.csv": lambda t: t.drop(columns="converted").rename(columns=SHOP).to_csv(index=False),
+    # Excel's ";" where the decimal mark is a comma, and tab-separated exports (cells may hold either)
+    "canonical;.csv": lambda t: t.drop(columns="converted").to_csv(index=False, sep=";",
+                                                                   date_format="%Y-%m-%d"),
+    "canonical_tab.csv": lambda t: t.drop(columns="converted").to_csv(index=False, sep="\t",
+                                                                      date_format="%Y-%m-%d"),
 }
 
 
