@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from helpers import ROOT
 from test_cli import run
+from test_engines import assert_same_report
 
 from leak_app.demo import generate_sessions
 from leak_app.schema import LoadError
@@ -18,7 +19,6 @@ from leak_app.sources import open_sessions
 FIXTURES = ROOT / "tests" / "fixtures"
 #: pandas (every file loaded) and DuckDB (every file scanned)
 ENGINES = {"pandas": 10**15, "duckdb": 0}
-SAME = ("rows_read", "rows_kept", "sessions", "duplicates_removed", "dropped", "unmatched_countries")
 
 
 def write(path, text: str, compress: bool = False) -> None:
@@ -51,7 +51,7 @@ def test_the_real_sample_split_by_day_half_gzipped_loads_as_the_whole_file(ga_ra
     for named in (folder, folder / "ga_sessions_2017*.csv*"):
         split, report = open_sessions(named, scan_from=ENGINES[engine])
         assert report.format == expected.format and report.path == str(named)
-        assert {field: getattr(report, field) for field in SAME} == {f: getattr(expected, f) for f in SAME}
+        assert_same_report(report, expected)
         assert report.files == [{"path": str(path), "rows": rows} for path, rows in days]
         assert sum(f["rows"] for f in report.files) == report.rows_read == 10_000
         pd.testing.assert_frame_equal(table(split), table(whole))
@@ -89,7 +89,7 @@ def test_ga4_events_sharded_as_bigquery_exports_them_give_the_sessions_of_the_wh
     split, report = open_sessions(tmp_path / "events_20260803-*.json.gz")
     whole, expected = open_sessions(FIXTURES / "events_20260803.json")
     assert report.format == expected.format == "ga4_events_json"
-    assert {field: getattr(report, field) for field in SAME} == {f: getattr(expected, f) for f in SAME}
+    assert_same_report(report, expected)
     assert [f["rows"] for f in report.files] == [len(lines[0::2]), len(lines[1::2])]
     pd.testing.assert_frame_equal(table(split), table(whole))
 
@@ -163,5 +163,5 @@ def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tm
     delimited, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
     whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
     assert report.format == expected.format
-    assert {field: getattr(report, field) for field in SAME} == {f: getattr(expected, f) for f in SAME}
+    assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(delimited), table(whole))
