@@ -118,24 +118,28 @@ def refuse_repeated_columns(names, label: str) -> None:
 DELIMITERS = (",", ";", "\t")
 
 
+def _split_header(text: str, sep: str) -> list[str]:
+    end = text.find("\n")
+    return next(csv.reader([text if end < 0 else text[:end]], delimiter=sep), [])
+
+
 def delimiter(text: str) -> str:
     """The delimiter of a CSV starting with ``text``: the one that splits its header line into the
     most columns (a comma where none splits it)."""
-    end = text.find("\n")
-    header = text if end < 0 else text[:end]
-    return max(DELIMITERS, key=lambda d: len(next(csv.reader([header], delimiter=d), [])))
+    return max(DELIMITERS, key=lambda sep: len(_split_header(text, sep)))
 
 
-def csv_header(text: str) -> list[str]:
-    """A CSV's column names as written (pandas renames a repeated one to ``name.1``)."""
-    end = text.find("\n")
-    return next(csv.reader([text if end < 0 else text[:end]], delimiter=delimiter(text)), [])
+def csv_header(text: str, sep: str | None = None) -> list[str]:
+    """A CSV's column names as written (pandas renames a repeated one to ``name.1``), split by
+    ``sep`` (default: its :func:`delimiter`)."""
+    return _split_header(text, sep or delimiter(text))
 
 
 def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    refuse_repeated_columns(csv_header(text), label)
+    sep = delimiter(text)
+    refuse_repeated_columns(csv_header(text, sep), label)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=delimiter(text))
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
     # Columns holding JSON objects (the Kaggle layout's device, totals, ...) are parsed.

@@ -147,8 +147,8 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     path, label = Path(path), name or str(path)
     files = files or [path]
     kind = _one_kind(files, layout)
-    for file in files:
-        if kind == "csv":
+    if kind == "csv":
+        for file in files:
             refuse_repeated_columns(csv_header(_first_line(file)), str(file) if len(files) > 1 else label)
     try:
         raw = _read(connect(), files, kind)
