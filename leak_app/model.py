@@ -200,13 +200,17 @@ class SessionModel(param.Parameterized):
         cube_of(self.sessions, self.load_report, self.cell_settings(**settings))
 
     def like(self, sessions: pd.DataFrame | ibis.Table, report: dict, **then) -> SessionModel:
-        """A model of ``sessions`` with this one's settings, ``then`` set after (filters, cell
+        """A model of ``sessions`` with this one's settings, ``then`` in place of some (filters, cell
         settings): what this one is about to show, made elsewhere (a served app's worker thread
         draws its figures). Without ``then``, what :meth:`adopt` leaves it showing."""
-        settings = {name: getattr(self, name) for name, parameter in self.param.objects().items()
-                    if parameter.precedence != -1 and name not in (*FILTERS, "name", "funnel")}
+        # Settings at construction, so that its tables are computed with them; filters and the funnel
+        # after, once the data has given their choices (a filter change, not a second full pass).
+        later = (*FILTERS, "funnel")
+        settings = {name: then.get(name, getattr(self, name))
+                    for name, parameter in self.param.objects().items()
+                    if parameter.precedence != -1 and name not in (*later, "name")}
         model = type(self)(sessions=sessions, load_report=report, **settings)
-        model.param.update(then)
+        model.param.update({name: then[name] for name in later if name in then})
         return model
 
     def adopt(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> None:
