@@ -37,7 +37,7 @@ def key_of(*parts) -> str:
 def copy_of(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[Model, list[ColumnDataSource]]:
     """A new copy of the figure ``draw`` returns (with its layers' data sources, in order), drawn
     once per ``key``, and the data sources of the copy's layers."""
-    serialized, sources = _kept(key, draw)
+    serialized, sources = keep(key, draw)
     renamed, ids = _renamed(serialized)
     copy = Deserializer().deserialize(renamed)
     models = {model.id: model for model in copy.references()}
@@ -47,13 +47,10 @@ def copy_of(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[Model, li
     return copy, [models[ids[source]] for source in sources]
 
 
-def keep(key: str, draw: Callable[[], tuple[Model, list]]) -> None:
-    """Draw a figure a page is about to ask for (see :func:`copy_of`), copying nothing: a worker
-    thread draws an upload's figures, so that the event loop then only copies them."""
-    _kept(key, draw)
-
-
-def _kept(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[dict, list[str]]:
+def keep(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[dict, list[str]]:
+    """The figure ``draw`` returns, drawn once per ``key`` and kept serialized, with its layers'
+    source ids. Called alone, it draws a figure a page is about to ask for without copying it: a
+    worker thread draws an upload's figures, so that the event loop then only copies them."""
     with _drawing:
         if key not in _drawn:
             figure, sources = draw()
