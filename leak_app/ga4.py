@@ -1,100 +1,234 @@
-"""GA4 BigQuery event exports (``events_*``) built into sessions.
+"""GA4 BigQuery event exports (``events_*``) built into sessions, as one engine query.
 
 A session is (``user_pseudo_id``, the ``ga_session_id`` event parameter): it
 starts at its first event, lasts until its last, counts its ``page_view`` events
 as pageviews and its ``purchase`` events as transactions (revenue from
 ``ecommerce.purchase_revenue``), and records which GA4 e-commerce steps it
 reached (``view_item``, ``add_to_cart``, ``begin_checkout``) for the e-commerce
-funnel. Device, country and source are the session's first event's; the source
-is the event's own ``source`` parameter where GA4 collected one, else the user's
-first-touch ``traffic_source``.
+funnel. Device, country and source are the session's first event's (of several
+first events in the same microsecond, the one of least labels, compared device
+first, then country, source, medium); the source is the event's
+own ``source`` parameter where GA4 collected one, else the user's first-touch
+``traffic_source``.
+
+The rules are one Ibis expression, so the engine that holds the events runs them:
+DuckDB over local files of any size (out of core) or over a small file pandas read,
+Spark or BigQuery where the export lives. Events are grouped by session and by the
+reason they are dropped for in the same pass, so the load report's counts and the
+sessions come from one scan of the events.
 """
 from __future__ import annotations
 
+import math
+
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .schema import ECOMMERCE_STEPS, NOT_SET, implausible, implausible_date, long_label, too_long
+from .schema import (
+    DEVICES,
+    ECOMMERCE_STEPS,
+    MAX_LABEL,
+    NOT_SET,
+    OTHER_DEVICE,
+    SESSION_KEY,
+    TEXT,
+    LoadReport,
+    compact_date,
+    implausible,
+    implausible_date,
+    long_label,
+)
 
 REQUIRED = ("user_pseudo_id", "event_name", "event_timestamp", "event_date", "event_params")
+#: Where each label comes from (as the drop reason of a label too long names it).
+LABELS = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium"}
+#: An event parameter's value is in one of these fields of its ``value`` record.
+VALUE_KINDS = ("string_value", "int_value", "double_value", "float_value")
 
 
 def is_ga4(columns) -> bool:
-    return {"event_name", "user_pseudo_id"} <= set(columns)
+    return {"event_name", "user_pseudo_id"} <= {str(c).lower() for c in columns}
 
 
-def event_param(params, key: str):
-    """The value of one event parameter (GA4 stores each under string/int/float/double_value)."""
-    if params is None or (isinstance(params, float) and np.isnan(params)):
-        return None
-    for item in params:
-        if isinstance(item, dict) and item.get("key") == key:
-            value = item.get("value") or {}
-            for kind in ("string_value", "int_value", "double_value", "float_value"):
-                found = value.get(kind)
-                if found is None or (isinstance(found, float) and np.isnan(found)):
-                    continue  # Parquet fills every kind of the struct, the unused ones with nulls
-                if kind == "int_value":
-                    return str(int(found))
-                return found
+def field(events: ibis.Table, name: str) -> ibis.Value | None:
+    """A column by its dotted name, flattened (``device.category``, as pandas reads a small file)
+    or a record's field (as engines read the export); None if the data have neither."""
+    if name in events.columns:
+        return events[name]
+    parent, _, child = name.partition(".")
+    if child and parent in events.columns:
+        kind = events[parent].type()
+        if kind.is_struct() and child in kind.names:
+            return events[parent][child]
     return None
 
 
-def sessionize(events: pd.DataFrame, flag) -> pd.DataFrame:
-    """Sessions (canonical column names, raw values) from events; bad events flagged, not kept.
+def event_param(params: ibis.Value, key: str) -> ibis.Value:
+    """The text of an event's parameter (its first of that key; null if it has none)."""
+    item = params.type().value_type if params.type().is_array() else None
+    value = item.fields.get("value") if item is not None and item.is_struct() else None
+    if value is None or not value.is_struct():  # no event of the file has parameters
+        return ibis.null("string")
+    kinds = value.names
 
-    ``flag(mask, reason)`` marks events to drop; returns the sessions of the rest
-    and, as ``events_kept``, the number of events they were built from.
-    """
-    col = events.get
-    user = col("user_pseudo_id").astype(str).str.strip().replace({"None": "", "nan": ""})
-    params = events["event_params"]
-    session = params.map(lambda p: event_param(p, "ga_session_id"))
-    flag(user == "", "event without user_pseudo_id")
-    flag(session.isna(), "event without a ga_session_id parameter")
-    timestamp = pd.to_numeric(col("event_timestamp"), errors="coerce")
-    flag(timestamp.isna(), "event_timestamp: not a number")
-    date_text = col("event_date").astype(str).str.strip()
-    date = pd.to_datetime(date_text.where(date_text.str.fullmatch(r"\d{8}")), format="%Y%m%d",
-                          errors="coerce")
-    flag(date.isna(), "event_date: not a date (expected YYYYMMDD)")
-    flag(implausible(date), implausible_date("event_date"))
-    name = col("event_name").astype(str)
+    def text(item):
+        return ibis.coalesce(*(item.value[kind].cast("string") for kind in VALUE_KINDS if kind in kinds))
+
+    found = params.filter(lambda item: item.key == key).map(text)
+    # A null appended so that an event without the key reads null on every engine (Spark's
+    # ANSI mode refuses an index past the end of an array).
+    return found.concat(ibis.literal([None], type="array<string>"))[0]
+
+
+#: White space trimmed from text (the ASCII white space, written as regular-expression escapes that
+#: RE2, Java and BigQuery read alike).
+_EDGE_SPACE = r"^[ \t\n\r\x0B\f]+|[ \t\n\r\x0B\f]+$"
+
+
+def _trimmed(value: ibis.Value) -> ibis.Value:
+    """Text without white space at either end, the same on every engine. (Ibis' ``strip`` writes
+    its characters as SQL escapes that Spark reads as letters, trimming every "v" and "f" from the
+    ends of a label there: ibis-project/ibis#11894.)"""
+    return value.cast("string").re_replace(_EDGE_SPACE, "")
+
+
+def _label(value: ibis.Value | None) -> ibis.Value:
+    if value is None:
+        return ibis.literal(NOT_SET)
+    text = _trimmed(value)
+    return ibis.cases((text.isnull() | (text == ""), ibis.literal(NOT_SET)), else_=text)
+
+
+def _number(value: ibis.Value) -> ibis.Value:
+    if value.type().is_numeric():
+        return value.cast("float64")
+    return _trimmed(value).try_cast("float64")
+
+
+def _traffic(raw: ibis.Table, key: str) -> ibis.Value:
+    """The event's own ``source``/``medium`` parameter, else the user's first-touch one."""
+    collected = event_param(raw.event_params, key)
+    first_touch = field(raw, f"traffic_source.{key}")
+    return collected if first_touch is None else ibis.coalesce(collected, first_touch.cast("string"))
+
+
+def events(raw: ibis.Table) -> ibis.Table:
+    """Each event's session key, values and the first reason it is dropped for (null if kept)."""
+    params = raw.event_params
+    user = _trimmed(raw.user_pseudo_id)
+    session = event_param(params, "ga_session_id")
+    timestamp = _number(raw.event_timestamp)
+    date = compact_date(_trimmed(raw.event_date))
+    name = raw.event_name.cast("string")
     purchase = name == "purchase"
-    revenue = pd.to_numeric(events.get("ecommerce.purchase_revenue", pd.Series(np.nan, index=events.index)),
-                            errors="coerce").fillna(0.0)
-    flag(revenue < 0, "negative ecommerce.purchase_revenue")
-    source = params.map(lambda p: event_param(p, "source")).fillna(_column(events, "traffic_source.source"))
-    medium = params.map(lambda p: event_param(p, "medium")).fillna(_column(events, "traffic_source.medium"))
-    frame = pd.DataFrame({
-        "visitor_id": user, "session_id": session.astype(str), "timestamp": timestamp, "date": date,
-        "device": _column(events, "device.category"), "country": _column(events, "geo.country"),
-        "source": source, "medium": medium,
-        "page_view": name == "page_view", "purchase": purchase, "revenue": revenue.where(purchase, 0.0),
+    written = field(raw, "ecommerce.purchase_revenue")
+    revenue = ibis.literal(0.0) if written is None else _number(written)
+    written_labels = {"device": field(raw, "device.category"), "country": field(raw, "geo.country"),
+                      **{key: _traffic(raw, key) for key in ("source", "medium")}}
+    checks = [
+        (user.isnull() | (user == ""), "event without user_pseudo_id"),
+        (session.isnull(), "event without a ga_session_id parameter"),
+        (timestamp.isnull() | timestamp.isnan() | timestamp.isinf(), "event_timestamp: not a number"),
+        (timestamp < 0, "event_timestamp: before 1970"),
+        (date.isnull(), "event_date: not a date (expected YYYYMMDD)"),
+        (implausible(date), implausible_date("event_date")),
+        (~revenue.isnull() & revenue.isinf(), "ecommerce.purchase_revenue: not a number"),
+        (revenue < 0, "negative ecommerce.purchase_revenue"),
+        *((value.cast("string").length() > MAX_LABEL, long_label(LABELS[label]))
+          for label, value in written_labels.items() if value is not None),
+    ]
+    reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
+    revenue = ibis.cases((revenue.isnull() | revenue.isnan(), 0.0), else_=revenue)
+    return raw.select(
+        visitor_id=user, session_id=session, reason=reason, date=date,
+        timestamp=timestamp.floor().cast("int64"),
+        **{label: _label(value) for label, value in written_labels.items()},
+        page_view=(name == "page_view").cast("int64"), purchase=purchase.cast("int64"),
+        revenue=ibis.cases((purchase, revenue), else_=0.0),
         **{step: name == step for step in ECOMMERCE_STEPS},
-    })
-    for column, where in (("device", "device.category"), ("country", "geo.country"), ("source", "source"),
-                          ("medium", "medium")):
-        flag(too_long(frame[column]), long_label(where))
-    return frame
+    )
 
 
-def aggregate(events: pd.DataFrame) -> pd.DataFrame:
-    """One row per session from the kept events of :func:`sessionize`."""
-    events = events.sort_values("timestamp", kind="stable")
-    grouped = events.groupby(["visitor_id", "session_id"], sort=False)
-    sessions = grouped.agg(
-        date=("date", "min"), first=("timestamp", "min"), last=("timestamp", "max"),
-        device=("device", "first"), country=("country", "first"), source=("source", "first"),
-        medium=("medium", "first"), pageviews=("page_view", "sum"), transactions=("purchase", "sum"),
-        revenue=("revenue", "sum"), **{step: (step, "any") for step in ECOMMERCE_STEPS},
-    ).reset_index()
-    sessions["duration"] = ((sessions.pop("last") - sessions.pop("first")) // 1_000_000).astype("int64")
-    return sessions
+def grouped(raw: ibis.Table) -> ibis.Table:
+    """One row per session and drop reason, with its events: the kept sessions (reason null) and
+    the dropped events' counts in one pass over the events."""
+    ev = events(raw)
+    # The first event: the least (timestamp, labels) record. (Its labels as the argmin of a text
+    # key, or a sorted aggregate, kept every session's strings in DuckDB's memory: it could not
+    # spill them, and 100 M events ran out of memory.)
+    first = ibis.struct({"timestamp": ev.timestamp, **{label: ev[label] for label in TEXT}}).min()
+    out = ev.group_by([*SESSION_KEY, "reason"]).aggregate(
+        events=ev.count(), date=ev.date.min(), first=first, last=ev.timestamp.max(),
+        pageviews=ev.page_view.sum().cast("float64"), transactions=ev.purchase.sum().cast("float64"),
+        revenue=ev.revenue.sum(), **{step: ev[step].any() for step in ECOMMERCE_STEPS},
+    )
+    device = out["first"]["device"].lower()
+    return out.mutate(
+        duration=((out["last"] - out["first"]["timestamp"]) // 1_000_000).cast("float64"),
+        **{label: out["first"][label] for label in TEXT if label != "device"},
+        device=ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE),
+    ).drop("first", "last")
 
 
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name not in frame:
-        return pd.Series(NOT_SET, index=frame.index, dtype=object)
-    values = frame[name].astype(object)
-    return values.where(values.notna() & (values.astype(str).str.strip() != ""), NOT_SET)
+def sessions(grouped_events: ibis.Table) -> ibis.Table:
+    """The kept sessions of :func:`grouped`, in the canonical columns."""
+    kept = grouped_events.filter(grouped_events.reason.isnull())
+    return kept.drop("reason", "events")
+
+
+def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
+    """Events by drop reason (the kept ones under a null reason)."""
+    return grouped_events.group_by("reason").aggregate(events=grouped_events.events.sum())
+
+
+def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
+    """The sessions of the events, kept in their engine, and the events' drops in ``report``
+    (``rows_kept``: the events the sessions were built from)."""
+    by_session = grouped(raw).cache()  # the events are read once
+    counts = drop_counts(by_session).to_pandas()
+    kept = counts["reason"].isna()
+    report.drop_all(dict(zip(counts["reason"][~kept], counts["events"][~kept])))
+    report.rows_kept = int(counts["events"][kept].sum())
+    return sessions(by_session)
+
+
+#: An event parameter as :func:`arrow_events` types it: every kind of value as text.
+PARAMS = pa.list_(pa.struct([("key", pa.string()),
+                             ("value", pa.struct([(kind, pa.string()) for kind in VALUE_KINDS]))]))
+#: The columns of a flattened export the sessions are built from.
+USED = (*REQUIRED, "device.category", "geo.country", "traffic_source.source", "traffic_source.medium",
+        "ecommerce.purchase_revenue")
+
+
+def arrow_events(frame: pd.DataFrame) -> pa.Table:
+    """A small export pandas read (cells of any JSON type) as Arrow text columns, its event
+    parameters typed as GA4 types them with every value as text, for :func:`grouped`."""
+    columns = {}
+    for name in (c for c in USED if c in frame.columns):
+        if name == "event_params":
+            columns[name] = pa.array([_params(v) for v in frame[name]], PARAMS)
+        else:
+            columns[name] = pa.array([_cell(v) for v in frame[name]], pa.string())
+    return pa.table(columns)
+
+
+def _cell(value) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():  # an int64 column with nulls, as pandas reads it
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def _params(params) -> list[dict] | None:
+    if not isinstance(params, (list, tuple, np.ndarray)):
+        return None
+    out = []
+    for item in params:
+        if isinstance(item, dict):
+            value = item.get("value") if isinstance(item.get("value"), dict) else {}
+            out.append({"key": _cell(item.get("key")),
+                        "value": {kind: _cell(value.get(kind)) for kind in VALUE_KINDS}})
+    return out

@@ -19,12 +19,16 @@ import pandas as pd
 
 from . import ga4
 from .countries import unmatched_countries
+from .duck import registered
 from .file_sets import file_rows, format_name, refuse_a_mix, session_files
-from .readers import read_raw, refuse_repeated_columns
+from .readers import DECIMAL_COMMA_ATTR, read_raw, refuse_repeated_columns, with_decimal_point
 from .schema import (
     DEVICES,
     NOT_SET,
+    NUMERIC,
     OTHER_DEVICE,
+    SESSION_KEY,
+    TEXT,
     LoadError,
     LoadReport,
     implausible,
@@ -38,9 +42,6 @@ from .schema import (
 #: not a few bad rows: refuse it instead of dropping most of the data.
 MAX_BAD_FRACTION = 0.5
 
-NUMERIC = ("pageviews", "duration", "transactions", "revenue")
-TEXT = ("device", "country", "source", "medium")
-SESSION_KEY = ["visitor_id", "session_id"]
 CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
 
 
@@ -59,6 +60,10 @@ class Layout:
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
+
+    def numeric(self) -> list[str]:
+        """The columns holding the numbers (pageviews, duration, transactions, revenue)."""
+        return [src for canon, src in self.columns.items() if canon in NUMERIC]
 
     def mapping(self) -> dict:
         """How the load report records a column mapping (empty for a detected layout)."""
@@ -93,6 +98,8 @@ GA_BIGQUERY = Layout("ga_sessions_bigquery_json", "Universal Analytics BigQuery 
 GA_KAGGLE = Layout("ga_customer_revenue_csv", "Google Analytics Customer Revenue Prediction CSV",
                    _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL)
 CANONICAL = Layout("canonical", "canonical session table", {c: c for c in CANONICAL_NAMES})
+#: GA4 events are built into sessions (:mod:`.ga4`), not mapped column by column.
+GA4_EVENTS = Layout("ga4_events", "GA4 BigQuery event export (events_*)", {c: c for c in ga4.REQUIRED})
 
 
 def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
@@ -134,7 +141,7 @@ def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | N
     elif "visitor_id" in cols:
         layout = CANONICAL
     elif "fullvisitorid" in cols and any(c.startswith("totals.") for c in cols):
-        layout = GA_BIGQUERY if kind == "json" else GA_KAGGLE
+        layout = GA_BIGQUERY if kind in ("json", "avro") else GA_KAGGLE
     elif "fullvisitorid" in cols:
         layout = GA_CLEANED if "revenue" in cols else GA_SESSIONS
     else:
@@ -181,6 +188,8 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     report.absent_columns, report.mapping = layout.absent(raw.columns), layout.mapping()
 
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
+    report.decimal_comma = sorted(set(layout.numeric()) & set(raw.attrs.get(DECIMAL_COMMA_ATTR, [])))
+    mapped = mapped.assign(**{src: with_decimal_point(mapped[src]) for src in report.decimal_comma})
     duplicate = _hashable(mapped).duplicated().to_numpy()
     report.duplicates_removed = int(duplicate.sum())
     report.drop("exact duplicate row", report.duplicates_removed)
@@ -215,6 +224,8 @@ def read_files(path: Path, label: str, mapping: Layout | None
             unreadable[reason] = unreadable.get(reason, 0) + count
     files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts])
     raw = parts[0][1] if len(parts) == 1 else pd.concat([part[1] for part in parts], ignore_index=True)
+    raw.attrs[DECIMAL_COMMA_ATTR] = sorted({c.strip().lower() for part in parts
+                                            for c in part[1].attrs.get(DECIMAL_COMMA_ATTR, [])})
     return raw, parts[0][2], unreadable, files
 
 
@@ -227,19 +238,14 @@ def _format(raw: pd.DataFrame, kind: str, label: str, mapping: Layout | None) ->
 
 def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict,
                  files: list[dict]) -> tuple[pd.DataFrame, LoadReport]:
+    """A small GA4 export pandas read, built into sessions by :mod:`.ga4`'s query on DuckDB."""
     missing = [c for c in ga4.REQUIRED if c not in raw.columns]
     if missing:
-        raise missing_columns(label, missing, "GA4 BigQuery event export (events_*)")
+        raise missing_columns(label, missing, GA4_EVENTS.label)
     report = _new_report(label, f"ga4_events_{kind}", raw, unreadable, files)
-    reasons = _DropReasons(raw.index)
-    events = ga4.sessionize(raw, reasons.flag)
-    report.drop_all(reasons.counts())
-    kept = events[reasons.kept()]
-    sessions = ga4.aggregate(kept)
-    for column in TEXT:
-        sessions[column] = _labels(sessions[column])
-    sessions["device"] = _devices(sessions["device"])
-    return _finish(sessions, report, rows_kept=len(kept))
+    with registered(ga4.arrow_events(raw), "events") as events:
+        sessions = ga4.counted(events, report).to_pandas()
+    return _finish(sessions, report, rows_kept=report.rows_kept)
 
 
 class _DropReasons:

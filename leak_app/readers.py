@@ -1,4 +1,5 @@
-"""Bytes to a flat table of raw values: CSV, newline-delimited JSON or Parquet, gzipped or not.
+"""Bytes to a flat table of raw values: CSV, newline-delimited JSON, Parquet or Avro (BigQuery's
+Avro export, read by fastavro), gzipped or not.
 
 Nested records (BigQuery's ``totals``/``device``/``geoNetwork``... and the JSON
 strings of the Kaggle CSV) are flattened to dotted column names
@@ -14,16 +15,19 @@ import gzip
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import fastavro
 import pandas as pd
 
 from .schema import LoadError
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
+AVRO_MAGIC = b"Obj\x01"
 #: Most a gzip file read into memory may expand to, in bytes and times its compressed size
 #: (``LEAK_APP_MAX_EXPANDED_MB``): session exports compress 5 to 30 times.
 MAX_EXPANDED_BYTES = int(os.environ.get("LEAK_APP_MAX_EXPANDED_MB", "2048")) * 2**20
@@ -33,7 +37,7 @@ SKIPPED_KEYS = ("hits", "customDimensions")
 
 
 def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]:
-    """(table, kind, rows dropped by reason); kind is "csv", "json" or "parquet"."""
+    """(table, kind, rows dropped by reason); kind is "csv", "json", "parquet" or "avro"."""
     if not path.is_file():
         raise LoadError(f"{label}: no such file")
     data = path.read_bytes()
@@ -44,6 +48,9 @@ def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]
     kind = kind_of(data)
     if kind == "parquet":
         return _parquet(data, label), "parquet", {}
+    if kind == "avro":
+        frame, dropped = _avro(data, label)
+        return frame, "avro", dropped
     if not data.strip():
         raise LoadError(f"{label}: file is empty")
     text = decode(data, label)
@@ -77,9 +84,11 @@ def gunzipped(stream: BinaryIO, compressed: int, label: str) -> Iterator[bytes]:
 
 
 def kind_of(head: bytes) -> str:
-    """ "parquet", "json" (records) or "csv", from a file's first uncompressed bytes."""
+    """ "parquet", "avro", "json" (records) or "csv", from a file's first uncompressed bytes."""
     if head[:4] == PARQUET_MAGIC:
         return "parquet"
+    if head[:4] == AVRO_MAGIC:
+        return "avro"
     return "json" if head.removeprefix(codecs.BOM_UTF8).lstrip()[:1] in (b"{", b"[") else "csv"
 
 
@@ -119,8 +128,9 @@ DELIMITERS = (",", ";", "\t")
 
 
 def _split_header(text: str, sep: str) -> list[str]:
-    end = text.find("\n")
-    return next(csv.reader([text if end < 0 else text[:end]], delimiter=sep), [])
+    """The first line's cells (a line ends at "\n", "\r\n" or a lone "\r", as the csv module
+    reads them: handed a "\r" inside a line, it raises)."""
+    return next(csv.reader([re.split(r"\r\n?|\n", text, maxsplit=1)[0]], delimiter=sep), [])
 
 
 def delimiter(text: str) -> str:
@@ -135,6 +145,30 @@ def csv_header(text: str, sep: str | None = None) -> list[str]:
     return _split_header(text, sep or delimiter(text))
 
 
+#: Where a table read from a CSV names its columns written with a decimal comma (the loader reads
+#: the numeric ones among them so).
+DECIMAL_COMMA_ATTR = "decimal_comma"
+#: A number as Excel writes it where the decimal mark is a comma: "12,5", "1.234,56", "-3".
+DECIMAL_COMMA = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
+
+
+def decimal_comma(values: pd.Series) -> bool:
+    """Whether a column of a ";"- or tab-delimited CSV holds numbers written with a decimal comma:
+    every filled cell such a number, at least one with a comma. (A column of whole numbers stays
+    as it is: "1.234" alone could be either, and is read with a decimal point.)"""
+    text = values.str.strip()
+    filled = text[text != ""]
+    return bool(filled.str.contains(",", regex=False).any() and filled.str.fullmatch(DECIMAL_COMMA).all())
+
+
+def with_decimal_point(values):
+    """Numbers written with a decimal comma (see DECIMAL_COMMA) as the usual text: thousands dots
+    dropped, the comma a point. For a pandas Series or an Ibis column alike."""
+    if isinstance(values, pd.Series):
+        return values.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return values.replace(".", "").replace(",", ".")
+
+
 def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     sep = delimiter(text)
     refuse_repeated_columns(csv_header(text, sep), label)
@@ -142,6 +176,7 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
+    commas = [column for column in frame.columns if sep != "," and decimal_comma(frame[column])]
     # Columns holding JSON objects (the Kaggle layout's device, totals, ...) are parsed.
     nested, dropped, bad = [], {}, pd.Series(False, index=frame.index)
     for column in frame.columns:
@@ -155,7 +190,9 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
                 bad |= broken
             frame[column] = parsed.where(parsed.notna(), None)
             nested.append(column)
-    return flatten(frame[~bad.to_numpy()], nested), dropped
+    frame = flatten(frame[~bad.to_numpy()], nested)
+    frame.attrs[DECIMAL_COMMA_ATTR] = commas
+    return frame, dropped
 
 
 def _json_object(text: str):
@@ -177,20 +214,33 @@ def _ndjson(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
         lines = records if isinstance(records, list) else []
     else:
         lines = [line for line in text.splitlines() if line.strip()]
-    rows, bad = [], 0
+    records = []
     for line in lines:
         try:
-            record = json.loads(line) if isinstance(line, str) else line
+            records.append(json.loads(line) if isinstance(line, str) else line)
         except ValueError:
-            record = None
-        if isinstance(record, dict):
-            rows.append({k: v for k, v in record.items() if k not in SKIPPED_KEYS})
-        else:
-            bad += 1
+            records.append(None)
+    return _records(records, label, "JSON records (objects, one a line)")
+
+
+def _avro(data: bytes, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """An Avro container file (BigQuery's Avro export), read by fastavro: its records as JSON's."""
+    try:
+        records = list(fastavro.reader(io.BytesIO(data)))
+    except Exception as exc:  # fastavro raises many types for a damaged file
+        raise LoadError(f"{label}: not a readable Avro file ({exc})") from exc
+    return _records(records, label, "Avro records")
+
+
+def _records(records: list, label: str, what: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Records (dicts; anything else is counted as not a record) as a table, nested records one
+    level deep as ``record.field`` columns, the per-hit arrays left out."""
+    rows = [{k: v for k, v in record.items() if k not in SKIPPED_KEYS}
+            for record in records if isinstance(record, dict)]
     if not rows:
-        raise LoadError(f"{label}: no JSON records (objects, one a line) in the file")
-    frame = pd.json_normalize(rows, max_level=1)
-    return frame, ({"not a JSON record": bad} if bad else {})
+        raise LoadError(f"{label}: no {what} in the file")
+    bad = len(records) - len(rows)
+    return pd.json_normalize(rows, max_level=1), ({"not a JSON record": bad} if bad else {})
 
 
 def flatten(frame: pd.DataFrame, nested: list[str]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Session files scanned by DuckDB, never loaded into pandas: larger than memory.
 
 Flat layouts are scanned: the canonical table, the Google Analytics session exports
-and files with a column mapping (nested exports and GA4 events are read by pandas).
+and files with a column mapping; so are GA4 event exports, built into sessions by
+:mod:`.ga4`'s query (the nested Universal Analytics exports are read by pandas).
 The rows are parsed and checked in Ibis expressions (the same checks and drop
 reasons as :mod:`leak_app.loaders`), so every row is still accounted for, and the
 session table stays a lazy query that the cube build runs. DuckDB streams the file
@@ -17,32 +18,44 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import duckdb
 import ibis
 import pandas as pd
 import pyarrow.parquet as pq
 
+from . import ga4
 from .countries import unmatched_country_counts
+from .duck import without_progress_bar
 from .file_sets import file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import (
+    GA4_EVENTS,
     MAX_BAD_FRACTION,
-    NUMERIC,
-    SESSION_KEY,
-    TEXT,
     Layout,
     detect_layout,
     missing_columns,
     nothing_kept,
 )
-from .readers import GZIP_MAGIC, csv_header, delimiter, gunzipped, kind_of, refuse_repeated_columns
+from .readers import (
+    DECIMAL_COMMA,
+    GZIP_MAGIC,
+    csv_header,
+    delimiter,
+    gunzipped,
+    kind_of,
+    refuse_repeated_columns,
+    with_decimal_point,
+)
 from .schema import (
     DEVICES,
     MAX_LABEL,
     NOT_SET,
+    NUMERIC,
     OTHER_DEVICE,
+    SESSION_KEY,
+    TEXT,
     LoadError,
     LoadReport,
+    compact_date,
     implausible,
     implausible_date,
     latest_date,
@@ -61,7 +74,8 @@ MERGED = "repeated session id (merged into its first row)"
 
 
 def file_kind(path: Path) -> str:
-    """ "parquet", "json" (newline-delimited) or "csv", from the first bytes (gzip looked through)."""
+    """ "parquet", "avro", "json" (newline-delimited) or "csv", from the first bytes (gzip looked
+    through)."""
     with _opened(path) as handle:
         return kind_of(handle.read(4096))
 
@@ -94,25 +108,18 @@ def refuse_a_bomb(path: Path, label: str) -> None:
 
 
 def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
-    """The layout a file is scanned with, or None if pandas must read it (nested, GA4, unknown)."""
+    """The layout a file is scanned with, or None if pandas must read it (nested, unknown)."""
     kind = file_kind(path)
+    if kind == "avro":  # DuckDB reads Avro with an extension it downloads: pandas reads it (fastavro)
+        return None
     try:
         columns = [c.strip().lower() for c in _read(ibis.duckdb.connect(), path, kind).columns]
+        if mapping is None and ga4.is_ga4(columns):
+            return GA4_EVENTS
         layout = detect_layout(columns, kind, str(path), mapping)
     except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
         return None
     return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
-
-
-def without_progress_bar(execute) -> None:
-    """Turn DuckDB's progress bar off with a connection's ``execute``: DuckDB draws it on standard
-    output for queries over two seconds, even when that is not a terminal — into ``summary --json``
-    and ``check --json``, which scripts parse. In Jupyter without ipywidgets DuckDB refuses any
-    progress-bar setting (and draws none there)."""
-    try:
-        execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:
-        pass
 
 
 def connect() -> ibis.BaseBackend:
@@ -122,6 +129,9 @@ def connect() -> ibis.BaseBackend:
     limit = os.environ.get("LEAK_APP_DUCKDB_MEMORY", MEMORY_LIMIT)
     con = ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))
     without_progress_bar(con.raw_sql)
+    # Nothing here depends on the order of rows; keeping it made DuckDB hold the sessions of 100 M
+    # GA4 events in memory, past its limit, instead of spilling them.
+    con.raw_sql("SET preserve_insertion_order = false")
     return con
 
 
@@ -159,16 +169,21 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     missing = [c for c in layout.required() if c not in raw.columns]
     if missing:
         raise missing_columns(label, missing, layout.label)
+    if layout is GA4_EVENTS:
+        return _scan_events(raw, label, files, kind)
+    key = scan_key(files, layout)
+    cached = kept_scan(key)
+    known = _kept_report(cached, label)
+    commas = known.decimal_comma if known else _decimal_comma_columns(raw, layout, files[0], kind)
+    raw = raw.mutate(**{column: with_decimal_point(raw[column]) for column in commas})
     parsed = _parsed(raw, layout)
     rows = parsed.filter(parsed.reason.isnull()).drop("reason", *([FILE] if FILE in parsed.columns else []))
     ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
-    key = scan_key(files, layout)
-    cached = kept_scan(key)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
-        report = LoadReport(**{**json.loads((cached / "report.json").read_text()), "path": label})
-        if not pq.read_metadata(cached / "repeated.parquet").num_rows:
-            return rows, report
-        return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], report
+        if known is not None:
+            if not pq.read_metadata(cached / "repeated.parquet").num_rows:
+                return rows, known
+            return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], known
     except OSError:
         pass
     for file in files:
@@ -179,7 +194,8 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
                 else {str(files[0]): counts["rows"].sum()})
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
                         cache_key=key, absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
-                        files=file_rows([(file, per_file.get(str(file), 0)) for file in files]))
+                        files=file_rows([(file, per_file.get(str(file), 0)) for file in files]),
+                        decimal_comma=commas)
     reasons = counts.groupby("reason")["rows"].sum().to_dict()
     _refuse_if_mostly_bad(reasons, report.rows_read, label)
     report.drop_all(reasons)
@@ -193,6 +209,68 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
     _keep(cached, report, repeated)
     return sessions, report
+
+
+def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str) -> tuple[ibis.Table, LoadReport]:
+    """GA4 event files built into sessions by :mod:`.ga4`'s query, DuckDB streaming the events once
+    (their sessions kept in its memory, spilling to disk beyond its limit)."""
+    key = scan_key(files, GA4_EVENTS)
+    cached = kept_scan(key)
+    known = _kept_report(cached, label)
+    if known is not None:  # scanned before: the cube is kept beside the report, the sessions stay lazy
+        return ga4.sessions(ga4.grouped(raw)), known
+    for file in files:
+        refuse_a_bomb(file, str(file) if len(files) > 1 else label)
+    report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key)
+    sessions = counted_events(raw, report)
+    report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read))))
+    _keep(cached, report)
+    return sessions, report
+
+
+def counted_events(events: ibis.Table, report: LoadReport) -> ibis.Table:
+    """The sessions of GA4 ``events`` in their engine (:func:`.ga4.counted`), with the report's
+    rows read, sessions and unmatched countries counted there."""
+    sessions = ga4.counted(events, report)
+    report.rows_read = report.rows_kept + sum(report.dropped.values())
+    by_country = sessions.group_by("country").aggregate(rows=sessions.count()).to_pandas()
+    report.sessions = int(by_country["rows"].sum())
+    if not report.sessions:
+        raise nothing_kept(report)
+    report.unmatched_countries = unmatched_country_counts(by_country.set_index("country")["rows"])
+    return sessions
+
+
+def _kept_report(folder: Path, label: str) -> LoadReport | None:
+    """The report of these files kept by an earlier scan (None if there is none)."""
+    try:
+        return LoadReport(**{**json.loads((folder / "report.json").read_text()), "path": label})
+    except OSError:
+        return None
+
+
+def _decimal_comma_columns(raw: ibis.Table, layout: Layout, first: Path, kind: str) -> list[str]:
+    """The numeric columns of a ";"- or tab-delimited CSV written with a decimal comma, by the
+    pandas reader's rule (readers.decimal_comma), found in one pass over the files."""
+    columns = [c for c in layout.numeric() if c in raw.columns]
+    if kind != "csv" or not columns or delimiter(_first_line(first)) == ",":
+        return []
+    text = [raw[c].cast("string").strip() for c in columns]
+    found = raw.aggregate(
+        **{f"comma{i}": t.contains(",").any() for i, t in enumerate(text)},
+        **{f"form{i}": (t.isnull() | (t == "") | t.re_search(f"^{DECIMAL_COMMA}$")).all()
+           for i, t in enumerate(text)}).to_pandas().iloc[0]
+    return sorted(c for i, c in enumerate(columns) if found[f"comma{i}"] and found[f"form{i}"])
+
+
+def _rows_per_file(raw: ibis.Table, files: list[Path], kind: str, rows: int) -> list[int]:
+    """The rows each file holds (Parquet's from its footer; JSON's counted by DuckDB)."""
+    if len(files) == 1:
+        return [rows]
+    if kind == "parquet":
+        return [pq.read_metadata(file).num_rows for file in files]
+    counts = raw.group_by(FILE).aggregate(rows=raw.count()).to_pandas().set_index(FILE)["rows"]
+    return [int(counts.get(str(file), 0)) for file in files]
 
 
 def _one_kind(files: list[Path], layout: Layout | None) -> str:
@@ -218,18 +296,19 @@ def scan_key(files: list[Path], layout: Layout) -> str:
         stats.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
     code = "".join((Path(__file__).parent / name).read_text(encoding="utf-8")
                    for name in ("scan.py", "loaders.py", "schema.py", "countries.py", "cube.py",
-                                "clustering.py", "file_sets.py"))
+                                "clustering.py", "file_sets.py", "ga4.py"))
     text = json.dumps([stats, repr(layout),
                        str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _keep(folder: Path, report: LoadReport, repeated: ibis.Table) -> None:
+def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None) -> None:
     """Keep a scan's report and repeated session ids, for the next start on the same file (a cache:
     a folder that cannot be written only costs the scan again)."""
     try:
-        with replaced(folder / "repeated.parquet") as temporary:
-            repeated.to_parquet(temporary)
+        if repeated is not None:
+            with replaced(folder / "repeated.parquet") as temporary:
+                repeated.to_parquet(temporary)
         with replaced(folder / "report.json") as temporary:  # written last: it marks the scan kept
             temporary.write_text(json.dumps(report.to_dict()))
         scans = sorted(folder.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -259,8 +338,7 @@ def _date(column):
     if column.type().is_temporal():
         return column.cast("date")
     text = column.cast("string").strip()
-    return ibis.cases((text.re_search(r"^\d{8}$"), text.as_date("%Y%m%d")),
-                      else_=text.substr(0, 10).try_cast("date"))
+    return ibis.coalesce(compact_date(text), text.substr(0, 10).try_cast("date"))
 
 
 def _refuse_if_mostly_bad(reasons: dict, rows: int, label: str) -> None:

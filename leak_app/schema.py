@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import ibis
 import pandas as pd
 
 #: Column -> dtype of the canonical session table, in display order.
@@ -27,6 +28,12 @@ COLUMNS: dict[str, str] = {
 
 #: Optional columns: which GA4 e-commerce steps a session reached (GA4 event exports only).
 ECOMMERCE_STEPS = ("view_item", "add_to_cart", "begin_checkout")
+
+#: A session's identity in every export: a visitor's id and the session's id among theirs.
+SESSION_KEY = ["visitor_id", "session_id"]
+#: The labels a session is grouped by, and its numbers.
+TEXT = ("device", "country", "source", "medium")
+NUMERIC = ("pageviews", "duration", "transactions", "revenue")
 
 DEVICES = ("desktop", "mobile", "tablet")
 #: Devices outside DEVICES are grouped here rather than dropped.
@@ -57,6 +64,13 @@ def too_long(labels: pd.Series) -> pd.Series:
     """Which labels, as written, are longer than MAX_LABEL characters (the pandas loaders' rule;
     the scan measures its text the same way)."""
     return labels.astype(str).str.len() > MAX_LABEL
+
+
+def compact_date(text):
+    """An Ibis text column of YYYYMMDD dates as dates; null where it is no such date. (Ibis'
+    ``as_date`` raises on "20261345" in DuckDB and Spark alike; a cast of the ISO form does not.)"""
+    iso = text.substr(0, 4) + "-" + text.substr(4, 2) + "-" + text.substr(6, 2)
+    return ibis.cases((text.re_search(r"^\d{8}$"), iso.try_cast("date")), else_=ibis.null("date"))
 
 
 def implausible_date(column: str) -> str:
@@ -96,6 +110,8 @@ class LoadReport:
     #: The column mapping the data was read with, if any: {"columns": {canonical name: column},
     #: "revenue_scale": x}, so that the same data can be read again (the check command to copy).
     mapping: dict = field(default_factory=dict)
+    #: The columns of a ";"- or tab-delimited CSV read with a decimal comma ("12,5" = 12.5).
+    decimal_comma: list[str] = field(default_factory=list)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

@@ -1,11 +1,13 @@
-"""Fixtures: the real GA360 sample from ../shared, a file writer, and a cache folder of the run's own."""
+"""Fixtures: the real GA360 sample from ../shared, a file writer, a cache folder of the run's own and
+Spark in local mode."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
-from helpers import shared_file
+from helpers import shared_file, unavailable
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,3 +40,19 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """A SparkSession in local mode (two cores), shared by the tests that run queries on Spark."""
+    if shutil.which("java") is None:
+        unavailable("no Java runtime: Spark's local mode needs one (Debian: default-jre-headless)")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("leak_app tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+               .getOrCreate())
+    yield session
+    session.stop()

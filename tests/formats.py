@@ -12,6 +12,7 @@ import gzip
 import json
 from pathlib import Path
 
+import fastavro
 import pandas as pd
 
 GA_HEADER = ["fullVisitorId", "visitId", "visitNumber", "date", "deviceCategory", "country", "source",
@@ -133,6 +134,41 @@ def ga4_events(table: pd.DataFrame, steps: bool = True) -> list[dict]:
                     "transaction_id": f"T{session_id}" if purchase else None},
             })
     return events
+
+
+def _nullable(kind: str) -> list:
+    return ["null", kind]
+
+
+#: GA4's events_* table as BigQuery exports it to Avro (INT64 as long, records as nested records,
+#: every leaf nullable), for the columns ga4_events writes.
+GA4_AVRO_SCHEMA = {"type": "record", "name": "Root", "fields": [
+    {"name": "event_date", "type": _nullable("string")},
+    {"name": "event_timestamp", "type": _nullable("long")},
+    {"name": "event_name", "type": _nullable("string")},
+    {"name": "event_params", "type": {"type": "array", "items": {
+        "type": "record", "name": "Param", "fields": [
+            {"name": "key", "type": _nullable("string")},
+            {"name": "value", "type": _nullable({"type": "record", "name": "Value", "fields": [
+                {"name": kind, "type": _nullable(avro)} for kind, avro in (
+                    ("string_value", "string"), ("int_value", "long"), ("float_value", "double"),
+                    ("double_value", "double"))]})}]}}},
+    {"name": "user_pseudo_id", "type": _nullable("string")},
+    *({"name": name, "type": _nullable({"type": "record", "name": name.title().replace("_", ""), "fields": [
+        {"name": leaf, "type": _nullable(kind)} for leaf, kind in leaves]})} for name, leaves in (
+        ("device", (("category", "string"), ("operating_system", "string"))),
+        ("geo", (("country", "string"), ("city", "string"))),
+        ("traffic_source", (("name", "string"), ("medium", "string"), ("source", "string"))),
+        ("ecommerce", (("purchase_revenue", "double"), ("transaction_id", "string"))))),
+]}
+
+
+def ga4_avro(events: list[dict], path: Path, codec: str = "deflate") -> Path:
+    """GA4 events written as BigQuery's Avro export writes them (timestamps as numbers)."""
+    records = [{**event, "event_timestamp": int(event["event_timestamp"])} for event in events]
+    with open(path, "wb") as handle:
+        fastavro.writer(handle, fastavro.parse_schema(GA4_AVRO_SCHEMA), records, codec=codec)
+    return path
 
 
 def ga4_ndjson(table: pd.DataFrame, steps: bool = True) -> str:

@@ -1,11 +1,13 @@
 """Files as people have them: a folder or a pattern of daily exports, read as one file (the same
 sessions, every row accounted for, each file listed; a session split over two days' files is one
-session; a mix is refused), and files without a device, country or source column."""
+session; a mix is refused), BigQuery's Avro exports, and files without a device, country or source
+column."""
 from __future__ import annotations
 
 import gzip
 import json
 
+import formats
 import pandas as pd
 import pytest
 from helpers import ROOT
@@ -165,3 +167,54 @@ def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tm
     assert report.format == expected.format
     assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(delimited), table(whole))
+
+
+def decimal_comma(value: str) -> str:
+    """A number as Excel writes it where the decimal mark is a comma: 1234.5 → "1.234,50"."""
+    return f"{float(value):,.2f}".translate(str.maketrans(",.", ".,")) if value else value
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_numbers_written_with_a_decimal_comma_load_as_the_original(ga_cleaned, tmp_path, engine, separator):
+    """The cleaned sample's pageviews, time on site and revenue written "11,00", "1.448,00",
+    "25,99" in a ";"- or tab-delimited file: read as numbers, not dropped as "not a number"."""
+    raw = pd.read_csv(ga_cleaned, dtype=str, keep_default_na=False)
+    commas = ["pageviews", "revenue", "timeonsite"]
+    written = raw.assign(**{column: raw[column].map(decimal_comma) for column in commas})
+    assert written["timeonsite"].str.contains(r"\.\d{3},").any()  # thousands separated too
+    written.to_csv(tmp_path / "sessions.csv", sep=separator, index=False)
+    european, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
+    whole, expected = open_sessions(ga_cleaned, scan_from=ENGINES[engine])
+    assert report.decimal_comma == commas and expected.decimal_comma == []
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(european), table(whole))
+
+
+@pytest.mark.parametrize("codec", ["null", "deflate"])
+def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_path, codec):
+    """BigQuery's Avro export of events_* (read by fastavro: DuckDB's reader is an extension it
+    downloads), one file and a folder of two shards, each session split over both."""
+    json_path = FIXTURES / "events_20260803.json"
+    events = [json.loads(line) for line in json_path.read_text().splitlines()]
+    expected_table, expected = open_sessions(json_path)
+    one = formats.ga4_avro(events, tmp_path / "events_20260803.avro", codec)
+    loaded, report = open_sessions(one, scan_from=0)  # never scanned: DuckDB cannot read Avro offline
+    assert report.format == "ga4_events_avro"
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(loaded), table(expected_table))
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for shard in range(2):
+        formats.ga4_avro(events[shard::2], shards / f"events_20260803-00000000000{shard}.avro", codec)
+    loaded, report = open_sessions(shards, scan_from=0)
+    assert [f["rows"] for f in report.files] == [len(events[0::2]), len(events[1::2])]
+    pd.testing.assert_frame_equal(table(loaded), table(expected_table))
+
+
+def test_a_damaged_avro_file_is_refused_by_name(tmp_path):
+    events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
+    path = formats.ga4_avro(events, tmp_path / "events.avro")
+    path.write_bytes(path.read_bytes()[:700])
+    with pytest.raises(LoadError, match=r"events\.avro: not a readable Avro file"):
+        open_sessions(path)

@@ -138,6 +138,7 @@ NAMES = ["s.csv", "s.json", "s.csv.gz", "s.parquet", "events.json"]
 
 
 @PROPERTY
+@example(data=b"\r\x00", name="s.csv", gz=False)  # a header ended by "\r": the csv module raised
 @given(data=st.binary(max_size=400), name=st.sampled_from(NAMES), gz=st.booleans())
 def test_no_bytes_make_the_loader_raise_anything_but_its_own_error(tmp_path, data, name, gz):
     path = tmp_path / name
@@ -228,6 +229,9 @@ WRITERS = {
                                                                    date_format="%Y-%m-%d"),
     "canonical_tab.csv": lambda t: t.drop(columns="converted").to_csv(index=False, sep="\t",
                                                                       date_format="%Y-%m-%d"),
+    # and its decimal commas ("12,5")
+    "canonical_decimal_comma.csv": lambda t: t.drop(columns="converted").to_csv(
+        index=False, sep=";", decimal=",", date_format="%Y-%m-%d"),
 }
 
 

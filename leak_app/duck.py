@@ -1,0 +1,33 @@
+"""DuckDB connections as the app uses them: without a progress bar, and over data in memory."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import ibis
+
+
+def without_progress_bar(execute) -> None:
+    """Turn DuckDB's progress bar off with a connection's ``execute``: DuckDB draws it on standard
+    output for queries over two seconds, even when that is not a terminal — into ``summary --json``
+    and ``check --json``, which scripts parse. In Jupyter without ipywidgets DuckDB refuses any
+    progress-bar setting (and draws none there)."""
+    try:
+        execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass
+
+
+@contextmanager
+def registered(data, name: str) -> Iterator[ibis.Table]:
+    """A DataFrame or Arrow table as an Ibis table while the block runs: a view of it (no copy) in
+    a DuckDB database of its own, closed after. (An ``ibis.memtable`` stays registered until the
+    process exits, ibis-project/ibis#11464: a server would keep every table it was ever given.)"""
+    raw = duckdb.connect()
+    without_progress_bar(raw.execute)
+    try:
+        raw.register(name, data)
+        yield ibis.duckdb.from_connection(raw).table(name)
+    finally:
+        raw.close()

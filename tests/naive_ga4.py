@@ -1,0 +1,128 @@
+"""GA4 events built into sessions the naive way: a loop over the event records in plain Python.
+
+Written from the rules in :mod:`leak_app.ga4`'s docstring, not from its query, so that a test can
+check the engines' sessions (DuckDB over files, DuckDB over what pandas read, Spark) against it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+
+from leak_app.schema import DEVICES, EARLIEST_DATE, ECOMMERCE_STEPS, MAX_LABEL, NOT_SET, OTHER_DEVICE
+
+KINDS = ("string_value", "int_value", "double_value", "float_value")
+#: The white space the loader trims from the ends of text.
+SPACE = " \t\n\r\x0b\x0c"
+
+
+def _param(event: dict, key: str):
+    for item in event.get("event_params") or []:
+        if item.get("key") == key:
+            value = item.get("value") or {}
+            for kind in KINDS:
+                if value.get(kind) is not None:
+                    return str(value[kind])
+            return None
+    return None
+
+
+def _number(value):
+    if value is None:
+        return None
+    try:
+        return float(str(value).strip(SPACE))
+    except ValueError:
+        return float("nan")
+
+
+def _label(value) -> str:
+    text = "" if value is None else str(value).strip(SPACE)
+    return text or NOT_SET
+
+
+def _reason(event: dict) -> str | None:
+    """The first reason an event is dropped for, in the loader's order; None if it is kept."""
+    user = event.get("user_pseudo_id")
+    if user is None or not str(user).strip(SPACE):
+        return "event without user_pseudo_id"
+    if _param(event, "ga_session_id") is None:
+        return "event without a ga_session_id parameter"
+    timestamp = _number(event.get("event_timestamp"))
+    if timestamp is None or math.isnan(timestamp) or math.isinf(timestamp):
+        return "event_timestamp: not a number"
+    if timestamp < 0:
+        return "event_timestamp: before 1970"
+    day = _day(event.get("event_date"))
+    if day is None:
+        return "event_date: not a date (expected YYYYMMDD)"
+    if day < EARLIEST_DATE.date() or day > date.today() + timedelta(days=1):
+        return "event_date: implausible date (before 2005 or after tomorrow)"
+    revenue = _number((event.get("ecommerce") or {}).get("purchase_revenue"))
+    if revenue is not None and math.isinf(revenue):
+        return "ecommerce.purchase_revenue: not a number"
+    if revenue is not None and revenue < 0:
+        return "negative ecommerce.purchase_revenue"
+    for label, where in _labels(event).items():
+        if where is not None and len(str(where)) > MAX_LABEL:
+            return f"{_WHERE[label]}: longer than {MAX_LABEL} characters"
+    return None
+
+
+_WHERE = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium"}
+
+
+def _labels(event: dict) -> dict:
+    traffic = event.get("traffic_source") or {}
+    return {"device": (event.get("device") or {}).get("category"),
+            "country": (event.get("geo") or {}).get("country"),
+            **{key: _param(event, key) if _param(event, key) is not None else traffic.get(key)
+               for key in ("source", "medium")}}
+
+
+def _day(text) -> date | None:
+    text = "" if text is None else str(text).strip(SPACE)
+    if not re.fullmatch(r"\d{8}", text):
+        return None
+    try:
+        return datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
+def naive_sessions(events: list[dict]) -> tuple[pd.DataFrame, dict, int]:
+    """(sessions sorted by key, events dropped by reason, events kept)."""
+    dropped: dict[str, int] = {}
+    sessions: dict[tuple, list] = {}
+    for event in events:
+        reason = _reason(event)
+        if reason is not None:
+            dropped[reason] = dropped.get(reason, 0) + 1
+            continue
+        key = (str(event["user_pseudo_id"]).strip(SPACE), _param(event, "ga_session_id"))
+        sessions.setdefault(key, []).append(event)
+    rows = []
+    for (user, session), part in sessions.items():
+        times = [math.floor(_number(e["event_timestamp"])) for e in part]
+        first = min(times)
+        least = min((t, *(_label(_labels(e)[label]) for label in _WHERE)) for e, t in zip(part, times))
+        labels = dict(zip(_WHERE, least[1:]))
+        device = labels["device"].lower()
+        names = [e.get("event_name") for e in part]
+        revenue = [_number((e.get("ecommerce") or {}).get("purchase_revenue")) for e in part]
+        rows.append({
+            "visitor_id": user, "session_id": session,
+            "date": pd.Timestamp(min(_day(e["event_date"]) for e in part)),
+            **labels, "device": device if device in (*DEVICES, NOT_SET) else OTHER_DEVICE,
+            "pageviews": names.count("page_view"), "duration": (max(times) - first) // 1_000_000,
+            "transactions": names.count("purchase"),
+            "revenue": sum(r for n, r in zip(names, revenue) if n == "purchase" and r is not None
+                           and not math.isnan(r)),
+            **{step: step in names for step in ECOMMERCE_STEPS},
+        })
+    frame = pd.DataFrame(rows, columns=["visitor_id", "session_id", "date", *_WHERE, "pageviews", "duration",
+                                        "transactions", "revenue", *ECOMMERCE_STEPS])
+    return frame.sort_values(["visitor_id", "session_id"]).reset_index(drop=True), dropped, len(events) - sum(
+        dropped.values())

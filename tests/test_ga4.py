@@ -1,0 +1,159 @@
+"""GA4 events built into sessions inside the engine: DuckDB over files of any size, DuckDB over what
+pandas read, a database's events table and Spark, each equal to a naive loop over the events."""
+from __future__ import annotations
+
+import json
+
+import duckdb
+import ibis
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from helpers import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from naive_ga4 import naive_sessions
+from test_engines import assert_same_report
+
+from leak_app.loaders import load_sessions, read_mapping
+from leak_app.scan import scan_layout, scan_sessions
+from leak_app.schema import ECOMMERCE_STEPS, LoadError
+from leak_app.sources import events_table, open_sessions, open_table
+
+FIXTURES = ROOT / "tests" / "fixtures"
+EVENT_FILES = ["events_20260803.json", "events_20260803.json.gz", "events_20260803.parquet"]
+COLUMNS = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "pageviews",
+           "duration", "transactions", "revenue", *ECOMMERCE_STEPS]
+#: 2026-08-03 23:58 UTC in microseconds: sessions cross midnight into the next day.
+NEAR_MIDNIGHT = 1_785_801_480_000_000
+
+label = st.sampled_from(["desktop", "Mobile", " tablet ", "smart tv", "", None, "Peru", "\tgoogle\n",
+                         "(direct)"])
+
+
+@st.composite
+def event_streams(draw) -> list[dict]:
+    """Events of a few users' sessions: ties at the first microsecond, labels changing within a
+    session, sessions crossing midnight, events without a session or a user or a real date,
+    purchases."""
+    events = []
+    for user in range(draw(st.integers(1, 3))):
+        for session in range(draw(st.integers(1, 3))):
+            for _ in range(draw(st.integers(1, 5))):
+                at = NEAR_MIDNIGHT + draw(st.sampled_from([0, 0, 1, 30_000_000, 150_000_000]))
+                name = draw(st.sampled_from(["session_start", "page_view", "page_view", "purchase",
+                                             "view_item", "add_to_cart", "begin_checkout"]))
+                params = [{"key": "ga_session_id", "value": {"int_value": 1_785_000_000 + session}}]
+                if draw(st.integers(0, 9)) == 0:
+                    params = []
+                if draw(st.booleans()):
+                    params.append({"key": "source", "value": {"string_value": draw(label) or ""}})
+                day = pd.Timestamp(at, unit="us").strftime("%Y%m%d")
+                events.append({
+                    "event_date": draw(st.sampled_from([day] * 9 + ["20260231"])),  # no 31 February
+                    "event_timestamp": str(at), "event_name": name, "event_params": params,
+                    "user_pseudo_id": None if draw(st.integers(0, 19)) == 0 else f"user{user}.17",
+                    "device": {"category": draw(label)}, "geo": {"country": draw(label)},
+                    "traffic_source": {"source": draw(label), "medium": draw(label)},
+                    "ecommerce": {"purchase_revenue": draw(st.sampled_from([None, 0.0, 12.5, 99.99]))},
+                })
+    return events
+
+
+def write(events: list[dict], path) -> None:
+    if path.suffix == ".parquet":
+        pq.write_table(pa.Table.from_pylist(events), path)
+    else:
+        path.write_text("".join(json.dumps(event) + "\n" for event in events))
+
+
+def comparable(sessions: pd.DataFrame | ibis.Table) -> pd.DataFrame:
+    frame = sessions.to_pandas() if isinstance(sessions, ibis.Table) else sessions
+    frame = frame[COLUMNS].sort_values(["visitor_id", "session_id"]).reset_index(drop=True)
+    return frame.astype({c: "float64" for c in ("pageviews", "duration", "transactions", "revenue")}).astype(
+        {c: str for c in ("visitor_id", "session_id", "device", "country", "source", "medium")}).astype(
+        {"date": "datetime64[ns]"})
+
+
+def assert_as_naive(sessions, report, events: list[dict]) -> None:
+    expected, dropped, kept = naive_sessions(events)
+    pd.testing.assert_frame_equal(comparable(sessions), comparable(expected))
+    assert (report.rows_read, report.rows_kept, report.dropped, report.sessions) == (
+        len(events), kept, dropped, len(expected))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=event_streams(), suffix=st.sampled_from([".json", ".parquet"]))
+def test_random_event_streams_give_the_naive_sessions_on_both_paths(tmp_path_factory, events, suffix):
+    path = tmp_path_factory.mktemp("events") / f"events{suffix}"
+    write(events, path)
+    if not naive_sessions(events)[0].shape[0]:
+        for load in (load_sessions, lambda p: scan_sessions(p, layout=scan_layout(p))):
+            with pytest.raises(LoadError, match="no usable sessions"):
+                load(path)
+        return
+    loaded, report = load_sessions(path)  # pandas reads, DuckDB builds the sessions
+    assert_as_naive(loaded, report, events)
+    scanned, scan_report = scan_sessions(path, layout=scan_layout(path))  # DuckDB reads and builds
+    assert_as_naive(scanned, scan_report, events)
+
+
+@pytest.mark.parametrize("name", EVENT_FILES)
+def test_event_files_scan_as_pandas_loads_them(name):
+    """The fixtures' events, on the scan path (DuckDB reading the file) and the in-memory one."""
+    path = FIXTURES / name
+    assert scan_layout(path).name == "ga4_events"
+    scanned, report = open_sessions(path, scan_from=0)
+    loaded, expected = load_sessions(path)
+    assert report.format == f"{expected.format}_scan"
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(comparable(scanned), comparable(loaded))
+    events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
+    assert_as_naive(loaded, expected, events)
+
+
+def test_small_ga4_parquet_files_are_scanned_and_small_json_files_loaded():
+    """A Parquet export is read by DuckDB at any size (2 million events: 2.3 s against 46 s through
+    pandas, benchmarks/ga4_events.py); JSON below the scan size is read by pandas, which counts
+    unreadable lines."""
+    assert open_sessions(FIXTURES / "events_20260803.parquet")[1].format == "ga4_events_parquet_scan"
+    assert open_sessions(FIXTURES / "events_20260803.json")[1].format == "ga4_events_json"
+    assert open_sessions(FIXTURES / "shop_sessions.parquet",
+                         mapping=read_mapping(FIXTURES / "shop_sessions_mapping.toml"))[1].format == "mapped"
+
+
+def test_an_events_table_in_a_database_is_built_into_sessions_there(tmp_path):
+    """``--connect duckdb:///… --table events``: GA4's own nested table, not a hand-written view."""
+    database = tmp_path / "warehouse.ddb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE events AS SELECT * FROM read_parquet(?)",
+                    [str(FIXTURES / "events_20260803.parquet")])
+    sessions, report = open_table(f"duckdb:///{database}", "events")
+    loaded, expected = load_sessions(FIXTURES / "events_20260803.parquet")
+    assert report.format == "ga4_events_table"
+    assert (report.rows_read, report.rows_kept, report.sessions) == (expected.rows_read, expected.rows_kept,
+                                                                     expected.sessions)
+    pd.testing.assert_frame_equal(comparable(sessions), comparable(loaded))
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=event_streams())
+def test_spark_local_mode_builds_the_sessions_of_random_events(spark, tmp_path_factory, events):
+    path = tmp_path_factory.mktemp("spark") / "events.parquet"
+    write(events, path)
+    table = ibis.pyspark.connect(spark).read_parquet(str(path))
+    if not naive_sessions(events)[0].shape[0]:
+        with pytest.raises(LoadError, match="no usable sessions"):
+            events_table(table, "spark table")
+        return
+    assert_as_naive(*events_table(table, "spark table"), events)
+
+
+def test_spark_local_mode_builds_the_sessions_of_the_fixture(spark):
+    table = ibis.pyspark.connect(spark).read_parquet(str(FIXTURES / "events_20260803.parquet"))
+    sessions, report = events_table(table, "spark table events")
+    loaded, expected = load_sessions(FIXTURES / "events_20260803.parquet")
+    pd.testing.assert_frame_equal(comparable(sessions), comparable(loaded))
+    assert (report.rows_read, report.dropped, report.sessions) == (expected.rows_read, expected.dropped,
+                                                                   expected.sessions)
