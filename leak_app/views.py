@@ -404,6 +404,8 @@ def load_report_html(report: dict) -> str:
     if not report:
         return ""
     rows = [("Rows read", report["rows_read"]), ("Rows kept", report["rows_kept"])]
+    if report.get("sessions", report["rows_kept"]) != report["rows_kept"]:  # GA4: events made sessions
+        rows.append(("Sessions they make", report["sessions"]))
     rows += [(f"Dropped: {reason}", n) for reason, n in report["dropped"].items()]
     table = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in rows)
     unmatched = report.get("unmatched_countries") or {}
@@ -415,6 +417,9 @@ def load_report_html(report: dict) -> str:
     absent = report.get("absent_columns") or []
     if absent:
         note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
+    commas = report.get("decimal_comma") or []
+    if commas:
+        note += f"<p>Numbers written with a decimal comma: {html.escape(', '.join(commas))}.</p>"
     return (
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
         f'read as {html.escape(report["format"])}.</p>{_files_html(report.get("files") or [])}'

@@ -187,6 +187,9 @@ def test_numbers_written_with_a_decimal_comma_load_as_the_original(ga_cleaned, t
     european, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
     whole, expected = open_sessions(ga_cleaned, scan_from=ENGINES[engine])
     assert report.decimal_comma == commas and expected.decimal_comma == []
+    from leak_app.views import load_report_html
+
+    assert "decimal comma: pageviews, revenue, timeonsite." in load_report_html(report.to_dict())
     assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(european), table(whole))
 

@@ -117,7 +117,12 @@ def test_small_ga4_parquet_files_are_scanned_and_small_json_files_loaded():
     """A Parquet export is read by DuckDB at any size (2 million events: 2.3 s against 46 s through
     pandas, benchmarks/ga4_events.py); JSON below the scan size is read by pandas, which counts
     unreadable lines."""
-    assert open_sessions(FIXTURES / "events_20260803.parquet")[1].format == "ga4_events_parquet_scan"
+    report = open_sessions(FIXTURES / "events_20260803.parquet")[1]
+    assert report.format == "ga4_events_parquet_scan"
+    from leak_app.views import load_report_html  # the page says how many sessions the events made
+
+    page = load_report_html(report.to_dict())
+    assert "<td>Rows kept</td><td>219</td></tr><tr><td>Sessions they make</td><td>40</td>" in page
     assert open_sessions(FIXTURES / "events_20260803.json")[1].format == "ga4_events_json"
     assert open_sessions(FIXTURES / "shop_sessions.parquet",
                          mapping=read_mapping(FIXTURES / "shop_sessions_mapping.toml"))[1].format == "mapped"
