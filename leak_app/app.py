@@ -180,6 +180,8 @@ TEXTS = {
     "takeaways": (views.takeaways_html, ("takeaways",)),
     "leaks_list": (views.leaks_html, ("leaks_table", "silent_leaks_table", "silent_warnings", "rate_change")),
     "load_report": (views.load_report_html, ("load_report",)),
+    "funnel_needs": (views.funnel_needs_html, ("load_report", "funnel")),
+    "duration_needs": (views.duration_needs_html, ("load_report",)),
 }
 
 
@@ -227,6 +229,7 @@ class Dashboard(pn.viewable.Viewer):
         self._draw_funnels()
         shown = ["cube", "country_table", *(t for plot in self._plots for t in plot.tables), "funnel_table",
                  *(output for _, outputs in TEXTS.values() for output in outputs)]
+        self._show_drawable()
         m.param.watch(self._refresh, list(dict.fromkeys(shown)))
         m.param.watch(lambda _: self.heatmap.draw(), "top_sources")  # another number of rows
 
@@ -274,10 +277,18 @@ class Dashboard(pn.viewable.Viewer):
                 self._draw_funnels()
                 for plot in self._plots:
                     plot.draw()
+                self._show_drawable()
                 return
             for plot in [*self._funnels, *self._plots]:
                 if changed & set(plot.tables):
                     plot.update()
+
+    def _show_drawable(self) -> None:
+        """Hide the views whose data has no column of what they are drawn from (their text says
+        so: ``funnel_needs``, ``duration_needs``), rather than draw every session at 0."""
+        self.funnel.visible = not self._texts["funnel_needs"].text
+        for plot in (self.duration_rates, self.duration_volume):
+            plot.pane.visible = not self._texts["duration_needs"].text
 
     def _recolor_map(self, countries, every_column: bool = False) -> None:
         """New rates on the drawn map: only the values are sent, the country shapes stay.
@@ -309,10 +320,10 @@ class Dashboard(pn.viewable.Viewer):
                            sizing_mode="stretch_width"),
                     title="Leaks, ranked by the conversions they lose", **card),
             pn.Card(self.map, title="Where visitors convert", **card),
-            pn.Card(self.funnel, title="Where the funnel leaks, by device: reached (blue) and lost at each "
-                    "step (red = largest leak)", **card),
-            pn.Row(pn.Card(self.duration_rates, self.duration_volume, title="Session duration vs conversion",
-                           **card),
+            pn.Card(self.funnel_needs, self.funnel, title="Where the funnel leaks, by device: reached (blue) "
+                    "and lost at each step (red = largest leak)", **card),
+            pn.Row(pn.Card(self.duration_needs, self.duration_rates, self.duration_volume,
+                           title="Session duration vs conversion", **card),
                    pn.Card(self.heatmap, title="Traffic sources × device", **card),
                    sizing_mode="stretch_width"),
             pn.Card(self.downloads(embed_downloads), self.load_report, title="Data and downloads", **card),

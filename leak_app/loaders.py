@@ -24,6 +24,7 @@ from .file_sets import file_rows, format_name, refuse_a_mix, session_files
 from .readers import DECIMAL_COMMA_ATTR, read_raw, refuse_repeated_columns, with_decimal_point
 from .schema import (
     DEVICES,
+    MEASURES,
     NOT_SET,
     NUMERIC,
     OTHER_DEVICE,
@@ -54,9 +55,9 @@ class Layout:
     columns: dict
     revenue_scale: float = 1.0
     #: Canonical columns the file may lack: a label (device, country, source, medium) is then
-    #: "(not set)" for every session (see ``absent``); without transactions, a session with
-    #: revenue counts as one transaction.
-    optional: tuple = field(default=TEXT)
+    #: "(not set)" for every session, pageviews and duration 0 (see ``absent``: the views that
+    #: need them say so); without transactions, a session with revenue counts as one transaction.
+    optional: tuple = field(default=(*TEXT, *MEASURES))
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
@@ -72,8 +73,8 @@ class Layout:
         return {"columns": dict(self.columns), "revenue_scale": self.revenue_scale}
 
     def absent(self, columns) -> list[str]:
-        """The labels a file with these (lower-cased) columns lacks."""
-        return [canon for canon in TEXT if self.columns.get(canon) not in columns]
+        """The labels and measures a file with these (lower-cased) columns lacks."""
+        return [canon for canon in (*TEXT, *MEASURES) if self.columns.get(canon) not in columns]
 
 
 _GA_COLUMNS = {
@@ -108,11 +109,12 @@ def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
     if unknown:
         raise LoadError(f"column mapping: unknown name(s) {', '.join(unknown)}; "
                         f"expected some of {', '.join(CANONICAL_NAMES)}")
-    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in (*TEXT, "transactions")]
+    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in (*TEXT, *MEASURES, "transactions")]
     if missing:
         raise LoadError(f"column mapping: no column given for {', '.join(missing)}")
     columns = {canon: str(src).strip().lower() for canon, src in mapping.items()}
-    return Layout("mapped", "file with a column mapping", columns, revenue_scale, (*TEXT, "transactions"))
+    return Layout("mapped", "file with a column mapping", columns, revenue_scale,
+                  (*TEXT, *MEASURES, "transactions"))
 
 
 def read_mapping(path: str | Path, overrides: dict | None = None,
@@ -322,7 +324,7 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
     out["date"] = _dates(mapped[source], source, label, flag)
     flag(implausible(out["date"]), implausible_date(source))
     for canon in NUMERIC:
-        src = layout.columns[canon]
+        src = layout.columns.get(canon)
         if src not in mapped:
             continue
         values = _numbers(mapped[src], src, label, flag)

@@ -34,6 +34,19 @@ SESSION_KEY = ["visitor_id", "session_id"]
 #: The labels a session is grouped by, and its numbers.
 TEXT = ("device", "country", "source", "medium")
 NUMERIC = ("pageviews", "duration", "transactions", "revenue")
+#: The numbers a view is drawn from, which a file may lack: the pageview funnel needs pageviews,
+#: the duration view durations (see ``needs``).
+MEASURES = {"pageviews": "the pageview funnel (Browsed → Engaged → Deep Engagement)",
+            "duration": "the session duration view"}
+
+
+def needs(report: dict, measure: str) -> str | None:
+    """What a view cannot show because the data has no ``measure`` column (None if it has one)."""
+    if measure not in report.get("absent_columns", []):
+        return None
+    return (f"The data has no {measure} column, which {MEASURES[measure]} needs: every session's "
+            f"{measure} would read 0. Map the column (--map {measure}=COLUMN) if the file has it under "
+            f"another name.")
 
 DEVICES = ("desktop", "mobile", "tablet")
 #: Devices outside DEVICES are grouped here rather than dropped.
@@ -105,7 +118,7 @@ class LoadReport:
     #: names several; see file_sets).
     files: list[dict] = field(default_factory=list)
     #: The labels (device, country, source, medium) the data has no column for: "(not set)" for
-    #: every session.
+    #: every session; and the measures (pageviews, duration) it has none for (see ``needs``).
     absent_columns: list[str] = field(default_factory=list)
     #: The column mapping the data was read with, if any: {"columns": {canonical name: column},
     #: "revenue_scale": x}, so that the same data can be read again (the check command to copy).

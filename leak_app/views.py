@@ -25,6 +25,7 @@ from bokeh.transform import dodge
 
 from .change import most_mixed
 from .leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
+from .schema import needs
 from .text import pct
 
 # Canvas, not WebGL: these plots draw at most hundreds of glyphs, and WebGL adds a read back
@@ -397,6 +398,19 @@ def kpi_cards_html(kpis: dict) -> str:
 def takeaways_html(sentences: list[str]) -> str:
     items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences) or "<li>No sessions to describe.</li>"
     return f'<ul class="takeaways">{items}</ul>'
+
+
+def funnel_needs_html(report: dict, funnel: str) -> str:
+    """Why the pageview funnel is not drawn: the data has no pageviews ("" if it has, or the funnel
+    is the e-commerce one)."""
+    sentence = needs(report, "pageviews") if funnel == "pageviews" else None
+    return f'<p class="needs">{html.escape(sentence)}</p>' if sentence else ""
+
+
+def duration_needs_html(report: dict) -> str:
+    """Why the duration view is not drawn: the data has no durations ("" if it has)."""
+    sentence = needs(report, "duration")
+    return f'<p class="needs">{html.escape(sentence)}</p>' if sentence else ""
 
 
 def load_report_html(report: dict) -> str:

@@ -100,8 +100,10 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
                         _period_units=[naive_units(part, period, edges, engaged, deep)
                                        for part, period in zip((before, now), periods)],
                         cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=effect),
-                        load_report={"absent_columns": [c for c in ("device", "country", "source", "medium")
-                                                        if c not in data]})
+                        funnel="pageviews",
+                        load_report={"absent_columns": [
+                            c for c in ("device", "country", "source", "medium", "pageviews", "duration")
+                            if c not in data]})
     for name, (compute, _) in TABLES.items():
         setattr(m, name, compute(m))
     m.takeaways = takeaways(m)

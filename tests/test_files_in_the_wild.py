@@ -157,6 +157,31 @@ def test_a_file_without_device_country_or_source_loads_with_them_not_set(tmp_pat
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them_say_so(tmp_path, engine):
+    """Only the session key, a date and a conversion signal are required: the funnel and duration
+    views (and their takeaways) say what they need instead of drawing every session at 0."""
+    from leak_app import SessionModel
+    from leak_app.app import Dashboard
+
+    demo = generate_sessions(3_000, seed=7)
+    demo.drop(columns=["pageviews", "duration"]).to_csv(tmp_path / "orders.csv", index=False)
+    sessions, report = open_sessions(tmp_path / "orders.csv", scan_from=ENGINES[engine])
+    assert report.absent_columns == ["pageviews", "duration"] and report.sessions == len(demo)
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    assert model.kpis["converting_sessions"] == demo["converted"].sum()
+    assert model.takeaways[0].startswith("The data has no pageviews column, which the pageview funnel")
+    assert model.takeaways[1].startswith("The data has no duration column, which the session duration view")
+    assert not any("funnel leak" in s or "convert most" in s for s in model.takeaways)
+    page = Dashboard(model=model)
+    assert not page.funnel.visible and "no pageviews column" in page.funnel_needs.object.text
+    assert not page.duration_rates.pane.visible and not page.duration_volume.pane.visible
+    assert "no duration column" in page.duration_needs.object.text
+    complete = Dashboard(model=SessionModel(sessions=demo))  # a file with both: drawn, nothing said
+    assert complete.funnel.visible and complete.duration_rates.pane.visible
+    assert complete.funnel_needs.object.text == complete.duration_needs.object.text == ""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("separator", [";", "\t"])
 def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tmp_path, engine, separator):
     """Excel writes ";" where the decimal mark is a comma; tab-separated exports are common too."""
