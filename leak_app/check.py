@@ -69,7 +69,7 @@ def command(model) -> str:
     baseline left to follow it, as ``previous``).
     """
     report = model.load_report
-    if report.get("format") == "ibis_table":
+    if report.get("format") in ("ibis_table", "ga4_events_table"):
         url, table = report["path"].rsplit(" table ", 1)
         args = ["--connect", url, "--table", table]
     else:
@@ -79,6 +79,8 @@ def command(model) -> str:
         args += ["--map", f"{name}={column}"]
     if mapping.get("revenue_scale", 1.0) != 1.0:
         args += ["--revenue-scale", f"{mapping['revenue_scale']:g}"]
+    if mapping.get("rows", "sessions") != "sessions":
+        args += ["--rows", mapping["rows"]]
     (b0, b1), (c0, c1) = model.periods()
     baseline = model.baseline_period or ("previous" if model.current_period else "")
     for option, spec, (start, end) in (("--current", model.current_period, (c0, c1)),

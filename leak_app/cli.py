@@ -26,11 +26,12 @@ def _mapping(args):
 
     pairs = dict(item.split("=", 1) for item in (args.map or []))
     if args.mapping is None and not pairs:
-        if args.revenue_scale is not None:
-            raise LoadError("--revenue-scale: goes with a column mapping (--mapping or --map); the exports "
-                            "this app recognizes have their own")
+        for option, given in (("--revenue-scale", args.revenue_scale), ("--rows", args.rows)):
+            if given is not None:
+                raise LoadError(f"{option}: goes with a column mapping (--mapping or --map); the exports "
+                                f"this app recognizes have their own")
         return None
-    return read_mapping(args.mapping, pairs, args.revenue_scale)
+    return read_mapping(args.mapping, pairs, args.revenue_scale, args.rows)
 
 
 def _table(args) -> tuple[str, str] | None:
@@ -195,6 +196,9 @@ def _source_options(p) -> None:
     p.add_argument("--revenue-scale", type=float, metavar="X",
                    help="with a mapping: the revenue column's unit in currency units (0.01 for cents, "
                         "0.000001 for GA's micros; overrides the mapping file's)")
+    p.add_argument("--rows", choices=("sessions", "hits"),
+                   help="with a mapping: a row per session, or per hit or product with the session's "
+                        "totals repeated on each (overrides the mapping file's rows)")
 
 
 def _comparison_options(p, current: str, baseline: str, default: str) -> None:

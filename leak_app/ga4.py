@@ -186,6 +186,7 @@ def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
 def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
     """The sessions of the events, kept in their engine, and the events' drops in ``report``
     (``rows_kept``: the events the sessions were built from)."""
+    report.row_level = "events"
     by_session = grouped(raw).cache()  # the events are read once
     counts = drop_counts(by_session).to_pandas()
     kept = counts["reason"].isna()

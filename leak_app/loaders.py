@@ -11,7 +11,7 @@ file, column or row and what was expected.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,11 @@ from .schema import (
 MAX_BAD_FRACTION = 0.5
 
 CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
+#: A column that numbers the hits of a session: its rows are hits (Layout.rows), as in tables
+#: flattened from GA's BigQuery export (UNNEST(hits)).
+HIT_COLUMNS = ("hitnumber", "hits.hitnumber", "hit_number")
+#: Drop reason of the rows of a hit-level file after a session's first on a day.
+HIT_ROW = "hit row of a session already counted (rows = hits: its totals are the session's)"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class Layout:
     #: "(not set)" for every session, pageviews and duration 0 (see ``absent``: the views that
     #: need them say so); without transactions, a session with revenue counts as one transaction.
     optional: tuple = field(default=(*TEXT, *MEASURES))
+    #: "sessions" (a row per session) or "hits": a row per hit or product, the session's totals
+    #: repeated on each, as flattened Google Analytics tables are (see HIT_COLUMNS).
+    rows: str = "sessions"
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
@@ -70,7 +78,7 @@ class Layout:
         """How the load report records a column mapping (empty for a detected layout)."""
         if self.name != "mapped":
             return {}
-        return {"columns": dict(self.columns), "revenue_scale": self.revenue_scale}
+        return {"columns": dict(self.columns), "revenue_scale": self.revenue_scale, "rows": self.rows}
 
     def absent(self, columns) -> list[str]:
         """The labels and measures a file with these (lower-cased) columns lacks."""
@@ -118,9 +126,9 @@ def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
 
 
 def read_mapping(path: str | Path, overrides: dict | None = None,
-                 revenue_scale: float | None = None) -> Layout:
-    """A mapping layout from a TOML file (``[columns]`` and ``revenue_scale``) and/or overrides of
-    its columns and its revenue scale."""
+                 revenue_scale: float | None = None, rows: str | None = None) -> Layout:
+    """A mapping layout from a TOML file (``[columns]``, ``revenue_scale`` and ``rows``) and/or
+    overrides of its columns, its revenue scale and its rows."""
     config = {}
     if path is not None:
         try:
@@ -132,7 +140,11 @@ def read_mapping(path: str | Path, overrides: dict | None = None,
     if not isinstance(scale, (int, float)) or scale <= 0:
         raise LoadError(f"{path or '--revenue-scale'}: revenue_scale must be a positive number, "
                         f"not {scale!r}")
-    return mapped_layout(columns, float(scale))
+    rows = config.get("rows", "sessions") if rows is None else rows
+    if rows not in ("sessions", "hits"):
+        raise LoadError(f"{path}: rows must be \"sessions\" (a row per session) or \"hits\" (a row per "
+                        f"hit or product, the session's totals repeated on each), not {rows!r}")
+    return replace(mapped_layout(columns, float(scale)), rows=rows)
 
 
 def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | None = None) -> Layout:
@@ -156,6 +168,8 @@ def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | N
     missing = [c for c in layout.required() if c not in cols]
     if missing:
         raise missing_columns(label, missing, layout.label)
+    if cols & set(HIT_COLUMNS):
+        return replace(layout, rows="hits")
     return layout
 
 
@@ -192,14 +206,19 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
     report.decimal_comma = sorted(set(layout.numeric()) & set(raw.attrs.get(DECIMAL_COMMA_ATTR, [])))
     mapped = mapped.assign(**{src: with_decimal_point(mapped[src]) for src in report.decimal_comma})
-    duplicate = _hashable(mapped).duplicated().to_numpy()
-    report.duplicates_removed = int(duplicate.sum())
-    report.drop("exact duplicate row", report.duplicates_removed)
-    mapped = mapped[~duplicate]
+    report.row_level = layout.rows
+    if layout.rows == "sessions":  # (hits of a session repeat its columns: not duplicates)
+        duplicate = _hashable(mapped).duplicated().to_numpy()
+        report.duplicates_removed = int(duplicate.sum())
+        report.drop("exact duplicate row", report.duplicates_removed)
+        mapped = mapped[~duplicate]
 
     sessions, reasons = _parse(mapped, layout, label)
     report.drop_all(reasons.counts())
     sessions = sessions[reasons.kept()]
+    if layout.rows == "hits":
+        sessions, repeats = one_row_a_day(sessions)
+        report.drop(HIT_ROW, repeats)
     sessions, merged = merge_repeated_sessions(sessions)
     report.drop("repeated session id (merged into its first row)", merged)
     return _finish(sessions, report)
@@ -281,6 +300,22 @@ def _finish(sessions: pd.DataFrame, report: LoadReport, rows_kept: int | None = 
         raise nothing_kept(report)
     report.unmatched_countries = unmatched_countries(table["country"])
     return table, report
+
+
+def one_row_a_day(hits: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A hit-level file's rows as one row per session and day, and how many rows that folded.
+
+    Each hit repeats its session's totals, so they are taken once (the largest, should a hit
+    lack one), never added up; the labels are the least of the session's (a session's are the
+    same on every hit). A session crossing midnight keeps a row a day, whose totals
+    :func:`merge_repeated_sessions` then adds up, as for a session export.
+    """
+    keys = [*SESSION_KEY, "date"]
+    rows = hits.groupby(keys, sort=False, observed=True).agg(
+        **{c: (c, "max") for c in NUMERIC}, **{c: (c, "min") for c in TEXT}).reset_index()
+    # In date order, so that a session crossing midnight is dated where it started, whatever the
+    # order of the hits in the file (as the scan dates it).
+    return rows.sort_values("date", kind="stable", ignore_index=True), len(hits) - len(rows)
 
 
 def merge_repeated_sessions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

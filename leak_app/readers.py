@@ -32,6 +32,8 @@ AVRO_MAGIC = b"Obj\x01"
 #: (``LEAK_APP_MAX_EXPANDED_MB``): session exports compress 5 to 30 times.
 MAX_EXPANDED_BYTES = int(os.environ.get("LEAK_APP_MAX_EXPANDED_MB", "2048")) * 2**20
 MAX_EXPANSION = 200
+#: The columns of a CSV that may hold JSON records: the Kaggle Google Analytics CSV's.
+JSON_COLUMNS = ("device", "geonetwork", "totals", "trafficsource", "customdimensions", "hits")
 #: Per-hit arrays of BigQuery session exports: large, and not needed for sessions.
 SKIPPED_KEYS = ("hits", "customDimensions")
 
@@ -177,9 +179,10 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
     commas = [column for column in frame.columns if sep != "," and decimal_comma(frame[column])]
-    # Columns holding JSON objects (the Kaggle layout's device, totals, ...) are parsed.
+    # The Kaggle layout's columns of JSON objects (device, totals, ...) are parsed; a label that
+    # merely starts with "{" (a country named so) stays text.
     nested, dropped, bad = [], {}, pd.Series(False, index=frame.index)
-    for column in frame.columns:
+    for column in (c for c in frame.columns if str(c).strip().lower() in JSON_COLUMNS):
         values = frame[column]
         filled = values.str.len() > 0
         if filled.any() and values[filled].str.startswith("{").all():

@@ -29,6 +29,7 @@ from .file_sets import file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import (
     GA4_EVENTS,
+    HIT_ROW,
     MAX_BAD_FRACTION,
     Layout,
     detect_layout,
@@ -179,6 +180,9 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     parsed = _parsed(raw, layout)
     rows = parsed.filter(parsed.reason.isnull()).drop("reason", *([FILE] if FILE in parsed.columns else []))
     ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
+    if layout.rows == "hits":
+        rows = _one_row_a_day(rows)
+        ids = rows.select(*SESSION_KEY)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
             if not pq.read_metadata(cached / "repeated.parquet").num_rows:
@@ -195,11 +199,15 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
                         cache_key=key, absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
                         files=file_rows([(file, per_file.get(str(file), 0)) for file in files]),
-                        decimal_comma=commas)
+                        decimal_comma=commas, row_level=layout.rows)
     reasons = counts.groupby("reason")["rows"].sum().to_dict()
     _refuse_if_mostly_bad(reasons, report.rows_read, label)
     report.drop_all(reasons)
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
+    if layout.rows == "hits":
+        folded = _per_country(rows)
+        report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
+        kept = folded
     repeated = _repeated(ids)
     sessions, merged_away = _merge_repeated(rows, repeated, report)
     by_country = kept.sub(merged_away, fill_value=0)
@@ -233,12 +241,17 @@ def counted_events(events: ibis.Table, report: LoadReport) -> ibis.Table:
     rows read, sessions and unmatched countries counted there."""
     sessions = ga4.counted(events, report)
     report.rows_read = report.rows_kept + sum(report.dropped.values())
-    by_country = sessions.group_by("country").aggregate(rows=sessions.count()).to_pandas()
-    report.sessions = int(by_country["rows"].sum())
+    by_country = _per_country(sessions)
+    report.sessions = int(by_country.sum())
     if not report.sessions:
         raise nothing_kept(report)
-    report.unmatched_countries = unmatched_country_counts(by_country.set_index("country")["rows"])
+    report.unmatched_countries = unmatched_country_counts(by_country)
     return sessions
+
+
+def _per_country(rows: ibis.Table) -> pd.Series:
+    """The rows of each country."""
+    return rows.group_by("country").aggregate(rows=rows.count()).to_pandas().set_index("country")["rows"]
 
 
 def _kept_report(folder: Path, label: str) -> LoadReport | None:
@@ -386,6 +399,12 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     return raw.select(**values, reason=reason, **({FILE: raw[FILE]} if FILE in raw.columns else {}))
 
 
+def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
+    """A hit-level file's rows as one a session and day, as :func:`.loaders.one_row_a_day`."""
+    return hits.group_by([*SESSION_KEY, "date"]).aggregate(
+        **{c: hits[c].max() for c in NUMERIC}, **{c: hits[c].min() for c in TEXT})
+
+
 def _repeated(ids: ibis.Table) -> ibis.Table:
     """The session ids on more than one row, and on how many (a small table, kept in the engine).
 
@@ -418,9 +437,8 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport
     if not repeated.count().to_pandas():
         return rows, pd.Series(dtype="int64")
     sessions, merged, parts, distinct = _merged(rows, repeated)
-    per_country = {
-        name: t.group_by("country").aggregate(rows=t.count()).to_pandas().set_index("country")["rows"]
-        for name, t in (("parts", parts), ("distinct", distinct), ("merged", merged))}
+    per_country = {name: _per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
+                                                         ("merged", merged))}
     total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
     report.duplicates_removed = total - unique
     report.drop(EXACT_DUPLICATE, total - unique)

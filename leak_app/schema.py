@@ -125,6 +125,10 @@ class LoadReport:
     mapping: dict = field(default_factory=dict)
     #: The columns of a ";"- or tab-delimited CSV read with a decimal comma ("12,5" = 12.5).
     decimal_comma: list[str] = field(default_factory=list)
+    #: What a row of the data is: "sessions"; "hits" (a row per hit or product, the session's totals
+    #: repeated on each: taken once a session and day, the other rows dropped with a reason); or
+    #: "events" (GA4: built into sessions).
+    row_level: str = "sessions"
 
     def drop(self, reason: str, count: int) -> None:
         if count:

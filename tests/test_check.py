@@ -314,6 +314,40 @@ def test_the_command_of_a_mapped_file_reads_it_with_the_same_mapping(tmp_path, c
         pd.read_csv(fixtures / "shop_sessions.csv")["Revenue (cents)"].sum() / 1000, abs=0.005)  # to the cent
 
 
+def test_the_command_of_a_hit_level_file_reads_it_as_hits(tmp_path, capsys):
+    """rows = "hits" in the mapping: the command says --rows hits, or it would count each hit's
+    copy of the session's totals (the old command read the file as sessions)."""
+    from test_files_in_the_wild import hits_of
+
+    from leak_app.loaders import read_mapping
+    from leak_app.sources import open_data
+
+    fixtures = ROOT / "tests" / "fixtures"
+    shop = pd.read_csv(fixtures / "shop_sessions.csv", dtype=str, keep_default_na=False)
+    hits_of(shop, "Pages").to_csv(tmp_path / "shop_hits.csv", index=False)
+    mapping = read_mapping(fixtures / "shop_sessions_mapping.toml", rows="hits")
+    sessions, report = open_data(tmp_path / "shop_hits.csv", mapping)
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    command = check.command(model)
+    assert "--rows hits" in command
+    args = parser().parse_args(shlex.split(command)[3:])
+    assert _filtered_model(args.path, args).kpis == model.kpis
+
+
+def test_the_command_of_a_ga4_events_table_names_the_table(tmp_path):
+    import duckdb
+
+    from leak_app.sources import open_data
+
+    database = tmp_path / "ga4.ddb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE events AS SELECT * FROM read_parquet(?)",
+                    [str(ROOT / "tests" / "fixtures" / "events_20260803.parquet")])
+    sessions, report = open_data(table=(f"duckdb:///{database}", "events"))
+    command = check.command(SessionModel(sessions=sessions, load_report=report.to_dict()))
+    assert f"--connect duckdb:///{database} --table events" in command
+
+
 def test_a_revenue_scale_without_a_mapping_is_refused(capsys):
     status, _, err = run_check(capsys, "--revenue-scale", "0.01", *HALVES)
     assert status == 2 and "--revenue-scale: goes with a column mapping" in err

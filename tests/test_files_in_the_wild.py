@@ -15,6 +15,7 @@ from test_cli import run
 from test_engines import assert_same_report
 
 from leak_app.demo import generate_sessions
+from leak_app.loaders import HIT_ROW, read_mapping
 from leak_app.schema import LoadError
 from leak_app.sources import open_sessions
 
@@ -246,3 +247,55 @@ def test_a_damaged_avro_file_is_refused_by_name(tmp_path):
     path.write_bytes(path.read_bytes()[:700])
     with pytest.raises(LoadError, match=r"events\.avro: not a readable Avro file"):
         open_sessions(path)
+
+
+def hits_of(sessions: pd.DataFrame, pageviews: str) -> pd.DataFrame:
+    """A session table flattened to a row per hit, as UNNEST(hits) does: each session's row
+    repeated once per pageview (once at least), its totals on every copy, a hit number added."""
+    repeats = pd.to_numeric(sessions[pageviews], errors="coerce").fillna(1).clip(lower=1).astype(int)
+    hits = sessions.loc[sessions.index.repeat(repeats)].copy()
+    hits.insert(2, "hitNumber", hits.groupby(level=0).cumcount() + 1)
+    return hits.sample(frac=1, random_state=4)  # exports are in no particular order
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hit_level_rows_are_combined_into_the_sessions_of_the_session_export(ga_raw, tmp_path, engine):
+    """The real sample flattened to 40,000 hit rows (detected by their hitNumber column): the
+    sessions and every KPI are the session export's, the repeated totals counted once, and the
+    two sessions crossing midnight still merged across their two days."""
+    from leak_app import SessionModel
+
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    hits_of(raw, "pageviews").to_csv(tmp_path / "hits.csv", index=False)
+    sessions, report = open_sessions(tmp_path / "hits.csv", scan_from=ENGINES[engine])
+    whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
+    assert report.row_level == "hits" and expected.row_level == "sessions"
+    assert report.rows_read > 3 * expected.rows_read
+    assert report.rows_read == report.rows_kept + sum(report.dropped.values())
+    assert report.sessions == expected.sessions and report.unmatched_countries == expected.unmatched_countries
+    folded = report.dropped.pop(HIT_ROW)
+    merged = "repeated session id (merged into its first row)"
+    assert report.dropped == {merged: expected.dropped[merged]}  # only the midnight splits
+    assert folded == report.rows_read - expected.rows_read + expected.duplicates_removed
+    pd.testing.assert_frame_equal(table(sessions), table(whole))
+    assert SessionModel(sessions=sessions).kpis == SessionModel(sessions=whole).kpis
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_mapping_says_its_rows_are_hits(tmp_path, engine):
+    """A file without a hit number column says so in its mapping (rows = "hits")."""
+    shop = pd.read_csv(FIXTURES / "shop_sessions.csv", dtype=str, keep_default_na=False)
+    hits_of(shop, "Pages").drop(columns="hitNumber").to_csv(tmp_path / "shop_hits.csv", index=False)
+    mapping = (FIXTURES / "shop_sessions_mapping.toml").read_text()
+    (tmp_path / "hits.toml").write_text('rows = "hits"\n' + mapping)
+    sessions, report = open_sessions(tmp_path / "shop_hits.csv", mapping=read_mapping(tmp_path / "hits.toml"),
+                                     scan_from=ENGINES[engine])
+    whole, expected = open_sessions(FIXTURES / "shop_sessions.csv",
+                                    mapping=read_mapping(FIXTURES / "shop_sessions_mapping.toml"),
+                                    scan_from=ENGINES[engine])
+    assert report.row_level == "hits" and report.mapping["rows"] == "hits"
+    assert report.sessions == expected.sessions
+    pd.testing.assert_frame_equal(table(sessions), table(whole))
+    (tmp_path / "visits.toml").write_text('rows = "visits"\n' + mapping)
+    with pytest.raises(LoadError, match=r"visits\.toml: rows must be \"sessions\" .* or \"hits\""):
+        read_mapping(tmp_path / "visits.toml")

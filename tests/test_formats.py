@@ -236,6 +236,10 @@ WRITERS = {
 
 
 @PROPERTY
+@example(table=to_canonical(pd.DataFrame([{  # a country that starts like JSON: every row was dropped
+    "visitor_id": "1", "session_id": "1700000000", "date": pd.Timestamp("2026-01-01"), "device": "desktop",
+    "country": "{", "source": "b", "medium": "c", "pageviews": 0, "duration": 0, "transactions": 0,
+    "revenue": 0.0}])), name="canonical.csv", gz=False)
 @example(table=to_canonical(pd.DataFrame([{  # one GA4 event cannot carry a duration: see formats.ga4_events
     "visitor_id": "1", "session_id": "1700000000", "date": pd.Timestamp("2026-01-01"), "device": "desktop",
     "country": "a", "source": "b", "medium": "c", "pageviews": 0, "duration": 1, "transactions": 0,
