@@ -97,7 +97,7 @@ class Upload(pn.viewable.Viewer):
         if self._folder is not None:
             self._folder.cleanup()
         self._folder = folder
-        self._say(f"Loaded {report['rows_kept']:,} sessions from {name}.", "success")
+        self._say(f"Loaded {report['sessions']:,} sessions from {name}.", "success")
 
     def _failed(self, name: str, exc: Exception, folder: tempfile.TemporaryDirectory) -> None:
         folder.cleanup()

@@ -6,7 +6,7 @@ import os
 import tempfile
 
 import pytest
-from helpers import GA_HEADER, drawing_threads, held, settled
+from helpers import GA_HEADER, ROOT, drawing_threads, held, settled
 
 from leak_app import SessionModel
 from leak_app import model as model_module
@@ -34,6 +34,13 @@ def test_any_file_name_is_a_label_never_a_path(upload, filename):
     send(upload, filename, TWO_SESSIONS)
     assert upload.status.alert_type == "success", upload.status.object
     assert upload.model.kpis["sessions"] == 2 and upload.model.load_report["path"] == filename
+
+
+def test_the_sessions_of_an_event_export_are_counted_as_sessions(upload):
+    """A GA4 export's rows are events: the page said "Loaded 219 sessions" of its 40."""
+    send(upload, "events.json", (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes())
+    assert upload.status.object == "Loaded 40 sessions from events.json."
+    assert upload.model.kpis["sessions"] == 40
 
 
 def test_an_empty_file_is_said_so_and_the_data_stays(upload):
