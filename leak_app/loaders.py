@@ -155,7 +155,7 @@ def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | N
     elif "visitor_id" in cols:
         layout = CANONICAL
     elif "fullvisitorid" in cols and any(c.startswith("totals.") for c in cols):
-        layout = GA_BIGQUERY if kind in ("json", "avro") else GA_KAGGLE
+        layout = GA_KAGGLE if kind == "csv" else GA_BIGQUERY
     elif "fullvisitorid" in cols:
         layout = GA_CLEANED if "revenue" in cols else GA_SESSIONS
     else:

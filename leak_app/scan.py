@@ -1,8 +1,9 @@
 """Session files scanned by DuckDB, never loaded into pandas: larger than memory.
 
 Flat layouts are scanned: the canonical table, the Google Analytics session exports
-and files with a column mapping; so are GA4 event exports, built into sessions by
-:mod:`.ga4`'s query (the nested Universal Analytics exports are read by pandas).
+and files with a column mapping; so are Universal Analytics' BigQuery exports (their
+records' fields read as columns, ``totals.pageviews``) and GA4 event exports, built into
+sessions by :mod:`.ga4`'s query (the Kaggle CSV's JSON cells are read by pandas).
 The rows are parsed and checked in Ibis expressions (the same checks and drop
 reasons as :mod:`leak_app.loaders`), so every row is still accounted for, and the
 session table stays a lazy query that the cube build runs. DuckDB streams the file
@@ -67,7 +68,7 @@ from .schema import (
 #: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
 MEMORY_LIMIT = "1GB"
 #: Layouts scanned (flat columns); the others are read by pandas.
-SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "mapped")
+SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "ga_sessions_bigquery_json", "mapped")
 EXACT_DUPLICATE = "exact duplicate row"
 #: The column DuckDB names each row's file in when it reads several.
 FILE = "filename"
@@ -114,13 +115,25 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     if kind == "avro":  # DuckDB reads Avro with an extension it downloads: pandas reads it (fastavro)
         return None
     try:
-        columns = [c.strip().lower() for c in _read(ibis.duckdb.connect(), path, kind).columns]
-        if mapping is None and ga4.is_ga4(columns):
+        raw = _read(ibis.duckdb.connect(), path, kind)
+        written = [c.strip().lower() for c in raw.columns]
+        if mapping is None and ga4.is_ga4(written):
             return GA4_EVENTS
-        layout = detect_layout(columns, kind, str(path), mapping)
+        layout = detect_layout(_flattened(raw).columns, kind, str(path), mapping)
     except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
         return None
-    return layout if layout.name in SCANNED and not any("." in c for c in columns) else None
+    # (Dotted names as written are left to pandas: the Kaggle CSV's JSON cells, flattened there.)
+    return layout if layout.name in SCANNED and not any("." in c for c in written) else None
+
+
+def _flattened(raw: ibis.Table) -> ibis.Table:
+    """The table with lower-case column names, its records' fields one level deep as columns of
+    their own (``totals.pageviews``), as the pandas reader flattens them (GA4's ``event_params``, a
+    list, stays whole)."""
+    raw = raw.rename({c.strip().lower(): c for c in raw.columns})
+    records = [c for c in raw.columns if raw[c].type().is_struct()]
+    return raw.mutate(**{f"{c}.{name.strip().lower()}": raw[c][name]
+                         for c in records for name in raw[c].type().names}).drop(*records)
 
 
 def connect() -> ibis.BaseBackend:
@@ -165,7 +178,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
         raw = _read(connect(), files, kind)
     except Exception as exc:  # DuckDB's own message says what is wrong
         raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
-    raw = raw.rename({c.strip().lower(): c for c in raw.columns})
+    raw = _flattened(raw)
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     missing = [c for c in layout.required() if c not in raw.columns]
     if missing:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 
+import duckdb
 import ibis
 import pandas as pd
 import pytest
@@ -112,8 +113,8 @@ def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
     demo.to_parquet(path)
     assert isinstance(open_sessions(path, scan_from=0)[0], ibis.Table)
     assert isinstance(open_sessions(path)[0], pd.DataFrame)  # small: pandas, for its finer checks
-    nested = FIXTURES / "ga_sessions_20260803.json"
-    assert isinstance(open_sessions(nested, scan_from=0)[0], pd.DataFrame)
+    kaggle = FIXTURES / "train_v2_sample.csv"  # JSON in its cells: read by pandas at any size
+    assert isinstance(open_sessions(kaggle, scan_from=0)[0], pd.DataFrame)
 
 
 def test_a_scanned_file_with_no_sessions_columns_is_refused(tmp_path):
@@ -182,9 +183,24 @@ def test_flat_exports_scan_as_pandas_loads_them(name, mapping):
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
-@pytest.mark.parametrize("name", ["ga_sessions_20260803.json", "train_v2_sample.csv"])
-def test_nested_exports_are_left_to_pandas(name):
-    assert scan_layout(FIXTURES / name) is None
+def test_the_kaggle_csvs_json_cells_are_left_to_pandas():
+    assert scan_layout(FIXTURES / "train_v2_sample.csv") is None
+
+
+@pytest.mark.parametrize("name", ["ga_sessions_20260803.json", "ga_sessions_20260803.json.gz", "parquet"])
+def test_universal_analytics_bigquery_exports_scan_as_pandas_loads_them(name, tmp_path):
+    """BigQuery's nested ga_sessions_* records (totals, device, geoNetwork, trafficSource), as JSON
+    and as Parquet: their fields are columns of the scan, as pandas flattens them."""
+    path = FIXTURES / name
+    if name == "parquet":  # the JSON export's records as Parquet structs, written by DuckDB
+        path = tmp_path / "ga_sessions_20260803.parquet"
+        duckdb.sql(f"COPY (SELECT * FROM read_json('{FIXTURES / 'ga_sessions_20260803.json'}')) TO '{path}'")
+    assert scan_layout(path).name == "ga_sessions_bigquery_json"
+    scanned, report = scan_sessions(path, layout=scan_layout(path))
+    loaded, expected = load_sessions(path)
+    assert report.format == f"{expected.format}_scan"
+    assert_same_report(report, expected)
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
 def test_the_real_ga360_sample_scans_as_pandas_loads_it(ga_raw):
