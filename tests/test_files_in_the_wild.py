@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import formats
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_cli import run
 from test_engines import assert_same_report
+from test_formats import canonical_tables
 
 from leak_app.demo import generate_sessions
 from leak_app.loaders import HIT_ROW, read_mapping
-from leak_app.schema import LoadError
+from leak_app.schema import TEXT, LoadError
 from leak_app.sources import open_sessions
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -31,9 +36,9 @@ def write(path, text: str, compress: bool = False) -> None:
 def table(sessions) -> pd.DataFrame:
     """The sessions as one comparable frame, whichever engine holds them."""
     frame = sessions if isinstance(sessions, pd.DataFrame) else sessions.to_pandas()
-    frame = frame.assign(date=pd.to_datetime(frame["date"]))[["visitor_id", "session_id", "date", "device",
-                                                               "country", "source", "pageviews", "duration",
-                                                               "transactions", "revenue"]]
+    columns = ["visitor_id", "session_id", "date", "device", "country", "source", "pageviews", "duration",
+               "transactions", "revenue"]
+    frame = frame.assign(date=pd.to_datetime(frame["date"]).astype("datetime64[ns]"))[columns]
     frame = frame.astype({c: str for c in ("visitor_id", "session_id", "device", "country", "source")})
     frame = frame.astype({c: "float64" for c in ("pageviews", "duration", "transactions", "revenue")})
     return frame.sort_values(["visitor_id", "session_id"]).reset_index(drop=True)
@@ -299,3 +304,28 @@ def test_a_mapping_says_its_rows_are_hits(tmp_path, engine):
     (tmp_path / "visits.toml").write_text('rows = "visits"\n' + mapping)
     with pytest.raises(LoadError, match=r"visits\.toml: rows must be \"sessions\" .* or \"hits\""):
         read_mapping(tmp_path / "visits.toml")
+
+
+OPTIONAL = ["device", "country", "source", "medium", "pageviews", "duration"]
+
+
+@settings(max_examples=25, deadline=None, derandomize=os.environ.get("CI") == "true",
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sessions=canonical_tables(), absent=st.sets(st.sampled_from(OPTIONAL)), parts=st.integers(1, 4),
+       engine=st.sampled_from(sorted(ENGINES)), gz=st.booleans())
+def test_any_table_split_into_files_without_any_optional_columns_loads_as_the_whole(
+        tmp_path_factory, sessions, absent, parts, engine, gz):
+    """A canonical table (text of any kind in its labels) written as a folder of up to four files
+    in date order, gzipped or not, some of its optional columns left out: the same sessions on
+    both engines, the left-out labels "(not set)" and measures 0, every row and file accounted for."""
+    folder = tmp_path_factory.mktemp("files")
+    written = sessions.drop(columns=["converted", *absent]).sort_values("date", kind="stable")
+    for i, rows in enumerate(np.array_split(np.arange(len(written)), parts)):
+        text = written.iloc[rows].to_csv(index=False, date_format="%Y-%m-%d")
+        write(folder / f"sessions_{i}.csv{'.gz' if gz else ''}", text, compress=gz)
+    loaded, report = open_sessions(folder, scan_from=ENGINES[engine])
+    assert report.absent_columns == [c for c in OPTIONAL if c in absent]
+    assert report.rows_read == report.rows_kept + sum(report.dropped.values()) == len(sessions)
+    assert report.dropped == {} and sum(f["rows"] for f in report.files) == len(sessions)
+    expected = sessions.assign(**{c: "(not set)" if c in TEXT else 0 for c in absent})
+    pd.testing.assert_frame_equal(table(loaded), table(expected))
