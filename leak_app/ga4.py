@@ -151,14 +151,23 @@ def events(raw: ibis.Table) -> ibis.Table:
     )
 
 
-def grouped(raw: ibis.Table) -> ibis.Table:
+def _first_event(ev: ibis.Table, engine: str) -> ibis.Value:
+    """A session's first event: the least (timestamp, labels) record. (Its labels as the argmin of a
+    text key, or a sorted aggregate, kept every session's strings in DuckDB's memory: it could not
+    spill them, and 100 M events ran out of memory. BigQuery cannot take the least of records, so
+    there it is the first of the events sorted so, as BigQuery does it.)"""
+    record = ibis.struct({"timestamp": ev.timestamp, **{label: ev[label] for label in TEXT}})
+    if engine == "bigquery":
+        return record.first(order_by=[ev.timestamp, *(ev[label] for label in TEXT)])
+    return record.min()
+
+
+def grouped(raw: ibis.Table, engine: str | None = None) -> ibis.Table:
     """One row per session and drop reason, with its events: the kept sessions (reason null) and
-    the dropped events' counts in one pass over the events."""
+    the dropped events' counts in one pass over the events. ``engine``: the name of the Ibis
+    backend that runs it (default: the events' own)."""
     ev = events(raw)
-    # The first event: the least (timestamp, labels) record. (Its labels as the argmin of a text
-    # key, or a sorted aggregate, kept every session's strings in DuckDB's memory: it could not
-    # spill them, and 100 M events ran out of memory.)
-    first = ibis.struct({"timestamp": ev.timestamp, **{label: ev[label] for label in TEXT}}).min()
+    first = _first_event(ev, engine or raw.get_backend().name)
     out = ev.group_by([*SESSION_KEY, "reason"]).aggregate(
         events=ev.count(), date=ev.date.min(), first=first, last=ev.timestamp.max(),
         pageviews=ev.page_view.sum().cast("float64"), transactions=ev.purchase.sum().cast("float64"),

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from naive_ga4 import naive_sessions
 from test_engines import assert_same_report
 
+from leak_app import ga4
 from leak_app.loaders import load_sessions, read_mapping
 from leak_app.scan import scan_layout, scan_sessions
 from leak_app.schema import ECOMMERCE_STEPS, LoadError
@@ -162,3 +163,17 @@ def test_spark_local_mode_builds_the_sessions_of_the_fixture(spark):
     pd.testing.assert_frame_equal(comparable(sessions), comparable(loaded))
     assert (report.rows_read, report.dropped, report.sessions) == (expected.rows_read, expected.dropped,
                                                                    expected.sessions)
+
+
+def test_the_query_compiles_for_bigquery_without_ordering_records():
+    """BigQuery has no MIN of a STRUCT, which DuckDB and Spark take the first event by: there the
+    first event is the first of the session's events sorted so (ARRAY_AGG … ORDER BY … LIMIT 1).
+    Checked as BigQuery SQL that sqlglot parses; BigQuery itself is not reachable from here."""
+    import sqlglot
+
+    events = ibis.table(ibis.duckdb.connect().read_parquet(FIXTURES / "events_20260803.parquet").schema(),
+                        name="events_20260803")
+    sql = ibis.to_sql(ga4.sessions(ga4.grouped(events, engine="bigquery")), dialect="bigquery")
+    assert "ARRAY_AGG(" in sql and "MIN(STRUCT(" not in sql.upper()
+    sqlglot.parse_one(sql, read="bigquery")
+    assert "ARRAY_AGG(" not in ibis.to_sql(ga4.grouped(events, engine="duckdb"), dialect="duckdb").upper()
