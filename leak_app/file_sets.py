@@ -34,6 +34,12 @@ def session_files(path: Path, label: str) -> list[Path]:
     raise LoadError(f"{label}: no such file")
 
 
+def file_label(file: Path, files: list[Path], label: str) -> str:
+    """How messages name one of ``files``: by its path, or, when it is the only one, as the user
+    named it (an upload's own name)."""
+    return label if len(files) == 1 else str(file)
+
+
 def format_name(layout: str, kind: str) -> str:
     """A file's format as messages name it: its layout and its kind ("ga_sessions_csv",
     "canonical_parquet"), the kind once."""

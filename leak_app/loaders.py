@@ -20,7 +20,7 @@ import pandas as pd
 from . import ga4
 from .countries import unmatched_countries
 from .duck import registered
-from .file_sets import file_rows, format_name, refuse_a_mix, session_files
+from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session_files
 from .readers import DECIMAL_COMMA_ATTR, read_raw, refuse_repeated_columns, with_decimal_point
 from .schema import (
     DEVICES,
@@ -70,6 +70,12 @@ class Layout:
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
 
+    def refuse_missing(self, columns, label: str) -> None:
+        """A LoadError if a file (or table) with these columns lacks one this layout needs."""
+        missing = [c for c in self.required() if c not in columns]
+        if missing:
+            raise missing_columns(label, missing, self.label)
+
     def numeric(self) -> list[str]:
         """The columns holding the numbers (pageviews, duration, transactions, revenue)."""
         return [src for canon, src in self.columns.items() if canon in NUMERIC]
@@ -117,12 +123,12 @@ def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
     if unknown:
         raise LoadError(f"column mapping: unknown name(s) {', '.join(unknown)}; "
                         f"expected some of {', '.join(CANONICAL_NAMES)}")
-    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in (*TEXT, *MEASURES, "transactions")]
+    optional = (*TEXT, *MEASURES, "transactions")
+    missing = [c for c in CANONICAL_NAMES if c not in mapping and c not in optional]
     if missing:
         raise LoadError(f"column mapping: no column given for {', '.join(missing)}")
     columns = {canon: str(src).strip().lower() for canon, src in mapping.items()}
-    return Layout("mapped", "file with a column mapping", columns, revenue_scale,
-                  (*TEXT, *MEASURES, "transactions"))
+    return Layout("mapped", "file with a column mapping", columns, revenue_scale, optional)
 
 
 def read_mapping(path: str | Path, overrides: dict | None = None,
@@ -165,9 +171,7 @@ def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | N
             f"or events_* export, or the canonical table ({', '.join(CANONICAL.required())}) — "
             f"or give a column mapping; found: {', '.join(columns[:20]) or 'none'}"
         )
-    missing = [c for c in layout.required() if c not in cols]
-    if missing:
-        raise missing_columns(label, missing, layout.label)
+    layout.refuse_missing(cols, label)
     if cols & set(HIT_COLUMNS):
         return replace(layout, rows="hits")
     return layout
@@ -232,7 +236,7 @@ def read_files(path: Path, label: str, mapping: Layout | None
     paths = session_files(path, label)
     parts = []
     for file in paths:
-        name = label if len(paths) == 1 else str(file)
+        name = file_label(file, paths, label)
         raw, kind, unreadable = read_raw(file, name)
         refuse_repeated_columns(raw.columns, name)
         raw.columns = [str(c).strip().lower() for c in raw.columns]
@@ -260,9 +264,7 @@ def _format(raw: pd.DataFrame, kind: str, label: str, mapping: Layout | None) ->
 def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict,
                  files: list[dict]) -> tuple[pd.DataFrame, LoadReport]:
     """A small GA4 export pandas read, built into sessions by :mod:`.ga4`'s query on DuckDB."""
-    missing = [c for c in ga4.REQUIRED if c not in raw.columns]
-    if missing:
-        raise missing_columns(label, missing, GA4_EVENTS.label)
+    GA4_EVENTS.refuse_missing(raw.columns, label)
     report = _new_report(label, f"ga4_events_{kind}", raw, unreadable, files)
     with registered(ga4.arrow_events(raw), "events") as events:
         sessions = ga4.counted(events, report).to_pandas()

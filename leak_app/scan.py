@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from . import ga4
 from .countries import unmatched_country_counts
 from .duck import without_progress_bar
-from .file_sets import file_rows, format_name, refuse_a_mix
+from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import (
     GA4_EVENTS,
@@ -34,7 +34,6 @@ from .loaders import (
     MAX_BAD_FRACTION,
     Layout,
     detect_layout,
-    missing_columns,
     nothing_kept,
 )
 from .readers import (
@@ -173,21 +172,19 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     kind = _one_kind(files, layout)
     if kind == "csv":
         for file in files:
-            refuse_repeated_columns(csv_header(_first_line(file)), str(file) if len(files) > 1 else label)
+            refuse_repeated_columns(csv_header(_first_line(file)), file_label(file, files, label))
     try:
         raw = _read(connect(), files, kind)
     except Exception as exc:  # DuckDB's own message says what is wrong
         raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
     raw = _flattened(raw)
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
-    missing = [c for c in layout.required() if c not in raw.columns]
-    if missing:
-        raise missing_columns(label, missing, layout.label)
-    if layout is GA4_EVENTS:
-        return _scan_events(raw, label, files, kind)
+    layout.refuse_missing(raw.columns, label)
     key = scan_key(files, layout)
     cached = kept_scan(key)
     known = _kept_report(cached, label)
+    if layout is GA4_EVENTS:
+        return _scan_events(raw, label, files, kind, key, known)
     commas = known.decimal_comma if known else _decimal_comma_columns(raw, layout, files[0], kind)
     raw = raw.mutate(**{column: with_decimal_point(raw[column]) for column in commas})
     parsed = _parsed(raw, layout)
@@ -203,8 +200,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
             return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], known
     except OSError:
         pass
-    for file in files:
-        refuse_a_bomb(file, str(file) if len(files) > 1 else label)
+    _refuse_bombs(files, label)
     by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
     counts = parsed.group_by(by).aggregate(rows=parsed.count()).to_pandas()
     per_file = (counts.groupby(FILE)["rows"].sum().to_dict() if FILE in counts
@@ -232,21 +228,25 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     return sessions, report
 
 
-def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str) -> tuple[ibis.Table, LoadReport]:
+def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key: str,
+                 known: LoadReport | None) -> tuple[ibis.Table, LoadReport]:
     """GA4 event files built into sessions by :mod:`.ga4`'s query, DuckDB streaming the events once
-    (their sessions kept in its memory, spilling to disk beyond its limit)."""
-    key = scan_key(files, GA4_EVENTS)
-    cached = kept_scan(key)
-    known = _kept_report(cached, label)
+    (their sessions kept in its memory, spilling to disk beyond its limit); ``known``: the report of
+    the scan kept under ``key``, if any."""
     if known is not None:  # scanned before: the cube is kept beside the report, the sessions stay lazy
         return ga4.sessions(ga4.grouped(raw)), known
-    for file in files:
-        refuse_a_bomb(file, str(file) if len(files) > 1 else label)
+    _refuse_bombs(files, label)
     report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key)
     sessions = counted_events(raw, report)
     report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read))))
-    _keep(cached, report)
+    _keep(kept_scan(key), report)
     return sessions, report
+
+
+def _refuse_bombs(files: list[Path], label: str) -> None:
+    """:func:`refuse_a_bomb` for each of the files."""
+    for file in files:
+        refuse_a_bomb(file, file_label(file, files, label))
 
 
 def counted_events(events: ibis.Table, report: LoadReport) -> ibis.Table:

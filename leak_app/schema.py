@@ -40,9 +40,10 @@ MEASURES = {"pageviews": "the pageview funnel (Browsed → Engaged → Deep Enga
             "duration": "the session duration view"}
 
 
-def needs(report: dict, measure: str) -> str | None:
-    """What a view cannot show because the data has no ``measure`` column (None if it has one)."""
-    if measure not in report.get("absent_columns", []):
+def needs(report: dict, measure: str, funnel: str = "pageviews") -> str | None:
+    """What a view cannot show because the data has no ``measure`` column (None if it has one, or
+    if the measure is pageviews and the ``funnel`` shown is not the pageview one)."""
+    if measure not in report.get("absent_columns", []) or (measure == "pageviews" and funnel != "pageviews"):
         return None
     return (f"The data has no {measure} column, which {MEASURES[measure]} needs: every session's "
             f"{measure} would read 0. Map the column (--map {measure}=COLUMN) if the file has it under "

@@ -95,9 +95,7 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
 def events_table(events: ibis.Table, label: str) -> tuple[ibis.Table, LoadReport]:
     """A GA4 export's own events table (``events_*``) built into sessions by the engine that holds
     it (:mod:`.ga4`); the events' drops are in the report."""
-    missing = [c for c in ga4.REQUIRED if c not in events.columns]
-    if missing:
-        raise missing_columns(label, missing, GA4_EVENTS.label)
+    GA4_EVENTS.refuse_missing(events.columns, label)
     report = LoadReport(path=label, format="ga4_events_table", rows_read=0)
     return counted_events(events, report), report
 

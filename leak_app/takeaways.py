@@ -158,7 +158,7 @@ def takeaways(model) -> list[str]:
         return []
     m = model.min_sessions
     report = model.load_report
-    pageview_funnel = needs(report, "pageviews") if model.funnel == "pageviews" else None
+    pageview_funnel = needs(report, "pageviews", model.funnel)
     sentences = [
         absent_labels(report), pageview_funnel, needs(report, "duration"),
         ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings

@@ -400,17 +400,18 @@ def takeaways_html(sentences: list[str]) -> str:
     return f'<ul class="takeaways">{items}</ul>'
 
 
-def funnel_needs_html(report: dict, funnel: str) -> str:
-    """Why the pageview funnel is not drawn: the data has no pageviews ("" if it has, or the funnel
-    is the e-commerce one)."""
-    sentence = needs(report, "pageviews") if funnel == "pageviews" else None
+def needs_html(report: dict, measure: str, funnel: str = "pageviews") -> str:
+    """Why a view is not drawn: the data has no ``measure`` column ("" if it has; see schema.needs)."""
+    sentence = needs(report, measure, funnel)
     return f'<p class="needs">{html.escape(sentence)}</p>' if sentence else ""
+
+
+def funnel_needs_html(report: dict, funnel: str) -> str:
+    return needs_html(report, "pageviews", funnel)
 
 
 def duration_needs_html(report: dict) -> str:
-    """Why the duration view is not drawn: the data has no durations ("" if it has)."""
-    sentence = needs(report, "duration")
-    return f'<p class="needs">{html.escape(sentence)}</p>' if sentence else ""
+    return needs_html(report, "duration")
 
 
 def load_report_html(report: dict) -> str:
