@@ -349,6 +349,7 @@ class Dashboard(pn.viewable.Viewer):
                                                variant="outline", sizing_mode="stretch_width"),
             escaped_multichoice(m, "countries", "All countries"),
             escaped_multichoice(m, "sources", "All sources"),
+            escaped_multichoice(m, "channels", "All channels"),
             pn.Card(
                 pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
                 pn.widgets.IntSlider.from_param(m.param.top_sources),
@@ -400,17 +401,18 @@ def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.
 
     Bokeh's MultiChoice renders option labels as HTML (Choices.js with allowHTML),
     and country and source names come from visitors' browsers: a source named
-    ``<img src=x onerror=...>`` would run. Labels are escaped; values stay the names.
+    ``<img src=x onerror=...>`` would run. Labels are escaped; values stay the names. A filter
+    with one choice (data without channels: all "(not set)") filters nothing, and is hidden.
     """
     parameter = model.param[name]
 
     def options(names):
-        return {html.escape(str(n)): n for n in names}
+        return {"options": {html.escape(str(n)): n for n in names}, "visible": len(names) > 1}
 
-    widget = InstantMultiChoice(label=parameter.label, options=options(parameter.objects),
+    widget = InstantMultiChoice(**options(parameter.objects), label=parameter.label,
                                 value=list(getattr(model, name)), placeholder=placeholder,
                                 description=parameter.doc.strip(), sizing_mode="stretch_width")
-    model.param.watch(lambda event: widget.param.update(options=options(event.new)), name, what="objects")
+    model.param.watch(lambda event: widget.param.update(options(event.new)), name, what="objects")
     widget.link(model, value=name, bidirectional=True)
     return widget
 

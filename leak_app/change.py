@@ -17,7 +17,7 @@ from .metrics import totals
 from .text import pct
 
 #: The dimensions a change is explained by (one column each; duration is an outcome).
-EXPLAINED_BY = ("device", "country", "source", "medium")
+EXPLAINED_BY = ("device", "country", "source", "medium", "channel")
 
 
 def kitagawa(n0, k0, n1, k1) -> tuple[np.ndarray, np.ndarray]:

@@ -103,6 +103,7 @@ def _filters(model) -> list[str]:
         args += ["--dates", "{:%Y-%m-%d}:{:%Y-%m-%d}".format(*model.date_range)]
     if model.devices and set(model.devices) != set(model.param.devices.objects):
         args += [part for device in model.devices for part in ("--device", device)]
-    args += [part for country in model.countries for part in ("--country", country)]
-    args += [part for source in model.sources for part in ("--source", source)]
+    for option, values in (("--country", model.countries), ("--source", model.sources),
+                           ("--channel", model.channels)):
+        args += [part for value in values for part in (option, value)]
     return args

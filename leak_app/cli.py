@@ -57,7 +57,8 @@ def _filtered_model(path, args):
     except ValueError as exc:  # a setting out of its bounds: param's message names it
         raise CheckError(str(exc)) from exc
     changes = {}
-    for name, values in (("devices", args.device), ("countries", args.country), ("sources", args.source)):
+    for name, values in (("devices", args.device), ("countries", args.country), ("sources", args.source),
+                         ("channels", args.channel)):
         known = model.param[name].objects
         unknown = [v for v in values or () if v not in known]
         if unknown:
@@ -212,7 +213,8 @@ def _comparison_options(p, current: str, baseline: str, default: str) -> None:
                    help="keep a rolling baseline in days as written (default: shortened to whole weeks)")
     p.add_argument("--dates", type=_dates, metavar="START:END",
                    help="only these days of the data (rolling periods end on the last of them)")
-    for name, plural in (("device", "devices"), ("country", "countries"), ("source", "top sources")):
+    for name, plural in (("device", "devices"), ("country", "countries"), ("source", "top sources"),
+                         ("channel", "channels")):
         p.add_argument(f"--{name}", action="append", metavar=name.upper(),
                        help=f"only these {plural} (repeat the option for more than one)")
     p.add_argument("--level", type=float, help="chance of any false leak (default 0.025)")

@@ -7,7 +7,7 @@ sets with none, at four sessions per visitor, in ``benchmarks/leak_statistics.py
 leak tests apply Rao and Scott's first-order correction (Rao & Scott 1992, *Biometrics*
 48:577): every count is divided by the design effect, the variance of conversions summed
 visitor by visitor over their variance summed session by session. Both are taken around
-the rate of each session's cell (device × country × source × medium), so segments that
+the rate of each session's cell (device × country × source × medium × channel), so segments that
 truly differ — leaks — are not mistaken for clustering.
 
 It is measured in the cube's own pass over the sessions (a second pass cost a third more

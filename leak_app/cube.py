@@ -1,7 +1,7 @@
 """The session cube: sessions aggregated once by day and cell, answering every filter change.
 
-A *cell* is one combination of device, country, source, medium, session-duration
-bucket and funnel stage. The build is one Ibis expression, so the same code
+A *cell* is one combination of device, country, source, medium, channel,
+session-duration bucket and funnel stage. The build is one Ibis expression, so the same code
 aggregates a DataFrame or a Parquet/CSV/NDJSON file on DuckDB, or a table on Spark
 or BigQuery. Its result grows with the variety of the traffic (cells × days), not
 its volume, and is held as NumPy prefix sums over days (a date range's totals are one
@@ -27,21 +27,23 @@ from scipy import sparse
 
 from .clustering import design_effect, visitor_key
 from .files import kept_scan, replaced
+from .schema import TEXT
 
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
-TEXT_DIMENSIONS = ("device", "country", "source", "medium")
-CELL_DIMENSIONS = (*TEXT_DIMENSIONS, "bucket", "stage")
+CELL_DIMENSIONS = (*TEXT, "bucket", "stage")
 #: The groupings summed from the cells on every filter change ...
 GROUPINGS = {
     "device × country": ("device", "country"),
     "device × source": ("device", "source"),
-    "medium": ("medium",),
+    # a channel is a group of mediums (and sources): few pairs, and one sum for both margins
+    "channel × medium": ("channel", "medium"),
     "device × bucket": ("device", "bucket"),
     "device × stage": ("device", "stage"),
 }
 #: ... and those summed from them: (grouping, the dimension kept).
 MARGINS = {"device": ("device × country", "device"), "country": ("device × country", "country"),
-           "source": ("device × source", "source"), "bucket": ("device × bucket", "bucket")}
+           "source": ("device × source", "source"), "medium": ("channel × medium", "medium"),
+           "channel": ("channel × medium", "channel"), "bucket": ("device × bucket", "bucket")}
 STAGES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
 #: The GA4 e-commerce funnel (for sessions built from GA4 events).
 ECOMMERCE_STAGES = ("Browsed", "Viewed item", "Added to cart", "Began checkout", "Converted")
@@ -98,7 +100,7 @@ def cube_expression(table: ibis.Table, settings: CellSettings,
     bucket = ibis.cases((single, 0), *[(table.duration < edge, i + 1) for i, edge in enumerate(edges)],
                         else_=len(edges) + 1)
     return table.group_by(
-        day=table.date.cast("date"), **{name: table[name] for name in TEXT_DIMENSIONS},
+        day=table.date.cast("date"), **{name: table[name] for name in TEXT},
         bucket=bucket, stage=_stage(table, converted, settings),
         **({} if visitor is None else {"visitor": visitor}),
     ).aggregate(
@@ -381,7 +383,7 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
         sessions = int(table.count().to_pyarrow().as_py())
     result = _query_result(table, settings, sessions or 0, cache_key)
     labels, codes = {}, []
-    for name in TEXT_DIMENSIONS:
+    for name in TEXT:
         code, labels[name] = _encoded(result[name])
         codes.append(code)
     labels["bucket"] = duration_labels(settings.duration_edges)
@@ -396,7 +398,7 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     values = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
     effect = 1.0
     if "visitor" in result.column_names:
-        effect = _design_effect(result["visitor"], codes[:len(TEXT_DIMENSIONS)], shape, values)
+        effect = _design_effect(result["visitor"], codes[:len(TEXT)], shape, values)
         # A sampled visitor's sessions are rows of their own: one row per day and cell again.
         width = int(np.prod(shape))
         key, row = np.unique(day * width + flat, return_inverse=True)
@@ -432,7 +434,7 @@ def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, cach
 def _design_effect(visitor: pa.ChunkedArray, text_codes: list, shape: tuple, values: np.ndarray) -> float:
     """The design effect from the cube query's rows: each text cell's rate over every row, the
     sampled visitors' rows summed by visitor."""
-    text = np.ravel_multi_index(text_codes, shape[:len(TEXT_DIMENSIONS)])
+    text = np.ravel_multi_index(text_codes, shape[:len(TEXT)])
     sessions, conversions = values[:, 0], values[:, 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.bincount(text, weights=conversions) / np.bincount(text, weights=sessions)

@@ -47,6 +47,10 @@ SOURCE_EFFECT = {"youtube.com": -2.0, "Partners": -1.2, "analytics.google.com": 
                  "mail.google.com": 1.0, "dfa": 0.8, "m.facebook.com": -1.0}
 MEDIUM = {"google": "organic", "(direct)": "(none)", "bing": "organic", "baidu": "organic",
           "Partners": "affiliate", "dfa": "cpm"}
+#: GA's default channel group of each medium, and of the social sites among the referrals.
+CHANNEL = {"organic": "Organic Search", "(none)": "Direct", "affiliate": "Affiliates", "cpm": "Display",
+           "referral": "Referral"}
+SOCIAL = ("youtube.com", "m.facebook.com", "facebook.com", "reddit.com", "t.co", "quora.com")
 TAIL_SOURCES = 300  # long tail of referring sites sharing the remaining traffic
 
 INTERCEPT = -8.75
@@ -80,6 +84,7 @@ def generate_sessions(n: int = 100_000, seed: int = 7, start: str = "2026-08-03"
     country = _weighted(rng, COUNTRIES, n)
     source = _sources(rng, n)
     medium = pd.Series(source).map(MEDIUM).fillna("referral").to_numpy()
+    channel = np.where(np.isin(source, SOCIAL), "Social", pd.Series(medium).map(CHANNEL).to_numpy())
 
     day = rng.integers(0, days, size=n)
     weekday = (pd.Timestamp(start).dayofweek + day) % 7
@@ -107,7 +112,7 @@ def generate_sessions(n: int = 100_000, seed: int = 7, start: str = "2026-08-03"
     frame = pd.DataFrame({
         "visitor_id": visitor.astype(str), "session_id": session.astype(str), "date": date,
         "device": device, "country": country, "source": source, "medium": medium,
-        "pageviews": pageviews, "duration": duration, "transactions": transactions,
+        "channel": channel, "pageviews": pageviews, "duration": duration, "transactions": transactions,
         "revenue": revenue,
     })
     return to_canonical(frame)

@@ -5,11 +5,12 @@ starts at its first event, lasts until its last, counts its ``page_view`` events
 as pageviews and its ``purchase`` events as transactions (revenue from
 ``ecommerce.purchase_revenue``), and records which GA4 e-commerce steps it
 reached (``view_item``, ``add_to_cart``, ``begin_checkout``) for the e-commerce
-funnel. Device, country and source are the session's first event's (of several
+funnel. Device, country, source and channel are the session's first event's (of several
 first events in the same microsecond, the one of least labels, compared device
-first, then country, source, medium); the source is the event's
+first, then country, source, medium, channel); the source is the event's
 own ``source`` parameter where GA4 collected one, else the user's first-touch
-``traffic_source``.
+``traffic_source``; the channel is GA4's session default channel group (exports since
+October 2024 write it on every event).
 
 The rules are one Ibis expression, so the engine that holds the events runs them:
 DuckDB over local files of any size (out of core) or over a small file pandas read,
@@ -43,7 +44,8 @@ from .schema import (
 
 REQUIRED = ("user_pseudo_id", "event_name", "event_timestamp", "event_date", "event_params")
 #: Where each label comes from (as the drop reason of a label too long names it).
-LABELS = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium"}
+LABELS = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium",
+          "channel": "session_traffic_source_last_click.cross_channel_campaign.default_channel_group"}
 #: An event parameter's value is in one of these fields of its ``value`` record.
 VALUE_KINDS = ("string_value", "int_value", "double_value", "float_value")
 
@@ -54,14 +56,26 @@ def is_ga4(columns) -> bool:
 
 def field(events: ibis.Table, name: str) -> ibis.Value | None:
     """A column by its dotted name, flattened (``device.category``, as pandas reads a small file)
-    or a record's field (as engines read the export); None if the data have neither."""
-    if name in events.columns:
-        return events[name]
-    parent, _, child = name.partition(".")
-    if child and parent in events.columns:
-        kind = events[parent].type()
-        if kind.is_struct() and child in kind.names:
-            return events[parent][child]
+    or a record's field, at any depth (as engines read the export); None if the data have neither."""
+    found = _flattened_as(events.columns, name)
+    if found is None:
+        return None
+    value = events[found[0]]
+    for child in found[1]:
+        kind = value.type()
+        if not (kind.is_struct() and child in kind.names):
+            return None
+        value = value[child]
+    return value
+
+
+def _flattened_as(columns, name: str) -> tuple[str, list[str]] | None:
+    """The column holding a dotted name (its longest prefix that is one: records are flattened into
+    ``a.b`` columns only so deep), and the fields below it; None if there is none."""
+    parts = name.split(".")
+    for depth in range(len(parts), 0, -1):
+        if ".".join(parts[:depth]) in columns:
+            return ".".join(parts[:depth]), parts[depth:]
     return None
 
 
@@ -125,7 +139,7 @@ def events(raw: ibis.Table) -> ibis.Table:
     purchase = name == "purchase"
     written = field(raw, "ecommerce.purchase_revenue")
     revenue = ibis.literal(0.0) if written is None else _number(written)
-    written_labels = {"device": field(raw, "device.category"), "country": field(raw, "geo.country"),
+    written_labels = {**{label: field(raw, LABELS[label]) for label in ("device", "country", "channel")},
                       **{key: _traffic(raw, key) for key in ("source", "medium")}}
     checks = [
         (user.isnull() | (user == ""), "event without user_pseudo_id"),
@@ -209,19 +223,34 @@ PARAMS = pa.list_(pa.struct([("key", pa.string()),
                              ("value", pa.struct([(kind, pa.string()) for kind in VALUE_KINDS]))]))
 #: The columns of a flattened export the sessions are built from.
 USED = (*REQUIRED, "device.category", "geo.country", "traffic_source.source", "traffic_source.medium",
-        "ecommerce.purchase_revenue")
+        LABELS["channel"], "ecommerce.purchase_revenue")
 
 
 def arrow_events(frame: pd.DataFrame) -> pa.Table:
     """A small export pandas read (cells of any JSON type) as Arrow text columns, its event
     parameters typed as GA4 types them with every value as text, for :func:`grouped`."""
     columns = {}
-    for name in (c for c in USED if c in frame.columns):
+    for name in USED:
+        values = _dotted(frame, name)
+        if values is None:
+            continue
         if name == "event_params":
-            columns[name] = pa.array([_params(v) for v in frame[name]], PARAMS)
+            columns[name] = pa.array([_params(v) for v in values], PARAMS)
         else:
-            columns[name] = pa.array([_cell(v) for v in frame[name]], pa.string())
+            columns[name] = pa.array([_cell(v) for v in values], pa.string())
     return pa.table(columns)
+
+
+def _dotted(frame: pd.DataFrame, name: str) -> pd.Series | list | None:
+    """A column by its dotted name, where pandas flattened its records only so deep (a column of
+    ``a.b`` dicts holds ``a.b.c``); None if the frame has no such column."""
+    found = _flattened_as(frame.columns, name)
+    if found is None:
+        return None
+    values = frame[found[0]]
+    for child in found[1]:
+        values = [v.get(child) if isinstance(v, dict) else None for v in values]
+    return values
 
 
 def _cell(value) -> str | None:

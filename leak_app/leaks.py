@@ -27,6 +27,7 @@ from scipy.special import bdtr, betaincinv, betaln, chdtri, digamma, expit, logi
 
 from .cube import MEASURES, Counts
 from .metrics import totals
+from .schema import NOT_SET
 from .stats import (
     EXACT_TAIL_UP_TO,
     Z95,
@@ -44,6 +45,7 @@ DIMENSIONS = {
     "country": ["country"],
     "source": ["source"],
     "medium": ["medium"],
+    "channel": ["channel"],
     "session duration": ["bucket"],
     "device × source": ["device", "source"],
     "device × country": ["device", "country"],
@@ -135,6 +137,31 @@ def segment_counts(counts: Counts, columns: list[str]) -> dict:
             "varies": all(len(np.unique(c)) > 1 for c in codes)}
 
 
+def twin_mediums(*counts: Counts) -> set:
+    """The mediums whose sessions are exactly one channel's in these counts together (organic =
+    Organic Search, (none) = Direct): one segment under two names, listed once, as its channel."""
+    pairs, mediums, channels = {}, {}, {}
+    for part in counts:
+        codes, measures = part.groups("channel × medium")
+        names = [np.asarray(part.labels(dim), dtype=object)[codes[dim]] for dim in ("channel", "medium")]
+        for channel, medium, n in zip(*names, measures[:, 0]):
+            pairs[channel, medium] = pairs.get((channel, medium), 0) + n
+            mediums[medium], channels[channel] = mediums.get(medium, 0) + n, channels.get(channel, 0) + n
+    return {medium for (channel, medium), n in pairs.items()
+            if channel != NOT_SET and n == mediums[medium] == channels[channel]}
+
+
+def dimension_segments(counts: Counts, name: str, twins: set) -> dict:
+    """:func:`segment_counts` of a leak dimension, the ``twins`` mediums left out (see
+    :func:`twin_mediums`); whether it varies is the dimension's own (a medium's segment is compared
+    with the rest of the traffic, whichever other mediums are listed)."""
+    part = segment_counts(counts, DIMENSIONS[name])
+    if name != "medium" or not twins:
+        return part
+    keep = np.array([values["medium"] not in twins for values in part["values"]], dtype=bool)
+    return {key: value[keep] if isinstance(value, np.ndarray) else value for key, value in part.items()}
+
+
 @functools.lru_cache(maxsize=64)
 def _segment_labels(columns: tuple, categories: tuple) -> tuple[np.ndarray, np.ndarray]:
     """Name and values of every combination of the columns' categories, made once per cube."""
@@ -223,12 +250,13 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
     ``design_effect`` (repeat visitors: see :mod:`.clustering`). Rates shrunk by an
     empirical-Bayes prior are published beside the raw rates (:func:`with_shrunk_rates`),
     never used for the loss (big segments convert differently from small ones, so
-    segments are not exchangeable).
+    segments are not exchangeable). A medium that is exactly one channel is listed as the
+    channel only (:func:`twin_mediums`).
     """
     total = totals(counts)
-    parts = []
+    parts, twins = [], twin_mediums(counts)
     for name, columns in DIMENSIONS.items() if total["sessions"] else ():
-        part = segment_counts(counts, columns)
+        part = dimension_segments(counts, name, twins)
         if not part.pop("varies"):
             continue  # a column with one value only (no medium in the export, say): nothing to compare
         options = _comparisons(part, columns, total)
@@ -263,7 +291,7 @@ def adjusted_p(t: dict, level: float, found) -> tuple[np.ndarray, np.ndarray]:
 
     A weighted-Bonferroni graph (:func:`~.stats.graph_adjusted`) holds the chance of any false
     leak at ``level`` whatever is true: the one-column segments (device, country, source,
-    medium) share most of the level (1 − ``CHILD_SHARE``) equally; the children (device ×
+    medium, channel) share most of the level (1 − ``CHILD_SHARE``) equally; the children (device ×
     source, device × country) share the rest (a leak in one child may leave its parents
     unremarkable) and get what their parents pass on once found, so a leak is found with
     the power of some 25 tests, not 60. A found parent passes its share to its children (to
@@ -540,8 +568,9 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
               "rest_now": np.array([np.nan]), **_period_sums(site), **whole,
               "rated": np.array([min(total["before"]["sessions"],
                                      total["now"]["sessions"]) >= min_sessions])}]
+    twins = twin_mediums(before, now)
     for name, columns in DIMENSIONS.items():
-        was, is_ = segment_counts(before, columns), segment_counts(now, columns)
+        was, is_ = (dimension_segments(counts, name, twins) for counts in (before, now))
         if not (was["varies"] and is_["varies"]):
             continue
         position = pd.Index(was["segment"]).get_indexer(is_["segment"])

@@ -59,8 +59,8 @@ class Layout:
     label: str
     columns: dict
     revenue_scale: float = 1.0
-    #: Canonical columns the file may lack: a label (device, country, source, medium) is then
-    #: "(not set)" for every session, pageviews and duration 0 (see ``absent``: the views that
+    #: Canonical columns the file may lack: a label (device, country, source, medium, channel) is
+    #: then "(not set)" for every session, pageviews and duration 0 (see ``absent``: the views that
     #: need them say so); without transactions, a session with revenue counts as one transaction.
     optional: tuple = field(default=(*TEXT, *MEASURES))
     #: "sessions" (a row per session) or "hits": a row per hit or product, the session's totals
@@ -94,8 +94,8 @@ class Layout:
 _GA_COLUMNS = {
     "visitor_id": "fullvisitorid", "session_id": "visitid", "date": "date",
     "device": "devicecategory", "country": "country", "source": "source", "medium": "medium",
-    "pageviews": "pageviews", "duration": "timeonsite", "transactions": "transactions",
-    "revenue": "transactionrevenue",
+    "channel": "channelgrouping", "pageviews": "pageviews", "duration": "timeonsite",
+    "transactions": "transactions", "revenue": "transactionrevenue",
 }
 _NESTED_COLUMNS = {
     **_GA_COLUMNS, "device": "device.devicecategory", "country": "geonetwork.country",

@@ -1,7 +1,7 @@
 """Derived tables of the dashboard: pure functions of the filtered sessions' counts.
 
 ``counts`` is what :meth:`leak_app.cube.Cube.counts` returns: measures per grouping
-(device × country, device × source, medium, device × bucket, device × stage).
+(device × country, device × source, channel × medium, device × bucket, device × stage).
 
 Nothing here imports Panel or draws; the model calls these and the views only
 plot what they return. Every rate comes with its sample size and 95% Wilson

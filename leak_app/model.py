@@ -53,7 +53,7 @@ TABLES = {
 #: Settings that decide a session's cell (which cube dimension each one shapes).
 CELL_SETTINGS = {"duration_edges": "bucket", "engaged_pageviews": "stage", "deep_pageviews": "stage",
                  "funnel": "stage"}
-FILTERS = ("date_range", "devices", "countries", "sources")
+FILTERS = ("date_range", "devices", "countries", "sources", "channels")
 PERIODS = ("baseline_period", "current_period", "align_weekdays")
 #: Cubes kept per session table (other settings than these are rebuilt when asked for).
 CUBES_PER_TABLE = 2
@@ -122,6 +122,8 @@ class SessionModel(param.Parameterized):
     countries = param.ListSelector(default=[], objects=[], doc="Countries included; empty means all.")
     sources = param.ListSelector(default=[], objects=[], label="Traffic sources", doc="""
         Traffic sources included (the top sources and "(other sources)"); empty means all.""")
+    channels = param.ListSelector(default=[], objects=[], label="Channels", doc="""
+        Channels included (GA's default channel groups, where the data has them); empty means all.""")
     top_sources = param.Integer(default=10, bounds=(1, 50), label="Top sources", doc="""
         How many sources, by sessions over the whole data, are shown by name.""")
     min_sessions = param.Integer(default=100, bounds=(1, None), label="Minimum sessions to rate", doc="""
@@ -290,14 +292,15 @@ class SessionModel(param.Parameterized):
         self.funnel = self._funnel_of(self.sessions)
         cube = outputs["cube"] = self._cached_cube()
         [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
-        countries = everything["country"].sort_values(
-            ["sessions", "country"], ascending=[False, True], kind="stable")
         self.param.devices.objects = list(cube.labels["device"])
-        self.param.countries.objects = countries["country"].astype(str).tolist()
+        for name, dim in (("countries", "country"), ("channels", "channel")):  # most sessions first
+            ranked = everything[dim].sort_values(["sessions", dim], ascending=[False, True], kind="stable")
+            self.param[name].objects = ranked[dim].astype(str).tolist()
         start, end = cube.date(0).to_pydatetime(), cube.date(cube.days - 1).to_pydatetime()
         self.param.date_range.bounds = (start, end)
         self._everything = everything
-        self._regroup_sources(date_range=(start, end), devices=list(cube.labels["device"]), countries=[])
+        self._regroup_sources(date_range=(start, end), devices=list(cube.labels["device"]), countries=[],
+                              channels=[])
 
     def _regroup_sources(self, **changes) -> None:
         self._top = metrics.top_sources(self._everything, self.top_sources)
@@ -305,13 +308,14 @@ class SessionModel(param.Parameterized):
         self.param.update(sources=[], **changes)
 
     def mask(self) -> np.ndarray:
-        """Which cells of the cube pass the device, country and source filters."""
+        """Which cells of the cube pass the device, country, source and channel filters."""
         cube = self.cube
         keep = np.ones(cube.cells, dtype=bool)
         if self.devices and set(self.devices) != set(self.param.devices.objects):
             keep &= np.isin(cube.labels["device"], self.devices)[cube.codes["device"]]
-        if self.countries:
-            keep &= np.isin(cube.labels["country"], self.countries)[cube.codes["country"]]
+        for name, dim in (("countries", "country"), ("channels", "channel")):
+            if getattr(self, name):
+                keep &= np.isin(cube.labels[dim], getattr(self, name))[cube.codes[dim]]
         if self.sources:
             groups = metrics.source_groups(cube.labels["source"], self._top)
             keep &= np.isin(groups, self.sources)[cube.codes["source"]]

@@ -13,13 +13,12 @@ import panel as pn
 import param
 
 from .check import command
-from .model import SessionModel
+from .model import FILTERS, PERIODS, SessionModel
 from .periods import rolling, span
 
 HALVES, ROLLING, DATES = "Halves of the dates", "Rolling", "Dates"
 #: What the command depends on, beside the periods.
-COMMAND_INPUTS = ["current_period", "baseline_period", "align_weekdays", "date_range", "devices", "countries",
-                  "sources", "level", "min_sessions", "top_sources", "load_report"]
+COMMAND_INPUTS = [*PERIODS, *FILTERS, "level", "min_sessions", "top_sources", "load_report"]
 
 #: The copy button's code, in the browser: the clipboard exists only on https:// or localhost pages.
 COPY = """

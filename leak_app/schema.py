@@ -19,6 +19,9 @@ COLUMNS: dict[str, str] = {
     "country": "category",
     "source": "category",
     "medium": "category",
+    #: GA's own grouping of source and medium (UA ``channelGrouping``, GA4's session default channel
+    #: group): what marketers budget by.
+    "channel": "category",
     "pageviews": "int32",
     "duration": "int32",  # seconds
     "transactions": "int32",
@@ -32,7 +35,7 @@ ECOMMERCE_STEPS = ("view_item", "add_to_cart", "begin_checkout")
 #: A session's identity in every export: a visitor's id and the session's id among theirs.
 SESSION_KEY = ["visitor_id", "session_id"]
 #: The labels a session is grouped by, and its numbers.
-TEXT = ("device", "country", "source", "medium")
+TEXT = ("device", "country", "source", "medium", "channel")
 NUMERIC = ("pageviews", "duration", "transactions", "revenue")
 #: The numbers a view is drawn from, which a file may lack: the pageview funnel needs pageviews,
 #: the duration view durations (see ``needs``).
@@ -59,8 +62,8 @@ NOT_SET = "(not set)"
 #: in its own time zone) are typos or placeholders (1900-01-01, 2099-12-31): one such row would
 #: make the cube span centuries of empty days.
 EARLIEST_DATE = pd.Timestamp("2005-01-01")
-#: A longer label (device, country, source, medium) is no real one (GA caps them far lower); it
-#: would only cost memory and time in every lookup.
+#: A longer label (device, country, source, medium, channel) is no real one (GA caps them far
+#: lower); it would only cost memory and time in every lookup.
 MAX_LABEL = 200
 
 
@@ -118,8 +121,8 @@ class LoadReport:
     #: The files read, with the rows read from each: {"path", "rows"} (a folder or a pattern
     #: names several; see file_sets).
     files: list[dict] = field(default_factory=list)
-    #: The labels (device, country, source, medium) the data has no column for: "(not set)" for
-    #: every session; and the measures (pageviews, duration) it has none for (see ``needs``).
+    #: The labels (device, country, source, medium, channel) the data has no column for: "(not set)"
+    #: for every session; and the measures (pageviews, duration) it has none for (see ``needs``).
     absent_columns: list[str] = field(default_factory=list)
     #: The column mapping the data was read with, if any: {"columns": {canonical name: column},
     #: "revenue_scale": x}, so that the same data can be read again (the check command to copy).

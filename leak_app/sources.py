@@ -19,15 +19,15 @@ from .duck import registered
 from .file_sets import session_files
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .scan import counted_events, file_kind, scan_layout, scan_sessions
-from .schema import ECOMMERCE_STEPS, LoadError, LoadReport
+from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: The canonical columns the cube reads (the visitor's id for its design effect; session ids
 #: are only needed while loading).
-CUBE_COLUMNS = ("visitor_id", "date", "device", "country", "source", "medium", "pageviews", "duration",
-                "transactions", "revenue", *ECOMMERCE_STEPS)
+CUBE_COLUMNS = ("visitor_id", "date", *TEXT, "pageviews", "duration", "transactions", "revenue",
+                *ECOMMERCE_STEPS)
 
 
 @contextmanager
@@ -72,7 +72,8 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
 
     ``url`` is an Ibis connection URL: ``duckdb:///path/to/file.ddb``,
     ``bigquery://project/dataset``, ``postgres://user:pass@host/db``... The table (or
-    view) must have the canonical columns; its rows are trusted as sessions (build
+    view) must have the canonical columns (the labels and measures a file may lack, it may
+    lack too); its rows are trusted as sessions (build
     such a view with the warehouse's own SQL), and only the cube's aggregate ever
     leaves the engine. A GA4 export's events table is built into sessions there
     (:func:`events_table`).
@@ -85,11 +86,15 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
         raise LoadError(f"{label}: cannot be opened ({reason})") from exc
     if ga4.is_ga4(table.columns):
         return events_table(table, label)
-    missing = [c for c in CUBE_COLUMNS if c not in table.columns and c not in ECOMMERCE_STEPS]
+    # as in a file: a label or a measure the table lacks is "(not set)" or 0 for every session
+    absent = [c for c in (*TEXT, *MEASURES) if c not in table.columns]
+    missing = [c for c in CUBE_COLUMNS if c not in table.columns and c not in (*ECOMMERCE_STEPS, *absent)]
     if missing:
         raise missing_columns(label, missing, "canonical session table")
+    table = table.mutate(**{c: ibis.literal(NOT_SET if c in TEXT else 0) for c in absent})
     rows = int(table.count().to_pandas())
-    return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows)
+    return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows,
+                             absent_columns=absent)
 
 
 def events_table(events: ibis.Table, label: str) -> tuple[ibis.Table, LoadReport]:

@@ -37,7 +37,8 @@ def ga_csv(table: pd.DataFrame) -> str:
         "fullVisitorId": table["visitor_id"], "visitId": table["session_id"], "visitNumber": 1,
         "date": table["date"].dt.strftime("%Y%m%d"), "deviceCategory": table["device"],
         "country": table["country"], "source": table["source"], "medium": table["medium"],
-        "pageviews": table["pageviews"].map(_blank_zero), "timeOnSite": table["duration"].map(_blank_zero),
+        "channelGrouping": table["channel"], "pageviews": table["pageviews"].map(_blank_zero),
+        "timeOnSite": table["duration"].map(_blank_zero),
         "transactions": table["transactions"].map(_blank_zero),
         "transactionRevenue": table["revenue"].map(lambda r: _blank_zero(_micros(r))),
     })
@@ -73,7 +74,7 @@ def bigquery_ndjson(table: pd.DataFrame) -> str:
             "geoNetwork": nested["geoNetwork"], "customDimensions": [],
             "hits": [{"hitNumber": str(i + 1), "type": "PAGE", "page": {"pagePath": "/home"}}
                      for i in range(min(row.pageviews, 3))],
-            "fullVisitorId": row.visitor_id, "channelGrouping": "Organic Search",
+            "fullVisitorId": row.visitor_id, "channelGrouping": row.channel,
             "socialEngagementType": "Not Socially Engaged",
         }
         lines.append(json.dumps(record, ensure_ascii=False))
@@ -86,7 +87,7 @@ def kaggle_csv(table: pd.DataFrame) -> str:
     for row in table.itertuples():
         nested = _nested(row)
         rows.append({
-            "channelGrouping": "Organic Search", "customDimensions": "[]",
+            "channelGrouping": row.channel, "customDimensions": "[]",
             "date": row.date.strftime("%Y%m%d"),
             "device": json.dumps(nested["device"], ensure_ascii=False), "fullVisitorId": row.visitor_id,
             "geoNetwork": json.dumps(nested["geoNetwork"], ensure_ascii=False), "hits": "[]",
@@ -128,6 +129,8 @@ def ga4_events(table: pd.DataFrame, steps: bool = True) -> list[dict]:
                 "device": {"category": row.device, "operating_system": "Web"},
                 "geo": {"country": row.country, "city": "(not set)"},
                 "traffic_source": {"name": "(direct)", "medium": "(none)", "source": "(direct)"},
+                "session_traffic_source_last_click": {"cross_channel_campaign": {
+                    "source": row.source, "medium": row.medium, "default_channel_group": row.channel}},
                 "ecommerce": {
                     "purchase_revenue": (row.revenue if purchase and i == names.index("purchase") else
                                          0.0 if purchase else None),
@@ -138,6 +141,11 @@ def ga4_events(table: pd.DataFrame, steps: bool = True) -> list[dict]:
 
 def _nullable(kind: str) -> list:
     return ["null", kind]
+
+
+def _record(name: str, leaves) -> dict:
+    return {"type": "record", "name": name.title().replace("_", ""),
+            "fields": [{"name": leaf, "type": _nullable(kind)} for leaf, kind in leaves]}
 
 
 #: GA4's events_* table as BigQuery exports it to Avro (INT64 as long, records as nested records,
@@ -154,11 +162,12 @@ GA4_AVRO_SCHEMA = {"type": "record", "name": "Root", "fields": [
                     ("string_value", "string"), ("int_value", "long"), ("float_value", "double"),
                     ("double_value", "double"))]})}]}}},
     {"name": "user_pseudo_id", "type": _nullable("string")},
-    *({"name": name, "type": _nullable({"type": "record", "name": name.title().replace("_", ""), "fields": [
-        {"name": leaf, "type": _nullable(kind)} for leaf, kind in leaves]})} for name, leaves in (
+    *({"name": name, "type": _nullable(_record(name, leaves))} for name, leaves in (
         ("device", (("category", "string"), ("operating_system", "string"))),
         ("geo", (("country", "string"), ("city", "string"))),
         ("traffic_source", (("name", "string"), ("medium", "string"), ("source", "string"))),
+        ("session_traffic_source_last_click", (("cross_channel_campaign", _record("cross_channel_campaign", (
+            ("source", "string"), ("medium", "string"), ("default_channel_group", "string")))),)),
         ("ecommerce", (("purchase_revenue", "double"), ("transaction_id", "string"))))),
 ]}
 

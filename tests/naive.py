@@ -25,9 +25,10 @@ MEASURES = {"sessions": ("converted", "size"), "conversions": ("converted", "sum
 STAGE_NAMES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
 
 
-def filtered(data: pd.DataFrame, devices, countries, start, end) -> pd.DataFrame:
-    """The filter written as a plain pandas query."""
-    return data.query("device in @devices and country in @countries and @start <= date <= @end")
+def filtered(data: pd.DataFrame, devices, countries, start, end, channels=()) -> pd.DataFrame:
+    """The filter written as a plain pandas query (no channels named: all of them)."""
+    rows = data.query("device in @devices and country in @countries and @start <= date <= @end")
+    return rows[rows["channel"].isin(channels)] if len(channels) else rows
 
 
 def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
@@ -36,7 +37,7 @@ def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
     stage = np.select([converted, (pageviews >= engaged) & (pageviews >= deep), pageviews >= engaged],
                       [3, 2, 1], 0)
     data = pd.DataFrame({
-        **{c: _sorted_categories(rows[c]) for c in ("device", "country", "source", "medium")},
+        **{c: _sorted_categories(rows[c]) for c in ("device", "country", "source", "medium", "channel")},
         "bucket": pd.Categorical.from_codes(
             np.where((pageviews <= 1) & (rows["duration"].to_numpy() <= 0), 0,
                      1 + pd.cut(rows["duration"], [-np.inf, *edges, np.inf], right=False, labels=False)),
@@ -102,7 +103,8 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
                         cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=effect),
                         funnel="pageviews",
                         load_report={"absent_columns": [
-                            c for c in ("device", "country", "source", "medium", "pageviews", "duration")
+                            c for c in ("device", "country", "source", "medium", "channel", "pageviews",
+                                        "duration")
                             if c not in data]})
     for name, (compute, _) in TABLES.items():
         setattr(m, name, compute(m))
@@ -150,7 +152,7 @@ def naive_design_effect(data: pd.DataFrame) -> float:
     over summed by session, for the sessions with a visitor id, plus 1.645 standard errors of that
     ratio (visitors independent), at least 1: the model's design effect, by pandas."""
     converted = data["transactions"].gt(0).astype("float64")
-    cells = [data[c].astype(str) for c in ("device", "country", "source", "medium")]
+    cells = [data[c].astype(str) for c in ("device", "country", "source", "medium", "channel")]
     residual = converted - converted.groupby(cells).transform("mean")
     visitor = data["visitor_id"].astype(str)  # as written, as the cube query compares them
     known = ~visitor.isin(["", "(not set)", "<NA>", "nan"])

@@ -71,15 +71,24 @@ def _reason(event: dict) -> str | None:
     return None
 
 
-_WHERE = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium"}
+CHANNEL = "session_traffic_source_last_click.cross_channel_campaign.default_channel_group"
+_WHERE = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium",
+          "channel": CHANNEL}
+
+
+def _at(event: dict, dotted: str):
+    """A nested record's field (None where a record on the way is missing or no record)."""
+    value = event
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _labels(event: dict) -> dict:
-    traffic = event.get("traffic_source") or {}
-    return {"device": (event.get("device") or {}).get("category"),
-            "country": (event.get("geo") or {}).get("country"),
-            **{key: _param(event, key) if _param(event, key) is not None else traffic.get(key)
-               for key in ("source", "medium")}}
+    return {"device": _at(event, "device.category"), "country": _at(event, "geo.country"),
+            **{key: _param(event, key) if _param(event, key) is not None
+               else _at(event, f"traffic_source.{key}") for key in ("source", "medium")},
+            "channel": _at(event, CHANNEL)}
 
 
 def _day(text) -> date | None:

@@ -134,11 +134,20 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
     database = tmp_path / "warehouse.ddb"
     with duckdb.connect(str(database)) as con:
         con.execute(f"CREATE TABLE web_sessions AS SELECT * FROM read_parquet('{small_demo}')")
+        # a view written before channels were read, or for data without them
+        con.execute(f"CREATE VIEW no_channels AS SELECT * EXCLUDE (channel) "
+                    f"FROM read_parquet('{small_demo}')")
     out = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "web_sessions",
                          "--json").stdout)
     expected = json.loads(run("summary", str(small_demo), "--json").stdout)
     assert out["kpis"] == expected["kpis"] and out["takeaways"] == expected["takeaways"]
     assert out["load_report"]["format"] == "ibis_table" and out["load_report"]["rows_read"] == 5_000
+    assert out["load_report"]["absent_columns"] == []
+    older = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "no_channels",
+                           "--json").stdout)
+    assert older["load_report"]["absent_columns"] == ["channel"] and older["kpis"] == expected["kpis"]
+    assert "channel" in out["rate_change"]["by_dimension"]
+    assert "channel" not in older["rate_change"]["by_dimension"]  # one value: nothing to explain
     missing = run("summary", "--connect", f"duckdb:///{database}", "--table", "nope", check=False)
     assert missing.returncode == 2 and "table nope: cannot be opened" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -20,7 +20,7 @@ from leak_app.loaders import read_mapping
 from leak_app.schema import to_canonical
 
 FIXTURES = ROOT / "tests" / "fixtures"
-CORE = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "pageviews",
+CORE = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "channel", "pageviews",
         "duration", "transactions", "revenue", "converted"]
 EXPECTED = pd.read_parquet(FIXTURES / "expected_sessions.parquet")
 MAPPING = read_mapping(FIXTURES / "shop_sessions_mapping.toml")
@@ -57,9 +57,10 @@ def test_each_format_loads_to_the_same_sessions(name, fmt):
 def test_any_file_loads_with_a_column_mapping(name):
     table, report = load_sessions(FIXTURES / name, mapping=MAPPING)
     assert report.format == "mapped" and accounted(report)
-    # revenue in cents scaled back, "Desktop" lower-cased; the shop exports no medium
-    same_sessions(table, EXPECTED, [c for c in CORE if c != "medium"])
-    assert set(table["medium"]) == {"(not set)"}
+    # revenue in cents scaled back, "Desktop" lower-cased; the shop exports no medium nor channel
+    same_sessions(table, EXPECTED, [c for c in CORE if c not in ("medium", "channel")])
+    assert set(table["medium"]) == set(table["channel"]) == {"(not set)"}
+    assert report.absent_columns == ["medium", "channel"]
 
 
 def test_ga4_sessions_offer_the_ecommerce_funnel():
@@ -183,6 +184,9 @@ def test_no_cell_values_make_the_loader_raise_anything_but_its_own_error(tmp_pat
                                         "string_value": st.one_of(st.none(), cell)})}), max_size=3)),
     "ecommerce": st.one_of(st.none(), st.fixed_dictionaries({
         "purchase_revenue": st.one_of(st.none(), st.floats(allow_nan=True), cell)})),
+    "session_traffic_source_last_click": st.one_of(st.none(), cell, st.fixed_dictionaries({
+        "cross_channel_campaign": st.one_of(st.none(), cell, st.fixed_dictionaries({
+            "default_channel_group": st.one_of(st.none(), cell, st.integers())}))})),
 }), min_size=1, max_size=8))
 def test_no_events_make_the_ga4_loader_raise_anything_but_its_own_error(tmp_path, events):
     path = tmp_path / "events.json"
@@ -207,7 +211,7 @@ def canonical_tables(draw):
             "visitor_id": str(draw(st.integers(1, 10**18))), "session_id": str(1_700_000_000 + i),
             "date": pd.Timestamp("2026-01-01") + pd.Timedelta(days=draw(st.integers(0, 60))),
             "device": draw(st.sampled_from(["desktop", "mobile", "tablet", "other", "(not set)"])),
-            "country": draw(text), "source": draw(text), "medium": draw(text),
+            "country": draw(text), "source": draw(text), "medium": draw(text), "channel": draw(text),
             "pageviews": draw(st.integers(0, 40)), "duration": draw(st.integers(0, 20_000)),
             "transactions": transactions,
             "revenue": draw(st.integers(1, 10**7)) / 100 if transactions else 0.0,
@@ -216,7 +220,8 @@ def canonical_tables(draw):
 
 
 SHOP = {"visitor_id": "Customer", "session_id": "Visit", "date": "Day", "device": "Platform",
-        "country": "Market", "source": "Referrer", "medium": "Channel", "pageviews": "Pages",
+        "country": "Market", "source": "Referrer", "medium": "Medium", "channel": "Channel",
+        "pageviews": "Pages",
         "duration": "Seconds", "transactions": "Orders", "revenue": "Revenue"}
 WRITERS = {
     "ga.csv": formats.ga_csv, "bigquery.json": formats.bigquery_ndjson, "kaggle.csv": formats.kaggle_csv,
@@ -238,12 +243,12 @@ WRITERS = {
 @PROPERTY
 @example(table=to_canonical(pd.DataFrame([{  # a country that starts like JSON: every row was dropped
     "visitor_id": "1", "session_id": "1700000000", "date": pd.Timestamp("2026-01-01"), "device": "desktop",
-    "country": "{", "source": "b", "medium": "c", "pageviews": 0, "duration": 0, "transactions": 0,
-    "revenue": 0.0}])), name="canonical.csv", gz=False)
+    "country": "{", "source": "b", "medium": "c", "channel": "d", "pageviews": 0, "duration": 0,
+    "transactions": 0, "revenue": 0.0}])), name="canonical.csv", gz=False)
 @example(table=to_canonical(pd.DataFrame([{  # one GA4 event cannot carry a duration: see formats.ga4_events
     "visitor_id": "1", "session_id": "1700000000", "date": pd.Timestamp("2026-01-01"), "device": "desktop",
-    "country": "a", "source": "b", "medium": "c", "pageviews": 0, "duration": 1, "transactions": 0,
-    "revenue": 0.0}])), name="events.json", gz=False)
+    "country": "a", "source": "b", "medium": "c", "channel": "d", "pageviews": 0, "duration": 1,
+    "transactions": 0, "revenue": 0.0}])), name="events.json", gz=False)
 @given(table=canonical_tables(), name=st.sampled_from(sorted(WRITERS)), gz=st.booleans())
 def test_canonical_to_each_format_and_back_is_lossless(tmp_path, table, name, gz):
     gz = gz and not name.endswith(".parquet")  # Parquet compresses inside

@@ -24,8 +24,9 @@ from leak_app.sources import events_table, open_sessions, open_table
 
 FIXTURES = ROOT / "tests" / "fixtures"
 EVENT_FILES = ["events_20260803.json", "events_20260803.json.gz", "events_20260803.parquet"]
-COLUMNS = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "pageviews",
-           "duration", "transactions", "revenue", *ECOMMERCE_STEPS]
+LABELS = ["device", "country", "source", "medium", "channel"]
+COLUMNS = ["visitor_id", "session_id", "date", *LABELS, "pageviews", "duration", "transactions", "revenue",
+           *ECOMMERCE_STEPS]
 #: 2026-08-03 23:58 UTC in microseconds: sessions cross midnight into the next day.
 NEAR_MIDNIGHT = 1_785_801_480_000_000
 
@@ -57,6 +58,9 @@ def event_streams(draw) -> list[dict]:
                     "user_pseudo_id": None if draw(st.integers(0, 19)) == 0 else f"user{user}.17",
                     "device": {"category": draw(label)}, "geo": {"country": draw(label)},
                     "traffic_source": {"source": draw(label), "medium": draw(label)},
+                    # older exports have no channel; a session's events may disagree on it
+                    "session_traffic_source_last_click": draw(st.one_of(st.none(), st.builds(
+                        lambda group: {"cross_channel_campaign": {"default_channel_group": group}}, label))),
                     "ecommerce": {"purchase_revenue": draw(st.sampled_from([None, 0.0, 12.5, 99.99]))},
                 })
     return events
@@ -73,7 +77,7 @@ def comparable(sessions: pd.DataFrame | ibis.Table) -> pd.DataFrame:
     frame = sessions.to_pandas() if isinstance(sessions, ibis.Table) else sessions
     frame = frame[COLUMNS].sort_values(["visitor_id", "session_id"]).reset_index(drop=True)
     return frame.astype({c: "float64" for c in ("pageviews", "duration", "transactions", "revenue")}).astype(
-        {c: str for c in ("visitor_id", "session_id", "device", "country", "source", "medium")}).astype(
+        {c: str for c in ("visitor_id", "session_id", *LABELS)}).astype(
         {"date": "datetime64[ns]"})
 
 

@@ -338,6 +338,33 @@ def test_demo_data_reveals_its_planted_leaks():
     assert "desktop × google" in headline  # the cause, under its parent's fall
 
 
+def test_a_channel_losing_conversions_is_a_leak_counted_by_hand():
+    """The demo's social sites (youtube.com among them) convert less: the "Social" channel is a leak,
+    its loss the sessions times the rest's rate minus its own, and a share of the rate change."""
+    from leak_app.sources import DEFAULT_DATA
+
+    demo = pd.read_parquet(DEFAULT_DATA)
+    model = SessionModel(sessions=demo)
+    table = model.leaks_table
+    [social] = table[(table["dimension"] == "channel") & (table["segment"] == "Social")].itertuples()
+    inside, rest = demo[demo["channel"] == "Social"], demo[demo["channel"] != "Social"]
+    assert (social.sessions, social.conversions) == (len(inside), inside["converted"].sum())
+    assert social.baseline_rate == pytest.approx(rest["converted"].mean())
+    assert social.lost_conversions == pytest.approx(
+        len(inside) * (rest["converted"].mean() - inside["converted"].mean()))
+    assert social.leak and social.lost_low > 0
+    assert {r["value"] for r in model.rate_change["by_dimension"]["channel"]} == set(demo["channel"])
+    # a medium that is exactly one channel is the same segment: listed once, as its channel; referral
+    # (Referral and Social) and every channel are listed
+    listed = set(zip(table["dimension"], table["segment"]))
+    assert {s for d, s in listed if d == "medium"} == {"referral"}
+    assert {s for d, s in listed if d == "channel"} == set(demo["channel"])
+    silent = model.silent_leaks_table
+    assert set(silent.loc[silent["dimension"] == "medium", "segment"]) == {"referral"}
+    # the rate change splits the change among every medium (its parts must sum to it)
+    assert {r["value"] for r in model.rate_change["by_dimension"]["medium"]} == set(demo["medium"])
+
+
 # Simulation: the figures benchmarks/leak_statistics.py prints, on fewer data sets.
 
 def test_large_leaks_are_found_more_often_than_plain_fisher_misses_them():

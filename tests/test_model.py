@@ -28,6 +28,9 @@ def random_filters(rng, model, days):
         "countries": list(rng.choice(model.param.countries.objects[:12], size=rng.integers(1, 9),
                                      replace=False)),
         "date_range": (pd.Timestamp(days[i]).to_pydatetime(), pd.Timestamp(days[j]).to_pydatetime()),
+        # none (all) half of the time
+        "channels": list(rng.choice(model.param.channels.objects,
+                                    size=rng.integers(0, 3) * rng.integers(0, 2), replace=False)),
     }
 
 
@@ -39,7 +42,8 @@ def test_every_table_equals_the_naive_computation_on_random_filters(demo):
     for _ in range(8):
         change = random_filters(rng, model, days)
         model.param.update(**change)
-        rows = filtered(demo, change["devices"], change["countries"], *change["date_range"])
+        rows = filtered(demo, change["devices"], change["countries"], *change["date_range"],
+                        change["channels"])
         assert model.kpis["sessions"] == len(rows)
         assert_same_tables(model, naive_model(demo, rows))
 
@@ -54,7 +58,7 @@ def test_a_cube_too_wide_for_prefix_sums_gives_the_same_tables(demo, monkeypatch
         change = random_filters(rng, model, days)
         model.param.update(**change)
         assert_same_tables(model, naive_model(demo, filtered(demo, change["devices"], change["countries"],
-                                                             *change["date_range"])))
+                                                             *change["date_range"], change["channels"])))
 
 
 def test_settings_that_rebuild_the_cube_equal_the_naive_computation(demo):

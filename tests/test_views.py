@@ -299,7 +299,7 @@ def test_filter_clicks_skip_panels_wait_for_more_changes():
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=4)))
     pickers = [w for w in dashboard.filters
                if isinstance(w, (pn.widgets.CheckButtonGroup, pn.widgets.MultiChoice))]
-    assert len(pickers) == 3  # devices, countries, sources
+    assert len(pickers) == 4  # devices, countries, sources, channels
     for widget in pickers:
         value = widget._property_mapping.get("value", "value")
         assert value in widget._priority_changes, type(widget).__name__

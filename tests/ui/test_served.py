@@ -81,6 +81,25 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
     assert page.console_errors == []
 
 
+def test_channel_filter_keeps_the_channels_picked(page, served):
+    demo = pd.read_parquet(DEFAULT_DATA)
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
+    page.get_by_placeholder("All channels").click()
+    page.get_by_role("option", name="Social", exact=True).click()
+    social = demo[demo["channel"] == "Social"]
+    expect(sessions).to_have_text(f"{len(social):,}", timeout=30_000)
+    expect(kpi(page, "Conversion rate")).to_have_text(f"{social['converted'].mean():.2%}")
+    page.get_by_role("option", name="Direct", exact=True).click()  # the list stays open: a second one
+    both = demo[demo["channel"].isin(["Social", "Direct"])]
+    expect(sessions).to_have_text(f"{len(both):,}", timeout=30_000)
+    command = page.get_by_label("The same check, for cron or CI")  # and the check to copy keeps them
+    expect(command).to_have_value(f"python -m leak_app check {DEFAULT_DATA} --current 2026-09-18:2026-11-01 "
+                                  "--baseline 2026-08-03:2026-09-16 --channel Social --channel Direct")
+    assert page.console_errors == []
+
+
 def test_panel_serve_serves_the_dashboard_on_the_data_given_to_it(page, tmp_path):
     """`panel serve leak_app/dashboard.py`, as anaconda-project and Panel users run it: the data after
     ``--args`` (or in $LEAK_APP_DATA), filters working; data that cannot be loaded said in the page."""
@@ -88,13 +107,16 @@ def test_panel_serve_serves_the_dashboard_on_the_data_given_to_it(page, tmp_path
 
     from leak_app.demo import generate_sessions
 
-    data = generate_sessions(3_000, seed=5)
+    data = generate_sessions(3_000, seed=5).drop(columns="channel")
     data.to_parquet(tmp_path / "given.parquet")
     with serving("--data", str(tmp_path / "given.parquet"), panel_serve=True) as url:
         page.goto(url)
         expect(kpi(page, "Sessions")).to_have_text(f"{len(data):,}", timeout=60_000)
         page.get_by_role("button", name="desktop").click()
         expect(kpi(page, "Sessions")).to_have_text(f"{(data['device'] != 'desktop').sum():,}", timeout=30_000)
+        # data without channels: a filter with one choice, "(not set)", is not offered
+        expect(page.get_by_placeholder("All sources")).to_be_visible()
+        assert not page.get_by_placeholder("All channels").is_visible()
     with serving(panel_serve=True, env={"LEAK_APP_DATA": str(tmp_path / "<b>gone</b>.csv")}) as url:
         page.goto(url)
         alert = page.get_by_text("The dashboard cannot start")
