@@ -8,7 +8,11 @@ table where its columns would mean something else.
 from __future__ import annotations
 
 import glob
-from pathlib import Path
+import re
+import shutil
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
 
 from .schema import LoadError
 
@@ -59,3 +63,51 @@ def refuse_a_mix(formats: list[tuple[Path, str]]) -> None:
 def file_rows(files: list[tuple[Path, int]]) -> list[dict]:
     """The load report's list of the files read, with the rows read from each."""
     return [{"path": str(path), "rows": int(rows)} for path, rows in files]
+
+
+#: A name an archive's file keeps when unpacked (else it is numbered): plain, not hidden.
+PLAIN_NAME = re.compile(r"\w[\w.+-]{0,150}")
+#: Suffixes of a name kept on the file it is stored as (".csv", ".json.gz"...).
+PLAIN_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,8}){0,2}")
+
+
+def plain_suffix(name: str) -> str:
+    """The last two suffixes of a file's name (".csv.gz"), "" unless plain: a name sent by a browser
+    is a label, never a path ("..", 300 bytes)."""
+    suffix = "".join(PurePosixPath(name).suffixes[-2:])
+    return suffix if PLAIN_SUFFIX.fullmatch(suffix) else ""
+
+
+def unzipped(archive: Path, folder: Path, label: str, limit_bytes: int) -> Path:
+    """A .zip archive's files (an export's daily files, zipped to be sent at once) unpacked side by
+    side into ``folder``, a new folder then read as any folder is; ``label`` is how messages name
+    the archive. Its folders are flattened and its names only labels (a member "../x.csv" is
+    unpacked as "x.csv", inside); the files macOS adds (``__MACOSX/``, ``.DS_Store``) are left out.
+    An archive whose files would unpack to more than ``limit_bytes`` is refused before any is."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = [m for m in zipped.infolist() if not m.is_dir() and not _added_by_macos(m.filename)]
+            if not members:
+                raise LoadError(f"{label}: the archive holds no files")
+            if any(m.flag_bits & 0x1 for m in members):
+                raise LoadError(f"{label}: the archive is encrypted; zip it without a password")
+            total = sum(m.file_size for m in members)
+            if total > limit_bytes:
+                raise LoadError(f"{label}: its files would unpack to {total / 2**20:,.0f} MB, more than "
+                                f"the {limit_bytes / 2**20:,.0f} MB allowed")
+            folder.mkdir(parents=True)
+            for i, member in enumerate(members):
+                name = PurePosixPath(member.filename.replace("\\", "/")).name
+                if not PLAIN_NAME.fullmatch(name) or (folder / name).exists():
+                    name = f"file{i:05d}{plain_suffix(name)}"
+                # zipfile unpacks no more than the size checked, and refuses a member that says less
+                with zipped.open(member) as source, open(folder / name, "wb") as out:
+                    shutil.copyfileobj(source, out)
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+        raise LoadError(f"{label}: not a readable zip archive ({exc})") from exc
+    return folder
+
+
+def _added_by_macos(name: str) -> bool:
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return "__MACOSX" in parts or parts[-1].startswith(".")

@@ -188,10 +188,12 @@ class SessionModel(param.Parameterized):
         """Replace the data; on any error nothing changes and the error propagates."""
         self.adopt(*self.opened(path, name))
 
-    def opened(self, path: str | Path, name: str | None = None) -> tuple[pd.DataFrame | ibis.Table, dict]:
+    def opened(self, path: str | Path, name: str | None = None,
+               **options) -> tuple[pd.DataFrame | ibis.Table, dict]:
         """A file's sessions and load report, their cube built for this model's settings: the slow
-        part of :meth:`load`, which changes nothing here (a served app runs it off its event loop)."""
-        sessions, loaded = open_sessions(path, name=name)
+        part of :meth:`load`, which changes nothing here (a served app runs it off its event loop).
+        ``options``: :func:`~.sources.open_sessions`'s."""
+        sessions, loaded = open_sessions(path, name=name, **options)
         report = loaded.to_dict()
         cube_of(sessions, report, self.cell_settings(funnel=self._funnel_of(sessions)))
         return sessions, report

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 import pyarrow.parquet as pq
@@ -176,8 +177,21 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     try:
         raw = _read(connect(), files, kind)
     except Exception as exc:  # DuckDB's own message says what is wrong
-        raise LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})") from exc
-    raw = _flattened(raw)
+        raise _unreadable(label, kind, exc) from exc
+    try:  # a line past those DuckDB looked at first may be unreadable: said when the scan meets it
+        return _scanned(_flattened(raw), label, files, kind, layout)
+    except duckdb.Error as exc:
+        raise _unreadable(label, kind, exc) from exc
+
+
+def _unreadable(label: str, kind: str, exc: Exception) -> LoadError:
+    """The error for files DuckDB cannot read, with its own reason (it names the file and line)."""
+    return LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})")
+
+
+def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: Layout | None
+             ) -> tuple[ibis.Table, LoadReport]:
+    """:func:`scan_sessions` of the files DuckDB reads as ``raw``."""
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     layout.refuse_missing(raw.columns, label)
     key = scan_key(files, layout)

@@ -6,17 +6,21 @@ this module turns whatever it is given into one.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import duckdb
 import ibis
 import pandas as pd
 
 from . import ga4
 from .duck import registered
-from .file_sets import session_files
+from .file_sets import PLAIN_NAME, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .scan import counted_events, file_kind, scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport
@@ -24,6 +28,10 @@ from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadRep
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
+#: What a .zip archive may unpack to (``LEAK_APP_UNZIP_LIMIT_BYTES``; an upload's: 20 times its limit).
+UNZIP_LIMIT_BYTES = int(os.environ.get("LEAK_APP_UNZIP_LIMIT_BYTES", str(4 * 2**30)))
+#: A zip archive's first bytes (of a file, or of an empty archive's directory).
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 #: The canonical columns the cube reads (the visitor's id for its design effect; session ids
 #: are only needed while loading).
 CUBE_COLUMNS = ("visitor_id", "date", *TEXT, "pageviews", "duration", "transactions", "revenue",
@@ -46,25 +54,58 @@ def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
     return set(ECOMMERCE_STEPS) <= set(sessions.columns)
 
 
-def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None
-                  ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
-    """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), and how
-    they were loaded.
+def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None,
+                  unzip_limit: int = UNZIP_LIMIT_BYTES) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), or of a
+    .zip archive's files (read as a folder, :func:`opened_zip`), and how they were loaded.
 
     Files of ``scan_from`` bytes or more together (default ``SCAN_FROM_BYTES``) in a flat layout
-    or of GA4 events are scanned by DuckDB, never held in memory, and so are GA4 events in
-    Parquet of any size (DuckDB reads them 15 times as fast as pandas, which gains nothing
-    there: a Parquet file has no unreadable lines to count); the rest are loaded by pandas,
-    which reads every export layout.
+    or of GA4 events are scanned by DuckDB, never held in memory, and so are GA4 events of any
+    size (DuckDB reads them 15 times as fast as pandas); the rest are loaded by pandas, which
+    reads every export layout, and so are small GA4 JSON files with a line DuckDB cannot read
+    (pandas counts such lines; a large file is refused with its line).
     """
     path = Path(path)
+    if is_zip(path):
+        return opened_zip(path, name or str(path), unzip_limit, mapping=mapping, scan_from=scan_from)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
     files = session_files(path, name or str(path))
     large = sum(file.stat().st_size for file in files) >= limit
-    layout = scan_layout(files[0], mapping) if large or file_kind(files[0]) == "parquet" else None
-    if layout is not None and (large or layout is GA4_EVENTS):
+    kind = file_kind(files[0])
+    layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
+    if layout is None or not (large or layout is GA4_EVENTS):
+        return load_sessions(path, name=name, mapping=mapping)
+    if large or kind == "parquet":
         return scan_sessions(path, name=name, layout=layout, files=files)
-    return load_sessions(path, name=name, mapping=mapping)
+    try:
+        return scan_sessions(path, name=name, layout=layout, files=files)
+    except (LoadError, duckdb.Error):  # a line it cannot read (past the lines it looked at first)
+        return load_sessions(path, name=name, mapping=mapping)
+
+
+def is_zip(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(4) in ZIP_MAGIC
+
+
+def opened_zip(archive: Path, label: str, limit: int, **options
+               ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """:func:`open_sessions` of a .zip archive's files (an export's daily files, zipped to be sent at
+    once), unpacked into a private folder that lasts as long as the sessions (a scan reads them
+    from disk) and is removed with them, at exit at the latest; at once on any error."""
+    folder = Path(tempfile.mkdtemp(prefix="leak_app_zip_"))
+    # the folder is named as the archive: messages name its files as in it ("…/export.zip/day2.csv")
+    named = Path(label).name
+    inside = folder / (named if PLAIN_NAME.fullmatch(named) else "archive.zip")
+    try:
+        sessions, report = open_sessions(unzipped(archive, inside, label, limit), name=label, **options)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(sessions, shutil.rmtree, folder, True)
+    return sessions, report
 
 
 def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:

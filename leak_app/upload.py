@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from pathlib import Path
 
@@ -10,16 +9,18 @@ import panel as pn
 import param
 
 from .actions import Progress, failure_reason, in_page
+from .file_sets import plain_suffix
 from .model import SessionModel
 from .schema import LoadError
 from .text import escape_markdown
 
 #: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
 #: the size of each websocket message it is sent in.
-ACCEPTED = (".csv", ".json", ".ndjson", ".jsonl", ".gz", ".parquet")
+ACCEPTED = (".csv", ".json", ".ndjson", ".jsonl", ".gz", ".parquet", ".avro", ".zip")
 DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
-#: Suffixes of an upload's name kept on its temporary file (".csv", ".json.gz"...).
-SAFE_SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,8}){0,2}")
+#: A .zip upload may unpack to this many times the largest upload (an export's daily files: text,
+#: which zip shrinks ten times).
+UNZIPPED_PER_UPLOAD = 20
 LOG = logging.getLogger(__name__)
 
 
@@ -79,10 +80,10 @@ class Upload(pn.viewable.Viewer):
         """The upload's sessions and report, its cube built (on the worker thread)."""
         # The browser's file name is a label, never a path: "..", or 300 bytes (legal on macOS), would
         # break or escape the folder. Its last suffixes (".csv.gz") are kept where they are plain.
-        suffix = "".join(Path(name).suffixes[-2:])
-        path = Path(folder.name) / f"upload{suffix if SAFE_SUFFIX.fullmatch(suffix) else ''}"
+        path = Path(folder.name) / f"upload{plain_suffix(name)}"
         path.write_bytes(content)
-        sessions, report = self.model.opened(path, name=name)
+        sessions, report = self.model.opened(path, name=name,
+                                             unzip_limit=UNZIPPED_PER_UPLOAD * self.max_mb * 2**20)
         if self.predraw is not None:
             self.predraw(self.model.like(sessions, report))
         return sessions, report
@@ -113,6 +114,7 @@ class Upload(pn.viewable.Viewer):
         self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV, JSON, Parquet; gzipped or not; up to "
-                                          f"{self.max_mb:,} MB)"),
+        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV, JSON, Parquet, Avro; gzipped or not; "
+                                          f"up to {self.max_mb:,} MB; several files of one export as a "
+                                          f".zip)"),
                          self.input, self.status, sizing_mode="stretch_width")

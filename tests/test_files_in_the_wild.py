@@ -4,9 +4,12 @@ session; a mix is refused), BigQuery's Avro exports, and files without a device,
 column."""
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
+import zipfile
+from pathlib import Path
 
 import formats
 import numpy as np
@@ -63,6 +66,25 @@ def test_the_real_sample_split_by_day_half_gzipped_loads_as_the_whole_file(ga_ra
         assert report.files == [{"path": str(path), "rows": rows} for path, rows in days]
         assert sum(f["rows"] for f in report.files) == report.rows_read == 10_000
         pd.testing.assert_frame_equal(table(split), table(whole))
+    # the folder zipped, as it is sent to the served app: read as the folder, in a private folder
+    # removed with the sessions
+    archive = tmp_path / "exports.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path, _ in days:
+            out.write(path, f"exports/{path.name}")
+    unzipped, report = open_sessions(archive, scan_from=ENGINES[engine])
+    assert report.format == expected.format and report.path == str(archive)
+    assert_same_report(report, expected)
+    assert [(Path(f["path"]).name, f["rows"]) for f in report.files] == [(p.name, rows) for p, rows in days]
+    inside = Path(report.files[0]["path"]).parent
+    assert inside.name == "exports.zip" and inside.is_dir()
+    pd.testing.assert_frame_equal(table(unzipped), table(whole))
+    del unzipped
+    gc.collect()
+    assert not inside.exists()
+    if engine == "pandas":  # and the command line reads it as the served app does
+        assert json.loads(run("summary", str(archive), "--json").stdout)["kpis"] == json.loads(
+            run("summary", str(ga_raw), "--json").stdout)["kpis"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -96,7 +118,7 @@ def test_ga4_events_sharded_as_bigquery_exports_them_give_the_sessions_of_the_wh
               compress=True)
     split, report = open_sessions(tmp_path / "events_20260803-*.json.gz")
     whole, expected = open_sessions(FIXTURES / "events_20260803.json")
-    assert report.format == expected.format == "ga4_events_json"
+    assert report.format == expected.format == "ga4_events_json_scan"  # DuckDB reads GA4 JSON
     assert_same_report(report, expected)
     assert [f["rows"] for f in report.files] == [len(lines[0::2]), len(lines[1::2])]
     pd.testing.assert_frame_equal(table(split), table(whole))

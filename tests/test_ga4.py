@@ -2,6 +2,7 @@
 pandas read, a database's events table and Spark, each equal to a naive loop over the events."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import duckdb
@@ -118,17 +119,34 @@ def test_event_files_scan_as_pandas_loads_them(name):
     assert_as_naive(loaded, expected, events)
 
 
-def test_small_ga4_parquet_files_are_scanned_and_small_json_files_loaded():
-    """A Parquet export is read by DuckDB at any size (2 million events: 2.3 s against 46 s through
-    pandas, benchmarks/ga4_events.py); JSON below the scan size is read by pandas, which counts
-    unreadable lines."""
+def test_ga4_files_of_any_size_are_scanned_and_json_with_unreadable_lines_loaded(tmp_path):
+    """A GA4 export is read by DuckDB at any size (2 million events in Parquet: 2.3 s against 46 s
+    through pandas, benchmarks/ga4_events.py); a small JSON file with a line DuckDB cannot read is
+    read by pandas, which counts the line, whether DuckDB meets it in the lines it looks at first or
+    later."""
     report = open_sessions(FIXTURES / "events_20260803.parquet")[1]
     assert report.format == "ga4_events_parquet_scan"
     from leak_app.views import load_report_html  # the page says how many sessions the events made
 
     page = load_report_html(report.to_dict())
     assert "<td>Rows kept</td><td>219</td></tr><tr><td>Sessions they make</td><td>40</td>" in page
-    assert open_sessions(FIXTURES / "events_20260803.json")[1].format == "ga4_events_json"
+    report = open_sessions(FIXTURES / "events_20260803.json")[1]
+    assert report.format == "ga4_events_json_scan" and report.sessions == 40
+    lines = (FIXTURES / "events_20260803.json").read_text().splitlines()
+    # 120 copies of the 40 sessions, by other users: 26,280 events, past the 20,480 DuckDB samples
+    many = [line.replace('"user_pseudo_id": "', f'"user_pseudo_id": "{copy}-') for copy in range(120)
+            for line in lines]
+    for at in (5, len(many)):  # a broken line among the first events, and after those DuckDB samples
+        path = tmp_path / f"broken_at_{at}.json.gz"
+        text = "\n".join([*many[:at], '{"event_name": "page_view", "user', *many[at:]]) + "\n"
+        path.write_bytes(gzip.compress(text.encode()))
+        sessions, report = open_sessions(path)
+        assert report.format == "ga4_events_json" and report.dropped == {"not a JSON record": 1}
+        assert len(sessions) == report.sessions == 4_800 and report.rows_read == len(many) + 1
+    # a large file is not read into memory: it is refused, naming the line
+    with pytest.raises(LoadError, match=f"broken_at_{len(many)}.json.gz: not a readable json file "
+                                        f"\\(.*line {len(many) + 2}"):
+        open_sessions(path, scan_from=0)
     assert open_sessions(FIXTURES / "shop_sessions.parquet",
                          mapping=read_mapping(FIXTURES / "shop_sessions_mapping.toml"))[1].format == "mapped"
 

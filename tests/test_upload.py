@@ -105,3 +105,84 @@ def test_an_uploads_figures_are_drawn_on_the_worker_and_only_copied_on_the_event
     assert dashboard.model.kpis["sessions"] == 3_000
     # each plot and funnel panel, drawn on the worker thread, none on the event loop's
     assert len(drawn_on) >= 5 and all(thread.startswith("leak_app_worker") for thread in drawn_on)
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    """A .zip archive of these files (name inside -> bytes), as a person's zip tool makes one."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def understated(archive: bytes, size: int) -> bytes:
+    """The archive with its (first) file's unpacked size written as ``size``, where both the file's
+    own header and the archive's directory say it."""
+    import struct
+
+    out = bytearray(archive)
+    struct.pack_into("<I", out, out.find(b"PK\x03\x04") + 22, size)
+    struct.pack_into("<I", out, out.find(b"PK\x01\x02") + 24, size)
+    return bytes(out)
+
+
+EVENTS = (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes().splitlines(keepends=True)
+
+
+def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
+    """Several files of one export, sent at once as a .zip (the dropper takes one file at a time):
+    read as a folder, a session split between two files one session, the files listed with their
+    rows; the folders inside and what macOS adds to an archive left out."""
+    half = len(EVENTS) // 2
+    send(upload, "export.zip", zipped({
+        "export/events_1.json": b"".join(EVENTS[:half]), "export/events_2.json": b"".join(EVENTS[half:]),
+        "__MACOSX/export/._events_1.json": b"\x00\x05\x16\x07", "export/.DS_Store": b"\x00\x00\x00\x01"}))
+    assert upload.status.object == "Loaded 40 sessions from export.zip.", upload.status.object
+    report = upload.model.load_report
+    assert [(os.path.basename(f["path"]), f["rows"]) for f in report["files"]] == [
+        ("events_1.json", half), ("events_2.json", len(EVENTS) - half)]
+    whole = SessionModel.from_path(ROOT / "tests" / "fixtures" / "events_20260803.json")
+    assert upload.model.kpis == whole.kpis and report["path"] == "export.zip"
+
+
+@pytest.mark.parametrize("content, message", [
+    (zipped({"events_1.json": b"".join(EVENTS), "notes.csv": TWO_SESSIONS}),
+     "export.zip/notes.csv: a ga_sessions_csv file among ga4_events_json files"),
+    (b"PK\x03\x04 not really", "export.zip: not a readable zip archive"),
+    (zipped({"empty/": b"", "__MACOSX/._x.csv": b"x"}), "export.zip: the archive holds no files"),
+    # 30 MB of one byte, a few kilobytes zipped: past 20 times the largest upload (1 MB here)
+    (zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}),
+     "export.zip: its files would unpack to 30 MB, more than the 20 MB allowed"),
+    # one that says it unpacks to 1,000 bytes, and holds 30 MB
+    (understated(zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}), 1_000),
+     "export.zip: not a readable zip archive (Bad CRC-32 for file 'bomb.csv')"),
+])
+def test_a_zip_that_cannot_be_read_as_one_export_is_refused_and_the_data_stays(upload, content, message):
+    upload.max_mb = 1
+    before = set(os.listdir(tempfile.gettempdir()))
+    send(upload, "export.zip", content)
+    said = upload.status.object.replace("\\", "")  # as written, not as escaped for Markdown
+    assert upload.status.alert_type == "danger" and message in said, said
+    assert upload.model.kpis["sessions"] == 2_000
+    left = set(os.listdir(tempfile.gettempdir())) - before
+    # nothing sent or unpacked is kept
+    assert not [name for name in left if name.startswith(("leak_app_upload_", "leak_app_zip_"))]
+
+
+def test_names_inside_a_zip_are_labels_never_paths(upload, tmp_path):
+    """A member named "../../x.csv" (a "zip slip") is unpacked inside, as "x.csv"; one named like
+    another, or with a name no file system takes, is numbered."""
+    def others(a: bytes, b: bytes) -> bytes:  # two more sessions, of other visitors
+        return TWO_SESSIONS.replace(b"1,10,1,", a).replace(b"2,11,1,", b)
+
+    send(upload, "../../evil.zip", zipped({
+        "../../x.csv": TWO_SESSIONS, "a/x.csv": others(b"3,12,1,", b"4,13,1,"),
+        "é" * 200 + ".csv": others(b"5,14,1,", b"6,15,1,")}))
+    assert upload.status.alert_type == "success", upload.status.object
+    names = [os.path.basename(f["path"]) for f in upload.model.load_report["files"]]
+    assert names == ["file00001.csv", "file00002.csv", "x.csv"] and upload.model.kpis["sessions"] == 6
+    assert not os.path.exists(os.path.join(tempfile.gettempdir(), "x.csv"))

@@ -145,6 +145,31 @@ def test_bad_upload_shows_its_error_and_keeps_the_data(page, served, write):
     expect(page.locator(".alert-success")).to_contain_text("Loaded 2 sessions from two.csv")
 
 
+def test_a_zip_of_an_exports_files_uploads_as_one_table(page, served):
+    """A week of daily files is sent as one .zip: the page reads them as one table and lists them."""
+    import io
+    import zipfile
+
+    from helpers import ROOT
+
+    lines = (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes().splitlines(keepends=True)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("events/events_20260803.json", b"".join(lines[:100]))
+        out.writestr("events/events_20260804.json", b"".join(lines[100:]))
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text("100,000", timeout=60_000)
+    page.locator("input[type=file]").set_input_files(
+        {"name": "events.zip", "mimeType": "application/zip", "buffer": archive.getvalue()})
+    loaded = page.locator(".alert-success")
+    expect(loaded).to_contain_text("Loaded 40 sessions from events.zip.", timeout=30_000)
+    expect(sessions).to_have_text("40")
+    expect(page.get_by_text("2 files, rows read: events_20260803.json (100), events_20260804.json (119).")
+           ).to_be_attached()
+    assert page.console_errors == []
+
+
 def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, served):
     """The audit's cases, each once "File name too long" or "Is a directory" in the server's log
     and nothing in the page: an empty file, names of 300 bytes (legal on macOS), '..' and '.'. The
