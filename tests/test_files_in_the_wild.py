@@ -190,6 +190,7 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
     views (and their takeaways) say what they need instead of drawing every session at 0."""
     from leak_app import SessionModel
     from leak_app.app import Dashboard
+    from leak_app.summary import summary
 
     demo = generate_sessions(3_000, seed=7)
     demo.drop(columns=["pageviews", "duration"]).to_csv(tmp_path / "orders.csv", index=False)
@@ -200,6 +201,10 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
     assert model.takeaways[0].startswith("The data has no pageviews column, which the pageview funnel")
     assert model.takeaways[1].startswith("The data has no duration column, which the session duration view")
     assert not any("funnel leak" in s or "convert most" in s for s in model.takeaways)
+    published = summary(model)  # scripts get no table of zeros either, and why
+    assert published["funnel"] == published["step_leaks"] == published["duration"] == []
+    assert published["unavailable"] == {"funnel": model.takeaways[0], "duration": model.takeaways[1]}
+    assert summary(SessionModel(sessions=demo))["unavailable"] == {}
     page = Dashboard(model=model)
     assert not page.funnel.visible and "no pageviews column" in page.funnel_needs.object.text
     assert not page.duration_rates.pane.visible and not page.duration_volume.pane.visible
