@@ -29,7 +29,8 @@ def hostile_export(tmp_path_factory):
         "visitor_id": np.arange(n).astype(str), "session_id": (1_700_000_000 + np.arange(n)).astype(str),
         "date": pd.Timestamp("2026-03-01") + pd.to_timedelta(rng.integers(0, 28, n), unit="D"),
         "device": rng.choice(["desktop", "mobile"], size=n), "country": rng.choice(["France", IMG], size=n),
-        "source": source, "medium": "referral", "pageviews": rng.integers(1, 12, n),
+        "source": source, "medium": "referral", "channel": rng.choice(["Referral", SCRIPT], size=n),
+        "pageviews": rng.integers(1, 12, n),
         "duration": rng.integers(0, 900, n), "transactions": converted.astype(int),
         "revenue": converted * 50.0,
     }))
@@ -53,14 +54,15 @@ def test_served_app_shows_hostile_names_as_text(browser, hostile_export):
     with serving("--data", str(hostile_export)) as url:
         page.goto(url)
         shown_literally(page, dialogs)
-        page.get_by_placeholder("All sources").click()  # the options list shows the names as text
-        page.wait_for_timeout(500)
-        options = page.get_by_text(IMG, exact=True).all()
-        assert any(option.is_visible() for option in options)  # shown as text in the list
-        page.keyboard.press("Escape")
-        page.mouse.move(700, 900)
-        page.wait_for_timeout(500)
-        assert dialogs == []
+        for picker, name in (("All sources", IMG), ("All channels", SCRIPT)):
+            page.get_by_placeholder(picker).click()  # the options list shows the names as text
+            page.wait_for_timeout(500)
+            options = page.get_by_text(name, exact=True).all()
+            assert any(option.is_visible() for option in options), picker  # shown as text in the list
+            page.keyboard.press("Escape")
+            page.mouse.move(700, 900)
+            page.wait_for_timeout(500)
+        assert dialogs == [] and page.locator("img[src=x]").count() == 0
     page.close()
 
 
