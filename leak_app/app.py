@@ -23,7 +23,7 @@ from panel.models.markup import HTML as HTMLModel
 
 from . import views
 from .actions import Progress
-from .downloads import to_csv
+from .downloads import download_tables, to_csv
 from .drawn_once import copy_of, keep, key_of, world_map
 from .geo import country_shapes
 from .model import SessionModel
@@ -333,10 +333,10 @@ class Dashboard(pn.viewable.Viewer):
         """A CSV download per derived table (embedded in a static file, live when served)."""
         def button(name):
             return pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(to_csv(self.model.download_tables()[name]())),
+                callback=lambda: io.StringIO(to_csv(download_tables(self.model)[name]())),
                 filename=f"{name}.csv", embed=embed, color="light", label=f"{name}.csv",
             )
-        return pn.FlexBox(*(button(name) for name in self.model.download_tables()))
+        return pn.FlexBox(*(button(name) for name in download_tables(self.model)))
 
     @functools.cached_property
     def filters(self) -> list:

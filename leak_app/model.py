@@ -14,7 +14,6 @@ import functools
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 
 import ibis
@@ -372,24 +371,3 @@ class SessionModel(param.Parameterized):
     def period_problems(self) -> tuple[str, ...]:
         """Why the periods cannot be compared as asked (they are compared clipped to the data)."""
         return self._resolved.problems
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        """The derived tables by the names the JSON summary and CSV downloads use."""
-        return {
-            "countries": self.country_table,
-            "funnel": self.funnel_table,
-            "duration": self.duration_table,
-            "source_device": self.source_device_table,
-        }
-
-    def download_tables(self) -> dict[str, Callable[[], pd.DataFrame]]:
-        """Every derived table as the CSV downloads offer it (leak rows for every segment), each
-        made when asked for: the leak table's shrunk rates are fitted for its download only, not
-        for every page that lists the downloads."""
-        return {
-            **{name: (lambda table=table: table) for name, table in self.tables().items()},
-            "leaks": lambda: leaks.with_shrunk_rates(self.leaks_table).drop(columns="values",
-                                                                            errors="ignore"),
-            "silent_leaks": lambda: self.silent_leaks_table.drop(columns="values", errors="ignore"),
-            "step_leaks": lambda: self.step_leaks_table,
-        }

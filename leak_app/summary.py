@@ -9,13 +9,14 @@ import json
 import pandas as pd
 
 from . import leaks
+from .downloads import tables
 from .schema import needs
 
 
 def summary(model) -> dict:
     """Everything the dashboard shows, as JSON-ready data (rates as fractions of 1)."""
     out = {"kpis": json.loads(pd.Series(model.kpis, dtype=object).to_json())}
-    out.update({name: records(t) for name, t in model.tables().items()})
+    out.update({name: records(t) for name, t in tables(model).items()})
     out["takeaways"] = list(model.takeaways)
     out["load_report"] = model.load_report
     out["leaks"] = records(leaks.leak_rows(leaks.with_shrunk_rates(model.leaks_table)))

@@ -13,6 +13,7 @@ from naive import assert_same_tables, filtered, naive_model
 import leak_app.model as model_module
 from leak_app import LoadError, SessionModel, leaks, metrics
 from leak_app.demo import generate_sessions
+from leak_app.downloads import download_tables
 from leak_app.summary import summary
 
 
@@ -184,7 +185,8 @@ def test_summary_has_the_published_keys(demo):
     published = summary(SessionModel(sessions=demo))
     assert list(published) == ["kpis", "countries", "funnel", "duration", "source_device", "takeaways",
                                "load_report", "leaks", "silent_leaks", "silent_periods", "step_leaks",
-                               "silent_warnings", "rate_change"]  # added keys come last: old ones never move
+                               "silent_warnings", "rate_change", "unavailable"]  # added keys come last: old
+    # ones never move
     leak = published["leaks"][0]
     assert {"dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
             "lost_conversions", "lost_low", "lost_high", "sentence"} <= set(leak)
@@ -223,7 +225,7 @@ def test_downloads_fit_the_shrunk_rates_only_for_the_leak_table(demo, monkeypatc
     fits = []
     fit = leaks.fit_beta_prior
     monkeypatch.setattr(leaks, "fit_beta_prior", lambda *a: (fits.append(1), fit(*a))[1])
-    tables = model.download_tables()
+    tables = download_tables(model)
     assert list(tables) == ["countries", "funnel", "duration", "source_device", "leaks", "silent_leaks",
                             "step_leaks"]
     assert not fits
