@@ -79,7 +79,9 @@ def _attempt(url: str, body: bytes, timeout: float) -> tuple[int | None, str, fl
             outcome.append((exc.code, f"HTTP {exc.code} {exc.reason}", wait))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            outcome.append((None, f"no answer ({type(reason).__name__})", None))
+            # the socket's own timeout may fire just before the deadline below: the same answer
+            outcome.append((None, f"no answer within {timeout:g} s" if isinstance(reason, TimeoutError)
+                            else f"no answer ({type(reason).__name__})", None))
 
     worker = threading.Thread(target=send, daemon=True)  # abandoned if it outlives the deadline
     worker.start()

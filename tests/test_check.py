@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
@@ -225,6 +227,19 @@ def test_the_webhook_never_waits_past_its_timeouts(receiver):
     with pytest.raises(WebhookError, match="no answer within 0.3 s; gave up after 2 attempts"):
         post(receiver.url, {"text": "hi"}, timeout=0.3, attempts=2, backoff=0.05)
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("raised", [TimeoutError("timed out"),
+                                    urllib.error.URLError(TimeoutError("timed out"))])
+def test_a_timeout_is_said_alike_whichever_clock_fires_first(monkeypatch, raised):
+    """The socket's timeout and the deadline are the same: under load the socket's fired first, and
+    the page said "no answer (TimeoutError)" where the test expected the deadline's words."""
+    def late(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(urllib.request, "urlopen", late)
+    with pytest.raises(WebhookError, match=r"http://127\.0\.0\.1:9/…: no answer within 0\.3 s; gave up "):
+        post("http://127.0.0.1:9/hook", {"text": "hi"}, timeout=0.3, attempts=1)
 
 
 def test_the_webhook_reports_a_refused_connection_without_its_secret(receiver):
