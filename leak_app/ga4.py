@@ -28,18 +28,19 @@ import pandas as pd
 import pyarrow as pa
 
 from .schema import (
-    DEVICES,
     ECOMMERCE_STEPS,
     MAX_LABEL,
     NOT_SET,
-    OTHER_DEVICE,
     SESSION_KEY,
     TEXT,
     LoadReport,
     compact_date,
+    first_reason,
+    grouped_device,
     implausible,
     implausible_date,
     long_label,
+    or_not_set,
 )
 
 REQUIRED = ("user_pseudo_id", "event_name", "event_timestamp", "event_date", "event_params")
@@ -111,8 +112,7 @@ def _trimmed(value: ibis.Value) -> ibis.Value:
 def _label(value: ibis.Value | None) -> ibis.Value:
     if value is None:
         return ibis.literal(NOT_SET)
-    text = _trimmed(value)
-    return ibis.cases((text.isnull() | (text == ""), ibis.literal(NOT_SET)), else_=text)
+    return or_not_set(_trimmed(value))
 
 
 def _number(value: ibis.Value) -> ibis.Value:
@@ -153,7 +153,7 @@ def events(raw: ibis.Table) -> ibis.Table:
         *((value.cast("string").length() > MAX_LABEL, long_label(LABELS[label]))
           for label, value in written_labels.items() if value is not None),
     ]
-    reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
+    reason = first_reason(checks)
     revenue = ibis.cases((revenue.isnull() | revenue.isnan(), 0.0), else_=revenue)
     return raw.select(
         visitor_id=user, session_id=session, reason=reason, date=date,
@@ -187,11 +187,10 @@ def grouped(raw: ibis.Table, engine: str | None = None) -> ibis.Table:
         pageviews=ev.page_view.sum().cast("float64"), transactions=ev.purchase.sum().cast("float64"),
         revenue=ev.revenue.sum(), **{step: ev[step].any() for step in ECOMMERCE_STEPS},
     )
-    device = out["first"]["device"].lower()
     return out.mutate(
         duration=((out["last"] - out["first"]["timestamp"]) // 1_000_000).cast("float64"),
         **{label: out["first"][label] for label in TEXT if label != "device"},
-        device=ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE),
+        device=grouped_device(out["first"]["device"]),
     ).drop("first", "last")
 
 

@@ -48,20 +48,21 @@ from .readers import (
     with_decimal_point,
 )
 from .schema import (
-    DEVICES,
     MAX_LABEL,
     NOT_SET,
     NUMERIC,
-    OTHER_DEVICE,
     SESSION_KEY,
     TEXT,
     LoadError,
     LoadReport,
     compact_date,
+    first_reason,
+    grouped_device,
     implausible,
     implausible_date,
     latest_date,
     long_label,
+    or_not_set,
 )
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
@@ -359,8 +360,7 @@ def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None) 
 
 
 def _text(column) -> ibis.Value:
-    text = column.cast("string").strip()
-    return ibis.cases((text.isnull() | (text == ""), ibis.literal(NOT_SET)), else_=text)
+    return or_not_set(column.cast("string").strip())
 
 
 def _number(column):
@@ -420,10 +420,9 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
             checks.append((raw[source].cast("string").length() > MAX_LABEL, long_label(source)))
         else:
             values[name] = ibis.literal(NOT_SET)
-    device = values["device"].lower()
-    values["device"] = ibis.cases((device.isin([*DEVICES, NOT_SET]), device), else_=OTHER_DEVICE)
-    reason = ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
-    return raw.select(**values, reason=reason, **({FILE: raw[FILE]} if FILE in raw.columns else {}))
+    values["device"] = grouped_device(values["device"])
+    return raw.select(**values, reason=first_reason(checks),
+                      **({FILE: raw[FILE]} if FILE in raw.columns else {}))
 
 
 def _one_row_a_day(hits: ibis.Table) -> ibis.Table:

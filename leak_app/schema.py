@@ -90,6 +90,24 @@ def compact_date(text):
     return ibis.cases((text.re_search(r"^\d{8}$"), iso.try_cast("date")), else_=ibis.null("date"))
 
 
+def or_not_set(text):
+    """An Ibis column of trimmed labels, "(not set)" where empty or null (the loaders' rule)."""
+    return ibis.cases((text.isnull() | (text == ""), ibis.literal(NOT_SET)), else_=text)
+
+
+def grouped_device(device):
+    """An Ibis column of device labels as the loaders keep them: lower case, one of DEVICES or
+    "(not set)", any other OTHER_DEVICE (the pandas loader's rule, loaders._devices)."""
+    lower = device.lower()
+    return ibis.cases((lower.isin([*DEVICES, NOT_SET]), lower), else_=OTHER_DEVICE)
+
+
+def first_reason(checks) -> ibis.Value:
+    """Of (condition, reason) pairs of Ibis expressions, the reason of the first that holds for a
+    row: why it is dropped (null if none holds; a null condition does not)."""
+    return ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
+
+
 def implausible_date(column: str) -> str:
     """Drop reason of a date outside EARLIEST_DATE..tomorrow (the same for every loader)."""
     return f"{column}: implausible date (before {EARLIEST_DATE.year} or after tomorrow)"

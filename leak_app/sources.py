@@ -75,11 +75,11 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
     if layout is None or not (large or layout is GA4_EVENTS):
         return load_sessions(path, name=name, mapping=mapping)
-    if large or kind == "parquet":
-        return scan_sessions(path, name=name, layout=layout, files=files)
     try:
         return scan_sessions(path, name=name, layout=layout, files=files)
     except (LoadError, duckdb.Error):  # a line it cannot read (past the lines it looked at first)
+        if large or kind == "parquet":
+            raise
         return load_sessions(path, name=name, mapping=mapping)
 
 
