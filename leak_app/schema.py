@@ -52,6 +52,13 @@ def needs(report: dict, measure: str, funnel: str = "pageviews") -> str | None:
             f"{measure} would read 0. Map the column (--map {measure}=COLUMN) if the file has it under "
             f"another name.")
 
+def unavailable(report: dict, funnel: str) -> dict:
+    """Table name ("funnel", "duration") -> why the data cannot give it (see ``needs``), for those
+    it cannot: what the takeaways say and the JSON summary publishes instead of tables of zeros."""
+    reasons = {"funnel": needs(report, "pageviews", funnel), "duration": needs(report, "duration")}
+    return {name: reason for name, reason in reasons.items() if reason}
+
+
 DEVICES = ("desktop", "mobile", "tablet")
 #: Devices outside DEVICES are grouped here rather than dropped.
 OTHER_DEVICE = "other"

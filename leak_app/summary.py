@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import leaks
 from .downloads import tables
-from .schema import needs
+from .schema import unavailable
 
 
 def summary(model) -> dict:
@@ -25,19 +25,13 @@ def summary(model) -> dict:
     out["step_leaks"] = records(model.step_leaks_table)
     out.update(silent)  # the warnings and the rate change came later: keys never move
     # the tables the data's columns cannot feed (every session at 0 pageviews), empty, and why
-    out["unavailable"] = unavailable(model)
+    out["unavailable"] = unavailable(model.load_report, model.funnel)
     for name in out["unavailable"]:
         out[name] = []
         if name == "funnel":
             out["step_leaks"] = []
     return out
 
-
-def unavailable(model) -> dict:
-    """Table name -> why the data cannot give it (see schema.needs), for the tables that it cannot."""
-    reasons = {"funnel": needs(model.load_report, "pageviews", model.funnel),
-               "duration": needs(model.load_report, "duration")}
-    return {name: reason for name, reason in reasons.items() if reason}
 
 
 def silent_part(model) -> dict:

@@ -18,7 +18,7 @@ import pandas as pd
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
-from .schema import NOT_SET, needs
+from .schema import NOT_SET, unavailable
 from .text import pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
@@ -157,17 +157,16 @@ def takeaways(model) -> list[str]:
     if not model.kpis["sessions"]:
         return []
     m = model.min_sessions
-    report = model.load_report
-    pageview_funnel = needs(report, "pageviews", model.funnel)
+    missing = unavailable(model.load_report, model.funnel)
     sentences = [
-        absent_labels(report), pageview_funnel, needs(report, "duration"),
+        absent_labels(model.load_report), missing.get("funnel"), missing.get("duration"),
         ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings
         else None,
         silent_leak(model.silent_leaks_table, model.periods()),
         change.dominant_effect(model.rate_change) if model.rate_change else None,
         top_leak(model.leaks_table),
-        None if pageview_funnel else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
-        None if needs(report, "duration") else duration_peak(model.duration_table, m),
+        None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
+        None if "duration" in missing else duration_peak(model.duration_table, m),
         source_device_extremes(model.source_device_table, m),
         country_outliers(model.country_table, model.fdr),
     ]
