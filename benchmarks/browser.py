@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "ui")]
 from interaction import demo_file
 from ui_serving import serving
 
-from leak_app.browser import chromium
+from leak_app.ui.browser import chromium
 
 TARGET_MS = 300
 #: Record when each press starts, and the frame painted after each document change to

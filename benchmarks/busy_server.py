@@ -30,8 +30,8 @@ from browser import HOOKS
 from interaction import demo_file
 from ui_serving import serving
 
-from leak_app.browser import chromium
-from leak_app.demo import generate_sessions
+from leak_app.data.demo import generate_sessions
+from leak_app.ui.browser import chromium
 
 TARGET_MS = 500
 UNANSWERED_MS = 60_000

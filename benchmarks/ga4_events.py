@@ -7,7 +7,7 @@ Writes a GA4 ``events_*`` export as BigQuery lays it out — one file a day, nes
 events a session, sessions crossing midnight — as Parquet and as gzipped NDJSON
 (written by DuckDB), then opens each folder as the app does, each in a fresh process:
 the events are checked, counted by drop reason and built into sessions by DuckDB
-(:mod:`leak_app.ga4`), then the cube is built. The baseline, measured in the same run,
+(:mod:`leak_app.data.ga4`), then the cube is built. The baseline, measured in the same run,
 is the in-memory path (pandas reads the files, DuckDB builds the sessions) on
 ``--baseline-events`` events, or another checkout's (``--baseline-tree``: the previous
 commit's built them in pandas). Prints time to the cube, peak RSS and events a second,
@@ -81,9 +81,9 @@ def measure(path: Path, scan_from: int, tree: Path = ROOT) -> dict:
     code = f"""
 import json, resource, sys, time
 sys.path.insert(0, {str(tree)!r})
-from leak_app.cube import CellSettings
-from leak_app.model import cached_cube
-from leak_app.sources import open_sessions
+from leak_app.analysis.cube import CellSettings
+from leak_app.analysis.model import cached_cube
+from leak_app.data.sources import open_sessions
 start = time.perf_counter()
 sessions, report = open_sessions({str(path)!r}, scan_from={scan_from})
 cube = cached_cube(sessions, CellSettings(), report.sessions, report.cache_key)

@@ -91,7 +91,7 @@ def demo_file(sessions: int, folder: str | None = None):
     """A Parquet file of demo sessions, written by a child process (its memory is not counted here)."""
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         path = Path(tmp) / "sessions.parquet"
-        subprocess.run([sys.executable, "-m", "leak_app.make_demo", "--sessions", str(sessions),
+        subprocess.run([sys.executable, "-m", "leak_app.data.make_demo", "--sessions", str(sessions),
                         "--seed", "1", str(path)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         yield path
 

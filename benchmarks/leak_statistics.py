@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leak_app import simulation
-from leak_app.stats import wilson_interval
+from leak_app.analysis import simulation
+from leak_app.analysis.stats import wilson_interval
 
 DROPS = (0.1, 0.2, 0.3, 0.5)
 SIZES = (2_000, 10_000, 40_000)

@@ -24,7 +24,7 @@ from busy_server import cpu_seconds, processes
 from interaction import demo_file
 from ui_serving import serving
 
-from leak_app.browser import chromium
+from leak_app.ui.browser import chromium
 
 PAGE_S, CPU_S = 1.5, 0.3
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import periods
-from .check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
-from .schema import LoadError
-from .summary import summary as summary_of
+from .analysis import periods
+from .data.schema import LoadError
+from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
+from .publish.summary import summary as summary_of
 
 #: What a command's data may be (see file_sets).
 SESSION_FILES = "session file, or folder or glob pattern of files of one format (default: the demo data)"
@@ -22,7 +22,7 @@ WEBSOCKET_MESSAGE_BYTES = 20 * 2**20
 
 def _mapping(args):
     """The column mapping given by --mapping FILE and/or --map name=column, if any."""
-    from .loaders import read_mapping
+    from .data.loaders import read_mapping
 
     pairs = dict(item.split("=", 1) for item in (args.map or []))
     if args.mapping is None and not pairs:
@@ -40,8 +40,8 @@ def _table(args) -> tuple[str, str] | None:
 
 
 def _model(path, args, **params):
-    from .model import SessionModel
-    from .sources import data_path, open_data
+    from .analysis.model import SessionModel
+    from .data.sources import data_path, open_data
 
     sessions, report = open_data(Path(path or data_path()), _mapping(args), _table(args))
     return SessionModel(sessions=sessions, load_report=report.to_dict(), **params)
@@ -78,7 +78,7 @@ def _filtered_model(path, args):
 
 def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
     """(file, column mapping, warehouse table) that the served dashboard shows (:func:`data_options`)."""
-    from .sources import data_path
+    from .data.sources import data_path
 
     return Path(args.data) if args.data else data_path(), _mapping(args), _table(args)
 
@@ -86,9 +86,9 @@ def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
 def serve(args) -> None:
     import panel as pn
 
-    from .actions import PAGE_CONFIG
-    from .app import cached_sessions, serve_page
-    from .sources import without_password
+    from .data.sources import without_password
+    from .ui.actions import PAGE_CONFIG
+    from .ui.page import cached_sessions, serve_page
 
     path, mapping, table = served_data(args)
     cached_sessions(path, mapping, table)  # data that cannot be loaded stops here, with its error
@@ -107,13 +107,13 @@ def serve(args) -> None:
 
 
 def export(args) -> None:
-    from .export import export_html
+    from .ui.export import export_html
 
     print(export_html(_model(args.data, args), args.output))
 
 
 def png(args) -> None:
-    from .export import export_pngs
+    from .ui.export import export_pngs
 
     for path in export_pngs(_model(args.data, args), args.folder):
         print(path)
@@ -133,7 +133,7 @@ def summary(args) -> None:
 
 def check(args) -> int:
     """Exit status 0: no silent leak; 1: found; 2: cannot check; 3: report or alert not delivered."""
-    from . import check as job
+    from .publish import check as job
 
     model = _filtered_model(args.path, args)
     result = job.run(model, args.min_lost)
@@ -147,7 +147,7 @@ def check(args) -> int:
         for warning in result["silent_warnings"]:
             print(f"warning: {warning}")
     if args.report:
-        from .report import write_report
+        from .ui.report import write_report
 
         try:
             print(f"report: {write_report(args.report, result, model.silent_leaks_table)}", file=sys.stderr)
@@ -155,7 +155,7 @@ def check(args) -> int:
             print(f"error: the report could not be written: {exc}", file=sys.stderr)
             status = job.NOT_DELIVERED
     if args.webhook and result["silent_leaks"]:
-        from .webhook import WebhookError, post, redact
+        from .publish.webhook import WebhookError, post, redact
 
         def log(line):
             print(f"webhook: {line}", file=sys.stderr)

@@ -15,11 +15,11 @@ if __package__ in (None, ""):  # run as a file (``panel serve`` puts this folder
 
 import panel as pn
 
-from leak_app.actions import PAGE_CONFIG, failure_reason
-from leak_app.app import serve_page
+from leak_app.analysis.text import escape_markdown
 from leak_app.cli import data_options, served_data
-from leak_app.schema import LoadError
-from leak_app.text import escape_markdown
+from leak_app.data.schema import LoadError
+from leak_app.ui.actions import PAGE_CONFIG, failure_reason
+from leak_app.ui.page import serve_page
 
 
 def page(argv: list[str]) -> None:

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leak_app.cube import CellSettings, build_cube
-from leak_app.schema import to_canonical
-from leak_app.sources import session_table
+from leak_app.analysis.cube import CellSettings, build_cube
+from leak_app.data.schema import to_canonical
+from leak_app.data.sources import session_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leak_app import leaks
-from leak_app.cube import GROUPINGS, MARGINS, duration_labels
-from leak_app.metrics import DEFAULT_FDR
-from leak_app.model import TABLES
-from leak_app.periods import halves
-from leak_app.takeaways import takeaways
+from leak_app.analysis import leaks
+from leak_app.analysis.cube import GROUPINGS, MARGINS, duration_labels
+from leak_app.analysis.metrics import DEFAULT_FDR
+from leak_app.analysis.model import TABLES
+from leak_app.analysis.periods import halves
+from leak_app.analysis.takeaways import takeaways
 
 MEASURES = {"sessions": ("converted", "size"), "conversions": ("converted", "sum"),
             "transactions": ("transactions", "sum"), "revenue": ("revenue", "sum")}

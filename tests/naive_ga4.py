@@ -1,6 +1,6 @@
 """GA4 events built into sessions the naive way: a loop over the event records in plain Python.
 
-Written from the rules in :mod:`leak_app.ga4`'s docstring, not from its query, so that a test can
+Written from the rules in :mod:`leak_app.data.ga4`'s docstring, not from its query, so that a test can
 check the engines' sessions (DuckDB over files, DuckDB over what pandas read, Spark) against it.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 
-from leak_app.schema import DEVICES, EARLIEST_DATE, ECOMMERCE_STEPS, MAX_LABEL, NOT_SET, OTHER_DEVICE
+from leak_app.data.schema import DEVICES, EARLIEST_DATE, ECOMMERCE_STEPS, MAX_LABEL, NOT_SET, OTHER_DEVICE
 
 KINDS = ("string_value", "int_value", "double_value", "float_value")
 #: The white space the loader trims from the ends of text.

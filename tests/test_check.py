@@ -17,11 +17,12 @@ import pytest
 from helpers import ROOT
 from test_cli import Resources
 
-from leak_app import check, simulation
+from leak_app.analysis import simulation
+from leak_app.analysis.model import SessionModel
 from leak_app.cli import _filtered_model, main, parser
-from leak_app.model import SessionModel
-from leak_app.report import write_atomically
-from leak_app.webhook import WebhookError, post, redact
+from leak_app.publish import check
+from leak_app.publish.webhook import WebhookError, post, redact
+from leak_app.ui.report import write_atomically
 
 HALVES = ["--current", "last-14d", "--baseline", "previous-14d"]  # the simulated data's 28 days
 
@@ -182,7 +183,7 @@ def test_an_unwritable_report_exits_3_after_checking(data, capsys, tmp_path, mon
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("leak_app.report.write_atomically", refuse)
+    monkeypatch.setattr("leak_app.ui.report.write_atomically", refuse)
     status, _, err = run_check(capsys, str(data["planted"]), *HALVES, "--report", str(tmp_path / "r.md"))
     assert status == check.NOT_DELIVERED and "the report could not be written" in err
 
@@ -313,8 +314,8 @@ def test_a_warehouse_password_is_never_shown(capsys):
 def test_the_command_of_a_mapped_file_reads_it_with_the_same_mapping(tmp_path, capsys):
     """A file in no known format, served with a column mapping: the command the page offers names
     the mapping's columns and revenue scale, so that it reads the file as the page did."""
-    from leak_app.loaders import read_mapping
-    from leak_app.sources import open_data
+    from leak_app.data.loaders import read_mapping
+    from leak_app.data.sources import open_data
 
     fixtures = ROOT / "tests" / "fixtures"
     mapping = read_mapping(fixtures / "shop_sessions_mapping.toml", revenue_scale=0.001)
@@ -334,8 +335,8 @@ def test_the_command_of_a_hit_level_file_reads_it_as_hits(tmp_path, capsys):
     copy of the session's totals (the old command read the file as sessions)."""
     from test_files_in_the_wild import hits_of
 
-    from leak_app.loaders import read_mapping
-    from leak_app.sources import open_data
+    from leak_app.data.loaders import read_mapping
+    from leak_app.data.sources import open_data
 
     fixtures = ROOT / "tests" / "fixtures"
     shop = pd.read_csv(fixtures / "shop_sessions.csv", dtype=str, keep_default_na=False)
@@ -352,7 +353,7 @@ def test_the_command_of_a_hit_level_file_reads_it_as_hits(tmp_path, capsys):
 def test_the_command_of_a_ga4_events_table_names_the_table(tmp_path):
     import duckdb
 
-    from leak_app.sources import open_data
+    from leak_app.data.sources import open_data
 
     database = tmp_path / "ga4.ddb"
     with duckdb.connect(str(database)) as con:

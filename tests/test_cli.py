@@ -12,7 +12,7 @@ import pytest
 from helpers import ROOT
 from test_loaders import hand_totals
 
-from leak_app.demo import generate_sessions
+from leak_app.data.demo import generate_sessions
 
 
 def run(*args, check=True):

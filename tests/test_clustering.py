@@ -7,9 +7,10 @@ import pytest
 from naive import naive_design_effect
 from scipy.stats import fisher_exact
 
-from leak_app import SessionModel, clustering, simulation
-from leak_app.cube import build_cube
-from leak_app.sources import session_table
+from leak_app import SessionModel
+from leak_app.analysis import clustering, simulation
+from leak_app.analysis.cube import build_cube
+from leak_app.data.sources import session_table
 
 
 def repeat_visitors(seed: int = 1):

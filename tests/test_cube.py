@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from helpers import sessions
 
-from leak_app.cube import CellSettings, build_cube
-from leak_app.sources import session_table
+from leak_app.analysis.cube import CellSettings, build_cube
+from leak_app.data.sources import session_table
 
 ROWS = [("desktop", "France", "google", 2, 0, 0, "2026-01-03"),
         ("mobile", "France", "google", 6, 70, 1, "2026-01-06"),

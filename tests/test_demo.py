@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from leak_app.demo import generate_sessions
-from leak_app.loaders import load_sessions
-from leak_app.sources import DEFAULT_DATA
+from leak_app.data.demo import generate_sessions
+from leak_app.data.loaders import load_sessions
+from leak_app.data.sources import DEFAULT_DATA
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,11 @@ from naive import assert_same_tables
 FIXTURES = ROOT / "tests" / "fixtures"
 
 from leak_app import SessionModel, load_sessions
-from leak_app.cube import duration_labels
-from leak_app.demo import generate_sessions
-from leak_app.loaders import read_mapping
-from leak_app.scan import scan_layout, scan_sessions
-from leak_app.sources import CUBE_COLUMNS, open_sessions
+from leak_app.analysis.cube import duration_labels
+from leak_app.data.demo import generate_sessions
+from leak_app.data.loaders import read_mapping
+from leak_app.data.scan import scan_layout, scan_sessions
+from leak_app.data.sources import CUBE_COLUMNS, open_sessions
 
 FILTERS = [
     {"devices": ["mobile"]},
@@ -141,8 +141,8 @@ def test_spark_local_mode_builds_the_cube_of_the_in_memory_path(spark, demo):
 
 
 def test_a_large_upload_is_scanned_and_survives_a_cube_rebuild(demo, tmp_path, monkeypatch):
-    from leak_app import sources
-    from leak_app.upload import Upload
+    from leak_app.data import sources
+    from leak_app.ui.upload import Upload
 
     monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)  # every canonical upload counts as large
     path = tmp_path / "big.parquet"
@@ -275,8 +275,8 @@ def test_duckdb_draws_no_progress_bar_into_the_output():
 
     code = """
 import pandas as pd
-from leak_app.scan import connect
-from leak_app.sources import session_table
+from leak_app.data.scan import connect
+from leak_app.data.sources import session_table
 setting = "SELECT current_setting('enable_progress_bar')"
 print(connect().raw_sql(setting).fetchone()[0])
 with session_table(pd.DataFrame({"visitor_id": ["1"]})) as table:

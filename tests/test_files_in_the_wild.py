@@ -22,10 +22,10 @@ from test_cli import run
 from test_engines import assert_same_report
 from test_formats import canonical_tables
 
-from leak_app.demo import generate_sessions
-from leak_app.loaders import HIT_ROW, read_mapping
-from leak_app.schema import TEXT, LoadError
-from leak_app.sources import open_sessions
+from leak_app.data.demo import generate_sessions
+from leak_app.data.loaders import HIT_ROW, read_mapping
+from leak_app.data.schema import TEXT, LoadError
+from leak_app.data.sources import open_sessions
 
 FIXTURES = ROOT / "tests" / "fixtures"
 #: pandas (every file loaded) and DuckDB (every file scanned)
@@ -156,7 +156,7 @@ def test_summary_of_a_pattern_lists_its_files(tmp_path):
 
 
 def test_the_load_report_in_the_page_names_the_files_escaped():
-    from leak_app.views import FILES_LISTED, load_report_html
+    from leak_app.ui.views import FILES_LISTED, load_report_html
 
     files = [{"path": f"/exports/<i>day{i}.csv", "rows": 1000 + i} for i in range(FILES_LISTED + 3)]
     text = load_report_html({"path": "/exports", "format": "ga_sessions_csv", "rows_read": 0, "rows_kept": 0,
@@ -189,8 +189,8 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
     """Only the session key, a date and a conversion signal are required: the funnel and duration
     views (and their takeaways) say what they need instead of drawing every session at 0."""
     from leak_app import SessionModel
-    from leak_app.app import Dashboard
-    from leak_app.summary import summary
+    from leak_app.publish.summary import summary
+    from leak_app.ui.app import Dashboard
 
     demo = generate_sessions(3_000, seed=7)
     demo.drop(columns=["pageviews", "duration"]).to_csv(tmp_path / "orders.csv", index=False)
@@ -245,7 +245,7 @@ def test_numbers_written_with_a_decimal_comma_load_as_the_original(ga_cleaned, t
     european, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
     whole, expected = open_sessions(ga_cleaned, scan_from=ENGINES[engine])
     assert report.decimal_comma == commas and expected.decimal_comma == []
-    from leak_app.views import load_report_html
+    from leak_app.ui.views import load_report_html
 
     assert "decimal comma: pageviews, revenue, timeonsite." in load_report_html(report.to_dict())
     assert_same_report(report, expected)

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from leak_app import LoadError, SessionModel, load_sessions
-from leak_app.cube import ECOMMERCE_STAGES
-from leak_app.loaders import read_mapping
-from leak_app.schema import to_canonical
+from leak_app.analysis.cube import ECOMMERCE_STAGES
+from leak_app.data.loaders import read_mapping
+from leak_app.data.schema import to_canonical
 
 FIXTURES = ROOT / "tests" / "fixtures"
 CORE = ["visitor_id", "session_id", "date", "device", "country", "source", "medium", "channel", "pageviews",

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from naive_ga4 import naive_sessions
 from test_engines import assert_same_report
 
-from leak_app import ga4
-from leak_app.loaders import load_sessions, read_mapping
-from leak_app.scan import scan_layout, scan_sessions
-from leak_app.schema import ECOMMERCE_STEPS, LoadError
-from leak_app.sources import events_table, open_sessions, open_table
+from leak_app.data import ga4
+from leak_app.data.loaders import load_sessions, read_mapping
+from leak_app.data.scan import scan_layout, scan_sessions
+from leak_app.data.schema import ECOMMERCE_STEPS, LoadError
+from leak_app.data.sources import events_table, open_sessions, open_table
 
 FIXTURES = ROOT / "tests" / "fixtures"
 EVENT_FILES = ["events_20260803.json", "events_20260803.json.gz", "events_20260803.parquet"]
@@ -126,7 +126,7 @@ def test_ga4_files_of_any_size_are_scanned_and_json_with_unreadable_lines_loaded
     later."""
     report = open_sessions(FIXTURES / "events_20260803.parquet")[1]
     assert report.format == "ga4_events_parquet_scan"
-    from leak_app.views import load_report_html  # the page says how many sessions the events made
+    from leak_app.ui.views import load_report_html  # the page says how many sessions the events made
 
     page = load_report_html(report.to_dict())
     assert "<td>Rows kept</td><td>219</td></tr><tr><td>Sessions they make</td><td>40</td>" in page

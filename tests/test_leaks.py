@@ -8,10 +8,11 @@ from helpers import counts_of, sessions
 from scipy import stats as scipy_stats
 from scipy.stats import fisher_exact
 
-from leak_app import SessionModel, leaks, simulation
-from leak_app.periods import halves
-from leak_app.stats import benjamini_hochberg, wilson_interval
-from leak_app.summary import summary
+from leak_app import SessionModel
+from leak_app.analysis import leaks, simulation
+from leak_app.analysis.periods import halves
+from leak_app.analysis.stats import benjamini_hochberg, wilson_interval
+from leak_app.publish.summary import summary
 
 EDGES = (10, 60)
 
@@ -260,7 +261,7 @@ def test_silent_leak_with_few_conversions_is_tested_exactly():
 def test_exact_noncentral_tails_match_scipy():
     from scipy.stats import nchypergeom_fisher
 
-    from leak_app.stats import fewer_than_expected_p
+    from leak_app.analysis.stats import fewer_than_expected_p
 
     rng = np.random.default_rng(3)
     first, second = rng.integers(0, 1000, 200), rng.integers(0, 5000, 200)
@@ -325,7 +326,7 @@ def test_a_one_day_tracking_gap_is_not_a_desktop_leak(ga_raw):
 
 
 def test_demo_data_reveals_its_planted_leaks():
-    from leak_app.sources import DEFAULT_DATA
+    from leak_app.data.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
     published = summary(model)
@@ -341,7 +342,7 @@ def test_demo_data_reveals_its_planted_leaks():
 def test_a_channel_losing_conversions_is_a_leak_counted_by_hand():
     """The demo's social sites (youtube.com among them) convert less: the "Social" channel is a leak,
     its loss the sessions times the rest's rate minus its own, and a share of the rate change."""
-    from leak_app.sources import DEFAULT_DATA
+    from leak_app.data.sources import DEFAULT_DATA
 
     demo = pd.read_parquet(DEFAULT_DATA)
     model = SessionModel(sessions=demo)
@@ -404,7 +405,7 @@ def test_hypergeometric_tails_stay_exact_far_out():
     """The exact sums skip counts far below the bulk: even p-values of 1e-200 keep their digits."""
     from scipy.stats import hypergeom
 
-    from leak_app.stats import fewer_than_rest_p
+    from leak_app.analysis.stats import fewer_than_rest_p
 
     total_n, total_k = 1_000_000, 15_000
     n = np.full(400, 60_000)
@@ -418,7 +419,7 @@ def test_hypergeometric_tails_stay_exact_far_out():
 def test_vectorized_hypergeometric_tails_match_scipy(total_n, total_k):
     from scipy.stats import hypergeom
 
-    from leak_app.stats import differs_from_rest_p, fewer_than_rest_p
+    from leak_app.analysis.stats import differs_from_rest_p, fewer_than_rest_p
 
     rng = np.random.default_rng(total_n)
     n = rng.integers(1, total_n, 300)
@@ -435,7 +436,7 @@ def test_upper_hypergeometric_tails_keep_their_digits():
     """The upper tail is summed, not taken as 1 - CDF (which floored near 1e-11: US 9e-12, exact 4.5e-33)."""
     from scipy.stats import hypergeom
 
-    from leak_app.stats import differs_from_rest_p
+    from leak_app.analysis.stats import differs_from_rest_p
 
     total_n, total_k = 9_998, 94
     n = np.array([4_135, 3_000, 500])
@@ -448,7 +449,7 @@ def test_upper_hypergeometric_tails_keep_their_digits():
 def test_rate_change_splits_into_mix_and_rates_by_hand():
     """Simpson's paradox: both devices convert better, yet the site converts worse, because traffic
     moved to mobile. Kitagawa's split, by hand, sums to the change exactly."""
-    from leak_app.change import kitagawa
+    from leak_app.analysis.change import kitagawa
 
     # baseline: desktop 800 sessions at 5%, mobile 200 at 1%; current: desktop 200 at 6%, mobile 800 at 2%
     mix, rate = kitagawa([800, 200], [40, 2], [200, 800], [12, 16])
@@ -489,7 +490,7 @@ def test_graph_procedure_is_holm_when_all_connected_and_fixed_sequence_on_a_chai
     """Two graphs whose adjusted p-values are known by hand: every hypothesis passing to every
     other is Holm's procedure; a chain (all the level on the first, each passing to the next)
     tests in a fixed sequence, adjusted p = running maximum."""
-    from leak_app.stats import graph_adjusted
+    from leak_app.analysis.stats import graph_adjusted
 
     p = np.array([0.004, 0.03, 0.001, 0.2, 0.012])
     m = len(p)

@@ -10,9 +10,9 @@ import pytest
 from helpers import GA_HEADER, ROOT
 
 from leak_app import LoadError, load_sessions
-from leak_app.loaders import GA_SESSIONS
-from leak_app.scan import scan_sessions
-from leak_app.schema import to_canonical
+from leak_app.data.loaders import GA_SESSIONS
+from leak_app.data.scan import scan_sessions
+from leak_app.data.schema import to_canonical
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -242,7 +242,7 @@ def test_upload_name_replaces_temporary_path_in_messages(write):
 
 
 def test_canonical_parquet_round_trips(tmp_path):
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
 
     original = generate_sessions(2_000, seed=3)
     original.to_parquet(tmp_path / "s.parquet")
@@ -254,7 +254,7 @@ def test_canonical_parquet_round_trips(tmp_path):
 def test_a_canonical_table_saved_with_its_categories_loads(tmp_path):
     """The canonical table's own dtypes (categories) written by pandas: the nested-record probe
     raised TypeError on a categorical column."""
-    from leak_app.simulation import planted_sessions
+    from leak_app.analysis.simulation import planted_sessions
 
     original = planted_sessions(0, sources=3, sessions_per_source=200).drop(columns="true_rate")
     original.to_parquet(tmp_path / "s.parquet")

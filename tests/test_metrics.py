@@ -6,8 +6,8 @@ import pytest
 from helpers import counts_of, sessions
 from scipy.stats import binomtest
 
-from leak_app import cube, metrics
-from leak_app.stats import wilson_interval
+from leak_app.analysis import cube, metrics
+from leak_app.analysis.stats import wilson_interval
 
 # device, country, source, pageviews, duration (s), transactions
 TINY = sessions([

@@ -10,11 +10,12 @@ import pytest
 from helpers import sessions
 from naive import assert_same_tables, filtered, naive_model
 
-import leak_app.model as model_module
-from leak_app import LoadError, SessionModel, leaks, metrics
-from leak_app.demo import generate_sessions
-from leak_app.downloads import download_tables
-from leak_app.summary import summary
+import leak_app.analysis.model as model_module
+from leak_app import LoadError, SessionModel
+from leak_app.analysis import leaks, metrics
+from leak_app.data.demo import generate_sessions
+from leak_app.publish.downloads import download_tables
+from leak_app.publish.summary import summary
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +254,7 @@ def test_a_change_that_fails_leaves_the_model_as_it_was(demo, tmp_path):
     """The audit's case: the served file deleted, then a setting changed — a database error in the
     log, the setting changed and the tables stale. Now the setting is set back, every table holds
     the data as before, and the error reaches the caller (the app says it)."""
-    from leak_app.sources import open_sessions
+    from leak_app.data.sources import open_sessions
 
     path = tmp_path / "served.parquet"
     demo.to_parquet(path)

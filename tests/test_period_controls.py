@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 
 from leak_app import SessionModel
-from leak_app.period_controls import DATES, HALVES, ROLLING, PeriodControls
-from leak_app.sources import DEFAULT_DATA
+from leak_app.data.sources import DEFAULT_DATA
+from leak_app.ui.period_controls import DATES, HALVES, ROLLING, PeriodControls
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leak_app.periods import halves, resolve, validate
+from leak_app.analysis.periods import halves, resolve, validate
 
 
 def days(*pairs):

@@ -9,9 +9,9 @@ import pytest
 from helpers import drawing_threads, held, settled
 
 from leak_app import SessionModel
-from leak_app import model as model_module
-from leak_app.demo import generate_sessions
-from leak_app.settings_controls import CellSettingsControls
+from leak_app.analysis import model as model_module
+from leak_app.data.demo import generate_sessions
+from leak_app.ui.settings_controls import CellSettingsControls
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_a_built_cube_is_at_hand_while_another_of_its_table_is_built(controls, m
 def test_a_new_settings_plots_are_drawn_on_the_worker_and_only_copied_on_the_event_loop(monkeypatch):
     """As for an upload: the page's plots of the new settings (other stages) were drawn anew on the
     event loop; the worker thread now draws them while it builds their cube."""
-    from leak_app.app import Dashboard
+    from leak_app.ui.app import Dashboard
 
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(3_000, seed=14)))
     dashboard.model.devices = ["mobile"]  # the page's filters stay with the new settings

@@ -9,9 +9,9 @@ import pytest
 from helpers import GA_HEADER, ROOT, drawing_threads, held, settled
 
 from leak_app import SessionModel
-from leak_app import model as model_module
-from leak_app.demo import generate_sessions
-from leak_app.upload import Upload
+from leak_app.analysis import model as model_module
+from leak_app.data.demo import generate_sessions
+from leak_app.ui.upload import Upload
 
 TWO_SESSIONS = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
                 "2,11,1,20170705,mobile,Spain,bing,1,,,\n").encode()
@@ -94,7 +94,7 @@ def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(uplo
 def test_an_uploads_figures_are_drawn_on_the_worker_and_only_copied_on_the_event_loop(monkeypatch):
     """Drawing a page's plots anew took 1–2 s of the event loop after each upload (every other page
     waited): the worker thread now draws them, and the loop's page takes copies."""
-    from leak_app.app import Dashboard
+    from leak_app.ui.app import Dashboard
 
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
     upload = next(o for o in dashboard.filters if isinstance(o, Upload))

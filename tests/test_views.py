@@ -8,8 +8,9 @@ import panel as pn
 import pytest
 from helpers import ROOT, sessions
 
-from leak_app import SessionModel, views
-from leak_app.geo import country_shapes
+from leak_app import SessionModel
+from leak_app.ui import views
+from leak_app.ui.geo import country_shapes
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -56,7 +57,7 @@ def test_choropleth_colours_only_rated_countries(model):
 
 def test_map_values_match_a_join_of_countries_and_shapes():
     """Each shape's values, checked against a plain left join (first match per shape)."""
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
 
     m = SessionModel(sessions=generate_sessions(20_000, seed=7), min_sessions=50)
     shapes = country_shapes()
@@ -103,7 +104,7 @@ def test_kpi_cards_show_rate_with_interval(model):
 def test_csv_downloads_neutralize_spreadsheet_formulas():
     import pandas as pd
 
-    from leak_app.downloads import to_csv
+    from leak_app.publish.downloads import to_csv
 
     table = pd.DataFrame({"source": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "google"],
                           "sessions": [1, 2, 3, 4, -5]})
@@ -113,7 +114,7 @@ def test_csv_downloads_neutralize_spreadsheet_formulas():
 
 
 def test_leaks_list_escapes_segment_names():
-    from leak_app import simulation
+    from leak_app.analysis import simulation
 
     data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
     data["source"] = data["source"].cat.rename_categories({"src03": HOSTILE})
@@ -129,7 +130,7 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     rate-change waterfall's steps lead from the baseline to the current rate; warnings escaped."""
     import re
 
-    from leak_app.sources import DEFAULT_DATA
+    from leak_app.data.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
     text = views.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"],
@@ -149,7 +150,7 @@ def test_leak_bars_carry_their_names_so_no_axis_resizes():
     longer name must not widen the axis (which makes the browser lay out the whole page again)."""
     from bokeh.models import HBar, Text
 
-    from leak_app import simulation
+    from leak_app.analysis import simulation
 
     data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
     figure = hv.render(views.leaks_chart(SessionModel(sessions=data).leaks_table), backend="bokeh")
@@ -189,7 +190,7 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
     """The in-place update of each plot against HoloViews drawing the new tables from scratch."""
     from bokeh.models import FactorRange
 
-    from leak_app.app import LivePlot
+    from leak_app.ui.live_plot import LivePlot
 
     model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet", min_sessions=2000)
     view, data, table, options = {
@@ -227,8 +228,8 @@ def test_the_dashboard_updates_its_plots_in_place():
     from bokeh.document import Document
     from bokeh.models import ColumnDataSource, GlyphRenderer
 
-    from leak_app.app import Dashboard
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.app import Dashboard
 
     model = SessionModel(sessions=generate_sessions(5_000, seed=4))
     dashboard = Dashboard(model=model)
@@ -249,8 +250,8 @@ def test_a_filter_change_sends_data_only(monkeypatch):
     from bokeh.document import Document
     from panel.io.state import set_curdoc
 
-    from leak_app.app import Dashboard
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.app import Dashboard
 
     model = SessionModel(sessions=generate_sessions(5_000, seed=4))
     doc = Document()
@@ -266,8 +267,8 @@ def test_a_filter_change_sends_data_only(monkeypatch):
 def test_only_changed_columns_are_sent():
     """Bokeh sends (and the browser repaints) whatever is set, equal or not: a panel whose data
     a filter change leaves alone gets nothing."""
-    from leak_app.app import Dashboard
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.app import Dashboard
 
     model = SessionModel(sessions=generate_sessions(5_000, seed=4))
     model.devices = ["mobile"]
@@ -293,8 +294,8 @@ def test_only_changed_columns_are_sent():
 def test_filter_clicks_skip_panels_wait_for_more_changes():
     """Panel holds a browser change 50 ms unless its property is a priority change:
     the device buttons' and the pickers' values must be (a sixth of the 300 ms budget)."""
-    from leak_app.app import Dashboard
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.app import Dashboard
 
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=4)))
     pickers = [w for w in dashboard.filters
@@ -309,7 +310,7 @@ def test_settings_that_change_the_axes_update_them_in_place():
     from bokeh.document import Document
     from bokeh.models import FactorRange
 
-    from leak_app.app import Dashboard
+    from leak_app.ui.app import Dashboard
 
     model = SessionModel.from_path(ROOT / "tests" / "fixtures" / "events_20260803.parquet")
     root = pn.Column(*Dashboard(model=model).main()).get_root(Document())
@@ -330,8 +331,8 @@ def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
     import holoviews as hv
     from bokeh.models import GlyphRenderer
 
-    from leak_app.app import Dashboard
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.app import Dashboard
 
     first = SessionModel(sessions=generate_sessions(5_000, seed=4))
     other = SessionModel(sessions=generate_sessions(3_000, seed=5), devices=["mobile"])
@@ -355,8 +356,8 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     other's plots as they were, and no model is shared."""
     from bokeh.document import Document
 
-    from leak_app.app import Dashboard
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.app import Dashboard
 
     sessions = generate_sessions(4_000, seed=6)
     first, second = (Dashboard(model=SessionModel(sessions=sessions)) for _ in range(2))
@@ -386,8 +387,8 @@ def test_a_page_whose_data_cannot_load_leaves_its_document_working(tmp_path):
     from bokeh.document import Document
     from panel.io.state import set_curdoc
 
-    from leak_app.app import serve_page
-    from leak_app.schema import LoadError
+    from leak_app.data.schema import LoadError
+    from leak_app.ui.page import serve_page
 
     document = Document()
     with set_curdoc(document):

@@ -5,7 +5,7 @@ import pytest
 from helpers import ROOT
 from ui_serving import serving
 
-from leak_app.browser import chromium, offline_page
+from leak_app.ui.browser import chromium, offline_page
 
 
 def pytest_collection_modifyitems(items):

@@ -13,9 +13,9 @@ from panel.models.markup import HTML as HTMLModel
 from playwright.sync_api import expect
 
 from leak_app import SessionModel
-from leak_app.app import ALL_DEVICES, static_dashboard
-from leak_app.demo import generate_sessions
-from leak_app.export import export_html
+from leak_app.data.demo import generate_sessions
+from leak_app.ui.export import export_html
+from leak_app.ui.page import ALL_DEVICES, static_dashboard
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +138,8 @@ def test_each_device_picked_in_the_exported_file_shows_what_the_app_shows_for_it
 def test_a_check_report_opens_offline_with_its_chart(offline, tmp_path):
     """The HTML report a scheduled check writes, opened with the network off: every script is in
     the file, the silent-leak chart draws the leak the text names."""
+    from leak_app.analysis.simulation import planted_sessions
     from leak_app.cli import main
-    from leak_app.simulation import planted_sessions
 
     planted_sessions(1, sessions_per_source=8000, drops={"src05": 0.3}).drop(columns="true_rate").to_parquet(
         tmp_path / "planted.parquet")

@@ -6,7 +6,7 @@ from helpers import GA_HEADER, plot_canvases
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from leak_app.sources import DEFAULT_DATA
+from leak_app.data.sources import DEFAULT_DATA
 
 
 def kpi(page, label: str):
@@ -105,7 +105,7 @@ def test_panel_serve_serves_the_dashboard_on_the_data_given_to_it(page, tmp_path
     ``--args`` (or in $LEAK_APP_DATA), filters working; data that cannot be loaded said in the page."""
     from ui_serving import serving
 
-    from leak_app.demo import generate_sessions
+    from leak_app.data.demo import generate_sessions
 
     data = generate_sessions(3_000, seed=5).drop(columns="channel")
     data.to_parquet(tmp_path / "given.parquet")

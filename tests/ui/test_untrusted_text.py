@@ -11,7 +11,7 @@ import pytest
 from helpers import ROOT
 from playwright.sync_api import expect
 
-from leak_app.schema import to_canonical
+from leak_app.data.schema import to_canonical
 
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert(2)</script>"

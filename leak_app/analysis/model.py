@@ -1,6 +1,6 @@
 """SessionModel: the data, the filters and every derived table, with no drawing.
 
-The sessions are aggregated once into a :class:`~leak_app.cube.Cube` (rebuilt only
+The sessions are aggregated once into a :class:`~leak_app.analysis.cube.Cube` (rebuilt only
 when a setting that decides a session's cell changes: duration buckets, funnel
 thresholds); every filter change is answered from the cube, so it costs the same
 for a thousand sessions or ten million. Derived tables are output parameters
@@ -23,9 +23,9 @@ import param
 from param.parameterized import batch_call_watchers
 from threadpoolctl import ThreadpoolController
 
+from ..data.sources import has_ecommerce_steps, open_sessions, session_table
 from . import change, leaks, metrics, periods
 from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, build_cube
-from .sources import has_ecommerce_steps, open_sessions, session_table
 from .takeaways import takeaways
 
 #: Output -> (how to compute it from the model, the inputs it reads). ``counts`` changes
@@ -145,7 +145,7 @@ class SessionModel(param.Parameterized):
         Expected share of false claims among the countries the takeaways say convert
         differently (Benjamini–Hochberg).""")
     current_period = param.String(default="", regex=periods.CURRENT_PATTERN, label="Current period", doc="""
-        The period checked for silent leaks, as ``check --current`` takes it (see leak_app.periods):
+        The period checked for silent leaks, as ``check --current`` takes it (see leak_app.analysis.periods):
         "" (the second half of the filtered dates), "last-7d", "2026-11-01:2026-11-07"...""")
     baseline_period = param.String(default="", regex=periods.BASELINE_PATTERN, label="Baseline period",
                                    doc="""

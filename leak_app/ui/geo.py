@@ -14,8 +14,8 @@ import shapefile
 import shapely
 from pyproj import Transformer
 
-from .countries import natural_earth_path, shape_code, shape_records
-from .files import cache_dir, replaced
+from ..data.countries import natural_earth_path, shape_code, shape_records
+from ..data.files import cache_dir, replaced
 
 #: Simplification tolerance in degrees: ~10 km, invisible at world zoom.
 TOLERANCE = 0.1

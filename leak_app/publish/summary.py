@@ -8,9 +8,9 @@ import json
 
 import pandas as pd
 
-from . import leaks
+from ..analysis import leaks
+from ..data.schema import unavailable
 from .downloads import tables
-from .schema import unavailable
 
 
 def summary(model) -> dict:

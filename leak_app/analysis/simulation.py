@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.schema import to_canonical
 from .leaks import fit_beta_prior, shrunk_interval
-from .schema import to_canonical
 from .stats import wilson_interval
 
 #: Countries of the simulated traffic, and the share of sessions of each.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from . import leaks
+from ..analysis import leaks
 
 
 def tables(model) -> dict[str, pd.DataFrame]:

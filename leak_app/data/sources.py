@@ -25,7 +25,7 @@ from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .scan import counted_events, file_kind, scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data" / "demo_sessions.parquet"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.parquet"
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: What a .zip archive may unpack to (``LEAK_APP_UNZIP_LIMIT_BYTES``; an upload's: 20 times its limit).

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .change import dominant_effect
-from .check import title
-from .files import replaced
-from .leaks import NO_SILENT_LEAK, segment_name
-from .periods import span
-from .text import escape_markdown, pct
+from ..analysis.change import dominant_effect
+from ..analysis.leaks import NO_SILENT_LEAK, segment_name
+from ..analysis.periods import span
+from ..analysis.text import escape_markdown, pct
+from ..data.files import replaced
+from ..publish.check import title
 
 #: The columns of the report's table of leaks.
 COLUMNS = ("#", "Segment", "Rate before → now", "Change beyond the trend (95% CI)",
@@ -136,7 +136,7 @@ def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> 
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` whole or not at all (see :func:`leak_app.files.replaced`), flushed to disk."""
+    """Write ``text`` whole or not at all (see :func:`leak_app.data.files.replaced`), flushed to disk."""
     with replaced(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
         out.write(text)
         out.flush()

@@ -25,9 +25,9 @@ from scipy.optimize import minimize
 # scipy.special's t and chi-square functions, not scipy.stats': a tenth of the overhead a call
 from scipy.special import bdtr, betaincinv, betaln, chdtri, digamma, expit, logit, ndtri, stdtr, stdtrit
 
+from ..data.schema import NOT_SET
 from .cube import MEASURES, Counts
 from .metrics import totals
-from .schema import NOT_SET
 from .stats import (
     EXACT_TAIL_UP_TO,
     Z95,
@@ -443,7 +443,7 @@ def units(first: int, last: int, most: int = MOST_UNITS) -> list[tuple[int, int]
 def _per_unit(units: Counts, columns: list[str], names: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """Sessions and conversions of the named segments in each unit: arrays (segment, unit).
 
-    ``units``: counts with a trailing unit axis (see :meth:`leak_app.cube.Counts`)."""
+    ``units``: counts with a trailing unit axis (see :meth:`leak_app.analysis.cube.Counts`)."""
     part = segment_counts(units, columns)
     at = names.get_indexer(part["segment"])
     width = part["sessions"].shape[-1]

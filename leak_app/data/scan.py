@@ -5,7 +5,7 @@ and files with a column mapping; so are Universal Analytics' BigQuery exports (t
 records' fields read as columns, ``totals.pageviews``) and GA4 event exports, built into
 sessions by :mod:`.ga4`'s query (the Kaggle CSV's JSON cells are read by pandas).
 The rows are parsed and checked in Ibis expressions (the same checks and drop
-reasons as :mod:`leak_app.loaders`), so every row is still accounted for, and the
+reasons as :mod:`leak_app.data.loaders`), so every row is still accounted for, and the
 session table stays a lazy query that the cube build runs. DuckDB streams the file
 and spills to disk what does not fit in its memory limit.
 """
@@ -335,9 +335,10 @@ def scan_key(files: list[Path], layout: Layout) -> str:
     for file in files:
         stat = file.resolve().stat()
         stats.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
-    code = "".join((Path(__file__).parent / name).read_text(encoding="utf-8")
-                   for name in ("scan.py", "loaders.py", "schema.py", "countries.py", "cube.py",
-                                "clustering.py", "file_sets.py", "ga4.py"))
+    code = "".join((Path(__file__).parents[1] / name).read_text(encoding="utf-8")
+                   for name in ("data/scan.py", "data/loaders.py", "data/schema.py", "data/countries.py",
+                                "analysis/cube.py", "analysis/clustering.py", "data/file_sets.py",
+                                "data/ga4.py"))
     text = json.dumps([stats, repr(layout),
                        str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]

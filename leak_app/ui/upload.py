@@ -8,11 +8,11 @@ from pathlib import Path
 import panel as pn
 import param
 
+from ..analysis.model import SessionModel
+from ..analysis.text import escape_markdown
+from ..data.file_sets import plain_suffix
+from ..data.schema import LoadError
 from .actions import Progress, failure_reason, in_page
-from .file_sets import plain_suffix
-from .model import SessionModel
-from .schema import LoadError
-from .text import escape_markdown
 
 #: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
 #: the size of each websocket message it is sent in.
@@ -29,7 +29,7 @@ class Upload(pn.viewable.Viewer):
 
     Panel's FileDropper sends the file in chunks (one websocket message each, never the whole
     file) and refuses a file over ``max_mb`` in the browser, with its message, before sending it.
-    The file is read and its cube built on the worker thread (see :mod:`leak_app.actions`): the
+    The file is read and its cube built on the worker thread (see :mod:`leak_app.ui.actions`): the
     page, and every other page of the server, keep answering on the data they show.
     """
 

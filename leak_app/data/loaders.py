@@ -1,11 +1,11 @@
 """Read session exports into the canonical table, accounting for every row.
 
 The format is detected from the columns (matched case-insensitively) and named in
-the :class:`~leak_app.schema.LoadReport`. Each session layout maps its own column
+the :class:`~leak_app.data.schema.LoadReport`. Each session layout maps its own column
 names onto the canonical columns; GA4 event exports are built into sessions first
-(:mod:`leak_app.ga4`). Values are parsed here, once: a row that cannot be used is
+(:mod:`leak_app.data.ga4`). Values are parsed here, once: a row that cannot be used is
 dropped with a reason, so ``rows_read == rows_kept + sum(dropped)``, and a file
-that cannot be used at all raises :class:`~leak_app.schema.LoadError` naming the
+that cannot be used at all raises :class:`~leak_app.data.schema.LoadError` naming the
 file, column or row and what was expected.
 """
 from __future__ import annotations

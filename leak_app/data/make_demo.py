@@ -1,4 +1,4 @@
-"""Write the bundled demo file: ``python -m leak_app.make_demo [--sessions N] [--seed S] [PATH]``."""
+"""Write the bundled demo file: ``python -m leak_app.data.make_demo [--sessions N] [--seed S] [PATH]``."""
 from __future__ import annotations
 
 import argparse

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 
-from .sources import data_path
+from ..data.sources import data_path
 from .summary import silent_part
 from .webhook import slack_escape
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 
-from .schema import LoadError
+from ..data.schema import LoadError
 
 WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leak_app_worker")
 LOG = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 The same :class:`Dashboard` is served (inside a template), saved as a static
 offline HTML file (with the device filter's states embedded), and displayed in
-notebooks (as a plain layout, since templates do not render there).
+notebooks (as a plain layout, since templates do not render there): :mod:`.page` makes the
+first two.
 """
 from __future__ import annotations
 
@@ -10,32 +11,26 @@ import functools
 import html
 import io
 from collections.abc import Callable
-from pathlib import Path
-from typing import ClassVar
 
-import holoviews as hv
-import numpy as np
 import panel as pn
 import param
-from bokeh.core.property.validation import without_property_validation
-from bokeh.models import ColorBar, FactorRange
+from bokeh.models import ColorBar
 from panel.models.markup import HTML as HTMLModel
 
+from ..analysis.model import SessionModel
+from ..publish.downloads import download_tables, to_csv
 from . import views
 from .actions import Progress
-from .downloads import download_tables, to_csv
-from .drawn_once import copy_of, keep, key_of, world_map
+from .drawn_once import keep, world_map
 from .geo import country_shapes
-from .model import SessionModel
+from .live_plot import LivePlot, drawing, send_changed
 from .period_controls import PeriodControls
 from .settings_controls import CellSettingsControls
-from .sources import data_path, open_data
-from .text import escape_markdown
 from .upload import DEFAULT_UPLOAD_MB, Upload
+from .widgets import InstantCheckButtonGroup, escaped_multichoice
 
 TITLE = "Silent Leak Detector"
 ACCENT = "#3b6ea8"
-ALL_DEVICES = "All devices"
 
 CSS = """
 .kpis {display: flex; gap: 12px; flex-wrap: wrap;}
@@ -62,116 +57,9 @@ h4 {margin: 6px 0;}
 """
 
 
-def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None):
-    """Open a file, or a (connection URL, table name), once per process.
-
-    Every browser session shares the (read-only) sessions and their cube.
-    """
-    key = f"leak_app:{table or Path(path).resolve()}:{mapping}"
-    return pn.state.as_cached(key, functools.partial(open_data, path, mapping, table))
-
-
-def drawing(view, tables: list[str], options: Callable, model: SessionModel) -> tuple[str, Callable]:
-    """The key and the drawing (figure, its layers' data sources) of ``view`` of ``model``'s
-    ``tables`` with ``options(model)``, for :mod:`leak_app.drawn_once`."""
-    values, chosen = [getattr(model, table) for table in tables], options(model)
-
-    def draw():
-        plot = hv.renderer("bokeh").get_plot(view(*values, **chosen))
-        layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
-        return plot.state, [layer.handles["source"] for layer in layers]
-
-    return key_of(view.__module__, view.__qualname__, values, repr(chosen)), draw
-
-
 def _funnel_of(device: str) -> Callable:
     """The options of a device's funnel panel."""
     return lambda model: {"device": device}
-
-
-class LivePlot:
-    """A plot drawn once by HoloViews (or copied from a drawing of the same tables), then updated
-    in place from the model's tables.
-
-    A filter change sends the plot's new columns, axes and title, nothing else: no model
-    is replaced, so the page neither walks its model graph nor lays itself out again
-    (HoloViews' own update of the same plot costs 30–100 ms on the server and as much
-    in the browser). ``data`` is the view's companion that says what a change alters.
-    """
-
-    def __init__(self, model: SessionModel, view, data, tables: list[str], options=lambda model: {}, **pane):
-        self.model, self.view, self.data, self.tables, self.options = model, view, data, tables, options
-        self.pane = pn.pane.Bokeh(**pane)
-        self.draw()
-
-    def _values(self, model: SessionModel) -> list:
-        return [getattr(model, table) for table in self.tables]
-
-    def draw(self) -> None:
-        """Draw anew: for a new shape (other data, devices, stages or number of sources). Pages
-        showing the same tables get copies of one drawing (see :mod:`leak_app.drawn_once`)."""
-        figure, self._sources = copy_of(*drawing(self.view, self.tables, self.options, self.model))
-        self.pane.object = figure
-        bar = figure.select_one(ColorBar)  # found once: finding walks the figure
-        self._colors = bar.color_mapper if bar is not None else None
-
-    def predraw(self, model: SessionModel) -> None:
-        """Draw this plot of ``model``'s tables, which this page is about to show, without showing it."""
-        keep(*drawing(self.view, self.tables, self.options, model))
-
-    @without_property_validation  # the columns come from the view's companion, checked by the tests
-    def update(self) -> None:
-        """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
-        leak on an empty chart turns its numeric axis into one of segments)."""
-        data = self.data(*self._values(self.model), **self.options(self.model))
-        figure = self.pane.object
-        axes = ((figure.x_range, data.x), (figure.y_range, data.y))
-        if (len(self._sources) != len(data.layers)
-                or any(not set(source.data) <= set(columns)
-                       for source, columns in zip(self._sources, data.layers))
-                or not all(_fits(axis, value) for axis, value in axes)):
-            self.draw()
-            return
-        for source, columns in zip(self._sources, data.layers):
-            _send_changed(source, {name: columns[name] for name in source.data})
-        for axis, value in axes:
-            if isinstance(value, list):
-                if isinstance(axis, FactorRange):  # (an empty chart's numeric axis stays)
-                    axis.factors = value
-            elif value is not None:
-                axis.update(start=value[0], end=value[1])
-        if data.title is not None:
-            figure.title.text = data.title
-        if data.colors is not None:
-            self._colors.update(low=data.colors[0], high=data.colors[1])
-
-    def __panel__(self):
-        return self.pane
-
-
-def _send_changed(source, columns: dict) -> None:
-    """Set a data source's columns, sending only those that changed: Bokeh sends (and the
-    browser repaints) whatever is set, equal or not."""
-    changed = {name: values for name, values in columns.items() if not _same(source.data[name], values)}
-    if changed:
-        source.data.update(changed)
-
-
-def _same(old, new) -> bool:
-    old, new = np.asarray(old), np.asarray(new)
-    if old.shape != new.shape:
-        return False
-    try:
-        return bool(np.array_equal(old, new, equal_nan=True))
-    except TypeError:  # text columns: a NaN among them compares unequal, which only sends it again
-        return bool(np.array_equal(old, new))
-
-
-def _fits(axis, value) -> bool:
-    """Whether a drawn axis can show a new value: segments on an axis of factors, a range on a numeric one."""
-    if isinstance(value, tuple):
-        return not isinstance(axis, FactorRange)
-    return not value or isinstance(axis, FactorRange)
 
 
 #: The dashboard's texts: pane attribute -> (view, the model outputs it shows).
@@ -246,7 +134,7 @@ class Dashboard(pn.viewable.Viewer):
     def predraw(self, model: SessionModel) -> None:
         """Draw the plots of ``model``, which this page is about to show (an upload's sessions, new cell
         settings), on the caller's thread (the worker): the event loop then only copies them (see
-        :mod:`leak_app.drawn_once`)."""
+        :mod:`leak_app.ui.drawn_once`)."""
         for plot in self._plots:
             plot.predraw(model)
         for device in model.param.devices.objects:
@@ -306,7 +194,7 @@ class Dashboard(pn.viewable.Viewer):
             if every_column:
                 source.data.update(columns)
             else:
-                _send_changed(source, columns)  # these columns only: not the shapes
+                send_changed(source, columns)  # these columns only: not the shapes
             if len(rates):
                 mapper.update(low=float(rates.min()), high=float(rates.max()))
 
@@ -376,88 +264,3 @@ class Dashboard(pn.viewable.Viewer):
         )
 
 
-class InstantCheckButtonGroup(pn.widgets.CheckButtonGroup):
-    """Device buttons whose click is handled at once.
-
-    Panel holds a change from the browser for 50 ms in case more follow (as they do
-    while typing); a click is complete, and the wait was an eighth of the time from
-    the click to the updated plots. Panel has no public setting for it: the hold and the
-    widgets exempt from it are class attributes of ``Syncable`` (``_debounce``,
-    ``_priority_changes``, which Panel's Tabulator sets); the hold is discussed upstream in
-    holoviz/panel#6155 and holoviz/panel#8311.
-    """
-
-    _priority_changes: ClassVar[list[str]] = ["active"]
-
-
-class InstantMultiChoice(pn.widgets.MultiChoice):
-    """A MultiChoice whose pick is handled at once (see :class:`InstantCheckButtonGroup`)."""
-
-    _priority_changes: ClassVar[list[str]] = ["value"]
-
-
-def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.widgets.MultiChoice:
-    """A MultiChoice bound to one of the model's list filters, its option labels escaped.
-
-    Bokeh's MultiChoice renders option labels as HTML (Choices.js with allowHTML),
-    and country and source names come from visitors' browsers: a source named
-    ``<img src=x onerror=...>`` would run. Labels are escaped; values stay the names. A filter
-    with one choice (data without channels: all "(not set)") filters nothing, and is hidden.
-    """
-    parameter = model.param[name]
-
-    def options(names):
-        return {"options": {html.escape(str(n)): n for n in names}, "visible": len(names) > 1}
-
-    widget = InstantMultiChoice(**options(parameter.objects), label=parameter.label,
-                                value=list(getattr(model, name)), placeholder=placeholder,
-                                description=parameter.doc.strip(), sizing_mode="stretch_width")
-    model.param.watch(lambda event: widget.param.update(options(event.new)), name, what="objects")
-    widget.link(model, value=name, bidirectional=True)
-    return widget
-
-
-def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
-               max_upload_mb: int = DEFAULT_UPLOAD_MB) -> pn.template.BaseTemplate:
-    """A fresh model and template per browser session around data loaded once per process."""
-    sessions, report = cached_sessions(path or data_path(), mapping, table)
-    model = SessionModel(sessions=sessions, load_report=report.to_dict())
-    return Dashboard(model=model, max_upload_mb=max_upload_mb).template()
-
-
-def serve_page(*args, **kwargs) -> None:
-    """A new browser session's page (:func:`create_app`'s arguments) put in its document in one
-    step: Bokeh otherwise walks the document's whole model graph again for each of the template's
-    twenty roots (about a second of every new page's server time, half of putting it in)."""
-    doc = pn.state.curdoc
-    app = create_app(*args, **kwargs)  # before the freeze: Bokeh's freeze is not undone by an error (a
-    with doc.models.freeze():          # file that cannot load), and the document then knew no new model
-        app.server_doc(doc, title=TITLE)
-
-
-def static_dashboard(model: SessionModel) -> pn.Column:
-    """The offline file's layout: the device filter embedded, the other filters as they are.
-
-    Templates cannot embed widget states, so the file gets a plain layout and its own title bar.
-    """
-    dashboard = Dashboard(model=model, embedded=True)
-    devices = list(model.param.devices.objects)
-    selector = pn.widgets.RadioButtonGroup(options=[ALL_DEVICES, *devices], value=ALL_DEVICES,
-                                           color="primary", variant="outline",
-                                           sizing_mode="stretch_width")
-    selector.param.watch(
-        lambda e: setattr(model, "devices", [] if e.new == ALL_DEVICES else [e.new]), "value"
-    )
-    start, end = (d.strftime("%Y-%m-%d") for d in model.date_range)
-    note = pn.pane.Markdown(
-        f"Saved snapshot of **{escape_markdown(Path(model.load_report.get('path', '')).name)}**, "
-        f"{start} to {end}. The device filter works in this file; the other filters "
-        f"(dates, countries, sources) need the live app: `python -m leak_app serve`.",
-        sizing_mode="stretch_width",
-    )
-    header = pn.pane.HTML(f'<div class="title-bar">{TITLE}</div>', stylesheets=[CSS],
-                          sizing_mode="stretch_width")
-    controls = pn.Row(pn.pane.Markdown("**Device**", width=70), pn.Column(selector, width=420), note,
-                      sizing_mode="stretch_width")
-    # A plain column: Bokeh squashes fixed-size plot grids placed beside a sidebar column.
-    return pn.Column(header, controls, *dashboard.main(embed_downloads=True), sizing_mode="stretch_width")

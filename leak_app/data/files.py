@@ -20,7 +20,7 @@ def cache_dir() -> Path:
 
 def kept_scan(key: str) -> Path:
     """The folder where a scanned file's results are kept (its load report, repeated session ids and
-    cube queries), under its :func:`leak_app.scan.scan_key`: removed whole when evicted."""
+    cube queries), under its :func:`leak_app.data.scan.scan_key`: removed whole when evicted."""
     return cache_dir() / "scans" / key
 
 

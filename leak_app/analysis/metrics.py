@@ -1,6 +1,6 @@
 """Derived tables of the dashboard: pure functions of the filtered sessions' counts.
 
-``counts`` is what :meth:`leak_app.cube.Cube.counts` returns: measures per grouping
+``counts`` is what :meth:`leak_app.analysis.cube.Cube.counts` returns: measures per grouping
 (device × country, device × source, channel × medium, device × bucket, device × stage).
 
 Nothing here imports Panel or draws; the model calls these and the views only
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .countries import iso3
+from ..data.countries import iso3
 from .cube import MEASURES
 from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values, wilson_interval
 

@@ -25,9 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy import sparse
 
+from ..data.files import kept_scan, replaced
+from ..data.schema import TEXT
 from .clustering import design_effect, visitor_key
-from .files import kept_scan, replaced
-from .schema import TEXT
 
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
 CELL_DIMENSIONS = (*TEXT, "bucket", "stage")
@@ -376,7 +376,7 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
 
     ``sessions``: how many the table has, where known (else counted: the sample of visitors
     for the design effect depends on it). ``cache_key``: a scanned file's (see
-    :func:`leak_app.scan.scan_key`): the query's result is kept on disk under it, for the next
+    :func:`leak_app.data.scan.scan_key`): the query's result is kept on disk under it, for the next
     start on the same file.
     """
     if sessions is None and "visitor_id" in table.columns:

@@ -23,10 +23,10 @@ import pandas as pd
 from bokeh.models import NumeralTickFormatter, Whisker
 from bokeh.transform import dodge
 
-from .change import most_mixed
-from .leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
-from .schema import needs
-from .text import pct
+from ..analysis.change import most_mixed
+from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
+from ..analysis.text import pct
+from ..data.schema import needs
 
 # Canvas, not WebGL: these plots draw at most hundreds of glyphs, and WebGL adds a read back
 # from the GPU to every repaint (tens of milliseconds with the software GL of servers and CI).

@@ -2,8 +2,8 @@
 them (halves of the dates, rolling, or explicit dates), and the ``check`` command that checks
 what the dashboard shows, to copy into a scheduler.
 
-The widgets only write the model's period specs (see :mod:`leak_app.periods`); the model
-resolves them, and :func:`leak_app.check.command` writes the command.
+The widgets only write the model's period specs (see :mod:`leak_app.analysis.periods`); the model
+resolves them, and :func:`leak_app.publish.check.command` writes the command.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import datetime as dt
 import panel as pn
 import param
 
-from .check import command
-from .model import FILTERS, PERIODS, SessionModel
-from .periods import rolling, span
+from ..analysis.model import FILTERS, PERIODS, SessionModel
+from ..analysis.periods import rolling, span
+from ..publish.check import command
 
 HALVES, ROLLING, DATES = "Halves of the dates", "Rolling", "Dates"
 #: What the command depends on, beside the periods.

@@ -3,7 +3,7 @@ page takes them once their cube is built off the event loop.
 
 A new cell setting means a new cube: seconds on a large file, which would stall every page of the
 server. The inputs edit a copy of the model's parameters (same labels, bounds and choices); a
-change builds its cube on the worker thread (:mod:`leak_app.actions`), then sets the model, which
+change builds its cube on the worker thread (:mod:`leak_app.ui.actions`), then sets the model, which
 finds the cube built and answers as for a filter. The model stays whole meanwhile: the page
 answers on the settings it shows until the new ones are ready.
 """
@@ -15,8 +15,8 @@ import functools
 import panel as pn
 import param
 
+from ..analysis.model import FILTERS, SessionModel
 from .actions import Progress, in_page
-from .model import FILTERS, SessionModel
 
 NAMES = ("engaged_pageviews", "deep_pageviews", "funnel")
 

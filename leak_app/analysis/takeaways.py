@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..data.schema import NOT_SET, unavailable
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
-from .schema import NOT_SET, unavailable
 from .text import pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.

@@ -23,7 +23,7 @@ import math
 import ibis
 import numpy as np
 
-from .schema import NOT_SET
+from ..data.schema import NOT_SET
 
 #: Above this many sessions the design effect is estimated on a sample of whole visitors
 #: (chosen by a hash of their id): its upper bound then moves by about 0.02 (its standard error

@@ -11,11 +11,12 @@ import panel as pn
 from bokeh.resources import INLINE
 from PIL import Image, ImageChops
 
+from ..analysis.model import SessionModel
 from . import views
-from .app import CSS, static_dashboard
+from .app import CSS
 from .browser import chromium, offline_page
 from .geo import country_shapes
-from .model import SessionModel
+from .page import static_dashboard
 
 #: Panel links its favicon and touch icon from its CDN even with inline resources.
 _REMOTE_LINK = re.compile(r"<link[^>]+href=[\"']https?://[^>]*>\s*", re.IGNORECASE)

@@ -1,0 +1,71 @@
+"""The dashboard as a page: served (one model per browser session over data loaded once per
+process) or as the offline file's plain layout."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import panel as pn
+
+from ..analysis.model import SessionModel
+from ..analysis.text import escape_markdown
+from ..data.sources import data_path, open_data
+from .app import CSS, TITLE, Dashboard
+from .upload import DEFAULT_UPLOAD_MB
+
+ALL_DEVICES = "All devices"
+
+
+def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None):
+    """Open a file, or a (connection URL, table name), once per process.
+
+    Every browser session shares the (read-only) sessions and their cube.
+    """
+    key = f"leak_app:{table or Path(path).resolve()}:{mapping}"
+    return pn.state.as_cached(key, functools.partial(open_data, path, mapping, table))
+
+
+def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
+               max_upload_mb: int = DEFAULT_UPLOAD_MB) -> pn.template.BaseTemplate:
+    """A fresh model and template per browser session around data loaded once per process."""
+    sessions, report = cached_sessions(path or data_path(), mapping, table)
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    return Dashboard(model=model, max_upload_mb=max_upload_mb).template()
+
+
+def serve_page(*args, **kwargs) -> None:
+    """A new browser session's page (:func:`create_app`'s arguments) put in its document in one
+    step: Bokeh otherwise walks the document's whole model graph again for each of the template's
+    twenty roots (about a second of every new page's server time, half of putting it in)."""
+    doc = pn.state.curdoc
+    app = create_app(*args, **kwargs)  # before the freeze: Bokeh's freeze is not undone by an error (a
+    with doc.models.freeze():          # file that cannot load), and the document then knew no new model
+        app.server_doc(doc, title=TITLE)
+
+
+def static_dashboard(model: SessionModel) -> pn.Column:
+    """The offline file's layout: the device filter embedded, the other filters as they are.
+
+    Templates cannot embed widget states, so the file gets a plain layout and its own title bar.
+    """
+    dashboard = Dashboard(model=model, embedded=True)
+    devices = list(model.param.devices.objects)
+    selector = pn.widgets.RadioButtonGroup(options=[ALL_DEVICES, *devices], value=ALL_DEVICES,
+                                           color="primary", variant="outline",
+                                           sizing_mode="stretch_width")
+    selector.param.watch(
+        lambda e: setattr(model, "devices", [] if e.new == ALL_DEVICES else [e.new]), "value"
+    )
+    start, end = (d.strftime("%Y-%m-%d") for d in model.date_range)
+    note = pn.pane.Markdown(
+        f"Saved snapshot of **{escape_markdown(Path(model.load_report.get('path', '')).name)}**, "
+        f"{start} to {end}. The device filter works in this file; the other filters "
+        f"(dates, countries, sources) need the live app: `python -m leak_app serve`.",
+        sizing_mode="stretch_width",
+    )
+    header = pn.pane.HTML(f'<div class="title-bar">{TITLE}</div>', stylesheets=[CSS],
+                          sizing_mode="stretch_width")
+    controls = pn.Row(pn.pane.Markdown("**Device**", width=70), pn.Column(selector, width=420), note,
+                      sizing_mode="stretch_width")
+    # A plain column: Bokeh squashes fixed-size plot grids placed beside a sidebar column.
+    return pn.Column(header, controls, *dashboard.main(embed_downloads=True), sizing_mode="stretch_width")

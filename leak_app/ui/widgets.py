@@ -1,0 +1,50 @@
+"""The sidebar's filter widgets that differ from Panel's own: handled at once, their labels escaped."""
+from __future__ import annotations
+
+import html
+from typing import ClassVar
+
+import panel as pn
+
+from ..analysis.model import SessionModel
+
+
+class InstantCheckButtonGroup(pn.widgets.CheckButtonGroup):
+    """Device buttons whose click is handled at once.
+
+    Panel holds a change from the browser for 50 ms in case more follow (as they do
+    while typing); a click is complete, and the wait was an eighth of the time from
+    the click to the updated plots. Panel has no public setting for it: the hold and the
+    widgets exempt from it are class attributes of ``Syncable`` (``_debounce``,
+    ``_priority_changes``, which Panel's Tabulator sets); the hold is discussed upstream in
+    holoviz/panel#6155 and holoviz/panel#8311.
+    """
+
+    _priority_changes: ClassVar[list[str]] = ["active"]
+
+
+class InstantMultiChoice(pn.widgets.MultiChoice):
+    """A MultiChoice whose pick is handled at once (see :class:`InstantCheckButtonGroup`)."""
+
+    _priority_changes: ClassVar[list[str]] = ["value"]
+
+
+def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.widgets.MultiChoice:
+    """A MultiChoice bound to one of the model's list filters, its option labels escaped.
+
+    Bokeh's MultiChoice renders option labels as HTML (Choices.js with allowHTML),
+    and country and source names come from visitors' browsers: a source named
+    ``<img src=x onerror=...>`` would run. Labels are escaped; values stay the names. A filter
+    with one choice (data without channels: all "(not set)") filters nothing, and is hidden.
+    """
+    parameter = model.param[name]
+
+    def options(names):
+        return {"options": {html.escape(str(n)): n for n in names}, "visible": len(names) > 1}
+
+    widget = InstantMultiChoice(**options(parameter.objects), label=parameter.label,
+                                value=list(getattr(model, name)), placeholder=placeholder,
+                                description=parameter.doc.strip(), sizing_mode="stretch_width")
+    model.param.watch(lambda event: widget.param.update(options(event.new)), name, what="objects")
+    widget.link(model, value=name, bidirectional=True)
+    return widget
