@@ -210,6 +210,31 @@ def test_the_real_ga360_sample_scans_as_pandas_loads_it(ga_raw):
     assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+def test_a_split_session_takes_its_earliest_parts_labels_in_both_engines(demo, tmp_path):
+    """A session split at midnight, its later part written first (files are not always in date
+    order): pandas kept the first row's date and labels, DuckDB the earliest part's, so the two
+    engines put the session on different days and devices."""
+    rows = demo.head(20).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    later = rows.iloc[[3]].assign(date="2026-08-21", device="mobile", country="France", pageviews=2,
+                                  duration=40, transactions=0, revenue=0.0)
+    earlier = rows.iloc[[3]].assign(date="2026-08-20", device="desktop", country="Japan", pageviews=4,
+                                    duration=300, transactions=1, revenue=25.0)
+    pd.concat([rows.drop(index=rows.index[3]), later, earlier]).to_csv(tmp_path / "split.csv", index=False)
+    scanned, report = scan_sessions(tmp_path / "split.csv")
+    loaded, expected = load_sessions(tmp_path / "split.csv")
+    assert report.dropped == expected.dropped == {"repeated session id (merged into its first row)": 1}
+    key = rows.iloc[3][["visitor_id", "session_id"]].astype(str)
+    for sessions in (scanned.to_pandas(), loaded):
+        merged = sessions[(sessions["visitor_id"].astype(str) == key["visitor_id"])
+                          & (sessions["session_id"].astype(str) == key["session_id"])]
+        assert len(merged) == 1
+        assert merged[["device", "country"]].astype(str).iloc[0].tolist() == ["desktop", "Japan"]
+        assert str(pd.Timestamp(merged["date"].iloc[0]).date()) == "2026-08-20"
+        measures = merged[["pageviews", "duration", "transactions", "revenue"]]
+        assert measures.iloc[0].tolist() == [6, 340, 1, 25]
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 def test_impossible_compact_dates_are_dropped_by_the_scan_as_by_pandas(tmp_path):
     """20261345 and 20260230 look like YYYYMMDD: DuckDB's strptime raised on them and the whole
     scan failed, where pandas drops their rows as not dates."""

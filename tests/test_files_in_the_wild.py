@@ -23,8 +23,8 @@ from test_engines import assert_same_report
 from test_formats import canonical_tables
 
 from leak_app.data.demo import generate_sessions
-from leak_app.data.loaders import HIT_ROW, read_mapping
-from leak_app.data.schema import TEXT, LoadError
+from leak_app.data.loaders import read_mapping
+from leak_app.data.schema import HIT_ROW, TEXT, LoadError
 from leak_app.data.sources import open_sessions
 
 FIXTURES = ROOT / "tests" / "fixtures"

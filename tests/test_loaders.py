@@ -10,7 +10,7 @@ import pytest
 from helpers import GA_HEADER, ROOT
 
 from leak_app import LoadError, load_sessions
-from leak_app.data.loaders import GA_SESSIONS
+from leak_app.data.loaders import FORMATS, GA_SESSIONS, detect_layout, mapped_layout
 from leak_app.data.scan import scan_sessions
 from leak_app.data.schema import to_canonical
 
@@ -261,3 +261,23 @@ def test_a_canonical_table_saved_with_its_categories_loads(tmp_path):
     table, report = load_sessions(tmp_path / "s.parquet")
     assert report.format == "canonical" and accounted(report) and report.rows_kept == 600
     pd.testing.assert_frame_equal(table, to_canonical(original))
+
+
+KINDS = {"ga_customer_revenue_csv": "csv", "ga_sessions_bigquery_json": "json"}
+
+
+@pytest.mark.parametrize("layout", FORMATS, ids=lambda layout: layout.name)
+def test_each_format_recognises_its_own_header_before_any_other_does(layout):
+    """The registry's order matters (a cleaned export is also a GA export): each format's own
+    columns are taken as that format, whatever else the file has."""
+    header = [*layout.columns.values(), "some_other_column"]
+    assert detect_layout(header, KINDS.get(layout.name, "csv"), "f.csv") is layout
+
+
+def test_a_mapping_overrides_every_format_and_an_unknown_header_names_what_was_found():
+    mapping = mapped_layout({"visitor_id": "fullvisitorid", "session_id": "visitid", "date": "date",
+                             "revenue": "transactionrevenue"})
+    header = ["fullvisitorid", "visitid", "date", "transactionrevenue"]  # a GA export's names
+    assert detect_layout(header, "csv", "f.csv", mapping) is mapping
+    with pytest.raises(LoadError, match=r"f\.csv: not a session export.*found: user, when"):
+        detect_layout(["user", "when"], "csv", "f.csv")

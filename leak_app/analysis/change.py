@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import bdtr
 
+from ..data.schema import TEXT
 from .leaks import DIMENSIONS, segment_counts
 from .metrics import totals
 from .text import pct
 
-#: The dimensions a change is explained by (one column each; duration is an outcome).
-EXPLAINED_BY = ("device", "country", "source", "medium", "channel")
+#: The dimensions a change is explained by: the session's labels, one column each (duration is an
+#: outcome).
+EXPLAINED_BY = TEXT
 
 
 def kitagawa(n0, k0, n1, k1) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,9 @@ from .schema import (
     implausible,
     implausible_date,
     long_label,
+    negative,
+    not_a_date,
+    not_a_number,
     or_not_set,
 )
 
@@ -144,12 +147,12 @@ def events(raw: ibis.Table) -> ibis.Table:
     checks = [
         (user.isnull() | (user == ""), "event without user_pseudo_id"),
         (session.isnull(), "event without a ga_session_id parameter"),
-        (timestamp.isnull() | timestamp.isnan() | timestamp.isinf(), "event_timestamp: not a number"),
+        (timestamp.isnull() | timestamp.isnan() | timestamp.isinf(), not_a_number("event_timestamp")),
         (timestamp < 0, "event_timestamp: before 1970"),
-        (date.isnull(), "event_date: not a date (expected YYYYMMDD)"),
+        (date.isnull(), not_a_date("event_date", "YYYYMMDD")),
         (implausible(date), implausible_date("event_date")),
-        (~revenue.isnull() & revenue.isinf(), "ecommerce.purchase_revenue: not a number"),
-        (revenue < 0, "negative ecommerce.purchase_revenue"),
+        (~revenue.isnull() & revenue.isinf(), not_a_number("ecommerce.purchase_revenue")),
+        (revenue < 0, negative("ecommerce.purchase_revenue")),
         *((value.cast("string").length() > MAX_LABEL, long_label(LABELS[label]))
           for label, value in written_labels.items() if value is not None),
     ]

@@ -11,6 +11,7 @@ file, column or row and what was expected.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,10 +25,13 @@ from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session
 from .readers import DECIMAL_COMMA_ATTR, read_raw, refuse_repeated_columns, with_decimal_point
 from .schema import (
     DEVICES,
+    EXACT_DUPLICATE,
+    HIT_ROW,
     MEASURES,
     NOT_SET,
     NUMERIC,
     OTHER_DEVICE,
+    REPEATED_SESSION,
     SESSION_KEY,
     TEXT,
     LoadError,
@@ -35,6 +39,10 @@ from .schema import (
     implausible,
     implausible_date,
     long_label,
+    missing,
+    negative,
+    not_a_date,
+    not_a_number,
     to_canonical,
     too_long,
 )
@@ -47,8 +55,6 @@ CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
 #: A column that numbers the hits of a session: its rows are hits (Layout.rows), as in tables
 #: flattened from GA's BigQuery export (UNNEST(hits)).
 HIT_COLUMNS = ("hitnumber", "hits.hitnumber", "hit_number")
-#: Drop reason of the rows of a hit-level file after a session's first on a day.
-HIT_ROW = "hit row of a session already counted (rows = hits: its totals are the session's)"
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,12 @@ class Layout:
     #: need them say so); without transactions, a session with revenue counts as one transaction.
     optional: tuple = field(default=(*TEXT, *MEASURES))
     #: "sessions" (a row per session) or "hits": a row per hit or product, the session's totals
-    #: repeated on each, as flattened Google Analytics tables are (see HIT_COLUMNS).
+    #: repeated on each, as flattened Google Analytics tables are (see HIT_COLUMNS); "events" for
+    #: GA4's event rows, built into sessions by :mod:`.ga4`.
     rows: str = "sessions"
+    #: Whether a file's header (its lower-cased column names) and kind ("csv", "json", "parquet"…)
+    #: are this format's (see FORMATS); None for a user's mapping, which is never guessed.
+    recognises: Callable[[set, str], bool] | None = field(default=None, compare=False, repr=False)
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
@@ -105,16 +115,30 @@ _NESTED_COLUMNS = {
 }
 _NESTED_OPTIONAL = (*TEXT, "pageviews", "duration", "transactions", "revenue")
 
-GA_SESSIONS = Layout("ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, 1e-6)
+GA_SESSIONS = Layout("ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, 1e-6,
+                     recognises=lambda cols, kind: "fullvisitorid" in cols)
 GA_CLEANED = Layout("ga_sessions_cleaned_csv", "cleaned Google Analytics session export",
-                    {**_GA_COLUMNS, "revenue": "revenue"})
+                    {**_GA_COLUMNS, "revenue": "revenue"},
+                    recognises=lambda cols, kind: {"fullvisitorid", "revenue"} <= cols)
 GA_BIGQUERY = Layout("ga_sessions_bigquery_json", "Universal Analytics BigQuery export (ga_sessions_*)",
-                     _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL)
+                     _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL,
+                     recognises=lambda cols, kind: _ua_totals(cols) and kind != "csv")
 GA_KAGGLE = Layout("ga_customer_revenue_csv", "Google Analytics Customer Revenue Prediction CSV",
-                   _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL)
-CANONICAL = Layout("canonical", "canonical session table", {c: c for c in CANONICAL_NAMES})
+                   _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL,
+                   recognises=lambda cols, kind: _ua_totals(cols) and kind == "csv")
+CANONICAL = Layout("canonical", "canonical session table", {c: c for c in CANONICAL_NAMES},
+                   recognises=lambda cols, kind: "visitor_id" in cols)
 #: GA4 events are built into sessions (:mod:`.ga4`), not mapped column by column.
-GA4_EVENTS = Layout("ga4_events", "GA4 BigQuery event export (events_*)", {c: c for c in ga4.REQUIRED})
+GA4_EVENTS = Layout("ga4_events", "GA4 BigQuery event export (events_*)", {c: c for c in ga4.REQUIRED},
+                    rows="events", recognises=lambda cols, kind: ga4.is_ga4(cols))
+#: The formats a file is recognised as, the first whose ``recognises`` holds (a user's mapping
+#: overrides them all). A new format is a Layout here, and the readers its kind needs.
+FORMATS = (GA4_EVENTS, CANONICAL, GA_KAGGLE, GA_BIGQUERY, GA_CLEANED, GA_SESSIONS)
+
+
+def _ua_totals(cols: set) -> bool:
+    """Universal Analytics' nested session records (``totals.pageviews``…), flattened."""
+    return "fullvisitorid" in cols and any(c.startswith("totals.") for c in cols)
 
 
 def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
@@ -153,27 +177,27 @@ def read_mapping(path: str | Path, overrides: dict | None = None,
     return replace(mapped_layout(columns, float(scale)), rows=rows)
 
 
-def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | None = None) -> Layout:
-    """Pick the layout from the (lower-cased) header; refuse a file that matches none."""
+def recognised(columns, kind: str, mapping: Layout | None = None) -> Layout | None:
+    """The layout of a file with this (lower-cased) header: ``mapping``, else the first of FORMATS
+    that recognises it (None if none does), its rows hits where a column numbers them."""
     cols = set(columns)
-    if mapping is not None:
-        layout = mapping
-    elif "visitor_id" in cols:
-        layout = CANONICAL
-    elif "fullvisitorid" in cols and any(c.startswith("totals.") for c in cols):
-        layout = GA_KAGGLE if kind == "csv" else GA_BIGQUERY
-    elif "fullvisitorid" in cols:
-        layout = GA_CLEANED if "revenue" in cols else GA_SESSIONS
-    else:
+    layout = mapping or next((known for known in FORMATS if known.recognises(cols, kind)), None)
+    if layout is not None and layout.rows == "sessions" and cols & set(HIT_COLUMNS):
+        return replace(layout, rows="hits")
+    return layout
+
+
+def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | None = None) -> Layout:
+    """:func:`recognised`, refusing a file that matches no layout or lacks a column its layout needs."""
+    layout = recognised(columns, kind, mapping)
+    if layout is None:
         raise LoadError(
             f"{label}: not a session export: expected the columns of a Google Analytics "
             f"session export ({', '.join(GA_SESSIONS.required())}), a BigQuery ga_sessions_* "
             f"or events_* export, or the canonical table ({', '.join(CANONICAL.required())}) — "
             f"or give a column mapping; found: {', '.join(columns[:20]) or 'none'}"
         )
-    layout.refuse_missing(cols, label)
-    if cols & set(HIT_COLUMNS):
-        return replace(layout, rows="hits")
+    layout.refuse_missing(set(columns), label)
     return layout
 
 
@@ -201,9 +225,9 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     raw, kind, unreadable, files = read_files(Path(path), label, mapping)
     if raw.empty:
         raise LoadError(f"{label}: has a header but no data rows")
-    if mapping is None and ga4.is_ga4(raw.columns):
-        return _load_events(raw, label, kind, unreadable, files)
     layout = detect_layout(list(raw.columns), kind, label, mapping)
+    if layout is GA4_EVENTS:
+        return _load_events(raw, label, kind, unreadable, files)
     report = _new_report(label, layout.name, raw, unreadable, files)
     report.absent_columns, report.mapping = layout.absent(raw.columns), layout.mapping()
 
@@ -214,7 +238,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     if layout.rows == "sessions":  # (hits of a session repeat its columns: not duplicates)
         duplicate = _hashable(mapped).duplicated().to_numpy()
         report.duplicates_removed = int(duplicate.sum())
-        report.drop("exact duplicate row", report.duplicates_removed)
+        report.drop(EXACT_DUPLICATE, report.duplicates_removed)
         mapped = mapped[~duplicate]
 
     sessions, reasons = _parse(mapped, layout, label)
@@ -224,7 +248,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
         sessions, repeats = one_row_a_day(sessions)
         report.drop(HIT_ROW, repeats)
     sessions, merged = merge_repeated_sessions(sessions)
-    report.drop("repeated session id (merged into its first row)", merged)
+    report.drop(REPEATED_SESSION, merged)
     return _finish(sessions, report)
 
 
@@ -256,15 +280,12 @@ def read_files(path: Path, label: str, mapping: Layout | None
 
 def _format(raw: pd.DataFrame, kind: str, label: str, mapping: Layout | None) -> str:
     """A raw table's format, as its load report names it (``ga_sessions_csv``, ``ga4_events_json``)."""
-    if mapping is None and ga4.is_ga4(raw.columns):
-        return format_name("ga4_events", kind)
     return format_name(detect_layout(list(raw.columns), kind, label, mapping).name, kind)
 
 
 def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict,
                  files: list[dict]) -> tuple[pd.DataFrame, LoadReport]:
     """A small GA4 export pandas read, built into sessions by :mod:`.ga4`'s query on DuckDB."""
-    GA4_EVENTS.refuse_missing(raw.columns, label)
     report = _new_report(label, f"ga4_events_{kind}", raw, unreadable, files)
     with registered(ga4.arrow_events(raw), "events") as events:
         sessions = ga4.counted(events, report).to_pandas()
@@ -321,10 +342,12 @@ def one_row_a_day(hits: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def merge_repeated_sessions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Fold rows sharing (visitor_id, session_id) into the first one.
+    """Fold rows sharing (visitor_id, session_id) into one: the date and labels of its earliest part,
+    the numbers summed, as the scan merges them (:func:`.scan._merged`).
 
     Google Analytics splits a session that crosses midnight into two rows with the
-    same visitId; counting both would inflate sessions and deflate rates.
+    same visitId; counting both would inflate sessions and deflate rates. Files are not always in
+    date order: the part where the session started is the earliest, not the first written.
     """
     repeated = frame.duplicated(SESSION_KEY, keep=False).to_numpy()
     if not repeated.any():
@@ -334,7 +357,10 @@ def merge_repeated_sessions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     frame.loc[repeated, list(NUMERIC)] = part.groupby(SESSION_KEY, sort=False)[
         list(NUMERIC)
     ].transform("sum")
-    keep = ~frame.duplicated(SESSION_KEY).to_numpy()
+    by_date = np.argsort(part["date"].to_numpy(), kind="stable")
+    earliest = np.flatnonzero(repeated)[by_date[~part.iloc[by_date].duplicated(SESSION_KEY).to_numpy()]]
+    keep = ~repeated
+    keep[earliest] = True
     return frame[keep], int((~keep).sum())
 
 
@@ -355,7 +381,7 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
     out = {}
     for canon in ("visitor_id", "session_id"):
         values = _text(mapped[layout.columns[canon]])
-        flag(values == "", f"missing {canon}")
+        flag(values == "", missing(canon))
         out[canon] = values
     source = layout.columns["date"]
     out["date"] = _dates(mapped[source], source, label, flag)
@@ -365,7 +391,7 @@ def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFra
         if src not in mapped:
             continue
         values = _numbers(mapped[src], src, label, flag)
-        flag(values < 0, f"negative {src}")
+        flag(values < 0, negative(src))
         out[canon] = values * layout.revenue_scale if canon == "revenue" else values
     for canon in ("pageviews", "duration", "revenue"):
         out.setdefault(canon, pd.Series(0.0, index=index))
@@ -412,14 +438,14 @@ def _numbers(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.astype("float64").fillna(0)
         bad = ~np.isfinite(values.to_numpy())
-        flag(bad, f"{column}: not a number")
+        flag(bad, not_a_number(column))
         return values.where(~bad, 0)
     text = _text(raw)
     filled = (text != "").to_numpy()
     values = pd.to_numeric(text.where(filled, "0"), errors="coerce")
     bad = (values.isna() | ~np.isfinite(values.fillna(0))).to_numpy()
     _refuse_if_mostly_bad(bad, filled, raw, column, label, "numbers")
-    flag(bad, f"{column}: not a number")
+    flag(bad, not_a_number(column))
     return values.where(~bad, 0).astype("float64")
 
 
@@ -427,7 +453,7 @@ def _dates(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     """Dates as YYYYMMDD (Google Analytics) or ISO 8601, truncated to the day."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         values = raw.dt.tz_localize(None) if raw.dt.tz else raw
-        flag(values.isna(), f"{column}: not a date")
+        flag(values.isna(), not_a_date(column))
         return values.dt.normalize()
     text = _text(raw)
     compact = text.str.fullmatch(r"\d{8}")
@@ -438,7 +464,7 @@ def _dates(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     year = pd.to_numeric(text.str.extract(r"^(\d{4})(?:\d{4}$|-\d{2}-\d{2})", expand=False), errors="coerce")
     far = bad & ((year < 1678) | (year > 2262)).to_numpy()
     _refuse_if_mostly_bad(bad & ~far, np.ones_like(bad), raw, column, label, "dates (YYYYMMDD or YYYY-MM-DD)")
-    flag(bad & ~far, f"{column}: not a date")
+    flag(bad & ~far, not_a_date(column))
     flag(far, implausible_date(column))
     return values.dt.normalize()
 

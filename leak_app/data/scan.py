@@ -31,11 +31,11 @@ from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import (
     GA4_EVENTS,
-    HIT_ROW,
     MAX_BAD_FRACTION,
     Layout,
     detect_layout,
     nothing_kept,
+    recognised,
 )
 from .readers import (
     DECIMAL_COMMA,
@@ -48,9 +48,12 @@ from .readers import (
     with_decimal_point,
 )
 from .schema import (
+    EXACT_DUPLICATE,
+    HIT_ROW,
     MAX_LABEL,
     NOT_SET,
     NUMERIC,
+    REPEATED_SESSION,
     SESSION_KEY,
     TEXT,
     LoadError,
@@ -62,6 +65,10 @@ from .schema import (
     implausible_date,
     latest_date,
     long_label,
+    missing,
+    negative,
+    not_a_date,
+    not_a_number,
     or_not_set,
 )
 
@@ -70,10 +77,8 @@ from .schema import (
 MEMORY_LIMIT = "1GB"
 #: Layouts scanned (flat columns); the others are read by pandas.
 SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "ga_sessions_bigquery_json", "mapped")
-EXACT_DUPLICATE = "exact duplicate row"
 #: The column DuckDB names each row's file in when it reads several.
 FILE = "filename"
-MERGED = "repeated session id (merged into its first row)"
 
 
 def file_kind(path: Path) -> str:
@@ -118,8 +123,8 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     try:
         raw = _read(ibis.duckdb.connect(), path, kind)
         written = [c.strip().lower() for c in raw.columns]
-        if mapping is None and ga4.is_ga4(written):
-            return GA4_EVENTS
+        if recognised(written, kind, mapping) is GA4_EVENTS:  # its own query reads records and dotted
+            return GA4_EVENTS                                  # names alike; the scan refuses what it lacks
         layout = detect_layout(_flattened(raw).columns, kind, str(path), mapping)
     except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
         return None
@@ -397,17 +402,17 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
         values[key] = raw[layout.columns[key]].cast("string")
-        checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), f"missing {key}"))
+        checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), missing(key)))
     source = layout.columns["date"]
     values["date"] = _date(raw[source])
-    checks.append((values["date"].isnull(), f"{source}: not a date"))
+    checks.append((values["date"].isnull(), not_a_date(source)))
     checks.append((implausible(values["date"]), implausible_date(source)))
     for name in NUMERIC:
         source = layout.columns.get(name)
         if source not in raw.columns:
             continue
         value, bad = _number(raw[source])
-        checks += [(bad, f"{source}: not a number"), (value < 0, f"negative {source}")]
+        checks += [(bad, not_a_number(source)), (value < 0, negative(source))]
         values[name] = value * layout.revenue_scale if name == "revenue" else value
     for name in ("pageviews", "duration", "revenue"):
         values.setdefault(name, ibis.literal(0.0))
@@ -446,7 +451,7 @@ def _merged(rows: ibis.Table, repeated: ibis.Table) -> tuple[ibis.Table, ibis.Ta
     """(sessions, the repeated sessions merged, their rows, their distinct rows), as expressions.
 
     The merged session takes the date and labels of its earliest part (where a split session
-    started: the pandas loader's "first row" when the file is in date order) and sums the numbers.
+    started, whatever the order of the file's rows), as the pandas loader does, and sums the numbers.
     """
     parts = rows.semi_join(repeated, SESSION_KEY)
     distinct = parts.distinct()
@@ -469,5 +474,5 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport
     total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
     report.duplicates_removed = total - unique
     report.drop(EXACT_DUPLICATE, total - unique)
-    report.drop(MERGED, unique - merged_sessions)
+    report.drop(REPEATED_SESSION, unique - merged_sessions)
     return sessions, per_country["parts"].sub(per_country["merged"], fill_value=0)

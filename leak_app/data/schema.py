@@ -115,6 +115,29 @@ def first_reason(checks) -> ibis.Value:
     return ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
 
 
+#: Why rows are dropped, as every loader writes it in the load report (pandas, DuckDB's scan, GA4).
+EXACT_DUPLICATE = "exact duplicate row"
+REPEATED_SESSION = "repeated session id (merged into its first row)"
+#: Rows of a hit-level file after a session's first on a day.
+HIT_ROW = "hit row of a session already counted (rows = hits: its totals are the session's)"
+
+
+def missing(column: str) -> str:
+    return f"missing {column}"
+
+
+def not_a_number(column: str) -> str:
+    return f"{column}: not a number"
+
+
+def negative(column: str) -> str:
+    return f"negative {column}"
+
+
+def not_a_date(column: str, expected: str = "") -> str:
+    return f"{column}: not a date" + (f" (expected {expected})" if expected else "")
+
+
 def implausible_date(column: str) -> str:
     """Drop reason of a date outside EARLIEST_DATE..tomorrow (the same for every loader)."""
     return f"{column}: implausible date (before {EARLIEST_DATE.year} or after tomorrow)"
