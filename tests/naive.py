@@ -31,13 +31,17 @@ def filtered(data: pd.DataFrame, devices, countries, start, end, channels=()) ->
     return rows[rows["channel"].isin(channels)] if len(channels) else rows
 
 
-def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
-    """Every grouping the tables read, by pandas groupby of the session rows."""
+def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int, labelled_by: pd.DataFrame | None = None
+                 ) -> dict:
+    """Every grouping the tables read, by pandas groupby of the session rows; labels those of
+    ``labelled_by`` where given (periods of the same rows: one set of labels, as in one cube)."""
+    labelled_by = rows if labelled_by is None else labelled_by
     pageviews, converted = rows["pageviews"].to_numpy(), rows["converted"].to_numpy()
     stage = np.select([converted, (pageviews >= engaged) & (pageviews >= deep), pageviews >= engaged],
                       [3, 2, 1], 0)
     data = pd.DataFrame({
-        **{c: _sorted_categories(rows[c]) for c in ("device", "country", "source", "medium", "channel")},
+        **{c: pd.Categorical(rows[c].astype(str), categories=_sorted_categories(labelled_by[c]).categories)
+           for c in ("device", "country", "source", "medium", "channel")},
         "bucket": pd.Categorical.from_codes(
             np.where((pageviews <= 1) & (rows["duration"].to_numpy() <= 0), 0,
                      1 + pd.cut(rows["duration"], [-np.inf, *edges, np.inf], right=False, labels=False)),
@@ -59,11 +63,21 @@ def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int) -> dict:
     out["device × reached"] = pd.DataFrame(
         reached, columns=["device", "stage", "sessions", "revenue"]).astype(
         {"stage": pd.CategoricalDtype(STAGE_NAMES, ordered=True), "device": "category"})
-    return NaiveCounts(out)
+    return NaiveCounts(out, data)
 
 
 class NaiveCounts(dict):
     """The frames by grouping name, also read as arrays, as the leak engine reads the cube's counts."""
+
+    def __init__(self, frames: dict, rows: pd.DataFrame):
+        super().__init__(frames)
+        self.rows = rows
+
+    def joint(self, first: str, second: str) -> np.ndarray:
+        """Sessions of each pair of labels, by a pandas groupby of the rows."""
+        table = self.rows.groupby([first, second], observed=False).size().unstack(fill_value=0)
+        return table.reindex(index=list(self.labels(first)), columns=list(self.labels(second)),
+                             fill_value=0).to_numpy(dtype="float64")
 
     def groups(self, name: str) -> tuple[dict, np.ndarray]:
         frame = self[name]
@@ -97,7 +111,8 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
     effect = naive_design_effect(data) if "visitor_id" in data else 1.0  # benchmarks read no ids
     m = SimpleNamespace(_counts=counts, _top=[name for name, _ in ranked[:top]], min_sessions=min_sessions,
                         fdr=fdr, level=level, periods=lambda: periods, period_problems=tuple,
-                        _period_counts=[naive_counts(part, edges, engaged, deep) for part in (before, now)],
+                        _period_counts=[naive_counts(part, edges, engaged, deep, labelled_by=rows)
+                                        for part in (before, now)],
                         _period_units=[naive_units(part, period, edges, engaged, deep)
                                        for part, period in zip((before, now), periods)],
                         cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=effect),

@@ -253,22 +253,28 @@ class Cube:
 
     def counts(self, keep: np.ndarray, *ranges: tuple[int, int]) -> list[Counts]:
         """For each (first, last) day range: every grouping's measures over the kept cells."""
-        return [Counts(self, sums) for sums in self.sums(keep, ranges)]
+        cells, summing = self._kept(keep)
+        return [Counts(self, summing @ totals, cells, totals[:, 0])
+                for totals in (self._cell_totals(cells, r) for r in ranges)]
 
     def sums(self, keep: np.ndarray, ranges) -> list[np.ndarray]:
         """For each (first, last) day range: every grouping's measures over the kept cells, as
         arrays (group, measure). A filter sums only its kept cells (a device of three: a third
         of the work)."""
+        cells, summing = self._kept(keep)
+        return [summing @ self._cell_totals(cells, r) for r in ranges]
+
+    def _kept(self, keep: np.ndarray) -> tuple[np.ndarray | None, sparse.csc_matrix]:
+        """The kept cells (None: all), and the sums of groups over them."""
         cells = None if keep.all() else np.flatnonzero(keep)
-        summing = self.summing if cells is None else self.summing[:, cells]
-        out = []
-        for first, last in ranges:
-            first, last = max(first, 0), min(last, self.days - 1)
-            if first <= last:
-                out.append(summing @ self.store.totals(first, last, cells))
-            else:
-                out.append(np.zeros((summing.shape[0], len(MEASURES))))
-        return out
+        return cells, self.summing if cells is None else self.summing[:, cells]
+
+    def _cell_totals(self, cells: np.ndarray | None, day_range: tuple[int, int]) -> np.ndarray:
+        """Each of these cells' measures over a day range (clipped to the cube's days)."""
+        first, last = max(day_range[0], 0), min(day_range[1], self.days - 1)
+        if first <= last:
+            return self.store.totals(first, last, cells)
+        return np.zeros((self.cells if cells is None else len(cells), len(MEASURES)))
 
     def unit_sums(self, keep: np.ndarray, ranges) -> np.ndarray:
         """Every grouping's sessions and conversions over the kept cells for each of consecutive
@@ -302,9 +308,12 @@ class Counts(Mapping):
     trailing axis of units (day ranges, stacked): arrays then keep it, and frames are not built.
     """
 
-    def __init__(self, cube: Cube, sums: np.ndarray):
+    def __init__(self, cube: Cube, sums: np.ndarray, cells: np.ndarray | None = None,
+                 cell_sessions: np.ndarray | None = None):
         self.cube, self.sums, self.frames = cube, sums, {}
         self.names = [*GROUPINGS, *MARGINS, "device × reached"]
+        #: The kept cells (None: all) and their sessions, where one day range's (see :meth:`joint`).
+        self.cells, self.cell_sessions = cells, cell_sessions
 
     def __iter__(self):
         return iter(self.names)
@@ -341,6 +350,16 @@ class Counts(Mapping):
     def labels(self, dim: str) -> tuple:
         """A dimension's labels, in code order."""
         return tuple(self.cube.labels[dim])
+
+    def joint(self, first: str, second: str) -> np.ndarray:
+        """Sessions of each pair of labels of two dimensions (an array: the first's labels × the
+        second's), summed from the cells: for pairs no grouping holds (sources by channel)."""
+        shape = self.cube.shape((first, second))
+        codes = [self.cube.codes[dim] if self.cells is None else self.cube.codes[dim][self.cells]
+                 for dim in (first, second)]
+        pairs = np.bincount(codes[0] * shape[1] + codes[1], weights=self.cell_sessions,
+                            minlength=shape[0] * shape[1])
+        return pairs.reshape(shape)
 
     def _frame(self, name: str) -> pd.DataFrame:
         if name == "device × reached":

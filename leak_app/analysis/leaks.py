@@ -137,28 +137,34 @@ def segment_counts(counts: Counts, columns: list[str]) -> dict:
             "varies": all(len(np.unique(c)) > 1 for c in codes)}
 
 
-def twin_mediums(*counts: Counts) -> set:
-    """The mediums whose sessions are exactly one channel's in these counts together (organic =
-    Organic Search, (none) = Direct): one segment under two names, listed once, as its channel."""
-    pairs, mediums, channels = {}, {}, {}
-    for part in counts:
-        codes, measures = part.groups("channel × medium")
-        names = [np.asarray(part.labels(dim), dtype=object)[codes[dim]] for dim in ("channel", "medium")]
-        for channel, medium, n in zip(*names, measures[:, 0]):
-            pairs[channel, medium] = pairs.get((channel, medium), 0) + n
-            mediums[medium], channels[channel] = mediums.get(medium, 0) + n, channels.get(channel, 0) + n
-    return {medium for (channel, medium), n in pairs.items()
-            if channel != NOT_SET and n == mediums[medium] == channels[channel]}
+#: Dimensions whose segments may be one segment under two names (a medium that is exactly one
+#: channel; a source that is exactly a channel or a medium): it is listed once, under the first here.
+TWIN_ORDER = ("channel", "medium", "source")
 
 
-def dimension_segments(counts: Counts, name: str, twins: set) -> dict:
-    """:func:`segment_counts` of a leak dimension, the ``twins`` mediums left out (see
-    :func:`twin_mediums`); whether it varies is the dimension's own (a medium's segment is compared
-    with the rest of the traffic, whichever other mediums are listed)."""
+def twins(*counts: Counts) -> dict[str, set]:
+    """Labels of TWIN_ORDER's dimensions whose sessions are exactly those of a label of an earlier
+    one, in these counts together (organic = Organic Search, (direct) = (none) = Direct, an affiliate
+    network's one source = Affiliates): by dimension, the names a segment is not listed under."""
+    out = {dim: set() for dim in TWIN_ORDER}
+    for at, later in enumerate(TWIN_ORDER):
+        for earlier in TWIN_ORDER[:at]:
+            pairs = sum(part.joint(earlier, later) for part in counts)
+            same = (pairs > 0) & (pairs == pairs.sum(axis=1, keepdims=True)) & (pairs == pairs.sum(axis=0))
+            kept, left_out = (np.asarray(counts[0].labels(dim), dtype=object) for dim in (earlier, later))
+            rows, columns = np.nonzero(same)
+            out[later] |= set(left_out[columns[kept[rows] != NOT_SET]])
+    return out
+
+
+def dimension_segments(counts: Counts, name: str, twins: dict) -> dict:
+    """:func:`segment_counts` of a leak dimension, its ``twins`` left out (see :func:`twins`);
+    whether it varies is the dimension's own (a medium's segment is compared with the rest of the
+    traffic, whichever other mediums are listed)."""
     part = segment_counts(counts, DIMENSIONS[name])
-    if name != "medium" or not twins:
+    if not twins.get(name):
         return part
-    keep = np.array([values["medium"] not in twins for values in part["values"]], dtype=bool)
+    keep = np.array([values[name] not in twins[name] for values in part["values"]], dtype=bool)
     return {key: value[keep] if isinstance(value, np.ndarray) else value for key, value in part.items()}
 
 
@@ -250,13 +256,13 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
     ``design_effect`` (repeat visitors: see :mod:`.clustering`). Rates shrunk by an
     empirical-Bayes prior are published beside the raw rates (:func:`with_shrunk_rates`),
     never used for the loss (big segments convert differently from small ones, so
-    segments are not exchangeable). A medium that is exactly one channel is listed as the
-    channel only (:func:`twin_mediums`).
+    segments are not exchangeable). A medium or a source that is exactly a channel (or a source
+    exactly a medium) is listed once (:func:`twins`): no loss is counted twice.
     """
     total = totals(counts)
-    parts, twins = [], twin_mediums(counts)
+    parts, same = [], twins(counts)
     for name, columns in DIMENSIONS.items() if total["sessions"] else ():
-        part = dimension_segments(counts, name, twins)
+        part = dimension_segments(counts, name, same)
         if not part.pop("varies"):
             continue  # a column with one value only (no medium in the export, say): nothing to compare
         options = _comparisons(part, columns, total)
@@ -568,9 +574,9 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
               "rest_now": np.array([np.nan]), **_period_sums(site), **whole,
               "rated": np.array([min(total["before"]["sessions"],
                                      total["now"]["sessions"]) >= min_sessions])}]
-    twins = twin_mediums(before, now)
+    same = twins(before, now)
     for name, columns in DIMENSIONS.items():
-        was, is_ = (dimension_segments(counts, name, twins) for counts in (before, now))
+        was, is_ = (dimension_segments(counts, name, same) for counts in (before, now))
         if not (was["varies"] and is_["varies"]):
             continue
         position = pd.Index(was["segment"]).get_indexer(is_["segment"])
