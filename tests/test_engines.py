@@ -5,6 +5,7 @@ Each must give the tables the in-memory path gives, filter after filter.
 from __future__ import annotations
 
 import gzip
+import zipfile
 
 import duckdb
 import ibis
@@ -284,6 +285,39 @@ def test_a_second_start_on_an_unchanged_file_runs_no_query(demo, tmp_path, monke
         assert third.duration_table["sessions"].sum() == first.load_report["sessions"]
     messy_csv(demo.iloc[:-100], path)  # the file changed: scanned again
     assert SessionModel(**_scanned(path)).load_report["rows_read"] == first.load_report["rows_read"] - 100
+
+
+def test_a_second_start_on_an_unchanged_archive_runs_no_query(demo, tmp_path, monkeypatch):
+    """A .zip is unpacked afresh at each start, as new files: its kept results are found by the
+    archive itself (and its files' names), so a server restarted on it runs no query; a changed
+    archive is scanned again."""
+    archive = tmp_path / "exports.zip"
+
+    def zipped(frame):
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+            half = len(frame) // 2
+            for name, part in (("day1.csv", frame.iloc[:half]), ("day2.csv", frame.iloc[half:])):
+                out.writestr(name, part.to_csv(index=False))
+
+    def opened():
+        table, report = open_sessions(archive, scan_from=0)
+        assert isinstance(table, ibis.Table)
+        return SessionModel(sessions=table, load_report=report.to_dict())
+
+    zipped(demo)
+    first = opened()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a query ran on a second start")
+
+    with monkeypatch.context() as patched:
+        for name in ("execute", "to_pyarrow", "create_table"):
+            patched.setattr(ibis.backends.duckdb.Backend, name, refuse)
+        second = opened()
+        assert second.load_report == first.load_report and second.load_report["cache_key"]
+        assert_same_under_filters(second, first)
+    zipped(demo.iloc[:-100])  # the archive changed: scanned again
+    assert opened().load_report["rows_read"] == first.load_report["rows_read"] - 100
 
 
 def _scanned(path) -> dict:

@@ -168,11 +168,13 @@ def _read(con, files: Path | list[Path], kind: str) -> ibis.Table:
 
 
 def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None,
-                  files: list[Path] | None = None) -> tuple[ibis.Table, LoadReport]:
+                  files: list[Path] | None = None, origin: Path | None = None
+                  ) -> tuple[ibis.Table, LoadReport]:
     """A session file, or a folder's or a pattern's ``files`` (:mod:`.file_sets`), as a lazy Ibis
     table of valid sessions, and its load report.
 
-    ``layout``: how the files name the canonical columns (default: detected from them).
+    ``layout``: how the files name the canonical columns (default: detected from them);
+    ``origin``: the file they were unpacked from (an archive), which keys the kept results.
     """
     path, label = Path(path), name or str(path)
     files = files or [path]
@@ -185,7 +187,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     except Exception as exc:  # DuckDB's own message says what is wrong
         raise _unreadable(label, kind, exc) from exc
     try:  # a line past those DuckDB looked at first may be unreadable: said when the scan meets it
-        return _scanned(_flattened(raw), label, files, kind, layout)
+        return _scanned(_flattened(raw), label, files, kind, layout, origin)
     except duckdb.Error as exc:
         raise _unreadable(label, kind, exc) from exc
 
@@ -195,12 +197,12 @@ def _unreadable(label: str, kind: str, exc: Exception) -> LoadError:
     return LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})")
 
 
-def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: Layout | None
-             ) -> tuple[ibis.Table, LoadReport]:
+def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: Layout | None,
+             origin: Path | None = None) -> tuple[ibis.Table, LoadReport]:
     """:func:`scan_sessions` of the files DuckDB reads as ``raw``."""
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     layout.refuse_missing(raw.columns, label)
-    key = scan_key(files, layout)
+    key = scan_key(files, layout, origin)
     cached = kept_scan(key)
     known = _kept_report(cached, label)
     if layout is GA4_EVENTS:
@@ -333,13 +335,17 @@ def _one_kind(files: list[Path], layout: Layout | None) -> str:
 KEPT_SCANS = 8
 
 
-def scan_key(files: list[Path], layout: Layout) -> str:
+def scan_key(files: list[Path], layout: Layout, origin: Path | None = None) -> str:
     """What a scan's results depend on: the files (where, size, modification, inode), their layout,
-    the code that parses and counts them, and the day (dates after tomorrow are dropped)."""
+    the code that parses and counts them, and the day (dates after tomorrow are dropped). Files
+    unpacked from an ``origin`` archive are new files at each start: the archive stands for them,
+    with their names (a second start on it then finds its results kept)."""
     stats = []
-    for file in files:
+    for file in [origin] if origin is not None else files:
         stat = file.resolve().stat()
         stats.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+    if origin is not None:
+        stats.append([file.name for file in files])
     code = "".join((Path(__file__).parents[1] / name).read_text(encoding="utf-8")
                    for name in ("data/scan.py", "data/loaders.py", "data/schema.py", "data/countries.py",
                                 "analysis/cube.py", "analysis/clustering.py", "data/file_sets.py",

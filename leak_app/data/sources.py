@@ -55,7 +55,8 @@ def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
 
 
 def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None,
-                  unzip_limit: int = UNZIP_LIMIT_BYTES) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+                  unzip_limit: int = UNZIP_LIMIT_BYTES, origin: Path | None = None
+                  ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), or of a
     .zip archive's files (read as a folder, :func:`opened_zip`), and how they were loaded.
 
@@ -63,7 +64,8 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     or of GA4 events are scanned by DuckDB, never held in memory, and so are GA4 events of any
     size (DuckDB reads them 15 times as fast as pandas); the rest are loaded by pandas, which
     reads every export layout, and so are small GA4 JSON files with a line DuckDB cannot read
-    (pandas counts such lines; a large file is refused with its line).
+    (pandas counts such lines; a large file is refused with its line). ``origin``: the archive the
+    files were unpacked from (see :func:`.scan.scan_key`).
     """
     path = Path(path)
     if is_zip(path):
@@ -76,7 +78,7 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     if layout is None or not (large or layout is GA4_EVENTS):
         return load_sessions(path, name=name, mapping=mapping)
     try:
-        return scan_sessions(path, name=name, layout=layout, files=files)
+        return scan_sessions(path, name=name, layout=layout, files=files, origin=origin)
     except (LoadError, duckdb.Error):  # a line it cannot read (past the lines it looked at first)
         if large or kind == "parquet":
             raise
@@ -100,7 +102,8 @@ def opened_zip(archive: Path, label: str, limit: int, **options
     named = Path(label).name
     inside = folder / (named if PLAIN_NAME.fullmatch(named) else "archive.zip")
     try:
-        sessions, report = open_sessions(unzipped(archive, inside, label, limit), name=label, **options)
+        sessions, report = open_sessions(unzipped(archive, inside, label, limit), name=label, origin=archive,
+                                         **options)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
