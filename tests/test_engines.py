@@ -5,7 +5,9 @@ Each must give the tables the in-memory path gives, filter after filter.
 from __future__ import annotations
 
 import gzip
+import shutil
 import zipfile
+from pathlib import Path
 
 import duckdb
 import ibis
@@ -19,6 +21,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 from leak_app import SessionModel, load_sessions
 from leak_app.analysis.cube import duration_labels
 from leak_app.data.demo import generate_sessions
+from leak_app.data.files import kept_scan
 from leak_app.data.loaders import read_mapping
 from leak_app.data.scan import scan_layout, scan_sessions
 from leak_app.data.sources import CUBE_COLUMNS, open_sessions
@@ -287,6 +290,21 @@ def test_a_second_start_on_an_unchanged_file_runs_no_query(demo, tmp_path, monke
     assert SessionModel(**_scanned(path)).load_report["rows_read"] == first.load_report["rows_read"] - 100
 
 
+def test_the_sessions_of_a_kept_scan_outlive_its_eviction(demo, tmp_path):
+    """A second start read the kept repeated session ids lazily from the kept file: once other scans
+    evicted it (8 are kept), the sessions' next query (a cube rebuilt for new settings) failed with
+    "No files found ... repeated.parquet". They are now held in memory."""
+    path = tmp_path / "sessions.csv"
+    messy_csv(demo, path)  # with a session split at midnight: a repeated id to keep
+    _, first = scan_sessions(path)
+    sessions, report = scan_sessions(path)  # from the kept scan
+    shutil.rmtree(kept_scan(report.cache_key))  # evicted
+    assert int(sessions.count().to_pandas()) == report.sessions == first.sessions
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    model.duration_edges = [15, 150]  # a cube built anew from the sessions
+    assert model.kpis["sessions"] == first.sessions
+
+
 def test_a_second_start_on_an_unchanged_archive_runs_no_query(demo, tmp_path, monkeypatch):
     """A .zip is unpacked afresh at each start, as new files: its kept results are found by the
     archive itself (and its files' names), so a server restarted on it runs no query; a changed
@@ -314,8 +332,14 @@ def test_a_second_start_on_an_unchanged_archive_runs_no_query(demo, tmp_path, mo
         for name in ("execute", "to_pyarrow", "create_table"):
             patched.setattr(ibis.backends.duckdb.Backend, name, refuse)
         second = opened()
-        assert second.load_report == first.load_report and second.load_report["cache_key"]
+        files = [second.load_report, first.load_report]
+        assert [{**report, "files": []} for report in files] == [{**first.load_report, "files": []}] * 2
+        assert second.load_report["cache_key"]
         assert_same_under_filters(second, first)
+    # the report names the files where they are now (the first unpacking is gone with its sessions)
+    now, before = ([Path(f["path"]) for f in report["files"]] for report in files)
+    assert [p.name for p in now] == [p.name for p in before] == ["day1.csv", "day2.csv"]
+    assert all(p.is_file() for p in now) and now[0].parent != before[0].parent
     zipped(demo.iloc[:-100])  # the archive changed: scanned again
     assert opened().load_report["rows_read"] == first.load_report["rows_read"] - 100
 

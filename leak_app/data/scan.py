@@ -204,7 +204,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     layout.refuse_missing(raw.columns, label)
     key = scan_key(files, layout, origin)
     cached = kept_scan(key)
-    known = _kept_report(cached, label)
+    known = _kept_report(cached, label, files)
     if layout is GA4_EVENTS:
         return _scan_events(raw, label, files, kind, key, known)
     commas = known.decimal_comma if known else _decimal_comma_columns(raw, layout, files[0], kind)
@@ -217,9 +217,10 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
         ids = rows.select(*SESSION_KEY)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
-            if not pq.read_metadata(cached / "repeated.parquet").num_rows:
-                return rows, known
-            return _merged(rows, ids.get_backend().read_parquet(cached / "repeated.parquet"))[0], known
+            repeated = pq.read_table(cached / "repeated.parquet")
+            # held in memory, not read from the kept file: another scan may evict it while these
+            # sessions are in use (a cube rebuilt for new settings reads them again)
+            return (_merged(rows, ibis.memtable(repeated))[0] if repeated.num_rows else rows), known
     except OSError:
         pass
     _refuse_bombs(files, label)
@@ -289,12 +290,15 @@ def _per_country(rows: ibis.Table) -> pd.Series:
     return rows.group_by("country").aggregate(rows=rows.count()).to_pandas().set_index("country")["rows"]
 
 
-def _kept_report(folder: Path, label: str) -> LoadReport | None:
-    """The report of these files kept by an earlier scan (None if there is none)."""
+def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | None:
+    """The report of these files kept by an earlier scan (None if there is none), naming them as
+    they are now (an archive's files are unpacked elsewhere at each start)."""
     try:
-        return LoadReport(**{**json.loads((folder / "report.json").read_text()), "path": label})
+        kept = json.loads((folder / "report.json").read_text())
     except OSError:
         return None
+    kept["files"] = file_rows([(file, read["rows"]) for file, read in zip(files, kept["files"])])
+    return LoadReport(**{**kept, "path": label})
 
 
 def _decimal_comma_columns(raw: ibis.Table, layout: Layout, first: Path, kind: str) -> list[str]:
