@@ -363,6 +363,13 @@ def test_a_channel_losing_conversions_is_a_leak_counted_by_hand():
     assert {s for d, s in listed if d == "channel"} == set(demo["channel"])
     sources = {s for d, s in listed if d == "source"}
     assert not sources & {"Partners", "(direct)", "dfa"} and {"google", "youtube.com"} <= sources
+    # ... and it says its other names, in the table and in its sentence
+    also = dict(zip(table["segment"], table["also"]))
+    assert sorted(also["Affiliates"]) == ["Partners (source)", "affiliate (medium)"]
+    assert sorted(also["Direct"]) == ["(direct) (source)", "(none) (medium)"] and also["Social"] == []
+    [affiliates] = leaks.leak_rows(table).query("segment == 'Affiliates'")["sentence"]
+    assert affiliates.startswith(
+        "Affiliates (channel), also affiliate (medium) and Partners (source), converts at")
     silent = model.silent_leaks_table
     assert set(silent.loc[silent["dimension"] == "medium", "segment"]) == {"referral"}
     assert not set(silent.loc[silent["dimension"] == "source", "segment"]) & {"Partners", "(direct)", "dfa"}

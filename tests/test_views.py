@@ -1,6 +1,8 @@
 """Views draw what the tables hold, survive empty tables, and never pass data text as HTML."""
 from __future__ import annotations
 
+import re
+
 import holoviews as hv
 import numpy as np
 import pandas as pd
@@ -143,6 +145,21 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     steps = [float(v) for v in re.findall(r'class="wf-value">([-+0-9.]+) pts', text)]
     ends = re.findall(r'class="wf-value">([0-9.]+)%', text)
     assert float(ends[0]) / 100 + sum(steps) / 100 == pytest.approx(float(ends[1]) / 100, abs=2e-4)
+
+
+def test_a_child_is_listed_under_its_parent_by_any_of_the_parents_names():
+    """"mobile × Partners" is measured against the rest of Partners (source), which is listed as
+    Affiliates (channel), the same sessions: the child goes under it, not beside it."""
+    from leak_app.data.sources import DEFAULT_DATA
+
+    table = SessionModel.from_path(DEFAULT_DATA).leaks_table.copy()
+    child = (table["segment"] == "mobile × Partners") & (table["parent"] == "Partners (source)")
+    assert child.sum() == 1 and not (table["segment"] == "Partners").any()
+    table.loc[child, "leak"] = True  # published (whether the demo's is a leak or not)
+    text = views.leaks_html(table, table.iloc[:0], top=100)
+    listed = text[text.index("Leaks: segments converting below"):]
+    assert re.search(r"<li>Affiliates \(channel\), also [^<]*<ul class=\"children\">(<li>[^<]*</li>)*"
+                     r"<li>mobile × Partners \(device × source\) converts", listed)
 
 
 def test_leak_bars_carry_their_names_so_no_axis_resizes():

@@ -61,7 +61,7 @@ MAX_PRIOR_STRENGTH = 1e7
 LEAK_COLUMNS = [
     "dimension", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high", "baseline_rate",
     "lost_conversions", "lost_low", "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high",
-    "p_value", "q_value", "rated", "leak", "parent", "compared_with",
+    "p_value", "q_value", "rated", "leak", "parent", "compared_with", "also",
 ]
 
 
@@ -142,18 +142,31 @@ def segment_counts(counts: Counts, columns: list[str]) -> dict:
 TWIN_ORDER = ("channel", "medium", "source")
 
 
-def twins(*counts: Counts) -> dict[str, set]:
+def twins(*counts: Counts) -> dict[str, dict[str, str]]:
     """Labels of TWIN_ORDER's dimensions whose sessions are exactly those of a label of an earlier
     one, in these counts together (organic = Organic Search, (direct) = (none) = Direct, an affiliate
-    network's one source = Affiliates): by dimension, the names a segment is not listed under."""
-    out = {dim: set() for dim in TWIN_ORDER}
+    network's one source = Affiliates): by dimension, each name a segment is not listed under, and
+    the name it is listed under ("Affiliates (channel)")."""
+    out: dict[str, dict[str, str]] = {dim: {} for dim in TWIN_ORDER}
     for at, later in enumerate(TWIN_ORDER):
         for earlier in TWIN_ORDER[:at]:
             pairs = sum(part.joint(earlier, later) for part in counts)
             same = (pairs > 0) & (pairs == pairs.sum(axis=1, keepdims=True)) & (pairs == pairs.sum(axis=0))
             kept, left_out = (np.asarray(counts[0].labels(dim), dtype=object) for dim in (earlier, later))
-            rows, columns = np.nonzero(same)
-            out[later] |= set(left_out[columns[kept[rows] != NOT_SET]])
+            for row, column in zip(*np.nonzero(same)):
+                if kept[row] != NOT_SET:  # the first found: a channel before a medium
+                    out[later].setdefault(left_out[column], segment_name(kept[row], earlier))
+    return out
+
+
+def _also(t: dict, same: dict) -> np.ndarray:
+    """Each row's other names (:func:`twins`): "Partners (source)" for "Affiliates (channel)"."""
+    names: dict[str, list] = {}
+    for dim, listed_as in same.items():
+        for label, name in listed_as.items():
+            names.setdefault(name, []).append(segment_name(label, dim))
+    out = np.empty(len(t["segment"]), dtype=object)
+    out[:] = [names.get(segment_name(s, d), []) for s, d in zip(t["segment"], t["dimension"])]
     return out
 
 
@@ -285,6 +298,7 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
         t[f"lost_revenue{suffix}"] = t[lost] * revenue_per_conversion
     t["rated"] = ~np.isnan(t["p_value"])
     t["q_value"], t["leak"] = adjusted_p(t, level, lambda q: (q <= level) & (gap > 0) & (t["lost_high"] >= 1))
+    t["also"] = _also(t, same)
     return _ranked(t, LEAK_COLUMNS + ["values"])
 
 
@@ -610,6 +624,7 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     t["q_value"], t["leak"] = adjusted_p(
         t, level, lambda q: (q <= level) & (t["change"] < 0) & (t["lost_high"] >= 1))
     t["sessions"], t["conversions"] = t.pop("sessions_now"), t.pop("conversions_now")
+    t["also"] = _also(t, same)
     return _ranked(t, list(t))
 
 
@@ -657,7 +672,7 @@ NO_SILENT_LEAK = ("No segment's rate fell significantly more than the rest of th
 def describe_leak(row) -> str:
     """One sentence: what leaks, where, against what, how much, how sure."""
     return (
-        f"{segment_name(row.segment, row.dimension)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
+        f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
         f"about {row.lost_conversions:,.0f} conversions lost (95% CI {max(row.lost_low, 0):,.0f}–"
         f"{row.lost_high:,.0f}), {row.lost_revenue:,.0f} in revenue; "
@@ -667,7 +682,7 @@ def describe_leak(row) -> str:
 
 def describe_silent_leak(row) -> str:
     """One sentence: what fell, beyond what its comparator did, how much it cost, how sure."""
-    fell = (f"{segment_name(row.segment, row.dimension)} fell from {pct(row.rate_before)} to "
+    fell = (f"{named(row)} fell from {pct(row.rate_before)} to "
             f"{pct(row.rate_now)} (n={row.sessions_before:,} then {row.sessions:,})")
     change = f"{-row.change:.0%} (95% CI {max(-row.change_high, 0):.0%}–{-row.change_low:.0%})"
     if row.dimension == "all traffic":
@@ -678,6 +693,13 @@ def describe_silent_leak(row) -> str:
                f"{pct(row.rest_rate_now)}: {change} below that trend; about {row.lost_conversions:,.0f} "
                f"conversions lost beyond it")
     return f"{how} (95% CI {max(row.lost_low, 0):,.0f}–{row.lost_high:,.0f}); {_sureness(row.q_value)}."
+
+
+def named(row) -> str:
+    """A row's segment with its dimension, and the other names of the same sessions (:func:`twins`):
+    "Affiliates (channel), also Partners (source) and affiliate (medium),"."""
+    name, also = segment_name(row.segment, row.dimension), getattr(row, "also", None)
+    return f"{name}, also {' and '.join(also)}," if also else name
 
 
 def segment_name(segment: str, dimension: str) -> str:
@@ -693,13 +715,13 @@ LEAK_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high",
     "shrunk_rate", "shrunk_low", "shrunk_high", "baseline_rate", "lost_conversions", "lost_low",
     "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high", "q_value", "sentence",
-    "parent", "compared_with", "prior_at_bound",
+    "parent", "compared_with", "prior_at_bound", "also",
 ]
 SILENT_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions_before", "conversions_before", "rate_before",
     "sessions", "conversions", "rate_now", "ci_low", "ci_high", "lost_conversions", "lost_low",
     "lost_high", "lost_revenue", "q_value", "sentence", "parent", "compared_with", "rest_rate_before",
-    "rest_rate_now", "change", "change_low", "change_high",
+    "rest_rate_now", "change", "change_low", "change_high", "also",
 ]
 
 

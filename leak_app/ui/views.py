@@ -561,9 +561,13 @@ def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: 
 
 
 def _nested(rows: pd.DataFrame) -> str:
-    """Published rows as a list, each child under its parent where the parent is published too."""
-    names = [segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])]
-    under = {i: names.index(p) for i, p in enumerate(rows["parent"]) if p is not None and p in names}
+    """Published rows as a list, each child under its parent where the parent is published too (under
+    any of its names: "mobile × Partners" under "Affiliates (channel), also Partners (source)")."""
+    names = {}
+    for i, (segment, dimension, also) in enumerate(zip(rows["segment"], rows["dimension"], rows["also"])):
+        for name in (segment_name(segment, dimension), *also):
+            names.setdefault(name, i)
+    under = {i: names[p] for i, p in enumerate(rows["parent"]) if p is not None and p in names}
     items = []
     for i, sentence in enumerate(rows["sentence"]):
         if i in under:
