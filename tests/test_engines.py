@@ -18,7 +18,7 @@ from naive import assert_same_tables
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
-from leak_app import SessionModel, load_sessions
+from leak_app import LoadError, SessionModel, load_sessions
 from leak_app.analysis.cube import duration_labels
 from leak_app.data.demo import generate_sessions
 from leak_app.data.files import kept_scan
@@ -262,6 +262,28 @@ def test_a_column_of_mostly_bad_numbers_is_refused(tmp_path, demo):
     demo.head(50).assign(pageviews="many").to_csv(path, index=False)
     with pytest.raises(Exception, match="column 'pageviews' should hold numbers, but 50 of 50"):
         scan_sessions(path)
+
+
+@pytest.mark.parametrize("bad_rows", [6, 4])
+def test_a_mostly_empty_column_is_refused_by_the_scan_as_by_pandas(tmp_path, demo, bad_rows):
+    """Google Analytics leaves zero totals empty: 10 of 200 revenues written, 6 of them "abc", is a
+    wrong column to pandas (most values written fail), which refused it; the scan measured the 6
+    against all 200 rows and dropped them. Both now refuse it alike; with 4 bad, both drop those 4."""
+    rows = demo.head(200).astype({"revenue": object})
+    rows["revenue"] = ""
+    rows.iloc[:10, rows.columns.get_loc("revenue")] = ["abc"] * bad_rows + ["12.5"] * (10 - bad_rows)
+    path = tmp_path / "sessions.csv"
+    rows.to_csv(path, index=False)
+    if bad_rows > 5:
+        expected = "column 'revenue' should hold numbers, but 6 of 10 values do not"
+        with pytest.raises(LoadError, match=expected):
+            load_sessions(path)
+        with pytest.raises(LoadError, match=expected + "$"):
+            scan_sessions(path)
+    else:
+        _, scanned = scan_sessions(path)
+        _, loaded = load_sessions(path)
+        assert scanned.dropped == loaded.dropped == {"revenue: not a number": 4}
 
 
 def test_a_second_start_on_an_unchanged_file_runs_no_query(demo, tmp_path, monkeypatch):

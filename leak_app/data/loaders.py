@@ -24,11 +24,13 @@ from .duck import registered
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session_files
 from .readers import DECIMAL_COMMA_ATTR, read_raw, refuse_repeated_columns, with_decimal_point
 from .schema import (
+    DATES,
     DEVICES,
     EXACT_DUPLICATE,
     HIT_ROW,
     MEASURES,
     NOT_SET,
+    NUMBERS,
     NUMERIC,
     OTHER_DEVICE,
     REPEATED_SESSION,
@@ -40,16 +42,13 @@ from .schema import (
     implausible_date,
     long_label,
     missing,
+    mostly_bad,
     negative,
     not_a_date,
     not_a_number,
     to_canonical,
     too_long,
 )
-
-#: A column whose non-empty values mostly fail to parse is a wrong file or mapping,
-#: not a few bad rows: refuse it instead of dropping most of the data.
-MAX_BAD_FRACTION = 0.5
 
 CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
 #: A column that numbers the hits of a session: its rows are hits (Layout.rows), as in tables
@@ -424,13 +423,10 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _refuse_if_mostly_bad(bad: np.ndarray, filled: np.ndarray, raw, column, label, expected):
-    if bad.sum() and bad.sum() > MAX_BAD_FRACTION * max(filled.sum(), 1):
-        first = int(np.flatnonzero(bad)[0])
-        raise LoadError(
-            f"{label}: column {column!r} should hold {expected}, but {int(bad.sum())} of "
-            f"{int(filled.sum())} values do not; the first is {raw.iloc[first]!r} on data "
-            f"row {raw.index[first] + 1}"
-        )
+    """:func:`.schema.mostly_bad`, naming the first bad value and its row."""
+    at = np.flatnonzero(bad)[:1]
+    where = f"; the first is {raw.iloc[at[0]]!r} on data row {raw.index[at[0]] + 1}" if len(at) else ""
+    mostly_bad(label, column, expected, int(bad.sum()), int(filled.sum()), where)
 
 
 def _numbers(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
@@ -444,7 +440,7 @@ def _numbers(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     filled = (text != "").to_numpy()
     values = pd.to_numeric(text.where(filled, "0"), errors="coerce")
     bad = (values.isna() | ~np.isfinite(values.fillna(0))).to_numpy()
-    _refuse_if_mostly_bad(bad, filled, raw, column, label, "numbers")
+    _refuse_if_mostly_bad(bad, filled, raw, column, label, NUMBERS)
     flag(bad, not_a_number(column))
     return values.where(~bad, 0).astype("float64")
 
@@ -463,7 +459,7 @@ def _dates(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
     # A date whose year pandas cannot hold (before 1678, after 2262) is implausible, as DuckDB finds it.
     year = pd.to_numeric(text.str.extract(r"^(\d{4})(?:\d{4}$|-\d{2}-\d{2})", expand=False), errors="coerce")
     far = bad & ((year < 1678) | (year > 2262)).to_numpy()
-    _refuse_if_mostly_bad(bad & ~far, np.ones_like(bad), raw, column, label, "dates (YYYYMMDD or YYYY-MM-DD)")
+    _refuse_if_mostly_bad(bad & ~far, np.ones_like(bad), raw, column, label, DATES)
     flag(bad & ~far, not_a_date(column))
     flag(far, implausible_date(column))
     return values.dt.normalize()

@@ -31,7 +31,6 @@ from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import (
     GA4_EVENTS,
-    MAX_BAD_FRACTION,
     Layout,
     detect_layout,
     nothing_kept,
@@ -48,10 +47,12 @@ from .readers import (
     with_decimal_point,
 )
 from .schema import (
+    DATES,
     EXACT_DUPLICATE,
     HIT_ROW,
     MAX_LABEL,
     NOT_SET,
+    NUMBERS,
     NUMERIC,
     REPEATED_SESSION,
     SESSION_KEY,
@@ -66,6 +67,7 @@ from .schema import (
     latest_date,
     long_label,
     missing,
+    mostly_bad,
     negative,
     not_a_date,
     not_a_number,
@@ -210,7 +212,9 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     commas = known.decimal_comma if known else _decimal_comma_columns(raw, layout, files[0], kind)
     raw = raw.mutate(**{column: with_decimal_point(raw[column]) for column in commas})
     parsed = _parsed(raw, layout)
-    rows = parsed.filter(parsed.reason.isnull()).drop("reason", *([FILE] if FILE in parsed.columns else []))
+    tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED))]
+    rows = parsed.filter(parsed.reason.isnull()).drop("reason", *tallies,
+                                                      *([FILE] if FILE in parsed.columns else []))
     ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
     if layout.rows == "hits":
         rows = _one_row_a_day(rows)
@@ -225,7 +229,8 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
         pass
     _refuse_bombs(files, label)
     by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
-    counts = parsed.group_by(by).aggregate(rows=parsed.count()).to_pandas()
+    counts = parsed.group_by(by).aggregate(rows=parsed.count(),
+                                           **{name: parsed[name].sum() for name in tallies}).to_pandas()
     per_file = (counts.groupby(FILE)["rows"].sum().to_dict() if FILE in counts
                 else {str(files[0]): counts["rows"].sum()})
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
@@ -233,7 +238,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
                         files=file_rows([(file, per_file.get(str(file), 0)) for file in files]),
                         decimal_comma=commas, row_level=layout.rows)
     reasons = counts.groupby("reason")["rows"].sum().to_dict()
-    _refuse_if_mostly_bad(reasons, report.rows_read, label)
+    _refuse_if_mostly_bad(counts[tallies].sum(), report.rows_read, label)
     report.drop_all(reasons)
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
     if layout.rows == "hits":
@@ -397,18 +402,26 @@ def _date(column):
     return ibis.coalesce(compact_date(text), text.substr(0, 10).try_cast("date"))
 
 
-def _refuse_if_mostly_bad(reasons: dict, rows: int, label: str) -> None:
-    """A column whose values mostly fail to parse is a wrong file or mapping, as in the pandas loader."""
-    for reason, count in reasons.items():
-        column, _, problem = reason.rpartition(": not a ")
-        if column and count > MAX_BAD_FRACTION * rows:
-            raise LoadError(f"{label}: column {column!r} should hold {problem}s, but {count} of {rows} "
-                            f"values do not")
+#: Per column read as text, the sums :func:`_refuse_if_mostly_bad` reads: values that fail to parse,
+#: and values written (every row for a date): ``"bad:<column>"``, ``"filled:<column>"``.
+BAD, FILLED = "bad:", "filled:"
+
+
+def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str) -> None:
+    """:func:`.schema.mostly_bad` of each column read as text, counted as the pandas loader counts
+    (every bad value, whatever else is wrong with its row; of the values written)."""
+    for name, bad in tallies.items():
+        if name.startswith(BAD):
+            column = name.removeprefix(BAD)
+            filled = tallies.get(FILLED + column)
+            mostly_bad(label, column, DATES if filled is None else NUMBERS, int(bad),
+                       rows if filled is None else int(filled))
 
 
 def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
-    """Canonical values and the first reason each row is dropped for (null when kept)."""
-    checks, values = [], {}
+    """Canonical values, the first reason each row is dropped for (null when kept), and for each
+    column read as text whether its value fails to parse and is written (see BAD, FILLED)."""
+    checks, values, tallies = [], {}, {}
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
         values[key] = raw[layout.columns[key]].cast("string")
@@ -417,12 +430,17 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
     values["date"] = _date(raw[source])
     checks.append((values["date"].isnull(), not_a_date(source)))
     checks.append((implausible(values["date"]), implausible_date(source)))
+    if not raw[source].type().is_temporal():
+        tallies[BAD + source] = values["date"].isnull()
     for name in NUMERIC:
         source = layout.columns.get(name)
         if source not in raw.columns:
             continue
         value, bad = _number(raw[source])
         checks += [(bad, not_a_number(source)), (value < 0, negative(source))]
+        if not raw[source].type().is_numeric():
+            text = raw[source].cast("string").strip()
+            tallies[BAD + source], tallies[FILLED + source] = bad, ~(text.isnull() | (text == ""))
         values[name] = value * layout.revenue_scale if name == "revenue" else value
     for name in ("pageviews", "duration", "revenue"):
         values.setdefault(name, ibis.literal(0.0))
@@ -438,6 +456,7 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
             values[name] = ibis.literal(NOT_SET)
     values["device"] = grouped_device(values["device"])
     return raw.select(**values, reason=first_reason(checks),
+                      **{name: tally.fill_null(False).cast("int64") for name, tally in tallies.items()},
                       **({FILE: raw[FILE]} if FILE in raw.columns else {}))
 
 

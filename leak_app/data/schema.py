@@ -138,6 +138,23 @@ def not_a_date(column: str, expected: str = "") -> str:
     return f"{column}: not a date" + (f" (expected {expected})" if expected else "")
 
 
+#: A column whose non-empty values mostly fail to parse is a wrong file or mapping, not a few bad
+#: rows: it is refused instead of dropping most of the data (by every loader alike).
+MAX_BAD_FRACTION = 0.5
+
+
+def mostly_bad(label: str, column: str, expected: str, bad: int, filled: int, first: str = "") -> None:
+    """Refuse a column ``bad`` of whose ``filled`` (non-empty) values fail to parse, if that is most of
+    them; ``first``: where the first bad one is, where the loader knows."""
+    if bad and bad > MAX_BAD_FRACTION * max(filled, 1):
+        raise LoadError(f"{label}: column {column!r} should hold {expected}, but {bad} of {filled} values "
+                        f"do not{first}")
+
+
+#: What :func:`mostly_bad` says a column should hold.
+NUMBERS, DATES = "numbers", "dates (YYYYMMDD or YYYY-MM-DD)"
+
+
 def implausible_date(column: str) -> str:
     """Drop reason of a date outside EARLIEST_DATE..tomorrow (the same for every loader)."""
     return f"{column}: implausible date (before {EARLIEST_DATE.year} or after tomorrow)"
