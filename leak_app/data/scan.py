@@ -213,18 +213,19 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     raw = raw.mutate(**{column: with_decimal_point(raw[column]) for column in commas})
     parsed = _parsed(raw, layout)
     tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED))]
-    rows = parsed.filter(parsed.reason.isnull()).drop("reason", *tallies,
-                                                      *([FILE] if FILE in parsed.columns else []))
+    rows = _valid(parsed, layout)
     ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
     if layout.rows == "hits":
-        rows = _one_row_a_day(rows)
         ids = rows.select(*SESSION_KEY)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
-            repeated = pq.read_table(cached / "repeated.parquet")
             # held in memory, not read from the kept file: another scan may evict it while these
             # sessions are in use (a cube rebuilt for new settings reads them again)
-            return (_merged(rows, ibis.memtable(repeated))[0] if repeated.num_rows else rows), known
+            held = pq.read_table(cached / "repeated.parquet")
+            if not held.num_rows:
+                return rows, known
+            repeated = ibis.memtable(held)
+            return _merged(rows, repeated, _parts(raw, layout, repeated))[0], known
     except OSError:
         pass
     _refuse_bombs(files, label)
@@ -246,7 +247,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
         report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
         kept = folded
     repeated = _repeated(ids)
-    sessions, merged_away = _merge_repeated(rows, repeated, report)
+    sessions, merged_away = _merge_repeated(rows, repeated, report, raw, layout)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
@@ -460,6 +461,20 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
                       **({FILE: raw[FILE]} if FILE in raw.columns else {}))
 
 
+def _valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
+    """The parsed rows kept, in the canonical columns (one a session and day where rows are hits)."""
+    rows = parsed.filter(parsed.reason.isnull()).drop(
+        "reason", *(c for c in parsed.columns if c.startswith((BAD, FILLED)) or c == FILE))
+    return _one_row_a_day(rows) if layout.rows == "hits" else rows
+
+
+def _parts(raw: ibis.Table, layout: Layout, repeated: ibis.Table) -> ibis.Table:
+    """The valid rows of the ``repeated`` session ids, found among the rows as written before any is
+    parsed (parsing every row to keep a few in a hundred, midnight splits, took twice the scan)."""
+    ids = [raw[layout.columns[key]].cast("string") == repeated[key] for key in SESSION_KEY]
+    return _valid(_parsed(raw.semi_join(repeated, ids), layout), layout)
+
+
 def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
     """A hit-level file's rows as one a session and day, as :func:`.loaders.one_row_a_day`."""
     return hits.group_by([*SESSION_KEY, "date"]).aggregate(
@@ -476,13 +491,15 @@ def _repeated(ids: ibis.Table) -> ibis.Table:
     return ids.get_backend().create_table(f"repeated_{abs(hash(ids))}", keys.filter(keys.rows > 1), temp=True)
 
 
-def _merged(rows: ibis.Table, repeated: ibis.Table) -> tuple[ibis.Table, ibis.Table, ibis.Table, ibis.Table]:
-    """(sessions, the repeated sessions merged, their rows, their distinct rows), as expressions.
+def _merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table | None = None
+            ) -> tuple[ibis.Table, ibis.Table, ibis.Table, ibis.Table]:
+    """(sessions, the repeated sessions merged, their rows, their distinct rows), as expressions;
+    ``parts``: the repeated sessions' rows, where the engine holds them already.
 
     The merged session takes the date and labels of its earliest part (where a split session
     started, whatever the order of the file's rows), as the pandas loader does, and sums the numbers.
     """
-    parts = rows.semi_join(repeated, SESSION_KEY)
+    parts = rows.semi_join(repeated, SESSION_KEY) if parts is None else parts
     distinct = parts.distinct()
     merged = distinct.group_by(SESSION_KEY).aggregate(
         date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
@@ -491,13 +508,16 @@ def _merged(rows: ibis.Table, repeated: ibis.Table) -> tuple[ibis.Table, ibis.Ta
     return sessions, merged, parts, distinct
 
 
-def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport
-                    ) -> tuple[ibis.Table, pd.Series]:
+def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, raw: ibis.Table,
+                    layout: Layout) -> tuple[ibis.Table, pd.Series]:
     """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
-    counting both in the report; also returns the rows folded away per country."""
+    counting both in the report; also returns the rows folded away per country. ``raw``: the rows
+    as written, read with ``layout``."""
     if not repeated.count().to_pandas():
         return rows, pd.Series(dtype="int64")
-    sessions, merged, parts, distinct = _merged(rows, repeated)
+    # their rows held by the engine: counted three ways below and merged again by every cube query,
+    # where each had read and parsed the whole file again (a few in a hundred rows, midnight splits)
+    sessions, merged, parts, distinct = _merged(rows, repeated, _parts(raw, layout, repeated).cache())
     per_country = {name: _per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
                                                          ("merged", merged))}
     total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
