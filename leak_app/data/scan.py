@@ -219,13 +219,14 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
         ids = rows.select(*SESSION_KEY)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
-            # held in memory, not read from the kept file: another scan may evict it while these
-            # sessions are in use (a cube rebuilt for new settings reads them again)
+            # the repeated ids and their rows as written, held in memory, not read from the kept files:
+            # another scan may evict them while these sessions are in use (a cube rebuilt for new
+            # settings reads them again)
             held = pq.read_table(cached / "repeated.parquet")
             if not held.num_rows:
                 return rows, known
-            repeated = ibis.memtable(held)
-            return _merged(rows, repeated, _parts(raw, layout, repeated))[0], known
+            written = ibis.memtable(pq.read_table(cached / "parts.parquet"))
+            return _merged(rows, ibis.memtable(held), _valid(_parsed(written, layout), layout))[0], known
     except OSError:
         pass
     _refuse_bombs(files, label)
@@ -247,13 +248,13 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
         report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
         kept = folded
     repeated = _repeated(ids)
-    sessions, merged_away = _merge_repeated(rows, repeated, report, raw, layout)
+    sessions, merged_away, written = _merge_repeated(rows, repeated, report, raw, layout)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
         raise nothing_kept(report)
     report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
-    _keep(cached, report, repeated)
+    _keep(cached, report, repeated, written)
     return sessions, report
 
 
@@ -365,13 +366,16 @@ def scan_key(files: list[Path], layout: Layout, origin: Path | None = None) -> s
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None) -> None:
-    """Keep a scan's report and repeated session ids, for the next start on the same file (a cache:
-    a folder that cannot be written only costs the scan again)."""
+def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None,
+          written: ibis.Table | None = None) -> None:
+    """Keep a scan's report, its repeated session ids and their rows as ``written`` (none: no id
+    repeats), for the next start on the same file (a cache: a folder that cannot be written only
+    costs the scan again)."""
     try:
-        if repeated is not None:
-            with replaced(folder / "repeated.parquet") as temporary:
-                repeated.to_parquet(temporary)
+        for name, table in (("repeated", repeated), ("parts", written)):
+            if table is not None:
+                with replaced(folder / f"{name}.parquet") as temporary:
+                    table.to_parquet(temporary)
         with replaced(folder / "report.json") as temporary:  # written last: it marks the scan kept
             temporary.write_text(json.dumps(report.to_dict()))
         scans = sorted(folder.parent.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -468,14 +472,13 @@ def _valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
     return _one_row_a_day(rows) if layout.rows == "hits" else rows
 
 
-def _parts(raw: ibis.Table, layout: Layout, repeated: ibis.Table, held: bool = False) -> ibis.Table:
-    """The valid rows of the ``repeated`` session ids, found among the rows as written before any is
-    parsed (parsing every row to keep a few in a hundred, midnight splits, took twice the scan);
-    ``held``: those rows kept by the engine (else DuckDB checks every row of the file before the
-    join: 5.6 s, against 0.3 s to find them, for a million rows)."""
+def _written(raw: ibis.Table, layout: Layout, repeated: ibis.Table) -> ibis.Table:
+    """The rows of the ``repeated`` session ids as written, found before any row is parsed (parsing
+    every row to keep a few in a hundred, midnight splits, took twice the scan), held by the engine
+    (left to DuckDB, the parsed rows' checks ran on every row of the file before the join: 5.6 s,
+    against 0.3 s to find them, for a million rows)."""
     ids = [raw[layout.columns[key]].cast("string") == repeated[key] for key in SESSION_KEY]
-    written = raw.semi_join(repeated, ids)
-    return _valid(_parsed(written.cache() if held else written, layout), layout)
+    return raw.semi_join(repeated, ids).cache()
 
 
 def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
@@ -512,19 +515,21 @@ def _merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table | None = N
 
 
 def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, raw: ibis.Table,
-                    layout: Layout) -> tuple[ibis.Table, pd.Series]:
+                    layout: Layout) -> tuple[ibis.Table, pd.Series, ibis.Table | None]:
     """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
-    counting both in the report; also returns the rows folded away per country. ``raw``: the rows
-    as written, read with ``layout``."""
+    counting both in the report; also returns the rows folded away per country, and the repeated
+    sessions' rows as written (see :func:`_written`). ``raw``: the rows as written, read with
+    ``layout``."""
     if not repeated.count().to_pandas():
-        return rows, pd.Series(dtype="int64")
+        return rows, pd.Series(dtype="int64"), None
     # their rows held by the engine: counted three ways below and merged again by every cube query,
     # where each had read and parsed the whole file again
-    sessions, merged, parts, distinct = _merged(rows, repeated, _parts(raw, layout, repeated, held=True))
+    written = _written(raw, layout, repeated)
+    sessions, merged, parts, distinct = _merged(rows, repeated, _valid(_parsed(written, layout), layout))
     per_country = {name: _per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
                                                          ("merged", merged))}
     total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
     report.duplicates_removed = total - unique
     report.drop(EXACT_DUPLICATE, total - unique)
     report.drop(REPEATED_SESSION, unique - merged_sessions)
-    return sessions, per_country["parts"].sub(per_country["merged"], fill_value=0)
+    return sessions, per_country["parts"].sub(per_country["merged"], fill_value=0), written
