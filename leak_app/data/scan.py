@@ -226,7 +226,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
             if not held.num_rows:
                 return rows, known
             written = ibis.memtable(pq.read_table(cached / "parts.parquet"))
-            return _merged(rows, ibis.memtable(held), _valid(_parsed(written, layout), layout))[0], known
+            return _merged(rows, ibis.memtable(held), written, layout)[0], known
     except OSError:
         pass
     _refuse_bombs(files, label)
@@ -390,14 +390,16 @@ def _text(column) -> ibis.Value:
 
 
 def _number(column):
-    """(value, not a number?): an empty cell is 0, as Google Analytics leaves zero totals empty."""
+    """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
+    empty; ``written`` is None for a column typed as numbers (only text is tallied: BAD, FILLED)."""
     if column.type().is_numeric():
         value = column.cast("float64")
-        return value.fill_null(0), value.isnan()
+        return value.fill_null(0), value.isnan(), None
     text = column.cast("string").strip()
     value = text.try_cast("float64")
     empty = text.isnull() | (text == "")
-    return ibis.cases((empty, 0.0), else_=value), ~empty & (value.isnull() | value.isnan() | value.isinf())
+    bad = ~empty & (value.isnull() | value.isnan() | value.isinf())
+    return ibis.cases((empty, 0.0), else_=value), bad, ~empty
 
 
 def _date(column):
@@ -441,11 +443,10 @@ def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
         source = layout.columns.get(name)
         if source not in raw.columns:
             continue
-        value, bad = _number(raw[source])
+        value, bad, written = _number(raw[source])
         checks += [(bad, not_a_number(source)), (value < 0, negative(source))]
-        if not raw[source].type().is_numeric():
-            text = raw[source].cast("string").strip()
-            tallies[BAD + source], tallies[FILLED + source] = bad, ~(text.isnull() | (text == ""))
+        if written is not None:
+            tallies[BAD + source], tallies[FILLED + source] = bad, written
         values[name] = value * layout.revenue_scale if name == "revenue" else value
     for name in ("pageviews", "duration", "revenue"):
         values.setdefault(name, ibis.literal(0.0))
@@ -497,15 +498,15 @@ def _repeated(ids: ibis.Table) -> ibis.Table:
     return ids.get_backend().create_table(f"repeated_{abs(hash(ids))}", keys.filter(keys.rows > 1), temp=True)
 
 
-def _merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table | None = None
+def _merged(rows: ibis.Table, repeated: ibis.Table, written: ibis.Table, layout: Layout
             ) -> tuple[ibis.Table, ibis.Table, ibis.Table, ibis.Table]:
     """(sessions, the repeated sessions merged, their rows, their distinct rows), as expressions;
-    ``parts``: the repeated sessions' rows, where the engine holds them already.
+    ``written``: the repeated sessions' rows as written, held (see :func:`_written`).
 
     The merged session takes the date and labels of its earliest part (where a split session
     started, whatever the order of the file's rows), as the pandas loader does, and sums the numbers.
     """
-    parts = rows.semi_join(repeated, SESSION_KEY) if parts is None else parts
+    parts = _valid(_parsed(written, layout), layout)
     distinct = parts.distinct()
     merged = distinct.group_by(SESSION_KEY).aggregate(
         date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
@@ -525,7 +526,7 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, 
     # their rows held by the engine: counted three ways below and merged again by every cube query,
     # where each had read and parsed the whole file again
     written = _written(raw, layout, repeated)
-    sessions, merged, parts, distinct = _merged(rows, repeated, _valid(_parsed(written, layout), layout))
+    sessions, merged, parts, distinct = _merged(rows, repeated, written, layout)
     per_country = {name: _per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
                                                          ("merged", merged))}
     total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
