@@ -698,8 +698,8 @@ def describe_silent_leak(row) -> str:
 def named(row) -> str:
     """A row's segment with its dimension, and the other names of the same sessions (:func:`twins`):
     "Affiliates (channel), also Partners (source) and affiliate (medium),"."""
-    name, also = segment_name(row.segment, row.dimension), getattr(row, "also", None)
-    return f"{name}, also {' and '.join(also)}," if also else name
+    name = segment_name(row.segment, row.dimension)
+    return f"{name}, also {' and '.join(row.also)}," if row.also else name
 
 
 def segment_name(segment: str, dimension: str) -> str:
