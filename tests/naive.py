@@ -109,14 +109,15 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
         (b0, b1), (c0, c1) = periods
         before, now = (rows[rows["date"].between(a, b)] for a, b in ((b0, b1), (c0, c1)))
     effect = naive_design_effect(data) if "visitor_id" in data else 1.0  # benchmarks read no ids
-    m = SimpleNamespace(_counts=counts, _top=[name for name, _ in ranked[:top]], min_sessions=min_sessions,
-                        fdr=fdr, level=level, periods=lambda: periods, period_problems=tuple,
-                        _period_counts=[naive_counts(part, edges, engaged, deep, labelled_by=rows)
-                                        for part in (before, now)],
-                        _period_units=[naive_units(part, period, edges, engaged, deep)
-                                       for part, period in zip((before, now), periods)],
-                        cube=SimpleNamespace(site_daily=naive_daily(data), design_effect=effect),
-                        funnel="pageviews",
+    cube = SimpleNamespace(site_daily=naive_daily(data), design_effect=effect)
+    selection = SimpleNamespace(counts=counts, top=[name for name, _ in ranked[:top]])
+    comparison = SimpleNamespace(counts=[naive_counts(part, edges, engaged, deep, labelled_by=rows)
+                                         for part in (before, now)],
+                                 units=[naive_units(part, period, edges, engaged, deep)
+                                        for part, period in zip((before, now), periods)])
+    m = SimpleNamespace(selected=lambda: selection, compared=lambda: comparison, current_cube=lambda: cube,
+                        min_sessions=min_sessions, fdr=fdr, level=level, periods=lambda: periods,
+                        period_problems=tuple, funnel="pageviews",
                         load_report={"absent_columns": [
                             c for c in ("device", "country", "source", "medium", "channel", "pageviews",
                                         "duration")

@@ -149,7 +149,7 @@ def test_prior_fit_reaches_the_likelihoods_maximum(ga_raw):
     from scipy.special import betaln, expit
 
     model = SessionModel.from_path(ga_raw)
-    part = leaks.segment_counts(model._counts, ["country"])
+    part = leaks.segment_counts(model.selected().counts, ["country"])
     k, n = part["conversions"].astype(float), part["sessions"].astype(float)
 
     def log_likelihood(a, b):

@@ -136,6 +136,51 @@ def test_each_table_is_computed_once_per_change_and_only_when_needed(demo, monke
     assert calls == {"silent_leaks": 1, "takeaways": 1}
 
 
+def test_a_change_at_several_depths_computes_each_table_once(demo, ga_raw, monkeypatch):
+    """Param calls watchers in rounds, not in dependency order: a setting of the stages with a
+    threshold (the settings form), new data (which resets the filters from within the change) or
+    another number of sources (which clears the source filter) must still compute each table once."""
+    calls = count_calls(monkeypatch)
+    model = SessionModel(sessions=demo)
+    calls.clear()
+    model.param.update(min_sessions=60, engaged_pageviews=4)
+    assert calls == {"by_country": 1, "funnel": 1, "by_duration": 1, "by_source_device": 1,
+                     "segment_leaks": 1, "step_leaks": 1, "silent_leaks": 1, "takeaways": 1}
+    model.sources = [model.param.sources.objects[0]]
+    calls.clear()
+    model.top_sources = 4
+    assert calls == dict.fromkeys(ALL, 1) and model.sources == []
+    model.countries = ["India"]
+    calls.clear()
+    model.load(ga_raw)
+    assert calls == dict.fromkeys(ALL, 1)
+
+
+def test_updated_says_once_that_every_output_is_in_place(demo, ga_raw):
+    """A view that shows several outputs draws on ``updated``: it comes once a change, when every output
+    is computed from the change's inputs (nothing is replaced after it)."""
+    model = SessionModel(sessions=demo)
+    outputs = ["cube", *model_module.TABLES, "takeaways"]
+    seen = []
+    model.param.watch(lambda _: seen.append({name: getattr(model, name) for name in outputs}), "updated")
+    changes = [lambda: setattr(model, "devices", ["mobile"]),
+               lambda: model.param.update(min_sessions=60, engaged_pageviews=4),
+               lambda: setattr(model, "top_sources", 3),
+               lambda: setattr(model, "current_period", "last-14d"),
+               lambda: model.load(ga_raw)]
+    for change in changes:
+        seen.clear()
+        change()
+        assert len(seen) == 1
+        assert all(seen[0][name] is getattr(model, name) for name in outputs)
+    fresh = SessionModel(sessions=model.sessions, load_report=model.load_report, min_sessions=60,
+                         engaged_pageviews=4, top_sources=3, current_period="last-14d")
+    assert_same_tables(model, fresh)
+    seen.clear()
+    model.min_sessions = 60  # no change
+    assert seen == []
+
+
 def test_tables_are_computed_with_one_blas_thread_and_the_limit_is_restored(demo, monkeypatch):
     from threadpoolctl import threadpool_info, threadpool_limits
 

@@ -262,6 +262,36 @@ def test_the_dashboard_updates_its_plots_in_place():
     assert len(changed) >= 8  # the map, funnel panels, duration, heatmap and leak charts' data
 
 
+def test_each_change_draws_each_plot_once_from_the_tables_it_ends_with(monkeypatch):
+    """The dashboard draws when the model says a change is complete: a change at several depths (a
+    stage threshold with a minimum), or another number of sources (which also clears the source
+    filter), draws or updates each plot once, from the tables the change ends with."""
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui import live_plot
+    from leak_app.ui.app import Dashboard
+
+    model = SessionModel(sessions=generate_sessions(5_000, seed=4))
+    dashboard = Dashboard(model=model)
+    seen = []
+
+    def recording(method):
+        def record(plot):
+            seen.append((plot, [getattr(model, table) for table in plot.tables]))
+            return method(plot)
+        return record
+
+    for name in ("draw", "update"):
+        monkeypatch.setattr(live_plot.LivePlot, name, recording(getattr(live_plot.LivePlot, name)))
+    model.sources = [model.param.sources.objects[0]]
+    for change in (lambda: model.param.update(min_sessions=60, engaged_pageviews=4),
+                   lambda: setattr(model, "top_sources", 4)):
+        seen.clear()
+        change()
+        plots = [plot for plot, _ in seen]
+        assert len(plots) == len(set(map(id, plots))) and dashboard.heatmap in plots
+        assert all(all(a is getattr(model, t) for a, t in zip(tables, plot.tables)) for plot, tables in seen)
+
+
 def test_a_filter_change_sends_data_only(monkeypatch):
     """No model is replaced: replacing one makes the page walk all its models (a tenth of a second)."""
     from bokeh.document import Document

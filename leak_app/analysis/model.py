@@ -3,24 +3,32 @@
 The sessions are aggregated once into a :class:`~leak_app.analysis.cube.Cube` (rebuilt only
 when a setting that decides a session's cell changes: duration buckets, funnel
 thresholds); every filter change is answered from the cube, so it costs the same
-for a thousand sessions or ten million. Derived tables are output parameters
-(``precedence=-1``) that every view reads, so each is computed once per change
-however many panes show it, only when an input it reads changed, and all in one
-batch, so the takeaways, which read them all, are written once.
+for a thousand sessions or ten million.
+
+Derived tables are output parameters (``precedence=-1``), each declared in :data:`TABLES` with
+the inputs it is computed from; param calls it when one of them changes, and it is computed
+again only if they hold other values than at its last computation (param may call it twice in
+one change: new data resets the filters from within the change). What the tables share — the
+cells and days the filters keep, the silent-leak periods' counts — is computed on first use
+and kept while its own inputs stay the same. The takeaways, which read every table, are
+written last, and ``updated`` then says the change is complete: a view that shows several
+outputs draws them together then, never a new table beside a stale one.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
 import param
-from param.parameterized import batch_call_watchers
 from threadpoolctl import ThreadpoolController
 
 from ..data.sources import has_ecommerce_steps, open_sessions, session_table
@@ -28,32 +36,46 @@ from . import change, leaks, metrics, periods
 from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, build_cube
 from .takeaways import takeaways
 
-#: Output -> (how to compute it from the model, the inputs it reads). ``counts`` changes
-#: with the filters; ``periods`` with the filters and the silent-leak periods.
-TABLES = {
-    "kpis": (lambda m: metrics.kpis(m._counts), ("counts",)),
-    "country_table": (lambda m: metrics.by_country(m._counts, m.min_sessions), ("counts", "min_sessions")),
-    "funnel_table": (lambda m: metrics.funnel(m._counts), ("counts", "stage")),
-    "duration_table": (lambda m: metrics.by_duration(m._counts, m.min_sessions),
-                       ("counts", "bucket", "min_sessions")),
-    "source_device_table": (lambda m: metrics.by_source_device(m._counts, m._top, m.min_sessions),
-                            ("counts", "top_sources", "min_sessions")),
-    "leaks_table": (lambda m: leaks.segment_leaks(m._counts, m.min_sessions, m.level, m.cube.design_effect),
-                    ("counts", "bucket", "min_sessions", "level")),
-    "step_leaks_table": (lambda m: leaks.step_leaks(m._counts, m.min_sessions, m.cube.design_effect),
-                         ("counts", "stage", "min_sessions")),
-    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m._period_counts, *m._period_units, m.min_sessions,
-                                                        m.level),
-                           ("periods", "bucket", "min_sessions", "level")),
-    "silent_warnings": (lambda m: [*m.period_problems(),
-                                   *change.silent_warnings(m.cube.site_daily, m.periods())], ("periods",)),
-    "rate_change": (lambda m: change.rate_change(*m._period_counts), ("periods",)),
-}
-#: Settings that decide a session's cell (which cube dimension each one shapes).
-CELL_SETTINGS = {"duration_edges": "bucket", "engaged_pageviews": "stage", "deep_pageviews": "stage",
-                 "funnel": "stage"}
 FILTERS = ("date_range", "devices", "countries", "sources", "channels")
 PERIODS = ("baseline_period", "current_period", "align_weekdays")
+#: Settings that decide a session's cell.
+CELL_SETTINGS = ("duration_edges", "engaged_pageviews", "deep_pageviews", "funnel")
+#: What decides the filtered sessions (which sources are named decides what "(other sources)" holds).
+SELECTION = ("sessions", *FILTERS, "top_sources")
+#: The settings of the funnel's stages: a cube rebuilt for other ones counts every other dimension alike,
+#: so a table that does not read the stages is not computed again (nor one that reads no duration).
+STAGES = ("engaged_pageviews", "deep_pageviews", "funnel")
+BUCKETS = ("duration_edges",)
+
+#: Output -> (how to compute it from the model, the inputs it is computed from). ``m.selected()`` is
+#: what the filters keep (see :class:`Selection`), ``m.compared()`` the silent-leak periods'
+#: counts (see :class:`Comparison`).
+TABLES = {
+    "kpis": (lambda m: metrics.kpis(m.selected().counts), SELECTION),
+    "country_table": (lambda m: metrics.by_country(m.selected().counts, m.min_sessions),
+                      (*SELECTION, "min_sessions")),
+    "funnel_table": (lambda m: metrics.funnel(m.selected().counts), (*SELECTION, *STAGES)),
+    "duration_table": (lambda m: metrics.by_duration(m.selected().counts, m.min_sessions),
+                       (*SELECTION, *BUCKETS, "min_sessions")),
+    "source_device_table": (lambda m: metrics.by_source_device(m.selected().counts, m.selected().top,
+                                                               m.min_sessions),
+                            (*SELECTION, "min_sessions")),
+    "leaks_table": (lambda m: leaks.segment_leaks(m.selected().counts, m.min_sessions, m.level,
+                                                  m.current_cube().design_effect),
+                    (*SELECTION, *BUCKETS, "min_sessions", "level")),
+    "step_leaks_table": (lambda m: leaks.step_leaks(m.selected().counts, m.min_sessions,
+                                                    m.current_cube().design_effect),
+                         (*SELECTION, *STAGES, "min_sessions")),
+    "silent_leaks_table": (lambda m: leaks.silent_leaks(*m.compared().counts, *m.compared().units,
+                                                        m.min_sessions, m.level),
+                           (*SELECTION, *PERIODS, *BUCKETS, "min_sessions", "level")),
+    "silent_warnings": (lambda m: [*m.period_problems(),
+                                   *change.silent_warnings(m.current_cube().site_daily, m.periods())],
+                        (*SELECTION, *PERIODS)),
+    "rate_change": (lambda m: change.rate_change(*m.compared().counts), (*SELECTION, *PERIODS)),
+}
+#: The takeaways read every table, and these.
+TAKEAWAY_INPUTS = (*TABLES, "fdr", "min_sessions", "funnel", "load_report")
 #: Cubes kept per session table (other settings than these are rebuilt when asked for).
 CUBES_PER_TABLE = 2
 _cubes: dict[int, tuple[OrderedDict, threading.Lock]] = {}
@@ -106,6 +128,29 @@ def one_blas_thread():
     """Run BLAS on one thread: the tables are small, and a second thread costs more to wake than
     it saves — about 25 ms an update, and 100 ms at times, while a browser holds the other core."""
     return _blas().limit(limits=1, user_api="blas")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the filters keep: the cube's cells, the days asked for, the days with a session in
+    them (None: no session matches), their counts, and the sources shown by name."""
+
+    keep: np.ndarray
+    days: tuple[int, int]
+    active: tuple[int, int] | None
+    counts: Counts
+    top: list[str]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The silent-leak periods: as resolved in the filtered days, their days (clipped to them),
+    their counts, and their counts unit by unit (see :func:`leaks.units`, on a last axis)."""
+
+    resolved: periods.Periods
+    days: list[tuple[int, int]]
+    counts: list[Counts]
+    units: list[Counts]
 
 
 class SessionModel(param.Parameterized):
@@ -169,14 +214,19 @@ class SessionModel(param.Parameterized):
     rate_change = param.Dict(default={}, precedence=-1, doc="""
         The rate's change between the periods, split into traffic mix and rates within segments.""")
     takeaways = param.List(default=[], precedence=-1)
+    updated = param.Event(precedence=-1, doc="""
+        Triggered when a change's outputs are all in place (each output's own event comes as it
+        is computed, before the others).""")
 
     def __init__(self, **params):
-        super().__init__(**params)
-        self._busy = False
-        inputs = ["sessions", *FILTERS, *PERIODS, *CELL_SETTINGS, "top_sources", "min_sessions", "level",
-                  "fdr"]
-        self.param.watch(self._update, inputs)
-        self._update()
+        self._memo: dict[str, tuple[tuple, object]] = {}  # see _kept
+        self._settled: dict[str, object] = {}  # the inputs of the outputs in place (see _settle)
+        super().__init__(**params)  # the filters reset for the data, the cube
+        for name, (_, inputs) in TABLES.items():
+            self.param.watch(functools.partial(self._compute, name), list(inputs))
+            self._compute(name)
+        self.param.watch(self._settle, list(INPUTS), precedence=1)  # after the tables
+        self._settle()
 
     @classmethod
     def from_path(cls, path: str | Path, mapping=None, **params) -> SessionModel:
@@ -209,108 +259,69 @@ class SessionModel(param.Parameterized):
         # Settings at construction, so that its tables are computed with them; filters and the funnel
         # after, once the data has given their choices (a filter change, not a second full pass).
         later = (*FILTERS, "funnel")
-        settings = {name: then.get(name, getattr(self, name))
-                    for name, parameter in self.param.objects().items()
-                    if parameter.precedence != -1 and name not in (*later, "name")}
+        settings = {name: then.get(name, getattr(self, name)) for name in INPUTS
+                    if name not in (*later, "sessions", "load_report")}
         model = type(self)(sessions=sessions, load_report=report, **settings)
         model.param.update({name: then[name] for name in later if name in then})
         return model
 
     def adopt(self, sessions: pd.DataFrame | ibis.Table, report: dict) -> None:
         """Show other sessions (see :meth:`opened`); on any error nothing changes and it propagates."""
-        before = self.load_report
-        try:
-            self.param.update(sessions=sessions, load_report=report)
-        except Exception:  # the sessions are set back by _update; their report too
-            self.load_report = before
-            raise
+        self.param.update(sessions=sessions, load_report=report)
 
     def cell_settings(self, **changes) -> CellSettings:
         """The cell settings, with ``changes`` (values of these parameters) in place of the model's."""
         values = {name: changes.get(name, getattr(self, name)) for name in CELL_SETTINGS}
         return CellSettings(**{**values, "duration_edges": tuple(values["duration_edges"])})
 
-    def _update(self, *events) -> None:
-        """Bring every output up to date with the inputs that changed (all on the first call).
+    def current_cube(self) -> Cube:
+        """The sessions' cube for the current settings (their count from the load report, where any),
+        which ``cube`` holds once a change is complete. Kept here: the shared cache may drop it."""
+        return self._kept("cube", tuple(getattr(self, name) for name in ("sessions", "load_report",
+                                                                          *CELL_SETTINGS)),
+                          lambda: cube_of(self.sessions, self.load_report, self.cell_settings()))
 
-        If that fails (a scanned file deleted since, a warehouse gone), the changed inputs are set
-        back and the outputs made from them again (their cube is cached), so the model still holds
-        the data as it was, and the error propagates for the app to say.
-        """
-        if self._busy:
-            return  # filters reset below, while handling new data or new top sources
-        self._busy = True
-        try:
-            with batch_call_watchers(self), one_blas_thread():  # watchers see a new cube, its tables
-                try:  # and takeaways at once
-                    self._publish(events)
-                except Exception:
-                    if events:
-                        self.param.update({event.name: event.old for event in events})
-                        self._publish(events)
-                    raise
-        finally:
-            self._busy = False
+    # Stages: what several outputs read, computed on first use and kept while its inputs hold.
 
-    def _publish(self, events) -> None:
-        """Recompute what the changed inputs affect and publish it: tables in one batch, then the
-        takeaways."""
-        changed = {e.name for e in events} if events else {"sessions"}
-        outputs = {}
-        if "sessions" in changed:
-            self._reset_filters(outputs)
-        elif changed & set(CELL_SETTINGS):
-            outputs["cube"] = self._cached_cube()
-            changed |= {CELL_SETTINGS[name] for name in changed & set(CELL_SETTINGS)}
-        if "top_sources" in changed and "sessions" not in changed:
-            self._regroup_sources()
-        self.param.update(outputs)
-        if changed & {"sessions", "top_sources", *FILTERS}:
-            self._select()
-            changed |= {"counts", "periods"}
-        elif changed & set(CELL_SETTINGS):
-            self._select()
-        elif changed & set(PERIODS):
-            self._count_periods()
-            changed.add("periods")
-        names = [name for name, (_, inputs) in TABLES.items() if changed & set(inputs)]
-        self.param.update({name: TABLES[name][0](self) for name in names})
-        if names or "fdr" in changed:  # the takeaways also read the countries' false discovery rate
-            self.takeaways = takeaways(self)
+    def _kept(self, name: str, inputs: tuple, compute: Callable):
+        """``compute()``, kept until one of ``inputs`` is another object than when it was computed
+        (inputs are only ever replaced, never changed in place)."""
+        kept = self._memo.get(name)
+        if kept is None or any(a is not b for a, b in zip(kept[0], inputs, strict=True)):
+            with one_blas_thread():
+                self._memo[name] = kept = (inputs, compute())
+        return kept[1]
 
-    def _cached_cube(self) -> Cube:
-        """The sessions' cube for the current settings (their count from the load report, where any)."""
-        return cube_of(self.sessions, self.load_report, self.cell_settings())
+    def _everything(self, cube: Cube) -> Counts:
+        """Every session's counts (from any cube of the sessions): the filters' choices, most
+        sessions first."""
+        return self._kept("everything", (self.sessions,),
+                          lambda: cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))[0])
 
-    def _funnel_of(self, sessions) -> str:
-        """The funnel sessions are shown with: this one where they say which e-commerce steps each
-        reached, else by pageviews."""
-        return self.funnel if has_ecommerce_steps(sessions) else "pageviews"
+    def selected(self) -> Selection:
+        """What the filters keep (see :class:`Selection`)."""
+        cube = self.current_cube()
+        return self._kept("selection", (cube, *(getattr(self, name) for name in SELECTION)),
+                          lambda: self._select(cube))
 
-    def _reset_filters(self, outputs: dict) -> None:
-        has_steps = has_ecommerce_steps(self.sessions)
-        self.param.funnel.objects = list(FUNNELS) if has_steps else ["pageviews"]
-        self.funnel = self._funnel_of(self.sessions)
-        cube = outputs["cube"] = self._cached_cube()
-        [everything] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
-        self.param.devices.objects = list(cube.labels["device"])
-        for name, dim in (("countries", "country"), ("channels", "channel")):  # most sessions first
-            ranked = everything[dim].sort_values(["sessions", dim], ascending=[False, True], kind="stable")
-            self.param[name].objects = ranked[dim].astype(str).tolist()
-        start, end = cube.date(0).to_pydatetime(), cube.date(cube.days - 1).to_pydatetime()
-        self.param.date_range.bounds = (start, end)
-        self._everything = everything
-        self._regroup_sources(date_range=(start, end), devices=list(cube.labels["device"]), countries=[],
-                              channels=[])
+    def compared(self) -> Comparison:
+        """The silent-leak periods' counts (see :class:`Comparison`)."""
+        selection = self.selected()
+        return self._kept("comparison", (selection, *(getattr(self, name) for name in PERIODS)),
+                          lambda: self._compare(selection))
 
-    def _regroup_sources(self, **changes) -> None:
-        self._top = metrics.top_sources(self._everything, self.top_sources)
-        self.param.sources.objects = [*self._top, metrics.OTHER_SOURCES]
-        self.param.update(sources=[], **changes)
+    def periods(self) -> tuple[tuple, tuple]:
+        """(baseline, current) days of the silent-leak comparison, defaults filled in."""
+        resolved = self.compared().resolved
+        return resolved.baseline, resolved.current
 
-    def mask(self) -> np.ndarray:
-        """Which cells of the cube pass the device, country, source and channel filters."""
-        cube = self.cube
+    def period_problems(self) -> tuple[str, ...]:
+        """Why the periods cannot be compared as asked (they are compared clipped to the data)."""
+        return self.compared().resolved.problems
+
+    def _mask(self, cube: Cube, top: list[str]) -> np.ndarray:
+        """Which cells of the cube pass the device, country, source and channel filters (``top``:
+        the sources shown by name; the others are "(other sources)")."""
         keep = np.ones(cube.cells, dtype=bool)
         if self.devices and set(self.devices) != set(self.param.devices.objects):
             keep &= np.isin(cube.labels["device"], self.devices)[cube.codes["device"]]
@@ -318,56 +329,122 @@ class SessionModel(param.Parameterized):
             if getattr(self, name):
                 keep &= np.isin(cube.labels[dim], getattr(self, name))[cube.codes[dim]]
         if self.sources:
-            groups = metrics.source_groups(cube.labels["source"], self._top)
+            groups = metrics.source_groups(cube.labels["source"], top)
             keep &= np.isin(groups, self.sources)[cube.codes["source"]]
         return keep
 
-    def _day_range(self) -> tuple[int, int]:
-        if not self.date_range:
-            return 0, self.cube.days - 1
-        return tuple(self.cube.day(d) for d in self.date_range)
+    def _select(self, cube: Cube) -> Selection:
+        top = metrics.top_sources(self._everything(cube), self.top_sources)
+        keep = self._mask(cube, top)
+        days = (0, cube.days - 1) if not self.date_range else tuple(cube.day(d) for d in self.date_range)
+        [counts] = cube.counts(keep, days)
+        return Selection(keep, days, cube.active_days(keep, *days), counts, top)
 
-    def _select(self) -> None:
-        self._keep = self.mask()
-        first, last = self._day_range()
-        self._active = self.cube.active_days(self._keep, first, last)
-        self._counts, *periods = self.cube.counts(self._keep, (first, last), *self._period_ranges())
-        self._count_units(periods)
+    def _compare(self, selection: Selection) -> Comparison:
+        cube = self.current_cube()
+        if selection.active is None:
+            resolved = periods.Periods((None, None), (None, None))
+        else:
+            resolved = periods.resolve(self.current_period, self.baseline_period,
+                                       *(cube.date(d) for d in selection.active), self.align_weekdays)
+        days = [_clipped(cube, period, selection.active) for period in (resolved.baseline, resolved.current)]
+        counts = cube.counts(selection.keep, *days)
+        units = [Counts(cube, cube.unit_sums(selection.keep, leaks.units(*period))) for period in days]
+        return Comparison(resolved, days, counts, units)
 
-    def _count_periods(self) -> None:
-        self._count_units(self.cube.counts(self._keep, *self._period_ranges()))
+    # What param calls, in this order in a round of changes (the cube is built for new data's funnel):
+    # each sets outputs from the inputs it is declared on.
 
-    def _period_ranges(self) -> list[tuple[int, int]]:
-        """The silent-leak periods' days (clipped to the filtered ones)."""
-        self._resolved = self._resolve()
-        self._periods = [self._clipped(period) for period in self.periods()]
-        return self._periods
+    @param.depends("sessions", watch=True, on_init=True)
+    def _reset_filters(self) -> None:
+        """New data: the filters' choices are its values, every filter cleared, its funnel chosen
+        (not when the data is set back after a failure: the filters are set back with it)."""
+        if self._settled and self.sessions is self._settled["sessions"]:
+            return
+        self.param.funnel.objects = list(FUNNELS) if has_ecommerce_steps(self.sessions) else ["pageviews"]
+        with self._or_set_back():
+            funnel = self._funnel_of(self.sessions)
+            cube = cube_of(self.sessions, self.load_report, self.cell_settings(funnel=funnel))
+            everything = self._everything(cube)
+        self.param.devices.objects = list(cube.labels["device"])
+        for name, dim in (("countries", "country"), ("channels", "channel")):  # most sessions first
+            ranked = everything[dim].sort_values(["sessions", dim], ascending=[False, True], kind="stable")
+            self.param[name].objects = ranked[dim].astype(str).tolist()
+        start, end = cube.date(0).to_pydatetime(), cube.date(cube.days - 1).to_pydatetime()
+        self.param.date_range.bounds = (start, end)
+        self._name_sources(cube)
+        self.param.update(funnel=funnel, date_range=(start, end), devices=list(cube.labels["device"]),
+                          countries=[], sources=[], channels=[])
 
-    def _count_units(self, periods: list) -> None:
-        """Keep the periods' counts, and their counts unit by unit (see :func:`leaks.units`, on a
-        last axis)."""
-        self._period_counts = periods
-        self._period_units = [Counts(self.cube, self.cube.unit_sums(self._keep, leaks.units(*period)))
-                              for period in self._periods]
+    @param.depends("top_sources", watch=True)
+    def _regroup_sources(self) -> None:
+        """Other sources named: the source filter's choices change, and it is cleared (not when the
+        number is set back after a failure: the filter is set back with it)."""
+        self._name_sources(self.current_cube())
+        if not (self._settled and self.top_sources is self._settled["top_sources"]):
+            self.sources = []
 
-    def _clipped(self, period) -> tuple[int, int]:
-        """A period's days within the filtered dates (none if no session matches)."""
-        if self._active is None:
-            return 0, -1
-        first, last = self._active
-        return max(self.cube.day(period[0]), first), min(self.cube.day(period[1]), last)
+    @param.depends("sessions", *CELL_SETTINGS, watch=True, on_init=True)
+    def _show_cube(self) -> None:
+        with self._or_set_back():
+            cube = self.current_cube()
+        if cube is not self.cube:
+            self.cube = cube
 
-    def _resolve(self) -> periods.Periods:
-        """The periods asked for, in the days the filters leave (rolling ones end on the last)."""
-        if self._active is None:
-            return periods.Periods((None, None), (None, None))
-        return periods.resolve(self.current_period, self.baseline_period,
-                               *(self.cube.date(d) for d in self._active), self.align_weekdays)
+    def _name_sources(self, cube: Cube) -> None:
+        top = metrics.top_sources(self._everything(cube), self.top_sources)
+        self.param.sources.objects = [*top, metrics.OTHER_SOURCES]
 
-    def periods(self) -> tuple[tuple, tuple]:
-        """(baseline, current) days of the silent-leak comparison, defaults filled in."""
-        return self._resolved.baseline, self._resolved.current
+    def _compute(self, name: str, *events) -> None:
+        """Set output ``name`` (see :data:`TABLES`), unless its inputs are those it was computed from."""
+        compute, inputs = TABLES[name]
+        with self._or_set_back():
+            value = self._kept(name, tuple(getattr(self, i) for i in inputs), lambda: compute(self))
+        if value is not getattr(self, name):
+            setattr(self, name, value)
 
-    def period_problems(self) -> tuple[str, ...]:
-        """Why the periods cannot be compared as asked (they are compared clipped to the data)."""
-        return self._resolved.problems
+    def _settle(self, *events) -> None:
+        """Once every output is computed from the current inputs: write the takeaways, keep the inputs
+        (what a failure sets back), and say the change is complete. Until then (param calls this once
+        a round of watchers, and new data resets the filters in a round of their own) nothing."""
+        current = self.cube is self.current_cube() and all(
+            getattr(self, name) is self._memo.get(name, ((), None))[1] for name in TABLES)
+        if not current:
+            return
+        inputs = {name: getattr(self, name) for name in INPUTS}
+        if self._settled and all(inputs[name] is value for name, value in self._settled.items()):
+            return  # said already (in an inner round)
+        self.takeaways = self._kept("takeaways", tuple(getattr(self, name) for name in TAKEAWAY_INPUTS),
+                                    lambda: takeaways(self))
+        self._settled = inputs
+        self.param.trigger("updated")
+
+    @contextlib.contextmanager
+    def _or_set_back(self):
+        """On an error (a scanned file deleted since, a warehouse gone), set the inputs back to those
+        of the outputs in place, which stay as they were (their cube is kept), and let it propagate
+        for the app to say."""
+        try:
+            yield
+        except Exception:
+            back = {name: value for name, value in self._settled.items() if getattr(self, name) is not value}
+            if back:
+                self.param.update(back)
+            raise
+
+    def _funnel_of(self, sessions) -> str:
+        """The funnel sessions are shown with: this one where they say which e-commerce steps each
+        reached, else by pageviews."""
+        return self.funnel if has_ecommerce_steps(sessions) else "pageviews"
+
+
+def _clipped(cube: Cube, period, active: tuple[int, int] | None) -> tuple[int, int]:
+    """A period's days within the filtered dates (none if no session matches)."""
+    if active is None:
+        return 0, -1
+    return max(cube.day(period[0]), active[0]), min(cube.day(period[1]), active[1])
+
+
+#: What the outputs are computed from.
+INPUTS = ("sessions", "load_report", *FILTERS, "top_sources", *CELL_SETTINGS, *PERIODS, "min_sessions",
+          "level", "fdr")

@@ -115,11 +115,11 @@ class Dashboard(pn.viewable.Viewer):
         self._plots = [self.duration_rates, self.duration_volume, self.silent_chart, self.leaks_chart,
                        self.heatmap]
         self._draw_funnels()
-        shown = ["cube", "country_table", *(t for plot in self._plots for t in plot.tables), "funnel_table",
-                 *(output for _, outputs in TEXTS.values() for output in outputs)]
+        shown = ["cube", "top_sources", "country_table", *(t for plot in self._plots for t in plot.tables),
+                 "funnel_table", *(output for _, outputs in TEXTS.values() for output in outputs)]
+        self._shown = {name: getattr(m, name) for name in dict.fromkeys(shown)}  # what the page shows
         self._show_drawable()
-        m.param.watch(self._refresh, list(dict.fromkeys(shown)))
-        m.param.watch(lambda _: self.heatmap.draw(), "top_sources")  # another number of rows
+        m.param.watch(self._refresh, "updated")
 
     def _live(self, view, data, table: str, options=lambda model: {}, **pane) -> LivePlot:
         return LivePlot(self.model, view, data, [table], options, **pane)
@@ -146,16 +146,22 @@ class Dashboard(pn.viewable.Viewer):
         return html.escape(view(*(getattr(self.model, output) for output in outputs)))
 
     def _refresh(self, *events) -> None:
-        """Show what the changed outputs hold, in one message.
+        """Show what the model's change replaced, in one message.
 
         Texts, the map's colours and the plots are updated in place (new text and
         columns, no new model), unless the cube changed (new data or settings): then the
         plots may have other devices, stages or buckets and are drawn anew, and everything
-        is sent. An embedded dashboard shows every change that way (see ``embedded``).
+        is sent (the heatmap alone, for another number of sources). An embedded dashboard
+        shows every change that way (see ``embedded``).
         """
-        changed = {event.name for event in events}
+        m = self.model
+        changed = {name for name, shown in self._shown.items() if getattr(m, name) is not shown}
+        self._shown = {name: getattr(m, name) for name in self._shown}
+        if not changed:
+            return
         anew = self.embedded or "cube" in changed
-        with pn.io.hold(freeze=anew):  # new figures: one walk of the model graph
+        redrawn = [self.heatmap] if "top_sources" in changed else []  # another number of rows
+        with pn.io.hold(freeze=anew or bool(redrawn)):  # new figures: one walk of the model graph
             for name, (_, outputs) in TEXTS.items():
                 if anew or changed & set(outputs):
                     self._texts[name].text = self._text(name)
@@ -167,8 +173,10 @@ class Dashboard(pn.viewable.Viewer):
                     plot.draw()
                 self._show_drawable()
                 return
+            for plot in redrawn:
+                plot.draw()
             for plot in [*self._funnels, *self._plots]:
-                if changed & set(plot.tables):
+                if plot not in redrawn and changed & set(plot.tables):
                     plot.update()
 
     def _show_drawable(self) -> None:
