@@ -205,13 +205,13 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
     assert published["funnel"] == published["step_leaks"] == published["duration"] == []
     assert published["unavailable"] == {"funnel": model.takeaways[0], "duration": model.takeaways[1]}
     assert summary(SessionModel(sessions=demo))["unavailable"] == {}
-    page = Dashboard(model=model)
-    assert not page.funnel.visible and "no pageviews column" in page.funnel_needs.object.text
-    assert not page.duration_rates.pane.visible and not page.duration_volume.pane.visible
-    assert "no duration column" in page.duration_needs.object.text
-    complete = Dashboard(model=SessionModel(sessions=demo))  # a file with both: drawn, nothing said
-    assert complete.funnel.visible and complete.duration_rates.pane.visible
-    assert complete.funnel_needs.object.text == complete.duration_needs.object.text == ""
+    funnel, duration = (Dashboard(model=model).views[name] for name in ("funnel", "duration"))
+    assert not funnel.row.visible and "no pageviews column" in funnel.needs.html.text
+    assert not any(plot.pane.visible for plot in duration.plots)
+    assert "no duration column" in duration.needs.html.text
+    complete = Dashboard(model=SessionModel(sessions=demo)).views  # a file with both: drawn, nothing said
+    assert complete["funnel"].row.visible and all(plot.pane.visible for plot in complete["duration"].plots)
+    assert complete["funnel"].needs.html.text == complete["duration"].needs.html.text == ""
 
 
 @pytest.mark.parametrize("engine", ENGINES)

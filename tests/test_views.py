@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
+from bokeh.document import Document
 from helpers import ROOT, sessions
 
 from leak_app import SessionModel
 from leak_app.ui import views
+from leak_app.ui.cards import CARDS
 from leak_app.ui.geo import country_shapes
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -24,27 +26,35 @@ def model():
 
 
 def all_views(m):
-    return [
-        views.country_choropleth(m.country_table, country_shapes()),
-        views.funnel_waterfall(m.funnel_table),
-        views.duration_conversion(m.duration_table),
-        views.source_device_heatmap(m.source_device_table),
-        views.leaks_chart(m.leaks_table),
-    ]
+    """What the PNG export renders of every registered view."""
+    return [shown for card in CARDS for shown in card.view.figures(m).values()]
 
 
 def test_every_view_renders_to_bokeh(model):
     for view in all_views(model):
-        assert hv.render(view, backend="bokeh") is not None
+        assert pn.panel(view).get_root(Document()) is not None
 
 
 def test_views_render_when_filters_match_nothing(model):
     model.param.update(devices=["desktop"], countries=["Spain"])
     try:
         for view in all_views(model):
-            hv.render(view, backend="bokeh")
+            pn.panel(view).get_root(Document())
     finally:
         model.param.update(devices=[], countries=[])
+
+
+def test_every_registered_view_is_laid_out_in_order_and_shows_the_models_parameters(model):
+    from leak_app.ui.app import Dashboard
+
+    dashboard = Dashboard(model=model)
+    cells = [cell for item in dashboard.main() for cell in (item if isinstance(item, pn.Row) else [item])]
+    assert [getattr(cell, "title", None) for cell in cells] == [card.title for card in CARDS]  # in order
+    assert cells[0] is dashboard.views[CARDS[0].name]
+    for card in CARDS:
+        assert isinstance(dashboard.views[card.name], card.view)
+        assert set(card.view.shows) <= set(model.param), card.name
+    assert len({card.name for card in CARDS}) == len(CARDS)
 
 
 def test_choropleth_colours_only_rated_countries(model):
@@ -288,7 +298,7 @@ def test_each_change_draws_each_plot_once_from_the_tables_it_ends_with(monkeypat
         seen.clear()
         change()
         plots = [plot for plot, _ in seen]
-        assert len(plots) == len(set(map(id, plots))) and dashboard.heatmap in plots
+        assert len(plots) == len(set(map(id, plots))) and dashboard.views["source_device"].heatmap in plots
         assert all(all(a is getattr(model, t) for a, t in zip(tables, plot.tables)) for plot, tables in seen)
 
 
@@ -320,7 +330,7 @@ def test_only_changed_columns_are_sent():
     model = SessionModel(sessions=generate_sessions(5_000, seed=4))
     model.devices = ["mobile"]
     dashboard = Dashboard(model=model)
-    panels = {plot.options(dashboard.model)["device"]: plot for plot in dashboard._funnels}
+    panels = {plot.options(dashboard.model)["device"]: plot for plot in dashboard.views["funnel"].plots}
     sent = []
 
     def watch(name, source):
@@ -329,7 +339,7 @@ def test_only_changed_columns_are_sent():
     for device, plot in panels.items():
         for source in plot._sources:
             watch(device, source)
-    watch("map", dashboard._map_parts[0])
+    watch("map", dashboard.views["country_map"]._parts[0])
     model.devices = ["tablet"]  # desktop stays without sessions
     assert {name for name, _ in sent} == {"mobile", "tablet", "map"}
     sent.clear()
@@ -383,7 +393,7 @@ def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
 
     first = SessionModel(sessions=generate_sessions(5_000, seed=4))
     other = SessionModel(sessions=generate_sessions(3_000, seed=5), devices=["mobile"])
-    pages = [Dashboard(model=first).map.object, Dashboard(model=other).map.object]
+    pages = [Dashboard(model=m).views["country_map"].pane.object for m in (first, other)]
     drawn = hv.render(views.country_choropleth(other.country_table, country_shapes()))
     copy, expected = (f.select_one(GlyphRenderer).data_source.data for f in (pages[1], drawn))
     assert set(copy) == set(expected)
@@ -410,7 +420,7 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     first, second = (Dashboard(model=SessionModel(sessions=sessions)) for _ in range(2))
 
     def shown(dashboard):
-        plots = [*dashboard._funnels, *dashboard._plots]
+        plots = dashboard.plots
         return [{name: list(map(str, values)) for name, values in source.data.items()}
                 for plot in plots for source in plot._sources]
 
@@ -418,11 +428,11 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     before = shown(second)
     first.model.devices = ["mobile"]
     assert shown(first) != before and shown(second) == before
-    ids = [{m.id for plot in [*d._funnels, *d._plots] for m in plot.pane.object.references()}
+    ids = [{m.id for plot in d.plots for m in plot.pane.object.references()}
            for d in (first, second)]
     assert not ids[0] & ids[1]
     document = Document()  # as the server checks a page (nested factors came back as lists, not tuples)
-    for plot in [*second._funnels, *second._plots]:
+    for plot in second.plots:
         document.add_root(plot.pane.object)
     document.validate()
 

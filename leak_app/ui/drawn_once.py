@@ -82,7 +82,7 @@ def _renamed(serialized) -> tuple[dict, dict[str, str]]:
 def world_map(countries) -> tuple[Model, ColumnDataSource]:
     """A new figure of the choropleth (``views.country_choropleth``) for one page, and its data
     source. Drawn once, with the first caller's ``countries``: callers colour their copy
-    (see ``Dashboard._recolor_map``)."""
+    (see ``cards.country_map.CountryMap.recolor``)."""
     def draw():
         figure = hv.render(views.country_choropleth(countries, country_shapes()))
         return figure, [figure.select_one(GlyphRenderer).data_source]

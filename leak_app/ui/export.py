@@ -12,10 +12,8 @@ from bokeh.resources import INLINE
 from PIL import Image, ImageChops
 
 from ..analysis.model import SessionModel
-from . import views
-from .app import CSS
 from .browser import chromium, offline_page
-from .geo import country_shapes
+from .cards import CARDS
 from .page import static_dashboard
 
 #: Panel links its favicon and touch icon from its CDN even with inline resources.
@@ -50,16 +48,8 @@ def export_html(model: SessionModel, path: str | Path) -> Path:
 
 
 def view_objects(model: SessionModel) -> dict:
-    """Each view as drawn in the dashboard, by the PNG file name it is exported to."""
-    return {
-        "kpis": pn.pane.HTML(views.kpi_cards_html(model.kpis), stylesheets=[CSS], width=1100),
-        "silent_leaks": views.leaks_chart(model.silent_leaks_table, silent=True),
-        "leaks": views.leaks_chart(model.leaks_table),
-        "country_map": views.country_choropleth(model.country_table, country_shapes()),
-        "funnel": views.funnel_waterfall(model.funnel_table),
-        "duration": views.duration_conversion(model.duration_table),
-        "source_device": views.source_device_heatmap(model.source_device_table),
-    }
+    """What each registered view renders, by the PNG file name it is exported to."""
+    return {name: shown for card in CARDS for name, shown in card.view.figures(model).items()}
 
 
 def _save_trimmed(png: bytes, target: Path, margin: int = 8) -> None:

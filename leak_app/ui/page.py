@@ -10,7 +10,8 @@ import panel as pn
 from ..analysis.model import SessionModel
 from ..analysis.text import escape_markdown
 from ..data.sources import data_path, open_data
-from .app import CSS, TITLE, Dashboard
+from .app import Dashboard
+from .style import CSS, TITLE
 from .upload import DEFAULT_UPLOAD_MB
 
 ALL_DEVICES = "All devices"
@@ -68,4 +69,4 @@ def static_dashboard(model: SessionModel) -> pn.Column:
     controls = pn.Row(pn.pane.Markdown("**Device**", width=70), pn.Column(selector, width=420), note,
                       sizing_mode="stretch_width")
     # A plain column: Bokeh squashes fixed-size plot grids placed beside a sidebar column.
-    return pn.Column(header, controls, *dashboard.main(embed_downloads=True), sizing_mode="stretch_width")
+    return pn.Column(header, controls, *dashboard.main(), sizing_mode="stretch_width")

@@ -87,7 +87,7 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
     from bokeh.embed import components
     from bokeh.resources import Resources
 
-    from .app import CSS
+    from .style import CSS
     from .views import leaks_chart, rate_change_html
 
     f = facts(result)

@@ -1,0 +1,29 @@
+"""The dashboard's look: its title, accent colour and style sheet, shared by the page, the views
+and the exported files."""
+
+TITLE = "Silent Leak Detector"
+ACCENT = "#3b6ea8"
+
+CSS = """
+.kpis {display: flex; gap: 12px; flex-wrap: wrap;}
+.kpi {flex: 1 1 160px; background: #f5f8fc; border-left: 4px solid #3b6ea8; padding: 8px 12px;
+      border-radius: 4px;}
+.kpi-label {font-size: 12px; color: #555; text-transform: uppercase; letter-spacing: .04em;}
+.kpi-value {font-size: 26px; font-weight: 600; color: #1d2b3a;}
+.kpi-note {font-size: 12px; color: #666;}
+.takeaways li, .leaks li {margin-bottom: 6px; line-height: 1.4;}
+h4 {margin: 6px 0;}
+.leaks ul.children {margin-top: 4px; padding-left: 18px; list-style: circle;}
+.warning {background: #fff6e0; border-left: 4px solid #d9a400; padding: 4px 8px; margin: 4px 0;
+          font-size: 13px;}
+.note {font-size: 12px; color: #666;}
+.waterfall {width: 100%; border-collapse: collapse; font-size: 12px;}
+.waterfall td {padding: 1px 4px;}
+.wf-label {white-space: nowrap; max-width: 200px; overflow: hidden; text-overflow: ellipsis;}
+.wf-track {position: relative; width: 60%; height: 14px;}
+.wf-bar {position: absolute; top: 2px; bottom: 2px; border-radius: 2px;}
+.wf-value {white-space: nowrap; text-align: right; color: #333;}
+.load-report table {border-collapse: collapse; font-size: 13px;}
+.load-report td {padding: 2px 10px 2px 0; border-bottom: 1px solid #eee;}
+.title-bar {background: #3b6ea8; color: white; font-size: 22px; font-weight: 600; padding: 12px 18px;}
+"""
