@@ -156,7 +156,7 @@ def test_summary_of_a_pattern_lists_its_files(tmp_path):
 
 
 def test_the_load_report_in_the_page_names_the_files_escaped():
-    from leak_app.ui.views import FILES_LISTED, load_report_html
+    from leak_app.ui.texts import FILES_LISTED, load_report_html
 
     files = [{"path": f"/exports/<i>day{i}.csv", "rows": 1000 + i} for i in range(FILES_LISTED + 3)]
     text = load_report_html({"path": "/exports", "format": "ga_sessions_csv", "rows_read": 0, "rows_kept": 0,
@@ -245,7 +245,7 @@ def test_numbers_written_with_a_decimal_comma_load_as_the_original(ga_cleaned, t
     european, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
     whole, expected = open_sessions(ga_cleaned, scan_from=ENGINES[engine])
     assert report.decimal_comma == commas and expected.decimal_comma == []
-    from leak_app.ui.views import load_report_html
+    from leak_app.ui.texts import load_report_html
 
     assert "decimal comma: pageviews, revenue, timeonsite." in load_report_html(report.to_dict())
     assert_same_report(report, expected)

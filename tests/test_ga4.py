@@ -126,7 +126,7 @@ def test_ga4_files_of_any_size_are_scanned_and_json_with_unreadable_lines_loaded
     later."""
     report = open_sessions(FIXTURES / "events_20260803.parquet")[1]
     assert report.format == "ga4_events_parquet_scan"
-    from leak_app.ui.views import load_report_html  # the page says how many sessions the events made
+    from leak_app.ui.texts import load_report_html  # the page says how many sessions the events made
 
     page = load_report_html(report.to_dict())
     assert "<td>Rows kept</td><td>219</td></tr><tr><td>Sessions they make</td><td>40</td>" in page

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
@@ -12,8 +11,13 @@ from bokeh.document import Document
 from helpers import ROOT, sessions
 
 from leak_app import SessionModel
-from leak_app.ui import views
-from leak_app.ui.cards import CARDS
+from leak_app.ui import texts
+from leak_app.ui.cards import CARDS, country_map
+from leak_app.ui.cards.duration import RATES, VOLUME
+from leak_app.ui.cards.funnel import FUNNEL, funnel_frame
+from leak_app.ui.cards.leaks import LEAKS, SILENT
+from leak_app.ui.cards.source_device import HEATMAP, heatmap_frame
+from leak_app.ui.figures import labelled
 from leak_app.ui.geo import country_shapes
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -58,7 +62,7 @@ def test_every_registered_view_is_laid_out_in_order_and_shows_the_models_paramet
 
 
 def test_choropleth_colours_only_rated_countries(model):
-    polygons = views.country_choropleth(model.country_table, country_shapes())
+    polygons = country_map.country_choropleth(model.country_table, country_shapes())
     data = pd.DataFrame(polygons.data).drop(columns="geometry")
     spain = data[data["country"] == "Spain"].iloc[0]
     france = data[data["country"] == "France"].iloc[0]
@@ -77,9 +81,9 @@ def test_map_values_match_a_join_of_countries_and_shapes():
     # a second name for the busiest country's shape: the shape keeps the busier one's values
     twin = countries.iloc[[0]].assign(country="Its other name", sessions=1, conversions=0)
     for table in (countries, pd.concat([countries, twin], ignore_index=True), countries.iloc[:0]):
-        values = views.choropleth_values(table, shapes)
-        labelled = views._labelled(table[table["iso3"].notna()]).drop_duplicates("iso3")
-        joined = shapes.merge(labelled.rename(columns={"country": "ga_country"}), on="iso3", how="left")
+        values = country_map.choropleth_values(table, shapes)
+        rated = labelled(table[table["iso3"].notna()]).drop_duplicates("iso3")
+        joined = shapes.merge(rated.rename(columns={"country": "ga_country"}), on="iso3", how="left")
         assert len(values) == len(shapes)
         assert (values["geometry"].to_numpy() == shapes["geometry"].to_numpy()).all()
         expected = pd.DataFrame({
@@ -89,13 +93,13 @@ def test_map_values_match_a_join_of_countries_and_shapes():
             "rate_text": joined["rate_text"].fillna("–"), "interval": joined["interval"].fillna("–"),
             "status": joined["status"].fillna("no sessions"),
         })
-        pd.testing.assert_frame_equal(values[views.MAP_VALUES].astype(object), expected.astype(object))
+        pd.testing.assert_frame_equal(values[country_map.MAP_VALUES].astype(object), expected.astype(object))
     assert (values["status"] == "no sessions").all()
 
 
 def test_heatmap_marks_unrated_cells(model):
-    heat = views.source_device_heatmap(model.source_device_table).get(0)
-    cells = heat.dframe().set_index(["source", "device"])
+    cells = pd.DataFrame(heatmap_frame(model.source_device_table).layers["cells"])
+    cells = cells.set_index(["source", "device"])
     assert cells.loc[("google", "desktop"), "status"] == "not enough data"
     assert cells.loc[(HOSTILE, "mobile"), "status"] == "rated"
 
@@ -103,13 +107,13 @@ def test_heatmap_marks_unrated_cells(model):
 def test_html_parts_escape_data_text(model):
     report = {"path": "/x/<b>evil</b>.csv", "format": "canonical", "rows_read": 2, "rows_kept": 1,
               "dropped": {"<script>": 1}, "unmatched_countries": {HOSTILE: 1}}
-    html = views.load_report_html(report) + views.takeaways_html([f"source {HOSTILE} leaks"])
+    html = texts.load_report_html(report) + texts.takeaways_html([f"source {HOSTILE} leaks"])
     assert "<img" not in html and "<script>" not in html and "<b>evil" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 def test_kpi_cards_show_rate_with_interval(model):
-    html = views.kpi_cards_html(model.kpis)
+    html = texts.kpi_cards_html(model.kpis)
     assert "25.0%" in html and "95% CI" in html and ">4<" in html
 
 
@@ -131,10 +135,9 @@ def test_leaks_list_escapes_segment_names():
     data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
     data["source"] = data["source"].cat.rename_categories({"src03": HOSTILE})
     model = SessionModel(sessions=data)
-    html = views.leaks_html(model.leaks_table, model.silent_leaks_table)
+    html = texts.leaks_html(model.leaks_table, model.silent_leaks_table)
     assert "&lt;img src=x onerror=alert(1)&gt; (source) converts at" in html and "<img" not in html
-    bars = views.leaks_chart(model.leaks_table).get(0)
-    assert f"{HOSTILE} (source)" in bars.dimension_values("label")
+    assert f"{HOSTILE} (source)" in LEAKS.frame(model.leaks_table).layers["bars"]["label"]
 
 
 def test_leaks_list_nests_children_and_draws_the_rate_change():
@@ -145,7 +148,7 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     from leak_app.data.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
-    text = views.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"],
+    text = texts.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"],
                             model.rate_change)
     assert '<p class="warning">⚠ &lt;b&gt;odd&lt;/b&gt; day</p>' in text
     silent = text[text.index("Silent leaks"):text.index("Why the rate moved")]
@@ -166,7 +169,7 @@ def test_a_child_is_listed_under_its_parent_by_any_of_the_parents_names():
     child = (table["segment"] == "mobile × Partners") & (table["parent"] == "Partners (source)")
     assert child.sum() == 1 and not (table["segment"] == "Partners").any()
     table.loc[child, "leak"] = True  # published (whether the demo's is a leak or not)
-    text = views.leaks_html(table, table.iloc[:0], top=100)
+    text = texts.leaks_html(table, table.iloc[:0], top=100)
     listed = text[text.index("Leaks: segments converting below"):]
     assert re.search(r"<li>Affiliates \(channel\), also [^<]*<ul class=\"children\">(<li>[^<]*</li>)*"
                      r"<li>mobile × Partners \(device × source\) converts", listed)
@@ -180,7 +183,7 @@ def test_leak_bars_carry_their_names_so_no_axis_resizes():
     from leak_app.analysis import simulation
 
     data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
-    figure = hv.render(views.leaks_chart(SessionModel(sessions=data).leaks_table), backend="bokeh")
+    figure = LEAKS.draw(SessionModel(sessions=data).leaks_table)
     assert [axis.visible for axis in figure.left] == [False] and all(axis.visible for axis in figure.below)
     (bars,) = [r for r in figure.renderers if isinstance(r.glyph, HBar)]
     (names,) = [r for r in figure.renderers if isinstance(r.glyph, Text)]
@@ -193,16 +196,13 @@ def test_leak_bars_carry_their_names_so_no_axis_resizes():
 def test_a_filtered_out_device_keeps_an_empty_funnel_panel(model):
     model.devices = ["mobile"]
     try:
-        panel = views.funnel_panel(model.funnel_table, "desktop")
-        bars, note = panel.get(0), panel.get(1)
-        assert bars.dimension_values("share").sum() == 0
-        assert note.dimension_values("text").tolist() == ["no sessions match the filters"]
+        frame = funnel_frame(model.funnel_table, "desktop")
+        assert frame.layers["bars"]["share"].sum() == 0 and frame.title == "desktop"
+        assert list(frame.layers["bars"]["stage"]) == frame.x == ["Browsed", "Engaged", "Deep\nEngagement",
+                                                                  "Converted"]
+        assert frame.layers["notes"]["text"].tolist() == ["no sessions match the filters"]
     finally:
         model.devices = []
-
-
-def _layers(plot):
-    return list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
 
 
 def _same(a, b) -> bool:
@@ -212,24 +212,26 @@ def _same(a, b) -> bool:
         for x, y in zip(a.ravel(), b.ravel()))
 
 
+def _plots(model):
+    """Each plot of the dashboard with the table it draws and its options."""
+    return {"funnel": (FUNNEL, "funnel_table", {"device": "desktop"}),
+            "rates": (RATES, "duration_table", {"devices": model.param.devices.objects}),
+            "volume": (VOLUME, "duration_table", {}), "leaks": (LEAKS, "leaks_table", {}),
+            "silent": (SILENT, "silent_leaks_table", {}), "heatmap": (HEATMAP, "source_device_table", {})}
+
+
 @pytest.mark.parametrize("plot", ["funnel", "rates", "volume", "leaks", "silent", "heatmap"])
 def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
-    """The in-place update of each plot against HoloViews drawing the new tables from scratch."""
-    from bokeh.models import FactorRange
+    """The in-place update of each plot against a drawing of the new tables from scratch, whose glyphs
+    read only columns its data sources hold (Bokeh's own integrity check)."""
+    from bokeh.core.validation.check import check_integrity
+    from bokeh.models import ColumnDataSource, FactorRange
 
     from leak_app.ui.live_plot import LivePlot
 
     model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet", min_sessions=2000)
-    view, data, table, options = {
-        "funnel": (views.funnel_panel, views.funnel_panel_data, "funnel_table", {"device": "desktop"}),
-        "rates": (views.duration_rates, views.duration_rates_data, "duration_table",
-                  {"devices": model.param.devices.objects}),
-        "volume": (views.duration_volume, views.duration_volume_data, "duration_table", {}),
-        "leaks": (views.leaks_chart, views.leaks_chart_data, "leaks_table", {}),
-        "silent": (views.leaks_chart, views.leaks_chart_data, "silent_leaks_table", {"silent": True}),
-        "heatmap": (views.source_device_heatmap, views.source_device_heatmap_data, "source_device_table", {}),
-    }[plot]
-    live = LivePlot(model, view, data, [table], lambda model: options)
+    described, table, options = _plots(model)[plot]
+    live = LivePlot(model, described, [table], lambda model: options)
     countries = model.param.countries.objects
     for change in [{"devices": ["mobile"]}, {"devices": ["tablet"], "countries": countries[:3]},
                    {"devices": ["desktop", "mobile"], "countries": []},
@@ -237,18 +239,56 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
                    {"devices": ["tablet"], "countries": countries[-1:]}, {"devices": [], "countries": []}]:
         model.param.update(**change)
         live.update()
-        fresh = hv.renderer("bokeh").get_plot(view(getattr(model, table), **options))
-        for updated, drawn in zip(live._sources, _layers(fresh), strict=True):
-            now, expected = updated.data, drawn.handles["source"].data
-            assert set(expected) <= set(now), change
-            assert all(_same(now[name], expected[name]) for name in expected), change
+        fresh = described.draw(getattr(model, table), **options)
+        found = check_integrity(list(fresh.references()))
+        assert not found.error and not found.warning, (change, found)
+        expected = {s.name: s.data for s in fresh.select({"type": ColumnDataSource}) if s.name}
+        assert sorted(s.name for s in live._sources) == sorted(expected), change
+        for source in live._sources:
+            assert set(source.data) == set(expected[source.name]), change
+            assert all(_same(source.data[c], expected[source.name][c]) for c in source.data), change
         for axis in ("x_range", "y_range"):
-            now, expected = getattr(live.pane.object, axis), getattr(fresh.state, axis)
-            if isinstance(now, FactorRange):  # (an emptied chart's axis of segments, now empty)
-                assert list(now.factors) == list(getattr(expected, "factors", [])), (change, axis)
-            elif any(len(next(iter(layer.handles["source"].data.values()), [])) for layer in _layers(fresh)):
-                assert np.allclose([now.start, now.end], [expected.start, expected.end]), (change, axis)
-        assert live.pane.object.title.text == fresh.state.title.text, change
+            now, drawn = getattr(live.pane.object, axis), getattr(fresh, axis)
+            if isinstance(now, FactorRange):
+                assert list(now.factors) == list(drawn.factors), (change, axis)
+            else:
+                assert np.allclose([now.start, now.end], [drawn.start, drawn.end]), (change, axis)
+        assert live.pane.object.title.text == fresh.title.text, change
+
+
+def test_each_plot_draws_the_numbers_of_its_table():
+    """What the figures hold, against the model's tables read directly: the funnel's stacked
+    shares, the heat map's rated cells, the leaks' losses and intervals, the duration points."""
+    model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet", min_sessions=2000)
+    funnel = model.funnel_table[model.funnel_table["device"] == "mobile"]
+    bars = pd.DataFrame(FUNNEL.frame(model.funnel_table, "mobile").layers["bars"])
+    reached, lost = bars[bars["part"] == "reached"], bars[bars["part"] != "reached"]
+    assert np.allclose(reached["top"], funnel["pct_of_entry"]) and np.allclose(reached["bottom"], 0)
+    assert np.allclose(lost["bottom"], funnel["pct_of_entry"])
+    assert np.allclose(lost["top"], funnel["pct_of_entry"] + funnel["lost_of_entry"])
+    assert (lost["part"] == "largest leak").sum() == 1 == funnel["largest_leak"].sum()
+
+    table = model.source_device_table
+    cells = pd.DataFrame(HEATMAP.frame(table).layers["cells"]).set_index(["source", "device"])
+    for row in table.itertuples():
+        shown = cells.loc[(str(row.source), row.device), "rate_shown"]
+        assert (shown == row.rate) if row.rated else np.isnan(shown)
+    assert len(cells) == table["source"].nunique() * table["device"].nunique()
+
+    leaks = model.leaks_table[model.leaks_table["leak"]].head(10)
+    frame = LEAKS.frame(model.leaks_table)
+    assert list(frame.layers["bars"]["lost_conversions"]) == list(leaks["lost_conversions"][::-1])
+    assert np.allclose(frame.layers["errors"]["lower"], leaks["lost_low"].clip(lower=0)[::-1])
+    assert np.allclose(frame.layers["errors"]["upper"], leaks["lost_high"][::-1])
+    assert frame.x[0] == 0 and frame.x[1] > leaks["lost_high"].max()
+
+    duration = model.duration_table
+    rates = RATES.frame(duration, devices=["desktop"]).layers
+    rated = duration[(duration["device"] == "desktop") & duration["rated"]]
+    assert np.allclose(rates["desktop/rated"]["rate"], rated["rate"])
+    assert np.allclose(rates["desktop/interval"]["upper"], rated["ci_high"])
+    unrated = (duration["device"] == "desktop") & ~duration["rated"]
+    assert len(rates["desktop/unrated"]["rate"]) == unrated.sum()
 
 
 def test_the_dashboard_updates_its_plots_in_place():
@@ -394,10 +434,10 @@ def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
     first = SessionModel(sessions=generate_sessions(5_000, seed=4))
     other = SessionModel(sessions=generate_sessions(3_000, seed=5), devices=["mobile"])
     pages = [Dashboard(model=m).views["country_map"].pane.object for m in (first, other)]
-    drawn = hv.render(views.country_choropleth(other.country_table, country_shapes()))
+    drawn = hv.render(country_map.country_choropleth(other.country_table, country_shapes()))
     copy, expected = (f.select_one(GlyphRenderer).data_source.data for f in (pages[1], drawn))
     assert set(copy) == set(expected)
-    for column in views.MAP_VALUES:
+    for column in country_map.MAP_VALUES:
         pd.testing.assert_series_equal(pd.Series(list(copy[column])), pd.Series(list(expected[column])),
                                        obj=column)
     for column in ("xs", "ys"):  # countries of parts of rings of coordinates

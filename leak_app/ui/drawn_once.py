@@ -1,11 +1,11 @@
 """Figures drawn once per process and copied for each page.
 
-Drawing is most of what a new page costs the server: GeoViews projects every country's shape each
-time it draws the map (cartopy, about 2 s here, though the shapes are already in Web Mercator),
-and HoloViews takes 0.1–0.5 s for each other plot. New pages of the same data show the same
-tables, so each figure is drawn once, kept as Bokeh serializes models (``bokeh.core.serialization``,
-as for its messages), and each page gets a copy made from it with fresh model ids (tens of
-milliseconds; 0.3 s for the map's shapes). A copy is then updated in place like the drawn figure.
+Drawing is much of what a new page costs the server: GeoViews projects every country's shape each
+time it draws the map (cartopy, about 2 s here, though the shapes are already in Web Mercator). New
+pages of the same data show the same tables, so each figure is drawn once, kept as Bokeh serializes
+models (``bokeh.core.serialization``, as for its messages), and each page gets a copy made from it
+with fresh model ids (tens of milliseconds; 0.3 s for the map's shapes). A copy is then updated in
+place like the drawn figure.
 """
 from __future__ import annotations
 
@@ -15,13 +15,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-import holoviews as hv
 from bokeh.core.serialization import Deserializer, Serializer
-from bokeh.models import ColumnDataSource, FactorRange, GlyphRenderer, Model
+from bokeh.models import ColumnDataSource, FactorRange, Model
 from bokeh.util.serialization import make_id
-
-from . import views
-from .geo import country_shapes
 
 #: Figures kept (new data or settings draw others; a page's own filters are sent as updates).
 KEPT = 64
@@ -78,14 +74,3 @@ def _renamed(serialized) -> tuple[dict, dict[str, str]]:
 
     return renamed(serialized), ids
 
-
-def world_map(countries) -> tuple[Model, ColumnDataSource]:
-    """A new figure of the choropleth (``views.country_choropleth``) for one page, and its data
-    source. Drawn once, with the first caller's ``countries``: callers colour their copy
-    (see ``cards.country_map.CountryMap.recolor``)."""
-    def draw():
-        figure = hv.render(views.country_choropleth(countries, country_shapes()))
-        return figure, [figure.select_one(GlyphRenderer).data_source]
-
-    figure, [source] = copy_of("world map", draw)
-    return figure, source

@@ -1,86 +1,118 @@
-"""Plots drawn once by HoloViews, then patched in place from the model's tables on a filter change."""
+"""Plots described once: a function from the model's tables to what a plot draws (a :class:`Frame`),
+used both to draw the plot and to update it in place on a filter change.
+
+The plots are plain Bokeh figures drawn from their frame, not hvPlot or HoloViews plots, because a
+filter change must reach every plot of the page within 300 ms: HoloViews' own update of the same
+plots (a ``DynamicMap`` fed by a ``Pipe``) costs 70–380 ms of server time per plot here (200,000
+sessions; the duration plot the most), and patching the figure HoloViews drew instead means copying
+the columns it builds (stacked bars' tops, a heat map's ``zvalues`` and grid order, nested offsets),
+which change with its versions. A figure drawn from a frame holds the frame's columns and nothing
+else, so an update sends the changed columns of a new frame: no model is replaced, and the page
+neither walks its model graph nor lays itself out again. (The map, which a filter only recolours,
+is GeoViews': see ``cards/country_map.py``.)
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import holoviews as hv
 import numpy as np
 import panel as pn
 from bokeh.core.property.validation import without_property_validation
-from bokeh.models import ColorBar, FactorRange
+from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Model
 
 from ..analysis.model import SessionModel
 from .drawn_once import copy_of, keep, key_of
 
 
-def drawing(view, tables: list[str], options: Callable, model: SessionModel) -> tuple[str, Callable]:
-    """The key and the drawing (figure, its layers' data sources) of ``view`` of ``model``'s
+@dataclass
+class Frame:
+    """What a plot draws: each layer's columns, by the name of the data source that holds them; its
+    axes (factors, or a (start, end) range); its title; the range of its colour bar, if it has one."""
+
+    layers: dict[str, dict]
+    x: list | tuple
+    y: list | tuple
+    title: str = ""
+    colors: tuple | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot described once: ``frame`` makes its :class:`Frame` from tables (and options), ``figure``
+    draws a frame as a Bokeh figure whose data sources are named after the frame's layers."""
+
+    frame: Callable[..., Frame]
+    figure: Callable[[Frame], Model]
+
+    def draw(self, *tables, **options) -> Model:
+        """The figure of these tables (as the PNG export and notebooks show it)."""
+        return self.figure(self.frame(*tables, **options))
+
+
+def drawing(plot: Plot, tables: list[str], options: Callable, model: SessionModel) -> tuple[str, Callable]:
+    """The key and the drawing (figure, its layers' data sources) of ``plot`` of ``model``'s
     ``tables`` with ``options(model)``, for :mod:`leak_app.ui.drawn_once`."""
     values, chosen = [getattr(model, table) for table in tables], options(model)
 
     def draw():
-        plot = hv.renderer("bokeh").get_plot(view(*values, **chosen))
-        layers = list(plot.subplots.values()) if getattr(plot, "subplots", None) else [plot]
-        return plot.state, [layer.handles["source"] for layer in layers]
+        frame = plot.frame(*values, **chosen)
+        figure = plot.figure(frame)
+        return figure, [figure.select_one({"type": ColumnDataSource, "name": name}) for name in frame.layers]
 
-    return key_of(view.__module__, view.__qualname__, values, repr(chosen)), draw
+    return key_of(plot.frame.__module__, plot.frame.__qualname__, values, repr(chosen)), draw
 
 
 class LivePlot:
-    """A plot drawn once by HoloViews (or copied from a drawing of the same tables), then updated
-    in place from the model's tables.
+    """A plot of some of the model's tables, drawn once (or copied from a drawing of the same tables),
+    then updated in place from the frame of the tables a change leaves."""
 
-    A filter change sends the plot's new columns, axes and title, nothing else: no model
-    is replaced, so the page neither walks its model graph nor lays itself out again
-    (HoloViews' own update of the same plot costs 30–100 ms on the server and as much
-    in the browser). ``data`` is the view's companion that says what a change alters.
-    """
-
-    def __init__(self, model: SessionModel, view, data, tables: list[str], options=lambda model: {}, **pane):
-        self.model, self.view, self.data, self.tables, self.options = model, view, data, tables, options
+    def __init__(self, model: SessionModel, plot: Plot, tables: list[str], options=lambda model: {}, **pane):
+        self.model, self.plot, self.tables, self.options = model, plot, tables, options
         self.pane = pn.pane.Bokeh(**pane)
         self.draw()
-
-    def _values(self, model: SessionModel) -> list:
-        return [getattr(model, table) for table in self.tables]
 
     def draw(self) -> None:
         """Draw anew: for a new shape (other data, devices, stages or number of sources). Pages
         showing the same tables get copies of one drawing (see :mod:`leak_app.ui.drawn_once`)."""
-        figure, self._sources = copy_of(*drawing(self.view, self.tables, self.options, self.model))
+        figure, self._sources = copy_of(*drawing(self.plot, self.tables, self.options, self.model))
         self.pane.object = figure
         bar = figure.select_one(ColorBar)  # found once: finding walks the figure
         self._colors = bar.color_mapper if bar is not None else None
 
     def predraw(self, model: SessionModel) -> None:
         """Draw this plot of ``model``'s tables, which this page is about to show, without showing it."""
-        keep(*drawing(self.view, self.tables, self.options, model))
+        keep(*drawing(self.plot, self.tables, self.options, model))
 
-    @without_property_validation  # the columns come from the view's companion, checked by the tests
+    def frame(self) -> Frame:
+        """What the plot draws of the model's tables now."""
+        tables = (getattr(self.model, table) for table in self.tables)
+        return self.plot.frame(*tables, **self.options(self.model))
+
+    @without_property_validation  # the frame's columns are the figure's: the tests check them
     def update(self) -> None:
-        """Send what changed; draw anew if the drawn plot has no place for it (e.g. the first
-        leak on an empty chart turns its numeric axis into one of segments)."""
-        data = self.data(*self._values(self.model), **self.options(self.model))
+        """Send what changed; draw anew if the drawn plot has no place for it (another set of
+        layers or columns, or an axis of another kind)."""
+        frame = self.frame()
         figure = self.pane.object
-        axes = ((figure.x_range, data.x), (figure.y_range, data.y))
-        if (len(self._sources) != len(data.layers)
-                or any(not set(source.data) <= set(columns)
-                       for source, columns in zip(self._sources, data.layers))
-                or not all(_fits(axis, value) for axis, value in axes)):
+        axes = ((figure.x_range, frame.x), (figure.y_range, frame.y))
+        if ([source.name for source in self._sources] != list(frame.layers)
+                or any(set(source.data) != set(frame.layers[source.name]) for source in self._sources)
+                or not all(isinstance(axis, FactorRange) == isinstance(value, list) for axis, value in axes)):
             self.draw()
             return
-        for source, columns in zip(self._sources, data.layers):
-            send_changed(source, {name: columns[name] for name in source.data})
+        for source in self._sources:
+            send_changed(source, frame.layers[source.name])
         for axis, value in axes:
             if isinstance(value, list):
-                if isinstance(axis, FactorRange):  # (an empty chart's numeric axis stays)
+                if list(axis.factors) != value:
                     axis.factors = value
-            elif value is not None:
+            elif (axis.start, axis.end) != value:
                 axis.update(start=value[0], end=value[1])
-        if data.title is not None:
-            figure.title.text = data.title
-        if data.colors is not None:
-            self._colors.update(low=data.colors[0], high=data.colors[1])
+        if figure.title.text != frame.title:
+            figure.title.text = frame.title
+        if frame.colors is not None:
+            self._colors.update(low=frame.colors[0], high=frame.colors[1])
 
     def __panel__(self):
         return self.pane
@@ -102,10 +134,3 @@ def _same(old, new) -> bool:
         return bool(np.array_equal(old, new, equal_nan=True))
     except TypeError:  # text columns: a NaN among them compares unequal, which only sends it again
         return bool(np.array_equal(old, new))
-
-
-def _fits(axis, value) -> bool:
-    """Whether a drawn axis can show a new value: segments on an axis of factors, a range on a numeric one."""
-    if isinstance(value, tuple):
-        return not isinstance(axis, FactorRange)
-    return not value or isinstance(axis, FactorRange)

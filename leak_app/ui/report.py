@@ -83,18 +83,19 @@ table.found th {background: #f0f3f7;} li {margin-bottom: 6px; line-height: 1.4;}
 def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str:
     """The report as one offline HTML page: the Markdown report's facts, the silent-leak chart
     (only the leaks reported) and the waterfall of why the rate moved."""
-    import holoviews as hv
     from bokeh.embed import components
     from bokeh.resources import Resources
 
+    from .cards.leaks import leaks_figure, leaks_frame
     from .style import CSS
-    from .views import leaks_chart, rate_change_html
+    from .texts import rate_change_html
 
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
                                                                 >= result["asked"]["min_lost"]))
-    drawn = leaks_chart(reported, silent=True, top=min(max(len(f["rows"]), 1), 10))
-    script, chart = components(hv.render(drawn))
+    top = min(max(len(f["rows"]), 1), 10)
+    chart = leaks_figure(leaks_frame(reported, silent=True, top=top), silent=True, top=top)
+    script, chart = components(chart)
     # Bokeh's own JavaScript, inline (its documented ``js_raw``); not ``render()``, which also lists
     # every loaded extension model's files (Panel's, at server paths or on CDNs), used or not.
     bokeh = "".join(f"<script>{code}</script>"

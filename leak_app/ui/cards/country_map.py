@@ -1,14 +1,77 @@
-"""The country conversion choropleth: drawn once per process (GeoViews), recoloured per page."""
+"""The country conversion choropleth (GeoViews): drawn once per process, recoloured per page.
+
+A filter only changes the countries' colours and tooltips, never the shapes: each page gets a copy
+of one drawing (GeoViews projects every shape each time it draws, about 2 s) and a change sends
+the new values of the columns the map shows.
+"""
 from __future__ import annotations
 
+import cartopy.crs as ccrs
+import geoviews as gv
+import geoviews.plotting.bokeh
+import holoviews as hv
+import numpy as np
+import pandas as pd
 import panel as pn
-from bokeh.models import ColorBar
+from bokeh.models import ColorBar, GlyphRenderer, Model
 
-from .. import views
-from ..drawn_once import world_map
+from ..drawn_once import copy_of
+from ..figures import NO_DATA, RATE_PALETTE, labelled, percent
 from ..geo import country_shapes
 from ..live_plot import send_changed
 from .base import View
+
+#: What the map shows of each country (its colour is the first).
+MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "status"]
+
+
+def choropleth_values(countries: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
+    """Per country shape, in the shapes' order: its geometry and the values the map shows.
+
+    A shape that two of the data's country names map to shows the one with more sessions.
+    """
+    table = labelled(countries[countries["iso3"].notna()]).drop_duplicates("iso3")
+    at = pd.Index(table["iso3"]).get_indexer(shapes["iso3"])  # -1: a shape without sessions
+    missing = {"rate_shown": np.nan, "country": shapes["name"].to_numpy(), "sessions": 0, "conversions": 0,
+               "rate_text": "–", "interval": "–", "status": "no sessions"}
+    return pd.DataFrame({"geometry": shapes["geometry"].to_numpy(),
+                         **{name: _by_shape(table[name].to_numpy(), at, missing[name])
+                            for name in MAP_VALUES}})
+
+
+def _by_shape(values: np.ndarray, at: np.ndarray, missing) -> np.ndarray:
+    """``values[at]``, and ``missing`` where ``at`` is -1."""
+    found = values[at] if len(values) else np.empty(len(at), dtype=values.dtype)
+    return np.where(at >= 0, found, missing)
+
+
+def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Polygons:
+    """World map of conversion rate; countries under the minimum sample drawn as 'not enough data'."""
+    polygons = gv.Polygons(
+        choropleth_values(countries, shapes).to_dict("records"), vdims=MAP_VALUES, crs=ccrs.GOOGLE_MERCATOR
+    )
+    return polygons.opts(
+        color="rate_shown", cmap=RATE_PALETTE, colorbar=True, clipping_colors={"NaN": NO_DATA},
+        colorbar_opts={"formatter": percent()}, clabel="conversion rate",
+        line_color="white", line_width=0.4, projection=ccrs.GOOGLE_MERCATOR,
+        tools=["hover"], hover_tooltips=[
+            ("Country", "@country"), ("Sessions", "@sessions{0,0}"),
+            ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"),
+            ("95% CI", "@interval"), ("", "@status"),
+        ],
+        title="Conversion rate by country (grey: no sessions or not enough data)",
+        responsive=True, height=420, xaxis=None, yaxis=None, active_tools=["pan"],
+    )
+
+
+def world_map(countries: pd.DataFrame) -> Model:
+    """A new figure of the choropleth for one page. Drawn once, with the first caller's
+    ``countries``: callers colour their copy (:meth:`CountryMap.recolor`)."""
+    def draw():
+        figure = hv.render(country_choropleth(countries, country_shapes()))
+        return figure, [figure.select_one(GlyphRenderer).data_source]
+
+    return copy_of("world map", draw)[0]
 
 
 class CountryMap(View):
@@ -16,10 +79,13 @@ class CountryMap(View):
 
     def __init__(self, **params):
         super().__init__(**params)
-        figure, source = world_map(self.model.country_table)
+        figure = world_map(self.model.country_table)
         self.pane = pn.pane.Bokeh(figure, sizing_mode="stretch_width")
-        # What a filter change recolours (found once: finding walks the figure).
-        self._parts = (source, figure.select_one(ColorBar).color_mapper)
+        # What a filter change recolours (found once: finding walks the figure): the shapes' data,
+        # the column their colour is read from (GeoViews names it), and the colour bar's range.
+        shapes = figure.select_one(GlyphRenderer)
+        self._parts = (shapes.data_source, shapes.glyph.fill_color.field,
+                       figure.select_one(ColorBar).color_mapper)
         self.recolor(every_column=False)  # a copy of the map as first drawn: this page's rates
 
     def draw(self) -> None:
@@ -31,14 +97,12 @@ class CountryMap(View):
     def recolor(self, every_column: bool) -> None:
         """New rates on the drawn map: only the values are sent, the country shapes stay.
 
-        Re-rendering the map reprojects every shape (about a second); the colours and
-        tooltips are all that a filter changes. Only the columns that changed are sent,
-        unless ``every_column``.
+        Only the columns that changed are sent, unless ``every_column``.
         """
-        values = views.choropleth_values(self.model.country_table, country_shapes())
-        source, mapper = self._parts
-        columns = {name: values[name].to_numpy() for name in views.MAP_VALUES}
-        columns["color"] = columns["rate_shown"]
+        values = choropleth_values(self.model.country_table, country_shapes())
+        source, color, mapper = self._parts
+        columns = {name: values[name].to_numpy() for name in MAP_VALUES}
+        columns[color] = columns["rate_shown"]
         rates = values["rate_shown"].dropna()
         with pn.io.hold():
             if every_column:
@@ -50,7 +114,7 @@ class CountryMap(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"country_map": views.country_choropleth(model.country_table, country_shapes())}
+        return {"country_map": country_choropleth(model.country_table, country_shapes())}
 
     def parts(self) -> list:
         return [self.pane]

@@ -6,13 +6,13 @@ import io
 import panel as pn
 
 from ...publish.downloads import download_tables, to_csv
-from .. import views
+from .. import texts
 from .base import TextView
 
 
 class Data(TextView):
     shows = ("load_report",)
-    text = views.load_report_html
+    text = texts.load_report_html
 
     def downloads(self) -> pn.FlexBox:
         """A CSV download per derived table (embedded in a saved file, computed on a click when served)."""

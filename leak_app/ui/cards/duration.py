@@ -2,9 +2,109 @@
 duration bucket."""
 from __future__ import annotations
 
-from .. import views
-from ..live_plot import LivePlot
+import numpy as np
+import pandas as pd
+import panel as pn
+from bokeh.models import NumeralTickFormatter, Whisker
+
+from .. import texts
+from ..figures import (
+    NO_SESSIONS,
+    columns,
+    device_color,
+    hover,
+    labelled,
+    new_figure,
+    padded,
+    percent,
+    rotated,
+    source,
+)
+from ..live_plot import Frame, LivePlot, Plot
 from .base import Text, View
+
+#: Pixels left of the plots' frames: the first bucket's name, at an angle, ends there.
+LEFT = 110
+#: The rate points' columns.
+POINTS = ["bucket", "rate", "device", "sessions", "conversions", "interval", "status"]
+#: The layers of each device, named "<device>/<kind>".
+KINDS = ("line", "interval", "rated", "unrated")
+
+
+def _buckets(duration: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(duration["bucket"].astype(str)))
+
+
+def rates_frame(duration: pd.DataFrame, devices) -> Frame:
+    """A device's line through its rated buckets, their 95% intervals, and its points (hollow where
+    unrated). Every device in ``devices`` has its layers, empty when filtered out, so the plot
+    updates in place as filters change."""
+    table = labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
+    device, rated = table["device"].to_numpy(), table["rated"].to_numpy(dtype=bool)
+    layers = {}
+    for name in devices:
+        shown, unshown = np.flatnonzero((device == name) & rated), np.flatnonzero((device == name) & ~rated)
+        layers |= {f"{name}/line": columns(table, ["bucket", "rate"], shown),
+                   f"{name}/interval": {"bucket": table["bucket"].to_numpy()[shown],
+                                        "lower": table["ci_low"].to_numpy()[shown],
+                                        "upper": table["ci_high"].to_numpy()[shown]},
+                   f"{name}/rated": columns(table, POINTS, shown),
+                   f"{name}/unrated": columns(table, POINTS, unshown)}
+    reach = [table[name].to_numpy(dtype=float)[shown] for name, shown in
+             (("ci_low", rated), ("ci_high", rated), ("rate", ~rated))]
+    title = "Rate by duration (hollow: not enough data)" if len(duration) else NO_SESSIONS
+    return Frame(layers, x=_buckets(duration), y=padded(np.concatenate(reach)), title=title)
+
+
+def rates_figure(frame: Frame):
+    plot = new_figure(frame, width=540, height=285, min_border_left=LEFT)
+    tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"),
+                ("95% CI", "@interval"), ("Sessions", "@sessions{0,0}"), ("", "@status")]
+    points = []
+    for device in dict.fromkeys(name.rsplit("/", 1)[0] for name in frame.layers):
+        color = device_color(device)
+        plot.line(x="bucket", y="rate", source=source(frame, f"{device}/line"), color=color, line_width=2,
+                  legend_label=device)
+        plot.add_layout(Whisker(source=source(frame, f"{device}/interval"), base="bucket", lower="lower",
+                                upper="upper", line_color=color, line_alpha=0.6))
+        points += [plot.scatter(x="bucket", y="rate", source=source(frame, f"{device}/{kind}"), color=color,
+                                size=7, fill_alpha=fill) for kind, fill in (("rated", 1), ("unrated", 0))]
+    hover(plot, points, tooltips)
+    plot.yaxis.update(formatter=percent(), axis_label="conversion rate")
+    # Bucket names at an angle ("no duration (single page)" would overlap its neighbour).
+    plot.xaxis.major_label_orientation = rotated(30)
+    plot.legend.location = "top_left"
+    return plot
+
+
+def volume_frame(duration: pd.DataFrame) -> Frame:
+    """Sessions by duration bucket, a bar per device."""
+    bucket, device = duration["bucket"].astype(str).to_numpy(), duration["device"].to_numpy()
+    sessions = duration["sessions"].to_numpy()
+    bars = {"at": list(zip(bucket, device)), "bucket": bucket, "device": device, "sessions": sessions,
+            "color": np.array([device_color(d) for d in device], dtype=object)}
+    return Frame({"bars": bars}, x=[(b, d) for b in pd.unique(bucket) for d in pd.unique(device)],
+                 y=(0, padded(sessions)[1]))
+
+
+def volume_figure(frame: Frame):
+    plot = new_figure(frame, width=540, height=225, min_border_left=LEFT)
+    bars = plot.vbar(x="at", top="sessions", width=0.8, fill_color="color", line_color="black",
+                     source=source(frame, "bars"))
+    hover(plot, [bars], [("Duration", "@bucket"), ("Device", "@device"), ("Sessions", "@sessions{0,0}")])
+    plot.yaxis.update(formatter=NumeralTickFormatter(format="0,0"), axis_label="sessions")
+    # The buckets named under their group of bars, at an angle; the devices are the bars' colours.
+    plot.xaxis.update(axis_label="session duration", group_label_orientation=rotated(30),
+                      major_label_text_font_size="1px", major_label_text_alpha=0, separator_line_width=0,
+                      major_tick_line_alpha=0, group_text_color="black", group_text_font_style="normal")
+    return plot
+
+
+RATES, VOLUME = Plot(rates_frame, rates_figure), Plot(volume_frame, volume_figure)
+
+
+def _devices(model) -> dict:
+    return {"devices": model.param.devices.objects}
 
 
 class Duration(View):
@@ -13,10 +113,9 @@ class Duration(View):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        self.needs = Text(m, views.duration_needs_html, ("load_report",))
-        self.rates = LivePlot(m, views.duration_rates, views.duration_rates_data, ["duration_table"],
-                              options=lambda model: {"devices": model.param.devices.objects})
-        self.volume = LivePlot(m, views.duration_volume, views.duration_volume_data, ["duration_table"])
+        self.needs = Text(m, texts.duration_needs_html, ("load_report",))
+        self.rates = LivePlot(m, RATES, ["duration_table"], options=_devices)
+        self.volume = LivePlot(m, VOLUME, ["duration_table"])
         self._show_drawable()
 
     @property
@@ -43,7 +142,8 @@ class Duration(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"duration": views.duration_conversion(model.duration_table)}
+        return {"duration": pn.Column(RATES.draw(model.duration_table, **_devices(model)),
+                                      VOLUME.draw(model.duration_table))}
 
     def parts(self) -> list:
         return [self.needs.pane, self.rates, self.volume]

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import panel as pn
 
-from .. import views
+from .. import texts
 from ..style import CSS
 from .base import TextView
 
 
 class Kpis(TextView):
     shows = ("kpis",)
-    text = views.kpi_cards_html
+    text = texts.kpi_cards_html
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"kpis": pn.pane.HTML(views.kpi_cards_html(model.kpis), stylesheets=[CSS], width=1100)}
+        return {"kpis": pn.pane.HTML(texts.kpi_cards_html(model.kpis), stylesheets=[CSS], width=1100)}

@@ -2,12 +2,88 @@
 that nests each segment's children under it."""
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import panel as pn
+from bokeh.models import Whisker
+from bokeh.transform import dodge
 
-from .. import views
-from ..live_plot import LivePlot
+from ...analysis.leaks import segment_name
+from ...analysis.text import pct
+from .. import texts
+from ..figures import LARGEST, LOST, hover, new_figure, padded, source
+from ..live_plot import Frame, LivePlot, Plot
 from ..period_controls import PeriodControls
 from .base import Text, View
+
+#: A leak's row on the axis of segments: its bar takes the lower part, its name is written above it
+#: (not on an axis, so a new segment never widens the axis, which lays out the whole page again).
+BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
+BARS = ["label", "lost_conversions", "sessions", "rate_text", "baseline_text", "lost_revenue"]
+
+
+def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Frame:
+    """The largest leaks (or silent leaks), largest on top: conversions lost, with their 95% interval.
+
+    No leak: one blank row drawing nothing, so the chart keeps an axis of segments and its first
+    leak updates it in place (in an exported file too, which can only replay changes to the
+    figures it holds).
+    """
+    rows = table[table["leak"].astype(bool)].head(top).iloc[::-1]
+    rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
+    lost = rows["lost_conversions"].to_numpy(dtype=float)
+    lower, upper = rows["lost_low"].clip(lower=0).to_numpy(float), rows["lost_high"].to_numpy(float)
+    labels = np.array([segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])], dtype=object)
+    bars = {"label": labels, "lost_conversions": lost, "sessions": rows["sessions"].to_numpy(),
+            "rate_text": np.array([pct(r) for r in rows[rate]], dtype=object),
+            "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
+            "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float)}
+    errors = {"label": labels, "lower": lower, "upper": upper}
+    if not len(rows):
+        bars = {"label": np.array([""], dtype=object), "lost_conversions": [np.nan], "sessions": [0],
+                "rate_text": np.array([""], dtype=object), "baseline_text": np.array([""], dtype=object),
+                "lost_revenue": [np.nan]}
+    found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
+    none = "No silent leak found" if silent else "No leak found at this level"
+    return Frame({"bars": bars, "errors": errors}, x=(0, padded(np.concatenate([lost, lower, upper]))[1]),
+                 y=list(bars["label"]), title=found if len(rows) else none)
+
+
+def leaks_figure(frame: Frame, silent: bool, top: int = 10):
+    """The chart of a frame of at most ``top`` leaks."""
+    plot = new_figure(frame, width=560, height=34 * top + 90)
+    bars, y_range = source(frame, "bars"), plot.y_range
+    drawn = plot.hbar(y=dodge("label", BAR_AT, range=y_range), right="lost_conversions", height=BAR_WIDTH,
+                      source=bars, fill_color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9)
+    plot.add_layout(Whisker(source=source(frame, "errors"), base=dodge("label", BAR_AT, range=y_range),
+                            lower="lower", upper="upper", dimension="width", line_color="#333333"))
+    # each bar's segment written above it, from zero (the bars' base), out of the bars' own data
+    plot.text(x=0, y=dodge("label", NAME_AT, range=y_range), text="label", source=bars, x_offset=3,
+              text_align="left", text_baseline="bottom", text_font_size="8pt", text_color="#333333")
+    hover(plot, [drawn], [("Segment", "@label"), ("Sessions", "@sessions{0,0}"),
+                          ("Rate now" if silent else "Rate", "@rate_text"),
+                          ("Rate before" if silent else "Compared with", "@baseline_text"),
+                          ("Lost conversions", "@lost_conversions{0,0}"),
+                          ("Lost revenue", "@lost_revenue{0,0}")])
+    plot.yaxis.visible = False
+    plot.xaxis.axis_label = ("conversions lost beyond the change of what each is compared with" if silent
+                             else "conversions lost against what each is compared with")
+    return plot
+
+
+def _silent_frame(table: pd.DataFrame) -> Frame:
+    return leaks_frame(table, silent=True)
+
+
+def _silent_figure(frame: Frame):
+    return leaks_figure(frame, silent=True)
+
+
+def _leaks_figure(frame: Frame):
+    return leaks_figure(frame, silent=False)
+
+
+SILENT, LEAKS = Plot(_silent_frame, _silent_figure), Plot(leaks_frame, _leaks_figure)
 
 
 class Leaks(View):
@@ -17,10 +93,9 @@ class Leaks(View):
         super().__init__(**params)
         m = self.model
         self.periods = PeriodControls(model=m)
-        self.silent_chart = LivePlot(m, views.leaks_chart, views.leaks_chart_data, ["silent_leaks_table"],
-                                     options=lambda model: {"silent": True})
-        self.leaks_chart = LivePlot(m, views.leaks_chart, views.leaks_chart_data, ["leaks_table"])
-        self.list = Text(m, views.leaks_html, self.shows, min_width=400)
+        self.silent_chart = LivePlot(m, SILENT, ["silent_leaks_table"])
+        self.leaks_chart = LivePlot(m, LEAKS, ["leaks_table"])
+        self.list = Text(m, texts.leaks_html, self.shows, min_width=400)
 
     @property
     def plots(self) -> list[LivePlot]:
@@ -39,8 +114,7 @@ class Leaks(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"silent_leaks": views.leaks_chart(model.silent_leaks_table, silent=True),
-                "leaks": views.leaks_chart(model.leaks_table)}
+        return {"silent_leaks": SILENT.draw(model.silent_leaks_table), "leaks": LEAKS.draw(model.leaks_table)}
 
     def parts(self) -> list:
         # a saved file cannot recompute: it offers the command, not the period controls

@@ -1,9 +1,75 @@
-"""The traffic sources × device heatmap: each cell's rate, unrated cells marked."""
+"""The traffic sources × device heatmap: each cell's rate as colour and text, unrated cells grey
+with their number of sessions."""
 from __future__ import annotations
 
-from .. import views
-from ..live_plot import LivePlot
+import numpy as np
+import pandas as pd
+from bokeh.models import ColorBar, LinearColorMapper
+
+from ..figures import (
+    NO_DATA,
+    NO_SESSIONS,
+    RATE_PALETTE,
+    columns,
+    hover,
+    labelled,
+    new_figure,
+    percent,
+    source,
+    spread,
+)
+from ..live_plot import Frame, LivePlot, Plot
 from .base import View
+
+CELLS = ["source", "device", "rate_shown", "sessions", "conversions", "rate_text", "interval", "status",
+         "text", "text_color"]
+
+
+def heatmap_frame(source_device: pd.DataFrame) -> Frame:
+    """Every top source × device cell, source by source (none missing: the grid keeps its order),
+    labelled, with its text, written in white on the darkest cells."""
+    sources = pd.unique(source_device["source"].astype(str))
+    devices = np.array(sorted(pd.unique(source_device["device"])), dtype=object)
+    size = len(sources) * len(devices)
+    at = (pd.Index(sources).get_indexer(source_device["source"].astype(str)) * len(devices)
+          + pd.Index(devices).get_indexer(source_device["device"]))
+    cells = {"source": np.repeat(sources, len(devices)), "device": np.tile(devices, len(sources))}
+    for name, fill in (("sessions", 0), ("conversions", 0), ("rate", np.nan), ("ci_low", np.nan),
+                       ("ci_high", np.nan), ("rated", False)):
+        values = source_device[name].to_numpy()
+        cells[name] = np.full(size, fill, dtype=values.dtype)
+        cells[name][at] = values
+    table = labelled(pd.DataFrame(cells))
+    table.loc[~np.isin(np.arange(size), at), "status"] = "no sessions"
+    table["text"] = [f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
+                     for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])]
+    dark = table["rate_shown"] > 0.6 * table["rate_shown"].max()
+    table["text_color"] = np.where(dark, "white", "#111111").astype(object)
+    rates = table["rate_shown"].dropna()
+    return Frame({"cells": columns(table, CELLS)}, x=list(devices), y=list(sources[::-1]),  # first on top
+                 title="Conversion rate (grey: not enough data)" if size else NO_SESSIONS,
+                 colors=spread(rates.min(), rates.max()) if len(rates) else None)
+
+
+def heatmap_figure(frame: Frame):
+    plot = new_figure(frame, height=max(260, 34 * len(frame.y) + 90))
+    mapper = LinearColorMapper(palette=RATE_PALETTE, nan_color=NO_DATA,
+                               **dict(zip(("low", "high"), frame.colors or (0, 1))))
+    cells = source(frame, "cells")
+    heat = plot.rect(x="device", y="source", width=1, height=1, source=cells, line_color=None,
+                     fill_color={"field": "rate_shown", "transform": mapper})
+    plot.text(x="device", y="source", text="text", source=cells, text_color="text_color",
+              text_font_size="8pt", text_align="center", text_baseline="middle")
+    plot.add_layout(ColorBar(color_mapper=mapper, formatter=percent(), title="conversion rate",
+                             title_standoff=8), "right")
+    hover(plot, [heat], [("Source", "@source"), ("Device", "@device"), ("Sessions", "@sessions{0,0}"),
+                         ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"),
+                         ("95% CI", "@interval"), ("", "@status")])
+    plot.axis.major_tick_line_color = plot.axis.axis_line_color = None
+    return plot
+
+
+HEATMAP = Plot(heatmap_frame, heatmap_figure)
 
 
 class SourceDevice(View):
@@ -11,8 +77,7 @@ class SourceDevice(View):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.heatmap = LivePlot(self.model, views.source_device_heatmap, views.source_device_heatmap_data,
-                                ["source_device_table"], sizing_mode="stretch_width")
+        self.heatmap = LivePlot(self.model, HEATMAP, ["source_device_table"], sizing_mode="stretch_width")
 
     @property
     def plots(self) -> list[LivePlot]:
@@ -29,7 +94,7 @@ class SourceDevice(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"source_device": views.source_device_heatmap(model.source_device_table)}
+        return {"source_device": HEATMAP.draw(model.source_device_table)}
 
     def parts(self) -> list:
         return [self.heatmap]

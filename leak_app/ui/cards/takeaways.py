@@ -1,10 +1,10 @@
 """The business takeaways: sentences the model writes from its tables."""
 from __future__ import annotations
 
-from .. import views
+from .. import texts
 from .base import TextView
 
 
 class Takeaways(TextView):
     shows = ("takeaways",)
-    text = views.takeaways_html
+    text = texts.takeaways_html

@@ -1,0 +1,102 @@
+"""What the plots share: their colours, the display columns of a rated table, and a figure drawn
+from a :class:`~.live_plot.Frame` with the dashboard's look (HoloViews' defaults, which the map
+keeps: bold 12pt titles, no grid, the save, pan, zoom and reset tools)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from bokeh.models import (
+    BoxZoomTool,
+    ColumnDataSource,
+    FactorRange,
+    HoverTool,
+    NumeralTickFormatter,
+    PanTool,
+    Range1d,
+    ResetTool,
+    SaveTool,
+    WheelZoomTool,
+)
+from bokeh.palettes import YlGnBu9, interp_palette
+from bokeh.plotting import figure
+
+from ..analysis.text import pct
+
+NO_DATA = "#e4e4e4"
+REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
+DEVICE_COLORS = {"desktop": "#3b6ea8", "mobile": "#e07b39", "tablet": "#5a9e6f", "other": "#8c6bb1"}
+#: Conversion rates, light (low) to dark (high), in 256 steps.
+RATE_PALETTE = interp_palette(YlGnBu9[::-1], 256)
+NO_SESSIONS = "No sessions match the filters"
+
+
+def device_color(device: str) -> str:
+    return DEVICE_COLORS.get(device, "#777777")
+
+
+def labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -> pd.DataFrame:
+    """Add display-only columns: the rate shown (NaN if unrated) and readable text."""
+    shown = table["rate"].where(table["rated"])
+    interval = [f"{pct(lo)} – {pct(hi)}" for lo, hi in zip(table["ci_low"], table["ci_high"])]
+    status = ["rated" if r else min_sessions_note for r in table["rated"]]
+    return table.assign(rate_shown=shown, rate_text=[pct(r) for r in table["rate"]],
+                        interval=interval, status=status)
+
+
+def columns(frame: pd.DataFrame, names=None, rows=slice(None)) -> dict:
+    """Columns (all, or the named ones) as arrays, of every row or the rows at these positions."""
+    return {name: frame[name].to_numpy()[rows] for name in (frame.columns if names is None else names)}
+
+
+def spread(low: float, high: float) -> tuple[float, float]:
+    """A range around the data; a single value is spread by one either side."""
+    return (low - 1, high + 1) if low == high else (low, high)
+
+
+def padded(values, padding: float = 0.1, empty: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
+    """A numeric axis range around the values (NaN ignored), padded by a tenth of the span either side."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return empty
+    low, high = spread(values.min(), values.max())
+    span = high - low
+    return low - padding * span, high + padding * span
+
+
+def percent() -> NumeralTickFormatter:
+    """A new percent formatter (a Bokeh model belongs to one document: each figure gets its own)."""
+    return NumeralTickFormatter(format="0.0%")
+
+
+def _axis(value: list | tuple) -> FactorRange | Range1d:
+    """An axis of factors (a list) or a numeric range (a (start, end) tuple)."""
+    return FactorRange(factors=list(value)) if isinstance(value, list) else Range1d(*value)
+
+
+def new_figure(frame, *, height: int, width: int | None = None, **options):
+    """An empty figure of ``frame``'s axes and title; responsive in width when none is given."""
+    sizing = {"width": width} if width else {"sizing_mode": "stretch_width"}
+    plot = figure(x_range=_axis(frame.x), y_range=_axis(frame.y), title=frame.title, height=height,
+                  tools=[SaveTool(), PanTool(), WheelZoomTool(), BoxZoomTool(), ResetTool()],
+                  toolbar_location="right", **sizing, **options)
+    plot.toolbar.active_scroll = None  # the page scrolls; zooming is a click on the tool away
+    plot.xgrid.visible = plot.ygrid.visible = False
+    plot.title.text_font_size = "12pt"
+    return plot
+
+
+def source(frame, layer: str) -> ColumnDataSource:
+    """The data source of one of ``frame``'s layers, named after it (how the plot finds it to update it)."""
+    return ColumnDataSource(frame.layers[layer], name=layer)
+
+
+def hover(plot, renderers: list, tooltips: list[tuple[str, str]]) -> None:
+    plot.add_tools(HoverTool(renderers=renderers, tooltips=tooltips))
+
+
+def rotated(degrees: float) -> float:
+    """A label's angle on an axis (Bokeh takes radians)."""
+    return math.radians(degrees)

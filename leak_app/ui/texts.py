@@ -1,0 +1,173 @@
+"""The dashboard's texts: pure functions from the model's outputs to escaped HTML.
+
+No text computes a statistic; each only words and lays out what it is given. Text from the data
+(country, source and page names, file names) is escaped here, everywhere it is shown.
+"""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.change import most_mixed
+from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
+from ..analysis.text import pct
+from ..data.schema import needs
+from .figures import LOST, REACHED
+
+
+def kpi_cards_html(kpis: dict) -> str:
+    """The headline numbers as HTML cards; the rate card carries its interval and n."""
+    if not kpis.get("sessions"):
+        return '<div class="kpis"><div class="kpi"><b>No sessions match the filters.</b></div></div>'
+    cards = [
+        ("Sessions", f"{kpis['sessions']:,}", "after filters"),
+        ("Converting sessions", f"{kpis['converting_sessions']:,}",
+         f"{kpis['transactions']:,} transactions"),
+        ("Conversion rate", pct(kpis["conversion_rate"]),
+         f"95% CI {pct(kpis['ci_low'])} – {pct(kpis['ci_high'])}"),
+        ("Revenue", f"{kpis['revenue']:,.2f}", "currency units"),
+        ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", ""),
+    ]
+    body = "".join(
+        f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="kpi-label">{html.escape(label)}</div>'
+        f'<div class="kpi-value">{html.escape(value)}</div>'
+        f'<div class="kpi-note">{html.escape(note)}</div></div>'
+        for label, value, note in cards
+    )
+    return f'<div class="kpis">{body}</div>'
+
+
+def takeaways_html(sentences: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences) or "<li>No sessions to describe.</li>"
+    return f'<ul class="takeaways">{items}</ul>'
+
+
+def needs_html(report: dict, measure: str, funnel: str = "pageviews") -> str:
+    """Why a view is not drawn: the data has no ``measure`` column ("" if it has; see schema.needs)."""
+    sentence = needs(report, measure, funnel)
+    return f'<p class="needs">{html.escape(sentence)}</p>' if sentence else ""
+
+
+def funnel_needs_html(report: dict, funnel: str) -> str:
+    return needs_html(report, "pageviews", funnel)
+
+
+def duration_needs_html(report: dict) -> str:
+    return needs_html(report, "duration")
+
+
+def load_report_html(report: dict) -> str:
+    """Where every row went: read = kept + dropped by reason; unmatched country names."""
+    if not report:
+        return ""
+    rows = [("Rows read", report["rows_read"]), ("Rows kept", report["rows_kept"])]
+    if report.get("sessions", report["rows_kept"]) != report["rows_kept"]:  # GA4: events made sessions
+        rows.append(("Sessions they make", report["sessions"]))
+    rows += [(f"Dropped: {reason}", n) for reason, n in report["dropped"].items()]
+    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in rows)
+    unmatched = report.get("unmatched_countries") or {}
+    note = (
+        "<p>Country names with no map shape (kept in every other view): "
+        + ", ".join(f"{html.escape(name)} ({n:,})" for name, n in unmatched.items()) + "</p>"
+        if unmatched else "<p>Every country name matched a map shape.</p>"
+    )
+    absent = report.get("absent_columns") or []
+    if absent:
+        note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
+    commas = report.get("decimal_comma") or []
+    if commas:
+        note += f"<p>Numbers written with a decimal comma: {html.escape(', '.join(commas))}.</p>"
+    return (
+        f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
+        f'read as {html.escape(report["format"])}.</p>{_files_html(report.get("files") or [])}'
+        f'<table>{table}</table>{note}</div>'
+    )
+
+
+#: Files of a folder or a pattern named one by one in the load report; the rest are counted.
+FILES_LISTED = 8
+
+
+def _files_html(files: list[dict]) -> str:
+    """The files of a folder or a pattern, with their rows read (nothing for one file)."""
+    if len(files) < 2:
+        return ""
+    named = ", ".join(f"{html.escape(Path(f['path']).name)} ({f['rows']:,})" for f in files[:FILES_LISTED])
+    more = f" and {len(files) - FILES_LISTED:,} more" if len(files) > FILES_LISTED else ""
+    return f"<p>{len(files):,} files, rows read: {named}{more}.</p>"
+
+
+def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: list | None = None,
+               change: dict | None = None, top: int = 8) -> str:
+    """The period warnings, the silent leaks (the headline list), what moved the rate, then the
+    ranked leaks: a sentence each, children under their parent, everything escaped."""
+    found = leak_rows(leaks_table, top)
+    silent = silent_leak_rows(silent_table, top)
+    parts = [
+        "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings or ()),
+        "<h4>Silent leaks: segments whose rate fell more than the rest of the traffic's</h4>",
+        _nested(silent) if len(silent) else f"<p>{NO_SILENT_LEAK}</p>",
+        rate_change_html(change or {}),
+        "<h4>Leaks: segments converting below the rest of the traffic</h4>",
+        _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "
+        "traffic.</p>",
+        ('<p class="note">Losses of different dimensions overlap (a mobile session from google counts in '
+         "both) and are never added up; a child's loss is counted beyond its parent's rest.</p>"),
+    ]
+    return "".join(parts)
+
+
+def _nested(rows: pd.DataFrame) -> str:
+    """Published rows as a list, each child under its parent where the parent is published too (under
+    any of its names: "mobile × Partners" under "Affiliates (channel), also Partners (source)")."""
+    names = {}
+    for i, (segment, dimension, also) in enumerate(zip(rows["segment"], rows["dimension"], rows["also"])):
+        for name in (segment_name(segment, dimension), *also):
+            names.setdefault(name, i)
+    under = {i: names[p] for i, p in enumerate(rows["parent"]) if p is not None and p in names}
+    items = []
+    for i, sentence in enumerate(rows["sentence"]):
+        if i in under:
+            continue
+        children = "".join(f"<li>{html.escape(rows['sentence'].iloc[j])}</li>"
+                           for j, at in under.items() if at == i)
+        nested = f'<ul class="children">{children}</ul>' if children else ""
+        items.append(f"<li>{html.escape(sentence)}{nested}</li>")
+    return f'<ol class="leaks">{"".join(items)}</ol>'
+
+
+#: Values shown by name in the rate-change waterfall (the rest are one bar).
+WATERFALL_VALUES = 5
+
+
+def rate_change_html(change: dict) -> str:
+    """What moved the rate between the periods, as a waterfall: baseline rate, each value's traffic
+    mix and rate effect (for the dimension whose mix moved it most), current rate."""
+    if not change.get("by_dimension"):
+        return ""
+    name = most_mixed(change)
+    rows = change["by_dimension"][name]
+    steps = [(f"{r['value']}: {kind}", r[f"{kind}_effect"])
+             for r in rows[:WATERFALL_VALUES] for kind in ("mix", "rate")]
+    if len(rows) > WATERFALL_VALUES:
+        rest = sum(r["mix_effect"] + r["rate_effect"] for r in rows[WATERFALL_VALUES:])
+        steps.append((f"other {name} values", rest))
+    levels = np.cumsum([change["baseline_rate"], *(v for _, v in steps)])
+    low, high = min(0.0, levels.min()), levels.max() or 1.0  # levels start at the baseline rate
+
+    def bar(label, start, end, colour, text):
+        left, right = sorted((start, end))
+        width = max((right - left) / (high - low), 0.003)
+        style = f"left:{(left - low) / (high - low):.2%};width:{width:.2%};background:{colour}"
+        return (f'<tr><td class="wf-label">{html.escape(label)}</td><td class="wf-track">'
+                f'<div class="wf-bar" style="{style}"></div></td><td class="wf-value">{text}</td></tr>')
+
+    body = [bar("baseline rate", 0.0, change["baseline_rate"], REACHED, pct(change["baseline_rate"]))]
+    for (label, value), end in zip(steps, levels[1:]):
+        body.append(bar(label, end - value, end, LOST if value < 0 else "#4c9a5b", f"{value * 100:+.3f} pts"))
+    body.append(bar("current rate", 0.0, change["current_rate"], REACHED, pct(change["current_rate"])))
+    return (f"<h4>Why the rate moved, by {html.escape(name)}: traffic mix against rates within each "
+            f"{html.escape(name)}</h4><table class=\"waterfall\">{''.join(body)}</table>")
