@@ -118,18 +118,15 @@ def held(monkeypatch, owner, name: str, blocked: str) -> Held:
 
 
 def drawing_threads(monkeypatch) -> list[str]:
-    """The names of the threads HoloViews draws plots on from now on (the test's end undoes it)."""
-    import holoviews as hv
+    """The names of the threads plots are drawn on from now on (each plot's figure is made by
+    ``figures.new_figure``, with Bokeh's ``figure``; the test's end undoes it)."""
+    from leak_app.ui import figures
 
-    threads, renderer = [], hv.renderer
+    threads, figure = [], figures.figure
 
-    class Counted:  # HoloViews' renderer, noting the thread of each plot it draws
-        def __init__(self, backend):
-            self.real = renderer(backend)
+    def noted(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return figure(*args, **kwargs)
 
-        def get_plot(self, *args, **kwargs):
-            threads.append(threading.current_thread().name)
-            return self.real.get_plot(*args, **kwargs)
-
-    monkeypatch.setattr(hv, "renderer", Counted)
+    monkeypatch.setattr(figures, "figure", noted)
     return threads

@@ -281,6 +281,12 @@ def test_each_plot_draws_the_numbers_of_its_table():
     assert np.allclose(frame.layers["errors"]["lower"], leaks["lost_low"].clip(lower=0)[::-1])
     assert np.allclose(frame.layers["errors"]["upper"], leaks["lost_high"][::-1])
     assert frame.x[0] == 0 and frame.x[1] > leaks["lost_high"].max()
+    # ten rows however many leaks, blank ones below: a lone leak's bar is as tall as one of ten
+    for shown in (leaks, leaks.iloc[:1], leaks.iloc[:0]):
+        y = LEAKS.frame(shown).y
+        assert len(y) == 10 and y[len(y) - len(shown):] == list(frame.layers["bars"]["label"][-len(shown):]
+                                                                 if len(shown) else [])
+        assert all(not name.strip() for name in y[:len(y) - len(shown)])
 
     duration = model.duration_table
     rates = RATES.frame(duration, devices=["desktop"]).layers

@@ -25,9 +25,10 @@ BARS = ["label", "lost_conversions", "sessions", "rate_text", "baseline_text", "
 def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Frame:
     """The largest leaks (or silent leaks), largest on top: conversions lost, with their 95% interval.
 
-    No leak: one blank row drawing nothing, so the chart keeps an axis of segments and its first
-    leak updates it in place (in an exported file too, which can only replay changes to the
-    figures it holds).
+    The axis of segments always has ``top`` rows, blank ones below the leaks: a bar keeps its
+    height however few leaks there are, and the chart keeps an axis of segments with none, so that
+    its first leak updates it in place (in an exported file too, which can only replay changes to
+    the figures it holds).
     """
     rows = table[table["leak"].astype(bool)].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
@@ -38,15 +39,12 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Fra
             "rate_text": np.array([pct(r) for r in rows[rate]], dtype=object),
             "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float)}
-    errors = {"label": labels, "lower": lower, "upper": upper}
-    if not len(rows):
-        bars = {"label": np.array([""], dtype=object), "lost_conversions": [np.nan], "sessions": [0],
-                "rate_text": np.array([""], dtype=object), "baseline_text": np.array([""], dtype=object),
-                "lost_revenue": [np.nan]}
+    blank = [" " * i for i in range(top - len(rows), 0, -1)]  # no segment's name is only spaces
     found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
     none = "No silent leak found" if silent else "No leak found at this level"
-    return Frame({"bars": bars, "errors": errors}, x=(0, padded(np.concatenate([lost, lower, upper]))[1]),
-                 y=list(bars["label"]), title=found if len(rows) else none)
+    return Frame({"bars": bars, "errors": {"label": labels, "lower": lower, "upper": upper}},
+                 x=(0, padded(np.concatenate([lost, lower, upper]))[1]), y=[*blank, *labels],
+                 title=found if len(rows) else none)
 
 
 def leaks_figure(frame: Frame, silent: bool, top: int = 10):
