@@ -256,6 +256,20 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
         assert live.pane.object.title.text == fresh.title.text, change
 
 
+def test_every_plots_data_is_drawn_by_glyphs_which_follow_their_axes():
+    """A Bokeh annotation (the ``Whisker`` the intervals were) keeps the places it mapped on an axis
+    of factors when only the factors change: after a click the leaks' intervals sat a row below
+    their bars. Every data source of every plot is read by glyph renderers only."""
+    from bokeh.models import Annotation, ColumnDataSource, GlyphRenderer
+
+    model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet", min_sessions=2000)
+    for name, (described, table, options) in _plots(model).items():
+        figure = described.draw(getattr(model, table), **options)
+        drawn = {id(r.data_source) for r in figure.select({"type": GlyphRenderer})}
+        assert all(id(s) in drawn for s in figure.select({"type": ColumnDataSource})), name
+        assert not [a for a in figure.select({"type": Annotation}) if getattr(a, "source", None)], name
+
+
 def test_each_plot_draws_the_numbers_of_its_table():
     """What the figures hold, against the model's tables read directly: the funnel's stacked
     shares, the heat map's rated cells, the leaks' losses and intervals, the duration points."""

@@ -100,3 +100,14 @@ def hover(plot, renderers: list, tooltips: list[tuple[str, str]]) -> None:
 def rotated(degrees: float) -> float:
     """A label's angle on an axis (Bokeh takes radians)."""
     return math.radians(degrees)
+
+
+def intervals(plot, data: ColumnDataSource, at, low: str, high: str, across: bool, **line) -> None:
+    """Intervals from ``low`` to ``high`` at ``at`` (a column, or a transform of one), capped at both
+    ends: horizontal if ``across``, else vertical. Glyphs, not Bokeh's ``Whisker`` annotation: an
+    annotation keeps the places it mapped on an axis of factors when only the factors change."""
+    ends = {"y": at, "angle": math.pi / 2} if across else {"x": at}
+    plot.segment(**({"x0": low, "x1": high, "y0": at, "y1": at} if across else
+                    {"x0": at, "x1": at, "y0": low, "y1": high}), source=data, **line)
+    for end in (low, high):
+        plot.scatter(**ends, **{"x" if across else "y": end}, marker="dash", size=9, source=data, **line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import panel as pn
-from bokeh.models import NumeralTickFormatter, Whisker
+from bokeh.models import NumeralTickFormatter
 
 from .. import texts
 from ..figures import (
@@ -13,6 +13,7 @@ from ..figures import (
     columns,
     device_color,
     hover,
+    intervals,
     labelled,
     new_figure,
     padded,
@@ -65,8 +66,8 @@ def rates_figure(frame: Frame):
         color = device_color(device)
         plot.line(x="bucket", y="rate", source=source(frame, f"{device}/line"), color=color, line_width=2,
                   legend_label=device)
-        plot.add_layout(Whisker(source=source(frame, f"{device}/interval"), base="bucket", lower="lower",
-                                upper="upper", line_color=color, line_alpha=0.6))
+        intervals(plot, source(frame, f"{device}/interval"), "bucket", "lower", "upper", across=False,
+                  line_color=color, line_alpha=0.6)
         points += [plot.scatter(x="bucket", y="rate", source=source(frame, f"{device}/{kind}"), color=color,
                                 size=7, fill_alpha=fill) for kind, fill in (("rated", 1), ("unrated", 0))]
     hover(plot, points, tooltips)

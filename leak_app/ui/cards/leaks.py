@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import panel as pn
-from bokeh.models import Whisker
 from bokeh.transform import dodge
 
 from ...analysis.leaks import segment_name
 from ...analysis.text import pct
 from .. import texts
-from ..figures import LARGEST, LOST, hover, new_figure, padded, source
+from ..figures import LARGEST, LOST, hover, intervals, new_figure, padded, source
 from ..live_plot import Frame, LivePlot, Plot
 from ..period_controls import PeriodControls
 from .base import Text, View
@@ -53,8 +52,8 @@ def leaks_figure(frame: Frame, silent: bool, top: int = 10):
     bars, y_range = source(frame, "bars"), plot.y_range
     drawn = plot.hbar(y=dodge("label", BAR_AT, range=y_range), right="lost_conversions", height=BAR_WIDTH,
                       source=bars, fill_color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9)
-    plot.add_layout(Whisker(source=source(frame, "errors"), base=dodge("label", BAR_AT, range=y_range),
-                            lower="lower", upper="upper", dimension="width", line_color="#333333"))
+    intervals(plot, source(frame, "errors"), dodge("label", BAR_AT, range=y_range), "lower", "upper",
+              across=True, line_color="#333333")
     # each bar's segment written above it, from zero (the bars' base), out of the bars' own data
     plot.text(x=0, y=dodge("label", NAME_AT, range=y_range), text="label", source=bars, x_offset=3,
               text_align="left", text_baseline="bottom", text_font_size="8pt", text_color="#333333")
