@@ -97,11 +97,6 @@ def hover(plot, renderers: list, tooltips: list[tuple[str, str]]) -> None:
     plot.add_tools(HoverTool(renderers=renderers, tooltips=tooltips))
 
 
-def rotated(degrees: float) -> float:
-    """A label's angle on an axis (Bokeh takes radians)."""
-    return math.radians(degrees)
-
-
 def intervals(plot, data: ColumnDataSource, at, low: str, high: str, across: bool, **line) -> None:
     """Intervals from ``low`` to ``high`` at ``at`` (a column, or a transform of one), capped at both
     ends: horizontal if ``across``, else vertical. Glyphs, not Bokeh's ``Whisker`` annotation: an

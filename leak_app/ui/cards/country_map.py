@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import cartopy.crs as ccrs
 import geoviews as gv
-import geoviews.plotting.bokeh
+import geoviews.plotting.bokeh  # registers the Bokeh backend without a notebook
 import holoviews as hv
 import numpy as np
 import pandas as pd

@@ -2,6 +2,8 @@
 duration bucket."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import panel as pn
@@ -18,7 +20,6 @@ from ..figures import (
     new_figure,
     padded,
     percent,
-    rotated,
     source,
 )
 from ..live_plot import Frame, LivePlot, Plot
@@ -28,8 +29,8 @@ from .base import Text, View
 LEFT = 110
 #: The rate points' columns.
 POINTS = ["bucket", "rate", "device", "sessions", "conversions", "interval", "status"]
-#: The layers of each device, named "<device>/<kind>".
-KINDS = ("line", "interval", "rated", "unrated")
+#: The bucket names' angle (radians): "no duration (single page)" would overlap its neighbour.
+BUCKET_ANGLE = math.radians(30)
 
 
 def _buckets(duration: pd.DataFrame) -> list[str]:
@@ -38,8 +39,8 @@ def _buckets(duration: pd.DataFrame) -> list[str]:
 
 def rates_frame(duration: pd.DataFrame, devices) -> Frame:
     """A device's line through its rated buckets, their 95% intervals, and its points (hollow where
-    unrated). Every device in ``devices`` has its layers, empty when filtered out, so the plot
-    updates in place as filters change."""
+    unrated), in layers named "<device>/<kind>". Every device in ``devices`` has its layers, empty
+    when filtered out, so the plot updates in place as filters change."""
     table = labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
     device, rated = table["device"].to_numpy(), table["rated"].to_numpy(dtype=bool)
     layers = {}
@@ -72,8 +73,7 @@ def rates_figure(frame: Frame):
                                 size=7, fill_alpha=fill) for kind, fill in (("rated", 1), ("unrated", 0))]
     hover(plot, points, tooltips)
     plot.yaxis.update(formatter=percent(), axis_label="conversion rate")
-    # Bucket names at an angle ("no duration (single page)" would overlap its neighbour).
-    plot.xaxis.major_label_orientation = rotated(30)
+    plot.xaxis.major_label_orientation = BUCKET_ANGLE
     plot.legend.location = "top_left"
     return plot
 
@@ -95,7 +95,7 @@ def volume_figure(frame: Frame):
     hover(plot, [bars], [("Duration", "@bucket"), ("Device", "@device"), ("Sessions", "@sessions{0,0}")])
     plot.yaxis.update(formatter=NumeralTickFormatter(format="0,0"), axis_label="sessions")
     # The buckets named under their group of bars, at an angle; the devices are the bars' colours.
-    plot.xaxis.update(axis_label="session duration", group_label_orientation=rotated(30),
+    plot.xaxis.update(axis_label="session duration", group_label_orientation=BUCKET_ANGLE,
                       major_label_text_font_size="1px", major_label_text_alpha=0, separator_line_width=0,
                       major_tick_line_alpha=0, group_text_color="black", group_text_font_style="normal")
     return plot

@@ -18,7 +18,6 @@ from .base import Text, View
 #: A leak's row on the axis of segments: its bar takes the lower part, its name is written above it
 #: (not on an axis, so a new segment never widens the axis, which lays out the whole page again).
 BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
-BARS = ["label", "lost_conversions", "sessions", "rate_text", "baseline_text", "lost_revenue"]
 
 
 def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Frame:

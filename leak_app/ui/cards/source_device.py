@@ -53,8 +53,8 @@ def heatmap_frame(source_device: pd.DataFrame) -> Frame:
 
 def heatmap_figure(frame: Frame):
     plot = new_figure(frame, height=max(260, 34 * len(frame.y) + 90))
-    mapper = LinearColorMapper(palette=RATE_PALETTE, nan_color=NO_DATA,
-                               **dict(zip(("low", "high"), frame.colors or (0, 1))))
+    low, high = frame.colors or (0, 1)
+    mapper = LinearColorMapper(palette=RATE_PALETTE, nan_color=NO_DATA, low=low, high=high)
     cells = source(frame, "cells")
     heat = plot.rect(x="device", y="source", width=1, height=1, source=cells, line_color=None,
                      fill_color={"field": "rate_shown", "transform": mapper})
