@@ -51,7 +51,7 @@ def _reason(event: dict) -> str | None:
     if _param(event, "ga_session_id") is None:
         return "event without a ga_session_id parameter"
     timestamp = _number(event.get("event_timestamp"))
-    if timestamp is None or math.isnan(timestamp) or math.isinf(timestamp):
+    if timestamp is None or math.isnan(timestamp) or abs(timestamp) >= 2**63:
         return "event_timestamp: not a number"
     if timestamp < 0:
         return "event_timestamp: before 1970"

@@ -257,6 +257,21 @@ def test_impossible_compact_dates_are_dropped_by_the_scan_as_by_pandas(tmp_path)
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+def test_infinite_numbers_are_dropped_by_the_scan_as_by_pandas(tmp_path, demo):
+    """A Parquet column typed as numbers may hold infinities: pandas dropped their rows as not a
+    number, the scan kept them (an infinite duration and revenue in the sums)."""
+    rows = demo.head(50).astype({"duration": "float64"})
+    rows.loc[rows.index[3], "duration"] = float("inf")
+    rows.loc[rows.index[7], "revenue"] = float("-inf")
+    path = tmp_path / "sessions.parquet"
+    rows.to_parquet(path)
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert report.dropped == expected.dropped == {"duration: not a number": 1, "revenue: not a number": 1}
+    assert_same_report(report, expected)
+    assert len(loaded) == 48 and scanned.count().to_pandas() == 48
+
+
 def test_a_column_of_mostly_bad_numbers_is_refused(tmp_path, demo):
     path = tmp_path / "sessions.csv"
     demo.head(50).assign(pageviews="many").to_csv(path, index=False)

@@ -119,6 +119,22 @@ def test_event_files_scan_as_pandas_loads_them(name):
     assert_as_naive(loaded, expected, events)
 
 
+@pytest.mark.parametrize("suffix", [".json", ".parquet"])
+def test_timestamps_no_whole_number_can_hold_are_dropped_not_raised(tmp_path, suffix):
+    """"NaN" and "1e300" are numbers to a float cast but no microsecond: DuckDB cast every event's
+    timestamp to an integer, dropped or not, and the whole load failed with a conversion error."""
+    events = [{"event_date": "20260803", "event_timestamp": written, "event_name": "page_view",
+               "user_pseudo_id": "u1", "event_params": [{"key": "ga_session_id", "value": {"int_value": 7}}]}
+              for written in ("NaN", "1e300", "-inf", str(NEAR_MIDNIGHT))]
+    path = tmp_path / f"events{suffix}"
+    write(events, path)
+    for load in (load_sessions, lambda p: scan_sessions(p, layout=scan_layout(p))):
+        sessions, report = load(path)
+        assert report.dropped == {"event_timestamp: not a number": 3}
+        assert report.sessions == 1 and report.rows_kept == 1
+        assert_as_naive(sessions, report, events)
+
+
 def test_ga4_files_of_any_size_are_scanned_and_json_with_unreadable_lines_loaded(tmp_path):
     """A GA4 export is read by DuckDB at any size (2 million events in Parquet: 2.3 s against 46 s
     through pandas, benchmarks/ga4_events.py); a small JSON file with a line DuckDB cannot read is

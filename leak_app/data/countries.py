@@ -130,13 +130,9 @@ def iso3(name: str) -> str | None:
     return code if code in shape_codes() else None
 
 
-def unmatched_countries(countries: pd.Series) -> dict[str, int]:
-    """Sessions per country name that matched no map shape, most sessions first."""
-    return unmatched_country_counts(countries.value_counts())
-
-
 def unmatched_country_counts(sessions: pd.Series) -> dict[str, int]:
-    """The same from sessions per country (indexed by name)."""
+    """Sessions per country name that matched no map shape, most sessions first, from the sessions
+    per country (indexed by name)."""
     counts = sessions.sort_values(ascending=False, kind="stable")
     unmatched = {str(name): int(n) for name, n in counts.items() if n and iso3(name) is None}
     known_codes().keep()  # every name of a file was just looked up: the next run need not

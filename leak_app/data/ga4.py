@@ -20,13 +20,12 @@ sessions come from one scan of the events.
 """
 from __future__ import annotations
 
-import math
-
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .readers import text_cell
 from .schema import (
     ECOMMERCE_STEPS,
     MAX_LABEL,
@@ -147,7 +146,9 @@ def events(raw: ibis.Table) -> ibis.Table:
     checks = [
         (user.isnull() | (user == ""), "event without user_pseudo_id"),
         (session.isnull(), "event without a ga_session_id parameter"),
-        (timestamp.isnull() | timestamp.isnan() | timestamp.isinf(), not_a_number("event_timestamp")),
+        # (past 2**63 no whole number of microseconds: nor a time)
+        (timestamp.isnull() | timestamp.isnan() | (timestamp.abs() >= 2.0**63),
+         not_a_number("event_timestamp")),
         (timestamp < 0, "event_timestamp: before 1970"),
         (date.isnull(), not_a_date("event_date", "YYYYMMDD")),
         (implausible(date), implausible_date("event_date")),
@@ -160,7 +161,8 @@ def events(raw: ibis.Table) -> ibis.Table:
     revenue = ibis.cases((revenue.isnull() | revenue.isnan(), 0.0), else_=revenue)
     return raw.select(
         visitor_id=user, session_id=session, reason=reason, date=date,
-        timestamp=timestamp.floor().cast("int64"),
+        # only a kept event's: a dropped one's may not be a whole number (DuckDB casts every row's)
+        timestamp=ibis.cases((reason.isnull(), timestamp), else_=ibis.null("float64")).floor().cast("int64"),
         **{label: _label(value) for label, value in written_labels.items()},
         page_view=(name == "page_view").cast("int64"), purchase=purchase.cast("int64"),
         revenue=ibis.cases((purchase, revenue), else_=0.0),
@@ -239,7 +241,7 @@ def arrow_events(frame: pd.DataFrame) -> pa.Table:
         if name == "event_params":
             columns[name] = pa.array([_params(v) for v in values], PARAMS)
         else:
-            columns[name] = pa.array([_cell(v) for v in values], pa.string())
+            columns[name] = pa.array([text_cell(v) for v in values], pa.string())
     return pa.table(columns)
 
 
@@ -255,14 +257,6 @@ def _dotted(frame: pd.DataFrame, name: str) -> pd.Series | list | None:
     return values
 
 
-def _cell(value) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():  # an int64 column with nulls, as pandas reads it
-        return str(int(value))
-    return value if isinstance(value, str) else str(value)
-
-
 def _params(params) -> list[dict] | None:
     if not isinstance(params, (list, tuple, np.ndarray)):
         return None
@@ -270,6 +264,6 @@ def _params(params) -> list[dict] | None:
     for item in params:
         if isinstance(item, dict):
             value = item.get("value") if isinstance(item.get("value"), dict) else {}
-            out.append({"key": _cell(item.get("key")),
-                        "value": {kind: _cell(value.get(kind)) for kind in VALUE_KINDS}})
+            out.append({"key": text_cell(item.get("key")),
+                        "value": {kind: text_cell(value.get(kind)) for kind in VALUE_KINDS}})
     return out

@@ -1,12 +1,13 @@
-"""Read session exports into the canonical table, accounting for every row.
+"""The formats a session export comes in, and files read by pandas into the canonical table.
 
 The format is detected from the columns (matched case-insensitively) and named in
 the :class:`~leak_app.data.schema.LoadReport`. Each session layout maps its own column
-names onto the canonical columns; GA4 event exports are built into sessions first
-(:mod:`leak_app.data.ga4`). Values are parsed here, once: a row that cannot be used is
-dropped with a reason, so ``rows_read == rows_kept + sum(dropped)``, and a file
-that cannot be used at all raises :class:`~leak_app.data.schema.LoadError` naming the
-file, column or row and what was expected.
+names onto the canonical columns; GA4 event exports are built into sessions
+(:mod:`leak_app.data.ga4`). pandas only reads the rows: :mod:`.parse` parses them, as it
+does the files DuckDB scans, so a row that cannot be used is dropped with the same reason
+either way (``rows_read == rows_kept + sum(dropped)``), and a file that cannot be used at all
+raises :class:`~leak_app.data.schema.LoadError` naming the file, column or row and what was
+expected.
 """
 from __future__ import annotations
 
@@ -15,40 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import ga4
-from .countries import unmatched_countries
 from .duck import registered
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session_files
-from .readers import DECIMAL_COMMA_ATTR, read_raw, refuse_repeated_columns, with_decimal_point
-from .schema import (
-    DATES,
-    DEVICES,
-    EXACT_DUPLICATE,
-    HIT_ROW,
-    MEASURES,
-    NOT_SET,
-    NUMBERS,
-    NUMERIC,
-    OTHER_DEVICE,
-    REPEATED_SESSION,
-    SESSION_KEY,
-    TEXT,
-    LoadError,
-    LoadReport,
-    implausible,
-    implausible_date,
-    long_label,
-    missing,
-    mostly_bad,
-    negative,
-    not_a_date,
-    not_a_number,
-    to_canonical,
-    too_long,
-)
+from .parse import ROW, counted_events, parse_sessions
+from .readers import DECIMAL_COMMA_ATTR, as_arrow, read_raw, refuse_repeated_columns, with_decimal_point
+from .schema import MEASURES, NUMERIC, TEXT, LoadError, LoadReport, to_canonical
 
 CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
 #: A column that numbers the hits of a session: its rows are hits (Layout.rows), as in tables
@@ -206,49 +181,36 @@ def missing_columns(label: str, missing: list[str], what: str) -> LoadError:
                      f"for a {what} (column names are matched case-insensitively)")
 
 
-def nothing_kept(report: LoadReport) -> LoadError:
-    """The error for a file whose every row was dropped, with how many for each reason."""
-    return LoadError(f"{report.path}: no usable sessions: every row was dropped "
-                     f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
-
-
 def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | None = None
                   ) -> tuple[pd.DataFrame, LoadReport]:
-    """Load a session file (CSV, NDJSON or Parquet, gzipped or not) into the canonical table.
+    """Load a session file (CSV, NDJSON, Parquet or Avro, gzipped or not) into the canonical table.
 
-    ``name`` is how messages and the report call the file (an upload's own name
-    rather than the temporary file it was saved to); ``mapping`` a layout from
-    :func:`mapped_layout` for files in no known format.
+    pandas reads the rows (JSON cells of any type, records flattened); :mod:`.parse` parses and
+    checks them, on DuckDB, as it does the files DuckDB scans. ``name`` is how messages and the
+    report call the file (an upload's own name rather than the temporary file it was saved to);
+    ``mapping`` a layout from :func:`mapped_layout` for files in no known format.
     """
     label = name or str(path)
     raw, kind, unreadable, files = read_files(Path(path), label, mapping)
     if raw.empty:
         raise LoadError(f"{label}: has a header but no data rows")
     layout = detect_layout(list(raw.columns), kind, label, mapping)
+    report = LoadReport(path=label, format=layout.name, rows_read=0, files=files)
+    report.drop_all(unreadable)
     if layout is GA4_EVENTS:
-        return _load_events(raw, label, kind, unreadable, files)
-    report = _new_report(label, layout.name, raw, unreadable, files)
+        report.format = f"ga4_events_{kind}"
+        with registered(ga4.arrow_events(raw), "events") as events:
+            return to_canonical(counted_events(events, report).to_pandas()), report
+    report.rows_read = sum(unreadable.values())
     report.absent_columns, report.mapping = layout.absent(raw.columns), layout.mapping()
-
-    mapped = raw[[src for src in layout.columns.values() if src in raw.columns]]
     report.decimal_comma = sorted(set(layout.numeric()) & set(raw.attrs.get(DECIMAL_COMMA_ATTR, [])))
-    mapped = mapped.assign(**{src: with_decimal_point(mapped[src]) for src in report.decimal_comma})
     report.row_level = layout.rows
-    if layout.rows == "sessions":  # (hits of a session repeat its columns: not duplicates)
-        duplicate = _hashable(mapped).duplicated().to_numpy()
-        report.duplicates_removed = int(duplicate.sum())
-        report.drop(EXACT_DUPLICATE, report.duplicates_removed)
-        mapped = mapped[~duplicate]
-
-    sessions, reasons = _parse(mapped, layout, label)
-    report.drop_all(reasons.counts())
-    sessions = sessions[reasons.kept()]
-    if layout.rows == "hits":
-        sessions, repeats = one_row_a_day(sessions)
-        report.drop(HIT_ROW, repeats)
-    sessions, merged = merge_repeated_sessions(sessions)
-    report.drop(REPEATED_SESSION, merged)
-    return _finish(sessions, report)
+    mapped = raw[[src for src in dict.fromkeys(layout.columns.values()) if src in raw.columns]]
+    with registered(as_arrow(mapped, ROW), "raw") as table:
+        table = table.mutate(**{src: with_decimal_point(table[src]) for src in report.decimal_comma})
+        sessions = parse_sessions(table, layout, report, hold=True)[0]
+        sessions = sessions.order_by(ROW).drop(ROW).to_pandas()
+    return to_canonical(sessions), report
 
 
 def read_files(path: Path, label: str, mapping: Layout | None
@@ -280,202 +242,3 @@ def read_files(path: Path, label: str, mapping: Layout | None
 def _format(raw: pd.DataFrame, kind: str, label: str, mapping: Layout | None) -> str:
     """A raw table's format, as its load report names it (``ga_sessions_csv``, ``ga4_events_json``)."""
     return format_name(detect_layout(list(raw.columns), kind, label, mapping).name, kind)
-
-
-def _load_events(raw: pd.DataFrame, label: str, kind: str, unreadable: dict,
-                 files: list[dict]) -> tuple[pd.DataFrame, LoadReport]:
-    """A small GA4 export pandas read, built into sessions by :mod:`.ga4`'s query on DuckDB."""
-    report = _new_report(label, f"ga4_events_{kind}", raw, unreadable, files)
-    with registered(ga4.arrow_events(raw), "events") as events:
-        sessions = ga4.counted(events, report).to_pandas()
-    return _finish(sessions, report, rows_kept=report.rows_kept)
-
-
-class _DropReasons:
-    """The first reason each row is dropped for; a row without one is kept."""
-
-    def __init__(self, index: pd.Index):
-        self.reasons = pd.Series(np.nan, index=index, dtype=object)
-
-    def flag(self, mask, reason: str) -> None:
-        self.reasons.mask(np.asarray(mask) & self.reasons.isna().to_numpy(), reason, inplace=True)
-
-    def kept(self) -> np.ndarray:
-        return self.reasons.isna().to_numpy()
-
-    def counts(self) -> dict:
-        return self.reasons.value_counts(sort=False).to_dict()
-
-
-def _new_report(label: str, fmt: str, raw: pd.DataFrame, unreadable: dict, files: list[dict]) -> LoadReport:
-    """A report counting the table's rows and those the reader could not read at all."""
-    report = LoadReport(path=label, format=fmt, rows_read=len(raw) + sum(unreadable.values()), files=files)
-    report.drop_all(unreadable)
-    return report
-
-
-def _finish(sessions: pd.DataFrame, report: LoadReport, rows_kept: int | None = None):
-    table = to_canonical(sessions)
-    report.rows_kept = len(table) if rows_kept is None else rows_kept
-    report.sessions = len(table)
-    if table.empty:
-        raise nothing_kept(report)
-    report.unmatched_countries = unmatched_countries(table["country"])
-    return table, report
-
-
-def one_row_a_day(hits: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """A hit-level file's rows as one row per session and day, and how many rows that folded.
-
-    Each hit repeats its session's totals, so they are taken once (the largest, should a hit
-    lack one), never added up; the labels are the least of the session's (a session's are the
-    same on every hit). A session crossing midnight keeps a row a day, whose totals
-    :func:`merge_repeated_sessions` then adds up, as for a session export.
-    """
-    keys = [*SESSION_KEY, "date"]
-    rows = hits.groupby(keys, sort=False, observed=True).agg(
-        **{c: (c, "max") for c in NUMERIC}, **{c: (c, "min") for c in TEXT}).reset_index()
-    # In date order, so that a session crossing midnight is dated where it started, whatever the
-    # order of the hits in the file (as the scan dates it).
-    return rows.sort_values("date", kind="stable", ignore_index=True), len(hits) - len(rows)
-
-
-def merge_repeated_sessions(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Fold rows sharing (visitor_id, session_id) into one: the date and labels of its earliest part,
-    the numbers summed, as the scan merges them (:func:`.scan._merged`).
-
-    Google Analytics splits a session that crosses midnight into two rows with the
-    same visitId; counting both would inflate sessions and deflate rates. Files are not always in
-    date order: the part where the session started is the earliest, not the first written.
-    """
-    repeated = frame.duplicated(SESSION_KEY, keep=False).to_numpy()
-    if not repeated.any():
-        return frame, 0
-    frame = frame.copy()
-    part = frame[repeated]
-    frame.loc[repeated, list(NUMERIC)] = part.groupby(SESSION_KEY, sort=False)[
-        list(NUMERIC)
-    ].transform("sum")
-    by_date = np.argsort(part["date"].to_numpy(), kind="stable")
-    earliest = np.flatnonzero(repeated)[by_date[~part.iloc[by_date].duplicated(SESSION_KEY).to_numpy()]]
-    keep = ~repeated
-    keep[earliest] = True
-    return frame[keep], int((~keep).sum())
-
-
-def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
-    """Values pandas can hash (JSON-derived cells may be lists or dicts)."""
-    objects = [c for c in frame.columns if frame[c].dtype == object]
-    if not objects:
-        return frame
-    return frame.assign(**{c: frame[c].map(lambda v: repr(v) if isinstance(v, (list, dict)) else v)
-                           for c in objects})
-
-
-def _parse(mapped: pd.DataFrame, layout: Layout, label: str) -> tuple[pd.DataFrame, _DropReasons]:
-    """Parse every mapped column; return the values and why rows are dropped."""
-    index = mapped.index
-    reasons = _DropReasons(index)
-    flag = reasons.flag
-    out = {}
-    for canon in ("visitor_id", "session_id"):
-        values = _text(mapped[layout.columns[canon]])
-        flag(values == "", missing(canon))
-        out[canon] = values
-    source = layout.columns["date"]
-    out["date"] = _dates(mapped[source], source, label, flag)
-    flag(implausible(out["date"]), implausible_date(source))
-    for canon in NUMERIC:
-        src = layout.columns.get(canon)
-        if src not in mapped:
-            continue
-        values = _numbers(mapped[src], src, label, flag)
-        flag(values < 0, negative(src))
-        out[canon] = values * layout.revenue_scale if canon == "revenue" else values
-    for canon in ("pageviews", "duration", "revenue"):
-        out.setdefault(canon, pd.Series(0.0, index=index))
-    out.setdefault("transactions", (out["revenue"] > 0).astype(float))
-    for canon in TEXT:
-        src = layout.columns.get(canon)
-        out[canon] = _labels(mapped[src]) if src in mapped else pd.Series(NOT_SET, index=index)
-        if src in mapped:
-            flag(too_long(mapped[src]), long_label(src))
-    out["device"] = _devices(out["device"])
-    return pd.DataFrame(out, index=index), reasons
-
-
-def _devices(devices: pd.Series) -> pd.Series:
-    device = devices.str.lower()
-    return device.where(device.isin(DEVICES + (NOT_SET,)), OTHER_DEVICE)
-
-
-def _labels(values: pd.Series) -> pd.Series:
-    """Names for grouping: trimmed text, "(not set)" where empty."""
-    text = _text(values)
-    return text.mask(text == "", NOT_SET)
-
-
-def _text(values: pd.Series) -> pd.Series:
-    if values.dtype == "category":
-        return values.astype(str)
-    text = values.astype(object).where(values.notna(), "")
-    return text.astype(str).str.strip()
-
-
-def _refuse_if_mostly_bad(bad: np.ndarray, filled: np.ndarray, raw, column, label, expected):
-    """:func:`.schema.mostly_bad`, naming the first bad value and its row."""
-    at = np.flatnonzero(bad)[:1]
-    where = f"; the first is {raw.iloc[at[0]]!r} on data row {raw.index[at[0]] + 1}" if len(at) else ""
-    mostly_bad(label, column, expected, int(bad.sum()), int(filled.sum()), where)
-
-
-def _numbers(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
-    """Numbers; an empty cell is 0, as Google Analytics leaves zero totals empty."""
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.astype("float64").fillna(0)
-        bad = ~np.isfinite(values.to_numpy())
-        flag(bad, not_a_number(column))
-        return values.where(~bad, 0)
-    text = _text(raw)
-    filled = (text != "").to_numpy()
-    values = pd.to_numeric(text.where(filled, "0"), errors="coerce")
-    bad = (values.isna() | ~np.isfinite(values.fillna(0))).to_numpy()
-    _refuse_if_mostly_bad(bad, filled, raw, column, label, NUMBERS)
-    flag(bad, not_a_number(column))
-    return values.where(~bad, 0).astype("float64")
-
-
-def _dates(raw: pd.Series, column: str, label: str, flag) -> pd.Series:
-    """Dates as YYYYMMDD (Google Analytics) or ISO 8601, truncated to the day."""
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        values = raw.dt.tz_localize(None) if raw.dt.tz else raw
-        flag(values.isna(), not_a_date(column))
-        return values.dt.normalize()
-    text = _text(raw)
-    compact = text.str.fullmatch(r"\d{8}")
-    values = pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce")
-    values = values.fillna(_iso_dates(text.where(~compact & (text != ""))))
-    bad = values.isna().to_numpy()
-    # A date whose year pandas cannot hold (before 1678, after 2262) is implausible, as DuckDB finds it.
-    year = pd.to_numeric(text.str.extract(r"^(\d{4})(?:\d{4}$|-\d{2}-\d{2})", expand=False), errors="coerce")
-    far = bad & ((year < 1678) | (year > 2262)).to_numpy()
-    _refuse_if_mostly_bad(bad & ~far, np.ones_like(bad), raw, column, label, DATES)
-    flag(bad & ~far, not_a_date(column))
-    flag(far, implausible_date(column))
-    return values.dt.normalize()
-
-
-def _iso_dates(text: pd.Series) -> pd.Series:
-    """ISO 8601 dates or timestamps; a time zone is dropped, keeping the local date written."""
-    try:
-        values = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    except (ValueError, TypeError):  # mixed offsets: read each on its own
-        values = pd.Series([_one_iso_date(t) for t in text], index=text.index, dtype="datetime64[ns]")
-    return values.dt.tz_localize(None) if getattr(values.dt, "tz", None) else values
-
-
-def _one_iso_date(text):
-    try:
-        return pd.Timestamp(text).tz_localize(None) if isinstance(text, str) else pd.NaT
-    except (ValueError, TypeError):
-        return pd.NaT

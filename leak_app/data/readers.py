@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from typing import BinaryIO
 
 import fastavro
 import pandas as pd
+import pyarrow as pa
 
 from .schema import LoadError
 
@@ -258,3 +260,32 @@ def flatten(frame: pd.DataFrame, nested: list[str]) -> pd.DataFrame:
         expanded.columns = [f"{column}.{c}" for c in expanded.columns]
         parts.append(expanded)
     return pd.concat(parts, axis=1)
+
+
+def text_cell(value) -> str | None:
+    """A cell of any JSON type as text (None where empty), an integer as pandas reads an int64
+    column with nulls (a float) written as the integer it is."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def as_arrow(frame: pd.DataFrame, row: str) -> pa.Table:
+    """A table pandas read as Arrow columns for the parser (:mod:`.parse`), with each row's position
+    in a ``row`` column: typed columns as they are (a time zone dropped, keeping the time written, as
+    in the file), cells of Python objects of one simple type as that type, of mixed types or
+    records as text (JSON cells may hold anything)."""
+    columns = {row: pa.array(range(len(frame)), pa.int64())}
+    for name, values in frame.items():
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_localize(None)
+        try:
+            array = pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            array = None
+        nested = array is not None and pa.types.is_nested(array.type)
+        columns[name] = array if array is not None and not nested else pa.array(
+            [text_cell(v) for v in values], pa.string())
+    return pa.table(columns)

@@ -4,9 +4,9 @@ Flat layouts are scanned: the canonical table, the Google Analytics session expo
 and files with a column mapping; so are Universal Analytics' BigQuery exports (their
 records' fields read as columns, ``totals.pageviews``) and GA4 event exports, built into
 sessions by :mod:`.ga4`'s query (the Kaggle CSV's JSON cells are read by pandas).
-The rows are parsed and checked in Ibis expressions (the same checks and drop
-reasons as :mod:`leak_app.data.loaders`), so every row is still accounted for, and the
-session table stays a lazy query that the cube build runs. DuckDB streams the file
+The rows are parsed and checked by :mod:`.parse` (the parser of the tables pandas reads
+too), so every row is still accounted for, and the session table stays a lazy query that
+the cube build runs. DuckDB streams the file
 and spills to disk what does not fit in its memory limit.
 """
 from __future__ import annotations
@@ -21,21 +21,14 @@ from pathlib import Path
 
 import duckdb
 import ibis
-import pandas as pd
 import pyarrow.parquet as pq
 
 from . import ga4
-from .countries import unmatched_country_counts
 from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
-from .loaders import (
-    GA4_EVENTS,
-    Layout,
-    detect_layout,
-    nothing_kept,
-    recognised,
-)
+from .loaders import GA4_EVENTS, Layout, detect_layout, recognised
+from .parse import FILE, counted_events, merged, parse_sessions, parsed_rows, parts_of, valid
 from .readers import (
     DECIMAL_COMMA,
     GZIP_MAGIC,
@@ -47,31 +40,9 @@ from .readers import (
     with_decimal_point,
 )
 from .schema import (
-    DATES,
-    EXACT_DUPLICATE,
-    HIT_ROW,
-    MAX_LABEL,
-    NOT_SET,
-    NUMBERS,
-    NUMERIC,
-    REPEATED_SESSION,
-    SESSION_KEY,
-    TEXT,
     LoadError,
     LoadReport,
-    compact_date,
-    first_reason,
-    grouped_device,
-    implausible,
-    implausible_date,
     latest_date,
-    long_label,
-    missing,
-    mostly_bad,
-    negative,
-    not_a_date,
-    not_a_number,
-    or_not_set,
 )
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
@@ -79,8 +50,6 @@ from .schema import (
 MEMORY_LIMIT = "1GB"
 #: Layouts scanned (flat columns); the others are read by pandas.
 SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "ga_sessions_bigquery_json", "mapped")
-#: The column DuckDB names each row's file in when it reads several.
-FILE = "filename"
 
 
 def file_kind(path: Path) -> str:
@@ -211,49 +180,27 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
         return _scan_events(raw, label, files, kind, key, known)
     commas = known.decimal_comma if known else _decimal_comma_columns(raw, layout, files[0], kind)
     raw = raw.mutate(**{column: with_decimal_point(raw[column]) for column in commas})
-    parsed = _parsed(raw, layout)
-    tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED))]
-    rows = _valid(parsed, layout)
-    ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
-    if layout.rows == "hits":
-        ids = rows.select(*SESSION_KEY)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
             # the repeated ids and their rows as written, held in memory, not read from the kept files:
             # another scan may evict them while these sessions are in use (a cube rebuilt for new
             # settings reads them again)
             held = pq.read_table(cached / "repeated.parquet")
+            rows = valid(parsed_rows(raw, layout), layout)
             if not held.num_rows:
                 return rows, known
             written = ibis.memtable(pq.read_table(cached / "parts.parquet"))
-            return _merged(rows, ibis.memtable(held), written, layout)[0], known
+            return merged(rows, ibis.memtable(held), parts_of(written, layout))[0], known
     except OSError:
         pass
     _refuse_bombs(files, label)
-    by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
-    counts = parsed.group_by(by).aggregate(rows=parsed.count(),
-                                           **{name: parsed[name].sum() for name in tallies}).to_pandas()
-    per_file = (counts.groupby(FILE)["rows"].sum().to_dict() if FILE in counts
-                else {str(files[0]): counts["rows"].sum()})
-    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=int(counts["rows"].sum()),
-                        cache_key=key, absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
-                        files=file_rows([(file, per_file.get(str(file), 0)) for file in files]),
+    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=0, cache_key=key,
+                        absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
                         decimal_comma=commas, row_level=layout.rows)
-    reasons = counts.groupby("reason")["rows"].sum().to_dict()
-    _refuse_if_mostly_bad(counts[tallies].sum(), report.rows_read, label)
-    report.drop_all(reasons)
-    kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
-    if layout.rows == "hits":
-        folded = _per_country(rows)
-        report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
-        kept = folded
-    repeated = _repeated(ids)
-    sessions, merged_away, written = _merge_repeated(rows, repeated, report, raw, layout)
-    by_country = kept.sub(merged_away, fill_value=0)
-    report.sessions = report.rows_kept = int(by_country.sum())
-    if not report.sessions:
-        raise nothing_kept(report)
-    report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
+    sessions, repeated, written, per_file = parse_sessions(raw, layout, report)
+    if not per_file:
+        per_file = {str(files[0]): report.rows_read}
+    report.files = file_rows([(file, per_file.get(str(file), 0)) for file in files])
     _keep(cached, report, repeated, written)
     return sessions, report
 
@@ -277,24 +224,6 @@ def _refuse_bombs(files: list[Path], label: str) -> None:
     """:func:`refuse_a_bomb` for each of the files."""
     for file in files:
         refuse_a_bomb(file, file_label(file, files, label))
-
-
-def counted_events(events: ibis.Table, report: LoadReport) -> ibis.Table:
-    """The sessions of GA4 ``events`` in their engine (:func:`.ga4.counted`), with the report's
-    rows read, sessions and unmatched countries counted there."""
-    sessions = ga4.counted(events, report)
-    report.rows_read = report.rows_kept + sum(report.dropped.values())
-    by_country = _per_country(sessions)
-    report.sessions = int(by_country.sum())
-    if not report.sessions:
-        raise nothing_kept(report)
-    report.unmatched_countries = unmatched_country_counts(by_country)
-    return sessions
-
-
-def _per_country(rows: ibis.Table) -> pd.Series:
-    """The rows of each country."""
-    return rows.group_by("country").aggregate(rows=rows.count()).to_pandas().set_index("country")["rows"]
 
 
 def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | None:
@@ -358,9 +287,9 @@ def scan_key(files: list[Path], layout: Layout, origin: Path | None = None) -> s
     if origin is not None:
         stats.append([file.name for file in files])
     code = "".join((Path(__file__).parents[1] / name).read_text(encoding="utf-8")
-                   for name in ("data/scan.py", "data/loaders.py", "data/schema.py", "data/countries.py",
-                                "analysis/cube.py", "analysis/clustering.py", "data/file_sets.py",
-                                "data/ga4.py"))
+                   for name in ("data/scan.py", "data/parse.py", "data/loaders.py", "data/schema.py",
+                                "data/countries.py", "analysis/cube.py", "analysis/clustering.py",
+                                "data/file_sets.py", "data/ga4.py"))
     text = json.dumps([stats, repr(layout),
                        str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -383,154 +312,3 @@ def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None,
             shutil.rmtree(old, ignore_errors=True)
     except OSError:
         pass
-
-
-def _text(column) -> ibis.Value:
-    return or_not_set(column.cast("string").strip())
-
-
-def _number(column):
-    """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
-    empty; ``written`` is None for a column typed as numbers (only text is tallied: BAD, FILLED)."""
-    if column.type().is_numeric():
-        value = column.cast("float64")
-        return value.fill_null(0), value.isnan(), None
-    text = column.cast("string").strip()
-    value = text.try_cast("float64")
-    empty = text.isnull() | (text == "")
-    bad = ~empty & (value.isnull() | value.isnan() | value.isinf())
-    return ibis.cases((empty, 0.0), else_=value), bad, ~empty
-
-
-def _date(column):
-    if column.type().is_temporal():
-        return column.cast("date")
-    text = column.cast("string").strip()
-    return ibis.coalesce(compact_date(text), text.substr(0, 10).try_cast("date"))
-
-
-#: Per column read as text, the sums :func:`_refuse_if_mostly_bad` reads: values that fail to parse,
-#: and values written (every row for a date): ``"bad:<column>"``, ``"filled:<column>"``.
-BAD, FILLED = "bad:", "filled:"
-
-
-def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str) -> None:
-    """:func:`.schema.mostly_bad` of each column read as text, counted as the pandas loader counts
-    (every bad value, whatever else is wrong with its row; of the values written)."""
-    for name, bad in tallies.items():
-        if name.startswith(BAD):
-            column = name.removeprefix(BAD)
-            filled = tallies.get(FILLED + column)
-            mostly_bad(label, column, DATES if filled is None else NUMBERS, int(bad),
-                       rows if filled is None else int(filled))
-
-
-def _parsed(raw: ibis.Table, layout: Layout) -> ibis.Table:
-    """Canonical values, the first reason each row is dropped for (null when kept), and for each
-    column read as text whether its value fails to parse and is written (see BAD, FILLED)."""
-    checks, values, tallies = [], {}, {}
-    for key in SESSION_KEY:
-        # Compared as written (trimming long ids costs more than the rest of the scan).
-        values[key] = raw[layout.columns[key]].cast("string")
-        checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), missing(key)))
-    source = layout.columns["date"]
-    values["date"] = _date(raw[source])
-    checks.append((values["date"].isnull(), not_a_date(source)))
-    checks.append((implausible(values["date"]), implausible_date(source)))
-    if not raw[source].type().is_temporal():
-        tallies[BAD + source] = values["date"].isnull()
-    for name in NUMERIC:
-        source = layout.columns.get(name)
-        if source not in raw.columns:
-            continue
-        value, bad, written = _number(raw[source])
-        checks += [(bad, not_a_number(source)), (value < 0, negative(source))]
-        if written is not None:
-            tallies[BAD + source], tallies[FILLED + source] = bad, written
-        values[name] = value * layout.revenue_scale if name == "revenue" else value
-    for name in ("pageviews", "duration", "revenue"):
-        values.setdefault(name, ibis.literal(0.0))
-    values.setdefault("transactions", (values["revenue"] > 0).cast("float64"))
-    for name in TEXT:
-        source = layout.columns.get(name)
-        if source in raw.columns:
-            values[name] = _text(raw[source])
-            # The text as written is measured (as by the pandas loader): measuring the trimmed labels
-            # took 1.5 s per pass over 10 million rows, the written text almost nothing.
-            checks.append((raw[source].cast("string").length() > MAX_LABEL, long_label(source)))
-        else:
-            values[name] = ibis.literal(NOT_SET)
-    values["device"] = grouped_device(values["device"])
-    return raw.select(**values, reason=first_reason(checks),
-                      **{name: tally.fill_null(False).cast("int64") for name, tally in tallies.items()},
-                      **({FILE: raw[FILE]} if FILE in raw.columns else {}))
-
-
-def _valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
-    """The parsed rows kept, in the canonical columns (one a session and day where rows are hits)."""
-    rows = parsed.filter(parsed.reason.isnull()).drop(
-        "reason", *(c for c in parsed.columns if c.startswith((BAD, FILLED)) or c == FILE))
-    return _one_row_a_day(rows) if layout.rows == "hits" else rows
-
-
-def _written(raw: ibis.Table, layout: Layout, repeated: ibis.Table) -> ibis.Table:
-    """The rows of the ``repeated`` session ids as written, found before any row is parsed (parsing
-    every row to keep a few in a hundred, midnight splits, took twice the scan), held by the engine
-    (left to DuckDB, the parsed rows' checks ran on every row of the file before the join: 5.6 s,
-    against 0.3 s to find them, for a million rows)."""
-    ids = [raw[layout.columns[key]].cast("string") == repeated[key] for key in SESSION_KEY]
-    return raw.semi_join(repeated, ids).cache()
-
-
-def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
-    """A hit-level file's rows as one a session and day, as :func:`.loaders.one_row_a_day`."""
-    return hits.group_by([*SESSION_KEY, "date"]).aggregate(
-        **{c: hits[c].max() for c in NUMERIC}, **{c: hits[c].min() for c in TEXT})
-
-
-def _repeated(ids: ibis.Table) -> ibis.Table:
-    """The session ids on more than one row, and on how many (a small table, kept in the engine).
-
-    Found among every row's ``ids`` (as written, not parsed: a quicker scan); an id whose other
-    rows were dropped merges one row into itself.
-    """
-    keys = ids.group_by(SESSION_KEY).aggregate(rows=ids.count())
-    return ids.get_backend().create_table(f"repeated_{abs(hash(ids))}", keys.filter(keys.rows > 1), temp=True)
-
-
-def _merged(rows: ibis.Table, repeated: ibis.Table, written: ibis.Table, layout: Layout
-            ) -> tuple[ibis.Table, ibis.Table, ibis.Table, ibis.Table]:
-    """(sessions, the repeated sessions merged, their rows, their distinct rows), as expressions;
-    ``written``: the repeated sessions' rows as written, held (see :func:`_written`).
-
-    The merged session takes the date and labels of its earliest part (where a split session
-    started, whatever the order of the file's rows), as the pandas loader does, and sums the numbers.
-    """
-    parts = _valid(_parsed(written, layout), layout)
-    distinct = parts.distinct()
-    merged = distinct.group_by(SESSION_KEY).aggregate(
-        date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
-        **{c: distinct[c].sum() for c in NUMERIC})
-    sessions = rows.anti_join(repeated, SESSION_KEY).union(merged.select(rows.columns))
-    return sessions, merged, parts, distinct
-
-
-def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, raw: ibis.Table,
-                    layout: Layout) -> tuple[ibis.Table, pd.Series, ibis.Table | None]:
-    """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
-    counting both in the report; also returns the rows folded away per country, and the repeated
-    sessions' rows as written (see :func:`_written`). ``raw``: the rows as written, read with
-    ``layout``."""
-    if not repeated.count().to_pandas():
-        return rows, pd.Series(dtype="int64"), None
-    # their rows held by the engine: counted three ways below and merged again by every cube query,
-    # where each had read and parsed the whole file again
-    written = _written(raw, layout, repeated)
-    sessions, merged, parts, distinct = _merged(rows, repeated, written, layout)
-    per_country = {name: _per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
-                                                         ("merged", merged))}
-    total, unique, merged_sessions = (int(c.sum()) for c in per_country.values())
-    report.duplicates_removed = total - unique
-    report.drop(EXACT_DUPLICATE, total - unique)
-    report.drop(REPEATED_SESSION, unique - merged_sessions)
-    return sessions, per_country["parts"].sub(per_country["merged"], fill_value=0), written

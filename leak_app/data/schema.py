@@ -5,6 +5,7 @@ generator and the model agree without importing each other.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import ibis
@@ -84,12 +85,6 @@ def implausible(dates):
     return (dates < EARLIEST_DATE) | (dates > latest_date())
 
 
-def too_long(labels: pd.Series) -> pd.Series:
-    """Which labels, as written, are longer than MAX_LABEL characters (the pandas loaders' rule;
-    the scan measures its text the same way)."""
-    return labels.astype(str).str.len() > MAX_LABEL
-
-
 def compact_date(text):
     """An Ibis text column of YYYYMMDD dates as dates; null where it is no such date. (Ibis'
     ``as_date`` raises on "20261345" in DuckDB and Spark alike; a cast of the ISO form does not.)"""
@@ -104,7 +99,7 @@ def or_not_set(text):
 
 def grouped_device(device):
     """An Ibis column of device labels as the loaders keep them: lower case, one of DEVICES or
-    "(not set)", any other OTHER_DEVICE (the pandas loader's rule, loaders._devices)."""
+    "(not set)", any other OTHER_DEVICE."""
     lower = device.lower()
     return ibis.cases((lower.isin([*DEVICES, NOT_SET]), lower), else_=OTHER_DEVICE)
 
@@ -143,12 +138,13 @@ def not_a_date(column: str, expected: str = "") -> str:
 MAX_BAD_FRACTION = 0.5
 
 
-def mostly_bad(label: str, column: str, expected: str, bad: int, filled: int, first: str = "") -> None:
+def mostly_bad(label: str, column: str, expected: str, bad: int, filled: int,
+               first: Callable[[], str] | None = None) -> None:
     """Refuse a column ``bad`` of whose ``filled`` (non-empty) values fail to parse, if that is most of
-    them; ``first``: where the first bad one is, where the loader knows."""
+    them; ``first``: says where the first bad one is, where the loader knows (asked only then)."""
     if bad and bad > MAX_BAD_FRACTION * max(filled, 1):
         raise LoadError(f"{label}: column {column!r} should hold {expected}, but {bad} of {filled} values "
-                        f"do not{first}")
+                        f"do not{first() if first else ''}")
 
 
 #: What :func:`mostly_bad` says a column should hold.

@@ -1,0 +1,309 @@
+"""The one parser: raw session rows, as an Ibis table, into canonical sessions and a load report.
+
+Every session layout goes through these expressions, whatever read the rows: DuckDB scanning
+files of any size (:mod:`.scan`), or a table pandas read, registered in DuckDB
+(:mod:`.loaders`). So one set of rules parses values (an empty number is 0, YYYYMMDD or ISO
+dates, trimmed labels), drops rows with the reasons of :mod:`.schema`, refuses a column of
+mostly bad values, folds hit rows and sessions split at midnight, and counts every row
+(``rows_read == rows_kept + sum(dropped)``). GA4 events are built into sessions by :mod:`.ga4`.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import ibis
+import pandas as pd
+
+from . import ga4
+from .countries import unmatched_country_counts
+from .schema import (
+    DATES,
+    EXACT_DUPLICATE,
+    HIT_ROW,
+    MAX_LABEL,
+    NOT_SET,
+    NUMBERS,
+    NUMERIC,
+    REPEATED_SESSION,
+    SESSION_KEY,
+    TEXT,
+    LoadError,
+    LoadReport,
+    compact_date,
+    first_reason,
+    grouped_device,
+    implausible,
+    implausible_date,
+    long_label,
+    missing,
+    mostly_bad,
+    negative,
+    not_a_date,
+    not_a_number,
+    or_not_set,
+)
+
+if TYPE_CHECKING:
+    from .loaders import Layout
+
+#: The column DuckDB names each row's file in when it reads several.
+FILE = "filename"
+#: Each row's position in a table pandas read (0 for its first data row): it orders the sessions
+#: as the file does and names the first bad value's row.
+ROW = "leak_app_row"
+#: Per column read as text, the sums :func:`_refuse_if_mostly_bad` reads: values that fail to parse,
+#: and values written (every row for a date): ``"bad:<column>"``, ``"filled:<column>"``.
+BAD, FILLED = "bad:", "filled:"
+#: Columns carried beside the canonical ones where the rows have them.
+CARRIED = (FILE, ROW)
+
+
+def nothing_kept(report: LoadReport) -> LoadError:
+    """The error for a file whose every row was dropped, with how many for each reason."""
+    return LoadError(f"{report.path}: no usable sessions: every row was dropped "
+                     f"({', '.join(f'{r}: {n}' for r, n in report.dropped.items())})")
+
+
+def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bool = False
+                   ) -> tuple[ibis.Table, ibis.Table, ibis.Table | None, dict]:
+    """The valid sessions of ``raw`` (named as ``layout`` says) as a lazy table, their rows read,
+    dropped (with reasons), kept and the unmatched countries counted in ``report``.
+
+    Also returns the repeated session ids (a table held by the engine), those sessions' rows as
+    written (None where no id repeats; see :func:`_written`) and the rows read per file (where
+    ``raw`` has a FILE column). Raises a LoadError for a column of mostly bad values or no session.
+    ``hold``: keep the parsed rows in the engine (rows that fit in memory): the queries over them
+    then take milliseconds to compile, where each over the parsing expression takes ~0.1 s.
+    """
+    parsed = parsed_rows(raw, layout)
+    if hold:
+        parsed = held(parsed)
+    tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED))]
+    rows = valid(parsed, layout)
+    if layout.rows == "hits":
+        ids = rows.select(*SESSION_KEY)
+    else:
+        ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
+    by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
+    counts = parsed.group_by(by).aggregate(rows=parsed.count(),
+                                           **{name: parsed[name].sum() for name in tallies}).to_pandas()
+    read = int(counts["rows"].sum())
+    report.rows_read += read
+    _refuse_if_mostly_bad(counts[tallies].sum(), read, report.path, parsed, raw)
+    report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
+    kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
+    if layout.rows == "hits":
+        folded = per_country(rows)
+        report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
+        kept = folded
+    repeated = _repeated(ids)
+    sessions, merged_away, written = _merge_repeated(rows, repeated, report, None if hold else raw, layout)
+    by_country = kept.sub(merged_away, fill_value=0)
+    report.sessions = report.rows_kept = int(by_country.sum())
+    if not report.sessions:
+        raise nothing_kept(report)
+    report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
+    per_file = counts.groupby(FILE)["rows"].sum().to_dict() if FILE in counts else {}
+    return sessions, repeated, written, per_file
+
+
+def counted_events(events: ibis.Table, report: LoadReport) -> ibis.Table:
+    """The sessions of GA4 ``events`` in their engine (:func:`.ga4.counted`), with the report's
+    rows read, sessions and unmatched countries counted there."""
+    sessions = ga4.counted(events, report)
+    report.rows_read = report.rows_kept + sum(report.dropped.values())
+    by_country = per_country(sessions)
+    report.sessions = int(by_country.sum())
+    if not report.sessions:
+        raise nothing_kept(report)
+    report.unmatched_countries = unmatched_country_counts(by_country)
+    return sessions
+
+
+def per_country(rows: ibis.Table) -> pd.Series:
+    """The rows of each country."""
+    return rows.group_by("country").aggregate(rows=rows.count()).to_pandas().set_index("country")["rows"]
+
+
+def _text(column) -> ibis.Value:
+    return or_not_set(column.cast("string").strip())
+
+
+def _number(column):
+    """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
+    empty; ``written`` is None for a column typed as numbers (only text is tallied: BAD, FILLED)."""
+    if column.type().is_numeric():
+        value = column.cast("float64")
+        return value.fill_null(0), value.isnan() | value.isinf(), None
+    text = column.cast("string").strip()
+    value = text.try_cast("float64")
+    empty = text.isnull() | (text == "")
+    bad = ~empty & (value.isnull() | value.isnan() | value.isinf())
+    return ibis.cases((empty, 0.0), else_=value), bad, ~empty
+
+
+def _date(column):
+    """Dates as YYYYMMDD (Google Analytics) or ISO 8601, a time of day or zone after the date
+    ignored (the local date written)."""
+    if column.type().is_temporal():
+        return column.cast("date")
+    text = column.cast("string").strip()
+    return ibis.coalesce(compact_date(text), text.substr(0, 10).try_cast("date"))
+
+
+def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str, parsed: ibis.Table,
+                          raw: ibis.Table) -> None:
+    """:func:`.schema.mostly_bad` of each column read as text (every bad value, whatever else is
+    wrong with its row; of the values written), naming the first bad value and its data row where
+    the rows are numbered (ROW)."""
+    for name, bad in tallies.items():
+        if not name.startswith(BAD):
+            continue
+        column = name.removeprefix(BAD)
+        filled = tallies.get(FILLED + column)
+        expected, written = (DATES, rows) if filled is None else (NUMBERS, int(filled))
+
+        def first(name=name, column=column) -> str:
+            at = parsed.filter(parsed[name] == 1)[ROW].min().to_pandas()
+            value = raw.filter(raw[ROW] == at)[column].to_pandas().iloc[0]
+            return f"; the first is {value!r} on data row {at + 1}"
+        mostly_bad(label, column, expected, int(bad), written, first if ROW in parsed.columns else None)
+
+
+def parsed_rows(raw: ibis.Table, layout: Layout) -> ibis.Table:
+    """Canonical values, the first reason each row is dropped for (null when kept), and for each
+    column read as text whether its value fails to parse and is written (see BAD, FILLED)."""
+    checks, values, tallies = [], {}, {}
+    for key in SESSION_KEY:
+        # Compared as written (trimming long ids costs more than the rest of the scan).
+        values[key] = raw[layout.columns[key]].cast("string")
+        checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), missing(key)))
+    source = layout.columns["date"]
+    values["date"] = _date(raw[source])
+    checks.append((values["date"].isnull(), not_a_date(source)))
+    checks.append((implausible(values["date"]), implausible_date(source)))
+    if not raw[source].type().is_temporal():
+        tallies[BAD + source] = values["date"].isnull()
+    for name in NUMERIC:
+        source = layout.columns.get(name)
+        if source not in raw.columns:
+            continue
+        value, bad, written = _number(raw[source])
+        checks += [(bad, not_a_number(source)), (value < 0, negative(source))]
+        if written is not None:
+            tallies[BAD + source], tallies[FILLED + source] = bad, written
+        values[name] = value * layout.revenue_scale if name == "revenue" else value
+    for name in ("pageviews", "duration", "revenue"):
+        values.setdefault(name, ibis.literal(0.0))
+    values.setdefault("transactions", (values["revenue"] > 0).cast("float64"))
+    for name in TEXT:
+        source = layout.columns.get(name)
+        if source in raw.columns:
+            values[name] = _text(raw[source])
+            # The text as written is measured: measuring the trimmed labels took 1.5 s per pass over
+            # 10 million rows, the written text almost nothing.
+            checks.append((raw[source].cast("string").length() > MAX_LABEL, long_label(source)))
+        else:
+            values[name] = ibis.literal(NOT_SET)
+    values["device"] = grouped_device(values["device"])
+    return raw.select(**values, reason=first_reason(checks),
+                      **{name: tally.fill_null(False).cast("int64") for name, tally in tallies.items()},
+                      **{name: raw[name] for name in CARRIED if name in raw.columns})
+
+
+def valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
+    """The parsed rows kept, in the canonical columns and ROW where the rows have it (one a session
+    and day where rows are hits)."""
+    rows = parsed.filter(parsed.reason.isnull()).drop(
+        "reason", *(c for c in parsed.columns if c.startswith((BAD, FILLED)) or c == FILE))
+    return _one_row_a_day(rows) if layout.rows == "hits" else rows
+
+
+def _written(raw: ibis.Table, layout: Layout, repeated: ibis.Table) -> ibis.Table:
+    """The rows of the ``repeated`` session ids as written, found before any row is parsed (parsing
+    every row to keep a few in a hundred, midnight splits, took twice the scan), held by the engine
+    (left to DuckDB, the parsed rows' checks ran on every row of the file before the join: 5.6 s,
+    against 0.3 s to find them, for a million rows)."""
+    ids = [raw[layout.columns[key]].cast("string") == repeated[key] for key in SESSION_KEY]
+    return held(raw.semi_join(repeated, ids))
+
+
+def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
+    """A hit-level file's rows as one a session and day.
+
+    Each hit repeats its session's totals, so they are taken once (the largest, should a hit lack
+    one), never added up; the labels are the least of the session's (a session's are the same on
+    every hit). A session crossing midnight keeps a row a day, merged as a session export's are.
+    """
+    return hits.group_by([*SESSION_KEY, "date"]).aggregate(
+        **{c: hits[c].max() for c in NUMERIC}, **{c: hits[c].min() for c in TEXT},
+        **({ROW: hits[ROW].min()} if ROW in hits.columns else {}))
+
+
+def _repeated(ids: ibis.Table) -> ibis.Table:
+    """The session ids on more than one row, and on how many (a small table, kept in the engine).
+
+    Found among every row's ``ids`` (as written, not parsed: a quicker scan); an id whose other
+    rows were dropped merges one row into itself.
+    """
+    keys = ids.group_by(SESSION_KEY).aggregate(rows=ids.count())
+    return held(keys.filter(keys.rows > 1))
+
+
+def held(table: ibis.Table) -> ibis.Table:
+    """The table computed once and held by its engine, as long as its connection lives (a temporary
+    table: Ibis' ``cache`` drops its tables when they are collected, which fails once
+    :func:`.duck.registered` has closed the connection.)"""
+    return table.get_backend().create_table(f"held_{uuid.uuid4().hex}", table, temp=True)
+
+
+def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table
+           ) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
+    """(sessions, the repeated sessions merged, their distinct rows), as expressions; ``parts``:
+    the repeated sessions' rows, parsed (:func:`parts_of`).
+
+    Google Analytics splits a session that crosses midnight into rows with the same visitId;
+    counting both would inflate sessions and deflate rates. The merged session takes the date and
+    labels of its earliest part (where it started, whatever the order of the file's rows) and sums
+    the numbers; rows alike in every canonical value are one (exact duplicates).
+    """
+    values = [c for c in parts.columns if c != ROW]
+    distinct = (parts.group_by(values).aggregate(**{ROW: parts[ROW].min()}) if ROW in parts.columns
+                else parts.distinct())
+    folded = distinct.group_by(SESSION_KEY).aggregate(
+        date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
+        **{c: distinct[c].sum() for c in NUMERIC},
+        **({ROW: distinct[ROW].min()} if ROW in distinct.columns else {}))
+    sessions = rows.anti_join(repeated, SESSION_KEY).union(folded.select(rows.columns))
+    return sessions, folded, distinct
+
+
+def parts_of(written: ibis.Table, layout: Layout) -> ibis.Table:
+    """The repeated sessions' rows as ``written`` (see :func:`_written`), parsed and kept."""
+    return valid(parsed_rows(written, layout), layout)
+
+
+def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, raw: ibis.Table | None,
+                    layout: Layout) -> tuple[ibis.Table, pd.Series, ibis.Table | None]:
+    """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
+    counting both in the report; also returns the rows folded away per country, and the repeated
+    sessions' rows as written (see :func:`_written`). ``raw``: the rows as written, read with
+    ``layout``; None where ``rows`` are held in the engine (the repeated sessions' are among them)."""
+    if not repeated.count().to_pandas():
+        return rows, pd.Series(dtype="int64"), None
+    # their rows held by the engine: counted three ways below and merged again by every cube query,
+    # where each had read and parsed the whole file again
+    if raw is None:
+        written, parts = None, held(rows.semi_join(repeated, SESSION_KEY))
+    else:
+        written = _written(raw, layout, repeated)
+        parts = held(parts_of(written, layout))  # a few rows in a hundred: queried in milliseconds
+    sessions, folded, distinct = merged(rows, repeated, parts)
+    counted = {name: per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
+                                                    ("merged", folded))}
+    total, unique, merged_sessions = (int(c.sum()) for c in counted.values())
+    report.duplicates_removed = total - unique
+    report.drop(EXACT_DUPLICATE, total - unique)
+    report.drop(REPEATED_SESSION, unique - merged_sessions)
+    return sessions, counted["parts"].sub(counted["merged"], fill_value=0), written
