@@ -23,11 +23,15 @@ def without_progress_bar(execute) -> None:
 def registered(data, name: str) -> Iterator[ibis.Table]:
     """A DataFrame or Arrow table as an Ibis table while the block runs: a view of it (no copy) in
     a DuckDB database of its own, closed after. (An ``ibis.memtable`` stays registered until the
-    process exits, ibis-project/ibis#11464: a server would keep every table it was ever given.)"""
+    process exits, ibis-project/ibis#11464: a server would keep every table it was ever given.)
+    After an error, the database closes when its last table goes: the error's frames may hold
+    tables Ibis cached there, which drop themselves when they go (from a closed one: an error)."""
     raw = duckdb.connect()
     without_progress_bar(raw.execute)
     try:
         raw.register(name, data)
         yield ibis.duckdb.from_connection(raw).table(name)
-    finally:
-        raw.close()
+    except BaseException:
+        raw.unregister(name)
+        raise
+    raw.close()
