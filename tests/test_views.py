@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import pytest
+from bokeh.core.property.vectorization import Field, Value
 from bokeh.document import Document
+from bokeh.models import Legend
 from helpers import ROOT, sessions
 
 from leak_app import SessionModel
@@ -201,6 +203,28 @@ def test_a_filtered_out_device_keeps_an_empty_funnel_panel(model):
         assert list(frame.layers["bars"]["stage"]) == frame.x == ["Browsed", "Engaged", "Deep\nEngagement",
                                                                   "Converted"]
         assert frame.layers["notes"]["text"].tolist() == ["no sessions match the filters"]
+    finally:
+        model.devices = []
+
+
+def test_the_duration_legend_names_only_the_devices_the_filters_keep(model):
+    """A device filtered out kept its legend line (and an empty line in the plot): the legend read
+    "desktop, mobile" with only desktop drawn. Each legend label is read as the browser reads it:
+    a field names the values of its line's rows."""
+    def legend(figure) -> list[str]:
+        names = []
+        for item in figure.select_one(Legend).items:
+            label = item.label
+            if isinstance(label, Field):
+                names += list(dict.fromkeys(item.renderers[0].data_source.data[label.field]))
+            else:
+                names.append(label.value if isinstance(label, Value) else label)
+        return names
+    options = {"devices": model.param.devices.objects}
+    assert legend(RATES.draw(model.duration_table, **options)) == ["desktop", "mobile"]
+    model.devices = ["desktop"]
+    try:
+        assert legend(RATES.draw(model.duration_table, **options)) == ["desktop"]
     finally:
         model.devices = []
 

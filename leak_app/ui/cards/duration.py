@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import panel as pn
-from bokeh.models import NumeralTickFormatter
+from bokeh.core.properties import field
+from bokeh.models import Legend, LegendItem, NumeralTickFormatter
 
 from .. import texts
 from ..figures import (
@@ -38,15 +39,17 @@ def _buckets(duration: pd.DataFrame) -> list[str]:
 
 
 def rates_frame(duration: pd.DataFrame, devices) -> Frame:
-    """A device's line through its rated buckets, their 95% intervals, and its points (hollow where
-    unrated), in layers named "<device>/<kind>". Every device in ``devices`` has its layers, empty
-    when filtered out, so the plot updates in place as filters change."""
+    """A device's line through its rated buckets (broken at an unrated one), their 95% intervals, and
+    its points (hollow where unrated), in layers named "<device>/<kind>". Every device in ``devices``
+    has its layers, empty when filtered out, so the plot updates in place as filters change."""
     table = labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
     device, rated = table["device"].to_numpy(), table["rated"].to_numpy(dtype=bool)
     layers = {}
     for name in devices:
         shown, unshown = np.flatnonzero((device == name) & rated), np.flatnonzero((device == name) & ~rated)
-        layers |= {f"{name}/line": columns(table, ["bucket", "rate"], shown),
+        mine = np.flatnonzero(device == name)
+        layers |= {f"{name}/line": {"bucket": table["bucket"].to_numpy()[mine], "device": device[mine],
+                                    "rate": np.where(rated[mine], table["rate"].to_numpy()[mine], np.nan)},
                    f"{name}/interval": {"bucket": table["bucket"].to_numpy()[shown],
                                         "lower": table["ci_low"].to_numpy()[shown],
                                         "upper": table["ci_high"].to_numpy()[shown]},
@@ -62,11 +65,13 @@ def rates_figure(frame: Frame):
     plot = new_figure(frame, width=540, height=285, min_border_left=LEFT)
     tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"),
                 ("95% CI", "@interval"), ("Sessions", "@sessions{0,0}"), ("", "@status")]
-    points = []
+    points, legend = [], []
     for device in dict.fromkeys(name.rsplit("/", 1)[0] for name in frame.layers):
         color = device_color(device)
-        plot.line(x="bucket", y="rate", source=source(frame, f"{device}/line"), color=color, line_width=2,
-                  legend_label=device)
+        line = plot.line(x="bucket", y="rate", source=source(frame, f"{device}/line"), color=color,
+                         line_width=2)
+        # named by its line's rows: a device filtered out (no rows) leaves the legend
+        legend.append(LegendItem(label=field("device"), renderers=[line]))
         intervals(plot, source(frame, f"{device}/interval"), "bucket", "lower", "upper", across=False,
                   line_color=color, line_alpha=0.6)
         points += [plot.scatter(x="bucket", y="rate", source=source(frame, f"{device}/{kind}"), color=color,
@@ -74,7 +79,7 @@ def rates_figure(frame: Frame):
     hover(plot, points, tooltips)
     plot.yaxis.update(formatter=percent(), axis_label="conversion rate")
     plot.xaxis.major_label_orientation = BUCKET_ANGLE
-    plot.legend.location = "top_left"
+    plot.add_layout(Legend(items=legend, location="top_left"))
     return plot
 
 
