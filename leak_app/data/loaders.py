@@ -195,13 +195,12 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     if raw.empty:
         raise LoadError(f"{label}: has a header but no data rows")
     layout = detect_layout(list(raw.columns), kind, label, mapping)
-    report = LoadReport(path=label, format=layout.name, rows_read=0, files=files)
+    report = LoadReport(path=label, format=layout.name, rows_read=sum(unreadable.values()), files=files)
     report.drop_all(unreadable)
     if layout is GA4_EVENTS:
         report.format = f"ga4_events_{kind}"
         with registered(ga4.arrow_events(raw), "events") as events:
             return to_canonical(counted_events(events, report).to_pandas()), report
-    report.rows_read = sum(unreadable.values())
     report.absent_columns, report.mapping = layout.absent(raw.columns), layout.mapping()
     report.decimal_comma = sorted(set(layout.numeric()) & set(raw.attrs.get(DECIMAL_COMMA_ATTR, [])))
     report.row_level = layout.rows

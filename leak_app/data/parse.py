@@ -261,7 +261,7 @@ def held(table: ibis.Table) -> ibis.Table:
 def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table
            ) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
     """(sessions, the repeated sessions merged, their distinct rows), as expressions; ``parts``:
-    the repeated sessions' rows, parsed (:func:`parts_of`).
+    the repeated sessions' rows, parsed (:func:`kept_rows`).
 
     Google Analytics splits a session that crosses midnight into rows with the same visitId;
     counting both would inflate sessions and deflate rates. The merged session takes the date and
@@ -279,9 +279,9 @@ def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table
     return sessions, folded, distinct
 
 
-def parts_of(written: ibis.Table, layout: Layout) -> ibis.Table:
-    """The repeated sessions' rows as ``written`` (see :func:`_written`), parsed and kept."""
-    return valid(parsed_rows(written, layout), layout)
+def kept_rows(raw: ibis.Table, layout: Layout) -> ibis.Table:
+    """The rows of ``raw`` that are kept, parsed (:func:`valid` of :func:`parsed_rows`)."""
+    return valid(parsed_rows(raw, layout), layout)
 
 
 def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, raw: ibis.Table | None,
@@ -298,7 +298,7 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, 
         written, parts = None, held(rows.semi_join(repeated, SESSION_KEY))
     else:
         written = _written(raw, layout, repeated)
-        parts = held(parts_of(written, layout))  # a few rows in a hundred: queried in milliseconds
+        parts = held(kept_rows(written, layout))  # a few rows in a hundred: queried in milliseconds
     sessions, folded, distinct = merged(rows, repeated, parts)
     counted = {name: per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
                                                     ("merged", folded))}

@@ -285,7 +285,7 @@ def as_arrow(frame: pd.DataFrame, row: str) -> pa.Table:
             array = pa.array(values, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             array = None
-        nested = array is not None and pa.types.is_nested(array.type)
-        columns[name] = array if array is not None and not nested else pa.array(
-            [text_cell(v) for v in values], pa.string())
+        if array is None or pa.types.is_nested(array.type):
+            array = pa.array([text_cell(v) for v in values], pa.string())
+        columns[name] = array
     return pa.table(columns)

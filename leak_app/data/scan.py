@@ -28,7 +28,7 @@ from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import GA4_EVENTS, Layout, detect_layout, recognised
-from .parse import FILE, counted_events, merged, parse_sessions, parsed_rows, parts_of, valid
+from .parse import FILE, counted_events, kept_rows, merged, parse_sessions
 from .readers import (
     DECIMAL_COMMA,
     GZIP_MAGIC,
@@ -186,11 +186,11 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
             # another scan may evict them while these sessions are in use (a cube rebuilt for new
             # settings reads them again)
             held = pq.read_table(cached / "repeated.parquet")
-            rows = valid(parsed_rows(raw, layout), layout)
+            rows = kept_rows(raw, layout)
             if not held.num_rows:
                 return rows, known
             written = ibis.memtable(pq.read_table(cached / "parts.parquet"))
-            return merged(rows, ibis.memtable(held), parts_of(written, layout))[0], known
+            return merged(rows, ibis.memtable(held), kept_rows(written, layout))[0], known
     except OSError:
         pass
     _refuse_bombs(files, label)

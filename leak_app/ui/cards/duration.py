@@ -45,11 +45,11 @@ def rates_frame(duration: pd.DataFrame, devices) -> Frame:
     table = labelled(duration).assign(bucket=lambda t: t["bucket"].astype(str))
     device, rated = table["device"].to_numpy(), table["rated"].to_numpy(dtype=bool)
     layers = {}
+    rated_rate = np.where(rated, table["rate"].to_numpy(dtype=float), np.nan)
     for name in devices:
-        shown, unshown = np.flatnonzero((device == name) & rated), np.flatnonzero((device == name) & ~rated)
-        mine = np.flatnonzero(device == name)
-        layers |= {f"{name}/line": {"bucket": table["bucket"].to_numpy()[mine], "device": device[mine],
-                                    "rate": np.where(rated[mine], table["rate"].to_numpy()[mine], np.nan)},
+        mine = device == name
+        shown, unshown = np.flatnonzero(mine & rated), np.flatnonzero(mine & ~rated)
+        layers |= {f"{name}/line": columns(table, ["bucket", "device"], mine) | {"rate": rated_rate[mine]},
                    f"{name}/interval": {"bucket": table["bucket"].to_numpy()[shown],
                                         "lower": table["ci_low"].to_numpy()[shown],
                                         "upper": table["ci_high"].to_numpy()[shown]},
