@@ -2,18 +2,11 @@
 in place when they change, and able to say what the PNG export renders of it."""
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import ClassVar
 
 import panel as pn
 import param
-
-# Panel's HTML model, not the public pane: with Panel 1.9.4 a pane in the template sends its design's
-# stylesheets again on its first change (4 sheets drawn, 7 sent), which the page then walks its model
-# graph for (test_views' test_a_filter_change_sends_data_only fails with the pane). No upstream issue
-# found to name yet.
-from panel.models.markup import HTML as HTMLModel
 
 from ...analysis.model import SessionModel
 from ..live_plot import LivePlot
@@ -71,35 +64,46 @@ class View(pn.viewable.Viewer):
 class Text:
     """A text of the model's outputs (escaped HTML from a view function), replaced on a change.
 
-    A Panel HTML model whose text is replaced: a Panel HTML pane sends its stylesheets again
-    with each text, which makes the page walk its whole model graph, and a Bokeh Div lays out
-    the whole page again on each text, where this one does not. The style is on the model, for
-    plain layouts (the exported file, notebooks), and on the pane, whose stylesheets a
-    template's design puts in place of the model's.
+    An HTML pane of the base ``Design`` (no theme stylesheets): a template gives a pane without a
+    design of its own the stylesheets of a component inside it, and Panel 1.9.4 (``HTMLBasePane``)
+    sends each new text with all the pane's properties, the stylesheets among them as for a
+    component standing alone (four sheets drawn, seven sent), which makes the page walk its whole
+    model graph on a session's first click. A pane with a design of its own keeps the same sheets:
+    only the text is sent. A Bokeh Div would lay out the whole page again on each text.
     """
 
-    def __init__(self, model: SessionModel, view: Callable[..., str], outputs: tuple[str, ...], **style):
+    MARGIN = 10  # room around the text inside a card
+
+    def __init__(self, model: SessionModel, view: Callable[..., str], outputs: tuple[str, ...],
+                 margin: int | tuple[int, ...] = MARGIN, **style):
         self.model, self.view, self.outputs = model, view, outputs
-        self.html = HTMLModel(text=self._text(), sizing_mode="stretch_width", stylesheets=[CSS],
-                              disable_math=True, run_scripts=False, **style)
-        self.pane = pn.pane.Bokeh(self.html, stylesheets=[CSS], sizing_mode="stretch_width")
+        self.pane = pn.pane.HTML(design=pn.theme.Design, stylesheets=[CSS], sizing_mode="stretch_width",
+                                 margin=margin, **style)
+        self.show()
 
     def _text(self) -> str:
-        """The view's HTML, escaped once more: the model shows its text unescaped."""
-        return html.escape(self.view(*(getattr(self.model, output) for output in self.outputs)))
+        return self.view(*(getattr(self.model, output) for output in self.outputs))
+
+    @property
+    def text(self) -> str:
+        """The HTML shown ("" when the view has nothing to say)."""
+        return self.pane.object
 
     def show(self) -> None:
-        self.html.text = self._text()
+        """The view's text; no room taken when it has nothing to say."""
+        text = self._text()
+        self.pane.param.update(object=text, visible=bool(text))
 
 
 class TextView(View):
     """A view that is one text."""
 
     text: ClassVar[Callable[..., str]]
+    margin: ClassVar[int | tuple[int, ...]] = Text.MARGIN
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._text = Text(self.model, type(self).text, self.shows)
+        self._text = Text(self.model, type(self).text, self.shows, margin=self.margin)
 
     def draw(self) -> None:
         self._text.show()

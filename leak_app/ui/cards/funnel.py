@@ -96,7 +96,7 @@ class Funnel(View):
         self._panels = [LivePlot(self.model, FUNNEL, ["funnel_table"], options=_funnel_of(device))
                         for device in self.model.param.devices.objects]
         self.row.objects = [plot.pane for plot in self._panels]
-        self.row.visible = not self.needs.html.text
+        self.row.visible = not self.needs.text
 
     def draw(self) -> None:
         self.needs.show()

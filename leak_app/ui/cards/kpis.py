@@ -11,6 +11,7 @@ from .base import TextView
 class Kpis(TextView):
     shows = ("kpis",)
     text = texts.kpi_cards_html
+    margin = (5, 5, 15, 5)  # in line with the cards under it (5 pixels in, 20 apart)
 
     @classmethod
     def figures(cls, model) -> dict:
