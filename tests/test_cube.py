@@ -1,11 +1,16 @@
 """The cube itself: cells, day ranges and the days that have sessions, by hand."""
 from __future__ import annotations
 
+import errno
+import os
+
 import numpy as np
 import pytest
 from helpers import sessions
 
-from leak_app.analysis.cube import CellSettings, build_cube
+from leak_app.analysis import cube as cube_module
+from leak_app.analysis.cube import KEPT_PREFIXES, CellSettings, build_cube
+from leak_app.data.files import kept_scan
 from leak_app.data.sources import session_table
 
 ROWS = [("desktop", "France", "google", 2, 0, 0, "2026-01-03"),
@@ -14,13 +19,21 @@ ROWS = [("desktop", "France", "google", 2, 0, 0, "2026-01-03"),
         ("desktop", "France", "google", 2, 5, 0, "2026-01-10")]
 
 
-@pytest.fixture(scope="module", params=["prefix sums", "rows by day"])
+SETTINGS = CellSettings(duration_edges=(10, 60))
+
+
+@pytest.fixture(scope="module", params=["prefix sums", "rows by day", "prefix sums kept"])
 def cube(request):
-    """The same cube held both ways: as prefix sums, and as rows when prefix sums would be too wide."""
+    """The same cube held three ways: as prefix sums, as rows when prefix sums would be too wide, and
+    as prefix sums read back from the files a scanned file's first start kept."""
     with pytest.MonkeyPatch.context() as patch, session_table(sessions(ROWS)) as table:
         if request.param == "rows by day":
             patch.setenv("LEAK_APP_CUBE_PREFIX_BYTES", "0")
-        built = build_cube(table, CellSettings(duration_edges=(10, 60)))
+        key = "cube-fixture" if request.param == "prefix sums kept" else ""
+        built = build_cube(table, SETTINGS, cache_key=key)
+        if key:
+            built = build_cube(table, SETTINGS, cache_key=key)
+            assert isinstance(built.store.prefix, np.memmap)
     assert type(built.store).__name__ == ("DayRows" if request.param == "rows by day" else "DayPrefix")
     return built
 
@@ -51,3 +64,78 @@ def test_active_days_follow_the_kept_cells(cube):
     spain = np.array([country == "Spain" for country in countries])
     assert cube.active_days(spain, 0, 7) == (7, 7)
     assert cube.active_days(~spain, 0, 7) == (0, 7)
+
+
+def _same(cube, other) -> None:
+    assert (cube.first_day, cube.days, cube.labels, cube.design_effect) == (
+        other.first_day, other.days, other.labels, other.design_effect)
+    assert cube.codes.keys() == other.codes.keys()
+    assert all(np.array_equal(cube.codes[d], other.codes[d]) for d in cube.codes)
+    assert np.array_equal(cube.store.prefix, other.store.prefix)
+
+
+def test_a_second_start_maps_the_kept_cube_from_its_file(monkeypatch):
+    """A scanned file's cube is kept on disk whole: the next start reads neither the query's result
+    nor sums anything (at 10 million sessions 0.7 s against 3.7 s); its prefix sums are mapped
+    read-only from the file, shared by every process on it, and hold what the first start built."""
+    with session_table(sessions(ROWS)) as table:
+        built = build_cube(table, SETTINGS, cache_key="mapped")
+        expected = np.array(built.store.prefix)
+
+        def refuse(*args):
+            raise AssertionError("the query's result was read again")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(cube_module, "_query_result", refuse)
+            kept = build_cube(table, SETTINGS, cache_key="mapped")
+        _same(kept, built)
+        prefix = kept.store.prefix
+        assert isinstance(prefix, np.memmap) and not prefix.flags.writeable
+        assert os.path.dirname(prefix.filename) == str(kept_scan("mapped"))
+        folder = kept_scan("mapped")
+        [json_file] = folder.glob("cube-*.json")
+        with open(json_file.with_suffix(".npy"), "r+b") as file:  # a kept file cut short: built again
+            file.truncate(200)
+        del kept, prefix
+        again = build_cube(table, SETTINGS, cache_key="mapped")
+        assert np.array_equal(again.store.prefix, expected)
+        json_file.unlink()  # no mark that the cube was kept whole: built again
+        assert np.array_equal(build_cube(table, SETTINGS, cache_key="mapped").store.prefix, expected)
+
+
+def test_a_disk_without_room_for_the_kept_cube_costs_only_the_keeping(monkeypatch):
+    """The prefix sums' file has its space reserved before any page is written (a mapped page the
+    disk has no room for kills the process): without room, the cube is built in memory, the same,
+    and nothing half written is left."""
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with session_table(sessions(ROWS)) as table:
+        built = build_cube(table, SETTINGS, cache_key="full-disk")
+        reference = build_cube(table, SETTINGS)
+    assert not isinstance(built.store.prefix, np.memmap)
+    _same(built, reference)
+    assert not [*kept_scan("full-disk").glob("cube-*.npy"), *kept_scan("full-disk").glob("*.json")]
+
+
+def test_the_cache_keeps_the_prefix_sums_of_the_latest_cubes_only(monkeypatch, tmp_path):
+    """Each file and settings' cube has its own prefix sums' file (hundreds of MB at 10 million
+    sessions; an upload is a new file each time): the cache keeps the latest KEPT_PREFIXES of
+    them, across scans, and removes the older ones whole (their query results stay)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = []
+    with session_table(sessions(ROWS)) as table:
+        for key, edges in [("a", 10), ("b", 10), ("a", 20), ("b", 30), ("a", 40)]:
+            settings = CellSettings(duration_edges=(edges, 60))
+            build_cube(table, settings, cache_key=key)
+            built.append((key, cube_module.kept_path(key, settings).name))
+            os.utime(kept_scan(key) / f"{built[-1][1]}.json", (len(built), len(built)))  # in order
+
+    def kept(pattern):
+        files = tmp_path.glob(f"leak_app/scans/*/{pattern}")
+        return sorted((p.parent.name, p.name.split(".")[0]) for p in files)
+
+    assert kept("cube-*.json") == kept("cube-*.cells.npy") == sorted(built[-KEPT_PREFIXES:])
+    assert len(kept("cube-*.npy")) == 2 * KEPT_PREFIXES  # the prefix sums and the cells' codes
+    assert len(kept("cube-*.parquet")) == len(built)
