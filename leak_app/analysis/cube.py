@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from numpy.lib.format import open_memmap
 from scipy import sparse
 
 from ..data.files import kept_scan, replaced
@@ -126,11 +125,12 @@ class DayPrefix:
         self.prefix = prefix
         self.sessions, self.conversions = self.prefix[0], self.prefix[1]
 
-    @staticmethod
-    def summed(day: np.ndarray, cell: np.ndarray, values: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """``out`` (zeros: days + 1 by cells for each measure) holding the prefix sums of the rows."""
-        out[:, day + 1, cell] = values.T
-        return np.cumsum(out, axis=1, out=out)
+    @classmethod
+    def of_rows(cls, day: np.ndarray, cell: np.ndarray, values: np.ndarray, days: int, cells: int
+                ) -> DayPrefix:
+        prefix = np.zeros((len(MEASURES), days + 1, cells))
+        prefix[:, day + 1, cell] = values.T
+        return cls(np.cumsum(prefix, axis=1, out=prefix))
 
     def totals(self, first: int, last: int, cells: np.ndarray | None) -> np.ndarray:
         if cells is None:
@@ -438,10 +438,9 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     limit = int(os.environ.get("LEAK_APP_CUBE_PREFIX_BYTES", str(PREFIX_LIMIT_BYTES)))
     wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 2) * 8 > limit
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
-    store = (DayRows(day, cell, values, days, len(cell_keys)) if wide else
-             DayPrefix(_prefix_sums(day, cell, values, (len(MEASURES), days + 1, len(cell_keys)), kept)))
+    store = (DayRows if wide else DayPrefix.of_rows)(day, cell, values, days, len(cell_keys))
     cube = Cube(pd.Timestamp(first), days, labels, cell_codes, store, effect)
-    if isinstance(getattr(store, "prefix", None), np.memmap):
+    if kept is not None and not wide:
         _keep_cube(kept, cube)
     return cube
 
@@ -451,30 +450,13 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
 KEPT_PREFIXES = 3
 
 
-def _prefix_sums(day: np.ndarray, cell: np.ndarray, values: np.ndarray, size: tuple[int, ...],
-                 kept: Path | None) -> np.ndarray:
-    """The prefix sums of the rows; a scanned file's are written to a file kept for the next start
-    (which maps it instead of summing), through memory mapped from that file: here that costs less
-    than fresh memory (1.4 s against 2.3 s for 620 MB). The file's disk space is reserved first: a
-    mapped page the disk has no room for kills the process (SIGBUS), where a write fails with an
-    error; without room (or an empty cube, a folder that cannot be written) they are summed in memory."""
-    if kept is not None:
-        try:
-            with replaced(kept.with_suffix(".npy")) as temporary:
-                prefix = open_memmap(temporary, mode="w+", dtype="float64", shape=size)
-                with open(temporary, "r+b") as file:
-                    os.posix_fallocate(file.fileno(), 0, os.fstat(file.fileno()).st_size)
-                DayPrefix.summed(day, cell, values, prefix).flush()
-            return prefix
-        except (OSError, ValueError):
-            pass
-    return DayPrefix.summed(day, cell, values, np.zeros(size))
-
-
 def _keep_cube(kept: Path, cube: Cube) -> None:
-    """Keep what a cube holds beside its prefix sums' file, written last (it marks the cube kept),
-    and remove the files of older cubes beyond KEPT_PREFIXES (a process that maps one keeps it)."""
+    """Keep a cube whole for the next start on its file: its prefix sums (which that start maps
+    instead of summing them), its cells' codes, and its labels and days, written last (they mark it
+    kept); remove the files of older cubes beyond KEPT_PREFIXES (a process that maps one keeps it)."""
     try:
+        with replaced(kept.with_suffix(".npy")) as temporary, open(temporary, "wb") as file:
+            np.save(file, cube.store.prefix)
         with replaced(kept.with_suffix(".cells.npy")) as temporary, open(temporary, "wb") as file:
             np.save(file, np.array([cube.codes[d] for d in CELL_DIMENSIONS], dtype="int64"))
         with replaced(kept.with_suffix(".json")) as temporary:
