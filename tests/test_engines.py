@@ -5,7 +5,11 @@ Each must give the tables the in-memory path gives, filter after filter.
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -325,6 +329,31 @@ def test_a_second_start_on_an_unchanged_file_runs_no_query(demo, tmp_path, monke
         assert third.duration_table["sessions"].sum() == first.load_report["sessions"]
     messy_csv(demo.iloc[:-100], path)  # the file changed: scanned again
     assert SessionModel(**_scanned(path)).load_report["rows_read"] == first.load_report["rows_read"] - 100
+
+
+def test_servers_starting_together_on_one_file_both_start_and_keep_it_whole(demo, tmp_path):
+    """Two processes starting at once on one scanned file both write its kept scan and cube (each
+    file written beside its place and renamed over it whole, so neither reads half of the other's):
+    both start with the same figures, and a third maps the cube they kept."""
+    path = tmp_path / "sessions.csv"
+    messy_csv(demo, path)
+    code = ("import json, sys; from leak_app import SessionModel; m = SessionModel.from_path(sys.argv[1]); "
+            "print(json.dumps({'format': m.load_report['format'], 'kept': type(m.cube.store.prefix).__name__,"
+            " 'kpis': {k: float(v) for k, v in m.kpis.items()}}))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "LEAK_APP_SCAN_FROM_BYTES": "0"}
+
+    def started() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", code, str(path)], env=env, cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    together = [started(), started()]
+    first, second = (json.loads(process.communicate(timeout=300)[0]) for process in together)
+    assert [process.returncode for process in together] == [0, 0]
+    third = json.loads(started().communicate(timeout=300)[0])
+    assert first["format"].endswith("_scan") and first["kpis"] == second["kpis"] == third["kpis"]
+    assert third["kept"] == "memmap"
+    assert third["kpis"]["sessions"] == SessionModel(**_scanned(path)).kpis["sessions"]
 
 
 def test_the_sessions_of_a_kept_scan_outlive_its_eviction(demo, tmp_path):
