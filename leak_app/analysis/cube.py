@@ -403,8 +403,8 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
 
     ``sessions``: how many the table has, where known (else counted: the sample of visitors
     for the design effect depends on it). ``cache_key``: a scanned file's (see
-    :func:`leak_app.data.scan.scan_key`): the query's result is kept on disk under it, for the next
-    start on the same file.
+    :func:`leak_app.data.scan.scan_key`): the query's result, and the cube whole where it is held as
+    prefix sums, are kept on disk under it for the next start on the same file, which reads them back.
     """
     kept = kept_path(cache_key, settings) if cache_key else None
     if kept is not None and (cube := _kept_cube(kept)) is not None:
@@ -455,10 +455,10 @@ def _keep_cube(kept: Path, cube: Cube) -> None:
     instead of summing them), its cells' codes, and its labels and days, written last (they mark it
     kept); remove the files of older cubes beyond KEPT_PREFIXES (a process that maps one keeps it)."""
     try:
-        with replaced(kept.with_suffix(".npy")) as temporary, open(temporary, "wb") as file:
-            np.save(file, cube.store.prefix)
-        with replaced(kept.with_suffix(".cells.npy")) as temporary, open(temporary, "wb") as file:
-            np.save(file, np.array([cube.codes[d] for d in CELL_DIMENSIONS], dtype="int64"))
+        codes = np.array([cube.codes[d] for d in CELL_DIMENSIONS], dtype="int64")
+        for suffix, array in ((".npy", cube.store.prefix), (".cells.npy", codes)):
+            with replaced(kept.with_suffix(suffix)) as temporary, open(temporary, "wb") as file:
+                np.save(file, array)
         with replaced(kept.with_suffix(".json")) as temporary:
             temporary.write_text(json.dumps({"first_day": cube.first_day.isoformat(), "days": cube.days,
                                              "labels": cube.labels, "design_effect": cube.design_effect}))
