@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -103,6 +104,39 @@ def test_a_second_start_maps_the_kept_cube_from_its_file(monkeypatch):
         assert np.array_equal(build_cube(table, SETTINGS, cache_key="mapped").store.prefix, expected)
 
 
+def test_a_start_does_not_wait_for_its_cube_to_be_kept(monkeypatch):
+    """The kept cube is written in the background once the cube is built (600 MB at 10 million
+    sessions took 1.5 s of the start); another build of the same file in this process waits for it
+    and maps it, rather than building it again."""
+    release, writing = threading.Event(), threading.Event()
+    write = cube_module._keep_cube
+
+    def held_back(*args):
+        writing.set()
+        assert release.wait(10), "the start waited for its cube to be written"
+        write(*args)
+
+    monkeypatch.setattr(cube_module, "_keep_cube", held_back)
+    with session_table(sessions(ROWS)) as table:
+        built = build_cube(table, SETTINGS, cache_key="background")
+        assert writing.wait(10) and not built.keeping.done()
+        assert not list(kept_scan("background").glob("cube-*.json"))
+        second: list = []
+
+        def build_again():
+            second.append(build_cube(table, SETTINGS, cache_key="background"))
+
+        waiting = threading.Thread(target=build_again)
+        waiting.start()
+        waiting.join(0.5)
+        assert not second  # waits for the writing
+        release.set()
+        waiting.join(10)
+    built.keeping.result()
+    assert isinstance(second[0].store.prefix, np.memmap)
+    _same(second[0], built)
+
+
 def test_a_disk_without_room_for_the_kept_cube_costs_only_the_keeping(monkeypatch):
     """Without room for the kept cube's files, the cube is built as ever, in memory, and nothing half
     written is left (each file is written beside its place and renamed into it whole)."""
@@ -113,6 +147,7 @@ def test_a_disk_without_room_for_the_kept_cube_costs_only_the_keeping(monkeypatc
     with session_table(sessions(ROWS)) as table:
         built = build_cube(table, SETTINGS, cache_key="full-disk")
         reference = build_cube(table, SETTINGS)
+    built.keeping.result()
     assert not isinstance(built.store.prefix, np.memmap)
     _same(built, reference)
     only_the_query = kept_path("full-disk", SETTINGS).with_suffix(".parquet")
@@ -128,7 +163,7 @@ def test_the_cache_keeps_the_prefix_sums_of_the_latest_cubes_only(monkeypatch, t
     with session_table(sessions(ROWS)) as table:
         for key, edges in [("a", 10), ("b", 10), ("a", 20), ("b", 30), ("a", 40)]:
             settings = CellSettings(duration_edges=(edges, 60))
-            build_cube(table, settings, cache_key=key)
+            build_cube(table, settings, cache_key=key).keeping.result()
             built.append((key, kept_path(key, settings).name))
             os.utime(kept_scan(key) / f"{built[-1][1]}.json", (len(built), len(built)))  # in order
 

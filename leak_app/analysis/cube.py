@@ -15,7 +15,9 @@ import hashlib
 import itertools
 import json
 import os
+import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,6 +221,8 @@ class Cube:
     summing: sparse.csc_matrix = field(init=False)
     offsets: dict = field(init=False)  # grouping -> its first row in ``summing``
     dtypes: dict = field(init=False)  # dimension -> its categorical dtype
+    #: Where it is being kept on disk for the next start (see :func:`build_cube`): done when written.
+    keeping: Future | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         self.dtypes = {dim: pd.CategoricalDtype(labels, ordered=dim in ("bucket", "stage"))
@@ -404,14 +408,18 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     ``sessions``: how many the table has, where known (else counted: the sample of visitors
     for the design effect depends on it). ``cache_key``: a scanned file's (see
     :func:`leak_app.data.scan.scan_key`): the query's result, and the cube whole where it is held as
-    prefix sums, are kept on disk under it for the next start on the same file, which reads them back.
+    prefix sums, are kept on disk under it for the next start on the same file, which reads them back;
+    they are written in the background (``Cube.keeping``), and a build of the same file in this
+    process meanwhile waits for them.
     """
     kept = kept_path(cache_key, settings) if cache_key else None
-    if kept is not None and (cube := _kept_cube(kept)) is not None:
-        return cube
+    if kept is not None:
+        _written(kept)
+        if (cube := _kept_cube(kept)) is not None:
+            return cube
     if sessions is None and "visitor_id" in table.columns:
         sessions = int(table.count().to_pyarrow().as_py())
-    result = _query_result(table, settings, sessions or 0, kept)
+    result, queried = _query_result(table, settings, sessions or 0, kept)
     labels, codes = {}, []
     for name in TEXT:
         code, labels[name] = _encoded(result[name])
@@ -440,14 +448,57 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
     store = (DayRows if wide else DayPrefix.of_rows)(day, cell, values, days, len(cell_keys))
     cube = Cube(pd.Timestamp(first), days, labels, cell_codes, store, effect)
-    if kept is not None and not wide:
-        _keep_cube(kept, cube)
+    if kept is not None:
+        cube.keeping = _keep(kept, result if queried else None, None if wide else cube)
     return cube
 
 
 #: Cubes kept whole, across every kept scan (each file and settings has its own prefix sums' file,
 #: hundreds of MB at 10 million sessions, and each upload is a new file): the oldest are removed.
 KEPT_PREFIXES = 3
+
+
+#: Writes what is kept for the next start once this one is ready (600 MB of prefix sums at 10 million
+#: sessions took 1.5 s of the start): one file at a time, finished before the process exits
+#: (``concurrent.futures`` joins its workers then). Path -> its writing, while it runs.
+_KEEPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-cube")
+_writing: dict[Path, Future] = {}
+_writing_lock = threading.Lock()
+
+
+def _keep(kept: Path, result: pa.Table | None, cube: Cube | None) -> Future:
+    """Keep, in the background, the query's ``result`` (None: read from the kept file) and the cube
+    whole (None: too wide for prefix sums, rebuilt from its result)."""
+    def write():
+        try:
+            if result is not None:
+                _keep_result(kept, result)
+            if cube is not None:
+                _keep_cube(kept, cube)
+        finally:
+            with _writing_lock:
+                _writing.pop(kept, None)
+
+    with _writing_lock:
+        _writing[kept] = future = _KEEPER.submit(write)
+    return future
+
+
+def _written(kept: Path) -> None:
+    """Wait for this process' writing of what is kept at ``kept``, if it is under way: reading it
+    then costs less than building it again."""
+    with _writing_lock:
+        future = _writing.get(kept)
+    if future is not None:
+        future.result()
+
+
+def _keep_result(kept: Path, result: pa.Table) -> None:
+    try:
+        with replaced(kept.with_suffix(".parquet")) as temporary:
+            pq.write_table(result, temporary)
+    except OSError:
+        pass  # a folder that cannot be written only costs the query again
 
 
 def _keep_cube(kept: Path, cube: Cube) -> None:
@@ -490,22 +541,16 @@ def kept_path(cache_key: str, settings: CellSettings) -> Path:
     return kept_scan(cache_key) / f"cube-{hashlib.sha256(repr(settings).encode()).hexdigest()[:16]}"
 
 
-def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, kept: Path | None) -> pa.Table:
-    """The cube query's result, from the cache folder where it was kept for this file and settings."""
-    if kept is None:
-        return cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
-    kept = kept.with_suffix(".parquet")
-    try:
-        return pq.read_table(kept)
-    except OSError:  # not kept yet (or removed meanwhile)
-        pass
-    result = cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow()
-    try:
-        with replaced(kept) as temporary:
-            pq.write_table(result, temporary)
-    except OSError:
-        pass  # a folder that cannot be written only costs the query again
-    return result
+def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, kept: Path | None
+                  ) -> tuple[pa.Table, bool]:
+    """The cube query's result, from the cache folder where it was kept for this file and settings,
+    and whether the query ran (its result is not kept yet)."""
+    if kept is not None:
+        try:
+            return pq.read_table(kept.with_suffix(".parquet")), False
+        except OSError:  # not kept yet (or removed meanwhile)
+            pass
+    return cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow(), True
 
 
 def _design_effect(visitor: pa.ChunkedArray, text_codes: list, shape: tuple, values: np.ndarray) -> float:
