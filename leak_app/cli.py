@@ -40,10 +40,12 @@ def _table(args) -> tuple[str, str] | None:
 
 
 def _model(path, args, **params):
-    from .analysis.model import SessionModel
+    from .analysis.cube import CellSettings
+    from .analysis.model import SessionModel, opened_with_cube
     from .data.sources import data_path, open_data
 
-    sessions, report = open_data(Path(path or data_path()), _mapping(args), _table(args))
+    sessions, report = opened_with_cube(open_data, CellSettings(), Path(path or data_path()), _mapping(args),
+                                        _table(args))
     return SessionModel(sessions=sessions, load_report=report.to_dict(), **params)
 
 

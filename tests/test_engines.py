@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT, settled
@@ -23,7 +24,10 @@ from naive import assert_same_tables
 FIXTURES = ROOT / "tests" / "fixtures"
 
 from leak_app import LoadError, SessionModel, load_sessions
-from leak_app.analysis.cube import duration_labels
+from leak_app.analysis import clustering, simulation
+from leak_app.analysis import cube as cube_module
+from leak_app.analysis.cube import CellSettings, ScanGrouping, build_cube, duration_labels
+from leak_app.data import sources
 from leak_app.data.demo import generate_sessions
 from leak_app.data.files import kept_scan
 from leak_app.data.loaders import read_mapping
@@ -433,3 +437,107 @@ with session_table(pd.DataFrame({"visitor_id": ["1"]})) as table:
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def split_at_midnight(demo, path) -> None:
+    """Sessions whose one (the 4th) is split at midnight, its later part written first, on another
+    device and in a country no other session has."""
+    rows = demo.head(20).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    later = rows.iloc[[3]].assign(date="2026-08-21", device="mobile", country="Ruritania", pageviews=2,
+                                  duration=40, transactions=0, revenue=0.0)
+    earlier = rows.iloc[[3]].assign(date="2026-08-20", device="desktop", country="Japan", pageviews=4,
+                                    duration=300, transactions=1, revenue=25.0)
+    pd.concat([rows.drop(index=rows.index[3]), later, earlier]).to_csv(path, index=False)
+
+
+def grouped_and_queried(path, **options):
+    """The cube a scan grouped in its pass that counts the rows, the cube query's over the sessions it
+    returned, and the scan's grouping."""
+    settings = CellSettings()
+    grouping = ScanGrouping(settings)
+    sessions, report = scan_sessions(path, grouping=grouping, **options)
+    assert grouping.result is not None
+    return (build_cube(sessions, settings, report.sessions, grouped=grouping.result),
+            build_cube(sessions, settings, report.sessions), grouping)
+
+
+def assert_same_cube(cube, other) -> None:
+    assert (cube.first_day, cube.days, cube.labels) == (other.first_day, other.days, other.labels)
+    assert all(np.array_equal(cube.codes[d], other.codes[d]) for d in cube.codes)
+    np.testing.assert_allclose(cube.store.prefix, other.store.prefix, rtol=1e-12, atol=1e-9)
+    assert cube.design_effect == pytest.approx(other.design_effect, rel=1e-9)
+
+
+@pytest.mark.parametrize("case", ["messy csv", "split at midnight", "two files", "parquet", "ga360 sample"])
+def test_the_cube_grouped_in_the_scans_counting_pass_is_the_cube_querys(demo, tmp_path, case, request):
+    """A cold start groups a scanned file's cube in the pass that counts its rows for the load
+    report: the same cube as the query over its sessions, with rows dropped (with every reason),
+    exact duplicates, sessions split at midnight (the later part, with a label no other session has,
+    taken back), several files, and the real GA 360 sample."""
+    path = tmp_path / "sessions.csv"
+    if case == "messy csv":
+        messy_csv(demo, path)
+    elif case == "split at midnight":
+        split_at_midnight(demo, path)
+    elif case == "two files":
+        path = tmp_path / "days"
+        path.mkdir()
+        messy_csv(demo.iloc[:10_000], path / "a.csv")
+        messy_csv(demo.iloc[10_000:].reset_index(drop=True), path / "b.csv")
+    elif case == "parquet":
+        path = tmp_path / "sessions.parquet"
+        demo.to_parquet(path)
+    else:
+        path = request.getfixturevalue("ga_raw")
+    files = sorted(path.glob("*.csv")) if path.is_dir() else None
+    grouped, queried, _ = grouped_and_queried(path, files=files)
+    assert_same_cube(grouped, queried)
+    if case == "split at midnight":
+        assert "Ruritania" not in grouped.labels["country"]
+
+
+def test_the_scans_sample_of_visitors_is_narrowed_to_the_sessions_one(demo, tmp_path, monkeypatch):
+    """The counting pass samples visitors before the sessions are counted, among the fewest the file
+    can hold (a quarter of what a CSV's first lines foretell), then keeps the sample the sessions'
+    count gives: the design effect is the cube query's, on the same visitors."""
+    monkeypatch.setattr(clustering, "SAMPLE_SESSIONS", 2_000)
+    path = tmp_path / "sessions.csv"
+    messy_csv(simulation.planted_sessions(1, repeat=4.0).drop(columns="true_rate"), path)
+    grouped, queried, grouping = grouped_and_queried(path)
+    assert grouping.step < clustering.sample_step(60_000) == 32
+    assert_same_cube(grouped, queried)
+    assert grouped.design_effect > 1.05
+
+
+def test_a_scan_that_sampled_too_few_visitors_leaves_the_cube_to_its_query(demo, tmp_path, monkeypatch):
+    """Fewer sessions than the scan foresaw (most rows dropped): its sample of visitors is too sparse
+    for their count, so it groups no cube and the cube query builds it."""
+    monkeypatch.setattr(clustering, "SAMPLE_SESSIONS", 50)
+    rows = demo.astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    rows.loc[rows.index[1_000:], "date"] = "1900-01-01"  # implausible: dropped
+    path = tmp_path / "sessions.csv"
+    rows.to_csv(path, index=False)
+    grouping = ScanGrouping(CellSettings())
+    scan_sessions(path, grouping=grouping)
+    assert grouping.result is None
+    monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)
+    model = SessionModel.from_path(path)
+    assert model.kpis["sessions"] == 1_000
+
+
+def test_a_cold_start_reads_a_scanned_file_twice_not_three_times(demo, tmp_path, monkeypatch):
+    """The cube of a scanned file's first start comes from the pass that counts its rows: no cube
+    query runs (a third pass over the file: 4-5 s of a 10 million session start), and the model shows
+    the tables of the file loaded in memory."""
+    monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)
+    path = tmp_path / "sessions.csv"
+    messy_csv(demo, path)
+
+    def refuse(*args):
+        raise AssertionError("the cube query ran")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cube_module, "_query_result", refuse)
+        scanned = SessionModel.from_path(path)
+    assert isinstance(scanned.sessions, ibis.Table)
+    assert_same_under_filters(scanned, SessionModel(sessions=load_sessions(path)[0]))

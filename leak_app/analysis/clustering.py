@@ -34,14 +34,22 @@ SAMPLE_SESSIONS = 200_000
 UPPER_Z = 1.6448536269514722
 
 
+def sample_step(sessions: int) -> int:
+    """One visitor in how many is sampled among ``sessions``: the least power of two that samples at most
+    about SAMPLE_SESSIONS. A power of two, so that a sample taken at a finer step, before the sessions
+    are counted (a scan's first pass, :class:`.cube.ScanGrouping`), holds this one exactly."""
+    return 1 << max(0, math.ceil(math.log2(max(sessions, 1) / SAMPLE_SESSIONS)))
+
+
 def visitor_key(table: ibis.Table, sessions: int) -> ibis.Value | None:
-    """A hash of the visitor id of the sessions whose visitors are sampled, null for the others and
-    for sessions with no visitor id (empty or "(not set)"); None when the table has no visitor column."""
+    """A hash of the visitor id of the sessions whose visitors are sampled (among ``sessions``:
+    :func:`sample_step`), null for the others and for sessions with no visitor id (empty or
+    "(not set)"); None when the table has no visitor column."""
     if "visitor_id" not in table.columns:
         return None
     visitor = table.visitor_id  # as written: trimming ten million ids costs seconds
     key = visitor.hash()  # a number groups faster than text (64 bits: no two visitors alike in practice)
-    step = max(1, math.ceil(sessions / SAMPLE_SESSIONS))
+    step = sample_step(sessions)
     sampled = visitor.notnull() & ~visitor.isin(["", NOT_SET]) & (key % step == 0)
     return ibis.ifelse(sampled, key, ibis.null("int64"))
 

@@ -31,7 +31,7 @@ from scipy import sparse
 
 from ..data.files import kept_scan, replaced
 from ..data.schema import TEXT
-from .clustering import design_effect, visitor_key
+from .clustering import design_effect, sample_step, visitor_key
 
 MEASURES = ("sessions", "conversions", "transactions", "revenue")
 CELL_DIMENSIONS = (*TEXT, "bucket", "stage")
@@ -70,6 +70,13 @@ class CellSettings:
 NO_DURATION = "no duration (single page)"
 
 
+def _negated(table: pa.Table) -> pa.Table:
+    """The grouped rows with every measure negated: taken back from sums."""
+    for name in MEASURES:
+        table = table.set_column(table.schema.get_field_index(name), name, pc.negate(table[name]))
+    return table
+
+
 def duration_labels(edges) -> list[str]:
     """Readable bucket names, the single-page sessions first:
     (10, 60, 180) -> [NO_DURATION, '<10 s', '10–60 s', '1–3 min', '>3 min']."""
@@ -98,19 +105,67 @@ def cube_expression(table: ibis.Table, settings: CellSettings,
                     visitor: ibis.Value | None = None) -> ibis.Table:
     """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query; with
     ``visitor`` (:func:`~.clustering.visitor_key`), per visitor too where it is not null."""
+    keys, sums = cell_columns(table, settings, visitor)
+    return table.group_by(**keys).aggregate(**sums)
+
+
+def cell_columns(table: ibis.Table, settings: CellSettings, visitor: ibis.Value | None = None
+                 ) -> tuple[dict, dict]:
+    """:func:`cube_expression`'s keys (day, cell and ``visitor``) and sums, of a table's rows."""
     converted = table.transactions > 0
     edges = settings.duration_edges
     single = (table.pageviews <= 1) & (table.duration <= 0)
     bucket = ibis.cases((single, 0), *[(table.duration < edge, i + 1) for i, edge in enumerate(edges)],
                         else_=len(edges) + 1)
-    return table.group_by(
-        day=table.date.cast("date"), **{name: table[name] for name in TEXT},
-        bucket=bucket, stage=_stage(table, converted, settings),
-        **({} if visitor is None else {"visitor": visitor}),
-    ).aggregate(
-        sessions=table.count(), conversions=converted.cast("int64").sum(),
-        transactions=table.transactions.cast("int64").sum(), revenue=table.revenue.cast("float64").sum(),
-    )
+    keys = {"day": table.date.cast("date"), **{name: table[name] for name in TEXT},
+            "bucket": bucket, "stage": _stage(table, converted, settings),
+            **({} if visitor is None else {"visitor": visitor})}
+    sums = {"sessions": table.count(), "conversions": converted.cast("int64").sum(),
+            "transactions": table.transactions.cast("int64").sum(),
+            "revenue": table.revenue.cast("float64").sum()}
+    return keys, sums
+
+
+class ScanGrouping:
+    """A scanned file's cube for ``settings``, grouped in the scan's pass that counts its rows for the
+    load report (:func:`leak_app.data.parse.parse_sessions`): a cold start reads the file twice, not
+    three times. ``result``: the rows :func:`build_cube` reads, once the scan has grouped them.
+
+    The pass groups rows before the sessions are counted: its sample of visitors (for the design
+    effect) is taken among the fewest sessions the rows can hold, then narrowed to the one the
+    sessions' count gives (:func:`~.clustering.sample_step`); the rows of sessions merged after
+    (repeated ids) are taken back, and their merged sessions added: rows the cube sums as any other.
+    """
+
+    def __init__(self, settings: CellSettings):
+        self.settings = settings
+        self.step = 1
+        self.result: pa.Table | None = None
+
+    def columns(self, rows: ibis.Table, at_least: int) -> tuple[dict, dict]:
+        """The cube's keys and sums of canonical ``rows``, visitors sampled as among ``at_least``
+        sessions."""
+        self.step = sample_step(at_least)
+        return cell_columns(rows, self.settings, visitor_key(rows, at_least))
+
+    def take(self, kept: pa.Table, taken_back: pa.Table | None, added: pa.Table | None,
+             sessions: int) -> None:
+        """The grouped rows of the ``kept`` rows, of those ``taken_back`` (merged into ``added``),
+        and how many ``sessions`` they make; no ``result`` where the pass sampled visitors too
+        sparsely for them (more than half the rows dropped, or fewer sessions than the scan foresaw:
+        the cube query runs then)."""
+        step = sample_step(sessions)
+        if step < self.step:
+            return
+        tables = [kept] if taken_back is None else [kept, _negated(taken_back), added]
+        result = pa.concat_tables(tables, promote_options="permissive")
+        if "visitor" in result.column_names and step > self.step:
+            visitor = result["visitor"]
+            key = visitor.fill_null(0).to_numpy(zero_copy_only=False)
+            sampled = visitor.is_valid().to_numpy(zero_copy_only=False) & (key % step == 0)
+            result = result.set_column(result.schema.get_field_index("visitor"), "visitor",
+                                       pa.array(key, mask=~sampled))
+        self.result = result
 
 
 class DayPrefix:
@@ -402,7 +457,7 @@ def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
 
 def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
-               sessions: int | None = None, cache_key: str = "") -> Cube:
+               sessions: int | None = None, cache_key: str = "", grouped: pa.Table | None = None) -> Cube:
     """Run the cube query on the table's own engine and index its result by day and cell.
 
     ``sessions``: how many the table has, where known (else counted: the sample of visitors
@@ -410,16 +465,20 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     :func:`leak_app.data.scan.scan_key`): the query's result, and the cube whole where it is held as
     prefix sums, are kept on disk under it for the next start on the same file, which reads them back;
     they are written in the background (``Cube.keeping``), and a build of the same file in this
-    process meanwhile waits for them.
+    process meanwhile waits for them. ``grouped``: the query's result as the scan grouped it
+    (:class:`ScanGrouping`), where it did.
     """
     kept = kept_path(cache_key, settings) if cache_key else None
     if kept is not None:
         _written(kept)
         if (cube := _kept_cube(kept)) is not None:
             return cube
-    if sessions is None and "visitor_id" in table.columns:
-        sessions = int(table.count().to_pyarrow().as_py())
-    result, queried = _query_result(table, settings, sessions or 0, kept)
+    if grouped is not None:
+        result, queried = grouped, True
+    else:
+        if sessions is None and "visitor_id" in table.columns:
+            sessions = int(table.count().to_pyarrow().as_py())
+        result, queried = _query_result(table, settings, sessions or 0, kept)
     labels, codes = {}, []
     for name in TEXT:
         code, labels[name] = _encoded(result[name])
@@ -430,22 +489,32 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     shape = tuple(len(labels[d]) for d in CELL_DIMENSIONS)
     flat = np.ravel_multi_index(codes, shape)
     dates = result["day"].to_numpy().astype("datetime64[D]")
-    first = dates.min() if len(dates) else np.datetime64("1970-01-01")
-    day = (dates - first).astype("int64")
-    days = int(day.max()) + 1 if len(day) else 0
     values = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
     effect = 1.0
     if "visitor" in result.column_names:
         effect = _design_effect(result["visitor"], codes[:len(TEXT)], shape, values)
-        # A sampled visitor's sessions are rows of their own: one row per day and cell again.
-        width = int(np.prod(shape))
-        key, row = np.unique(day * width + flat, return_inverse=True)
-        values = np.column_stack([np.bincount(row, weights=values[:, j]) for j in range(len(MEASURES))])
-        day, flat = np.divmod(key, width)
+    # A sampled visitor's sessions are rows of their own, and so are a scan's rows of repeated
+    # sessions, taken back and merged (ScanGrouping): one row per day and cell again, none without a
+    # session.
+    first = dates.min() if len(dates) else np.datetime64("1970-01-01")
+    width = int(np.prod(shape))
+    key, row = np.unique((dates - first).astype("int64") * width + flat, return_inverse=True)
+    values = np.column_stack([np.bincount(row, weights=values[:, j]) for j in range(len(MEASURES))])
+    held = values[:, 0] != 0
+    day, flat = np.divmod(key[held], width)
+    values = values[held]
+    first = first + (int(day.min()) if len(day) else 0)
+    day = day - (day.min() if len(day) else 0)
+    days = int(day.max()) + 1 if len(day) else 0
     cell_keys, cell = np.unique(flat, return_inverse=True)
+    cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
+    for name in TEXT:  # a label whose sessions all merged into others' has none left
+        used = np.unique(cell_codes[name])
+        if len(used) < len(labels[name]):
+            labels[name] = [labels[name][i] for i in used]
+            cell_codes[name] = np.searchsorted(used, cell_codes[name])
     limit = int(os.environ.get("LEAK_APP_CUBE_PREFIX_BYTES", str(PREFIX_LIMIT_BYTES)))
     wide = (days + 1) * len(cell_keys) * (len(MEASURES) + 2) * 8 > limit
-    cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
     store = (DayRows if wide else DayPrefix.of_rows)(day, cell, values, days, len(cell_keys))
     cube = Cube(pd.Timestamp(first), days, labels, cell_codes, store, effect)
     if kept is not None:

@@ -31,9 +31,10 @@ import pandas as pd
 import param
 from threadpoolctl import ThreadpoolController
 
+from ..data.schema import LoadReport
 from ..data.sources import has_ecommerce_steps, open_sessions, session_table
 from . import change, leaks, metrics, periods
-from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, build_cube
+from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, ScanGrouping, build_cube
 from .takeaways import takeaways
 
 FILTERS = ("date_range", "devices", "countries", "sources", "channels")
@@ -82,12 +83,14 @@ _cubes: dict[int, tuple[OrderedDict, threading.Lock]] = {}
 _bookkeeping = threading.Lock()  # held for dictionary updates only, never for a build
 
 
-def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache_key: str = "") -> Cube:
+def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache_key: str = "",
+                grouped=None) -> Cube:
     """The cube of a session table for these settings, shared by every model of that table.
 
     A served app has one model per browser session over one table: they share its cubes.
     ``size``: the table's sessions where known (a scanned file's load report), else counted;
-    ``cache_key``: a scanned file's, whose cube queries are kept on disk (see build_cube).
+    ``cache_key``: a scanned file's, whose cube queries are kept on disk; ``grouped``: the cube
+    query's result, grouped by the scan (see build_cube).
     Safe from any thread: a table's cubes are built one at a time (a scanned table's DuckDB
     connection serves one thread at a time), and a built cube is returned at once, even while
     another of the same table is being built (on a served app's worker thread).
@@ -106,12 +109,25 @@ def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache
                 return cubes[settings]
         with session_table(sessions) as table:
             known = len(sessions) if isinstance(sessions, pd.DataFrame) else size
-            cube = build_cube(table, settings, known, cache_key)
+            cube = build_cube(table, settings, known, cache_key, grouped)
         with _bookkeeping:
             cubes[settings] = cube
             while len(cubes) > CUBES_PER_TABLE:
                 cubes.popitem(last=False)
         return cube
+
+
+def opened_with_cube(open_data: Callable, settings: CellSettings, *args, **options
+                     ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """``open_data(*args, **options)`` (:func:`.sources.open_sessions` or ``open_data``), the cube of
+    its sessions for ``settings`` put in the cache where a scan grouped it in its own pass over the
+    file (:class:`.cube.ScanGrouping`): a cold start of a large file then reads it twice, not three
+    times."""
+    grouping = ScanGrouping(settings)
+    sessions, report = open_data(*args, grouping=grouping, **options)
+    if grouping.result is not None:
+        cached_cube(sessions, settings, report.sessions, report.cache_key, grouping.result)
+    return sessions, report
 
 
 def cube_of(sessions, report: dict, settings: CellSettings) -> Cube:
@@ -230,7 +246,9 @@ class SessionModel(param.Parameterized):
 
     @classmethod
     def from_path(cls, path: str | Path, mapping=None, **params) -> SessionModel:
-        sessions, report = open_sessions(path, mapping=mapping)
+        values = {name: params.get(name, cls.param[name].default) for name in CELL_SETTINGS}
+        settings = CellSettings(**{**values, "duration_edges": tuple(values["duration_edges"])})
+        sessions, report = opened_with_cube(open_sessions, settings, path, mapping=mapping)
         return cls(sessions=sessions, load_report=report.to_dict(), **params)
 
     def load(self, path: str | Path, name: str | None = None) -> None:
@@ -242,7 +260,10 @@ class SessionModel(param.Parameterized):
         """A file's sessions and load report, their cube built for this model's settings: the slow
         part of :meth:`load`, which changes nothing here (a served app runs it off its event loop).
         ``options``: :func:`~.sources.open_sessions`'s."""
-        sessions, loaded = open_sessions(path, name=name, **options)
+        # a scan groups the pageview funnel's cube (a GA4 event scan, which may show the e-commerce
+        # funnel, groups none)
+        sessions, loaded = opened_with_cube(open_sessions, self.cell_settings(funnel="pageviews"), path,
+                                            name=name, **options)
         report = loaded.to_dict()
         cube_of(sessions, report, self.cell_settings(funnel=self._funnel_of(sessions)))
         return sessions, report

@@ -28,7 +28,7 @@ from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import GA4_EVENTS, Layout, detect_layout, recognised
-from .parse import FILE, counted_events, kept_rows, merged, parse_sessions
+from .parse import FILE, Grouping, counted_events, kept_rows, merged, parse_sessions
 from .readers import (
     DECIMAL_COMMA,
     GZIP_MAGIC,
@@ -139,13 +139,15 @@ def _read(con, files: Path | list[Path], kind: str) -> ibis.Table:
 
 
 def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None,
-                  files: list[Path] | None = None, origin: Path | None = None
-                  ) -> tuple[ibis.Table, LoadReport]:
+                  files: list[Path] | None = None, origin: Path | None = None,
+                  grouping: Grouping | None = None) -> tuple[ibis.Table, LoadReport]:
     """A session file, or a folder's or a pattern's ``files`` (:mod:`.file_sets`), as a lazy Ibis
     table of valid sessions, and its load report.
 
     ``layout``: how the files name the canonical columns (default: detected from them);
-    ``origin``: the file they were unpacked from (an archive), which keys the kept results.
+    ``origin``: the file they were unpacked from (an archive), which keys the kept results;
+    ``grouping``: what else to group the rows by in the pass that counts them (see parse_sessions),
+    where they are read (not kept from an earlier scan).
     """
     path, label = Path(path), name or str(path)
     files = files or [path]
@@ -158,7 +160,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     except Exception as exc:  # DuckDB's own message says what is wrong
         raise _unreadable(label, kind, exc) from exc
     try:  # a line past those DuckDB looked at first may be unreadable: said when the scan meets it
-        return _scanned(_flattened(raw), label, files, kind, layout, origin)
+        return _scanned(_flattened(raw), label, files, kind, layout, origin, grouping)
     except duckdb.Error as exc:
         raise _unreadable(label, kind, exc) from exc
 
@@ -169,7 +171,7 @@ def _unreadable(label: str, kind: str, exc: Exception) -> LoadError:
 
 
 def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: Layout | None,
-             origin: Path | None = None) -> tuple[ibis.Table, LoadReport]:
+             origin: Path | None = None, grouping: Grouping | None = None) -> tuple[ibis.Table, LoadReport]:
     """:func:`scan_sessions` of the files DuckDB reads as ``raw``."""
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     layout.refuse_missing(raw.columns, label)
@@ -197,7 +199,9 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=0, cache_key=key,
                         absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
                         decimal_comma=commas, row_level=layout.rows)
-    sessions, repeated, written, per_file = parse_sessions(raw, layout, report)
+    sessions, repeated, written, per_file = parse_sessions(
+        raw, layout, report, grouping=grouping,
+        at_least=_fewest_sessions(raw, files, kind) if grouping is not None else 0)
     if not per_file:
         per_file = {str(files[0]): report.rows_read}
     report.files = file_rows([(file, per_file.get(str(file), 0)) for file in files])
@@ -218,6 +222,17 @@ def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key:
     report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read))))
     _keep(kept_scan(key), report)
     return sessions, report
+
+
+def _fewest_sessions(raw: ibis.Table, files: list[Path], kind: str) -> int:
+    """A floor on the sessions of the files, foreseen before their rows are read (see
+    :class:`leak_app.analysis.cube.ScanGrouping`): half the rows of Parquet files (their footers
+    count them), a quarter of those text files' sizes foretell from the length of their first lines."""
+    if kind == "parquet":
+        return int(raw.count().to_pyarrow().as_py()) // 2
+    with open(files[0], "rb") as file:
+        head = file.read(2**20)
+    return sum(file.stat().st_size for file in files) * head.count(b"\n") // max(len(head), 1) // 4
 
 
 def _refuse_bombs(files: list[Path], label: str) -> None:

@@ -22,6 +22,7 @@ from . import ga4
 from .duck import registered
 from .file_sets import PLAIN_NAME, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
+from .parse import Grouping
 from .scan import counted_events, file_kind, scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport
 
@@ -55,8 +56,8 @@ def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
 
 
 def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None,
-                  unzip_limit: int = UNZIP_LIMIT_BYTES, origin: Path | None = None
-                  ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+                  unzip_limit: int = UNZIP_LIMIT_BYTES, origin: Path | None = None,
+                  grouping: Grouping | None = None) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), or of a
     .zip archive's files (read as a folder, :func:`opened_zip`), and how they were loaded.
 
@@ -65,11 +66,13 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     size (DuckDB reads them 15 times as fast as pandas); the rest are loaded by pandas, which
     reads every export layout, and so are small GA4 JSON files with a line DuckDB cannot read
     (pandas counts such lines; a large file is refused with its line). ``origin``: the archive the
-    files were unpacked from (see :func:`.scan.scan_key`).
+    files were unpacked from (see :func:`.scan.scan_key`); ``grouping``: what else a scan groups the
+    rows by in the pass that counts them (see :func:`.parse.parse_sessions`).
     """
     path = Path(path)
     if is_zip(path):
-        return opened_zip(path, name or str(path), unzip_limit, mapping=mapping, scan_from=scan_from)
+        return opened_zip(path, name or str(path), unzip_limit, mapping=mapping, scan_from=scan_from,
+                          grouping=grouping)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
     files = session_files(path, name or str(path))
     large = sum(file.stat().st_size for file in files) >= limit
@@ -78,7 +81,7 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     if layout is None or not (large or layout is GA4_EVENTS):
         return load_sessions(path, name=name, mapping=mapping)
     try:
-        return scan_sessions(path, name=name, layout=layout, files=files, origin=origin)
+        return scan_sessions(path, name=name, layout=layout, files=files, origin=origin, grouping=grouping)
     except (LoadError, duckdb.Error):  # a line it cannot read (past the lines it looked at first)
         if large or kind == "parquet":
             raise
@@ -162,7 +165,10 @@ def without_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
 
 
-def open_data(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None
-              ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
-    """The sessions of a file, or of a (connection URL, table name), and how they were loaded."""
-    return open_table(*table) if table is not None else open_sessions(path, mapping=mapping)
+def open_data(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
+              grouping: Grouping | None = None) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """The sessions of a file, or of a (connection URL, table name), and how they were loaded
+    (``grouping``: :func:`open_sessions`')."""
+    if table is not None:
+        return open_table(*table)
+    return open_sessions(path, mapping=mapping, grouping=grouping)

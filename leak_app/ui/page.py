@@ -7,7 +7,8 @@ from pathlib import Path
 
 import panel as pn
 
-from ..analysis.model import SessionModel
+from ..analysis.cube import CellSettings
+from ..analysis.model import SessionModel, opened_with_cube
 from ..analysis.text import escape_markdown
 from ..data.sources import data_path, open_data
 from .app import Dashboard
@@ -23,7 +24,8 @@ def cached_sessions(path: Path | None = None, mapping=None, table: tuple[str, st
     Every browser session shares the (read-only) sessions and their cube.
     """
     key = f"leak_app:{table or Path(path).resolve()}:{mapping}"
-    return pn.state.as_cached(key, functools.partial(open_data, path, mapping, table))
+    opened = functools.partial(opened_with_cube, open_data, CellSettings(), path, mapping, table)
+    return pn.state.as_cached(key, opened)
 
 
 def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, str] | None = None,
