@@ -222,20 +222,26 @@ def test_the_real_ga360_sample_scans_as_pandas_loads_it(ga_raw):
     assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+def split_at_midnight(demo, path) -> None:
+    """Sessions whose one (the 4th) is split at midnight, its later part written first, on another
+    device and in a country no other session has."""
+    rows = demo.head(20).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    later = rows.iloc[[3]].assign(date="2026-08-21", device="mobile", country="Ruritania", pageviews=2,
+                                  duration=40, transactions=0, revenue=0.0)
+    earlier = rows.iloc[[3]].assign(date="2026-08-20", device="desktop", country="Japan", pageviews=4,
+                                    duration=300, transactions=1, revenue=25.0)
+    pd.concat([rows.drop(index=rows.index[3]), later, earlier]).to_csv(path, index=False)
+
+
 def test_a_split_session_takes_its_earliest_parts_labels_in_both_engines(demo, tmp_path):
     """A session split at midnight, its later part written first (files are not always in date
     order): pandas kept the first row's date and labels, DuckDB the earliest part's, so the two
     engines put the session on different days and devices."""
-    rows = demo.head(20).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
-    later = rows.iloc[[3]].assign(date="2026-08-21", device="mobile", country="France", pageviews=2,
-                                  duration=40, transactions=0, revenue=0.0)
-    earlier = rows.iloc[[3]].assign(date="2026-08-20", device="desktop", country="Japan", pageviews=4,
-                                    duration=300, transactions=1, revenue=25.0)
-    pd.concat([rows.drop(index=rows.index[3]), later, earlier]).to_csv(tmp_path / "split.csv", index=False)
+    split_at_midnight(demo, tmp_path / "split.csv")
     scanned, report = scan_sessions(tmp_path / "split.csv")
     loaded, expected = load_sessions(tmp_path / "split.csv")
     assert report.dropped == expected.dropped == {"repeated session id (merged into its first row)": 1}
-    key = rows.iloc[3][["visitor_id", "session_id"]].astype(str)
+    key = demo.iloc[3][["visitor_id", "session_id"]].astype(str)
     for sessions in (scanned.to_pandas(), loaded):
         merged = sessions[(sessions["visitor_id"].astype(str) == key["visitor_id"])
                           & (sessions["session_id"].astype(str) == key["session_id"])]
@@ -437,17 +443,6 @@ with session_table(pd.DataFrame({"visitor_id": ["1"]})) as table:
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
-
-
-def split_at_midnight(demo, path) -> None:
-    """Sessions whose one (the 4th) is split at midnight, its later part written first, on another
-    device and in a country no other session has."""
-    rows = demo.head(20).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
-    later = rows.iloc[[3]].assign(date="2026-08-21", device="mobile", country="Ruritania", pageviews=2,
-                                  duration=40, transactions=0, revenue=0.0)
-    earlier = rows.iloc[[3]].assign(date="2026-08-20", device="desktop", country="Japan", pageviews=4,
-                                    duration=300, transactions=1, revenue=25.0)
-    pd.concat([rows.drop(index=rows.index[3]), later, earlier]).to_csv(path, index=False)
 
 
 def grouped_and_queried(path, **options):

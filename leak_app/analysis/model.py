@@ -246,8 +246,7 @@ class SessionModel(param.Parameterized):
 
     @classmethod
     def from_path(cls, path: str | Path, mapping=None, **params) -> SessionModel:
-        values = {name: params.get(name, cls.param[name].default) for name in CELL_SETTINGS}
-        settings = CellSettings(**{**values, "duration_edges": tuple(values["duration_edges"])})
+        settings = _cell_settings({name: params.get(name, cls.param[name].default) for name in CELL_SETTINGS})
         sessions, report = opened_with_cube(open_sessions, settings, path, mapping=mapping)
         return cls(sessions=sessions, load_report=report.to_dict(), **params)
 
@@ -292,8 +291,7 @@ class SessionModel(param.Parameterized):
 
     def cell_settings(self, **changes) -> CellSettings:
         """The cell settings, with ``changes`` (values of these parameters) in place of the model's."""
-        values = {name: changes.get(name, getattr(self, name)) for name in CELL_SETTINGS}
-        return CellSettings(**{**values, "duration_edges": tuple(values["duration_edges"])})
+        return _cell_settings({name: changes.get(name, getattr(self, name)) for name in CELL_SETTINGS})
 
     def current_cube(self) -> Cube:
         """The sessions' cube for the current settings (their count from the load report, where any),
@@ -457,6 +455,11 @@ class SessionModel(param.Parameterized):
         """The funnel sessions are shown with: this one where they say which e-commerce steps each
         reached, else by pageviews."""
         return self.funnel if has_ecommerce_steps(sessions) else "pageviews"
+
+
+def _cell_settings(values: dict) -> CellSettings:
+    """The CellSettings of these parameters' values (the edges as a tuple: settings key the cubes)."""
+    return CellSettings(**{**values, "duration_edges": tuple(values["duration_edges"])})
 
 
 def _clipped(cube: Cube, period, active: tuple[int, int] | None) -> tuple[int, int]:
