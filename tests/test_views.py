@@ -474,11 +474,13 @@ def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
 
     from leak_app.data.demo import generate_sessions
     from leak_app.ui.app import Dashboard
+    from leak_app.ui.figures import only_drawn_glyphs
 
     first = SessionModel(sessions=generate_sessions(5_000, seed=4))
     other = SessionModel(sessions=generate_sessions(3_000, seed=5), devices=["mobile"])
     pages = [Dashboard(model=m).views["country_map"].pane.object for m in (first, other)]
-    drawn = hv.render(country_map.country_choropleth(other.country_table, country_shapes()))
+    drawn = only_drawn_glyphs(hv.render(country_map.country_choropleth(other.country_table,
+                                                                        country_shapes())))
     copy, expected = (f.select_one(GlyphRenderer).data_source.data for f in (pages[1], drawn))
     assert set(copy) == set(expected)
     for column in country_map.MAP_VALUES:
@@ -489,6 +491,9 @@ def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
             [[[list(ring) for ring in part] for part in shape] for shape in expected[column]], column
     ids = [{model.id for model in page.references()} for page in pages]
     assert len(ids[1]) == len({model.id for model in drawn.references()}) and not ids[0] & ids[1]
+    # the shapes are one set of read-only arrays, not decoded again for each page
+    rings = [page.select_one(GlyphRenderer).data_source.data["xs"][0][0][0] for page in pages]
+    assert rings[0] is rings[1] and not rings[1].flags.writeable
 
 
 def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
@@ -496,6 +501,7 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     now get copies of one drawing. Each copy is the page's own: a filter on one page leaves the
     other's plots as they were, and no model is shared."""
     from bokeh.document import Document
+    from bokeh.models import GlyphRenderer, Grid
 
     from leak_app.data.demo import generate_sessions
     from leak_app.ui.app import Dashboard
@@ -515,6 +521,17 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     ids = [{m.id for plot in d.plots for m in plot.pane.object.references()}
            for d in (first, second)]
     assert not ids[0] & ids[1]
+    # what the copies share: columns, read-only; what no page makes: glyphs the browser derives
+    # (unselected, muted) and hidden grids, 92 of a page's 670 models
+    third = Dashboard(model=SessionModel(sessions=sessions))
+    for plot, again in zip(second.plots, third.plots, strict=True):
+        for source, same in zip(plot._sources, again._sources, strict=True):
+            assert all(source.data[c] is same.data[c] and not same.data[c].flags.writeable
+                       for c in source.data if isinstance(source.data[c], np.ndarray))
+        figure = plot.pane.object
+        assert not figure.select({"type": Grid})
+        assert {(r.nonselection_glyph, r.muted_glyph) for r in figure.select({"type": GlyphRenderer})} == \
+            {("auto", "auto")}
     document = Document()  # as the server checks a page (nested factors came back as lists, not tuples)
     for plot in second.plots:
         document.add_root(plot.pane.object)

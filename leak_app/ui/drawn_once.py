@@ -4,8 +4,12 @@ Drawing is much of what a new page costs the server: GeoViews projects every cou
 time it draws the map (cartopy, about 2 s here, though the shapes are already in Web Mercator). New
 pages of the same data show the same tables, so each figure is drawn once, kept as Bokeh serializes
 models (``bokeh.core.serialization``, as for its messages), and each page gets a copy made from it
-with fresh model ids (tens of milliseconds; 0.3 s for the map's shapes). A copy is then updated in
-place like the drawn figure.
+with fresh model ids. A copy is then updated in place like the drawn figure.
+
+The data sources' columns are kept aside, as arrays (read-only) that every copy's sources share:
+decoding them for each copy, and Bokeh writing each value it sets from JSON into a log message
+(numpy's ``repr`` of each of the map's 1,200 rings, whether logged or not), was half of a copy's
+time. A copy's models come back by their ids from the decoding itself, not by walking the copy.
 """
 from __future__ import annotations
 
@@ -14,14 +18,30 @@ import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
+from bokeh.core.property.validation import validate
 from bokeh.core.serialization import Deserializer, Serializer
 from bokeh.models import ColumnDataSource, FactorRange, Model
 from bokeh.util.serialization import make_id
 
 #: Figures kept (new data or settings draw others; a page's own filters are sent as updates).
 KEPT = 64
-_drawn: OrderedDict[str, tuple[dict, list[str]]] = OrderedDict()  # key: (figure, its layers' source ids)
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A figure as kept: serialized without its data sources' columns; those columns (by source
+    id); the ids of its factor ranges and of the models a caller asked for (by name)."""
+
+    serialized: dict
+    columns: dict[str, dict]
+    factor_ranges: list[str]
+    parts: dict[str, str]
+
+
+_drawn: OrderedDict[str, Drawing] = OrderedDict()
 _drawing = threading.Lock()
 
 
@@ -30,31 +50,52 @@ def key_of(*parts) -> str:
     return hashlib.sha256(pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
 
 
-def copy_of(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[Model, list[ColumnDataSource]]:
-    """A new copy of the figure ``draw`` returns (with its layers' data sources, in order), drawn
-    once per ``key``, and the data sources of the copy's layers."""
-    serialized, sources = keep(key, draw)
-    renamed, ids = _renamed(serialized)
-    copy = Deserializer().deserialize(renamed)
-    models = {model.id: model for model in copy.references()}
-    for model in models.values():
-        if isinstance(model, FactorRange):  # serialized as lists, nested factors come back as lists
-            model.factors = [tuple(f) if isinstance(f, list) else f for f in model.factors]
-    return copy, [models[ids[source]] for source in sources]
+def copy_of(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> tuple[Model, dict[str, Model]]:
+    """A new copy of the figure ``draw`` returns, drawn once per ``key``, and the copies of the
+    models ``draw`` names with it (its layers' data sources, a colour mapper...), by those names."""
+    drawing = keep(key, draw)
+    renamed, ids = _renamed(drawing.serialized)
+    wanted = [*drawing.columns, *drawing.factor_ranges, *drawing.parts.values()]
+    with validate(False):  # the models of a drawn figure, as it was valid
+        copy, *models = Deserializer().deserialize([renamed, *({"id": ids[i]} for i in wanted)])
+        copied = dict(zip(wanted, models, strict=True))
+        for id, columns in drawing.columns.items():
+            copied[id].data = dict(columns)  # the arrays shared: Bokeh replaces, never writes, them
+    for id in drawing.factor_ranges:  # serialized as lists, nested factors come back as lists
+        axis = copied[id]
+        axis.factors = [tuple(f) if isinstance(f, list) else f for f in axis.factors]
+    return copy, {name: copied[id] for name, id in drawing.parts.items()}
 
 
-def keep(key: str, draw: Callable[[], tuple[Model, list]]) -> tuple[dict, list[str]]:
-    """The figure ``draw`` returns, drawn once per ``key`` and kept serialized, with its layers'
-    source ids. Called alone, it draws a figure a page is about to ask for without copying it: a
-    worker thread draws an upload's figures, so that the event loop then only copies them."""
+def keep(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> Drawing:
+    """The figure ``draw`` returns, drawn once per ``key`` and kept. Called alone, it draws a
+    figure a page is about to ask for without copying it: a worker thread draws an upload's
+    figures, so that the event loop then only copies them."""
     with _drawing:
         if key not in _drawn:
-            figure, sources = draw()
-            _drawn[key] = (Serializer(deferred=False).encode(figure), [source.id for source in sources])
+            figure, parts = draw()
+            models = figure.references()
+            columns = {}
+            for source in (m for m in models if isinstance(m, ColumnDataSource)):
+                columns[source.id] = {name: _read_only(values) for name, values in source.data.items()}
+                source.data = {}
+            _drawn[key] = Drawing(Serializer(deferred=False).encode(figure), columns,
+                                  [m.id for m in models if isinstance(m, FactorRange)],
+                                  {name: part.id for name, part in parts.items()})
             while len(_drawn) > KEPT:
                 _drawn.popitem(last=False)
         _drawn.move_to_end(key)
         return _drawn[key]
+
+
+def _read_only(values):
+    """A column's values that no copy can write to (arrays, and those nested in lists)."""
+    if isinstance(values, np.ndarray):
+        values = values.view()
+        values.flags.writeable = False
+    elif isinstance(values, list):
+        values = [_read_only(v) for v in values]
+    return values
 
 
 def _renamed(serialized) -> tuple[dict, dict[str, str]]:
@@ -73,4 +114,3 @@ def _renamed(serialized) -> tuple[dict, dict[str, str]]:
         return copied
 
     return renamed(serialized), ids
-

@@ -11,6 +11,8 @@ from bokeh.models import (
     BoxZoomTool,
     ColumnDataSource,
     FactorRange,
+    GlyphRenderer,
+    Grid,
     HoverTool,
     NumeralTickFormatter,
     PanTool,
@@ -83,8 +85,18 @@ def new_figure(frame, *, height: int, width: int | None = None, **options):
                   tools=[SaveTool(), PanTool(), WheelZoomTool(), BoxZoomTool(), ResetTool()],
                   toolbar_location="right", **sizing, **options)
     plot.toolbar.active_scroll = None  # the page scrolls; zooming is a click on the tool away
-    plot.xgrid.visible = plot.ygrid.visible = False
+    plot.center = [r for r in plot.center if not isinstance(r, Grid)]  # no grid: two models fewer
     plot.title.text_font_size = "12pt"
+    return plot
+
+
+def only_drawn_glyphs(plot):
+    """The figure with each layer's glyphs for unselected and muted data left to the browser to
+    derive ("auto"): Bokeh's ``figure`` makes both for every layer, though nothing here is ever
+    selected or muted, and each is a model more for every page to make and send (76 of a page's
+    670)."""
+    for renderer in plot.select(GlyphRenderer):
+        renderer.update(nonselection_glyph="auto", muted_glyph="auto")
     return plot
 
 

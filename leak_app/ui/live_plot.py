@@ -23,6 +23,7 @@ from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Model
 
 from ..analysis.model import SessionModel
 from .drawn_once import copy_of, keep, key_of
+from .figures import only_drawn_glyphs
 
 
 @dataclass
@@ -47,7 +48,15 @@ class Plot:
 
     def draw(self, *tables, **options) -> Model:
         """The figure of these tables (as the PNG export and notebooks show it)."""
-        return self.figure(self.frame(*tables, **options))
+        return self.drawn(self.frame(*tables, **options))
+
+    def drawn(self, frame: Frame) -> Model:
+        """The figure of a frame."""
+        return only_drawn_glyphs(self.figure(frame))
+
+
+#: The name of a figure's colour mapper among its parts (the others are its layers').
+COLORS = "colour bar's mapper"
 
 
 def drawing(plot: Plot, tables: list[str], options: Callable, model: SessionModel) -> tuple[str, Callable]:
@@ -57,8 +66,10 @@ def drawing(plot: Plot, tables: list[str], options: Callable, model: SessionMode
 
     def draw():
         frame = plot.frame(*values, **chosen)
-        figure = plot.figure(frame)
-        return figure, [figure.select_one({"type": ColumnDataSource, "name": name}) for name in frame.layers]
+        figure = plot.drawn(frame)
+        parts = {name: figure.select_one({"type": ColumnDataSource, "name": name}) for name in frame.layers}
+        bar = figure.select_one(ColorBar)
+        return figure, parts if bar is None else {**parts, COLORS: bar.color_mapper}
 
     return key_of(plot.frame.__module__, plot.frame.__qualname__, values, repr(chosen)), draw
 
@@ -75,10 +86,10 @@ class LivePlot:
     def draw(self) -> None:
         """Draw anew: for a new shape (other data, devices, stages or number of sources). Pages
         showing the same tables get copies of one drawing (see :mod:`leak_app.ui.drawn_once`)."""
-        figure, self._sources = copy_of(*drawing(self.plot, self.tables, self.options, self.model))
+        figure, parts = copy_of(*drawing(self.plot, self.tables, self.options, self.model))
         self.pane.object = figure
-        bar = figure.select_one(ColorBar)  # found once: finding walks the figure
-        self._colors = bar.color_mapper if bar is not None else None
+        self._colors = parts.pop(COLORS, None)
+        self._sources = list(parts.values())
 
     def predraw(self, model: SessionModel) -> None:
         """Draw this plot of ``model``'s tables, which this page is about to show, without showing it."""

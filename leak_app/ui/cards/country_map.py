@@ -16,7 +16,7 @@ import panel as pn
 from bokeh.models import ColorBar, GlyphRenderer, Model
 
 from ..drawn_once import copy_of
-from ..figures import NO_DATA, RATE_PALETTE, labelled, percent
+from ..figures import NO_DATA, RATE_PALETTE, labelled, only_drawn_glyphs, percent
 from ..geo import country_shapes
 from ..live_plot import send_changed
 from .base import View
@@ -64,14 +64,18 @@ def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Poly
     )
 
 
-def world_map(countries: pd.DataFrame) -> Model:
-    """A new figure of the choropleth for one page. Drawn once, with the first caller's
-    ``countries``: callers colour their copy (:meth:`CountryMap.recolor`)."""
+def world_map(countries: pd.DataFrame) -> tuple[Model, dict[str, Model]]:
+    """A new figure of the choropleth for one page, with what a filter change recolours: the
+    shapes' data ("shapes"), their glyph ("glyph": GeoViews names the column of their colour) and
+    the colour bar's mapper ("colors"). Drawn once, with the first caller's ``countries``: callers
+    colour their copy (:meth:`CountryMap.recolor`)."""
     def draw():
-        figure = hv.render(country_choropleth(countries, country_shapes()))
-        return figure, [figure.select_one(GlyphRenderer).data_source]
+        figure = only_drawn_glyphs(hv.render(country_choropleth(countries, country_shapes())))
+        shapes = figure.select_one(GlyphRenderer)
+        return figure, {"shapes": shapes.data_source, "glyph": shapes.glyph,
+                        "colors": figure.select_one(ColorBar).color_mapper}
 
-    return copy_of("world map", draw)[0]
+    return copy_of("world map", draw)
 
 
 class CountryMap(View):
@@ -79,13 +83,11 @@ class CountryMap(View):
 
     def __init__(self, **params):
         super().__init__(**params)
-        figure = world_map(self.model.country_table)
+        figure, parts = world_map(self.model.country_table)
         self.pane = pn.pane.Bokeh(figure, sizing_mode="stretch_width")
-        # What a filter change recolours (found once: finding walks the figure): the shapes' data,
-        # the column their colour is read from (GeoViews names it), and the colour bar's range.
-        shapes = figure.select_one(GlyphRenderer)
-        self._parts = (shapes.data_source, shapes.glyph.fill_color.field,
-                       figure.select_one(ColorBar).color_mapper)
+        # What a filter change recolours: the shapes' data, the column their colour is read from,
+        # and the colour bar's range.
+        self._parts = (parts["shapes"], parts["glyph"].fill_color.field, parts["colors"])
         self.recolor(every_column=False)  # a copy of the map as first drawn: this page's rates
 
     def draw(self) -> None:
