@@ -90,10 +90,10 @@ def serve(args) -> None:
 
     from .data.sources import without_password
     from .ui.actions import PAGE_CONFIG
-    from .ui.page import cached_sessions, serve_page
+    from .ui.page import first_model, serve_page
 
     path, mapping, table = served_data(args)
-    cached_sessions(path, mapping, table)  # data that cannot be loaded stops here, with its error
+    first_model(path, mapping, table)  # data that cannot be loaded stops here, with its error
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     pn.config.param.update(**PAGE_CONFIG)

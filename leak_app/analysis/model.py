@@ -234,8 +234,10 @@ class SessionModel(param.Parameterized):
         Triggered when a change's outputs are all in place (each output's own event comes as it
         is computed, before the others).""")
 
-    def __init__(self, **params):
-        self._memo: dict[str, tuple[tuple, object]] = {}  # see _kept
+    def __init__(self, start_from: SessionModel | None = None, **params):
+        """``start_from``: a model of the same sessions whose outputs this one may take where its own
+        inputs are equal (a served file's pages all start alike: none computes them again)."""
+        self._memo: dict[str, tuple[tuple, object]] = {**start_from._memo} if start_from else {}  # _kept
         self._settled: dict[str, object] = {}  # the inputs of the outputs in place (see _settle)
         super().__init__(**params)  # the filters reset for the data, the cube
         for name, (_, inputs) in TABLES.items():
@@ -303,10 +305,11 @@ class SessionModel(param.Parameterized):
     # Stages: what several outputs read, computed on first use and kept while its inputs hold.
 
     def _kept(self, name: str, inputs: tuple, compute: Callable):
-        """``compute()``, kept until one of ``inputs`` is another object than when it was computed
-        (inputs are only ever replaced, never changed in place)."""
+        """``compute()``, kept until one of ``inputs`` is another object than when it was computed, or
+        for plain values (filters, settings) another value (inputs are only ever replaced, never
+        changed in place)."""
         kept = self._memo.get(name)
-        if kept is None or any(a is not b for a, b in zip(kept[0], inputs, strict=True)):
+        if kept is None or not all(map(_same_input, kept[0], inputs)):
             with one_blas_thread():
                 self._memo[name] = kept = (inputs, compute())
         return kept[1]
@@ -455,6 +458,18 @@ class SessionModel(param.Parameterized):
         """The funnel sessions are shown with: this one where they say which e-commerce steps each
         reached, else by pageviews."""
         return self.funnel if has_ecommerce_steps(sessions) else "pageviews"
+
+
+def _same_input(a, b) -> bool:
+    """The same object, or equal plain values (lists, tuples, dicts of texts, numbers and dates)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or not isinstance(a, (list, tuple, dict, str, int, float)):
+        return False
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays or frames among them: not plain values
+        return False
 
 
 def _cell_settings(values: dict) -> CellSettings:
