@@ -87,6 +87,7 @@ def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
 
 def serve(args) -> None:
     import panel as pn
+    from bokeh.settings import settings
 
     from .data.sources import without_password
     from .ui.actions import PAGE_CONFIG
@@ -94,6 +95,9 @@ def serve(args) -> None:
 
     path, mapping, table = served_data(args)
     first_model(path, mapping, table)  # data that cannot be loaded stops here, with its error
+    # Every page is the one layout, whose documents the tests check (test_views): Bokeh checking
+    # each new page's again took about 60 ms of the server's thread a page.
+    settings.perform_document_validation.set_value(False)
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     pn.config.param.update(**PAGE_CONFIG)

@@ -538,6 +538,26 @@ def test_pages_of_the_same_data_get_copies_of_one_drawing_each_its_own():
     document.validate()
 
 
+def test_a_served_pages_whole_document_passes_bokehs_checks(tmp_path):
+    """``serve`` turns off Bokeh's check of each new page's document (about 60 ms of the server's
+    thread a page): the check runs here instead, on a page as served (copies of drawn figures)."""
+    from bokeh.core.validation.check import check_integrity
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui.page import serve_page
+
+    path = tmp_path / "sessions.csv"
+    generate_sessions(3_000, seed=2).to_csv(path, index=False)
+    for _ in range(2):  # the first page draws, the second copies
+        document = Document()
+        with set_curdoc(document):
+            serve_page(path)
+        issues = check_integrity(document.models)
+        assert len(document.models) > 500 and not issues.error and not issues.warning, issues
+
+
 def test_a_page_whose_data_cannot_load_leaves_its_document_working(tmp_path):
     """`panel serve leak_app/dashboard.py` on a missing file says so in the page: the failed page had
     left Bokeh's model index frozen, so the message's models were unknown to the server and every
