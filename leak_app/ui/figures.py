@@ -1,6 +1,6 @@
 """What the plots share: their colours, the display columns of a rated table, and a figure drawn
 from a :class:`~.live_plot.Frame` with the dashboard's look (HoloViews' defaults, which the map
-keeps: bold 12pt titles, no grid, the save, pan, zoom and reset tools)."""
+keeps: bold 12pt titles, no grid; the map keeps its pan, zoom and reset tools too)."""
 from __future__ import annotations
 
 import math
@@ -8,18 +8,14 @@ import math
 import numpy as np
 import pandas as pd
 from bokeh.models import (
-    BoxZoomTool,
     ColumnDataSource,
     FactorRange,
     GlyphRenderer,
     Grid,
     HoverTool,
     NumeralTickFormatter,
-    PanTool,
     Range1d,
-    ResetTool,
     SaveTool,
-    WheelZoomTool,
 )
 from bokeh.palettes import YlGnBu9, interp_palette
 from bokeh.plotting import figure
@@ -81,10 +77,11 @@ def _axis(value: list | tuple) -> FactorRange | Range1d:
 def new_figure(frame, *, height: int, width: int | None = None, **options):
     """An empty figure of ``frame``'s axes and title; responsive in width when none is given."""
     sizing = {"width": width} if width else {"sizing_mode": "stretch_width"}
+    # Save and hover only: every plot has an axis of factors (stages, buckets, sources, segments)
+    # drawn whole, each with its room, which panning and zooming only push out of sight; those
+    # tools were seven models a figure for every page to make, send and lay out.
     plot = figure(x_range=_axis(frame.x), y_range=_axis(frame.y), title=frame.title, height=height,
-                  tools=[SaveTool(), PanTool(), WheelZoomTool(), BoxZoomTool(), ResetTool()],
-                  toolbar_location="right", **sizing, **options)
-    plot.toolbar.active_scroll = None  # the page scrolls; zooming is a click on the tool away
+                  tools=[SaveTool()], toolbar_location="right", **sizing, **options)
     plot.center = [r for r in plot.center if not isinstance(r, Grid)]  # no grid: two models fewer
     plot.title.text_font_size = "12pt"
     return plot
