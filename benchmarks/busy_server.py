@@ -142,8 +142,11 @@ def main(argv=None) -> int:
         started = time.perf_counter()
         uploader.locator("input[type=file]").set_input_files(str(upload))
         loaded = uploader.get_by_text(re.compile(r"^Loaded [\d,]+ sessions from "))
+        refused = uploader.get_by_text(re.compile(r"^Could not load it"))
         busy, i = [], 0
         while not loaded.is_visible():
+            if refused.is_visible():
+                raise RuntimeError(f"the upload failed: {refused.inner_text()}")
             busy += round_of_clicks(clickers, i, args.gap_ms)
             i += 1
             if time.perf_counter() - started > 900:

@@ -578,3 +578,45 @@ def test_a_page_whose_data_cannot_load_leaves_its_document_working(tmp_path):
         said = pn.pane.Markdown("The dashboard cannot start").get_root(document)
         document.add_root(said)
     assert document.get_model_by_id(said.id) is said
+
+
+def test_a_figure_drawn_on_the_worker_while_a_page_sends_a_click_gets_bokehs_conversions(monkeypatch):
+    """Bokeh's switch of value validation is one for the whole process, and the event loop turns it
+    off to send a click's columns; Bokeh converts a value (a title's text to a ``Title``) only when
+    it fails validation. An upload's figures, drawn on the worker meanwhile, kept their titles as
+    strings and the upload failed (the busy-server benchmark). Now a drawing waits for the send."""
+    import threading
+
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui import live_plot
+
+    model = SessionModel(sessions=generate_sessions(3_000, seed=11))
+    page = live_plot.LivePlot(model, HEATMAP, ["source_device_table"])
+    uploaded = SessionModel(sessions=generate_sessions(2_000, seed=12))  # a figure nobody drew yet
+    sending, failures = threading.Event(), []
+
+    def predraw():  # what an upload does on the worker thread
+        sending.wait(timeout=30)
+        try:
+            page.predraw(uploaded)
+        except Exception as error:  # noqa: BLE001 - the test reports it
+            failures.append(error)
+
+    worker = threading.Thread(target=predraw)
+    worker.start()
+    send_changed = live_plot.send_changed
+
+    def send_while_the_worker_draws(source, columns):
+        if not sending.is_set():
+            sending.set()
+            worker.join(timeout=3)  # the worker draws now, or waits for the send to end
+        send_changed(source, columns)
+
+    monkeypatch.setattr(live_plot, "send_changed", send_while_the_worker_draws)
+    model.countries = model.param.countries.objects[:2]
+    page.update()
+    worker.join(timeout=30)
+    assert sending.is_set() and not worker.is_alive()
+    assert not failures, failures
+    again = live_plot.LivePlot(uploaded, HEATMAP, ["source_device_table"])  # a copy of that drawing
+    assert again.pane.object.title.text == HEATMAP.draw(uploaded.source_device_table).title.text

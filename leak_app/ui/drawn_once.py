@@ -17,7 +17,8 @@ import hashlib
 import pickle
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,18 @@ class Drawing:
 
 
 _drawn: OrderedDict[str, Drawing] = OrderedDict()
-_drawing = threading.Lock()
+#: Held while a figure is drawn and while Bokeh's validation of values is off. That switch is one
+#: for the whole process (``bokeh.core.property.validation.validate``), and Bokeh converts a value
+#: only when it fails validation: a figure drawn on the worker while the event loop had it off kept
+#: its title's text as a string where a ``Title`` belongs, and the upload that drew it failed.
+_drawing = threading.RLock()
+
+
+@contextmanager
+def unvalidated() -> Iterator[None]:
+    """Bokeh's validation of values off (for values known valid), while no figure is drawn."""
+    with _drawing, validate(False):
+        yield
 
 
 def key_of(*parts) -> str:
@@ -56,7 +68,7 @@ def copy_of(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> tup
     drawing = keep(key, draw)
     renamed, ids = _renamed(drawing.serialized)
     wanted = [*drawing.columns, *drawing.factor_ranges, *drawing.parts.values()]
-    with validate(False):  # the models of a drawn figure, as it was valid
+    with unvalidated():  # the models of a drawn figure, as it was valid
         copy, *models = Deserializer().deserialize([renamed, *({"id": ids[i]} for i in wanted)])
         copied = dict(zip(wanted, models, strict=True))
         for id, columns in drawing.columns.items():
@@ -73,7 +85,8 @@ def keep(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> Drawin
     figures, so that the event loop then only copies them."""
     with _drawing:
         if key not in _drawn:
-            figure, parts = draw()
+            with validate(True):  # with Bokeh's conversions, even from inside unvalidated()
+                figure, parts = draw()
             models = figure.references()
             columns = {}
             for source in (m for m in models if isinstance(m, ColumnDataSource)):

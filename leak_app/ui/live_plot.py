@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import panel as pn
-from bokeh.core.property.validation import without_property_validation
 from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Model
 
 from ..analysis.model import SessionModel
-from .drawn_once import copy_of, keep, key_of
+from .drawn_once import copy_of, keep, key_of, unvalidated
 from .figures import only_drawn_glyphs
 
 
@@ -100,7 +99,6 @@ class LivePlot:
         tables = (getattr(self.model, table) for table in self.tables)
         return self.plot.frame(*tables, **self.options(self.model))
 
-    @without_property_validation  # the frame's columns are the figure's: the tests check them
     def update(self) -> None:
         """Send what changed; draw anew if the drawn plot has no place for it (another set of
         layers or columns, or an axis of another kind)."""
@@ -112,18 +110,19 @@ class LivePlot:
                 or not all(isinstance(axis, FactorRange) == isinstance(value, list) for axis, value in axes)):
             self.draw()
             return
-        for source in self._sources:
-            send_changed(source, frame.layers[source.name])
-        for axis, value in axes:
-            if isinstance(value, list):
-                if list(axis.factors) != value:
-                    axis.factors = value
-            elif (axis.start, axis.end) != value:
-                axis.update(start=value[0], end=value[1])
-        if figure.title.text != frame.title:
-            figure.title.text = frame.title
-        if frame.colors is not None:
-            self._colors.update(low=frame.colors[0], high=frame.colors[1])
+        with unvalidated():  # the frame's columns are the figure's: the tests check them
+            for source in self._sources:
+                send_changed(source, frame.layers[source.name])
+            for axis, value in axes:
+                if isinstance(value, list):
+                    if list(axis.factors) != value:
+                        axis.factors = value
+                elif (axis.start, axis.end) != value:
+                    axis.update(start=value[0], end=value[1])
+            if figure.title.text != frame.title:
+                figure.title.text = frame.title
+            if frame.colors is not None:
+                self._colors.update(low=frame.colors[0], high=frame.colors[1])
 
     def __panel__(self):
         return self.pane

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -33,22 +34,27 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None):
                    "--args", *args]
     else:
         command = [sys.executable, "-m", "leak_app", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}/{'dashboard' if panel_serve else ''}"
-    deadline = time.monotonic() + 120
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=30) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()
-                    pytest.fail(f"the server did not start: {process.stdout.read()}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    # A file, not a pipe: nobody reads the server's output while it runs, and a full pipe would
+    # block the server at its next log line.
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, **(env or {})})
+        url = f"http://127.0.0.1:{port}/{'dashboard' if panel_serve else ''}"
+        deadline = time.monotonic() + 120
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=30) as response:
+                        assert response.status == 200
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        process.kill()
+                        process.wait()
+                        output.seek(0)
+                        pytest.fail(f"the server did not start: {output.read()}")
+                    time.sleep(0.5)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
