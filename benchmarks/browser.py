@@ -32,11 +32,13 @@ TARGET_MS = 300
 #: busy indicator, sizes the browser reports back); flagged when the change is to a text.
 HOOKS = """() => {
     window.__paints = [];
+    window.__applied = [];  // when the server's changes reached the page, before it paints them
     const shown = new Set(['data', 'factors', 'start', 'end', 'low', 'high', 'text']);
     document.addEventListener('pointerdown', () => { window.__pressed = performance.now(); }, true);
     for (const doc of Bokeh.documents) {
         doc.on_change((event) => {
             if (!shown.has(event.attr) && event.cols === undefined) return;  // cols: column data changes
+            window.__applied.push([performance.now(), event.attr === 'text']);
             requestAnimationFrame(() => requestAnimationFrame(
                 () => window.__paints.push([performance.now(), event.attr === 'text'])));
         });

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 from helpers import GA_HEADER, ROOT, drawing_threads, held, settled
@@ -89,6 +91,32 @@ def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(uplo
     assert settled(meanwhile) == (2_000, True, "Loading two.csv…", "secondary")  # (escaped HTML)
     assert upload.model.kpis["sessions"] == 2 and upload.status.alert_type == "success"
     assert not upload.progress.row.visible
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a nice value per thread is Linux's")
+def test_the_worker_and_the_duckdb_threads_it_starts_yield_the_cores_to_the_event_loop():
+    """The busy-server benchmark: while an upload's DuckDB pass held both cores, the clicks of ten
+    other pages waited behind it. The worker, and the threads of a DuckDB database it opens, now
+    run at a lower priority than the event loop (this test's thread)."""
+    import threading
+
+    import duckdb
+
+    from leak_app.ui.actions import WORKER
+
+    def nice(thread_id: int) -> int:
+        return int(Path(f"/proc/self/task/{thread_id}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+    def on_the_worker():
+        before = {int(task.name) for task in Path("/proc/self/task").iterdir()}
+        with duckdb.connect() as database:  # an upload's scan, as data/scan.py opens it
+            database.execute("SELECT sum(i) FROM range(1000000) t(i)").fetchall()
+            started = {int(task.name) for task in Path("/proc/self/task").iterdir()} - before
+            return nice(threading.get_native_id()), [nice(thread) for thread in started]
+
+    loop = nice(threading.get_native_id())
+    worker, duckdb_threads = WORKER.submit(on_the_worker).result(timeout=60)
+    assert worker > loop and duckdb_threads and all(n == worker for n in duckdb_threads)
 
 
 def test_an_uploads_figures_are_drawn_on_the_worker_and_only_copied_on_the_event_loop(monkeypatch):

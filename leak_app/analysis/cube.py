@@ -17,7 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from scipy import sparse
 
+from ..data.background import background_executor
 from ..data.files import kept_scan, replaced
 from ..data.schema import TEXT
 from .clustering import design_effect, sample_step, visitor_key
@@ -530,7 +531,7 @@ KEPT_PREFIXES = 3
 #: Writes what is kept for the next start once this one is ready (600 MB of prefix sums at 10 million
 #: sessions took 1.5 s of the start): one file at a time, finished before the process exits
 #: (``concurrent.futures`` joins its workers then). Path -> its writing, while it runs.
-_KEEPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-cube")
+_KEEPER = background_executor("keep-cube")
 _writing: dict[Path, Future] = {}
 _writing_lock = threading.Lock()
 

@@ -2,11 +2,12 @@
 the page when it fails.
 
 Loading a file and building a cube for new settings take seconds on large data; on the event loop
-they would stall every other browser session for as long. They run on one worker thread (the
-server has two cores: the loop keeps the other; DuckDB and pandas release the interpreter while
-they work), one at a time, in the order asked. The page keeps answering meanwhile, on the data it
-shows, and takes the result in one step under its document's lock, as Panel asks of code that
-changes Bokeh models after an ``await`` (https://panel.holoviz.org/how_to/callbacks/async.html).
+they would stall every other browser session for as long. They run on one worker thread, one at
+a time, in the order asked, at a lower priority than the loop (DuckDB and pandas release the
+interpreter while they work, and the threads DuckDB starts there share that priority: see
+:mod:`leak_app.data.background`). The page keeps answering meanwhile, on the data it shows, and takes
+the result in one step under its document's lock, as Panel asks of code that changes Bokeh models
+after an ``await`` (https://panel.holoviz.org/how_to/callbacks/async.html).
 """
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import asyncio
 import html
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import panel as pn
 
+from ..data.background import background_executor
 from ..data.schema import LoadError
 
-WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leak_app_worker")
+WORKER = background_executor("leak_app_worker")
 LOG = logging.getLogger(__name__)
 
 
