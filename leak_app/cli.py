@@ -91,10 +91,10 @@ def serve(args) -> None:
 
     from .data.sources import without_password
     from .ui.actions import PAGE_CONFIG
-    from .ui.page import first_model, serve_page
+    from .ui.page import serve_page, warm_up
 
     path, mapping, table = served_data(args)
-    first_model(path, mapping, table)  # data that cannot be loaded stops here, with its error
+    warm_up(path, mapping, table)  # data that cannot be loaded stops here, with its error
     # Every page is the one layout, whose documents the tests check (test_views): Bokeh checking
     # each new page's again took about 60 ms of the server's thread a page.
     settings.perform_document_validation.set_value(False)
