@@ -626,15 +626,23 @@ def test_serve_draws_every_figure_of_a_page_before_the_first_visitor(tmp_path, m
     """A new server's first page took 8 s to its first paint where the next took 4 s: it drew the
     figures that later pages copy. ``serve`` now draws them before it listens, so the first
     page, like every other, only copies them."""
+    from bokeh.settings import settings
+
     from leak_app import cli
     from leak_app.data.demo import generate_sessions
     from leak_app.ui import drawn_once, page
+    from leak_app.ui.actions import PAGE_CONFIG
 
     path = tmp_path / "sessions.parquet"
     generate_sessions(3_000, seed=21).to_parquet(path)
     listening = []
     monkeypatch.setattr(pn, "serve", lambda *args, **kwargs: listening.append(True))
-    cli.main(["serve", "--data", str(path), "--port", "0"])
+    for name in PAGE_CONFIG:  # serve sets them for the process: put back after this test
+        monkeypatch.setattr(pn.config, name, getattr(pn.config, name))
+    try:
+        cli.main(["serve", "--data", str(path), "--port", "0"])
+    finally:
+        settings.perform_document_validation.unset_value()
     drawn = []
     keep = drawn_once.keep
 

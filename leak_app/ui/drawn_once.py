@@ -85,7 +85,9 @@ def keep(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> Drawin
     figures, so that the event loop then only copies them."""
     with _drawing:
         if key not in _drawn:
-            with validate(True):  # with Bokeh's conversions, even from inside unvalidated()
+            # with Bokeh's conversions whatever its switch says: code of another library (HoloViews
+            # updating its plots) turns it off without this lock, and the lock is re-entrant
+            with validate(True):
                 figure, parts = draw()
             models = figure.references()
             columns = {}
