@@ -7,7 +7,8 @@ headless Chromium one after another, each a browser session of its own, as colle
 link. For each: seconds from the request to the last of the page's plots drawn (its canvases all
 there, the KPI cards shown), and the server's CPU seconds for it (from /proc, until the page is
 drawn and a second has passed). The first page also loads the data: the figures are those of the
-pages after it, against targets of 1.5 s to the page and 0.3 s of server CPU per page.
+pages after it, against targets of 1.5 s to the page and 0.3 s of server CPU per page. Then one
+more page is left open, alone, for ten seconds: the share of a core its browser spends idle.
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from ui_serving import serving
 from leak_app.ui.browser import chromium
 
 PAGE_S, CPU_S = 1.5, 0.3
+#: How long an open page is left alone to measure what it costs idle.
+IDLE_S = 10
 
 
 def drawn(page, canvases: int | None, started: float) -> tuple[float, int]:
@@ -42,6 +45,22 @@ def drawn(page, canvases: int | None, started: float) -> tuple[float, int]:
             return since - started, count
         time.sleep(0.05)
     raise TimeoutError(f"the page had {count} canvases after ten minutes")
+
+
+def idle_share(browser, url: str, canvases: int) -> float:
+    """The share of a core the browser spends on one open page of the dashboard left alone (over
+    IDLE_S seconds, from 3 s after it is drawn): what each open tab costs its reader's machine."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.goto(url)
+    drawn(page, canvases, time.perf_counter())
+    page.wait_for_timeout(3000)
+    chromium_processes = processes(lambda c: "chromium" in c.split(" ", 1)[0])
+    before = cpu_seconds(chromium_processes)
+    page.wait_for_timeout(IDLE_S * 1000)
+    share = (cpu_seconds(chromium_processes) - before) / IDLE_S
+    context.close()
+    return share
 
 
 def main(argv=None) -> int:
@@ -65,6 +84,7 @@ def main(argv=None) -> int:
             seconds.append(took)
             cpu.append(cpu_seconds(server) - before)
             context.close()
+        idle = idle_share(browser, url, canvases)
     later, later_cpu = seconds[1:], cpu[1:]
     print(
         "request to every view drawn (s): "
@@ -75,10 +95,11 @@ def main(argv=None) -> int:
     page_s, cpu_s = statistics.median(later), statistics.median(later_cpu)
     print(f"{'a new page (s)':<30}{page_s:>8.2f}   median after the first; target ≤ {PAGE_S} s")
     print(f"{'server CPU per new page (s)':<30}{cpu_s:>8.2f}   median after the first; target ≤ {CPU_S} s")
+    print(f"{'an open page, idle (% core)':<30}{100 * idle:>8.1f}   its browser's CPU over {IDLE_S} s alone")
     print(f"{'targets met':<30}{'yes' if page_s <= PAGE_S and cpu_s <= CPU_S else 'no':>8}")
     print(
         f"sessions={args.sessions} pages={args.pages} page_s={page_s:.2f} cpu_s={cpu_s:.2f} "
-        f"canvases={canvases}"
+        f"canvases={canvases} idle_core_pct={100 * idle:.1f}"
     )
     return 0
 

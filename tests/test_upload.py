@@ -13,6 +13,7 @@ from helpers import GA_HEADER, ROOT, drawing_threads, held, settled
 from leak_app import SessionModel
 from leak_app.analysis import model as model_module
 from leak_app.data.demo import generate_sessions
+from leak_app.ui.file_input import ChunkedFileInput
 from leak_app.ui.upload import Upload
 
 TWO_SESSIONS = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
@@ -24,9 +25,29 @@ def upload():
     return Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
 
 
+def chunks(upload: Upload, filename: str, content: bytes, size: int | None = None, id: int = 1
+           ) -> list[tuple[dict, bytes]]:
+    """What the page's file input sends for a file: its chunks, each with what it says of the file
+    (``size``: the file's, unless a client says otherwise)."""
+    step = upload.input.chunk_size
+    count = max(1, -(-len(content) // step))
+    return [({"id": id, "name": filename, "size": len(content) if size is None else size, "chunk": i,
+              "chunks": count}, content[i * step:(i + 1) * step]) for i in range(count)]
+
+
+def sent(upload: Upload, messages: list[tuple[dict, bytes]], answers: list | None = None) -> None:
+    """The server receiving the input's ``messages`` as the page sends them (the chunk, then what it
+    says of it), its ``answers`` recorded."""
+    for meta, data in messages:
+        upload.input.param.update(chunk=data)
+        upload.input.param.update(meta=meta)
+        if answers is not None:
+            answers.append(upload.input.answer)
+
+
 def send(upload: Upload, filename: str, content: bytes) -> None:
-    """What the file dropper does once the browser has sent the last chunk; returns once loaded."""
-    settled(lambda: upload.input.param.update(value={filename: content}))
+    """The browser sending a file in chunks; returns once it is loaded."""
+    settled(lambda: sent(upload, chunks(upload, filename, content)))
 
 
 @pytest.mark.parametrize("filename", ["..", ".", "é" * 200 + ".csv", "../../etc/passwd", "a/b.csv.gz.exe"])
@@ -65,12 +86,69 @@ def test_an_unexpected_failure_reaches_the_page_and_the_log(upload, monkeypatch,
     assert not [name for name in left if name.startswith("leak_app_upload_")]
 
 
-def test_a_file_over_the_limit_is_refused_on_the_server_too(upload):
+BIG = TWO_SESSIONS + b"1,12,1,20170705,mobile,Spain,bing,1,,,\n" * 40_000  # 1.5 MB
+
+
+def test_a_file_over_the_limit_is_refused_on_the_server_too():
     """The browser refuses it first; a client that does not is refused before any parsing."""
-    upload.max_mb = 1
-    send(upload, "big.csv", TWO_SESSIONS + b"1,12,1,20170705,mobile,Spain,bing,1,,,\n" * 40_000)
-    assert upload.status.alert_type == "danger" and "big.csv: larger than 1 MB" in upload.status.object
+    upload = Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)), max_mb=1)
+    send(upload, "big.csv", BIG)
+    assert upload.status.alert_type == "danger"
+    assert "big.csv: larger than 1 MB (1.5 MB)" in upload.status.object
     assert upload.model.kpis["sessions"] == 2_000
+
+
+def test_a_client_that_sends_more_than_it_announced_is_stopped_at_the_first_chunk_over():
+    """A client may announce a small file and send a large one: the server counts the bytes that
+    arrive, answers the first chunk past the announced size with a refusal, and keeps none."""
+    upload = Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)), max_mb=1)
+    upload.input.chunk_size = 100_000
+    answers = []
+    messages = chunks(upload, "big.csv", BIG, size=len(TWO_SESSIONS))
+    settled(lambda: sent(upload, messages[:1], answers))
+    assert answers == [{"id": 1, "chunk": 0, "ok": False}]
+    announced = len(TWO_SESSIONS)
+    assert f"big.csv: 100,000 bytes arrived where the browser announced {announced}" in upload.status.object
+    settled(lambda: sent(upload, messages[1:], answers))  # a client that goes on is refused chunk by chunk
+    assert [answer["ok"] for answer in answers] == [False] * len(messages) and not upload.input._received
+    assert upload.model.kpis["sessions"] == 2_000
+
+
+def test_chunks_are_joined_in_order_and_each_is_answered():
+    """The page sends the next chunk once the server has answered the last: every chunk gets an
+    answer, and a chunk out of order (another file's, or one lost) stops the file."""
+    upload = Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
+    upload.input.chunk_size = 50
+    answers = []
+    messages = chunks(upload, "two.csv", TWO_SESSIONS)
+    assert len(messages) == 5
+    settled(lambda: sent(upload, messages, answers))
+    assert answers == [{"id": 1, "chunk": i, "ok": True} for i in range(5)]
+    assert upload.status.alert_type == "success" and upload.model.kpis["sessions"] == 2
+
+    answers.clear()
+    again = chunks(upload, "two.csv", TWO_SESSIONS, id=2)
+    settled(lambda: sent(upload, [again[0], again[2]], answers))
+    assert answers == [{"id": 2, "chunk": 0, "ok": True}, {"id": 2, "chunk": 2, "ok": False}]
+    assert "two.csv: its parts arrived out of order" in upload.status.object
+
+
+def test_chunks_alike_are_each_taken():
+    """A file of repeated blocks sends equal chunks in a row: each is taken (a watcher of the chunk
+    alone would not be called for a value equal to the last)."""
+    received = []
+    input = ChunkedFileInput(chunk_size=4, on_file=lambda name, content: received.append((name, content)))
+    for i in range(3):
+        input.param.update(chunk=b"\0" * 4)
+        input.param.update(meta={"id": 1, "name": "zeros", "size": 12, "chunk": i, "chunks": 3})
+    assert received == [("zeros", b"\0" * 12)]
+
+
+def test_a_file_the_browser_refused_is_said_in_the_page(upload):
+    """Over the limit, the page sends only the file's name and size (no chunk): the server says why."""
+    sent(upload, [({"id": 1, "name": "huge.csv", "size": 3 * 2**30, "chunk": 0, "chunks": 0}, b"")])
+    assert upload.status.alert_type == "danger"
+    assert "huge.csv: larger than 200 MB (3,072.0 MB)" in upload.status.object
 
 
 def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(upload, monkeypatch):
@@ -81,7 +159,7 @@ def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(uplo
                 "the event loop was blocked while the file loaded")
 
     async def meanwhile():
-        upload.input.value = {"two.csv": TWO_SESSIONS}  # Panel runs the upload's coroutine as a task
+        sent(upload, chunks(upload, "two.csv", TWO_SESSIONS))  # the upload's coroutine runs as a task
         await asyncio.sleep(0.05)  # runs only if the loop is free
         during = (upload.model.kpis["sessions"], upload.progress.row.visible, upload.progress.text.object,
                   upload.status.alert_type)

@@ -13,6 +13,7 @@ from ..analysis.text import escape_markdown
 from ..data.file_sets import plain_suffix
 from ..data.schema import LoadError
 from .actions import Progress, failure_reason, in_page
+from .file_input import ChunkedFileInput
 
 #: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
 #: the size of each websocket message it is sent in.
@@ -27,8 +28,8 @@ LOG = logging.getLogger(__name__)
 class Upload(pn.viewable.Viewer):
     """Load another session file into the model; a bad file leaves the current data in place.
 
-    Panel's FileDropper sends the file in chunks (one websocket message each, never the whole
-    file) and refuses a file over ``max_mb`` in the browser, with its message, before sending it.
+    The file comes in chunks (one websocket message each, never the whole file; see
+    :mod:`.file_input`); one over ``max_mb`` is refused in the browser before any byte is sent.
     The file is read and its cube built on the worker thread (see :mod:`leak_app.ui.actions`): the
     page, and every other page of the server, keep answering on the data they show.
     """
@@ -44,26 +45,18 @@ class Upload(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.progress = self.progress or Progress()
-        self.input = pn.widgets.FileDropper(
-            accepted_filetypes=list(ACCEPTED), max_file_size=f"{self.max_mb}MB", chunk_size=UPLOAD_CHUNK,
-            layout="compact", sizing_mode="stretch_width")
+        self.input = ChunkedFileInput(accept=",".join(ACCEPTED), max_bytes=self.max_mb * 2**20,
+                                      chunk_size=UPLOAD_CHUNK, on_file=self.receive,
+                                      on_refused=lambda name, reason: self._refuse(f"{name}: {reason}"),
+                                      sizing_mode="stretch_width")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
-        self.input.param.watch(self._dropped, "value")
         # The shown upload's folder: a large file is scanned from disk, again whenever a
         # setting rebuilds the cube, so it stays until another upload replaces it.
         self._folder = None
 
-    async def _dropped(self, event) -> None:
-        """The file the dropper has finished receiving (text files come decoded: encoded again)."""
-        for name, content in list(event.new.items()):
-            self.input.value.pop(name)  # held here only: the next drop of the same name is new
-            await self.receive(name, content.encode("utf-8") if isinstance(content, str) else content)
-
     async def receive(self, name: str, content: bytes) -> None:
-        """Load an uploaded file's bytes; ``name`` (the browser's) is only shown."""
-        if len(content) > self.max_mb * 2**20:  # the browser checks first; a client may not
-            self._refuse(f"{name}: larger than {self.max_mb} MB")
-            return
+        """Load an uploaded file's bytes (at most ``max_mb``: see :mod:`.file_input`); ``name`` (the
+        browser's) is only shown."""
         if not content:
             self._refuse(f"{name}: file is empty")
             return
