@@ -622,6 +622,23 @@ def test_a_figure_drawn_on_the_worker_while_a_page_sends_a_click_gets_bokehs_con
     assert again.pane.object.title.text == HEATMAP.draw(uploaded.source_device_table).title.text
 
 
+def drawn_from_now(monkeypatch) -> list[str]:
+    """The keys of the figures drawn from now on (each a drawing, not a copy: see drawn_once)."""
+    from leak_app.ui import drawn_once
+
+    drawn = []
+    keep = drawn_once.keep
+
+    def recording(key, draw):
+        def counted():
+            drawn.append(key)
+            return draw()
+        return keep(key, counted)
+
+    monkeypatch.setattr(drawn_once, "keep", recording)
+    return drawn
+
+
 def test_serve_draws_every_figure_of_a_page_before_the_first_visitor(tmp_path, monkeypatch):
     """A new server's first page took 8 s to its first paint where the next took 4 s: it drew the
     figures that later pages copy. ``serve`` now draws them before it listens, so the first
@@ -630,7 +647,7 @@ def test_serve_draws_every_figure_of_a_page_before_the_first_visitor(tmp_path, m
 
     from leak_app import cli
     from leak_app.data.demo import generate_sessions
-    from leak_app.ui import drawn_once, page
+    from leak_app.ui import page
     from leak_app.ui.actions import PAGE_CONFIG
 
     path = tmp_path / "sessions.parquet"
@@ -643,15 +660,35 @@ def test_serve_draws_every_figure_of_a_page_before_the_first_visitor(tmp_path, m
         cli.main(["serve", "--data", str(path), "--port", "0"])
     finally:
         settings.perform_document_validation.unset_value()
-    drawn = []
-    keep = drawn_once.keep
-
-    def recording(key, draw):
-        def counted():
-            drawn.append(key)
-            return draw()
-        return keep(key, counted)
-
-    monkeypatch.setattr(drawn_once, "keep", recording)
+    drawn = drawn_from_now(monkeypatch)
     page.create_app(path)  # a visitor's page
     assert listening and drawn == []
+
+
+def test_panel_serve_warm_draws_every_figure_of_a_page_before_the_first_visitor(tmp_path, monkeypatch):
+    """``panel serve leak_app/dashboard.py --warm`` (as ``anaconda-project run dashboard`` runs it):
+    Panel runs the app file once before it listens, which draws what every later page copies. It
+    failed to start ("Set changed size during iteration"): the map's HoloViews plot was tied to the
+    warming page's document, and left its callbacks while Panel's cleanup went through them."""
+    from collections import OrderedDict
+
+    from bokeh.command.util import build_single_handler_applications
+    from panel.command.serve import Serve
+
+    from leak_app.data.demo import generate_sessions
+    from leak_app.ui import drawn_once, page
+    from leak_app.ui.actions import PAGE_CONFIG
+
+    path = tmp_path / "sessions.parquet"
+    generate_sessions(3_000, seed=22).to_parquet(path)
+    script = str(ROOT / "leak_app" / "dashboard.py")
+    applications = build_single_handler_applications([script], {script: ["--data", str(path)]})
+    for name in PAGE_CONFIG:  # the app file sets them for the process: put back after this test
+        monkeypatch.setattr(pn.config, name, getattr(pn.config, name))
+    monkeypatch.setattr(drawn_once, "_drawn", OrderedDict())  # nothing drawn yet, as in a new server
+    drawn = drawn_from_now(monkeypatch)
+    Serve.warm_applications(Serve.__new__(Serve), applications, reuse_sessions=False)  # what --warm runs
+    assert drawn  # the page's figures, drawn at start
+    drawn.clear()
+    page.create_app(path)  # a visitor's page
+    assert drawn == []

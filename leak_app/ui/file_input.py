@@ -103,21 +103,20 @@ class ChunkedFileInput(ReactiveHTML):
         # may equal the last: param would not call a watcher of the chunk)
         self.param.watch(lambda event: self.take(event.new, self.chunk), "meta")
 
-    def take(self, meta: dict, data: bytes) -> bool:
-        """Take one chunk (or a file the browser refused: ``chunks`` 0) and answer it (``answer``);
-        whether it was taken."""
+    def take(self, meta: dict, data: bytes) -> None:
+        """Take one chunk (or a file the browser refused: ``chunks`` 0) and answer it (``answer``)."""
         try:
             name = str(meta["name"])
             size, chunk, chunks = (int(meta[key]) for key in ("size", "chunk", "chunks"))
         except (KeyError, TypeError, ValueError):
             LOG.warning("an upload message that is not a chunk of a file was ignored")
-            return False
+            return
         if chunk == 0:
             self._received = {"id": meta.get("id"), "parts": [], "bytes": 0}
         received, refusal, last = self._received, None, chunk + 1 == chunks
-        if size > self.max_bytes or not chunks:
+        if size > self.max_bytes:
             refusal = f"larger than {self.max_bytes / 2**20:,.0f} MB ({size / 2**20:,.1f} MB)"
-        elif received.get("id") != meta.get("id") or len(received["parts"]) != chunk:
+        elif received.get("id") != meta.get("id") or len(received["parts"]) != chunk or chunk >= chunks:
             refusal = "its parts arrived out of order; send it again"
         else:
             received["parts"].append(bytes(data or b""))
@@ -133,4 +132,3 @@ class ChunkedFileInput(ReactiveHTML):
             content, self._received = b"".join(received["parts"]), {}
             if self.on_file is not None:  # (a coroutine function is scheduled on the event loop)
                 state.execute(functools.partial(self.on_file, name, content), schedule=False)
-        return refusal is None

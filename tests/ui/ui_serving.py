@@ -29,9 +29,9 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None):
     the arguments after ``--args``."""
     port = free_port()
     if panel_serve:
-        command = [str(Path(sys.executable).with_name("panel")), "serve", "leak_app/dashboard.py", "--port",
-                   str(port), "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{port}",
-                   "--args", *args]
+        command = [str(Path(sys.executable).with_name("panel")), "serve", "leak_app/dashboard.py", "--warm",
+                   "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
+                   f"127.0.0.1:{port}", "--args", *args]
     else:
         command = [sys.executable, "-m", "leak_app", "serve", "--port", str(port), *args]
     # A file, not a pipe: nobody reads the server's output while it runs, and a full pipe would

@@ -70,7 +70,13 @@ def world_map(countries: pd.DataFrame) -> tuple[Model, dict[str, Model]]:
     the colour bar's mapper ("colors"). Drawn once, with the first caller's ``countries``: callers
     colour their copy (:meth:`CountryMap.recolor`)."""
     def draw():
-        figure = only_drawn_glyphs(hv.render(country_choropleth(countries, country_shapes())))
+        plot = hv.renderer("bokeh").get_plot(country_choropleth(countries, country_shapes()))
+        # HoloViews ties a plot to the page's document it is drawn in, to clean it up with that
+        # session; this one belongs to no page. Tied, the first page's document kept it, and Panel's
+        # `--warm` failed ("Set changed size during iteration": the plot left the callbacks Panel's
+        # cleanup of the warming page was going through).
+        plot.document = None
+        figure = only_drawn_glyphs(plot.state)
         shapes = figure.select_one(GlyphRenderer)
         return figure, {"shapes": shapes.data_source, "glyph": shapes.glyph,
                         "colors": figure.select_one(ColorBar).color_mapper}
