@@ -1,7 +1,8 @@
 """The dashboard as a Panel app file, for ``panel serve leak_app/dashboard.py``.
 
 Panel's server options then apply as to any Panel app (``--port``, ``--address``, ``--num-procs``,
-OAuth: ``--oauth-provider``...); what the page shows is given after ``--args`` with the options of
+OAuth: ``--oauth-provider``...; ``--warm`` draws the figures every page copies before the first
+visitor comes, as ``serve`` does); what the page shows is given after ``--args`` with the options of
 ``python -m leak_app serve`` (``--data FILE``, ``--mapping``, ``--connect URL --table NAME``,
 ``--max-upload-mb``), or in ``$LEAK_APP_DATA``. ``python -m leak_app serve`` remains the
 one-command way, with the options that matter for sharing.

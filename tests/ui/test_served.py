@@ -191,6 +191,7 @@ def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, s
         page.get_by_role("button", name="desktop").click()  # the page answers on the new data
         expect(sessions).to_have_text("1", timeout=30_000)
         page.get_by_role("button", name="desktop").click()
+        expect(sessions).to_have_text("2", timeout=30_000)  # answered before the next file is sent
     assert page.console_errors == []
 
 
