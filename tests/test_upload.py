@@ -89,9 +89,10 @@ def test_an_unexpected_failure_reaches_the_page_and_the_log(upload, monkeypatch,
 BIG = TWO_SESSIONS + b"1,12,1,20170705,mobile,Spain,bing,1,,,\n" * 40_000  # 1.5 MB
 
 
-def test_a_file_over_the_limit_is_refused_on_the_server_too():
-    """The browser refuses it first; a client that does not is refused before any parsing."""
-    upload = Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)), max_mb=1)
+def test_a_file_over_the_limit_is_refused_on_the_server_too(upload):
+    """The browser refuses it first; a client that does not is refused before any parsing (the
+    limit as it is now, not as the upload was made with)."""
+    upload.max_mb = 1
     send(upload, "big.csv", BIG)
     assert upload.status.alert_type == "danger"
     assert "big.csv: larger than 1 MB (1.5 MB)" in upload.status.object

@@ -49,6 +49,7 @@ class Upload(pn.viewable.Viewer):
                                       chunk_size=UPLOAD_CHUNK, on_file=self.receive,
                                       on_refused=lambda name, reason: self._refuse(f"{name}: {reason}"),
                                       sizing_mode="stretch_width")
+        self.param.watch(lambda event: setattr(self.input, "max_bytes", event.new * 2**20), "max_mb")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
         # The shown upload's folder: a large file is scanned from disk, again whenever a
         # setting rebuilds the cube, so it stays until another upload replaces it.
