@@ -25,29 +25,29 @@ def upload():
     return Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
 
 
-def chunks(upload: Upload, filename: str, content: bytes, size: int | None = None, id: int = 1
+def chunks(input: ChunkedFileInput, filename: str, content: bytes, size: int | None = None, id: int = 1
            ) -> list[tuple[dict, bytes]]:
-    """What the page's file input sends for a file: its chunks, each with what it says of the file
-    (``size``: the file's, unless a client says otherwise)."""
-    step = upload.input.chunk_size
+    """What the page's file ``input`` sends for a file: its chunks, each with what it says of the
+    file (``size``: the file's, unless a client says otherwise)."""
+    step = input.chunk_size
     count = max(1, -(-len(content) // step))
     return [({"id": id, "name": filename, "size": len(content) if size is None else size, "chunk": i,
               "chunks": count}, content[i * step:(i + 1) * step]) for i in range(count)]
 
 
-def sent(upload: Upload, messages: list[tuple[dict, bytes]], answers: list | None = None) -> None:
-    """The server receiving the input's ``messages`` as the page sends them (the chunk, then what it
-    says of it), its ``answers`` recorded."""
+def sent(input: ChunkedFileInput, messages: list[tuple[dict, bytes]], answers: list | None = None) -> None:
+    """The server receiving a file ``input``'s ``messages`` as the page sends them (the chunk, then
+    what it says of it), its ``answers`` recorded."""
     for meta, data in messages:
-        upload.input.param.update(chunk=data)
-        upload.input.param.update(meta=meta)
+        input.param.update(chunk=data)
+        input.param.update(meta=meta)
         if answers is not None:
-            answers.append(upload.input.answer)
+            answers.append(input.answer)
 
 
 def send(upload: Upload, filename: str, content: bytes) -> None:
     """The browser sending a file in chunks; returns once it is loaded."""
-    settled(lambda: sent(upload, chunks(upload, filename, content)))
+    settled(lambda: sent(upload.input, chunks(upload.input, filename, content)))
 
 
 @pytest.mark.parametrize("filename", ["..", ".", "é" * 200 + ".csv", "../../etc/passwd", "a/b.csv.gz.exe"])
@@ -105,12 +105,13 @@ def test_a_client_that_sends_more_than_it_announced_is_stopped_at_the_first_chun
     upload = Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)), max_mb=1)
     upload.input.chunk_size = 100_000
     answers = []
-    messages = chunks(upload, "big.csv", BIG, size=len(TWO_SESSIONS))
-    settled(lambda: sent(upload, messages[:1], answers))
+    messages = chunks(upload.input, "big.csv", BIG, size=len(TWO_SESSIONS))
+    settled(lambda: sent(upload.input, messages[:1], answers))
     assert answers == [{"id": 1, "chunk": 0, "ok": False}]
     announced = len(TWO_SESSIONS)
     assert f"big.csv: 100,000 bytes arrived where the browser announced {announced}" in upload.status.object
-    settled(lambda: sent(upload, messages[1:], answers))  # a client that goes on is refused chunk by chunk
+    # a client that goes on is refused chunk by chunk
+    settled(lambda: sent(upload.input, messages[1:], answers))
     assert [answer["ok"] for answer in answers] == [False] * len(messages) and not upload.input._received
     assert upload.model.kpis["sessions"] == 2_000
 
@@ -121,15 +122,15 @@ def test_chunks_are_joined_in_order_and_each_is_answered():
     upload = Upload(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
     upload.input.chunk_size = 50
     answers = []
-    messages = chunks(upload, "two.csv", TWO_SESSIONS)
+    messages = chunks(upload.input, "two.csv", TWO_SESSIONS)
     assert len(messages) == 5
-    settled(lambda: sent(upload, messages, answers))
+    settled(lambda: sent(upload.input, messages, answers))
     assert answers == [{"id": 1, "chunk": i, "ok": True} for i in range(5)]
     assert upload.status.alert_type == "success" and upload.model.kpis["sessions"] == 2
 
     answers.clear()
-    again = chunks(upload, "two.csv", TWO_SESSIONS, id=2)
-    settled(lambda: sent(upload, [again[0], again[2]], answers))
+    again = chunks(upload.input, "two.csv", TWO_SESSIONS, id=2)
+    settled(lambda: sent(upload.input, [again[0], again[2]], answers))
     assert answers == [{"id": 2, "chunk": 0, "ok": True}, {"id": 2, "chunk": 2, "ok": False}]
     assert "two.csv: its parts arrived out of order" in upload.status.object
 
@@ -139,15 +140,13 @@ def test_chunks_alike_are_each_taken():
     alone would not be called for a value equal to the last)."""
     received = []
     input = ChunkedFileInput(chunk_size=4, on_file=lambda name, content: received.append((name, content)))
-    for i in range(3):
-        input.param.update(chunk=b"\0" * 4)
-        input.param.update(meta={"id": 1, "name": "zeros", "size": 12, "chunk": i, "chunks": 3})
+    sent(input, chunks(input, "zeros", b"\0" * 12))
     assert received == [("zeros", b"\0" * 12)]
 
 
 def test_a_file_the_browser_refused_is_said_in_the_page(upload):
     """Over the limit, the page sends only the file's name and size (no chunk): the server says why."""
-    sent(upload, [({"id": 1, "name": "huge.csv", "size": 3 * 2**30, "chunk": 0, "chunks": 0}, b"")])
+    sent(upload.input, [({"id": 1, "name": "huge.csv", "size": 3 * 2**30, "chunk": 0, "chunks": 0}, b"")])
     assert upload.status.alert_type == "danger"
     assert "huge.csv: larger than 200 MB (3,072.0 MB)" in upload.status.object
 
@@ -160,7 +159,8 @@ def test_the_file_loads_off_the_event_loop_and_the_page_takes_it_when_ready(uplo
                 "the event loop was blocked while the file loaded")
 
     async def meanwhile():
-        sent(upload, chunks(upload, "two.csv", TWO_SESSIONS))  # the upload's coroutine runs as a task
+        # the upload's coroutine runs as a task
+        sent(upload.input, chunks(upload.input, "two.csv", TWO_SESSIONS))
         await asyncio.sleep(0.05)  # runs only if the loop is free
         during = (upload.model.kpis["sessions"], upload.progress.row.visible, upload.progress.text.object,
                   upload.status.alert_type)

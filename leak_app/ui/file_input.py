@@ -2,7 +2,7 @@
 
 Panel's FileDropper draws with FilePond, whose script repaints every animation frame for as long
 as it is loaded (pqina/filepond#243, fixed in FilePond 5; Panel 1.9 ships 4): each open page of the
-dashboard cost 5% of a core, idle, for an upload few of its visitors make. This input has no loop:
+dashboard cost 5-10% of a core, idle, for an upload few of its visitors make. This input has no loop:
 it reads the chosen file in slices and sends each as binary in a message of its own, the next once
 the server has answered the last (so the server's other pages keep their turn, and the page shows
 how much has arrived). A file over the limit is refused in the browser, before any byte is sent,

@@ -45,11 +45,10 @@ class Upload(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.progress = self.progress or Progress()
-        self.input = ChunkedFileInput(accept=",".join(ACCEPTED), max_bytes=self.max_mb * 2**20,
+        self.input = ChunkedFileInput(accept=",".join(ACCEPTED), max_bytes=self.param.max_mb.rx() * 2**20,
                                       chunk_size=UPLOAD_CHUNK, on_file=self.receive,
                                       on_refused=lambda name, reason: self._refuse(f"{name}: {reason}"),
                                       sizing_mode="stretch_width")
-        self.param.watch(lambda event: setattr(self.input, "max_bytes", event.new * 2**20), "max_mb")
         self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
         # The shown upload's folder: a large file is scanned from disk, again whenever a
         # setting rebuilds the cube, so it stays until another upload replaces it.

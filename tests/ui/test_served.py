@@ -238,7 +238,7 @@ def test_a_file_of_several_chunks_arrives_whole(page, served, write):
 
 def test_an_open_page_paints_nothing_while_idle(page, served):
     """Panel's FileDropper (FilePond) repainted every animation frame for as long as a page was
-    open (pqina/filepond#243): 5% of a core per idle page. An idle page now asks for no frame."""
+    open (pqina/filepond#243): 5-10% of a core per idle page. An idle page now asks for no frame."""
     page.add_init_script("""(() => { window.__frames = 0;
         const ask = window.requestAnimationFrame.bind(window);
         window.requestAnimationFrame = (callback) => { window.__frames += 1; return ask(callback) } })()""")
