@@ -22,7 +22,7 @@ from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Model
 
 from ..analysis.model import SessionModel
 from .drawn_once import copy_of, keep, key_of, unvalidated
-from .figures import only_drawn_glyphs
+from .figures import lean
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Plot:
 
     def drawn(self, frame: Frame) -> Model:
         """The figure of a frame."""
-        return only_drawn_glyphs(self.figure(frame))
+        return lean(self.figure(frame))
 
 
 #: The name of a figure's colour mapper among its parts (the others are its layers').

@@ -16,7 +16,7 @@ import panel as pn
 from bokeh.models import ColorBar, GlyphRenderer, Model
 
 from ..drawn_once import copy_of
-from ..figures import NO_DATA, RATE_PALETTE, labelled, only_drawn_glyphs, percent
+from ..figures import NO_DATA, RATE_PALETTE, labelled, lean, percent
 from ..geo import country_shapes
 from ..live_plot import send_changed
 from .base import View
@@ -76,7 +76,7 @@ def world_map(countries: pd.DataFrame) -> tuple[Model, dict[str, Model]]:
         # `--warm` failed ("Set changed size during iteration": the plot left the callbacks Panel's
         # cleanup of the warming page was going through).
         plot.document = None
-        figure = only_drawn_glyphs(plot.state)
+        figure = lean(plot.state)
         shapes = figure.select_one(GlyphRenderer)
         return figure, {"shapes": shapes.data_source, "glyph": shapes.glyph,
                         "colors": figure.select_one(ColorBar).color_mapper}
