@@ -206,11 +206,11 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
     assert published["unavailable"] == {"funnel": model.takeaways[0], "duration": model.takeaways[1]}
     assert summary(SessionModel(sessions=demo))["unavailable"] == {}
     funnel, duration = (Dashboard(model=model).views[name] for name in ("funnel", "duration"))
-    assert not funnel.row.visible and "no pageviews column" in funnel.needs.text
+    assert not funnel.plot.pane.visible and "no pageviews column" in funnel.needs.text
     assert not any(plot.pane.visible for plot in duration.plots)
     assert "no duration column" in duration.needs.text
     complete = Dashboard(model=SessionModel(sessions=demo)).views  # a file with both: drawn, nothing said
-    assert complete["funnel"].row.visible and all(plot.pane.visible for plot in complete["duration"].plots)
+    assert all(plot.pane.visible for name in ("funnel", "duration") for plot in complete[name].plots)
     assert complete["funnel"].needs.text == complete["duration"].needs.text == ""
 
 

@@ -206,7 +206,7 @@ def test_an_uploads_figures_are_drawn_on_the_worker_and_only_copied_on_the_event
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=9)))
     upload = next(o for o in dashboard.filters if isinstance(o, Upload))
     drawn_on = drawing_threads(monkeypatch)
-    other = generate_sessions(3_000, seed=21)  # other data, so that no figure of it is drawn yet
+    other = generate_sessions(3_000, seed=31)  # data no other test draws: no figure of it is drawn yet
     send(upload, "other.csv", other.to_csv(index=False).encode())
     assert upload.status.alert_type == "success", upload.status.object
     assert dashboard.model.kpis["sessions"] == 3_000

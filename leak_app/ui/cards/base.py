@@ -13,6 +13,11 @@ from ..live_plot import LivePlot
 from ..style import CSS
 
 
+def all_devices(model: SessionModel) -> dict:
+    """The options of a plot that gives every device of the data its place, filtered out or not."""
+    return {"devices": model.param.devices.objects}
+
+
 class View(pn.viewable.Viewer):
     """One view of a model: ``shows`` names the outputs (or inputs) it is drawn from."""
 

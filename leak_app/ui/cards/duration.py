@@ -24,7 +24,7 @@ from ..figures import (
     source,
 )
 from ..live_plot import Frame, LivePlot, Plot
-from .base import Text, View
+from .base import Text, View, all_devices
 
 #: Pixels left of the plots' frames: the first bucket's name, at an angle, ends there.
 LEFT = 110
@@ -106,10 +106,6 @@ def volume_figure(frame: Frame):
 RATES, VOLUME = Plot(rates_frame, rates_figure), Plot(volume_frame, volume_figure)
 
 
-def _devices(model) -> dict:
-    return {"devices": model.param.devices.objects}
-
-
 class Duration(View):
     shows = ("duration_table", "load_report")
 
@@ -117,7 +113,7 @@ class Duration(View):
         super().__init__(**params)
         m = self.model
         self.needs = Text(m, texts.duration_needs_html, ("load_report",))
-        self.rates = LivePlot(m, RATES, ["duration_table"], options=_devices)
+        self.rates = LivePlot(m, RATES, ["duration_table"], options=all_devices)
         self.volume = LivePlot(m, VOLUME, ["duration_table"])
         self._show_drawable()
 
@@ -145,7 +141,7 @@ class Duration(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"duration": pn.Column(RATES.draw(model.duration_table, **_devices(model)),
+        return {"duration": pn.Column(RATES.draw(model.duration_table, **all_devices(model)),
                                       VOLUME.draw(model.duration_table))}
 
     def parts(self) -> list:
