@@ -14,6 +14,7 @@ from .base import Text, View, all_devices
 PART_COLORS = {"reached": REACHED, "lost": LOST, "largest leak": LARGEST}
 #: The share axis: room above a full bar for its note.
 SHARES = (0.0, 1.2)
+#: The bars' columns (those of a plot with no device too).
 BARS = ["at", "device", "stage", "part", "count", "share", "bottom", "drop_text"]
 
 
