@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sys
@@ -92,14 +91,10 @@ def serve(args) -> None:
 
     from .data.sources import without_password
     from .ui.actions import PAGE_CONFIG
-    from .ui.page import serve_page, warm_up
+    from .ui.page import serve_page, start_serving
 
     path, mapping, table = served_data(args)
-    warm_up(path, mapping, table)  # data that cannot be loaded stops here, with its error
-    # What the process holds from now to its end (libraries, data, drawn figures: 350,000 objects
-    # the cycle collector walked on each full pass, 0.2-0.35 s of the event loop, and Panel asks for
-    # one after each closed page) left out of the collector's passes; pages' objects still go.
-    gc.freeze()
+    start_serving(path, mapping, table)  # data that cannot be loaded stops here, with its error
     # Every page is the one layout, whose documents the tests check (test_views): Bokeh checking
     # each new page's again took about 60 ms of the server's thread a page.
     settings.perform_document_validation.set_value(False)

@@ -20,7 +20,7 @@ from leak_app.analysis.text import escape_markdown
 from leak_app.cli import data_options, served_data
 from leak_app.data.schema import LoadError
 from leak_app.ui.actions import PAGE_CONFIG, failure_reason
-from leak_app.ui.page import serve_page
+from leak_app.ui.page import serve_page, start_serving
 
 
 def page(argv: list[str]) -> None:
@@ -31,7 +31,9 @@ def page(argv: list[str]) -> None:
     pn.config.param.update(**PAGE_CONFIG)
     try:
         args = parser.parse_args(argv)
-        serve_page(*served_data(args), args.max_upload_mb)
+        data = served_data(args)
+        pn.state.as_cached(f"leak_app:serving:{data}", lambda: start_serving(*data))  # once a process
+        serve_page(*data, args.max_upload_mb)
     except SystemExit:  # argparse exits on options it cannot use: the server must not
         _cannot_start(f"options after --args not understood: {' '.join(argv)}")
     except LoadError as exc:

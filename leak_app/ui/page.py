@@ -3,6 +3,7 @@ process) or as the offline file's plain layout."""
 from __future__ import annotations
 
 import functools
+import gc
 from pathlib import Path
 
 import panel as pn
@@ -51,6 +52,17 @@ def warm_up(path: Path | None = None, mapping=None, table: tuple[str, str] | Non
     projected shapes, each plot's figure; see :mod:`.drawn_once`): the first page of a new server
     took 8 s to its first paint where the next took 4 s."""
     _dashboard(path, mapping, table)
+
+
+def start_serving(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None) -> None:
+    """What a server does once, before its first page: :func:`warm_up`, then what the process holds
+    from then to its end (libraries, data, drawn figures: 350,000 objects at a million sessions)
+    left out of the garbage collector's passes (``gc.freeze``). Panel asks for a full pass after
+    each closed page, which walked them all: 0.2-0.3 s of the event loop a page. Pages' own
+    objects are still collected; the warming page's garbage goes first."""
+    warm_up(path, mapping, table)
+    gc.collect()
+    gc.freeze()
 
 
 def _dashboard(path, mapping, table, max_upload_mb: int = DEFAULT_UPLOAD_MB) -> Dashboard:
