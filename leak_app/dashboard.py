@@ -32,7 +32,7 @@ def page(argv: list[str]) -> None:
     try:
         args = parser.parse_args(argv)
         data = served_data(args)
-        pn.state.as_cached(f"leak_app:serving:{data}", lambda: start_serving(*data))  # once a process
+        start_serving(*data)  # (once a process)
         serve_page(*data, args.max_upload_mb)
     except SystemExit:  # argparse exits on options it cannot use: the server must not
         _cannot_start(f"options after --args not understood: {' '.join(argv)}")

@@ -47,22 +47,21 @@ def create_app(path: str | Path | None = None, mapping=None, table: tuple[str, s
     return _dashboard(path, mapping, table, max_upload_mb).template()
 
 
-def warm_up(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None) -> None:
-    """Draw, before the first visitor comes, what every page of this data copies (the map's
-    projected shapes, each plot's figure; see :mod:`.drawn_once`): the first page of a new server
-    took 8 s to its first paint where the next took 4 s."""
-    _dashboard(path, mapping, table)
-
-
 def start_serving(path: Path | None = None, mapping=None, table: tuple[str, str] | None = None) -> None:
-    """What a server does once, before its first page: :func:`warm_up`, then what the process holds
-    from then to its end (libraries, data, drawn figures: 350,000 objects at a million sessions)
-    left out of the garbage collector's passes (``gc.freeze``). Panel asks for a full pass after
-    each closed page, which walked them all: 0.2-0.3 s of the event loop a page. Pages' own
-    objects are still collected; the warming page's garbage goes first."""
-    warm_up(path, mapping, table)
-    gc.collect()
-    gc.freeze()
+    """What a server does before its first page of this data, once a process (later calls return at
+    once): draw what every page copies (the map's projected shapes, each plot's figure; see
+    :mod:`.drawn_once`: the first page of a new server took 8 s to its first paint where the next
+    took 4 s), then leave what the process holds from then to its end (libraries, data, drawn
+    figures: 350,000 objects at a million sessions) out of the garbage collector's passes
+    (``gc.freeze``). Panel asks for a full pass after each closed page, which walked them all:
+    0.2-0.3 s of the event loop a page. Pages' own objects are still collected; the warming page's
+    garbage goes first."""
+    def start() -> None:
+        _dashboard(path, mapping, table)
+        gc.collect()
+        gc.freeze()
+
+    pn.state.as_cached(_key("serving", path or data_path(), mapping, table), start)
 
 
 def _dashboard(path, mapping, table, max_upload_mb: int = DEFAULT_UPLOAD_MB) -> Dashboard:
