@@ -6,11 +6,13 @@ import os
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import sessions
+from naive import naive_design_effect
 
 from leak_app.analysis import cube as cube_module
-from leak_app.analysis.cube import KEPT_PREFIXES, CellSettings, build_cube, kept_path
+from leak_app.analysis.cube import KEPT_PREFIXES, CellSettings, _combined, build_cube, kept_path
 from leak_app.data.files import kept_scan
 from leak_app.data.sources import session_table
 
@@ -174,3 +176,38 @@ def test_the_cache_keeps_the_prefix_sums_of_the_latest_cubes_only(monkeypatch, t
     assert kept("cube-*.json") == kept("cube-*.cells.npy") == sorted(built[-KEPT_PREFIXES:])
     assert len(kept("cube-*.npy")) == 2 * KEPT_PREFIXES  # the prefix sums and the cells' codes
     assert len(kept("cube-*.parquet")) == len(built)
+
+
+def test_combined_keys_rank_combinations_as_their_codes_past_the_limit():
+    """One key per combination of codes, ordered as the combinations (lexicographically), also where
+    the product of the dimensions passes the limit and the combinations are ranked on the way."""
+    rng = np.random.default_rng(5)
+    sizes = (50, 60, 70, 80)
+    codes = [rng.integers(0, size, 5_000) for size in sizes]
+    ranks = pd.DataFrame(dict(enumerate(codes))).groupby(list(range(4)), sort=True).ngroup().to_numpy()
+    for limit in (2**62, 10_000, 100):
+        key, width = _combined(codes, sizes, limit)
+        assert key.max() < width <= max(limit, len(key) * max(sizes))
+        assert np.array_equal(pd.factorize(key, sort=True)[0], ranks)
+
+
+def test_a_cube_of_tens_of_thousands_of_countries_and_sources_holds_their_sessions_only():
+    """40,000 country names (a city column mapped as the country) and as many sources: the product of
+    the labels (3.2 billion cells for two devices) is never made; the previous code asked for arrays
+    over it (24 GB each) and failed with a MemoryError. Counts and design effect as pandas finds them."""
+    n = 40_000
+    rows = [("desktop" if i % 3 else "mobile", f"City {i}", f"site{(i * 7919) % n}.example.org",
+             1 + i % 7, i % 400, int(i % 11 == 0), f"2026-01-{1 + i % 28:02d}") for i in range(n)]
+    data = sessions(rows)
+    data["visitor_id"] = [f"v{i // 2}" for i in range(n)]  # visitors of two sessions each
+    with session_table(data) as table:
+        cube = build_cube(table, SETTINGS)
+    [counts] = cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))
+    expected = data.groupby(data["country"].astype(str))["transactions"].agg(
+        sessions="size", conversions=lambda t: (t > 0).sum())
+    got = counts["country"].assign(country=lambda f: f["country"].astype(str)).set_index("country")
+    pd.testing.assert_frame_equal(got[["sessions", "conversions"]].sort_index(), expected.sort_index(),
+                                  check_dtype=False)
+    assert counts["source"]["sessions"].sum() == n and len(counts["source"]) == n
+    assert cube.cells == n  # every session's cell is its own (each country once)
+    assert cube.design_effect == pytest.approx(naive_design_effect(data), rel=1e-9)

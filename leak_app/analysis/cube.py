@@ -488,7 +488,6 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     labels["stage"] = list(FUNNELS[settings.funnel])
     codes += [result[name].to_numpy().astype("int64") for name in ("bucket", "stage")]
     shape = tuple(len(labels[d]) for d in CELL_DIMENSIONS)
-    flat = np.ravel_multi_index(codes, shape)
     dates = result["day"].to_numpy().astype("datetime64[D]")
     values = np.column_stack([result[m].to_numpy().astype("float64") for m in MEASURES])
     effect = 1.0
@@ -498,17 +497,22 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     # sessions, taken back and merged (ScanGrouping): one row per day and cell again, none without a
     # session.
     first = dates.min() if len(dates) else np.datetime64("1970-01-01")
-    width = int(np.prod(shape))
-    key, row = np.unique((dates - first).astype("int64") * width + flat, return_inverse=True)
+    offset = (dates - first).astype("int64")
+    flat, width = _combined(codes, shape, KEY_LIMIT // (int(offset.max(initial=0)) + 1))
+    key, row = np.unique(offset * width + flat, return_inverse=True)
     values = np.column_stack([np.bincount(row, weights=values[:, j]) for j in range(len(MEASURES))])
+    written = np.empty(len(key), dtype="int64")  # a row of the result with each key (any: they agree)
+    written[row] = np.arange(len(row))
     held = values[:, 0] != 0
     day, flat = np.divmod(key[held], width)
-    values = values[held]
+    values, written = values[held], written[held]
     first = first + (int(day.min()) if len(day) else 0)
     day = day - (day.min() if len(day) else 0)
     days = int(day.max()) + 1 if len(day) else 0
-    cell_keys, cell = np.unique(flat, return_inverse=True)
-    cell_codes = dict(zip(CELL_DIMENSIONS, np.unravel_index(cell_keys, shape)))
+    cell, cell_keys = pd.factorize(flat, sort=True)
+    at = np.empty(len(cell_keys), dtype="int64")
+    at[cell] = written
+    cell_codes = {dim: code[at] for dim, code in zip(CELL_DIMENSIONS, codes)}
     for name in TEXT:  # a label whose sessions all merged into others' has none left
         used = np.unique(cell_codes[name])
         if len(used) < len(labels[name]):
@@ -623,10 +627,32 @@ def _query_result(table: ibis.Table, settings: CellSettings, sessions: int, kept
     return cube_expression(table, settings, visitor_key(table, sessions)).to_pyarrow(), True
 
 
+#: The largest key of a combination of codes (:func:`_combined`), with room to spare in int64.
+KEY_LIMIT = 2**62
+
+
+def _combined(codes: list[np.ndarray], sizes: tuple, limit: int = KEY_LIMIT) -> tuple[np.ndarray, int]:
+    """One key per row for its combination of ``codes`` (of dimensions of these ``sizes``), in the
+    order of the combinations, and how many keys there may be (at most ``limit``).
+
+    The keys number the product of the dimensions where it stays under ``limit``; beyond, the
+    combinations found so far are ranked first. Tens of thousands of labels in two dimensions (every
+    referral site as a source, a city column mapped as the country) make a product past int64, and
+    arrays over it of terabytes.
+    """
+    key, width = np.zeros(len(codes[0]) if codes else 0, dtype="int64"), 1
+    for code, size in zip(codes, sizes):
+        if width * size > limit:
+            key, found = pd.factorize(key, sort=True)
+            width = len(found)
+        key, width = key * size + code, width * size
+    return key, width
+
+
 def _design_effect(visitor: pa.ChunkedArray, text_codes: list, shape: tuple, values: np.ndarray) -> float:
     """The design effect from the cube query's rows: each text cell's rate over every row, the
     sampled visitors' rows summed by visitor."""
-    text = np.ravel_multi_index(text_codes, shape[:len(TEXT)])
+    text, _ = pd.factorize(_combined(text_codes, shape[:len(TEXT)])[0])
     sessions, conversions = values[:, 0], values[:, 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.bincount(text, weights=conversions) / np.bincount(text, weights=sessions)
