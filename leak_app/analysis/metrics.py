@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..data.countries import iso3
+from ..data.countries import country_codes
 from .cube import MEASURES
 from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values, wilson_interval
 
@@ -100,7 +100,7 @@ def by_country(counts: dict, min_sessions: int) -> pd.DataFrame:
     order = sort_order(-n, names)
     names, n, k = names[order], n[order], k[order]
     p = rated_p_values(n >= min_sessions, differs_from_rest_p, k, n, k.sum(), n.sum())
-    return rate_table({"country": names, "iso3": [iso3(name) for name in names]}, n, k, min_sessions,
+    return rate_table({"country": names, "iso3": country_codes(names)}, n, k, min_sessions,
                       q_value=benjamini_hochberg(p))
 
 

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import logging
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +32,13 @@ logging.getLogger("country_converter").setLevel(logging.ERROR)
 
 #: Names kept between runs at most (a file of made-up names must not grow the cache without end).
 KEPT_NAMES = 5_000
+#: Names held in memory at most, the least recently asked for dropped first (a server reading
+#: upload after upload of made-up names must not grow without end either).
+HELD_NAMES = 20_000
+#: Names of one table looked up at most, those of the most sessions: about 250 countries exist, so a
+#: column of more names holds other things (cities, ids) and each lookup takes 0.2 ms: 28,000 names
+#: took 6 s of a load, and as long again for the map's table.
+LOOKED_UP = 1_000
 
 
 def natural_earth_path() -> Path:
@@ -68,7 +76,7 @@ class KnownCodes:
         except (OSError, ValueError):
             kept = {}
         self.shapes = frozenset(kept["shapes"]) if "shapes" in kept else None
-        self.names: dict[str, str | None] = kept.get("names", {})
+        self.names: OrderedDict[str, str | None] = OrderedDict(kept.get("names", {}))
 
     def shape_codes(self) -> frozenset[str]:
         if self.shapes is None:
@@ -76,17 +84,24 @@ class KnownCodes:
         return self.shapes
 
     def iso3(self, name: str) -> str | None:
-        if name not in self.names:
-            self.names[name] = _iso3(name)
-            self._new = True
-        return self.names[name]
+        with self._lock:
+            if name in self.names:
+                self.names.move_to_end(name)
+                return self.names[name]
+        code = _iso3(name)
+        with self._lock:
+            self.names[name], self._new = code, True
+            while len(self.names) > HELD_NAMES:
+                self.names.popitem(last=False)
+        return code
 
     def keep(self) -> None:
-        """Write what was found since the file was read (whole or not at all: see ``replaced``)."""
+        """Write what was found since the file was read (whole or not at all: see ``replaced``): the
+        names asked for last."""
         with self._lock:
             if not self._new:
                 return
-            names = dict(list(self.names.items())[:KEPT_NAMES])
+            names = dict(list(self.names.items())[-KEPT_NAMES:])
             self._new = False
         try:
             with replaced(self.path) as temporary:
@@ -130,10 +145,17 @@ def iso3(name: str) -> str | None:
     return code if code in shape_codes() else None
 
 
+def country_codes(names) -> list[str | None]:
+    """:func:`iso3` of each name, names in order of sessions (most first): the first LOOKED_UP
+    looked up, the others taken to have no shape."""
+    return [iso3(name) if at < LOOKED_UP else None for at, name in enumerate(names)]
+
+
 def unmatched_country_counts(sessions: pd.Series) -> dict[str, int]:
-    """Sessions per country name that matched no map shape, most sessions first, from the sessions
-    per country (indexed by name)."""
-    counts = sessions.sort_values(ascending=False, kind="stable")
-    unmatched = {str(name): int(n) for name, n in counts.items() if n and iso3(name) is None}
+    """Sessions per country name that matched no map shape (or was not looked up: see
+    :func:`country_codes`), most sessions first, from the sessions per country (indexed by name)."""
+    counts = sessions[sessions > 0].sort_values(ascending=False, kind="stable")
+    unmatched = {str(name): int(n) for (name, n), code in zip(counts.items(), country_codes(counts.index))
+                 if code is None}
     known_codes().keep()  # every name of a file was just looked up: the next run need not
     return unmatched

@@ -70,7 +70,7 @@ def drawing(plot: Plot, tables: list[str], options: Callable, model: SessionMode
         bar = figure.select_one(ColorBar)
         return figure, parts if bar is None else {**parts, COLORS: bar.color_mapper}
 
-    return key_of(plot.frame.__module__, plot.frame.__qualname__, values, repr(chosen)), draw
+    return key_of(plot.frame.__module__, plot.frame.__qualname__, *values, repr(chosen)), draw
 
 
 class LivePlot:

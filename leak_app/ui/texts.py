@@ -59,6 +59,11 @@ def duration_needs_html(report: dict) -> str:
     return needs_html(report, "duration")
 
 
+#: Country names without a shape named in the load report, those of the most sessions (the others
+#: are counted): a column of other things than countries has tens of thousands.
+UNMATCHED_SHOWN = 20
+
+
 def load_report_html(report: dict) -> str:
     """Where every row went: read = kept + dropped by reason; unmatched country names."""
     if not report:
@@ -69,9 +74,13 @@ def load_report_html(report: dict) -> str:
     rows += [(f"Dropped: {reason}", n) for reason, n in report["dropped"].items()]
     table = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in rows)
     unmatched = report.get("unmatched_countries") or {}
+    named = list(unmatched.items())[:UNMATCHED_SHOWN]
+    rest = len(unmatched) - len(named)
     note = (
         "<p>Country names with no map shape (kept in every other view): "
-        + ", ".join(f"{html.escape(name)} ({n:,})" for name, n in unmatched.items()) + "</p>"
+        + ", ".join(f"{html.escape(name)} ({n:,})" for name, n in named)
+        + (f" and {rest:,} more names ({sum(unmatched.values()) - sum(n for _, n in named):,} sessions)"
+           if rest else "") + "</p>"
         if unmatched else "<p>Every country name matched a map shape.</p>"
     )
     absent = report.get("absent_columns") or []
