@@ -23,13 +23,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(*args: str, panel_serve: bool = False, env: dict | None = None):
+def serving(*args: str, panel_serve: bool = False, env: dict | None = None,
+            app: str = "leak_app/dashboard.py"):
     """Run the server with extra CLI arguments until the block ends; yields its URL. With
-    ``panel_serve``, Panel's own command (the ``panel`` script of this Python) on the app file,
+    ``panel_serve``, Panel's own command (the ``panel`` script of this Python) on the ``app`` file,
     the arguments after ``--args``."""
     port = free_port()
     if panel_serve:
-        command = [str(Path(sys.executable).with_name("panel")), "serve", "leak_app/dashboard.py", "--warm",
+        command = [str(Path(sys.executable).with_name("panel")), "serve", app, "--warm",
                    "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
                    f"127.0.0.1:{port}", "--args", *args]
     else:
@@ -39,7 +40,7 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None):
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True,
                                    env={**os.environ, **(env or {})})
-        url = f"http://127.0.0.1:{port}/{'dashboard' if panel_serve else ''}"
+        url = f"http://127.0.0.1:{port}/{Path(app).stem if panel_serve else ''}"
         deadline = time.monotonic() + 120
         try:
             while True:
