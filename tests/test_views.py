@@ -107,6 +107,15 @@ def test_heatmap_marks_unrated_cells(model):
     assert cells.loc[(HOSTILE, "mobile"), "status"] == "rated"
 
 
+def test_the_heatmap_colours_rates_within_0_to_100_percent_when_they_are_all_equal():
+    """Every rated cell at 0% (nothing converted yet): the colour bar read -100% to 100% of
+    conversion rate, and 0% took the palette's middle colour."""
+    rows = [(device, "France", "google", 1, 0, 0) for device in ("desktop", "mobile") for _ in range(200)]
+    table = SessionModel(sessions=sessions(rows), min_sessions=100).source_device_table
+    assert table["rated"].all() and (table["rate"] == 0).all()
+    assert heatmap_frame(table).colors == (0.0, 1.0)
+
+
 def test_html_parts_escape_data_text(model):
     report = {"path": "/x/<b>evil</b>.csv", "format": "canonical", "rows_read": 2, "rows_kept": 1,
               "dropped": {"<script>": 1}, "unmatched_countries": {HOSTILE: 1}}

@@ -56,6 +56,12 @@ def spread(low: float, high: float) -> tuple[float, float]:
     return (low - 1, high + 1) if low == high else (low, high)
 
 
+def rate_spread(low: float, high: float) -> tuple[float, float]:
+    """:func:`spread` of conversion rates, within 0-100% (every rate 0 had a colour bar from -100%)."""
+    low, high = spread(low, high)
+    return max(low, 0.0), min(high, 1.0)
+
+
 def padded(values, padding: float = 0.1, empty: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:
     """A numeric axis range around the values (NaN ignored), padded by a tenth of the span either side."""
     values = np.asarray(values, dtype=float)

@@ -15,8 +15,8 @@ from ..figures import (
     labelled,
     new_figure,
     percent,
+    rate_spread,
     source,
-    spread,
 )
 from ..live_plot import Frame, LivePlot, Plot
 from .base import View
@@ -48,7 +48,7 @@ def heatmap_frame(source_device: pd.DataFrame) -> Frame:
     rates = table["rate_shown"].dropna()
     return Frame({"cells": columns(table, CELLS)}, x=list(devices), y=list(sources[::-1]),  # first on top
                  title="Conversion rate (grey: not enough data)" if size else NO_SESSIONS,
-                 colors=spread(rates.min(), rates.max()) if len(rates) else None)
+                 colors=rate_spread(rates.min(), rates.max()) if len(rates) else None)
 
 
 def heatmap_figure(frame: Frame):
