@@ -41,11 +41,14 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None,
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True,
                                    env={**os.environ, **(env or {})})
         url = f"http://127.0.0.1:{port}/{Path(app).stem if panel_serve else ''}"
+        # up once it serves a static file: asking for the page built one (about a second of the server
+        # each start), and the benchmarks' first page was then never the server's first
+        probe = f"http://127.0.0.1:{port}/static/js/bokeh.min.js"
         deadline = time.monotonic() + 120
         try:
             while True:
                 try:
-                    with urllib.request.urlopen(url, timeout=30) as response:
+                    with urllib.request.urlopen(probe, timeout=30) as response:
                         assert response.status == 200
                         break
                 except OSError:
