@@ -97,10 +97,11 @@ def main(argv=None) -> int:
         port = url.rstrip("/").rsplit(":", 1)[1]
         servers = {"app": (url, processes(lambda c: "leak_app serve" in c and f"--port {port}" in c)),
                    "floor": (floor_url, processes(lambda c: "floor_page.py" in c and "panel" in c))}
-        seconds, cpu, canvases = ({name: [] for name in servers} for _ in range(3))
+        seconds, cpu = ({name: [] for name in servers} for _ in range(2))
+        canvases = dict.fromkeys(servers)  # each page's, once its first has shown them
         for _ in range(args.pages):
             for name, (address, server) in servers.items():
-                took, used, canvases[name] = opened(browser, address, server, canvases[name] or None)
+                took, used, canvases[name] = opened(browser, address, server, canvases[name])
                 seconds[name].append(took)
                 cpu[name].append(used)
         idle = idle_share(browser, url, canvases["app"])

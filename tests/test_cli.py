@@ -162,4 +162,3 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, tm
     result = run(command, str(output), check=False)
     assert result.returncode == 2 and f"cannot write in {blocker}" in result.stderr
     assert "Traceback" not in result.stderr
-

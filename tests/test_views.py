@@ -508,8 +508,7 @@ def test_each_page_gets_its_own_copy_of_the_map_drawn_once_with_its_rates():
     first = SessionModel(sessions=generate_sessions(5_000, seed=4))
     other = SessionModel(sessions=generate_sessions(3_000, seed=5), devices=["mobile"])
     pages = [Dashboard(model=m).views["country_map"].pane.object for m in (first, other)]
-    drawn = lean(hv.render(country_map.country_choropleth(other.country_table,
-                                                                        country_shapes())))
+    drawn = lean(hv.render(country_map.country_choropleth(other.country_table, country_shapes())))
     copy, expected = (f.select_one(GlyphRenderer).data_source.data for f in (pages[1], drawn))
     assert set(copy) == set(expected)
     for column in country_map.MAP_VALUES:

@@ -111,7 +111,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
         raise nothing_kept(report)
-    report.unmatched_countries = unmatched_country_counts(by_country[by_country > 0])
+    report.unmatched_countries = unmatched_country_counts(by_country)
     if grouping is not None:
         taken_back, added = (None, None) if changed is None else (
             _grouped(table, grouping, at_least) for table in changed)
