@@ -11,11 +11,11 @@ from bokeh.models import (
     AllIndices,
     AllLabels,
     ColumnDataSource,
+    CustomJSTickFormatter,
     FactorRange,
     GlyphRenderer,
     Grid,
     HoverTool,
-    NumeralTickFormatter,
     Range1d,
     SaveTool,
     UnionRenderers,
@@ -73,9 +73,22 @@ def padded(values, padding: float = 0.1, empty: tuple[float, float] = (0.0, 1.0)
     return low - padding * span, high + padding * span
 
 
-def percent() -> NumeralTickFormatter:
+#: A tick of a rate as a percentage with as many decimals as the ticks' spacing needs ("2%, 4%" or
+#: "0.05%, 0.10%"): one fixed format wrote ticks 0.05% apart as "0.1%, 0.1%, 0.2%" and ticks 2% apart
+#: with a needless ".0". Runs in the page (the axis chooses its ticks there), served or exported.
+PERCENT_TICK = """
+const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) * 100 : 1;
+let digits = 0;
+while (digits < 6 && Math.abs(step * 10 ** digits - Math.round(step * 10 ** digits)) > 1e-6 * 10 ** digits) {
+  digits += 1;
+}
+return (tick * 100).toFixed(digits) + "%";
+"""
+
+
+def percent() -> CustomJSTickFormatter:
     """A new percent formatter (a Bokeh model belongs to one document: each figure gets its own)."""
-    return NumeralTickFormatter(format="0.0%")
+    return CustomJSTickFormatter(code=PERCENT_TICK)
 
 
 def _axis(value: list | tuple) -> FactorRange | Range1d:

@@ -135,6 +135,46 @@ def test_each_device_picked_in_the_exported_file_shows_what_the_app_shows_for_it
     assert offline.console_errors == []
 
 
+#: Each drawn axis and colour bar whose labels are percentages: the ticks it drew and their labels,
+#: then the labels its formatter gives six ticks ``step`` apart, for each of ``steps``.
+PERCENT_LABELS = """(steps) => [...Bokeh.index.query((v) => "compute_labels" in v && "tick_coords" in v)]
+  .flatMap((view) => {
+    const labelled = (ticks) => Array.from(view.compute_labels(ticks).items, (label) => label.text ?? null);
+    const drawn = view.tick_coords.major[view.dimension];
+    if (!labelled(drawn).some((label) => String(label).endsWith("%"))) return [];
+    return [{step: null, ticks: drawn, labels: labelled(drawn)}, ...steps.map((step) => {
+      const ticks = [0, 1, 2, 3, 4, 5].map((k) => k * step);
+      return {step, ticks, labels: labelled(ticks)};
+    })];
+  })"""
+
+#: Tick spacings and the decimals their percentages need.
+DECIMALS = {0.00001: 3, 0.0005: 2, 0.001: 1, 0.0025: 2, 0.005: 1, 0.02: 0, 0.025: 1, 0.25: 0}
+
+
+def test_percentage_ticks_have_the_decimals_their_spacing_needs(offline, exported):
+    """Every rate axis and colour bar of the page labels its ticks with as many decimals as their
+    spacing needs: ticks 0.05% apart (a rare conversion) were all written with one decimal, so the
+    duration plot read "0.0%, 0.1%, 0.1%, 0.2%"; ticks 2% apart read "2.0%"."""
+    path, _ = exported
+    offline.goto(path.as_uri())
+    expect(offline.locator('[data-kpi="Sessions"] .kpi-value')).not_to_be_empty(timeout=60_000)
+    for _ in range(60):
+        axes = offline.evaluate(PERCENT_LABELS, list(DECIMALS))
+        if len(axes) >= 4 * (len(DECIMALS) + 1):  # duration, funnel, map and heatmap scales
+            break
+        offline.wait_for_timeout(500)
+    assert len(axes) >= 4 * (len(DECIMALS) + 1)
+    for axis in axes:
+        labels = axis["labels"]
+        assert len(set(labels)) == len(labels), labels
+        for tick, label in zip(axis["ticks"], labels):
+            decimals = len(label[:-1].partition(".")[2])
+            assert abs(float(label[:-1]) - tick * 100) <= 0.5 * 10**-decimals + 1e-9, (tick, label)
+            if axis["step"] is not None:
+                assert decimals == DECIMALS[axis["step"]], (axis["step"], labels)
+    assert offline.console_errors == []
+
 def test_a_check_report_opens_offline_with_its_chart(offline, tmp_path):
     """The HTML report a scheduled check writes, opened with the network off: every script is in
     the file, the silent-leak chart draws the leak the text names."""
