@@ -19,7 +19,7 @@ from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
 from .style import ACCENT, TITLE
 from .upload import DEFAULT_UPLOAD_MB, Upload
-from .widgets import InstantCheckButtonGroup, escaped_multichoice
+from .widgets import device_buttons, escaped_multichoice
 
 CARD = {"collapsible": False, "sizing_mode": "stretch_width", "header_background": "#f0f3f7"}
 
@@ -97,9 +97,8 @@ class Dashboard(pn.viewable.Viewer):
         m = self.model
         return [
             pn.widgets.DateRangeSlider.from_param(m.param.date_range, step=1, sizing_mode="stretch_width"),
-            pn.pane.Markdown("**Devices** (none selected = all)", margin=(10, 10, 0, 10)),
-            InstantCheckButtonGroup.from_param(m.param.devices, name="", color="primary",
-                                               variant="outline", sizing_mode="stretch_width"),
+            pn.pane.Markdown("**Devices** (a selected one is included)", margin=(10, 10, 0, 10)),
+            device_buttons(m),
             escaped_multichoice(m, "countries", "All countries"),
             escaped_multichoice(m, "sources", "All sources"),
             escaped_multichoice(m, "channels", "All channels"),

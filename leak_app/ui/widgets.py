@@ -23,6 +23,20 @@ class InstantCheckButtonGroup(pn.widgets.CheckButtonGroup):
     _priority_changes: ClassVar[list[str]] = ["active"]
 
 
+def device_buttons(model: SessionModel) -> InstantCheckButtonGroup:
+    """The device filter's buttons, a selected one a device included. Turning the last one off
+    selects them all again: no device selected means all of them, and the buttons had shown none
+    while the page showed every device's sessions."""
+    buttons = InstantCheckButtonGroup.from_param(model.param.devices, name="", color="primary",
+                                                 variant="outline", sizing_mode="stretch_width")
+    def all_if_none(event):
+        if not event.new:
+            buttons.value = list(model.param.devices.objects)
+
+    buttons.param.watch(all_if_none, "value")
+    return buttons
+
+
 class InstantMultiChoice(pn.widgets.MultiChoice):
     """A MultiChoice whose pick is handled at once (see :class:`InstantCheckButtonGroup`)."""
 

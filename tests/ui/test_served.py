@@ -1,6 +1,8 @@
 """The served dashboard, used as an analyst uses it: click a filter, upload a file."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from helpers import GA_HEADER, plot_canvases
 from playwright.sync_api import Error as PlaywrightError
@@ -77,6 +79,28 @@ def test_device_filter_changes_kpis_and_every_plot(page, served):
             break
     assert len(before) == 7 and len(after) == 7, (len(before), len(after))
     assert not any(same), same
+    assert page.console_errors == []
+
+
+def test_the_device_buttons_show_the_devices_included(page, served):
+    """A selected button is a device included; turning the last one off selects every device again
+    (the page shows them all then), where the buttons had all looked off with every session shown."""
+    demo = pd.read_parquet(DEFAULT_DATA)
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
+    buttons = {name: page.get_by_role("button", name=name, exact=True)
+               for name in ("desktop", "mobile", "tablet")}
+    for button in buttons.values():
+        expect(button).to_have_class(re.compile(r"\bbk-active\b"))
+    buttons["desktop"].click()
+    buttons["mobile"].click()
+    expect(sessions).to_have_text(f"{int((demo['device'] == 'tablet').sum()):,}", timeout=30_000)
+    expect(buttons["desktop"]).not_to_have_class(re.compile(r"\bbk-active\b"))
+    buttons["tablet"].click()  # the last one off: every device again
+    expect(sessions).to_have_text(f"{len(demo):,}", timeout=30_000)
+    for button in buttons.values():
+        expect(button).to_have_class(re.compile(r"\bbk-active\b"), timeout=10_000)
     assert page.console_errors == []
 
 
