@@ -82,6 +82,45 @@ def test_source_filter_uses_top_sources_and_other(demo):
     assert set(model.source_device_table["source"].astype(str)) == {metrics.OTHER_SOURCES}
 
 
+def test_a_country_filter_names_the_countries_with_most_sessions_and_one_choice_for_the_rest(
+        demo, monkeypatch):
+    """A column of more country names than a filter names (a million made a million choices on
+    every page): the filter offers those with most sessions (ties by name) and "(other countries)",
+    which picks every other name; the same for channels. Counted by hand from the rows."""
+    monkeypatch.setattr(metrics, "NAMED_CHOICES", 40)
+    rows = demo.copy()
+    rows["country"] = [f"Town {i % 97:02d}" for i in range(len(rows))]
+    rows["channel"] = [f"Channel {i % 45:02d}" for i in range(len(rows))]
+    model = SessionModel(sessions=rows)
+    sessions = rows["country"].value_counts()
+    ranked = sorted(sessions.index, key=lambda name: (-sessions[name], name))
+    assert model.param.countries.objects == [*ranked[:40], "(other countries)"]
+    assert model.param.channels.objects[-1] == "(other channels)"
+    assert len(model.param.channels.objects) == 41
+
+    model.countries = ["(other countries)"]
+    assert model.kpis["sessions"] == int((~rows["country"].isin(ranked[:40])).sum())
+    model.countries = [ranked[0], "(other countries)"]
+    assert model.kpis["sessions"] == int((~rows["country"].isin(ranked[1:40])).sum())
+    model.param.update(countries=[], channels=["(other channels)", "Channel 00"])
+    picked = ~rows["channel"].isin(model.param.channels.objects[:40]) | (rows["channel"] == "Channel 00")
+    assert model.kpis["sessions"] == int(picked.sum())
+
+
+def test_the_commands_take_the_choice_that_stands_for_the_other_countries(demo, tmp_path, monkeypatch,
+                                                                          capsys):
+    """``summary --country "(other countries)"`` filters as the dashboard's choice does."""
+    from leak_app import cli
+
+    monkeypatch.setattr(metrics, "NAMED_CHOICES", 3)
+    path = tmp_path / "sessions.parquet"
+    demo.to_parquet(path)
+    named = SessionModel(sessions=demo).param.countries.objects[:3]
+    assert cli.main(["summary", str(path), "--json", "--country", "(other countries)"]) == 0
+    summary_json = json.loads(capsys.readouterr().out)
+    assert summary_json["kpis"]["sessions"] == int((~demo["country"].isin(named)).sum())
+
+
 def count_calls(monkeypatch):
     calls = {}
 

@@ -21,6 +21,25 @@ from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values, wils
 DEFAULT_FDR = 0.05
 
 OTHER_SOURCES = "(other sources)"
+#: The choice standing for the countries, or channels, a filter does not name (see NAMED_CHOICES).
+OTHER = {"country": "(other countries)", "channel": "(other channels)"}
+#: Names a country or channel filter offers, most sessions first: every country there is, and
+#: typing finds any of them; beyond them one choice (OTHER) stands for the rest. A column mapped
+#: as the country can hold a name per row: a million names made a million choices on every page.
+NAMED_CHOICES = 10_000
+
+
+def named_choices(ranked: list[str], dim: str) -> list[str]:
+    """A filter's choices of ``ranked`` names (most sessions first): at most NAMED_CHOICES of them,
+    then the choice that stands for the rest, if any."""
+    return ranked if len(ranked) <= NAMED_CHOICES else [*ranked[:NAMED_CHOICES], OTHER[dim]]
+
+
+def chosen(labels, picked: list[str], named: list[str], other: str) -> np.ndarray:
+    """Which ``labels`` a filter's ``picked`` choices include: those picked by name, and, where
+    ``other`` is picked, every label not among the ``named`` ones."""
+    labels = np.asarray(labels, dtype=object)
+    return np.isin(labels, picked) | (other in picked and ~np.isin(labels, named))
 
 
 def rates(sessions, conversions, min_sessions: int) -> dict[str, np.ndarray]:

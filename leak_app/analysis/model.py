@@ -179,7 +179,8 @@ class SessionModel(param.Parameterized):
 
     date_range = param.DateRange(default=None, label="Dates", doc="First and last day included.")
     devices = param.ListSelector(default=[], objects=[], doc="Devices included; none selected means all.")
-    countries = param.ListSelector(default=[], objects=[], doc="Countries included; empty means all.")
+    countries = param.ListSelector(default=[], objects=[], doc="""
+        Countries included (beyond the first 10,000 by sessions, "(other countries)"); empty means all.""")
     sources = param.ListSelector(default=[], objects=[], label="Traffic sources", doc="""
         Traffic sources included (the top sources and "(other sources)"); empty means all.""")
     channels = param.ListSelector(default=[], objects=[], label="Channels", doc="""
@@ -348,11 +349,12 @@ class SessionModel(param.Parameterized):
         if self.devices and set(self.devices) != set(self.param.devices.objects):
             keep &= np.isin(cube.labels["device"], self.devices)[cube.codes["device"]]
         for name, dim in (("countries", "country"), ("channels", "channel")):
-            if getattr(self, name):
-                keep &= np.isin(cube.labels[dim], getattr(self, name))[cube.codes[dim]]
+            if picked := getattr(self, name):
+                keep &= metrics.chosen(cube.labels[dim], picked, self.param[name].objects,
+                                       metrics.OTHER[dim])[cube.codes[dim]]
         if self.sources:
-            groups = metrics.source_groups(cube.labels["source"], top)
-            keep &= np.isin(groups, self.sources)[cube.codes["source"]]
+            keep &= metrics.chosen(cube.labels["source"], self.sources, top,
+                                   metrics.OTHER_SOURCES)[cube.codes["source"]]
         return keep
 
     def _select(self, cube: Cube) -> Selection:
@@ -391,7 +393,7 @@ class SessionModel(param.Parameterized):
         self.param.devices.objects = list(cube.labels["device"])
         for name, dim in (("countries", "country"), ("channels", "channel")):  # most sessions first
             ranked = everything[dim].sort_values(["sessions", dim], ascending=[False, True], kind="stable")
-            self.param[name].objects = ranked[dim].astype(str).tolist()
+            self.param[name].objects = metrics.named_choices(ranked[dim].astype(str).tolist(), dim)
         start, end = cube.date(0).to_pydatetime(), cube.date(cube.days - 1).to_pydatetime()
         self.param.date_range.bounds = (start, end)
         self._name_sources(cube)
