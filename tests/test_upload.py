@@ -293,3 +293,18 @@ def test_names_inside_a_zip_are_labels_never_paths(upload, tmp_path):
     names = [os.path.basename(f["path"]) for f in upload.model.load_report["files"]]
     assert names == ["file00001.csv", "file00002.csv", "x.csv"] and upload.model.kpis["sessions"] == 6
     assert not os.path.exists(os.path.join(tempfile.gettempdir(), "x.csv"))
+
+
+def test_no_chunk_is_held_once_a_file_is_taken_or_refused():
+    """The last chunk of a file (up to 4 MB) stayed in the page's model on the server, and in the
+    page, for as long as the page was open: let go once the file is taken, or refused."""
+    received = []
+    input = ChunkedFileInput(chunk_size=4, max_bytes=10,
+                             on_file=lambda name, content: received.append((name, content)))
+    root = input.get_root()
+    sent(input, chunks(input, "sessions.csv", b"0123456789"))
+    assert received == [("sessions.csv", b"0123456789")]
+    assert input.chunk == b"" and root.data.chunk == b""
+    sent(input, chunks(input, "more.csv", b"0123", size=40, id=2))  # announced over the limit
+    assert input.answer == {"id": 2, "chunk": 0, "ok": False}
+    assert input.chunk == b"" and root.data.chunk == b""

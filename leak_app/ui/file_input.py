@@ -124,6 +124,8 @@ class ChunkedFileInput(ReactiveHTML):
             if received["bytes"] > size or (last and received["bytes"] != size):
                 refusal = f"{received['bytes']:,} bytes arrived where the browser announced {size:,}"
         self.answer = {"id": meta.get("id"), "chunk": chunk, "ok": refusal is None}
+        if refusal is not None or last:  # the file is done: its last chunk (up to 4 MB) let go, here
+            self.chunk = b""             # and in the page, where it stayed for as long as it was open
         if refusal is not None:
             self._received = {}
             if self.on_refused is not None:
