@@ -124,6 +124,35 @@ def test_ga4_events_sharded_as_bigquery_exports_them_give_the_sessions_of_the_wh
     pd.testing.assert_frame_equal(table(split), table(whole))
 
 
+@pytest.mark.parametrize("blank", [False, True])
+def test_a_ga4_exports_files_are_told_by_their_first_event_and_counted_by_their_lines(tmp_path, monkeypatch,
+                                                                                     blank):
+    """A folder of a GA4 export's NDJSON files, gzipped or not: each file's layout is told from its
+    first event, and its rows are its lines (counted as the bomb check decompresses it) where they
+    add up to the events DuckDB read. DuckDB had sampled each file (0.3 s a file) and parsed them all
+    again to count each one's rows. With a blank line (more lines than events) DuckDB counts them."""
+    from leak_app.data import scan
+
+    lines = (FIXTURES / "events_20260803.json").read_text(encoding="utf-8").splitlines()
+    for shard in range(3):
+        text = "\n".join(lines[shard::3]) + ("\n\n" if blank and shard == 2 else "\n")
+        name = f"events_20260803-{shard}.json" + ("" if shard == 2 else ".gz")
+        write(tmp_path / name, text, compress=shard < 2)
+    sampled, counted = [], []
+    monkeypatch.setattr(scan, "scan_layout",
+                        lambda *args, real=scan.scan_layout: sampled.append(args) or real(*args))
+    monkeypatch.setattr(scan, "_counted_per_file",
+                        lambda *args, real=scan._counted_per_file: counted.append(args) or real(*args))
+    report = open_sessions(tmp_path / "events_20260803-*", scan_from=0)[1]
+    assert report.format == "ga4_events_json_scan" and report.sessions == 40
+    assert [f["rows"] for f in report.files] == [len(lines[shard::3]) for shard in range(3)]
+    assert sampled == []  # (the first file's layout chose the scan: no file is sampled again)
+    assert len(counted) == (1 if blank else 0)
+    write(tmp_path / "events_20260803-3.json", (FIXTURES / "ga_sessions_20260803.json").read_text())
+    with pytest.raises(LoadError, match=r"-3\.json: a ga_sessions_bigquery_json file among ga4_events_json"):
+        open_sessions(tmp_path / "events_20260803-*", scan_from=0)  # a mix is still told
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_files_of_another_format_among_them_are_refused_by_name(tmp_path, engine):
     generate_sessions(500, seed=1).to_parquet(tmp_path / "a_sessions.parquet")

@@ -79,11 +79,20 @@ def refuse_a_bomb(path: Path, label: str) -> None:
     readers.gunzipped), found by decompressing it once, up to the bound, before DuckDB scans it: a
     10 MB file expanding to 10 GB kept a scan running for over ten minutes. (A genuine file pays a
     decompression here, once: a second start finds its scan kept.)"""
-    if not _gzipped(path):
-        return
+    if _gzipped(path):
+        _lines(path, label)
+
+
+def _lines(path: Path, label: str) -> int:
+    """The lines of a file (a last one without its line end counted), read through once, gunzipped
+    where it is gzipped: then within :func:`refuse_a_bomb`'s bounds, a LoadError beyond them."""
     with open(path, "rb") as handle:
-        for _ in gunzipped(handle, path.stat().st_size, label):
-            pass
+        parts = (gunzipped(handle, path.stat().st_size, label) if _gzipped(path)
+                 else iter(lambda: handle.read(2**24), b""))
+        lines, last = 0, b"\n"
+        for part in parts:
+            lines, last = lines + part.count(b"\n"), part[-1:]
+    return lines + (last != b"\n")
 
 
 def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
@@ -216,10 +225,14 @@ def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key:
     the scan kept under ``key``, if any."""
     if known is not None:  # scanned before: the cube is kept beside the report, the sessions stay lazy
         return ga4.sessions(ga4.grouped(raw)), known
-    _refuse_bombs(files, label)
+    lines = None
+    if kind == "json" and len(files) > 1:  # read through once here anyway where they are gzipped
+        lines = [_lines(file, file_label(file, files, label)) for file in files]
+    else:
+        _refuse_bombs(files, label)
     report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key)
     sessions = counted_events(raw, report)
-    report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read))))
+    report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read, lines))))
     _keep(kept_scan(key), report)
     return sessions, report
 
@@ -266,12 +279,23 @@ def _decimal_comma_columns(raw: ibis.Table, layout: Layout, first: Path, kind: s
     return sorted(c for i, c in enumerate(columns) if found[f"comma{i}"] and found[f"form{i}"])
 
 
-def _rows_per_file(raw: ibis.Table, files: list[Path], kind: str, rows: int) -> list[int]:
-    """The rows each file holds (Parquet's from its footer; JSON's counted by DuckDB)."""
+def _rows_per_file(raw: ibis.Table, files: list[Path], kind: str, rows: int,
+                   lines: list[int] | None = None) -> list[int]:
+    """The rows each file holds, of ``rows`` in all: Parquet's from its footer; JSON's its ``lines``
+    where they add up to the rows DuckDB read (a line is at most one record: a blank one would make
+    more lines than records), else counted by DuckDB (parsing every file again: 1.9 s of 11.5 s
+    for 2 million events in ten files)."""
     if len(files) == 1:
         return [rows]
     if kind == "parquet":
         return [pq.read_metadata(file).num_rows for file in files]
+    if lines is not None and sum(lines) == rows:
+        return lines
+    return _counted_per_file(raw, files)
+
+
+def _counted_per_file(raw: ibis.Table, files: list[Path]) -> list[int]:
+    """The rows of each file, counted by DuckDB (a pass over all of them)."""
     counts = raw.group_by(FILE).aggregate(rows=raw.count()).to_pandas().set_index(FILE)["rows"]
     return [int(counts.get(str(file), 0)) for file in files]
 
@@ -281,9 +305,23 @@ def _one_kind(files: list[Path], layout: Layout | None) -> str:
     their layout."""
     if len(files) > 1:
         mapping = layout if layout is not None and layout.name == "mapped" else None
-        refuse_a_mix([(file, format_name(getattr(scan_layout(file, mapping), "name", "nested_or_events"),
-                                         file_kind(file))) for file in files])
+        refuse_a_mix([(file, format_name(_layout_name(file, mapping), file_kind(file))) for file in files])
     return file_kind(files[0])
+
+
+def _layout_name(file: Path, mapping: Layout | None) -> str:
+    """The name of the layout a file is read with (:func:`scan_layout`'s), for :func:`refuse_a_mix`.
+    A GA4 export's file is known by its first event: GA4 is the first layout tried, and the columns
+    that make it are in every event, so DuckDB's sample of the file would find them too (sampling
+    each of a month's daily files took 0.3 s a file)."""
+    if mapping is None and file_kind(file) == "json":
+        try:
+            first = json.loads(_first_line(file))
+        except ValueError:
+            first = None
+        if isinstance(first, dict) and ga4.is_ga4(c.strip() for c in first):
+            return GA4_EVENTS.name
+    return getattr(scan_layout(file, mapping), "name", "nested_or_events")
 
 
 #: Scans kept in the cache folder (the oldest are removed beyond this).
