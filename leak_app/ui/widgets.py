@@ -27,8 +27,9 @@ def device_buttons(model: SessionModel) -> InstantCheckButtonGroup:
     """The device filter's buttons, a selected one a device included. Turning the last one off
     selects them all again: no device selected means all of them, and the buttons had shown none
     while the page showed every device's sessions."""
-    buttons = InstantCheckButtonGroup.from_param(model.param.devices, name="", color="primary",
-                                                 variant="outline", sizing_mode="stretch_width")
+    buttons = InstantCheckButtonGroup.from_param(
+        model.param.devices, name="", color="primary", variant="outline", sizing_mode="stretch_width",
+        description="Devices included: click one to leave it out; the last one off includes them all again.")
     def all_if_none(event):
         if not event.new:
             buttons.value = list(model.param.devices.objects)
