@@ -30,6 +30,7 @@ def device_buttons(model: SessionModel) -> InstantCheckButtonGroup:
     buttons = InstantCheckButtonGroup.from_param(
         model.param.devices, name="", color="primary", variant="outline", sizing_mode="stretch_width",
         description="Devices included: click one to leave it out; the last one off includes them all again.")
+
     def all_if_none(event):
         if not event.new:
             buttons.value = list(model.param.devices.objects)
