@@ -131,6 +131,8 @@ def test_min_lost_raises_the_bar(data, capsys):
     ([*HALVES, "--device", "watch"], "'watch': not among the devices of the data (desktop, mobile, tablet)"),
     ([*HALVES, "--dates", "2025-01-01:2026-01-20"], "the data run from 2026-01-05 to 2026-02-01"),
     ([*HALVES, "--level", "0.9"], "level"),
+    (["--dates", "2026-01-20:2026-01-20", "--current", "", "--baseline", ""],
+     "The dates hold one day (2026-01-20): the silent-leak comparison needs two periods"),
     ([*HALVES, "--dates", "2026-01-05:2026-01-20", "--device", "desktop", "--country", "India",
       "--source", "src01", "--current", "last-1d", "--baseline", "previous-1d"], ""),  # a valid control
 ])

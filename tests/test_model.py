@@ -73,6 +73,27 @@ def test_settings_that_rebuild_the_cube_equal_the_naive_computation(demo):
                                           engaged=3, deep=7))
 
 
+def test_dates_filtered_to_one_day_say_there_is_nothing_to_compare(demo):
+    """One day of dates has no halves: the silent-leak comparison showed periods read backwards ("0
+    days" each) and "no silent leak" between them. Now no period is compared, the page and the
+    takeaways say why, the command to copy names no period, and the day's own figures stay."""
+    from leak_app.publish.check import command
+
+    model = SessionModel(sessions=demo)
+    day = pd.Timestamp(sorted(demo["date"].unique())[10]).to_pydatetime()
+    model.date_range = (day, day)
+    assert model.kpis["sessions"] == int((demo["date"] == pd.Timestamp(day)).sum())
+    assert model.periods() == ((None, None), (None, None))
+    says = f"The dates hold one day ({day:%Y-%m-%d})"
+    assert model.period_problems()[0].startswith(says)
+    assert model.silent_warnings[0].startswith(says) and len(model.silent_warnings) == 1
+    assert model.silent_leaks_table.empty
+    assert not any("0 days" in text or "No silent leak" in text for text in model.takeaways)
+    assert "--current" not in command(model) and "--baseline" not in command(model)
+    model.date_range = model.param.date_range.bounds
+    assert model.period_problems() == () and model.periods()[1][0] is not None
+
+
 def test_source_filter_uses_top_sources_and_other(demo):
     model = SessionModel(sessions=demo, top_sources=3)
     top = model.param.sources.objects[:3]

@@ -92,3 +92,18 @@ def test_periods_that_cannot_be_compared_are_problems(current, baseline, says):
 def test_invalid_periods_say_what_is_expected(spec, role):
     with pytest.raises(ValueError, match="expected|day is out of range|ends before it starts"):
         validate(spec, role)
+
+
+@pytest.mark.parametrize("baseline", ["", "previous", "2026-01-01:2026-01-03"])
+def test_one_day_has_no_halves_to_compare(baseline):
+    """The halves of one day were read backwards (2026-01-21 to 2026-01-20, "0 days") and compared
+    as if they held sessions, in the page, its takeaways and the command to copy: there are no
+    periods then, and the reason is said."""
+    got = resolve("", baseline, "2026-01-20", "2026-01-20")
+    assert got.baseline == got.current == (None, None)
+    said = ("The dates hold one day (2026-01-20): the silent-leak comparison needs two periods, so at "
+            "least two days.")
+    assert got.problems == (said,)
+    two = resolve("", baseline, "2026-01-20", "2026-01-21")  # two days: the second one is the current half
+    assert two.current == days(("2026-01-21", "2026-01-21"))[0]
+    assert not any("one day" in problem for problem in two.problems)

@@ -480,8 +480,8 @@ def _cell_settings(values: dict) -> CellSettings:
 
 
 def _clipped(cube: Cube, period, active: tuple[int, int] | None) -> tuple[int, int]:
-    """A period's days within the filtered dates (none if no session matches)."""
-    if active is None:
+    """A period's days within the filtered dates (none if no session matches, or no period)."""
+    if active is None or period[0] is None:
         return 0, -1
     return max(cube.day(period[0]), active[0]), min(cube.day(period[1]), active[1])
 

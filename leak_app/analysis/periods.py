@@ -95,6 +95,10 @@ def resolve(current: str, baseline: str, first, last, align: bool = True) -> Per
     validate(current, "current")
     validate(baseline, "baseline")
     first, last = pd.Timestamp(first).normalize(), pd.Timestamp(last).normalize()
+    if not current and last <= first:  # a day has no halves (they were read backwards: 0 days each)
+        problem = (f"The dates hold one day ({first:%Y-%m-%d}): the silent-leak comparison needs two "
+                   "periods, so at least two days.")
+        return Periods((None, None), (None, None), (problem,))
     if not current:
         default_base, now = halves(first, last)
         if not baseline:

@@ -69,7 +69,7 @@ class PeriodControls(pn.viewable.Viewer):
     def _ask(self, event) -> None:
         """Write the chosen periods into the model, as ``check`` would take them."""
         m = self.model
-        if event.obj is self.mode and self.mode.value == DATES:
+        if event.obj is self.mode and self.mode.value == DATES and m.periods()[1][0] is not None:
             baseline, current = m.periods()  # start from the periods compared now
             for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
                 with param.parameterized.discard_events(picker):  # one change of the model, below
