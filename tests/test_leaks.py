@@ -305,6 +305,22 @@ def test_zero_conversions_in_a_period_stay_finite():
     assert row.leak and np.isfinite([row.change_low, row.change_high, row.lost_low, row.lost_high]).all()
 
 
+def test_a_funnel_that_loses_no_one_has_no_largest_leak():
+    """Every session converting: the takeaways named "the largest funnel leak" one of 0.0% ("0.0% of
+    the 300 sessions that reached Browsed went no further"), and one source × device combination
+    both the strongest and the weakest."""
+    rows = [(device, "F", "g", 12, 20, 1, day) for device in ("desktop", "mobile")
+            for day in ("2026-01-01", "2026-01-02") for _ in range(150)]
+    model = SessionModel(sessions=sessions(rows))
+    assert model.funnel_table["drop_rate"].fillna(0).max() == 0
+    said = "No step of the funnel loses sessions: each one that reached a stage went on to the next."
+    assert said in model.takeaways
+    assert not any("largest funnel leak" in text for text in model.takeaways)
+    # g on desktop and on mobile, both 100%: it said "strongest: g on desktop; weakest: g on desktop"
+    assert ("The 2 rated source × device combinations convert alike (all at 100.0%): none is the strongest "
+            "or the weakest.") in model.takeaways
+
+
 def test_warnings_on_the_real_sample(ga_raw):
     """Three days a period, a day with no sessions, and 6 Jul: 0 conversions in 832 sessions."""
     model = SessionModel.from_path(ga_raw)
@@ -314,6 +330,29 @@ def test_warnings_on_the_real_sample(ga_raw):
     assert "has no sessions (03 Jul)" in text
     assert summary(model)["silent_warnings"] == model.silent_warnings
     assert model.takeaways[0] == "Compare the periods with care. " + " ".join(model.silent_warnings)
+
+
+def test_weekday_mixes_that_differ_are_said_by_the_weekday_that_moved():
+    """A Tuesday against a Wednesday: their weekday mixes differ entirely, and the warning explained
+    it by weekend shares, "0% of the baseline, 0% of the current period". It names the weekday whose
+    share moved most; shares counted by hand. Equal mixes (a week each) say nothing."""
+    from leak_app.analysis.change import silent_warnings
+
+    daily = pd.DataFrame({"date": pd.date_range("2026-01-05", "2026-01-18"),  # Monday to Sunday, twice
+                          "sessions": [100, 250, 100, 100, 100, 100, 250, 100, 100, 100, 100, 100, 50, 450],
+                          "conversions": 1})
+    day = pd.Timestamp
+    warned = silent_warnings(daily, ((day("2026-01-06"),) * 2, (day("2026-01-07"),) * 2))
+    assert ("The periods' weekday mixes differ (Tuesdays: 100% of the baseline's sessions, 0% of the current "
+            "period's; weekends 0% and 0%): rates that vary by weekday move with it.") in warned
+    # a week each, 1,000 sessions: Sundays 250 then 450 (Tuesdays 250 then 100, Saturdays 100 then 50)
+    weeks = silent_warnings(daily, ((day("2026-01-05"), day("2026-01-11")),
+                                    (day("2026-01-12"), day("2026-01-18"))))
+    assert any("(Sundays: 25% of the baseline's sessions, 45% of the current period's; weekends 35% and 50%)"
+               in w for w in weeks)
+    same = daily.assign(sessions=100)
+    assert not any("weekday" in w for w in silent_warnings(
+        same, ((day("2026-01-05"), day("2026-01-11")), (day("2026-01-12"), day("2026-01-18")))))
 
 
 def test_a_one_day_tracking_gap_is_not_a_desktop_leak(ga_raw):

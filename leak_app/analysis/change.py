@@ -96,6 +96,7 @@ COLLAPSE_SHARE, COLLAPSE_P = 0.25, 1e-3
 #: Weekday mixes differ when the shares of sessions by weekday differ by this much in all
 #: (total variation distance).
 WEEKDAY_DISTANCE = 0.05
+WEEKDAYS = ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays")
 SHORT_PERIOD_DAYS = 7
 
 
@@ -137,10 +138,13 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
     if all(s.sum() for s in shares):
         shares = [s / s.sum() for s in shares]
         if 0.5 * np.abs(shares[0] - shares[1]).sum() > WEEKDAY_DISTANCE:
+            # named by the weekday whose share moved most: weekend shares alone read "0% and 0%"
+            # for a Tuesday against a Wednesday
+            most = int(np.argmax(np.abs(shares[0] - shares[1])))
             weekend = [s[5:].sum() for s in shares]
-            out.append(f"The periods' weekday mixes differ (weekend sessions: {weekend[0]:.0%} of the "
-                       f"baseline, {weekend[1]:.0%} of the current period): rates that vary by weekday "
-                       "move with it.")
+            out.append(f"The periods' weekday mixes differ ({WEEKDAYS[most]}: {shares[0][most]:.0%} of the "
+                       f"baseline's sessions, {shares[1][most]:.0%} of the current period's; weekends "
+                       f"{weekend[0]:.0%} and {weekend[1]:.0%}): rates that vary by weekday move with it.")
     return out
 
 

@@ -65,6 +65,8 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
     rated = ~np.isnan(drop) & (funnel["sessions"].to_numpy() + funnel["lost"].to_numpy() >= min_sessions)
     if not rated.any():
         return None
+    if not drop[rated].max() > 0:  # (the "largest" leak was then one of 0.0%)
+        return "No step of the funnel loses sessions: each one that reached a stage went on to the next."
     worst = funnel.iloc[np.flatnonzero(rated)[np.argmax(drop[rated])]]
     stages = list(funnel["stage"].cat.categories)
     before = stages[stages.index(worst.stage) - 1]
@@ -119,6 +121,11 @@ def source_device_extremes(table: pd.DataFrame, min_sessions: int) -> str | None
     # surely high (highest lower bound), the worst the one surely low (lowest upper bound).
     best = rated.loc[rated["ci_low"].idxmax()]
     worst = rated.loc[rated["ci_high"].idxmin()]
+    if best.name == worst.name:  # (it was said to be both the strongest and the weakest)
+        low, high = pct(rated["rate"].min()), pct(rated["rate"].max())
+        rates = f"all at {low}" if low == high else f"{low}–{high}"
+        return (f"The {len(rated)} rated source × device combinations convert alike ({rates}): none is the "
+                f"strongest or the weakest.")
     return (
         f"Strongest source × device: {best.source} on {best.device} at {with_ci(best)}; "
         f"weakest: {worst.source} on {worst.device} at {with_ci(worst)}."
