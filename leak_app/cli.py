@@ -131,8 +131,9 @@ def summary(args) -> None:
         _print_json(result)
         return
     kpis = result["kpis"]
-    print(f"{kpis['sessions']:,} sessions, {kpis['converting_sessions']:,} converting "
-          f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}")
+    sessions = f"{kpis['sessions']:,} session{'s' * (kpis['sessions'] != 1)}"
+    print(f"{sessions}, {kpis['converting_sessions']:,} converting ({kpis['conversion_rate']:.2%}), "
+          f"revenue {kpis['revenue']:,.2f}")
     for sentence in result["takeaways"]:
         print(f"- {sentence}")
 

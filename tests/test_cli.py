@@ -162,3 +162,19 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, tm
     result = run(command, str(output), check=False)
     assert result.returncode == 2 and f"cannot write in {blocker}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_summary_of_one_session_on_one_day(tmp_path, capsys):
+    """The least a file can hold: one session, one day. It said "1 sessions", and compared the halves
+    of its one day read backwards ("0 days" each)."""
+    from helpers import GA_HEADER
+
+    from leak_app import cli
+
+    path = tmp_path / "one.csv"
+    path.write_text(GA_HEADER + "\n1,1,1,20170704,desktop,France,google,3,20,0,\n")
+    assert cli.main(["summary", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "1 session, 0 converting (0.00%), revenue 0.00"
+    assert lines[1] == ("- Compare the periods with care. The dates hold one day (2017-07-04): the "
+                        "silent-leak comparison needs two periods, so at least two days.")
