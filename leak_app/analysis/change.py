@@ -123,16 +123,8 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
         if len(empty):
             out.append(f"{len(empty)} day{'s' * (len(empty) != 1)} of the {name} period "
                        f"{'have' if len(empty) != 1 else 'has'} no sessions ({_days(empty)}).")
-    both = np.concatenate(list(days.values()))
-    n, k = sessions[both], conversions[both]
-    if n.sum() and k.sum():
-        rate = k.sum() / n.sum()
-        collapsed = (n > 0) & (k < COLLAPSE_SHARE * rate * n)
-        collapsed[collapsed] = bdtr(k[collapsed], n[collapsed], rate) < COLLAPSE_P
-        for day in both[collapsed]:
-            out.append(f"On {pd.Timestamp(dates[day]):%d %b %Y} conversions collapsed site-wide "
-                       f"({conversions[day]:,} in {sessions[day]:,} sessions, against {pct(rate)} over both "
-                       f"periods): a likely tracking gap, which every segment's rate shares.")
+    for own, other in (("baseline", "current"), ("current", "baseline")):
+        out += _collapses(dates, sessions, conversions, days[own], days[other], own, other)
     weekday = (dates.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday: Monday is 0
     shares = [np.bincount(weekday[d], weights=sessions[d], minlength=7) for d in days.values()]
     if all(s.sum() for s in shares):
@@ -146,6 +138,26 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
                        f"baseline's sessions, {shares[1][most]:.0%} of the current period's; weekends "
                        f"{weekend[0]:.0%} and {weekend[1]:.0%}): rates that vary by weekday move with it.")
     return out
+
+
+def _collapses(dates, sessions, conversions, own: np.ndarray, other: np.ndarray, name: str,
+               other_name: str) -> list[str]:
+    """The days of a period (``own``, indices) whose conversions collapsed: under COLLAPSE_SHARE of
+    the rate of the rest of the period, that few by chance less than COLLAPSE_P of the time. Against
+    the other period's rate where the rest of the period converts none (a period-long gap). Both
+    periods pooled, a genuine fall between them made the lower period's quieter days "tracking gaps"
+    (a 40% site-wide fall: a warning on 7.5% of simulated data sets, 95% CI 5.3-10.5%)."""
+    n, k = sessions[own], conversions[own]
+    rest_n, rest_k = n.sum() - n, k.sum() - k
+    other_rate = conversions[other].sum() / max(sessions[other].sum(), 1)
+    rest = rest_k > 0
+    rate = np.where(rest, rest_k / np.maximum(rest_n, 1), other_rate)
+    collapsed = (n > 0) & (rate > 0) & (k < COLLAPSE_SHARE * rate * n)
+    collapsed[collapsed] = bdtr(k[collapsed], n[collapsed], rate[collapsed]) < COLLAPSE_P
+    return [f"On {pd.Timestamp(dates[own[i]]):%d %b %Y} conversions collapsed site-wide ({k[i]:,} in "
+            f"{n[i]:,} sessions, against {pct(rate[i])} over "
+            f"{f'the rest of the {name} period' if rest[i] else f'the {other_name} period'}): a likely "
+            f"tracking gap, which every segment's rate shares." for i in np.flatnonzero(collapsed)]
 
 
 def _days(dates: np.ndarray) -> str:
