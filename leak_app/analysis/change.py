@@ -129,10 +129,11 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
     shares = [np.bincount(weekday[d], weights=sessions[d], minlength=7) for d in days.values()]
     if all(s.sum() for s in shares):
         shares = [s / s.sum() for s in shares]
-        if 0.5 * np.abs(shares[0] - shares[1]).sum() > WEEKDAY_DISTANCE:
+        gaps = np.abs(shares[0] - shares[1])
+        if 0.5 * gaps.sum() > WEEKDAY_DISTANCE:
             # named by the weekday whose share moved most: weekend shares alone read "0% and 0%"
             # for a Tuesday against a Wednesday
-            most = int(np.argmax(np.abs(shares[0] - shares[1])))
+            most = int(np.argmax(gaps))
             weekend = [s[5:].sum() for s in shares]
             out.append(f"The periods' weekday mixes differ ({WEEKDAYS[most]}: {shares[0][most]:.0%} of the "
                        f"baseline's sessions, {shares[1][most]:.0%} of the current period's; weekends "

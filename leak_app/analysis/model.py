@@ -179,8 +179,9 @@ class SessionModel(param.Parameterized):
 
     date_range = param.DateRange(default=None, label="Dates", doc="First and last day included.")
     devices = param.ListSelector(default=[], objects=[], doc="Devices included; none selected means all.")
-    countries = param.ListSelector(default=[], objects=[], doc="""
-        Countries included (beyond the first 10,000 by sessions, "(other countries)"); empty means all.""")
+    countries = param.ListSelector(default=[], objects=[], doc=(
+        f"Countries included (beyond the {metrics.NAMED_CHOICES:,} of most sessions, "
+        f"\"{metrics.OTHER['country']}\"); empty means all."))
     sources = param.ListSelector(default=[], objects=[], label="Traffic sources", doc="""
         Traffic sources included (the top sources and "(other sources)"); empty means all.""")
     channels = param.ListSelector(default=[], objects=[], label="Channels", doc="""

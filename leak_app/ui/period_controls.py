@@ -69,8 +69,8 @@ class PeriodControls(pn.viewable.Viewer):
     def _ask(self, event) -> None:
         """Write the chosen periods into the model, as ``check`` would take them."""
         m = self.model
-        if event.obj is self.mode and self.mode.value == DATES and m.periods()[1][0] is not None:
-            baseline, current = m.periods()  # start from the periods compared now
+        baseline, current = m.periods()  # start from the periods compared now (one day of dates: none)
+        if event.obj is self.mode and self.mode.value == DATES and current[0] is not None:
             for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
                 with param.parameterized.discard_events(picker):  # one change of the model, below
                     picker.param.update(value=tuple(d.date() for d in period), **self._bounds())
