@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .analysis import periods
+from .analysis.text import counted
 from .data.schema import LoadError
 from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .publish.summary import summary as summary_of
@@ -131,9 +132,8 @@ def summary(args) -> None:
         _print_json(result)
         return
     kpis = result["kpis"]
-    sessions = f"{kpis['sessions']:,} session{'s' * (kpis['sessions'] != 1)}"
-    print(f"{sessions}, {kpis['converting_sessions']:,} converting ({kpis['conversion_rate']:.2%}), "
-          f"revenue {kpis['revenue']:,.2f}")
+    print(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
+          f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}")
     for sentence in result["takeaways"]:
         print(f"- {sentence}")
 

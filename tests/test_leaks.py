@@ -12,6 +12,7 @@ from leak_app import SessionModel
 from leak_app.analysis import leaks, simulation
 from leak_app.analysis.periods import halves
 from leak_app.analysis.stats import benjamini_hochberg, wilson_interval
+from leak_app.analysis.text import counted
 from leak_app.publish.summary import summary
 
 EDGES = (10, 60)
@@ -319,6 +320,19 @@ def test_a_funnel_that_loses_no_one_has_no_largest_leak():
     # g on desktop and on mobile, both 100%: it said "strongest: g on desktop; weakest: g on desktop"
     assert ("The 2 rated source × device combinations convert alike (all at 100.0%): none is the strongest "
             "or the weakest.") in model.takeaways
+
+
+def test_one_of_a_kind_reads_singular():
+    """One mobile session of 300 lost at the first step, one day a period: the takeaways said "about 1
+    more sessions would go on" and "between 01 Jan–01 Jan 2026 and 02 Jan–02 Jan 2026"."""
+    rows = [(device, "F", "g", 12, 20, 1, day) for device in ("desktop", "mobile")
+            for day in ("2026-01-01", "2026-01-02") for _ in range(150)]
+    rows[-1] = ("mobile", "F", "g", 1, 0, 0, "2026-01-02")
+    said = " ".join(SessionModel(sessions=sessions(rows)).takeaways)
+    assert "instead of 99.7%, about 1 more session (95% CI 0–6) would go on" in said
+    assert "the rest of the traffic's between 01 Jan 2026 and 02 Jan 2026, nor" in said
+    assert [counted(n, "conversion") for n in (0, 0.6, 1, 1.4, 1.6, 1234)] == [
+        "0 conversions", "1 conversion", "1 conversion", "1 conversion", "2 conversions", "1,234 conversions"]
 
 
 def test_warnings_on_the_real_sample(ga_raw):

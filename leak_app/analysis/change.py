@@ -15,7 +15,7 @@ from scipy.special import bdtr
 from ..data.schema import TEXT
 from .leaks import DIMENSIONS, segment_counts
 from .metrics import totals
-from .text import pct
+from .text import counted, pct
 
 #: The dimensions a change is explained by: the session's labels, one column each (duration is an
 #: outcome).
@@ -156,7 +156,7 @@ def _collapses(dates, sessions, conversions, own: np.ndarray, other: np.ndarray,
     collapsed = (n > 0) & (rate > 0) & (k < COLLAPSE_SHARE * rate * n)
     collapsed[collapsed] = bdtr(k[collapsed], n[collapsed], rate[collapsed]) < COLLAPSE_P
     return [f"On {pd.Timestamp(dates[own[i]]):%d %b %Y} conversions collapsed site-wide ({k[i]:,} in "
-            f"{n[i]:,} sessions, against {pct(rate[i])} over "
+            f"{counted(n[i], 'session')}, against {pct(rate[i])} over "
             f"{f'the rest of the {name} period' if rest[i] else f'the {other_name} period'}): a likely "
             f"tracking gap, which every segment's rate shares." for i in np.flatnonzero(collapsed)]
 

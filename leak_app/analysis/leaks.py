@@ -37,7 +37,7 @@ from .stats import (
     rated_p_values,
     wilson_interval,
 )
-from .text import pct
+from .text import counted, pct
 
 #: Dimension name -> the session columns that define its segments.
 DIMENSIONS = {
@@ -674,7 +674,7 @@ def describe_leak(row) -> str:
     return (
         f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
-        f"about {row.lost_conversions:,.0f} conversions lost (95% CI {max(row.lost_low, 0):,.0f}–"
+        f"about {counted(row.lost_conversions, 'conversion')} lost (95% CI {max(row.lost_low, 0):,.0f}–"
         f"{row.lost_high:,.0f}), {row.lost_revenue:,.0f} in revenue; "
         f"{_sureness(row.q_value)}."
     )
@@ -687,11 +687,11 @@ def describe_silent_leak(row) -> str:
     change = f"{-row.change:.0%} (95% CI {max(-row.change_high, 0):.0%}–{-row.change_low:.0%})"
     if row.dimension == "all traffic":
         how = (f"{fell}: a site-wide fall of {change}, beyond day-to-day swings; about "
-               f"{row.lost_conversions:,.0f} conversions lost")
+               f"{counted(row.lost_conversions, 'conversion')} lost")
     else:
         how = (f"{fell} while {row.compared_with} went from {pct(row.rest_rate_before)} to "
-               f"{pct(row.rest_rate_now)}: {change} below that trend; about {row.lost_conversions:,.0f} "
-               f"conversions lost beyond it")
+               f"{pct(row.rest_rate_now)}: {change} below that trend; about "
+               f"{counted(row.lost_conversions, 'conversion')} lost beyond it")
     return f"{how} (95% CI {max(row.lost_low, 0):,.0f}–{row.lost_high:,.0f}); {_sureness(row.q_value)}."
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .text import counted
+
 DAY = pd.Timedelta(days=1)
 _DATE = r"\d{4}-\d{2}-\d{2}"
 CURRENT_PATTERN = rf"^(|{_DATE}:{_DATE}|last-[1-9]\d{{0,3}}[dwm])$"
@@ -140,4 +142,4 @@ def span(start, end) -> str:
     """A period as people read it: ``2026-11-24 to 2026-11-30 (7 days)``."""
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     days = (end - start).days + 1
-    return f"{start:%Y-%m-%d} to {end:%Y-%m-%d} ({days} day{'s' * (days != 1)})"
+    return f"{start:%Y-%m-%d} to {end:%Y-%m-%d} ({counted(days, 'day')})"

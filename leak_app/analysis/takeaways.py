@@ -19,7 +19,7 @@ from ..data.schema import NOT_SET, unavailable
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
-from .text import pct
+from .text import counted, pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
 SHOWN_LABELS = {"device": "the funnel, duration and source × device views",
@@ -52,11 +52,16 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
     if b0 is None:
         return None
     row = leaks.headline(table)
-    span = f"{b0:%d %b}–{b1:%d %b %Y} and {c0:%d %b}–{c1:%d %b %Y}"
+    before, now = _days(b0, b1), _days(c0, c1)
     if row is None:
         return (f"No silent leak: no segment's conversion rate fell significantly more than the rest of the "
-                f"traffic's between {span}, nor the whole site's.")
-    return f"Silent leak ({span.replace(' and ', ' to ')}): " + leaks.describe_silent_leak(row)
+                f"traffic's between {before} and {now}, nor the whole site's.")
+    return f"Silent leak ({before} to {now}): " + leaks.describe_silent_leak(row)
+
+
+def _days(first, last) -> str:
+    """A period in a sentence: "01 Jan 2026" for one day, else "01 Jan–07 Jan 2026"."""
+    return f"{first:%d %b %Y}" if first == last else f"{first:%d %b}–{last:%d %b %Y}"
 
 
 def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions: int) -> str | None:
@@ -72,8 +77,8 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
     before = stages[stages.index(worst.stage) - 1]
     text = (
         f"The largest funnel leak is {leaks.step_name(before, worst.stage)} on {worst.device}: "
-        f"{worst.drop_rate:.1%} of the {worst.sessions + worst.lost:,} sessions that reached {before} "
-        f"went no further"
+        f"{worst.drop_rate:.1%} of the {counted(worst.sessions + worst.lost, 'session')} that reached "
+        f"{before} went no further"
     )
     step = np.flatnonzero((steps["step"].to_numpy() == leaks.step_name(before, worst.stage))
                           & (steps["device"].to_numpy() == worst.device))
@@ -81,7 +86,7 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
         s = steps.iloc[step[0]]
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
-            f"about {s.lost_sessions:,.0f} more sessions (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
+            f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
             f"would go on, worth about {s.lost_revenue:,.0f} in revenue"
         )
     return text + "."

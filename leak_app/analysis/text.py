@@ -14,6 +14,13 @@ def pct(rate) -> str:
     return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
 
 
+def counted(number, noun: str, fmt: str = ",.0f") -> str:
+    """A number and its noun, singular when the number reads as 1: "1 session", "about 1 more
+    session" (a rounded 0.6 too), "1,204 sessions"."""
+    shown = format(number, fmt)
+    return f"{shown} {noun}{'' if shown == '1' else 's'}"
+
+
 #: What Markdown would read as markup inside a line: emphasis, code, links, table cells, and the
 #: starts of HTML tags and entities ("p < 0.001" is left as it is).
 _MARKUP = re.compile(r"[\\`*_\[\]|~]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 
+from ..analysis.text import counted
 from ..data.sources import data_path
 from .summary import silent_part
 from .webhook import slack_escape
@@ -41,7 +42,7 @@ def run(model, min_lost: float = 1) -> dict:
 def title(result: dict) -> str:
     """How many silent leaks were found, in what data."""
     found = len(result["silent_leaks"])
-    what = f"{found} silent leak{'s' * (found != 1)}" if found else "No silent leak"
+    what = counted(found, "silent leak") if found else "No silent leak"
     return f"{what} in {result['data']}"
 
 

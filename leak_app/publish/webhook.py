@@ -16,6 +16,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
+from ..analysis.text import counted
+
 #: Seconds one attempt may take in all, attempts made, and the first wait between them (doubled each time).
 TIMEOUT, ATTEMPTS, BACKOFF = 10.0, 4, 1.0
 #: Longest wait a server's Retry-After may ask for.
@@ -56,7 +58,7 @@ def post(url: str, message: dict, timeout: float = TIMEOUT, attempts: int = ATTE
         retryable = status is None or status == 429 or status >= 500
         problem = f"{redact(url)}: {reason}"
         if not retryable or attempt == attempts:
-            raise WebhookError(f"{problem}; gave up after {attempt} attempt{'s' * (attempt > 1)}")
+            raise WebhookError(f"{problem}; gave up after {counted(attempt, 'attempt')}")
         if log:
             log(f"{problem}; trying again in {max(wait, retry_after or 0):.0f} s")
         time.sleep(min(max(wait, retry_after or 0), MOST_WAIT))

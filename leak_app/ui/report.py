@@ -16,7 +16,7 @@ import pandas as pd
 from ..analysis.change import dominant_effect
 from ..analysis.leaks import NO_SILENT_LEAK, segment_name
 from ..analysis.periods import span
-from ..analysis.text import escape_markdown, pct
+from ..analysis.text import counted, escape_markdown, pct
 from ..data.files import replaced
 from ..publish.check import title
 
@@ -45,10 +45,10 @@ def facts(result: dict) -> dict:
         "why": dominant_effect(result["rate_change"]) if result["rate_change"].get("by_dimension") else None,
         "method": (f"Each segment's conversion rate is compared with the rest of the traffic's over the "
                    f"same days (the whole site with its own past), so a change every segment shares is named "
-                   f"once. The chance of any false leak in a check is held at {asked['level']:.1%}; a "
-                   f"leak is reported when it loses at least {asked['min_lost']:g} "
-                   f"conversion{'s' * (asked['min_lost'] != 1)}. Losses of different segments overlap (a "
-                   "mobile session from google counts in both): they are never added up."),
+                   f"once. The chance of any false leak in a check is held at {asked['level']:.1%}; a leak "
+                   f"is reported when it loses at least {counted(asked['min_lost'], 'conversion', 'g')}. "
+                   "Losses of different segments overlap (a mobile session from google counts in both): "
+                   "they are never added up."),
     }
 
 

@@ -9,7 +9,7 @@ import panel as pn
 import param
 
 from ..analysis.model import SessionModel
-from ..analysis.text import escape_markdown
+from ..analysis.text import counted, escape_markdown
 from ..data.file_sets import plain_suffix
 from ..data.schema import LoadError
 from .actions import Progress, failure_reason, in_page
@@ -91,7 +91,7 @@ class Upload(pn.viewable.Viewer):
         if self._folder is not None:
             self._folder.cleanup()
         self._folder = folder
-        self._say(f"Loaded {report['sessions']:,} sessions from {name}.", "success")
+        self._say(f"Loaded {counted(report['sessions'], 'session')} from {name}.", "success")
 
     def _failed(self, name: str, exc: Exception, folder: tempfile.TemporaryDirectory) -> None:
         folder.cleanup()
