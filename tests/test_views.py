@@ -159,7 +159,7 @@ def test_leaks_list_escapes_segment_names():
     data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
     data["source"] = data["source"].cat.rename_categories({"src03": HOSTILE})
     model = SessionModel(sessions=data)
-    html = texts.leaks_html(model.leaks_table, model.silent_leaks_table)
+    html = texts.leaks_html(model.leaks_table, model.silent_leaks_table, [], model.rate_change)
     assert "&lt;img src=x onerror=alert(1)&gt; (source) converts at" in html and "<img" not in html
     assert f"{HOSTILE} (source)" in LEAKS.frame(model.leaks_table).layers["bars"]["label"]
 
@@ -193,7 +193,7 @@ def test_a_child_is_listed_under_its_parent_by_any_of_the_parents_names():
     child = (table["segment"] == "mobile × Partners") & (table["parent"] == "Partners (source)")
     assert child.sum() == 1 and not (table["segment"] == "Partners").any()
     table.loc[child, "leak"] = True  # published (whether the demo's is a leak or not)
-    text = texts.leaks_html(table, table.iloc[:0], top=100)
+    text = texts.leaks_html(table, table.iloc[:0], [], {}, top=100)
     listed = text[text.index("Leaks: segments converting below"):]
     assert re.search(r"<li>Affiliates \(channel\), also [^<]*<ul class=\"children\">(<li>[^<]*</li>)*"
                      r"<li>mobile × Partners \(device × source\) converts", listed)
@@ -264,11 +264,12 @@ def _same(a, b) -> bool:
 
 
 def _plots(model):
-    """Each plot of the dashboard with the table it draws and its options."""
-    return {"funnel": (FUNNEL, "funnel_table", {"devices": model.param.devices.objects}),
-            "rates": (RATES, "duration_table", {"devices": model.param.devices.objects}),
-            "volume": (VOLUME, "duration_table", {}), "leaks": (LEAKS, "leaks_table", {}),
-            "silent": (SILENT, "silent_leaks_table", {}), "heatmap": (HEATMAP, "source_device_table", {})}
+    """Each plot of the dashboard with the tables it draws and its options."""
+    return {"funnel": (FUNNEL, ["funnel_table"], {"devices": model.param.devices.objects}),
+            "rates": (RATES, ["duration_table"], {"devices": model.param.devices.objects}),
+            "volume": (VOLUME, ["duration_table"], {}), "leaks": (LEAKS, ["leaks_table"], {}),
+            "silent": (SILENT, ["silent_leaks_table", "rate_change"], {}),
+            "heatmap": (HEATMAP, ["source_device_table"], {})}
 
 
 @pytest.mark.parametrize("plot", ["funnel", "rates", "volume", "leaks", "silent", "heatmap"])
@@ -281,8 +282,8 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
     from leak_app.ui.live_plot import LivePlot
 
     model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet", min_sessions=2000)
-    described, table, options = _plots(model)[plot]
-    live = LivePlot(model, described, [table], lambda model: options)
+    described, tables, options = _plots(model)[plot]
+    live = LivePlot(model, described, tables, lambda model: options)
     countries = model.param.countries.objects
     for change in [{"devices": ["mobile"]}, {"devices": ["tablet"], "countries": countries[:3]},
                    {"devices": ["desktop", "mobile"], "countries": []},
@@ -290,7 +291,7 @@ def test_a_plot_updated_in_place_shows_what_a_fresh_drawing_shows(plot):
                    {"devices": ["tablet"], "countries": countries[-1:]}, {"devices": [], "countries": []}]:
         model.param.update(**change)
         live.update()
-        fresh = described.draw(getattr(model, table), **options)
+        fresh = described.draw(*(getattr(model, table) for table in tables), **options)
         found = check_integrity(list(fresh.references()))
         assert not found.error and not found.warning, (change, found)
         expected = {s.name: s.data for s in fresh.select({"type": ColumnDataSource}) if s.name}
@@ -314,8 +315,8 @@ def test_every_plots_data_is_drawn_by_glyphs_which_follow_their_axes():
     from bokeh.models import Annotation, ColumnDataSource, GlyphRenderer
 
     model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet", min_sessions=2000)
-    for name, (described, table, options) in _plots(model).items():
-        figure = described.draw(getattr(model, table), **options)
+    for name, (described, tables, options) in _plots(model).items():
+        figure = described.draw(*(getattr(model, table) for table in tables), **options)
         drawn = {id(r.data_source) for r in figure.select({"type": GlyphRenderer})}
         assert all(id(s) in drawn for s in figure.select({"type": ColumnDataSource})), name
         assert not [a for a in figure.select({"type": Annotation}) if getattr(a, "source", None)], name
@@ -756,3 +757,27 @@ def test_panel_serve_warm_draws_every_figure_of_a_page_before_the_first_visitor(
     drawn.clear()
     page.create_app(path)  # a visitor's page
     assert drawn == []
+
+
+def test_periods_not_compared_are_not_called_leak_free():
+    """Dates narrowed to one day compare no periods: the silent-leak chart said "No silent leak
+    found", the list "No segment's rate fell…" and the takeaways "Compare the periods with care",
+    as if a comparison had found nothing. Widened again, the chart is the found leaks' once more."""
+    from leak_app.ui.cards.leaks import Leaks
+
+    rows = [(device, "F", "g", 12, 20, i % 3 == 0, day) for device in ("desktop", "mobile")
+            for day in ("2026-01-01", "2026-01-02") for i in range(300)]
+    model = SessionModel(sessions=sessions(rows))
+    view = Leaks(model=model)
+    assert view.silent_chart.pane.object.title.text == "No silent leak found"
+    model.date_range = (pd.Timestamp("2026-01-02").to_pydatetime(),) * 2
+    view.update({"silent_leaks_table", "rate_change"})
+    assert view.silent_chart.pane.object.title.text == "Silent leaks: not compared"
+    assert "<p>Not compared: see the warning above.</p>" in view.list.text
+    assert texts.NO_SILENT_LEAK not in view.list.text
+    assert model.takeaways[0].startswith("Silent leaks not compared. The dates hold one day (2026-01-02)")
+    assert SILENT.frame(model.silent_leaks_table, model.rate_change).title == "Silent leaks: not compared"
+    model.date_range = model.param.date_range.bounds
+    view.update({"silent_leaks_table", "rate_change"})
+    assert view.silent_chart.pane.object.title.text == "No silent leak found"
+    assert f"<p>{texts.NO_SILENT_LEAK}</p>" in view.list.text

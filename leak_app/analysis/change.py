@@ -65,6 +65,12 @@ def rate_change(before, now) -> dict:
     return out
 
 
+def compared(change: dict) -> bool:
+    """Whether the silent-leak periods were compared: both resolved, both holding sessions (else
+    finding no silent leak says nothing)."""
+    return change.get("baseline_rate") is not None
+
+
 def most_mixed(change: dict) -> str:
     """The dimension whose traffic mix moved the rate most (the one the takeaway and the waterfall
     explain the change by)."""

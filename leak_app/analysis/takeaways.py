@@ -170,10 +170,11 @@ def takeaways(model) -> list[str]:
         return []
     m = model.min_sessions
     missing = unavailable(model.load_report, model.funnel)
+    warned = ("Compare the periods with care. " if change.compared(model.rate_change)
+              else "Silent leaks not compared. ")
     sentences = [
         absent_labels(model.load_report), missing.get("funnel"), missing.get("duration"),
-        ("Compare the periods with care. " + " ".join(model.silent_warnings)) if model.silent_warnings
-        else None,
+        (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()),
         change.dominant_effect(model.rate_change) if model.rate_change else None,
         top_leak(model.leaks_table),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis.change import most_mixed
+from ..analysis.change import compared, most_mixed
 from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
 from ..analysis.text import pct
 from ..data.schema import needs
@@ -109,17 +109,18 @@ def _files_html(files: list[dict]) -> str:
     return f"<p>{len(files):,} files, rows read: {named}{more}.</p>"
 
 
-def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: list | None = None,
-               change: dict | None = None, top: int = 8) -> str:
+def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: list, change: dict,
+               top: int = 8) -> str:
     """The period warnings, the silent leaks (the headline list), what moved the rate, then the
     ranked leaks: a sentence each, children under their parent, everything escaped."""
     found = leak_rows(leaks_table, top)
     silent = silent_leak_rows(silent_table, top)
     parts = [
-        "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings or ()),
+        "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings),
         "<h4>Silent leaks: segments whose rate fell more than the rest of the traffic's</h4>",
-        _nested(silent) if len(silent) else f"<p>{NO_SILENT_LEAK}</p>",
-        rate_change_html(change or {}),
+        _nested(silent) if len(silent) else
+        f"<p>{NO_SILENT_LEAK if compared(change) else 'Not compared: see the warning above.'}</p>",
+        rate_change_html(change),
         "<h4>Leaks: segments converting below the rest of the traffic</h4>",
         _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "
         "traffic.</p>",

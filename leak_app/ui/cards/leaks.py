@@ -7,6 +7,7 @@ import pandas as pd
 import panel as pn
 from bokeh.transform import dodge
 
+from ...analysis.change import compared
 from ...analysis.leaks import segment_name
 from ...analysis.text import pct
 from .. import texts
@@ -20,13 +21,13 @@ from .base import Text, View
 BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
 
 
-def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Frame:
+def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, compared: bool = True) -> Frame:
     """The largest leaks (or silent leaks), largest on top: conversions lost, with their 95% interval.
 
     The axis of segments always has ``top`` rows, blank ones below the leaks: a bar keeps its
     height however few leaks there are, and the chart keeps an axis of segments with none, so that
     its first leak updates it in place (in an exported file too, which can only replay changes to
-    the figures it holds).
+    the figures it holds). ``compared``: whether the silent-leak periods were compared at all.
     """
     rows = table[table["leak"].astype(bool)].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
@@ -39,7 +40,8 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10) -> Fra
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float)}
     blank = [" " * i for i in range(top - len(rows), 0, -1)]  # no segment's name is only spaces
     found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
-    none = "No silent leak found" if silent else "No leak found at this level"
+    none = ("Silent leaks: not compared" if not compared else "No silent leak found" if silent
+            else "No leak found at this level")
     return Frame({"bars": bars, "errors": {"label": labels, "lower": lower, "upper": upper}},
                  x=(0, padded(np.concatenate([lost, lower, upper]))[1]), y=[*blank, *labels],
                  title=found if len(rows) else none)
@@ -67,8 +69,8 @@ def leaks_figure(frame: Frame, silent: bool, top: int = 10):
     return plot
 
 
-def _silent_frame(table: pd.DataFrame) -> Frame:
-    return leaks_frame(table, silent=True)
+def _silent_frame(table: pd.DataFrame, change: dict) -> Frame:
+    return leaks_frame(table, silent=True, compared=compared(change))
 
 
 def _silent_figure(frame: Frame):
@@ -89,7 +91,7 @@ class Leaks(View):
         super().__init__(**params)
         m = self.model
         self.periods = PeriodControls(model=m)
-        self.silent_chart = LivePlot(m, SILENT, ["silent_leaks_table"])
+        self.silent_chart = LivePlot(m, SILENT, ["silent_leaks_table", "rate_change"])
         self.leaks_chart = LivePlot(m, LEAKS, ["leaks_table"])
         self.list = Text(m, texts.leaks_html, self.shows, min_width=400)
 
@@ -110,7 +112,8 @@ class Leaks(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"silent_leaks": SILENT.draw(model.silent_leaks_table), "leaks": LEAKS.draw(model.leaks_table)}
+        return {"silent_leaks": SILENT.draw(model.silent_leaks_table, model.rate_change),
+                "leaks": LEAKS.draw(model.leaks_table)}
 
     def parts(self) -> list:
         # a saved file cannot recompute: it offers the command, not the period controls
