@@ -749,12 +749,22 @@ def headline(table: pd.DataFrame):
     """What an analyst would act on first: the largest leak, or its largest published child.
 
     A parent's loss is mostly its child's when the child is published under it:
-    "desktop" fell because "desktop × google" did, so the child names the cause.
+    "desktop" fell because "desktop × google" did, so the child names the cause. The whole site's
+    fall is named by a segment that fell beyond the rest of the traffic and lost at least half as
+    much (:func:`explains`): only mobile fell, so "mobile" names it, not "a site-wide fall".
     """
     rows = np.flatnonzero(table["leak"].to_numpy(dtype=bool))
     if not len(rows):
         return None
     top = table.iloc[rows[0]]
+    if not top["values"]:
+        top = next((table.iloc[i] for i in rows[1:] if explains(table.iloc[i], top)), top)
     children = [i for i in rows[1:] if top["values"] and table["parent"].iloc[i] is not None
                 and top["values"].items() <= table["values"].iloc[i].items()]
     return table.iloc[children[0]] if children else top  # rows are ranked: the first is the largest
+
+
+def explains(row, site) -> bool:
+    """Whether a published segment of one dimension accounts for most of the whole site's fall:
+    it lost, beyond the rest of the traffic's change, at least half the conversions the site lost."""
+    return len(row["values"]) == 1 and row["lost_conversions"] >= site["lost_conversions"] / 2

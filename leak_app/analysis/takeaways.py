@@ -56,7 +56,14 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
     if row is None:
         return (f"No silent leak: no segment's conversion rate fell significantly more than the rest of the "
                 f"traffic's between {before} and {now}, nor the whole site's.")
-    return f"Silent leak ({before} to {now}): " + leaks.describe_silent_leak(row)
+    text = f"Silent leak ({before} to {now}): " + leaks.describe_silent_leak(row)
+    site = table[table["dimension"].to_numpy() == "all traffic"]
+    if row.dimension != "all traffic" and len(site) and site["leak"].iloc[0]:
+        site = site.iloc[0]
+        text += (f" The whole site's rate fell with it: about {counted(site.lost_conversions, 'conversion')} "
+                 f"lost in all (95% CI {max(site.lost_low, 0):,.0f}–{site.lost_high:,.0f}), a loss "
+                 "overlapping this one.")
+    return text
 
 
 def _days(first, last) -> str:
