@@ -404,13 +404,26 @@ def test_a_genuine_fall_between_the_periods_is_no_tracking_gap():
 
 def test_a_period_without_any_conversion_is_measured_against_the_other():
     """A tracking outage the length of a period: its days have no rest to compare with, so each is
-    compared with the other period's rate."""
+    compared with the other period's rate — in one sentence, where there were fourteen. Two gaps
+    in a period are one sentence too, against the rest of the period without either, by hand."""
     from leak_app.analysis.change import silent_warnings
 
     daily, periods = _daily(0, 1.0)
     daily.loc[14:, "conversions"] = 0
+    rate = daily["conversions"][:14].sum() / daily["sessions"][:14].sum()
     warned = [w for w in silent_warnings(daily, periods) if "collapsed" in w]
-    assert len(warned) == 14 and all("over the baseline period" in w for w in warned)
+    assert warned == [(f"On 14 days of the current period (19 Jan, 20 Jan, 21 Jan, 22 Jan, 23 Jan and 9 "
+                       f"more) conversions collapsed site-wide (0 in {daily['sessions'][14:].sum():,} "
+                       f"sessions, against {rate:.2%} over the baseline period): likely tracking gaps, "
+                       "which every segment's rate shares.")]
+    daily, periods = _daily(0, 1.0)
+    daily.loc[[16, 20], "conversions"] = 0
+    rest = daily.drop([16, 20])[14:]
+    [warned] = [w for w in silent_warnings(daily, periods) if "collapsed" in w]
+    assert warned.startswith(f"On 2 days of the current period (21 Jan, 25 Jan) conversions collapsed "
+                             f"site-wide (0 in {daily['sessions'][[16, 20]].sum():,} sessions, against "
+                             f"{rest['conversions'].sum() / rest['sessions'].sum():.2%} over the rest of the "
+                             "current period): likely tracking gaps")
 
 
 def test_a_one_day_tracking_gap_is_not_a_desktop_leak(ga_raw):
@@ -625,7 +638,8 @@ def test_a_site_fall_one_segment_explains_is_headlined_by_that_segment():
     def named(sources, per_source, **planted):
         found = []
         for seed in range(40 if sources == 2 else 20):
-            data = simulation.planted_sessions(seed, sources=sources, sessions_per_source=per_source, **planted)
+            data = simulation.planted_sessions(seed, sources=sources, sessions_per_source=per_source,
+                                               **planted)
             model = SessionModel(sessions=data, duration_edges=list(simulation.EDGES))
             top = leaks.headline(model.silent_leaks_table)
             found.append(None if top is None else top.segment)
