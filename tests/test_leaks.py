@@ -335,6 +335,22 @@ def test_one_of_a_kind_reads_singular():
         "0 conversions", "1 conversion", "1 conversion", "1 conversion", "2 conversions", "1,234 conversions"]
 
 
+def test_one_rated_duration_does_not_convert_most():
+    """Every session lasting 20 s: the takeaway said "Sessions lasting 10–60 s convert most", with
+    nothing to convert more than. With single-page sessions beside them, those are what it is
+    compared with (the sentence read "convert most: … and … for single-page sessions")."""
+    rows = [(device, "F", "g", 12, 20, i % 4 == 0, day) for device in ("desktop", "mobile")
+            for day in ("2026-01-01", "2026-01-02") for i in range(150)]
+    said = SessionModel(sessions=sessions(rows)).takeaways
+    assert ("Sessions lasting 10–60 s, the only duration with 100 sessions or more, convert at 25.3% (95% CI "
+            "22.0%–29.0%, n=600).") in said  # 152 of 600
+    rows += [("desktop", "F", "g", 1, 0, 0, "2026-01-01")] * 200
+    [said] = [t for t in SessionModel(sessions=sessions(rows)).takeaways if t.startswith("Sessions lasting")]
+    assert said.startswith("Sessions lasting 10–60 s, the only duration with 100 sessions or more, convert "
+                           "at 25.3% (95% CI 22.0%–29.0%, n=600), against 0.00% (95% CI 0.00%–1.88%, n=200) "
+                           "for single-page sessions (no duration recorded) — an association")
+
+
 def test_warnings_on_the_real_sample(ga_raw):
     """Three days a period, a day with no sessions, and 6 Jul: 0 conversions in 832 sessions."""
     model = SessionModel.from_path(ga_raw)

@@ -112,13 +112,21 @@ def duration_peak(duration: pd.DataFrame, min_sessions: int) -> str | None:
     if not (rated & measured).any():
         return None
     peak = buckets.iloc[np.flatnonzero(rated & measured)[np.argmax(rate[rated & measured])]]
-    text = f"Sessions lasting {peak.bucket} convert most: {with_ci(peak)}"
+    alone = (buckets["rated"].to_numpy() & measured).sum() == 1  # nothing to "convert most" against
+    text = (f"Sessions lasting {peak.bucket}, the only duration with {min_sessions:,} sessions or more, "
+            f"convert at {with_ci(peak)}" if alone
+            else f"Sessions lasting {peak.bucket} convert most: {with_ci(peak)}")
+    against = []
     shortest = buckets[measured].iloc[0]
     if shortest.bucket != peak.bucket and shortest.rated:
-        text += f", against {with_ci(shortest)} for sessions of {shortest.bucket}"
+        against.append(f"{with_ci(shortest)} for sessions of {shortest.bucket}")
     single = buckets[~measured]
     if len(single) and single["rated"].iloc[0]:
-        text += f" and {with_ci(single.iloc[0])} for single-page sessions (no duration recorded)"
+        against.append(f"{with_ci(single.iloc[0])} for single-page sessions (no duration recorded)")
+    if against:
+        text += ", against " + " and ".join(against)
+    if alone and not against:
+        return text + "."
     return text + " — an association: a longer visit is partly the result of buying, not its cause."
 
 
