@@ -335,6 +335,14 @@ def test_one_of_a_kind_reads_singular():
         "0 conversions", "1 conversion", "1 conversion", "1 conversion", "2 conversions", "1,234 conversions"]
 
 
+def test_a_period_across_new_year_names_both_years():
+    """The halves of 31 Dec 2025 – 03 Jan 2026 read "31 Dec–01 Jan 2026 and 02 Jan–03 Jan 2026"."""
+    rows = [("desktop", "F", "g", 12, 20, i % 4 == 0, day) for i in range(150)
+            for day in ("2025-12-31", "2026-01-01", "2026-01-02", "2026-01-03")]
+    said = " ".join(SessionModel(sessions=sessions(rows)).takeaways)
+    assert "between 31 Dec 2025–01 Jan 2026 and 02 Jan–03 Jan 2026, nor" in said
+
+
 def test_one_rated_duration_does_not_convert_most():
     """Every session lasting 20 s: the takeaway said "Sessions lasting 10–60 s convert most", with
     nothing to convert more than. With single-page sessions beside them, those are what it is

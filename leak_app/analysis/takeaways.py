@@ -67,8 +67,11 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
 
 
 def _days(first, last) -> str:
-    """A period in a sentence: "01 Jan 2026" for one day, else "01 Jan–07 Jan 2026"."""
-    return f"{first:%d %b %Y}" if first == last else f"{first:%d %b}–{last:%d %b %Y}"
+    """A period in a sentence: "01 Jan 2026" for one day, "01 Jan–07 Jan 2026", and each day's
+    year where they differ ("28 Dec 2025–03 Jan 2026")."""
+    if first == last:
+        return f"{first:%d %b %Y}"
+    return f"{first:{'%d %b' if first.year == last.year else '%d %b %Y'}}–{last:%d %b %Y}"
 
 
 def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions: int) -> str | None:
