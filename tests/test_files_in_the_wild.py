@@ -281,6 +281,40 @@ def test_numbers_written_with_a_decimal_comma_load_as_the_original(ga_cleaned, t
     pd.testing.assert_frame_equal(table(european), table(whole))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_whole_numbers_with_thousands_dots_follow_the_files_decimal_comma(ga_cleaned, tmp_path, engine):
+    """Revenue written "25,99" and time on site "1.448" (whole seconds, a thousands dot): a file
+    writes its numbers one way, so 1448 s. It was read as 1.448 s (no comma in that column)."""
+    raw = pd.read_csv(ga_cleaned, dtype=str, keep_default_na=False)
+    whole = raw["timeonsite"].map(lambda v: f"{int(float(v)):,}".replace(",", ".") if v else v)
+    assert whole.str.fullmatch(r"\d\.\d{3}").any() and not whole.str.contains(",").any()
+    raw.assign(revenue=raw["revenue"].map(decimal_comma), timeonsite=whole).to_csv(
+        tmp_path / "sessions.csv", sep=";", index=False)
+    european, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
+    expected_table, expected = open_sessions(ga_cleaned, scan_from=ENGINES[engine])
+    assert report.decimal_comma == ["revenue", "timeonsite"]
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(european), table(expected_table))
+
+
+def test_a_part_with_decimal_points_keeps_them_beside_one_with_decimal_commas(ga_cleaned, tmp_path):
+    """A folder of two days, one exported with ";" and "25,99", the other with "," and "25.99":
+    the second's revenue lost its point (25.99 read as 2599) because the first's decimal comma
+    was taken for every part."""
+    raw = pd.read_csv(ga_cleaned, dtype=str, keep_default_na=False)
+    first_day = raw["date"] == raw["date"].min()
+    folder = tmp_path / "days"
+    folder.mkdir()
+    raw[first_day].assign(revenue=raw["revenue"].map(decimal_comma)).to_csv(
+        folder / "a.csv", sep=";", index=False)
+    raw[~first_day].to_csv(folder / "b.csv", index=False)
+    assert raw.loc[~first_day, "revenue"].str.contains(r"\.").any()
+    split, report = open_sessions(folder, scan_from=ENGINES["pandas"])
+    expected_table, _ = open_sessions(ga_cleaned, scan_from=ENGINES["pandas"])
+    assert report.decimal_comma == ["revenue"]  # in a.csv; each part's numbers read as written
+    pd.testing.assert_frame_equal(table(split), table(expected_table))
+
+
 @pytest.mark.parametrize("codec", ["null", "deflate"])
 def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_path, codec):
     """BigQuery's Avro export of events_* (read by fastavro: DuckDB's reader is an extension it

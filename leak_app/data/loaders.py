@@ -22,7 +22,14 @@ from . import ga4
 from .duck import registered
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session_files
 from .parse import ROW, counted_events, parse_sessions
-from .readers import DECIMAL_COMMA_ATTR, as_arrow, read_raw, refuse_repeated_columns, with_decimal_point
+from .readers import (
+    DECIMAL_COMMA_ATTR,
+    as_arrow,
+    decimal_comma_columns,
+    read_raw,
+    refuse_repeated_columns,
+    with_decimal_point,
+)
 from .schema import MEASURES, NUMERIC, TEXT, LoadError, LoadReport, to_canonical
 
 CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
@@ -191,7 +198,7 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
     ``mapping`` a layout from :func:`mapped_layout` for files in no known format.
     """
     label = name or str(path)
-    raw, kind, unreadable, files = read_files(Path(path), label, mapping)
+    raw, kind, unreadable, files, commas = read_files(Path(path), label, mapping)
     if raw.empty:
         raise LoadError(f"{label}: has a header but no data rows")
     layout = detect_layout(list(raw.columns), kind, label, mapping)
@@ -202,28 +209,29 @@ def load_sessions(path: str | Path, name: str | None = None, mapping: Layout | N
         with registered(ga4.arrow_events(raw), "events") as events:
             return to_canonical(counted_events(events, report).to_pandas()), report
     report.absent_columns, report.mapping = layout.absent(raw.columns), layout.mapping()
-    report.decimal_comma = sorted(set(layout.numeric()) & set(raw.attrs.get(DECIMAL_COMMA_ATTR, [])))
-    report.row_level = layout.rows
+    report.decimal_comma, report.row_level = commas, layout.rows
     mapped = raw[[src for src in dict.fromkeys(layout.columns.values()) if src in raw.columns]]
     with registered(as_arrow(mapped, ROW), "raw") as table:
-        table = table.mutate(**{src: with_decimal_point(table[src]) for src in report.decimal_comma})
         sessions = parse_sessions(table, layout, report, hold=True)[0]
         sessions = sessions.order_by(ROW).drop(ROW).to_pandas()
     return to_canonical(sessions), report
 
 
 def read_files(path: Path, label: str, mapping: Layout | None
-               ) -> tuple[pd.DataFrame, str, dict[str, int], list[dict]]:
+               ) -> tuple[pd.DataFrame, str, dict[str, int], list[dict], list[str]]:
     """The raw rows of a file, or of a folder's or a pattern's files as one table (see
     :mod:`.file_sets`: one format, in name order), column names lower-cased; with their kind, the
-    rows no file could read by reason, and the files read with their rows."""
+    rows no file could read by reason, the files read with their rows, and the columns some file
+    wrote with a decimal comma (read as numbers with a point, file by file: see
+    :func:`_with_decimal_points`)."""
     paths = session_files(path, label)
-    parts = []
+    parts, commas = [], set()
     for file in paths:
         name = file_label(file, paths, label)
         raw, kind, unreadable = read_raw(file, name)
         refuse_repeated_columns(raw.columns, name)
         raw.columns = [str(c).strip().lower() for c in raw.columns]
+        commas.update(_with_decimal_points(raw, kind, mapping))
         parts.append((file, raw, kind, unreadable))
     if len(parts) > 1:
         refuse_a_mix([(file, _format(raw, kind, str(file), mapping)) for file, raw, kind, _ in parts])
@@ -233,9 +241,23 @@ def read_files(path: Path, label: str, mapping: Layout | None
             unreadable[reason] = unreadable.get(reason, 0) + count
     files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts])
     raw = parts[0][1] if len(parts) == 1 else pd.concat([part[1] for part in parts], ignore_index=True)
-    raw.attrs[DECIMAL_COMMA_ATTR] = sorted({c.strip().lower() for part in parts
-                                            for c in part[1].attrs.get(DECIMAL_COMMA_ATTR, [])})
-    return raw, parts[0][2], unreadable, files
+    return raw, parts[0][2], unreadable, files, sorted(commas)
+
+
+def _with_decimal_points(raw: pd.DataFrame, kind: str, mapping: Layout | None) -> list[str]:
+    """Rewrite in place the numeric columns of one file its reader found written with a decimal
+    comma (:func:`.readers.decimal_comma_columns`) with a decimal point, and name them. File by
+    file: in a folder of two exports, one with "25,99" and one with "25.99", each keeps its own."""
+    layout = recognised(list(raw.columns), kind, mapping)
+    forms = raw.attrs.get(DECIMAL_COMMA_ATTR)
+    if layout is None or not forms:
+        return []
+    numeric = set(layout.numeric())
+    columns = decimal_comma_columns(*(sorted(numeric & {c.strip().lower() for c in forms[k]})
+                                      for k in ("written", "commas")))
+    for column in columns:
+        raw[column] = with_decimal_point(raw[column])
+    return columns
 
 
 def _format(raw: pd.DataFrame, kind: str, label: str, mapping: Layout | None) -> str:

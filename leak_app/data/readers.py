@@ -149,20 +149,37 @@ def csv_header(text: str, sep: str | None = None) -> list[str]:
     return _split_header(text, sep or delimiter(text))
 
 
-#: Where a table read from a CSV names its columns written with a decimal comma (the loader reads
-#: the numeric ones among them so).
+#: Where a table read from a CSV names, of its columns of numbers as a decimal comma writes them
+#: (see DECIMAL_COMMA), those that can be (every cell) and those with a comma (some cell): the
+#: loader decides with :func:`decimal_comma_columns`.
 DECIMAL_COMMA_ATTR = "decimal_comma"
 #: A number as Excel writes it where the decimal mark is a comma: "12,5", "1.234,56", "-3".
 DECIMAL_COMMA = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 
 
-def decimal_comma(values: pd.Series) -> bool:
-    """Whether a column of a ";"- or tab-delimited CSV holds numbers written with a decimal comma:
-    every filled cell such a number, at least one with a comma. (A column of whole numbers stays
-    as it is: "1.234" alone could be either, and is read with a decimal point.)"""
-    text = values.str.strip()
-    filled = text[text != ""]
-    return bool(filled.str.contains(",", regex=False).any() and filled.str.fullmatch(DECIMAL_COMMA).all())
+def decimal_comma_columns(written: list[str], commas: list[str]) -> list[str]:
+    """The columns of a ";"- or tab-delimited CSV read with a decimal comma: of those ``written``
+    so in every filled cell, all of them where one of them has a comma in some cell (``commas``).
+
+    A file writes its numbers one way: beside revenue's "25,99", a duration's "1.448" is 1448
+    seconds, not 1.448. Without a comma anywhere, "1.448" could be either, and is read with a
+    decimal point."""
+    return sorted(written) if set(written) & set(commas) else []
+
+
+def _comma_forms(frame: pd.DataFrame, sep: str) -> dict[str, list[str]]:
+    """:data:`DECIMAL_COMMA_ATTR` of a CSV read as text (none for a ","-delimited one)."""
+    written, commas = [], []
+    if sep == ",":
+        return {"written": written, "commas": commas}
+    for column in frame.columns:
+        text = frame[column].str.strip()
+        filled = text[text != ""]
+        if len(filled) and filled.str.fullmatch(DECIMAL_COMMA).all():
+            written.append(column)
+            if filled.str.contains(",", regex=False).any():
+                commas.append(column)
+    return {"written": written, "commas": commas}
 
 
 def with_decimal_point(values):
@@ -180,7 +197,7 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
-    commas = [column for column in frame.columns if sep != "," and decimal_comma(frame[column])]
+    forms = _comma_forms(frame, sep)
     # The Kaggle layout's columns of JSON objects (device, totals, ...) are parsed; a label that
     # merely starts with "{" (a country named so) stays text.
     nested, dropped, bad = [], {}, pd.Series(False, index=frame.index)
@@ -196,7 +213,7 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
             frame[column] = parsed.where(parsed.notna(), None)
             nested.append(column)
     frame = flatten(frame[~bad.to_numpy()], nested)
-    frame.attrs[DECIMAL_COMMA_ATTR] = commas
+    frame.attrs[DECIMAL_COMMA_ATTR] = forms
     return frame, dropped
 
 

@@ -33,6 +33,7 @@ from .readers import (
     DECIMAL_COMMA,
     GZIP_MAGIC,
     csv_header,
+    decimal_comma_columns,
     delimiter,
     gunzipped,
     kind_of,
@@ -267,16 +268,18 @@ def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | No
 
 def _decimal_comma_columns(raw: ibis.Table, layout: Layout, first: Path, kind: str) -> list[str]:
     """The numeric columns of a ";"- or tab-delimited CSV written with a decimal comma, by the
-    pandas reader's rule (readers.decimal_comma), found in one pass over the files."""
+    pandas reader's rule (readers.decimal_comma_columns), found in one pass over the files."""
     columns = [c for c in layout.numeric() if c in raw.columns]
     if kind != "csv" or not columns or delimiter(_first_line(first)) == ",":
         return []
     text = [raw[c].cast("string").strip() for c in columns]
     found = raw.aggregate(
         **{f"comma{i}": t.contains(",").any() for i, t in enumerate(text)},
+        **{f"filled{i}": (t != "").any() for i, t in enumerate(text)},
         **{f"form{i}": (t.isnull() | (t == "") | t.re_search(f"^{DECIMAL_COMMA}$")).all()
-           for i, t in enumerate(text)}).to_pandas().iloc[0]
-    return sorted(c for i, c in enumerate(columns) if found[f"comma{i}"] and found[f"form{i}"])
+           for i, t in enumerate(text)}).to_pandas().iloc[0].fillna(False).astype(bool)  # (no cell: null)
+    written = [c for i, c in enumerate(columns) if found[f"form{i}"] and found[f"filled{i}"]]
+    return decimal_comma_columns(written, [c for i, c in enumerate(columns) if found[f"comma{i}"]])
 
 
 def _rows_per_file(raw: ibis.Table, files: list[Path], kind: str, rows: int,
