@@ -129,6 +129,7 @@ def refuse_repeated_columns(names, label: str) -> None:
 
 #: The delimiters a CSV may use: Excel writes ";" where the decimal mark is a comma (most of Europe).
 DELIMITERS = (",", ";", "\t")
+DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 
 
 def _split_header(text: str, sep: str) -> list[str]:

@@ -31,6 +31,7 @@ from .loaders import GA4_EVENTS, Layout, detect_layout, recognised
 from .parse import FILE, Grouping, counted_events, kept_rows, merged, parse_sessions
 from .readers import (
     DECIMAL_COMMA,
+    DELIMITER_NAMES,
     GZIP_MAGIC,
     csv_header,
     decimal_comma_columns,
@@ -163,8 +164,7 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     files = files or [path]
     kind = _one_kind(files, layout)
     if kind == "csv":
-        for file in files:
-            refuse_repeated_columns(csv_header(_first_line(file)), file_label(file, files, label))
+        _refuse_mixed_delimiters(files, label)
     try:
         raw = _read(connect(), files, kind)
     except Exception as exc:  # DuckDB's own message says what is wrong
@@ -173,6 +173,23 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
         return _scanned(_flattened(raw), label, files, kind, layout, origin, grouping)
     except duckdb.Error as exc:
         raise _unreadable(label, kind, exc) from exc
+
+
+def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
+    """Refuse CSV files with a repeated column name, or delimited unlike the first: DuckDB reads
+    them as one table with the first's delimiter, and every row of the others came out "not a
+    date". (Files small enough for pandas are each read with their own.)"""
+    first = None
+    for file in files:
+        header = _first_line(file)
+        name = file_label(file, files, label)
+        refuse_repeated_columns(csv_header(header), name)
+        if first is None:
+            first = (name, delimiter(header))
+        elif delimiter(header) != first[1]:
+            raise LoadError(f"{label}: {name} is delimited by {DELIMITER_NAMES[delimiter(header)]} and "
+                            f"{first[0]} by {DELIMITER_NAMES[first[1]]}: the files are read as one table, "
+                            "so they must be delimited alike (export them alike, or load each on its own)")
 
 
 def _unreadable(label: str, kind: str, exc: Exception) -> LoadError:
