@@ -91,7 +91,8 @@ def copy_of(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> tup
     models ``draw`` names with it (its layers' data sources, a colour mapper...), by those names."""
     drawing = keep(key, draw)
     renamed, ids = _renamed(drawing.serialized)
-    wanted = [*drawing.columns, *drawing.factor_ranges, *drawing.parts.values()]
+    # (a layer's data source is among the parts too: each model asked for once)
+    wanted = list(dict.fromkeys([*drawing.columns, *drawing.factor_ranges, *drawing.parts.values()]))
     with unvalidated():  # the models of a drawn figure, as it was valid
         copy, *models = Deserializer().deserialize([renamed, *({"id": ids[i]} for i in wanted)])
         copied = dict(zip(wanted, models, strict=True))
