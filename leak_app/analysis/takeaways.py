@@ -66,6 +66,18 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
     return text
 
 
+def rate_moved(rate_change: dict, silent_table: pd.DataFrame) -> str | None:
+    """What moved the rate (:func:`.change.dominant_effect`), and whether the move itself is more
+    than chance: split into mix and rates, a change of 40 sessions' rate read as a finding."""
+    text = change.dominant_effect(rate_change)
+    site = silent_table[silent_table["dimension"].to_numpy() == "all traffic"]
+    if text is not None and len(site) and site["change_low"].iloc[0] <= 0 <= site["change_high"].iloc[0]:
+        low, high = site["change_low"].iloc[0], site["change_high"].iloc[0]
+        text += (f" The change itself is within what chance and day-to-day swings allow (95% CI {low:+.0%} "
+                 f"to {high:+.0%}, relative to the baseline rate).")
+    return text
+
+
 def _days(first, last) -> str:
     """A period in a sentence: "01 Jan 2026" for one day, "01 Jan–07 Jan 2026", and each day's
     year where they differ ("28 Dec 2025–03 Jan 2026")."""
@@ -194,7 +206,7 @@ def takeaways(model) -> list[str]:
         absent_labels(model.load_report), missing.get("funnel"), missing.get("duration"),
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()),
-        change.dominant_effect(model.rate_change) if model.rate_change else None,
+        rate_moved(model.rate_change, model.silent_leaks_table) if model.rate_change else None,
         top_leak(model.leaks_table),
         None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
         None if "duration" in missing else duration_peak(model.duration_table, m),
