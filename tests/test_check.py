@@ -124,7 +124,7 @@ def test_min_lost_raises_the_bar(data, capsys):
 
 @pytest.mark.parametrize("args, says", [
     (["--current", "last-14d", "--baseline", "previous-28d"],
-     ("The baseline (2025-12-22 to 2026-01-18 (28 days)) reaches outside the data, which run from 2026-01-05 "
+     ("The baseline, 2025-12-22 to 2026-01-18 (28 days), reaches outside the data, which run from 2026-01-05 "
       "to 2026-02-01")),
     (["--current", "2026-01-19:2026-01-25", "--baseline", "2026-01-10:2026-01-20"],
      "overlaps the current period"),

@@ -74,14 +74,25 @@ def test_default_periods_are_the_halves():
 
 
 @pytest.mark.parametrize("current, baseline, says", [
-    ("last-7d", "previous-28d", "The baseline (2026-10-15 to 2026-11-11 (28 days)) reaches outside the data"),
+    ("last-7d", "previous-28d", ("The baseline, 2026-10-15 to 2026-11-11 (28 days), reaches outside the "
+                                 "data, which run from 2026-11-01 to 2026-11-18.")),
     ("2026-12-01:2026-12-07", "previous-7d",
-     "The current period (2026-12-01 to 2026-12-07 (7 days)) reaches outside"),
-    ("2026-11-10:2026-11-18", "2026-11-01:2026-11-12", "overlaps the current period"),
+     "The current period, 2026-12-01 to 2026-12-07 (7 days), reaches outside"),
+    ("2026-11-10:2026-11-18", "2026-11-01:2026-11-12",
+     ("The baseline, 2026-11-01 to 2026-11-12 (12 days), overlaps the current period, 2026-11-10 to "
+      "2026-11-18 (9 days): it must end")),
 ])
 def test_periods_that_cannot_be_compared_are_problems(current, baseline, says):
+    """Said without nested brackets ("The baseline (2026-10-15 to 2026-11-11 (28 days)) reaches")."""
     got = resolve(current, baseline, "2026-11-01", "2026-11-18")
     assert any(says in problem for problem in got.problems), got.problems
+
+
+def test_rolling_periods_in_one_day_of_data_say_it_holds_one_day():
+    """'which run from 2017-07-01 to 2017-07-01' for a file of one day."""
+    got = resolve("last-7d", "previous-28d", "2017-07-01", "2017-07-01")
+    assert got.problems[1] == ("The current period, 2017-06-25 to 2017-07-01 (7 days), reaches outside the "
+                               "data, which hold one day, 2017-07-01.")
 
 
 @pytest.mark.parametrize("spec, role", [

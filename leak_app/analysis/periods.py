@@ -128,12 +128,13 @@ def resolve(current: str, baseline: str, first, last, align: bool = True) -> Per
 
 def _problems(base: tuple, now: tuple, first: pd.Timestamp, last: pd.Timestamp) -> list[str]:
     out = []
+    data = (f"which hold one day, {first:%Y-%m-%d}" if first == last
+            else f"which run from {first:%Y-%m-%d} to {last:%Y-%m-%d}")
     for name, (start, end) in (("baseline", base), ("current period", now)):
         if start < first or end > last:
-            out.append(f"The {name} ({span(start, end)}) reaches outside the data, which run from "
-                       f"{first:%Y-%m-%d} to {last:%Y-%m-%d}.")
+            out.append(f"The {name}, {span(start, end)}, reaches outside the data, {data}.")
     if base[1] >= now[0] and base[0] <= now[1]:
-        out.append(f"The baseline ({span(*base)}) overlaps the current period ({span(*now)}): "
+        out.append(f"The baseline, {span(*base)}, overlaps the current period, {span(*now)}: "
                    "it must end before the current period starts.")
     return out
 
