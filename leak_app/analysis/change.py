@@ -163,13 +163,12 @@ def _collapses(dates, sessions, conversions, own: np.ndarray, other: np.ndarray,
     rate = np.where(rest, rest_k / np.maximum(rest_n, 1), other_rate)
     collapsed = (n > 0) & (rate > 0) & (k < COLLAPSE_SHARE * rate * n)
     collapsed[collapsed] = bdtr(k[collapsed], n[collapsed], rate[collapsed]) < COLLAPSE_P
-    out = []
+    out, others = [], ~collapsed & (n > 0)  # others: the rest of the period, without its collapsed days
     for days, against in ((collapsed & rest, f"the rest of the {name} period"),
                           (collapsed & ~rest, f"the {other_name} period")):
         at = np.flatnonzero(days)
         if not len(at):
             continue
-        others = ~collapsed & (n > 0)  # the rest of the period, without any of its collapsed days
         base = rate[at[0]] if len(at) == 1 or not rest[at[0]] else k[others].sum() / max(n[others].sum(), 1)
         when = (f"On {pd.Timestamp(dates[own[at[0]]]):%d %b %Y}" if len(at) == 1
                 else f"On {counted(len(at), 'day')} of the {name} period ({_days(dates[own[at]])})")

@@ -21,13 +21,14 @@ from .base import Text, View
 BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
 
 
-def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, compared: bool = True) -> Frame:
+def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, periods_compared: bool = True
+                ) -> Frame:
     """The largest leaks (or silent leaks), largest on top: conversions lost, with their 95% interval.
 
     The axis of segments always has ``top`` rows, blank ones below the leaks: a bar keeps its
     height however few leaks there are, and the chart keeps an axis of segments with none, so that
     its first leak updates it in place (in an exported file too, which can only replay changes to
-    the figures it holds). ``compared``: whether the silent-leak periods were compared at all.
+    the figures it holds). ``periods_compared``: whether the silent-leak periods were compared at all.
     """
     rows = table[table["leak"].astype(bool)].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
@@ -40,7 +41,7 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, compar
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float)}
     blank = [" " * i for i in range(top - len(rows), 0, -1)]  # no segment's name is only spaces
     found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
-    none = ("Silent leaks: not compared" if not compared else "No silent leak found" if silent
+    none = ("Silent leaks: not compared" if not periods_compared else "No silent leak found" if silent
             else "No leak found at this level")
     return Frame({"bars": bars, "errors": {"label": labels, "lower": lower, "upper": upper}},
                  x=(0, padded(np.concatenate([lost, lower, upper]))[1]), y=[*blank, *labels],
@@ -70,7 +71,7 @@ def leaks_figure(frame: Frame, silent: bool, top: int = 10):
 
 
 def _silent_frame(table: pd.DataFrame, change: dict) -> Frame:
-    return leaks_frame(table, silent=True, compared=compared(change))
+    return leaks_frame(table, silent=True, periods_compared=compared(change))
 
 
 def _silent_figure(frame: Frame):
