@@ -267,7 +267,7 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
     # one that says it unpacks to 1,000 bytes, and holds 30 MB
     (understated(zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}), 1_000),
      "export.zip: not a readable zip archive (Bad CRC-32 for file 'bomb.csv')"),
-])
+], ids=["mixed", "not-a-zip", "no-files", "bomb", "understated-bomb"])  # (the bytes vary: zip times)
 def test_a_zip_that_cannot_be_read_as_one_export_is_refused_and_the_data_stays(upload, content, message):
     upload.max_mb = 1
     before = set(os.listdir(tempfile.gettempdir()))
