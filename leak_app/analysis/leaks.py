@@ -764,6 +764,12 @@ def headline(table: pd.DataFrame):
     return table.iloc[children[0]] if children else top  # rows are ranked: the first is the largest
 
 
+def site_row(table: pd.DataFrame):
+    """The whole site's row of a silent-leak table (compared with its own past), or None."""
+    at = np.flatnonzero(table["dimension"].to_numpy() == "all traffic")
+    return table.iloc[at[0]] if len(at) else None
+
+
 def explains(row, site) -> bool:
     """Whether a published segment of one dimension accounts for most of the whole site's fall:
     it lost, beyond the rest of the traffic's change, at least half the conversions the site lost."""

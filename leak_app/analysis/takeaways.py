@@ -57,9 +57,8 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
         return (f"No silent leak: no segment's conversion rate fell significantly more than the rest of the "
                 f"traffic's between {before} and {now}, nor the whole site's.")
     text = f"Silent leak ({before} to {now}): " + leaks.describe_silent_leak(row)
-    site = table[table["dimension"].to_numpy() == "all traffic"]
-    if row.dimension != "all traffic" and len(site) and site["leak"].iloc[0]:
-        site = site.iloc[0]
+    site = leaks.site_row(table)
+    if row.dimension != "all traffic" and site is not None and site.leak:
         text += (f" The whole site's rate fell with it: about {counted(site.lost_conversions, 'conversion')} "
                  f"lost in all (95% CI {max(site.lost_low, 0):,.0f}–{site.lost_high:,.0f}), a loss "
                  "overlapping this one.")
@@ -70,11 +69,10 @@ def rate_moved(rate_change: dict, silent_table: pd.DataFrame) -> str | None:
     """What moved the rate (:func:`.change.dominant_effect`), and whether the move itself is more
     than chance: split into mix and rates, a change of 40 sessions' rate read as a finding."""
     text = change.dominant_effect(rate_change)
-    site = silent_table[silent_table["dimension"].to_numpy() == "all traffic"]
-    if text is not None and len(site) and site["change_low"].iloc[0] <= 0 <= site["change_high"].iloc[0]:
-        low, high = site["change_low"].iloc[0], site["change_high"].iloc[0]
-        text += (f" The change itself is within what chance and day-to-day swings allow (95% CI {low:+.0%} "
-                 f"to {high:+.0%}, relative to the baseline rate).")
+    site = leaks.site_row(silent_table)
+    if text is not None and site is not None and site.change_low <= 0 <= site.change_high:
+        text += (f" The change itself is within what chance and day-to-day swings allow (95% CI "
+                 f"{site.change_low:+.0%} to {site.change_high:+.0%}, relative to the baseline rate).")
     return text
 
 

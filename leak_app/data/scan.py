@@ -182,12 +182,12 @@ def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
     first = None
     for file in files:
         header = _first_line(file)
-        name = file_label(file, files, label)
-        refuse_repeated_columns(csv_header(header), name)
+        name, sep = file_label(file, files, label), delimiter(header)
+        refuse_repeated_columns(csv_header(header, sep), name)
         if first is None:
-            first = (name, delimiter(header))
-        elif delimiter(header) != first[1]:
-            raise LoadError(f"{label}: {name} is delimited by {DELIMITER_NAMES[delimiter(header)]} and "
+            first = (name, sep)
+        elif sep != first[1]:
+            raise LoadError(f"{label}: {name} is delimited by {DELIMITER_NAMES[sep]} and "
                             f"{first[0]} by {DELIMITER_NAMES[first[1]]}: the files are read as one table, "
                             "so they must be delimited alike (export them alike, or load each on its own)")
 
