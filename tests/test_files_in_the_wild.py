@@ -319,6 +319,34 @@ def test_a_part_with_decimal_points_keeps_them_beside_one_with_decimal_commas(ga
         open_sessions(folder, scan_from=ENGINES["duckdb"])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_files_delimited_alike_keep_each_its_own_decimal_mark(ga_cleaned, tmp_path, engine):
+    """Two days both delimited by ";", the first with "25,99", the second with "25.99": each file's
+    numbers read as written, again from the kept scan. DuckDB, reading them as one table, decided for
+    all files at once: "25.99" is no decimal comma, so the first day's "25,99" were dropped as "not a
+    number"."""
+    raw = pd.read_csv(ga_cleaned, dtype=str, keep_default_na=False)
+    first_day = raw["date"] == raw["date"].min()
+    folder = tmp_path / "days"
+    folder.mkdir()
+    raw[first_day].assign(revenue=raw["revenue"].map(decimal_comma)).to_csv(
+        folder / "a.csv", sep=";", index=False)
+    raw[~first_day].to_csv(folder / "b.csv", sep=";", index=False)
+    assert raw.loc[first_day, "revenue"].str.contains(r"\.").any()
+    assert raw.loc[~first_day, "revenue"].str.contains(r"\.").any()
+    expected_table, expected = open_sessions(ga_cleaned, scan_from=ENGINES[engine])
+    for _ in range(2):  # read, then (DuckDB) from what the first scan kept
+        split, report = open_sessions(folder, scan_from=ENGINES[engine])
+        assert report.decimal_comma == ["revenue"]
+        assert [(Path(f["path"]).name, f.get("decimal_comma")) for f in report.files] == [
+            ("a.csv", ["revenue"]), ("b.csv", None)]
+        assert report.dropped == expected.dropped and report.rows_kept == expected.rows_kept
+        pd.testing.assert_frame_equal(table(split), table(expected_table))
+    from leak_app.ui.texts import load_report_html
+
+    assert "decimal comma: revenue (in 1 of 2 files)." in load_report_html(report.to_dict())
+
+
 @pytest.mark.parametrize("codec", ["null", "deflate"])
 def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_path, codec):
     """BigQuery's Avro export of events_* (read by fastavro: DuckDB's reader is an extension it

@@ -60,9 +60,13 @@ def refuse_a_mix(formats: list[tuple[Path, str]]) -> None:
                             f"of a folder or pattern are read as one table, so they must be of one format")
 
 
-def file_rows(files: list[tuple[Path, int]]) -> list[dict]:
-    """The load report's list of the files read, with the rows read from each."""
-    return [{"path": str(path), "rows": int(rows)} for path, rows in files]
+def file_rows(files: list[tuple[Path, int]], commas: dict[str, list[str]] | None = None) -> list[dict]:
+    """The load report's list of the files read, with the rows read from each and, for a file that
+    wrote some with a decimal comma, those columns (``commas``, by file)."""
+    commas = commas or {}
+    return [{"path": str(path), "rows": int(rows), **({"decimal_comma": commas[str(path)]}
+                                                      if commas.get(str(path)) else {})}
+            for path, rows in files]
 
 
 #: A name an archive's file keeps when unpacked (else it is numbered): plain, not hidden.

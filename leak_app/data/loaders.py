@@ -25,6 +25,7 @@ from .parse import ROW, counted_events, parse_sessions
 from .readers import (
     DECIMAL_COMMA_ATTR,
     as_arrow,
+    comma_columns,
     decimal_comma_columns,
     read_raw,
     refuse_repeated_columns,
@@ -225,13 +226,13 @@ def read_files(path: Path, label: str, mapping: Layout | None
     wrote with a decimal comma (read as numbers with a point, file by file: see
     :func:`_with_decimal_points`)."""
     paths = session_files(path, label)
-    parts, commas = [], set()
+    parts, commas = [], {}
     for file in paths:
         name = file_label(file, paths, label)
         raw, kind, unreadable = read_raw(file, name)
         refuse_repeated_columns(raw.columns, name)
         raw.columns = [str(c).strip().lower() for c in raw.columns]
-        commas.update(_with_decimal_points(raw, kind, mapping))
+        commas[str(file)] = _with_decimal_points(raw, kind, mapping)
         parts.append((file, raw, kind, unreadable))
     if len(parts) > 1:
         refuse_a_mix([(file, _format(raw, kind, str(file), mapping)) for file, raw, kind, _ in parts])
@@ -239,9 +240,9 @@ def read_files(path: Path, label: str, mapping: Layout | None
     for *_, dropped in parts:
         for reason, count in dropped.items():
             unreadable[reason] = unreadable.get(reason, 0) + count
-    files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts])
+    files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts], commas)
     raw = parts[0][1] if len(parts) == 1 else pd.concat([part[1] for part in parts], ignore_index=True)
-    return raw, parts[0][2], unreadable, files, sorted(commas)
+    return raw, parts[0][2], unreadable, files, comma_columns(commas)
 
 
 def _with_decimal_points(raw: pd.DataFrame, kind: str, mapping: Layout | None) -> list[str]:

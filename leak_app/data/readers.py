@@ -168,6 +168,11 @@ def decimal_comma_columns(written: list[str], commas: list[str]) -> list[str]:
     return sorted(written) if set(written) & set(commas) else []
 
 
+def comma_columns(by_file: dict[str, list[str]]) -> list[str]:
+    """The columns some file wrote with a decimal comma, of those each file did (``by_file``)."""
+    return sorted({column for columns in by_file.values() for column in columns})
+
+
 def _comma_forms(frame: pd.DataFrame, sep: str) -> dict[str, list[str]]:
     """:data:`DECIMAL_COMMA_ATTR` of a CSV read as text (none for a ","-delimited one)."""
     written, commas = [], []

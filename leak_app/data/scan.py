@@ -33,6 +33,7 @@ from .readers import (
     DECIMAL_COMMA,
     DELIMITER_NAMES,
     GZIP_MAGIC,
+    comma_columns,
     csv_header,
     decimal_comma_columns,
     delimiter,
@@ -207,8 +208,9 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     known = _kept_report(cached, label, files)
     if layout is GA4_EVENTS:
         return _scan_events(raw, label, files, kind, key, known)
-    commas = known.decimal_comma if known else _decimal_comma_columns(raw, layout, files[0], kind)
-    raw = raw.mutate(**{column: with_decimal_point(raw[column]) for column in commas})
+    commas = ({file["path"]: file.get("decimal_comma", []) for file in known.files} if known
+              else _decimal_comma_columns(raw, layout, files, kind))
+    raw = _with_decimal_points(raw, commas, files)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
             # the repeated ids and their rows as written, held in memory, not read from the kept files:
@@ -225,13 +227,14 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     _refuse_bombs(files, label)
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=0, cache_key=key,
                         absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
-                        decimal_comma=commas, row_level=layout.rows)
+                        decimal_comma=comma_columns(commas),
+                        row_level=layout.rows)
     sessions, repeated, written, per_file = parse_sessions(
         raw, layout, report, grouping=grouping,
         at_least=_fewest_sessions(raw, files, kind) if grouping is not None else 0)
     if not per_file:
         per_file = {str(files[0]): report.rows_read}
-    report.files = file_rows([(file, per_file.get(str(file), 0)) for file in files])
+    report.files = file_rows([(file, per_file.get(str(file), 0)) for file in files], commas)
     _keep(cached, report, repeated, written)
     return sessions, report
 
@@ -279,24 +282,45 @@ def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | No
         kept = json.loads((folder / "report.json").read_text())
     except OSError:
         return None
-    kept["files"] = file_rows([(file, read["rows"]) for file, read in zip(files, kept["files"])])
+    kept["files"] = [{**read, "path": str(file)} for file, read in zip(files, kept["files"])]
     return LoadReport(**{**kept, "path": label})
 
 
-def _decimal_comma_columns(raw: ibis.Table, layout: Layout, first: Path, kind: str) -> list[str]:
-    """The numeric columns of a ";"- or tab-delimited CSV written with a decimal comma, by the
-    pandas reader's rule (readers.decimal_comma_columns), found in one pass over the files."""
+def _decimal_comma_columns(raw: ibis.Table, layout: Layout, files: list[Path], kind: str
+                          ) -> dict[str, list[str]]:
+    """The numeric columns each file of a ";"- or tab-delimited CSV wrote with a decimal comma, by
+    the pandas reader's rule (readers.decimal_comma_columns) applied file by file, found in one pass
+    over the files: in two days' exports, one with "25,99" and one with "25.99", each keeps its own."""
     columns = [c for c in layout.numeric() if c in raw.columns]
-    if kind != "csv" or not columns or delimiter(_first_line(first)) == ",":
-        return []
+    if kind != "csv" or not columns or delimiter(_first_line(files[0])) == ",":
+        return {}
     text = [raw[c].cast("string").strip() for c in columns]
-    found = raw.aggregate(
+    measures = {
         **{f"comma{i}": t.contains(",").any() for i, t in enumerate(text)},
         **{f"filled{i}": (t != "").any() for i, t in enumerate(text)},
         **{f"form{i}": (t.isnull() | (t == "") | t.re_search(f"^{DECIMAL_COMMA}$")).all()
-           for i, t in enumerate(text)}).to_pandas().iloc[0].fillna(False).astype(bool)  # (no cell: null)
-    written = [c for i, c in enumerate(columns) if found[f"form{i}"] and found[f"filled{i}"]]
-    return decimal_comma_columns(written, [c for i, c in enumerate(columns) if found[f"comma{i}"]])
+           for i, t in enumerate(text)}}
+    if len(files) > 1:
+        found = raw.group_by(FILE).aggregate(**measures).to_pandas().set_index(FILE)
+    else:
+        found = raw.aggregate(**measures).to_pandas().set_axis([str(files[0])])
+    found = found.fillna(False).astype(bool)  # (no cell: null)
+    return {file: decimal_comma_columns(
+                [c for i, c in enumerate(columns) if row[f"form{i}"] and row[f"filled{i}"]],
+                [c for i, c in enumerate(columns) if row[f"comma{i}"]])
+            for file, row in found.iterrows()}
+
+
+def _with_decimal_points(raw: ibis.Table, commas: dict[str, list[str]], files: list[Path]) -> ibis.Table:
+    """The columns some files wrote with a decimal comma (``commas``, by file) read with a point in
+    those files' rows."""
+    rewritten = {}
+    for column in comma_columns(commas):
+        written = [file for file, columns in commas.items() if column in columns]
+        pointed = with_decimal_point(raw[column])
+        rewritten[column] = (pointed if len(written) == len(files)
+                             else raw[FILE].isin(written).ifelse(pointed, raw[column]))
+    return raw.mutate(**rewritten)
 
 
 def _rows_per_file(raw: ibis.Table, files: list[Path], kind: str, rows: int,

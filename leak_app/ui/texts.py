@@ -88,7 +88,8 @@ def load_report_html(report: dict) -> str:
         note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
     commas = report.get("decimal_comma") or []
     if commas:
-        note += f"<p>Numbers written with a decimal comma: {html.escape(', '.join(commas))}.</p>"
+        written = _comma_files(commas, report.get("files") or [])
+        note += f"<p>Numbers written with a decimal comma: {written}.</p>"
     return (
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
         f'read as {html.escape(report["format"])}.</p>{_files_html(report.get("files") or [])}'
@@ -98,6 +99,16 @@ def load_report_html(report: dict) -> str:
 
 #: Files of a folder or a pattern named one by one in the load report; the rest are counted.
 FILES_LISTED = 8
+
+
+def _comma_files(columns: list[str], files: list[dict]) -> str:
+    """The columns written with a decimal comma, each with how many of the files wrote it so where
+    some did not (their numbers read with a decimal point)."""
+    def written(column: str) -> str:
+        some = sum(column in (file.get("decimal_comma") or []) for file in files)
+        return html.escape(column) + (f" (in {some:,} of {len(files):,} files)"
+                                      if 0 < some < len(files) else "")
+    return ", ".join(written(column) for column in columns)
 
 
 def _files_html(files: list[dict]) -> str:
