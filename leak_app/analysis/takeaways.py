@@ -19,6 +19,7 @@ from ..data.schema import NOT_SET, unavailable
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
+from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values
 from .text import counted, pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
@@ -112,33 +113,48 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
     return text + "."
 
 
-def duration_peak(duration: pd.DataFrame, min_sessions: int) -> str | None:
+def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float) -> str | None:
     """Where conversion peaks by session duration, against the shortest measured visits.
 
-    Worded as an association: a longer visit is partly the result of buying (checkout takes
-    time), not its cause. Single-page sessions, which have no duration, are named apart.
+    A duration "converts most" only where it converts significantly above the other measured
+    durations (two-sided exact tests against the rest, the false discovery rate held at ``fdr``):
+    the highest point estimate of a few hundred sessions is often chance, so of those that do, the
+    one with the highest lower bound is named (as the strongest source × device). Worded as an
+    association: a longer visit is partly the result of buying (checkout takes time), not its
+    cause. Single-page sessions, which have no duration, are named apart.
     """
     buckets = collapse(duration, ["bucket"], min_sessions)  # in bucket order, single-page first
-    rate = buckets["rate"].to_numpy()
-    rated = buckets["rated"].to_numpy() & (buckets["conversions"].to_numpy() > 0)
+    n, k, rate = (buckets[c].to_numpy() for c in ("sessions", "conversions", "rate"))
     measured = (buckets["bucket"].astype(str) != NO_DURATION).to_numpy()
-    if not (rated & measured).any():
+    tested = buckets["rated"].to_numpy() & measured
+    if not (tested & (k > 0)).any():
         return None
-    peak = buckets.iloc[np.flatnonzero(rated & measured)[np.argmax(rate[rated & measured])]]
-    alone = (buckets["rated"].to_numpy() & measured).sum() == 1  # nothing to "convert most" against
-    text = (f"Sessions lasting {peak.bucket}, the only duration with {min_sessions:,} sessions or more, "
-            f"convert at {with_ci(peak)}" if alone
-            else f"Sessions lasting {peak.bucket} convert most: {with_ci(peak)}")
+    alone = tested.sum() == 1  # nothing to "convert most" against
+    total_k, total_n = k[measured].sum(), n[measured].sum()
+    q = benjamini_hochberg(rated_p_values(tested, differs_from_rest_p, k, n, total_k, total_n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = tested & (q <= fdr) & (rate > (total_k - k) / (total_n - n))
+    if alone or above.any():
+        among = np.flatnonzero(tested if alone else above)  # the one surely highest: its lower bound
+        peak = buckets.iloc[among[np.argmax(buckets["ci_low"].to_numpy()[among])]]
+        text = (f"Sessions lasting {peak.bucket}, the only duration with {min_sessions:,} sessions or more, "
+                f"convert at {with_ci(peak)}" if alone
+                else f"Sessions lasting {peak.bucket} convert most: {with_ci(peak)}")
+    else:
+        peak = None
+        text = (f"No session duration converts significantly more than the others (at a {fdr:.0%} false "
+                f"discovery rate): the {counted(tested.sum(), 'duration')} with {min_sessions:,} sessions or "
+                f"more convert at {pct(rate[tested].min())}–{pct(rate[tested].max())}")
     against = []
     shortest = buckets[measured].iloc[0]
-    if shortest.bucket != peak.bucket and shortest.rated:
+    if peak is not None and shortest.bucket != peak.bucket and shortest.rated:
         against.append(f"{with_ci(shortest)} for sessions of {shortest.bucket}")
     single = buckets[~measured]
     if len(single) and single["rated"].iloc[0]:
         against.append(f"{with_ci(single.iloc[0])} for single-page sessions (no duration recorded)")
     if against:
         text += ", against " + " and ".join(against)
-    if alone and not against:
+    if (alone and not against) or peak is None:
         return text + "."
     return text + " — an association: a longer visit is partly the result of buying, not its cause."
 
@@ -207,7 +223,7 @@ def takeaways(model) -> list[str]:
         rate_moved(model.rate_change, model.silent_leaks_table) if model.rate_change else None,
         top_leak(model.leaks_table),
         None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
-        None if "duration" in missing else duration_peak(model.duration_table, m),
+        None if "duration" in missing else duration_peak(model.duration_table, m, model.fdr),
         source_device_extremes(model.source_device_table, m),
         country_outliers(model.country_table, model.fdr),
     ]
