@@ -767,8 +767,9 @@ def _durations(seed: int, planted: float = 1.0) -> pd.DataFrame:
     assert labels[6] == "10–20 min"
     sizes = np.array([5000, 150, 2000, 1500, 900, 700, 400, 180, 120])
     rates = np.array([0.002, *[0.02] * 5, 0.02 * planted, 0.02, 0.02])
-    return pd.DataFrame({"bucket": pd.Categorical(labels, categories=labels, ordered=True), "device": "desktop",
-                         "sessions": sizes, "conversions": np.random.default_rng(seed).binomial(sizes, rates)})
+    conversions = np.random.default_rng(seed).binomial(sizes, rates)
+    return pd.DataFrame({"bucket": pd.Categorical(labels, categories=labels, ordered=True),
+                         "device": "desktop", "sessions": sizes, "conversions": conversions})
 
 
 def test_a_duration_converts_most_only_when_it_converts_significantly_more():
