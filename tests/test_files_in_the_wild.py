@@ -457,3 +457,45 @@ def test_any_table_split_into_files_without_any_optional_columns_loads_as_the_wh
     assert report.dropped == {} and sum(f["rows"] for f in report.files) == len(sessions)
     expected = sessions.assign(**{c: "(not set)" if c in TEXT else 0 for c in absent})
     pd.testing.assert_frame_equal(table(loaded), table(expected))
+
+
+@pytest.mark.parametrize("written, order", [("%d/%m/%Y", "day first"), ("%d.%m.%Y", "day first"),
+                                            ("%m/%d/%Y %H:%M", "month first"), ("%-m/%-d/%Y", "month first")])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dates_as_a_spreadsheet_writes_them_load_as_iso_ones(tmp_path, engine, written, order):
+    """A file saved from Excel writes its dates as the locale does: "29/09/2026" (UK, France), "29.09.2026"
+    (Germany), "9/29/2026" (US). Every row was refused: "should hold dates (YYYYMMDD or YYYY-MM-DD)".
+    The order is told by a number above 12 in either place, from the whole column, and said in the
+    load report; sessions and report as the ISO file's, read again from the kept scan too."""
+    sessions = generate_sessions(3_000, seed=4)
+    sessions.to_csv(tmp_path / "iso.csv", index=False)
+    expected_table, expected = open_sessions(tmp_path / "iso.csv", scan_from=ENGINES[engine])
+    sessions.assign(date=sessions["date"].dt.strftime(written)).to_csv(tmp_path / "excel.csv", index=False)
+    for _ in range(2):
+        table_read, report = open_sessions(tmp_path / "excel.csv", scan_from=ENGINES[engine])
+        assert report.date_order == order and expected.date_order == ""
+        assert_same_report(report, expected)
+        pd.testing.assert_frame_equal(table(table_read), table(expected_table))
+    from leak_app.ui.texts import load_report_html
+
+    assert f"Dates written {order} (" in load_report_html(report.to_dict())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dates_whose_order_cannot_be_told_are_refused_by_example(tmp_path, engine):
+    """"03/04/2026" is 3 April or 4 March: with no number above 12 in either place the file is refused,
+    naming a date; with both (29/09 and 09/29 in one column) too."""
+    sessions = generate_sessions(500, seed=4)
+    day_first, month_first = (sessions["date"].dt.strftime(f) for f in ("%d/%m/%Y", "%m/%d/%Y"))
+    sessions.assign(date=day_first.str.replace(r"^\d\d", "03", regex=True)).to_csv(tmp_path / "early.csv",
+                                                                                    index=False)
+    with pytest.raises(LoadError, match=r"early\.csv: column 'date' writes dates as '03/\d\d/2026': "
+                                        r"whether the day or the month comes first cannot be told "
+                                        r"\(no number above 12 in either place\); write them as YYYY-MM-DD"):
+        open_sessions(tmp_path / "early.csv", scan_from=ENGINES[engine])
+    both = sessions.assign(date=np.where(np.arange(len(sessions)) % 2, day_first, month_first))
+    both.to_csv(tmp_path / "both.csv", index=False)
+    with pytest.raises(LoadError, match=r"both\.csv: column 'date' writes some dates day first "
+                                        r"\('\d\d/\d\d/2026'\) and others month first \('\d\d/\d\d/2026'\); "
+                                        r"write them as YYYY-MM-DD"):
+        open_sessions(tmp_path / "both.csv", scan_from=ENGINES[engine])

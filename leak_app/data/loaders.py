@@ -55,6 +55,8 @@ class Layout:
     #: repeated on each, as flattened Google Analytics tables are (see HIT_COLUMNS); "events" for
     #: GA4's event rows, built into sessions by :mod:`.ga4`.
     rows: str = "sessions"
+    #: How its dates are written where not year first (see LoadReport.date_order; parse.dated).
+    date_order: str = ""
     #: Whether a file's header (its lower-cased column names) and kind ("csv", "json", "parquet"…)
     #: are this format's (see FORMATS); None for a user's mapping, which is never guessed.
     recognises: Callable[[set, str], bool] | None = field(default=None, compare=False, repr=False)

@@ -10,6 +10,7 @@ mostly bad values, folds hit rows and sessions split at midnight, and counts eve
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import ibis
@@ -21,9 +22,11 @@ from . import ga4
 from .countries import unmatched_country_counts
 from .schema import (
     DATES,
+    DAY_FIRST,
     EXACT_DUPLICATE,
     HIT_ROW,
     MAX_LABEL,
+    MONTH_FIRST,
     NOT_SET,
     NUMBERS,
     NUMERIC,
@@ -82,6 +85,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     a second pass over a large file costs seconds), for rows of sessions (not hits); ``at_least``:
     the fewest sessions the rows can hold. It is given the kept rows' groups (see :class:`Grouping`).
     """
+    layout = dated(raw, layout, report)
     parsed = parsed_rows(raw, layout)
     if hold:
         parsed = held(parsed)
@@ -191,13 +195,59 @@ def _number(column):
     return ibis.cases((empty, 0.0), else_=value), bad, ~empty
 
 
-def _date(column):
+#: A date as a spreadsheet saves it where the locale writes the day or the month first:
+#: "29/09/2026", "29.09.2026", "9/29/2026" (a time after it ignored).
+DAY_MONTH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(\D|$)"
+#: Values of a date column looked at before the whole column is: none written so, none is read so.
+DATE_SAMPLE = 1000
+
+
+def _date(column, order: str = ""):
     """Dates as YYYYMMDD (Google Analytics) or ISO 8601, a time of day or zone after the date
-    ignored (the local date written)."""
+    ignored (the local date written); as :data:`DAY_MONTH` where ``order`` says which comes first."""
     if column.type().is_temporal():
         return column.cast("date")
     text = column.cast("string").strip()
-    return ibis.coalesce(compact_date(text), text.substr(0, 10).try_cast("date"))
+    dates = [compact_date(text), text.substr(0, 10).try_cast("date")]
+    if order:
+        day, month = (1, 2) if order == DAY_FIRST else (2, 1)
+        iso = (text.re_extract(DAY_MONTH, 3) + "-" + text.re_extract(DAY_MONTH, month).lpad(2, "0") + "-"
+               + text.re_extract(DAY_MONTH, day).lpad(2, "0"))
+        dates.append(ibis.cases((text.re_search(DAY_MONTH), iso.try_cast("date")), else_=ibis.null("date")))
+    return ibis.coalesce(*dates)
+
+
+def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
+    """The layout reading the date column in the order it is written (see :data:`DAY_MONTH`), said in
+    the report. The order is told by a number above 12 in one place and none in the other, over the
+    whole column (a day is at most 31); a column where it cannot be told, or is told both ways, is
+    refused with an example. The column is read whole only where its first values are so written."""
+    column = raw[layout.columns["date"]]
+    if column.type().is_temporal():
+        return layout
+    text = column.cast("string").strip()
+    head = raw.select(text=text).limit(DATE_SAMPLE).to_pyarrow()["text"]
+    if not pc.any(pc.match_substring_regex(head, DAY_MONTH)).as_py():
+        return layout
+    first, second = (text.re_extract(DAY_MONTH, i).try_cast("int64") for i in (1, 2))
+    day = (first <= 31) & (second <= 31)
+    found = raw.aggregate(
+        day_first=(day & (first > 12)).any(), month_first=(day & (second > 12)).any(),
+        example=ibis.cases((text.re_search(DAY_MONTH), text), else_=ibis.null("string")).arbitrary(),
+        day_example=ibis.cases((day & (first > 12), text), else_=ibis.null("string")).arbitrary(),
+        month_example=ibis.cases((day & (second > 12), text), else_=ibis.null("string")).arbitrary(),
+    ).to_pandas().iloc[0]
+    name = layout.columns["date"]
+    if found["day_first"] and found["month_first"]:
+        raise LoadError(f"{report.path}: column {name!r} writes some dates {DAY_FIRST} "
+                        f"({found['day_example']!r}) and others {MONTH_FIRST} ({found['month_example']!r}); "
+                        "write them as YYYY-MM-DD")
+    if not (found["day_first"] or found["month_first"]):
+        raise LoadError(f"{report.path}: column {name!r} writes dates as {found['example']!r}: whether the "
+                        "day or the month comes first cannot be told (no number above 12 in either place); "
+                        "write them as YYYY-MM-DD")
+    report.date_order = DAY_FIRST if found["day_first"] else MONTH_FIRST
+    return replace(layout, date_order=report.date_order)
 
 
 def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str, parsed: ibis.Table,
@@ -228,7 +278,7 @@ def parsed_rows(raw: ibis.Table, layout: Layout) -> ibis.Table:
         values[key] = raw[layout.columns[key]].cast("string")
         checks.append((values[key].isnull() | values[key].re_search(r"^\s*$"), missing(key)))
     source = layout.columns["date"]
-    values["date"] = _date(raw[source])
+    values["date"] = _date(raw[source], layout.date_order)
     checks.append((values["date"].isnull(), not_a_date(source)))
     checks.append((implausible(values["date"]), implausible_date(source)))
     if not raw[source].type().is_temporal():

@@ -148,7 +148,9 @@ def mostly_bad(label: str, column: str, expected: str, bad: int, filled: int,
 
 
 #: What :func:`mostly_bad` says a column should hold.
-NUMBERS, DATES = "numbers", "dates (YYYYMMDD or YYYY-MM-DD)"
+NUMBERS, DATES = "numbers", "dates (YYYYMMDD, YYYY-MM-DD, or DD/MM/YYYY or MM/DD/YYYY)"
+#: LoadReport.date_order of dates written "29/09/2026", and of those written "9/29/2026".
+DAY_FIRST, MONTH_FIRST = "day first", "month first"
 
 
 def implausible_date(column: str) -> str:
@@ -190,6 +192,9 @@ class LoadReport:
     mapping: dict = field(default_factory=dict)
     #: The columns of a ";"- or tab-delimited CSV read with a decimal comma ("12,5" = 12.5).
     decimal_comma: list[str] = field(default_factory=list)
+    #: How the dates were written where not year first: "day first" ("29/09/2026", "29.09.2026") or
+    #: "month first" ("9/29/2026"), as a spreadsheet saves them; "" for YYYYMMDD and YYYY-MM-DD.
+    date_order: str = ""
     #: What a row of the data is: "sessions"; "hits" (a row per hit or product, the session's totals
     #: repeated on each: taken once a session and day, the other rows dropped with a reason); or
     #: "events" (GA4: built into sessions).

@@ -14,7 +14,7 @@ import pandas as pd
 from ..analysis.change import compared, most_mixed
 from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
 from ..analysis.text import pct
-from ..data.schema import needs
+from ..data.schema import DAY_FIRST, needs
 from .figures import LOST, REACHED
 
 
@@ -86,6 +86,10 @@ def load_report_html(report: dict) -> str:
     absent = report.get("absent_columns") or []
     if absent:
         note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
+    order = report.get("date_order")
+    if order:
+        written = "DD/MM/YYYY" if order == DAY_FIRST else "MM/DD/YYYY"
+        note += f"<p>Dates written {html.escape(order)} ({written}), as a spreadsheet saves them.</p>"
     commas = report.get("decimal_comma") or []
     if commas:
         written = _comma_files(commas, report.get("files") or [])
