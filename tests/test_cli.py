@@ -137,6 +137,8 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
         # a view written before channels were read, or for data without them
         con.execute(f"CREATE VIEW no_channels AS SELECT * EXCLUDE (channel) "
                     f"FROM read_parquet('{small_demo}')")
+        con.execute(f"CREATE VIEW no_pageviews AS SELECT * REPLACE (0 AS pageviews) "
+                    f"FROM read_parquet('{small_demo}')")
     out = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "web_sessions",
                          "--json").stdout)
     expected = json.loads(run("summary", str(small_demo), "--json").stdout)
@@ -148,6 +150,11 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
     assert older["load_report"]["absent_columns"] == ["channel"] and older["kpis"] == expected["kpis"]
     assert "channel" in out["rate_change"]["by_dimension"]
     assert "channel" not in older["rate_change"]["by_dimension"]  # one value: nothing to explain
+    zeros = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "no_pageviews",
+                           "--json").stdout)
+    assert zeros["load_report"]["zero_columns"] == ["pageviews"] and zeros["funnel"] == []
+    assert zeros["unavailable"]["funnel"].startswith("Every session's pageviews in the data is 0")
+    assert out["load_report"]["zero_columns"] == []
     missing = run("summary", "--connect", f"duckdb:///{database}", "--table", "nope", check=False)
     assert missing.returncode == 2 and "table nope: cannot be opened" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -244,6 +244,47 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_pageviews_or_duration_column_of_zeros_is_said_as_an_absent_one(tmp_path, engine):
+    """An export whose pageviews column is left empty and whose durations are all 0: the funnel drew
+    every session leaving at Browsed → Engaged, and the takeaway named that the largest funnel leak,
+    "worth" the revenue of the devices' conversion gap. Only the kept sessions count: a dropped row's
+    pageviews do not make the column one of values."""
+    from leak_app import SessionModel
+    from leak_app.publish.summary import summary
+    from leak_app.ui.app import Dashboard
+
+    demo = generate_sessions(3_000, seed=7)
+    written = demo.assign(pageviews="", duration=0, date=demo["date"].dt.strftime("%Y-%m-%d"))
+    written.loc[0, ["pageviews", "date"]] = ["7", "not a day"]  # dropped, with its pageviews
+    written.to_csv(tmp_path / "orders.csv", index=False)
+    sessions, report = open_sessions(tmp_path / "orders.csv", scan_from=ENGINES[engine])
+    assert report.zero_columns == ["pageviews", "duration"] and report.absent_columns == []
+    assert report.sessions == len(demo) - 1
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    assert model.takeaways[0].startswith("Every session's pageviews in the data is 0 (or empty), so the "
+                                         "pageview funnel (Browsed → Engaged → Deep Engagement) has nothing")
+    assert model.takeaways[1].startswith("Every session's duration in the data is 0 (or empty)")
+    assert not any("funnel leak" in s or "convert most" in s for s in model.takeaways)
+    published = summary(model)
+    assert published["funnel"] == published["step_leaks"] == published["duration"] == []
+    assert published["unavailable"] == {"funnel": model.takeaways[0], "duration": model.takeaways[1]}
+    funnel, duration = (Dashboard(model=model).views[name] for name in ("funnel", "duration"))
+    assert not funnel.plot.pane.visible and "pageviews in the data is 0" in funnel.needs.text
+    assert not any(plot.pane.visible for plot in duration.plots)
+    written.loc[1, "pageviews"] = "1"  # one kept session with a pageview: a column of values
+    written.to_csv(tmp_path / "orders.csv", index=False)
+    assert open_sessions(tmp_path / "orders.csv", scan_from=ENGINES[engine])[1].zero_columns == ["duration"]
+
+
+def test_ga4_events_of_an_app_stream_without_page_views_say_the_funnel_has_none(tmp_path):
+    """A GA4 app stream sends screen_view, not page_view: every session's pageviews are 0."""
+    demo = generate_sessions(300, seed=3).assign(pageviews=0)
+    write(tmp_path / "events_20260803.json", formats.ga4_ndjson(demo))
+    report = open_sessions(tmp_path / "events_20260803.json")[1]
+    assert report.format.startswith("ga4_events_json") and report.zero_columns == ["pageviews"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("separator", [";", "\t"])
 def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tmp_path, engine, separator):
     """Excel writes ";" where the decimal mark is a comma; tab-separated exports are common too."""

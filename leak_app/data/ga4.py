@@ -29,6 +29,7 @@ from .readers import text_cell
 from .schema import (
     ECOMMERCE_STEPS,
     MAX_LABEL,
+    MEASURES,
     NOT_SET,
     SESSION_KEY,
     TEXT,
@@ -43,6 +44,7 @@ from .schema import (
     not_a_date,
     not_a_number,
     or_not_set,
+    zero_columns,
 )
 
 REQUIRED = ("user_pseudo_id", "event_name", "event_timestamp", "event_date", "event_params")
@@ -206,8 +208,11 @@ def sessions(grouped_events: ibis.Table) -> ibis.Table:
 
 
 def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
-    """Events by drop reason (the kept ones under a null reason)."""
-    return grouped_events.group_by("reason").aggregate(events=grouped_events.events.sum())
+    """Events by drop reason (the kept ones under a null reason), with the sessions of each measure
+    above 0 (see schema.zero_columns)."""
+    return grouped_events.group_by("reason").aggregate(
+        events=grouped_events.events.sum(),
+        **{name: (grouped_events[name] > 0).cast("int64").sum() for name in MEASURES})
 
 
 def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
@@ -219,6 +224,7 @@ def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
     kept = counts["reason"].isna()
     report.drop_all(dict(zip(counts["reason"][~kept], counts["events"][~kept])))
     report.rows_kept = int(counts["events"][kept].sum())
+    report.zero_columns = zero_columns(counts[kept])
     return sessions(by_session)
 
 

@@ -26,6 +26,7 @@ from .schema import (
     EXACT_DUPLICATE,
     HIT_ROW,
     MAX_LABEL,
+    MEASURES,
     MONTH_FIRST,
     NOT_SET,
     NUMBERS,
@@ -47,6 +48,7 @@ from .schema import (
     not_a_date,
     not_a_number,
     or_not_set,
+    zero_columns,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ ROW = "leak_app_row"
 #: Per column read as text, the sums :func:`_refuse_if_mostly_bad` reads: values that fail to parse,
 #: and values written (every row for a date): ``"bad:<column>"``, ``"filled:<column>"``.
 BAD, FILLED = "bad:", "filled:"
+#: Per measure a view is drawn from (schema.MEASURES) the data has: values above 0, the sums that
+#: tell a column of zeros (LoadReport.zero_columns): ``"above_zero:<measure>"``.
+ABOVE_ZERO = "above_zero:"
 #: Columns carried beside the canonical ones where the rows have them.
 CARRIED = (FILE, ROW)
 
@@ -89,7 +94,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     parsed = parsed_rows(raw, layout)
     if hold:
         parsed = held(parsed)
-    tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED))]
+    tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED, ABOVE_ZERO))]
     rows = valid(parsed, layout)
     if layout.rows == "hits":
         ids, grouping = rows.select(*SESSION_KEY), None
@@ -104,6 +109,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     report.rows_read += read
     _refuse_if_mostly_bad(counts[tallies].sum(), read, report.path, parsed, raw)
     report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
+    report.zero_columns = zero_columns(counts[counts["reason"].isna()], ABOVE_ZERO)
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
     if layout.rows == "hits":
         folded = per_country(rows)
@@ -291,6 +297,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout) -> ibis.Table:
         checks += [(bad, not_a_number(source)), (value < 0, negative(source))]
         if written is not None:
             tallies[BAD + source], tallies[FILLED + source] = bad, written
+        if name in MEASURES:
+            tallies[ABOVE_ZERO + name] = value > 0
         values[name] = value * layout.revenue_scale if name == "revenue" else value
     for name in ("pageviews", "duration", "revenue"):
         values.setdefault(name, ibis.literal(0.0))
@@ -314,7 +322,7 @@ def valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
     """The parsed rows kept, in the canonical columns and ROW where the rows have it (one a session
     and day where rows are hits)."""
     rows = parsed.filter(parsed.reason.isnull()).drop(
-        "reason", *(c for c in parsed.columns if c.startswith((BAD, FILLED)) or c == FILE))
+        "reason", *(c for c in parsed.columns if c.startswith((BAD, FILLED, ABOVE_ZERO)) or c == FILE))
     return _one_row_a_day(rows) if layout.rows == "hits" else rows
 
 

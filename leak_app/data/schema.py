@@ -45,13 +45,25 @@ MEASURES = {"pageviews": "the pageview funnel (Browsed → Engaged → Deep Enga
 
 
 def needs(report: dict, measure: str, funnel: str = "pageviews") -> str | None:
-    """What a view cannot show because the data has no ``measure`` column (None if it has one, or
-    if the measure is pageviews and the ``funnel`` shown is not the pageview one)."""
-    if measure not in report.get("absent_columns", []) or (measure == "pageviews" and funnel != "pageviews"):
+    """What a view cannot show because the data has no ``measure`` column, or one of zeros only (None
+    if it has values, or if the measure is pageviews and the ``funnel`` shown is not the pageview one)."""
+    if measure == "pageviews" and funnel != "pageviews":
         return None
-    return (f"The data has no {measure} column, which {MEASURES[measure]} needs: every session's "
-            f"{measure} would read 0. Map the column (--map {measure}=COLUMN) if the file has it under "
-            f"another name.")
+    if measure in report.get("absent_columns", []):
+        return (f"The data has no {measure} column, which {MEASURES[measure]} needs: every session's "
+                f"{measure} would read 0. Map the column (--map {measure}=COLUMN) if the file has it under "
+                f"another name.")
+    if measure in report.get("zero_columns", []):
+        return (f"Every session's {measure} in the data is 0 (or empty), so {MEASURES[measure]} has "
+                f"nothing to show. Map another column (--map {measure}=COLUMN) if the file has them "
+                f"under another name.")
+    return None
+
+def zero_columns(kept, prefix: str = "") -> list[str]:
+    """The measures (MEASURES) the ``kept`` sessions' counts of values above 0 (columns named
+    ``prefix`` + measure, one for each measure the data has, summed) find none of."""
+    return [name for name in MEASURES if prefix + name in kept and not kept[prefix + name].sum()]
+
 
 def unavailable(report: dict, funnel: str) -> dict:
     """Table name ("funnel", "duration") -> why the data cannot give it (see ``needs``), for those
@@ -187,6 +199,10 @@ class LoadReport:
     #: The labels (device, country, source, medium, channel) the data has no column for: "(not set)"
     #: for every session; and the measures (pageviews, duration) it has none for (see ``needs``).
     absent_columns: list[str] = field(default_factory=list)
+    #: The measures (pageviews, duration) the data has a column for but no kept session holds above 0
+    #: (an export's column left empty; a GA4 app stream, which sends screen_view, not page_view):
+    #: the views that need them say so, as for an absent one (see ``needs``).
+    zero_columns: list[str] = field(default_factory=list)
     #: The column mapping the data was read with, if any: {"columns": {canonical name: column},
     #: "revenue_scale": x}, so that the same data can be read again (the check command to copy).
     mapping: dict = field(default_factory=dict)
