@@ -34,6 +34,7 @@ from .schema import (
     SESSION_KEY,
     TEXT,
     LoadReport,
+    above_zero,
     compact_date,
     first_reason,
     grouped_device,
@@ -210,9 +211,8 @@ def sessions(grouped_events: ibis.Table) -> ibis.Table:
 def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
     """Events by drop reason (the kept ones under a null reason), with the sessions of each measure
     above 0 (see schema.zero_columns)."""
-    return grouped_events.group_by("reason").aggregate(
-        events=grouped_events.events.sum(),
-        **{name: (grouped_events[name] > 0).cast("int64").sum() for name in MEASURES})
+    return grouped_events.group_by("reason").aggregate(events=grouped_events.events.sum(),
+                                                        **above_zero(grouped_events, MEASURES))
 
 
 def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:

@@ -65,6 +65,8 @@ BAD, FILLED = "bad:", "filled:"
 #: Per measure a view is drawn from (schema.MEASURES) the data has: values above 0, the sums that
 #: tell a column of zeros (LoadReport.zero_columns): ``"above_zero:<measure>"``.
 ABOVE_ZERO = "above_zero:"
+#: The prefixes of every tally column: summed in the counting pass, dropped from the kept rows.
+TALLIES = (BAD, FILLED, ABOVE_ZERO)
 #: Columns carried beside the canonical ones where the rows have them.
 CARRIED = (FILE, ROW)
 
@@ -94,7 +96,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     parsed = parsed_rows(raw, layout)
     if hold:
         parsed = held(parsed)
-    tallies = [name for name in parsed.columns if name.startswith((BAD, FILLED, ABOVE_ZERO))]
+    tallies = [name for name in parsed.columns if name.startswith(TALLIES)]
     rows = valid(parsed, layout)
     if layout.rows == "hits":
         ids, grouping = rows.select(*SESSION_KEY), None
@@ -322,7 +324,7 @@ def valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
     """The parsed rows kept, in the canonical columns and ROW where the rows have it (one a session
     and day where rows are hits)."""
     rows = parsed.filter(parsed.reason.isnull()).drop(
-        "reason", *(c for c in parsed.columns if c.startswith((BAD, FILLED, ABOVE_ZERO)) or c == FILE))
+        "reason", *(c for c in parsed.columns if c.startswith(TALLIES) or c == FILE))
     return _one_row_a_day(rows) if layout.rows == "hits" else rows
 
 

@@ -59,6 +59,13 @@ def needs(report: dict, measure: str, funnel: str = "pageviews") -> str | None:
                 f"under another name.")
     return None
 
+
+def above_zero(table: ibis.Table, names) -> dict:
+    """The sums of sessions (rows of ``table``) holding each measure of ``names`` above 0: what
+    :func:`zero_columns` reads."""
+    return {name: (table[name] > 0).cast("int64").sum() for name in names}
+
+
 def zero_columns(kept, prefix: str = "") -> list[str]:
     """The measures (MEASURES) the ``kept`` sessions' counts of values above 0 (columns named
     ``prefix`` + measure, one for each measure the data has, summed) find none of."""

@@ -24,7 +24,7 @@ from .file_sets import PLAIN_NAME, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .parse import Grouping
 from .scan import counted_events, file_kind, scan_layout, scan_sessions
-from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, zero_columns
+from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.parquet"
 #: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
@@ -139,8 +139,8 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     if missing:
         raise missing_columns(label, missing, "canonical session table")
     table = table.mutate(**{c: ibis.literal(NOT_SET if c in TEXT else 0) for c in absent})
-    counts = table.aggregate(rows=table.count(), **{name: (table[name] > 0).cast("int64").sum()
-                                                     for name in MEASURES if name not in absent}).to_pandas()
+    measured = [name for name in MEASURES if name not in absent]
+    counts = table.aggregate(rows=table.count(), **above_zero(table, measured)).to_pandas()
     rows = int(counts["rows"].iloc[0])
     return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows,
                              absent_columns=absent, zero_columns=zero_columns(counts))
