@@ -9,8 +9,9 @@ of it, so a target met by luck is not claimed:
 - false alarms: on data sets with no leak but real-world noise (day-to-day swings,
   repeat visitors, lopsided markets, a site-wide drop, all at once), the share with any
   false leak or false silent leak <= 5% (upper end);
-- coverage: of the lost-conversion intervals of flagged leaks and the change intervals of
-  silent leaks, >= 93% (lower end);
+- coverage: of the lost-conversion intervals of flagged leaks, the change intervals of
+  silent leaks and the lost-revenue intervals where order values vary (log-normal of spread 1
+  and 1.5), >= 93% (lower end);
 - parents and children: a planted child leak found >= 80% (lower end); a parent-only
   gap names a child <= 5% (upper end);
 - Wilson and shrunk (empirical-Bayes) intervals of single rates >= 94% (lower end).
@@ -67,6 +68,11 @@ def main(argv=None) -> int:
         trials = coverage[f"{key}_intervals"]
         rows.append((f"coverage of {label}", coverage[key], trials, ">= 0.93 (lower)",
                      interval(coverage[key], trials)[0] >= 0.93))
+    replicates = 1000 * len(seeds)
+    for sigma in (1.0, 1.5):
+        value = simulation.revenue_coverage(replicates, sigma=sigma)["carried"]
+        rows.append((f"lost-revenue intervals, order values log-normal of spread {sigma}", value, replicates,
+                     ">= 0.93 (lower)", interval(value, replicates)[0] >= 0.93))
     family = simulation.children(seeds)
     rows.append(("planted child leak found under its parent", family["child_found"], len(seeds),
                  ">= 0.80 (lower)", interval(family["child_found"], len(seeds))[0] >= 0.80))

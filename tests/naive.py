@@ -21,7 +21,8 @@ from leak_app.analysis.periods import halves
 from leak_app.analysis.takeaways import takeaways
 
 MEASURES = {"sessions": ("converted", "size"), "conversions": ("converted", "sum"),
-            "transactions": ("transactions", "sum"), "revenue": ("revenue", "sum")}
+            "transactions": ("transactions", "sum"), "revenue": ("revenue", "sum"),
+            "revenue_squared": ("revenue_squared", "sum")}
 STAGE_NAMES = ("Browsed", "Engaged", "Deep Engagement", "Converted")
 
 
@@ -48,7 +49,7 @@ def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int, labelled_by
             categories=duration_labels(edges), ordered=True),
         "stage": pd.Categorical.from_codes(stage, categories=STAGE_NAMES, ordered=True),
         "converted": converted, "transactions": rows["transactions"].to_numpy(),
-        "revenue": rows["revenue"].to_numpy(),
+        "revenue": rows["revenue"].to_numpy(), "revenue_squared": rows["revenue"].to_numpy() ** 2,
     })
     out = {}
     for name, dims in {**GROUPINGS, **{m: (dim,) for m, (_, dim) in MARGINS.items()}}.items():
@@ -59,9 +60,10 @@ def naive_counts(rows: pd.DataFrame, edges, engaged: int, deep: int, labelled_by
         for code, name in enumerate(STAGE_NAMES):
             at_least = part["stage"].cat.codes >= code
             reached.append({"device": device, "stage": name, "sessions": int(at_least.sum()),
-                            "revenue": part["revenue"][at_least].sum()})
+                            "revenue": part["revenue"][at_least].sum(),
+                            "revenue_squared": part["revenue_squared"][at_least].sum()})
     out["device × reached"] = pd.DataFrame(
-        reached, columns=["device", "stage", "sessions", "revenue"]).astype(
+        reached, columns=["device", "stage", "sessions", "revenue", "revenue_squared"]).astype(
         {"stage": pd.CategoricalDtype(STAGE_NAMES, ordered=True), "device": "category"})
     return NaiveCounts(out, data)
 

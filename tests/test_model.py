@@ -321,7 +321,8 @@ def test_summary_has_the_published_keys(demo):
     assert {"sessions", "converting_sessions", "transactions", "revenue", "conversion_rate"} <= kpis
     assert {"country", "sessions", "conversions", "rate", "ci_low", "ci_high"} <= country
     assert {"parent", "compared_with", "rest_rate_before", "rest_rate_now", "change", "change_low",
-            "change_high"} <= set(published["silent_leaks"][0])
+            "change_high", "lost_revenue_low", "lost_revenue_high"} <= set(published["silent_leaks"][0])
+    assert {"lost_revenue", "lost_revenue_low", "lost_revenue_high"} <= set(published["step_leaks"][0])
     assert set(published["rate_change"]) == {"baseline_rate", "current_rate", "by_dimension"}
     json.dumps(published, allow_nan=False)
 

@@ -34,7 +34,11 @@ from ..data.files import kept_scan, replaced
 from ..data.schema import TEXT
 from .clustering import design_effect, sample_step, visitor_key
 
-MEASURES = ("sessions", "conversions", "transactions", "revenue")
+#: ``revenue_squared``: each session's revenue squared, summed: how far revenue per conversion is
+#: known (``stats.mean_interval``), where one order can be a third of the revenue.
+MEASURES = ("sessions", "conversions", "transactions", "revenue", "revenue_squared")
+#: The measures summed as amounts of money, not counts.
+AMOUNTS = ("revenue", "revenue_squared")
 CELL_DIMENSIONS = (*TEXT, "bucket", "stage")
 #: The groupings summed from the cells on every filter change ...
 GROUPINGS = {
@@ -104,7 +108,7 @@ def _stage(table: ibis.Table, converted, settings: CellSettings):
 
 def cube_expression(table: ibis.Table, settings: CellSettings,
                     visitor: ibis.Value | None = None) -> ibis.Table:
-    """Sessions, conversions, transactions and revenue per day and cell, as one Ibis query; with
+    """Every measure (MEASURES) per day and cell, as one Ibis query; with
     ``visitor`` (:func:`~.clustering.visitor_key`), per visitor too where it is not null."""
     keys, sums = cell_columns(table, settings, visitor)
     return table.group_by(**keys).aggregate(**sums)
@@ -123,7 +127,8 @@ def cell_columns(table: ibis.Table, settings: CellSettings, visitor: ibis.Value 
             **({} if visitor is None else {"visitor": visitor})}
     sums = {"sessions": table.count(), "conversions": converted.cast("int64").sum(),
             "transactions": table.transactions.cast("int64").sum(),
-            "revenue": table.revenue.cast("float64").sum()}
+            "revenue": table.revenue.cast("float64").sum(),
+            "revenue_squared": (table.revenue.cast("float64") ** 2).sum()}
     return keys, sums
 
 
@@ -172,7 +177,7 @@ class ScanGrouping:
 class DayPrefix:
     """Prefix sums over days of every measure per cell: a day range's totals in one subtraction.
 
-    Memory: (days + 1) × cells × 48 bytes, whatever the number of sessions (a scanned file's are
+    Memory: (days + 1) × cells × 56 bytes, whatever the number of sessions (a scanned file's are
     mapped from the file kept for its next start: pages the processes serving it share). One
     contiguous block per measure: sessions and conversions, read day by day (active days, units'
     sums), are views of theirs (contiguous copies out of a cell-major block took 0.8 s of a 10
@@ -443,7 +448,7 @@ class Counts(Mapping):
         """Groups as a frame of labels and measures."""
         table = {dim: pd.Categorical.from_codes(c, dtype=self.cube.dtypes[dim]) for dim, c in codes.items()}
         for j, measure in enumerate(MEASURES):
-            table[measure] = values[:, j] if measure == "revenue" else values[:, j].round().astype("int64")
+            table[measure] = values[:, j] if measure in AMOUNTS else values[:, j].round().astype("int64")
         return pd.DataFrame(table)
 
 

@@ -34,10 +34,12 @@ from .stats import (
     fewer_than_expected_p,
     fewer_than_rest_p,
     graph_adjusted,
+    mean_interval,
+    product_interval,
     rated_p_values,
     wilson_interval,
 )
-from .text import counted, pct
+from .text import amount, counted, pct
 
 #: Dimension name -> the session columns that define its segments.
 DIMENSIONS = {
@@ -286,7 +288,6 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
     if not parts:
         return pd.DataFrame(columns=LEAK_COLUMNS + ["values"])
     t = _concat(parts)
-    revenue_per_conversion = total["revenue"] / total["conversions"] if total["conversions"] else 0.0
     n, k = t["sessions"].astype("float64"), t["conversions"].astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         t["rate"] = k / n
@@ -294,12 +295,25 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
         t["baseline_rate"] = np.where(t["rest_n"] > 0, t["rest_k"] / t["rest_n"], np.nan)
     gap, low, high = newcombe_difference(*(x / design_effect for x in (t["rest_k"], t["rest_n"], k, n)))
     t["lost_conversions"], t["lost_low"], t["lost_high"] = n * gap, n * low, n * high
-    for suffix, lost in (("", "lost_conversions"), ("_low", "lost_low"), ("_high", "lost_high")):
-        t[f"lost_revenue{suffix}"] = t[lost] * revenue_per_conversion
+    t["lost_revenue"], t["lost_revenue_low"], t["lost_revenue_high"] = revenue_lost(
+        t["lost_conversions"], t["lost_low"], t["lost_high"], total, "conversions", design_effect)
     t["rated"] = ~np.isnan(t["p_value"])
     t["q_value"], t["leak"] = adjusted_p(t, level, lambda q: (q <= level) & (gap > 0) & (t["lost_high"] >= 1))
     t["also"] = _also(t, same)
     return _ranked(t, LEAK_COLUMNS + ["values"])
+
+
+def revenue_lost(lost, low, high, total: dict, units: str, design_effect: float = 1.0) -> tuple:
+    """Revenue lost, and its 95% interval: ``lost`` conversions or sessions (``units``), within
+    ``low``–``high``, each worth the mean revenue of the ``total``'s units. The interval carries the
+    uncertainty of that mean too (:func:`.stats.mean_interval`, from the revenue's sum of squares),
+    combined by :func:`.stats.product_interval`: a shop's revenue per conversion can rest on a few
+    large orders. Zero where there is no unit (nothing converted: nothing lost)."""
+    lost, low, high = (np.asarray(x, dtype="float64") for x in (lost, low, high))
+    count = np.asarray(total[units], dtype="float64")
+    per_unit = mean_interval(total["revenue"], total["revenue_squared"], count, design_effect=design_effect)
+    per_unit = [np.where(count > 0, v, 0.0) for v in per_unit]
+    return (lost * per_unit[0], *product_interval(lost, low, high, *per_unit))
 
 
 #: The share of the level the children are tested with before any parent is found.
@@ -401,10 +415,12 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     names = list(reached["stage"].cat.categories)
     width = len(names)
     sessions = reached["sessions"].to_numpy().reshape(-1, width).T  # (stage, device)
-    revenue = reached["revenue"].to_numpy().reshape(-1, width).T
+    # per stage, all devices: what the sessions that reached it went on to earn, the value of one
+    reached_sums = {m: reached[m].to_numpy().reshape(-1, width).sum(axis=0)
+                    for m in ("sessions", "revenue", "revenue_squared")}
     devices = reached["device"].astype(str).to_numpy()[::width]
     entered, passed = sessions[:-1].astype("float64"), sessions[1:].astype("float64")
-    value = revenue[1:].sum(axis=1) / np.maximum(sessions[1:].sum(axis=1), 1)
+    value = reached_sums["revenue"][1:] / np.maximum(reached_sums["sessions"][1:], 1)
     rated = entered >= min_sessions
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = passed / entered
@@ -433,7 +449,10 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
         "lost_low": np.where(compared, entered * np.clip(gap_low, 0, None), np.nan),
         "lost_high": np.where(compared, entered * np.clip(gap_high, 0, None), np.nan),
     }
-    table["lost_revenue"] = table["lost_sessions"] * table["value_per_session"]
+    table["lost_revenue"], table["lost_revenue_low"], table["lost_revenue_high"] = revenue_lost(
+        table["lost_sessions"], table["lost_low"], table["lost_high"],
+        {m: reached_sums[m][1:, None] for m in ("sessions", "revenue", "revenue_squared")}, "sessions",
+        design_effect)
     shown = (entered > 0).ravel()
     flat = {name: np.asarray(values).ravel()[shown] for name, values in table.items()}
     order = np.argsort(-np.nan_to_num(flat["lost_revenue"], nan=-np.inf), kind="stable")
@@ -618,8 +637,8 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
         t[name] = expected * -np.expm1(t[change])
     for name in ("change", "change_low", "change_high"):
         t[name] = np.expm1(t[name])  # as a relative change beyond the comparator's
-    revenue_per_conversion = total["now"]["revenue"] / max(total["now"]["conversions"], 1)
-    t["lost_revenue"] = t["lost_conversions"] * revenue_per_conversion
+    t["lost_revenue"], t["lost_revenue_low"], t["lost_revenue_high"] = revenue_lost(
+        t["lost_conversions"], t["lost_low"], t["lost_high"], total["now"], "conversions")
     t["p_value"] = np.where(t["rated"], t["p_value"], np.nan)
     t["q_value"], t["leak"] = adjusted_p(
         t, level, lambda q: (q <= level) & (t["change"] < 0) & (t["lost_high"] >= 1))
@@ -671,12 +690,12 @@ NO_SILENT_LEAK = ("No segment's rate fell significantly more than the rest of th
 
 def describe_leak(row) -> str:
     """One sentence: what leaks, where, against what, how much, how sure."""
+    worth = amount(row.lost_revenue, row.lost_revenue_low, row.lost_revenue_high, " in revenue")
     return (
         f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
         f"about {counted(row.lost_conversions, 'conversion')} lost (95% CI {max(row.lost_low, 0):,.0f}–"
-        f"{row.lost_high:,.0f}), {row.lost_revenue:,.0f} in revenue; "
-        f"{_sureness(row.q_value)}."
+        f"{row.lost_high:,.0f}), {worth}; {_sureness(row.q_value)}."
     )
 
 
@@ -720,8 +739,8 @@ LEAK_ROW_COLUMNS = [
 SILENT_ROW_COLUMNS = [
     "dimension", "values", "segment", "sessions_before", "conversions_before", "rate_before",
     "sessions", "conversions", "rate_now", "ci_low", "ci_high", "lost_conversions", "lost_low",
-    "lost_high", "lost_revenue", "q_value", "sentence", "parent", "compared_with", "rest_rate_before",
-    "rest_rate_now", "change", "change_low", "change_high", "also",
+    "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high", "q_value", "sentence", "parent",
+    "compared_with", "rest_rate_before", "rest_rate_now", "change", "change_low", "change_high", "also",
 ]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.schema import to_canonical
-from .leaks import fit_beta_prior, shrunk_interval
+from .leaks import fit_beta_prior, newcombe_difference, revenue_lost, shrunk_interval
 from .stats import wilson_interval
 
 #: Countries of the simulated traffic, and the share of sessions of each.
@@ -95,6 +95,31 @@ def interval_coverage(segments: int = 20_000, group: int = 50, seed: int = 0) ->
         "wilson": float(np.mean((low <= truth) & (truth <= high))),
         "empirical_bayes": float(np.mean((shrunk_low <= truth) & (truth <= shrunk_high))),
     }
+
+
+def revenue_coverage(replicates: int, sigma: float = 1.5, seed: int = 0) -> dict:
+    """Share of simulated data sets whose lost revenue interval (:func:`.leaks.revenue_lost`) covers
+    the true loss, the uncertainty of revenue per conversion ``carried`` or ``left_out`` (lost
+    conversions' interval times the mean revenue per conversion, as before it was carried).
+
+    A segment of 20,000 sessions converts at 1% against 2% for the rest's 80,000; each order's
+    value is log-normal of spread ``sigma`` with a mean of 100 (1.5: the mean of the 1,800 orders is
+    known to ±14%, as far as their lost conversions are). The true loss: 20,000 × (2% − 1%) × 100.
+    """
+    rng = np.random.default_rng(seed)
+    n1, p1, n2, p2, value = 20_000, 0.01, 80_000, 0.02, 100.0
+    k1, k2 = rng.binomial(n1, p1, replicates), rng.binomial(n2, p2, replicates)
+    revenue, squares = np.empty(replicates), np.empty(replicates)
+    for i, orders in enumerate(k1 + k2):
+        amounts = value * np.exp(rng.normal(-sigma**2 / 2, sigma, orders))
+        revenue[i], squares[i] = amounts.sum(), (amounts**2).sum()
+    gap, low, high = newcombe_difference(k2, n2, k1, n1)
+    lost = [n1 * x for x in (gap, low, high)]
+    total = {"revenue": revenue, "revenue_squared": squares, "conversions": k1 + k2}
+    _, revenue_low, revenue_high = revenue_lost(*lost, total, "conversions")
+    truth, mean = n1 * (p2 - p1) * value, revenue / (k1 + k2)
+    return {"carried": float(np.mean((revenue_low <= truth) & (truth <= revenue_high))),
+            "left_out": float(np.mean((lost[1] * mean <= truth) & (truth <= lost[2] * mean)))}
 
 
 EDGES = (10, 60, 180, 600)

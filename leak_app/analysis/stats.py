@@ -32,6 +32,41 @@ def wilson_interval(successes, trials, z: float = Z95) -> tuple[np.ndarray, np.n
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
+def mean_interval(total, squares, count, z: float = Z95, design_effect: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean amount per unit (revenue per conversion, say) of amounts whose ``total`` and sum
+    of ``squares`` over ``count`` units are known, and its interval (NaN below two units).
+
+    A ratio estimate: the amounts are taken to fall on the counted units only (revenue on converting
+    sessions). Its standard error, times the ``design_effect``'s root (repeat visitors), sets a normal
+    interval on the log scale: a mean of amounts as skewed as orders (one can be a third of a
+    shop's revenue) is skewed itself, its upper end further than its lower.
+    """
+    total, squares, count = (np.asarray(x, dtype="float64") for x in (total, squares, count))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / count, np.nan)
+        spread = np.maximum(squares - count * mean**2, 0) / (count * (count - 1))
+        factor = np.exp(z * np.sqrt(spread * design_effect) / mean)
+    factor = np.where(count >= 2, np.where(mean > 0, factor, 1.0), np.nan)
+    return mean, mean / factor, mean * factor
+
+
+def product_interval(x, x_low, x_high, y, y_low, y_high) -> tuple[np.ndarray, np.ndarray]:
+    """An interval for x × y from intervals of each (y ≥ 0; x of either sign), by recovering each
+    one's variance from its bounds and adding them (Zou and Donner's MOVER, on the product's first
+    order terms): where either is known exactly, the other's interval scaled. Kept within the
+    products of the bounds (a loss of at least 0 sessions is worth at least 0, however uncertain
+    their value)."""
+    x, x_low, x_high, y, y_low, y_high = (np.asarray(v, dtype="float64")
+                                          for v in (x, x_low, x_high, y, y_low, y_high))
+    estimate, positive = x * y, x >= 0
+    down = np.hypot(y * (x - x_low), np.where(positive, x * (y - y_low), -x * (y_high - y)))
+    up = np.hypot(y * (x_high - x), np.where(positive, x * (y_high - y), -x * (y - y_low)))
+    corners = [x_low * y_low, x_low * y_high, x_high * y_low, x_high * y_high]
+    return (np.maximum(estimate - down, np.minimum.reduce(corners)),
+            np.minimum(estimate + up, np.maximum.reduce(corners)))
+
+
 #: Up to this many conversions the hypergeometric tail is summed exactly; above it, where
 #: the sum grows long and the normal approximation (with continuity correction) is accurate
 #: to about 1e-3, that is used instead.

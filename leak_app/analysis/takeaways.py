@@ -20,7 +20,7 @@ from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
 from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values
-from .text import counted, pct
+from .text import amount, counted, pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
 SHOWN_LABELS = {"device": "the funnel, duration and source × device views",
@@ -105,10 +105,11 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
                           & (steps["device"].to_numpy() == worst.device))
     if len(step) and steps["lost_sessions"].iloc[step[0]] > 0:
         s = steps.iloc[step[0]]
+        worth = amount(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, " in revenue")
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
             f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
-            f"would go on, worth about {s.lost_revenue:,.0f} in revenue"
+            f"would go on, worth about {worth}"
         )
     return text + "."
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ..analysis.change import dominant_effect
 from ..analysis.leaks import NO_SILENT_LEAK, segment_name
 from ..analysis.periods import span
-from ..analysis.text import counted, escape_markdown, pct
+from ..analysis.text import amount, counted, escape_markdown, pct
 from ..data.files import replaced
 from ..publish.check import title
 
@@ -33,7 +33,8 @@ def facts(result: dict) -> dict:
              f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
              f"{r['change']:+.0%} ({r['change_low']:+.0%} to {r['change_high']:+.0%})",
              f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
-             f"{r['lost_revenue']:,.0f}", f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
+             amount(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"]),
+             f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
             for i, r in enumerate(result["silent_leaks"], 1)]
     asked = result["asked"]
     return {

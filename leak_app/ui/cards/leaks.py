@@ -9,7 +9,7 @@ from bokeh.transform import dodge
 
 from ...analysis.change import compared
 from ...analysis.leaks import segment_name
-from ...analysis.text import pct
+from ...analysis.text import amount, pct
 from .. import texts
 from ..figures import LARGEST, LOST, hover, intervals, new_figure, padded, source
 from ..live_plot import Frame, LivePlot, Plot
@@ -19,6 +19,8 @@ from .base import Text, View
 #: A leak's row on the axis of segments: its bar takes the lower part, its name is written above it
 #: (not on an axis, so a new segment never widens the axis, which lays out the whole page again).
 BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
+#: A leak's lost revenue and its interval, as the hover text says them.
+REVENUE = ("lost_revenue", "lost_revenue_low", "lost_revenue_high")
 
 
 def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, periods_compared: bool = True
@@ -38,7 +40,8 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
     bars = {"label": labels, "lost_conversions": lost, "sessions": rows["sessions"].to_numpy(),
             "rate_text": np.array([pct(r) for r in rows[rate]], dtype=object),
             "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
-            "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float)}
+            "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float),
+            "revenue_text": np.array([amount(*r) for r in zip(*(rows[c] for c in REVENUE))], dtype=object)}
     blank = [" " * i for i in range(top - len(rows), 0, -1)]  # no segment's name is only spaces
     found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
     none = ("Silent leaks: not compared" if not periods_compared else "No silent leak found" if silent
@@ -63,7 +66,7 @@ def leaks_figure(frame: Frame, silent: bool, top: int = 10):
                           ("Rate now" if silent else "Rate", "@rate_text"),
                           ("Rate before" if silent else "Compared with", "@baseline_text"),
                           ("Lost conversions", "@lost_conversions{0,0}"),
-                          ("Lost revenue", "@lost_revenue{0,0}")])
+                          ("Lost revenue", "@revenue_text")])
     plot.yaxis.visible = False
     plot.xaxis.axis_label = ("conversions lost beyond the change of what each is compared with" if silent
                              else "conversions lost against what each is compared with")
