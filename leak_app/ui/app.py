@@ -17,7 +17,7 @@ from .actions import Progress
 from .cards import CARDS
 from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
-from .style import ACCENT, TITLE
+from .style import ACCENT, HALF, TITLE, WRAP
 from .upload import DEFAULT_UPLOAD_MB, Upload
 from .widgets import device_buttons, escaped_multichoice
 
@@ -81,13 +81,14 @@ class Dashboard(pn.viewable.Viewer):
         shown, halves = [], []
         for card in CARDS:
             view = self.views[card.name]
-            item = view if card.title is None else pn.Card(*view.parts(), title=card.title, **CARD)
+            half = {"stylesheets": [HALF]} if card.half else {}
+            item = view if card.title is None else pn.Card(*view.parts(), title=card.title, **CARD, **half)
             if not card.half:
                 shown.append(item)
                 continue
             halves.append(item)
             if len(halves) == 2:
-                shown.append(pn.Row(*halves, sizing_mode="stretch_width"))
+                shown.append(pn.Row(*halves, sizing_mode="stretch_width", stylesheets=[WRAP]))
                 halves = []
         return shown + halves
 

@@ -27,3 +27,11 @@ h4 {margin: 6px 0;}
 .load-report td {padding: 2px 10px 2px 0; border-bottom: 1px solid #eee;}
 .title-bar {background: #3b6ea8; color: white; font-size: 22px; font-weight: 600; padding: 12px 18px;}
 """
+
+#: A row whose items go one below the other where the page is too narrow for them side by side (a
+#: laptop's 1280 px beside the sidebar), rather than running off its edge or squeezing one.
+WRAP = ":host { flex-wrap: wrap; }"
+#: The narrowest a half-width card gets before it goes below the other (the sources × device heatmap's
+#: two lines of text a cell need about 90 px a device). Set in CSS: a Bokeh row sums its items'
+#: ``min_width`` into its own, and then ran past the page beside the sidebar rather than wrapping.
+HALF = ":host { min-width: 520px; }"

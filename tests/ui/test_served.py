@@ -403,3 +403,23 @@ def test_rolling_periods_and_the_check_command_to_copy(browser, served):
     for row in result["silent_leaks"]:  # the same sentences, on the page
         expect(page.locator("ol.leaks").first).to_contain_text(row["sentence"])
     context.close()
+
+
+def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, served):
+    """At 1280 px, beside the sidebar, the Leaks card is too narrow for its charts and list side by
+    side: the list ran on past the card's right edge, its sentences cut off; and the sources × device
+    heatmap, squeezed beside the duration card, wrote its cells' text over each other. Both go below
+    (the list under the charts, the heatmap under the duration card), as wide as the other cards."""
+    context = browser.new_context(viewport={"width": 1280, "height": 2400})
+    page = context.new_page()
+    page.goto(served)
+    listed = page.get_by_text("Leaks: segments converting below the rest of the traffic")
+    expect(listed).to_be_visible(timeout=60_000)
+    edge = page.get_by_role("button", name="Copy").bounding_box()
+    for box in (listed.bounding_box(), page.get_by_text("mobile (device) converts at").last.bounding_box()):
+        assert box["x"] + box["width"] <= edge["x"] + edge["width"] + 1, (box, edge)
+    funnel = page.locator(".card", has_text="Where the funnel leaks").bounding_box()
+    for title in ("Session duration vs conversion", "Traffic sources × device"):
+        card = page.locator(".card", has_text=title).bounding_box()
+        assert card["width"] >= 520 and card["x"] + card["width"] <= funnel["x"] + funnel["width"] + 1, card
+    context.close()

@@ -14,6 +14,7 @@ from .. import texts
 from ..figures import LARGEST, LOST, hover, intervals, new_figure, padded, source
 from ..live_plot import Frame, LivePlot, Plot
 from ..period_controls import PeriodControls
+from ..style import WRAP
 from .base import Text, View
 
 #: A leak's row on the axis of segments: its bar takes the lower part, its name is written above it
@@ -123,4 +124,4 @@ class Leaks(View):
         # a saved file cannot recompute: it offers the command, not the period controls
         return [self.periods.command_row() if self.embedded else self.periods,
                 pn.Row(pn.Column(self.silent_chart, self.leaks_chart), self.list.pane,
-                       sizing_mode="stretch_width")]
+                       sizing_mode="stretch_width", stylesheets=[WRAP])]
