@@ -27,12 +27,13 @@ def _mapping(args):
 
     pairs = dict(item.split("=", 1) for item in (args.map or []))
     if args.mapping is None and not pairs:
-        for option, given in (("--revenue-scale", args.revenue_scale), ("--rows", args.rows)):
+        for option, given in (("--revenue-scale", args.revenue_scale), ("--rows", args.rows),
+                              ("--date-order", args.date_order)):
             if given is not None:
                 raise LoadError(f"{option}: goes with a column mapping (--mapping or --map); the exports "
                                 f"this app recognizes have their own")
         return None
-    return read_mapping(args.mapping, pairs, args.revenue_scale, args.rows)
+    return read_mapping(args.mapping, pairs, args.revenue_scale, args.rows, args.date_order)
 
 
 def _table(args) -> tuple[str, str] | None:
@@ -207,6 +208,9 @@ def _source_options(p) -> None:
     p.add_argument("--rows", choices=("sessions", "hits"),
                    help="with a mapping: a row per session, or per hit or product with the session's "
                         "totals repeated on each (overrides the mapping file's rows)")
+    p.add_argument("--date-order", choices=("day-first", "month-first"),
+                   help="with a mapping: dates such as 03/04/2026 are 3 April (day-first) or 4 March "
+                        "(month-first), where no date above the 12th tells it (overrides the mapping file's)")
 
 
 def _comparison_options(p, current: str, baseline: str, default: str) -> None:

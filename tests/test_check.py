@@ -332,6 +332,27 @@ def test_the_command_of_a_mapped_file_reads_it_with_the_same_mapping(tmp_path, c
         pd.read_csv(fixtures / "shop_sessions.csv")["Revenue (cents)"].sum() / 1000, abs=0.005)  # to the cent
 
 
+def test_the_command_of_a_file_whose_date_order_a_mapping_says_says_it_too(tmp_path, capsys):
+    """Dates the data cannot order (every day the 12th or before), read day first as the mapping
+    said: the command to copy carries --date-order, without which it would refuse the file."""
+    from leak_app.data.demo import generate_sessions
+    from leak_app.data.loaders import read_mapping
+    from leak_app.data.sources import open_data
+
+    sessions = generate_sessions(2_000, seed=3).drop(columns=["converted"])
+    sessions = sessions[sessions["date"].dt.day <= 12]
+    sessions.assign(date=sessions["date"].dt.strftime("%d/%m/%Y")).to_csv(tmp_path / "uk.csv", index=False)
+    mapping = read_mapping(None, {name: name for name in sessions.columns}, date_order="day-first")
+    read, report = open_data(tmp_path / "uk.csv", mapping)
+    model = SessionModel(sessions=read, load_report=report.to_dict())
+    command = check.command(model)
+    assert "--date-order day-first" in command
+    args = parser().parse_args(shlex.split(command)[3:])
+    assert _filtered_model(args.path, args).kpis == model.kpis
+    status, _, err = run_check(capsys, "--date-order", "day-first", *HALVES)
+    assert status == 2 and "--date-order: goes with a column mapping" in err
+
+
 def test_the_command_of_a_hit_level_file_reads_it_as_hits(tmp_path, capsys):
     """rows = "hits" in the mapping: the command says --rows hits, or it would count each hit's
     copy of the session's totals (the old command read the file as sessions)."""

@@ -523,6 +523,45 @@ def test_dates_as_a_spreadsheet_writes_them_load_as_iso_ones(tmp_path, engine, w
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_dates_whose_order_the_data_cannot_tell_load_in_the_order_a_mapping_says(tmp_path, engine):
+    """Twelve days of each month written "03/04/2026": no date tells the order, and the file was
+    refused with no way to read it but rewriting it. A mapping's date_order (TOML or --date-order)
+    says it: the sessions are the ISO file's, the report names the order and the mapping keeps it
+    (for the check command). An order the column contradicts is refused, naming a date."""
+    sessions = generate_sessions(3_000, seed=4)
+    sessions = sessions[sessions["date"].dt.day <= 12].drop(columns=["converted"])
+    columns = {name: name for name in sessions.columns}
+    sessions.to_csv(tmp_path / "iso.csv", index=False)
+    expected_table, expected = open_sessions(tmp_path / "iso.csv", mapping=read_mapping(None, columns),
+                                             scan_from=ENGINES[engine])
+    sessions.assign(date=sessions["date"].dt.strftime("%d/%m/%Y")).to_csv(tmp_path / "uk.csv", index=False)
+    (tmp_path / "uk.toml").write_text('date_order = "day first"\n[columns]\n'
+                                      + "".join(f'{k} = "{v}"\n' for k, v in columns.items()))
+    for mapping in (read_mapping(tmp_path / "uk.toml"), read_mapping(None, columns, date_order="day-first")):
+        table_read, report = open_sessions(tmp_path / "uk.csv", mapping=mapping, scan_from=ENGINES[engine])
+        assert report.date_order == report.mapping["date_order"] == "day first"
+        pd.testing.assert_frame_equal(table(table_read), table(expected_table))
+        assert report.rows_kept == expected.rows_kept == len(sessions) and report.dropped == {}
+    with pytest.raises(LoadError, match=r"uk\.csv: column 'date' writes dates as '\d\d/\d\d/2026': whether "
+                                        r"the day .* or say it with a mapping's date_order"):
+        open_sessions(tmp_path / "uk.csv", mapping=read_mapping(None, columns), scan_from=ENGINES[engine])
+    us = generate_sessions(500, seed=4).drop(columns=["converted"])
+    us.assign(date=us["date"].dt.strftime("%m/%d/%Y")).to_csv(tmp_path / "us.csv", index=False)
+    with pytest.raises(LoadError, match=r"us\.csv: column 'date' writes dates month first "
+                                        r"\('\d\d/\d\d/2026'\), not day first as the mapping's "
+                                        r"date_order says; write them as YYYY-MM-DD, or set date_order to "
+                                        r"\"month first\""):
+        open_sessions(tmp_path / "us.csv", mapping=read_mapping(tmp_path / "uk.toml"),
+                      scan_from=ENGINES[engine])
+
+
+def test_a_date_order_that_is_neither_is_refused():
+    with pytest.raises(LoadError, match=r"--date-order: date_order must be \"day first\" \(29/09/2026\) or "
+                                        r"\"month first\" \(9/29/2026\), not 'year first'"):
+        read_mapping(None, {"visitor_id": "v", "session_id": "s", "date": "d"}, date_order="year first")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_dates_whose_order_cannot_be_told_are_refused_by_example(tmp_path, engine):
     """"03/04/2026" is 3 April or 4 March: with no number above 12 in either place the file is refused,
     naming a date; with both (29/09 and 09/29 in one column) too."""

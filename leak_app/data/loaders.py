@@ -31,7 +31,7 @@ from .readers import (
     refuse_repeated_columns,
     with_decimal_point,
 )
-from .schema import MEASURES, NUMERIC, TEXT, LoadError, LoadReport, to_canonical
+from .schema import DAY_FIRST, MEASURES, MONTH_FIRST, NUMERIC, TEXT, LoadError, LoadReport, to_canonical
 
 CANONICAL_NAMES = ("visitor_id", "session_id", "date", *TEXT, *NUMERIC)
 #: A column that numbers the hits of a session: its rows are hits (Layout.rows), as in tables
@@ -55,7 +55,8 @@ class Layout:
     #: repeated on each, as flattened Google Analytics tables are (see HIT_COLUMNS); "events" for
     #: GA4's event rows, built into sessions by :mod:`.ga4`.
     rows: str = "sessions"
-    #: How its dates are written where not year first (see LoadReport.date_order; parse.dated).
+    #: How its dates are written where not year first (see LoadReport.date_order; parse.dated): told
+    #: by the data, or said by a mapping where the data cannot tell it.
     date_order: str = ""
     #: Whether a file's header (its lower-cased column names) and kind ("csv", "json", "parquet"…)
     #: are this format's (see FORMATS); None for a user's mapping, which is never guessed.
@@ -78,7 +79,8 @@ class Layout:
         """How the load report records a column mapping (empty for a detected layout)."""
         if self.name != "mapped":
             return {}
-        return {"columns": dict(self.columns), "revenue_scale": self.revenue_scale, "rows": self.rows}
+        return {"columns": dict(self.columns), "revenue_scale": self.revenue_scale, "rows": self.rows,
+                "date_order": self.date_order}
 
     def absent(self, columns) -> list[str]:
         """The labels and measures a file with these (lower-cased) columns lacks."""
@@ -139,10 +141,10 @@ def mapped_layout(mapping: dict, revenue_scale: float = 1.0) -> Layout:
     return Layout("mapped", "file with a column mapping", columns, revenue_scale, optional)
 
 
-def read_mapping(path: str | Path, overrides: dict | None = None,
-                 revenue_scale: float | None = None, rows: str | None = None) -> Layout:
-    """A mapping layout from a TOML file (``[columns]``, ``revenue_scale`` and ``rows``) and/or
-    overrides of its columns, its revenue scale and its rows."""
+def read_mapping(path: str | Path, overrides: dict | None = None, revenue_scale: float | None = None,
+                 rows: str | None = None, date_order: str | None = None) -> Layout:
+    """A mapping layout from a TOML file (``[columns]``, ``revenue_scale``, ``rows`` and
+    ``date_order``) and/or overrides of its columns, its revenue scale, its rows and its date order."""
     config = {}
     if path is not None:
         try:
@@ -158,7 +160,11 @@ def read_mapping(path: str | Path, overrides: dict | None = None,
     if rows not in ("sessions", "hits"):
         raise LoadError(f"{path}: rows must be \"sessions\" (a row per session) or \"hits\" (a row per "
                         f"hit or product, the session's totals repeated on each), not {rows!r}")
-    return replace(mapped_layout(columns, float(scale)), rows=rows)
+    order = config.get("date_order", "") if date_order is None else date_order
+    if str(order).replace("-", " ") not in ("", DAY_FIRST, MONTH_FIRST):
+        raise LoadError(f"{path or '--date-order'}: date_order must be \"{DAY_FIRST}\" (29/09/2026) or "
+                        f"\"{MONTH_FIRST}\" (9/29/2026), not {order!r}")
+    return replace(mapped_layout(columns, float(scale)), rows=rows, date_order=str(order).replace("-", " "))
 
 
 def recognised(columns, kind: str, mapping: Layout | None = None) -> Layout | None:

@@ -228,8 +228,10 @@ def _date(column, order: str = ""):
 def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
     """The layout reading the date column in the order it is written (see :data:`DAY_MONTH`), said in
     the report. The order is told by a number above 12 in one place and none in the other, over the
-    whole column (a day is at most 31); a column where it cannot be told, or is told both ways, is
-    refused with an example. The column is read whole only where its first values are so written."""
+    whole column (a day is at most 31), or said by the layout (a mapping's ``date_order``) where the
+    column cannot tell it. A column where it is neither told nor said, is told both ways, or is told
+    the other way than said is refused with an example. The column is read whole only where its first
+    values are so written."""
     column = raw[layout.columns["date"]]
     if column.type().is_temporal():
         return layout
@@ -245,16 +247,23 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
         day_example=ibis.cases((day & (first > 12), text), else_=ibis.null("string")).arbitrary(),
         month_example=ibis.cases((day & (second > 12), text), else_=ibis.null("string")).arbitrary(),
     ).to_pandas().iloc[0]
-    name = layout.columns["date"]
-    if found["day_first"] and found["month_first"]:
+    name, said = layout.columns["date"], layout.date_order
+    told = [order for order in (DAY_FIRST, MONTH_FIRST) if found[order.replace(" ", "_")]]
+    fix = "write them as YYYY-MM-DD"
+    if len(told) == 2:
         raise LoadError(f"{report.path}: column {name!r} writes some dates {DAY_FIRST} "
-                        f"({found['day_example']!r}) and others {MONTH_FIRST} ({found['month_example']!r}); "
-                        "write them as YYYY-MM-DD")
-    if not (found["day_first"] or found["month_first"]):
+                        f"({found['day_example']!r}) and others {MONTH_FIRST} "
+                        f"({found['month_example']!r}); {fix}")
+    if told and said and told[0] != said:
+        example = found["day_example" if told[0] == DAY_FIRST else "month_example"]
+        raise LoadError(f"{report.path}: column {name!r} writes dates {told[0]} ({example!r}), not {said} as "
+                        f"the mapping's date_order says; {fix}, or set date_order to \"{told[0]}\"")
+    if not (told or said):
         raise LoadError(f"{report.path}: column {name!r} writes dates as {found['example']!r}: whether the "
                         "day or the month comes first cannot be told (no number above 12 in either place); "
-                        "write them as YYYY-MM-DD")
-    report.date_order = DAY_FIRST if found["day_first"] else MONTH_FIRST
+                        f"{fix}, or say it with a mapping's date_order (--date-order day-first or "
+                        "month-first)")
+    report.date_order = told[0] if told else said
     return replace(layout, date_order=report.date_order)
 
 

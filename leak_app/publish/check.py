@@ -82,6 +82,8 @@ def command(model) -> str:
         args += ["--revenue-scale", f"{mapping['revenue_scale']:g}"]
     if mapping.get("rows", "sessions") != "sessions":
         args += ["--rows", mapping["rows"]]
+    if mapping.get("date_order"):
+        args += ["--date-order", mapping["date_order"].replace(" ", "-")]
     (b0, b1), (c0, c1) = model.periods()
     baseline = model.baseline_period or ("previous" if model.current_period else "")
     for option, spec, (start, end) in (("--current", model.current_period, (c0, c1)),
