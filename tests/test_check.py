@@ -181,6 +181,21 @@ def test_the_html_report_stands_alone(data, capsys, tmp_path):
     assert "Why the whole rate moved" in text and "How this was checked" in text
 
 
+@pytest.mark.parametrize("suffix", [".md", ".html"])
+def test_a_report_says_when_the_rates_change_is_within_chance(capsys, tmp_path, suffix):
+    """The report's "why the whole rate moved" split 11.1% → 9.09% (40 sessions) into traffic mix and
+    rates as a finding; the takeaways said it is within chance, the report did not. It now says as
+    they do, and the JSON carries the sentence (``rate_moved``)."""
+    data = str(ROOT / "tests" / "fixtures" / "events_20260803.json")
+    status, out, _ = run_check(capsys, data, "--json", "--report", str(tmp_path / f"r{suffix}"))
+    within = ("The change itself is within what chance and day-to-day swings allow (95% CI -98% to +1102%, "
+              "relative to the baseline rate).")
+    moved = json.loads(out)["rate_moved"]
+    assert status == 0 and moved.startswith("The conversion rate went from 14.3% to 0.00%")
+    assert moved.endswith(within)
+    assert within in (tmp_path / f"r{suffix}").read_text(encoding="utf-8")
+
+
 def test_an_unwritable_report_exits_3_after_checking(data, capsys, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

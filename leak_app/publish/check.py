@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 
+from ..analysis.takeaways import rate_moved
 from ..analysis.text import counted
 from ..data.sources import data_path
 from .summary import silent_part
@@ -25,7 +26,8 @@ class CheckError(Exception):
 
 def run(model, min_lost: float = 1) -> dict:
     """The check of a model's periods, as published JSON: ``summary``'s silent-leak part (the
-    leaks that lose at least ``min_lost`` conversions), what was asked, and the exit status."""
+    leaks that lose at least ``min_lost`` conversions), what was asked, the exit status, and the
+    sentence on what moved the whole rate (``rate_moved``, as in the takeaways)."""
     if not model.kpis.get("sessions"):
         raise CheckError("No sessions match the filters: there is nothing to check.")
     if model.period_problems():
@@ -36,6 +38,9 @@ def run(model, min_lost: float = 1) -> dict:
                        "align_weekdays": model.align_weekdays, "min_lost": min_lost, "level": model.level}
     result["data"] = model.load_report.get("path", "")
     result["status"] = FOUND if result["silent_leaks"] else CLEAR
+    # as the takeaways say it: with whether the change itself is more than chance
+    change = model.rate_change
+    result["rate_moved"] = rate_moved(change, model.silent_leaks_table) if change else None
     return result
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.change import dominant_effect
 from ..analysis.leaks import NO_SILENT_LEAK, segment_name
 from ..analysis.periods import span
 from ..analysis.text import amount, counted, escape_markdown, pct
@@ -43,7 +42,7 @@ def facts(result: dict) -> dict:
         "rows": rows,
         "sentences": [r["sentence"] for r in result["silent_leaks"]],
         "warnings": result["silent_warnings"],
-        "why": dominant_effect(result["rate_change"]) if result["rate_change"].get("by_dimension") else None,
+        "why": result["rate_moved"],
         "method": (f"Each segment's conversion rate is compared with the rest of the traffic's over the "
                    f"same days (the whole site with its own past), so a change every segment shares is named "
                    f"once. The chance of any false leak in a check is held at {asked['level']:.1%}; a leak "
