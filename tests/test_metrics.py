@@ -39,6 +39,9 @@ def test_kpis_by_hand():
     assert k["sessions"] == 8 and k["converting_sessions"] == 2 and k["transactions"] == 2
     assert k["revenue"] == 20.0 and k["conversion_rate"] == 0.25
     assert k["revenue_per_session"] == 2.5
+    # two orders of 10: revenue per conversion known exactly; the larger holds at least half of 20
+    assert [k[f"revenue_per_conversion{end}"] for end in ("", "_low", "_high")] == [10.0, 10.0, 10.0]
+    assert k["largest_revenue_share_min"] == (10**2 + 10**2) / 20**2
 
 
 def test_funnel_is_cumulative_and_counted_by_hand():

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..data.countries import country_codes
 from .cube import MEASURES
-from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values, wilson_interval
+from .stats import benjamini_hochberg, differs_from_rest_p, mean_interval, rated_p_values, wilson_interval
 
 #: The false discovery rate at which countries are said to convert differently from the rest.
 DEFAULT_FDR = 0.05
@@ -96,9 +96,15 @@ def totals(counts) -> dict:
 
 
 def kpis(counts) -> dict:
+    """The key figures. Revenue per conversion comes with its interval (:func:`.stats.mean_interval`),
+    and with the least share of all revenue the session of most revenue must hold, whatever the
+    others (its revenue is at least Σr² / Σr, the sums of squares and of revenue): the sign of
+    revenue resting on a few orders, or on one mistyped."""
     total = totals(counts)
     n, converting, revenue = int(total["sessions"]), int(total["conversions"]), float(total["revenue"])
     low, high = wilson_interval(converting, n)
+    per_conversion = mean_interval(revenue, total["revenue_squared"], converting)  # NaN without conversions
+    largest_share = float(total["revenue_squared"]) / revenue**2 if revenue > 0 else float("nan")
     return {
         "sessions": n,
         "converting_sessions": converting,
@@ -108,6 +114,10 @@ def kpis(counts) -> dict:
         "ci_low": float(low),
         "ci_high": float(high),
         "revenue_per_session": revenue / n if n else float("nan"),
+        "revenue_per_conversion": float(per_conversion[0]),
+        "revenue_per_conversion_low": float(per_conversion[1]),
+        "revenue_per_conversion_high": float(per_conversion[2]),
+        "largest_revenue_share_min": largest_share,
     }
 
 

@@ -77,6 +77,25 @@ def rate_moved(rate_change: dict, silent_table: pd.DataFrame) -> str | None:
     return text
 
 
+#: Revenue rests on few sessions where one must hold at least this share of it (see
+#: ``metrics.kpis``' largest_revenue_share_min), and this many times the share of equal orders.
+CONCENTRATED_SHARE, CONCENTRATED_TIMES = 0.1, 5
+
+
+def concentrated_revenue(kpis: dict) -> str | None:
+    """Revenue resting on a few sessions (or on one mistyped): every revenue figure is then uncertain,
+    as the interval of revenue per conversion says. Said only where it is so, whatever the sessions
+    not seen: the share is a least bound, from the revenue's sums of squares and of values."""
+    share, converting = kpis["largest_revenue_share_min"], kpis["converting_sessions"]
+    if not share >= max(CONCENTRATED_SHARE, CONCENTRATED_TIMES / max(converting, 1)):
+        return None
+    per_conversion = amount(*(kpis[f"revenue_per_conversion{s}"] for s in ("", "_low", "_high")))
+    return (f"Revenue rests on a few sessions: one holds at least {share:.0%} of the {kpis['revenue']:,.0f} "
+            f"in revenue (of {counted(converting, 'converting session')}), so revenue per conversion is "
+            f"{per_conversion} and every revenue figure here, lost revenue included, is that uncertain; "
+            "a session far above the others may also be a data error.")
+
+
 def _days(first, last) -> str:
     """A period in a sentence: "01 Jan 2026" for one day, "01 Jan–07 Jan 2026", and each day's
     year where they differ ("28 Dec 2025–03 Jan 2026")."""
@@ -222,6 +241,7 @@ def takeaways(model) -> list[str]:
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()),
         rate_moved(model.rate_change, model.silent_leaks_table) if model.rate_change else None,
+        concentrated_revenue(model.kpis),
         top_leak(model.leaks_table),
         None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
         None if "duration" in missing else duration_peak(model.duration_table, m, model.fdr),
