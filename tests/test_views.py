@@ -139,6 +139,10 @@ def test_the_load_report_names_the_unmatched_countries_of_the_most_sessions_and_
 def test_kpi_cards_show_rate_with_interval(model):
     html = texts.kpi_cards_html(model.kpis)
     assert "25.0%" in html and "95% CI" in html and ">4<" in html
+    assert ">10.00 per conversion<" in html  # one order: no spread of their values, no interval
+    kpis = {**model.kpis, "revenue_per_conversion": 142.376, "revenue_per_conversion_low": 76.419,
+            "revenue_per_conversion_high": 265.26}
+    assert ">142.38 per conversion (95% CI 76.42 – 265.26)<" in texts.kpi_cards_html(kpis)
 
 
 def test_csv_downloads_neutralize_spreadsheet_formulas():

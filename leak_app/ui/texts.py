@@ -29,7 +29,7 @@ def kpi_cards_html(kpis: dict) -> str:
         ("Conversion rate", pct(kpis["conversion_rate"]),
          f"95% CI {pct(kpis['ci_low'])} – {pct(kpis['ci_high'])}"),
         ("Revenue", f"{kpis['revenue']:,.2f}", "currency units"),
-        ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", ""),
+        ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", _per_conversion(kpis)),
     ]
     body = "".join(
         f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="kpi-label">{html.escape(label)}</div>'
@@ -38,6 +38,14 @@ def kpi_cards_html(kpis: dict) -> str:
         for label, value, note in cards
     )
     return f'<div class="kpis">{body}</div>'
+
+
+def _per_conversion(kpis: dict) -> str:
+    """Revenue per conversion with its interval, where there is a conversion (an interval, two)."""
+    value, low, high = (kpis[f"revenue_per_conversion{end}"] for end in ("", "_low", "_high"))
+    if pd.isna(value):
+        return ""
+    return f"{value:,.2f} per conversion" + ("" if pd.isna(low) else f" (95% CI {low:,.2f} – {high:,.2f})")
 
 
 def takeaways_html(sentences: list[str]) -> str:
