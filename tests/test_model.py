@@ -399,3 +399,19 @@ def test_a_change_that_fails_leaves_the_model_as_it_was(demo, tmp_path):
     assert ("duration_edges", list(model.param.duration_edges.default)) in changed  # the widgets follow
     model.devices = ["mobile"]  # filters are answered from the cube: the model still works
     assert model.kpis["sessions"] == (demo["device"] == "mobile").sum()
+
+
+def test_a_frame_changed_in_place_gets_new_numbers_and_an_unchanged_one_shares_its_cube():
+    """A notebook fixes a mistyped revenue in place and makes a model of the frame again: its cube
+    was kept by the frame's identity, so the new model showed the old revenue, with no word. A
+    frame whose numbers or dates changed is now a new table; models of an unchanged one (a served
+    app's sessions) still share one cube."""
+    frame = sessions([("desktop", "France", "google", 3, 20, 1)] * 5
+                     + [("mobile", "Spain", "bing", 1, 0, 0)] * 5)
+    before = SessionModel(sessions=frame)
+    assert before.kpis["revenue"] == 50.0
+    frame.loc[0, "revenue"] = 50_000_000.0
+    frame.loc[9, "date"] = pd.Timestamp("2026-01-02")
+    after = SessionModel(sessions=frame)
+    assert after.kpis["revenue"] == 50_000_040.0 and after.current_cube().days == 2
+    assert SessionModel(sessions=frame).current_cube() is after.current_cube() is not before.current_cube()

@@ -31,7 +31,7 @@ import pandas as pd
 import param
 from threadpoolctl import ThreadpoolController
 
-from ..data.schema import LoadReport
+from ..data.schema import NUMERIC, LoadReport
 from ..data.sources import has_ecommerce_steps, open_sessions, session_table
 from . import change, leaks, metrics, periods
 from .cube import DEFAULT_DURATION_EDGES, FUNNELS, CellSettings, Counts, Cube, ScanGrouping, build_cube
@@ -79,8 +79,22 @@ TABLES = {
 TAKEAWAY_INPUTS = (*TABLES, "fdr", "min_sessions", "funnel", "load_report")
 #: Cubes kept per session table (other settings than these are rebuilt when asked for).
 CUBES_PER_TABLE = 2
-_cubes: dict[int, tuple[OrderedDict, threading.Lock]] = {}
+#: id of a session table -> its cubes by settings, the lock of their builds, and its state then.
+_cubes: dict[int, tuple[OrderedDict, threading.Lock, tuple | None]] = {}
 _bookkeeping = threading.Lock()  # held for dictionary updates only, never for a build
+
+
+def _state(sessions) -> tuple | None:
+    """What tells a DataFrame changed in place since its cubes were built (a notebook fixing a
+    mistyped revenue, then making a model of it again): its length and its numbers' and dates' sums,
+    a few milliseconds a million rows. Labels changed in place are not seen (a copy of the frame is a
+    new table). None for a table in an engine, which nothing changes under a model."""
+    if not isinstance(sessions, pd.DataFrame):
+        return None
+    sums = [float(np.nansum(sessions[name].to_numpy(dtype="float64", na_value=np.nan)))
+            for name in NUMERIC if name in sessions]
+    dates = sessions["date"].to_numpy() if "date" in sessions else np.zeros(0, "datetime64[ns]")
+    return len(sessions), *sums, int(dates.view("int64").sum()) if dates.dtype.kind == "M" else 0
 
 
 def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache_key: str = "",
@@ -95,11 +109,13 @@ def cached_cube(sessions, settings: CellSettings, size: int | None = None, cache
     connection serves one thread at a time), and a built cube is returned at once, even while
     another of the same table is being built (on a served app's worker thread).
     """
+    state = _state(sessions)
     with _bookkeeping:
         if id(sessions) not in _cubes:
-            _cubes[id(sessions)] = (OrderedDict(), threading.Lock())
             weakref.finalize(sessions, _cubes.pop, id(sessions), None)
-        cubes, building = _cubes[id(sessions)]
+        if id(sessions) not in _cubes or _cubes[id(sessions)][2] != state:  # new, or changed in place
+            _cubes[id(sessions)] = (OrderedDict(), threading.Lock(), state)
+        cubes, building, _ = _cubes[id(sessions)]
         if settings in cubes:
             cubes.move_to_end(settings)
             return cubes[settings]
