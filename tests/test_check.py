@@ -328,23 +328,31 @@ def test_a_warehouse_password_is_never_shown(capsys):
     assert "s3cret" not in out + err
 
 
+def command_reading_as_the_page(path, mapping) -> tuple[str, SessionModel]:
+    """The command the page offers for ``path`` read with ``mapping``, and the page's model, once
+    the command, parsed and run, is checked to read the file as the page did (the same KPIs)."""
+    from leak_app.data.sources import open_data
+
+    sessions, report = open_data(path, mapping)
+    model = SessionModel(sessions=sessions, load_report=report.to_dict())
+    command = check.command(model)
+    args = parser().parse_args(shlex.split(command)[3:])
+    assert _filtered_model(args.path, args).kpis == model.kpis
+    return command, model
+
+
 def test_the_command_of_a_mapped_file_reads_it_with_the_same_mapping(tmp_path, capsys):
     """A file in no known format, served with a column mapping: the command the page offers names
     the mapping's columns and revenue scale, so that it reads the file as the page did."""
     from leak_app.data.loaders import read_mapping
-    from leak_app.data.sources import open_data
 
     fixtures = ROOT / "tests" / "fixtures"
     mapping = read_mapping(fixtures / "shop_sessions_mapping.toml", revenue_scale=0.001)
-    sessions, report = open_data(fixtures / "shop_sessions.csv", mapping)
-    model = SessionModel(sessions=sessions, load_report=report.to_dict())
-    command = check.command(model)
+    command, model = command_reading_as_the_page(fixtures / "shop_sessions.csv", mapping)
     assert "--map visitor_id=customer --map session_id=visit" in command
     assert "--revenue-scale 0.001" in command
-    args = parser().parse_args(shlex.split(command)[3:])
-    again = _filtered_model(args.path, args)
-    assert again.kpis == model.kpis and again.kpis["revenue"] == pytest.approx(
-        pd.read_csv(fixtures / "shop_sessions.csv")["Revenue (cents)"].sum() / 1000, abs=0.005)  # to the cent
+    assert model.kpis["revenue"] == pytest.approx(  # read again alike (the helper), to the cent
+        pd.read_csv(fixtures / "shop_sessions.csv")["Revenue (cents)"].sum() / 1000, abs=0.005)
 
 
 def test_the_command_of_a_file_whose_date_order_a_mapping_says_says_it_too(tmp_path, capsys):
@@ -352,18 +360,13 @@ def test_the_command_of_a_file_whose_date_order_a_mapping_says_says_it_too(tmp_p
     said: the command to copy carries --date-order, without which it would refuse the file."""
     from leak_app.data.demo import generate_sessions
     from leak_app.data.loaders import read_mapping
-    from leak_app.data.sources import open_data
 
     sessions = generate_sessions(2_000, seed=3).drop(columns=["converted"])
     sessions = sessions[sessions["date"].dt.day <= 12]
     sessions.assign(date=sessions["date"].dt.strftime("%d/%m/%Y")).to_csv(tmp_path / "uk.csv", index=False)
     mapping = read_mapping(None, {name: name for name in sessions.columns}, date_order="day-first")
-    read, report = open_data(tmp_path / "uk.csv", mapping)
-    model = SessionModel(sessions=read, load_report=report.to_dict())
-    command = check.command(model)
+    command, _ = command_reading_as_the_page(tmp_path / "uk.csv", mapping)
     assert "--date-order day-first" in command
-    args = parser().parse_args(shlex.split(command)[3:])
-    assert _filtered_model(args.path, args).kpis == model.kpis
     status, _, err = run_check(capsys, "--date-order", "day-first", *HALVES)
     assert status == 2 and "--date-order: goes with a column mapping" in err
 
@@ -374,18 +377,13 @@ def test_the_command_of_a_hit_level_file_reads_it_as_hits(tmp_path, capsys):
     from test_files_in_the_wild import hits_of
 
     from leak_app.data.loaders import read_mapping
-    from leak_app.data.sources import open_data
 
     fixtures = ROOT / "tests" / "fixtures"
     shop = pd.read_csv(fixtures / "shop_sessions.csv", dtype=str, keep_default_na=False)
     hits_of(shop, "Pages").to_csv(tmp_path / "shop_hits.csv", index=False)
     mapping = read_mapping(fixtures / "shop_sessions_mapping.toml", rows="hits")
-    sessions, report = open_data(tmp_path / "shop_hits.csv", mapping)
-    model = SessionModel(sessions=sessions, load_report=report.to_dict())
-    command = check.command(model)
+    command, _ = command_reading_as_the_page(tmp_path / "shop_hits.csv", mapping)
     assert "--rows hits" in command
-    args = parser().parse_args(shlex.split(command)[3:])
-    assert _filtered_model(args.path, args).kpis == model.kpis
 
 
 def test_the_command_of_a_ga4_events_table_names_the_table(tmp_path):

@@ -160,11 +160,12 @@ def read_mapping(path: str | Path, overrides: dict | None = None, revenue_scale:
     if rows not in ("sessions", "hits"):
         raise LoadError(f"{path}: rows must be \"sessions\" (a row per session) or \"hits\" (a row per "
                         f"hit or product, the session's totals repeated on each), not {rows!r}")
-    order = config.get("date_order", "") if date_order is None else date_order
-    if str(order).replace("-", " ") not in ("", DAY_FIRST, MONTH_FIRST):
+    given = config.get("date_order", "") if date_order is None else date_order
+    order = str(given).replace("-", " ")  # --date-order day-first
+    if order not in ("", DAY_FIRST, MONTH_FIRST):
         raise LoadError(f"{path or '--date-order'}: date_order must be \"{DAY_FIRST}\" (29/09/2026) or "
-                        f"\"{MONTH_FIRST}\" (9/29/2026), not {order!r}")
-    return replace(mapped_layout(columns, float(scale)), rows=rows, date_order=str(order).replace("-", " "))
+                        f"\"{MONTH_FIRST}\" (9/29/2026), not {given!r}")
+    return replace(mapped_layout(columns, float(scale)), rows=rows, date_order=order)
 
 
 def recognised(columns, kind: str, mapping: Layout | None = None) -> Layout | None:
