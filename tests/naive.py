@@ -118,6 +118,7 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
                                  units=[naive_units(part, period, edges, engaged, deep)
                                         for part, period in zip((before, now), periods)])
     m = SimpleNamespace(selected=lambda: selection, compared=lambda: comparison, current_cube=lambda: cube,
+                        design_effect=lambda: effect,
                         min_sessions=min_sessions, fdr=fdr, level=level, periods=lambda: periods,
                         period_problems=tuple, funnel="pageviews",
                         load_report={"absent_columns": [

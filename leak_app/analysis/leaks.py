@@ -31,6 +31,7 @@ from .metrics import totals
 from .stats import (
     EXACT_TAIL_UP_TO,
     Z95,
+    adjusted_counts,
     fewer_than_expected_p,
     fewer_than_rest_p,
     graph_adjusted,
@@ -291,7 +292,7 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
     n, k = t["sessions"].astype("float64"), t["conversions"].astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         t["rate"] = k / n
-        t["ci_low"], t["ci_high"] = wilson_interval(k, n)
+        t["ci_low"], t["ci_high"] = wilson_interval(k / design_effect, n / design_effect)
         t["baseline_rate"] = np.where(t["rest_n"] > 0, t["rest_k"] / t["rest_n"], np.nan)
     gap, low, high = newcombe_difference(*(x / design_effect for x in (t["rest_k"], t["rest_n"], k, n)))
     t["lost_conversions"], t["lost_low"], t["lost_high"] = n * gap, n * low, n * high
@@ -368,10 +369,8 @@ def _rated(part: dict, comparison: dict, min_sessions: int, design_effect: float
     effect and rounded (Rao and Scott's adjusted counts; unchanged at 1)."""
     n, k = part["sessions"], part["conversions"]
     rated = (n >= min_sessions) & (comparison["rest_n"] >= min_sessions)
-    k, misses, rest_k, rest_misses = (np.round(x / design_effect) for x in (
-        k, n - k, comparison["rest_k"], comparison["rest_n"] - comparison["rest_k"]))
-    return rated_p_values(rated, fewer_than_rest_p, k, k + misses, k + rest_k,
-                          k + misses + rest_k + rest_misses)
+    return rated_p_values(rated, fewer_than_rest_p, *adjusted_counts(
+        k, n, k + comparison["rest_k"], n + comparison["rest_n"], design_effect))
 
 
 def with_shrunk_rates(table: pd.DataFrame) -> pd.DataFrame:
@@ -424,7 +423,7 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     rated = entered >= min_sessions
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = passed / entered
-        low, high = wilson_interval(passed, entered)
+        low, high = wilson_interval(passed / design_effect, entered / design_effect)
     ranked = np.where(rated, rate, -np.inf)
     order = np.argsort(-ranked, axis=1, kind="stable")
     first, second = order[:, :1], order[:, 1:2] if order.shape[1] > 1 else order[:, :1]
@@ -584,7 +583,7 @@ def _exact_fall_p(segment: tuple, rest: tuple | None, dispersion: np.ndarray) ->
 
 
 def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessions: int,
-                 level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+                 level: float = DEFAULT_LEVEL, design_effect: float = 1.0) -> pd.DataFrame:
     """Segments whose rate fell from the baseline to the current period *more than the rest*.
 
     ``before``/``now``: the counts of the two periods; ``before_units``/``now_units``: theirs
@@ -593,7 +592,8 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     and a child with the rest of its parents (a difference in differences of log rates), so
     a site-wide drop is named once and a parent's fall is not repeated by its children.
     Conversions lost are those beyond the comparator's change: the segment's current sessions at
-    the rate it would have had moving as the rest did, minus what it converted.
+    the rate it would have had moving as the rest did, minus what it converted. The current rate's
+    interval counts sessions divided by the ``design_effect``, as every published rate's.
     """
     total = {"before": totals(before), "now": totals(now)}
     if not (total["before"]["sessions"] and total["now"]["sessions"]):
@@ -629,7 +629,7 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     n1, k1 = t["sessions_now"].astype("float64"), t["conversions_now"].astype("float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         t["rate_before"], t["rate_now"] = k0 / n0, k1 / n1
-    t["ci_low"], t["ci_high"] = wilson_interval(k1, n1)
+    t["ci_low"], t["ci_high"] = wilson_interval(k1 / design_effect, n1 / design_effect)
     t["rest_rate_before"], t["rest_rate_now"] = t.pop("rest_before"), t.pop("rest_now")
     expected = n1 * t.pop("expected_rate")
     for name, change in (("lost_conversions", "change"), ("lost_low", "change_high"),

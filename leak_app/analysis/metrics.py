@@ -15,7 +15,14 @@ import pandas as pd
 
 from ..data.countries import country_codes
 from .cube import MEASURES
-from .stats import benjamini_hochberg, differs_from_rest_p, mean_interval, rated_p_values, wilson_interval
+from .stats import (
+    adjusted_counts,
+    benjamini_hochberg,
+    differs_from_rest_p,
+    mean_interval,
+    rated_p_values,
+    wilson_interval,
+)
 
 #: The false discovery rate at which countries are said to convert differently from the rest.
 DEFAULT_FDR = 0.05
@@ -42,26 +49,30 @@ def chosen(labels, picked: list[str], named: list[str], other: str) -> np.ndarra
     return np.isin(labels, picked) | (other in picked and ~np.isin(labels, named))
 
 
-def rates(sessions, conversions, min_sessions: int) -> dict[str, np.ndarray]:
-    """Each segment's rate, 95% Wilson interval and ``rated`` flag, as columns."""
+def rates(sessions, conversions, min_sessions: int, design_effect: float = 1.0) -> dict[str, np.ndarray]:
+    """Each segment's rate, 95% Wilson interval and ``rated`` flag, as columns. The interval counts
+    sessions divided by the ``design_effect`` (Kish's effective sample size: a visitor's sessions
+    convert alike, see :mod:`.clustering`)."""
     n, k = np.asarray(sessions), np.asarray(conversions)
-    low, high = wilson_interval(k, n)
+    low, high = wilson_interval(k / design_effect, n / design_effect)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(n > 0, k / n, np.nan)
     return {"rate": rate, "ci_low": low, "ci_high": high, "rated": n >= min_sessions}
 
 
-def rate_table(labels: dict, sessions, conversions, min_sessions: int, **more) -> pd.DataFrame:
-    """Labels, sessions, conversions, their rates and ``more`` columns, as one frame.
+def rate_table(labels: dict, sessions, conversions, min_sessions: int, design_effect: float = 1.0,
+               **more) -> pd.DataFrame:
+    """Labels, sessions, conversions, their rates (:func:`rates`) and ``more`` columns, as one frame.
 
     Built at once from arrays: on these small tables, pandas' cost per column set or
     copied is most of the time a filter change takes.
     """
     return pd.DataFrame({**labels, "sessions": sessions, "conversions": conversions,
-                         **rates(sessions, conversions, min_sessions), **more})
+                         **rates(sessions, conversions, min_sessions, design_effect), **more})
 
 
-def collapse(table: pd.DataFrame, by: list[str], min_sessions: int) -> pd.DataFrame:
+def collapse(table: pd.DataFrame, by: list[str], min_sessions: int, design_effect: float = 1.0
+             ) -> pd.DataFrame:
     """Re-aggregate a rate table to coarser groups (e.g. duration buckets over devices).
 
     Groups come in their columns' order (categories' order, text sorted), each column
@@ -73,7 +84,7 @@ def collapse(table: pd.DataFrame, by: list[str], min_sessions: int) -> pd.DataFr
     summed = [np.bincount(position, weights=table[m].to_numpy(), minlength=len(present)).astype("int64")
               for m in ("sessions", "conversions")]
     labels = {c: g[i] for c, g, i in zip(by, groups, np.unravel_index(present, [len(g) for g in groups]))}
-    return rate_table(labels, *summed, min_sessions)
+    return rate_table(labels, *summed, min_sessions, design_effect)
 
 
 def text(column: pd.Series) -> np.ndarray:
@@ -95,15 +106,17 @@ def totals(counts) -> dict:
     return {m: table[m].to_numpy().sum() for m in MEASURES}
 
 
-def kpis(counts) -> dict:
+def kpis(counts, design_effect: float = 1.0) -> dict:
     """The key figures. Revenue per conversion comes with its interval (:func:`.stats.mean_interval`),
     and with the least share of all revenue the session of most revenue must hold, whatever the
     others (its revenue is at least Σr² / Σr, the sums of squares and of revenue): the sign of
-    revenue resting on a few orders, or on one mistyped."""
+    revenue resting on a few orders, or on one mistyped. Both intervals count sessions divided by the
+    ``design_effect``, as every rate's (:func:`rates`)."""
     total = totals(counts)
     n, converting, revenue = int(total["sessions"]), int(total["conversions"]), float(total["revenue"])
-    low, high = wilson_interval(converting, n)
-    per_conversion = mean_interval(revenue, total["revenue_squared"], converting)  # NaN without conversions
+    low, high = wilson_interval(converting / design_effect, n / design_effect)
+    # NaN without conversions
+    per_conversion = mean_interval(revenue, total["revenue_squared"], converting, design_effect=design_effect)
     largest_share = float(total["revenue_squared"]) / revenue**2 if revenue > 0 else float("nan")
     return {
         "sessions": n,
@@ -121,15 +134,17 @@ def kpis(counts) -> dict:
     }
 
 
-def by_country(counts: dict, min_sessions: int) -> pd.DataFrame:
-    """Rate per country; ``q_value``: does it differ from the rest (two-sided, BH over rated ones)?"""
+def by_country(counts: dict, min_sessions: int, design_effect: float = 1.0) -> pd.DataFrame:
+    """Rate per country; ``q_value``: does it differ from the rest (two-sided, on counts adjusted for
+    the ``design_effect``, BH over rated ones)?"""
     table = counts["country"]
     names = text(table["country"])
     n, k = table["sessions"].to_numpy(), table["conversions"].to_numpy()
     order = sort_order(-n, names)
     names, n, k = names[order], n[order], k[order]
-    p = rated_p_values(n >= min_sessions, differs_from_rest_p, k, n, k.sum(), n.sum())
-    return rate_table({"country": names, "iso3": country_codes(names)}, n, k, min_sessions,
+    p = rated_p_values(n >= min_sessions, differs_from_rest_p,
+                       *adjusted_counts(k, n, k.sum(), n.sum(), design_effect))
+    return rate_table({"country": names, "iso3": country_codes(names)}, n, k, min_sessions, design_effect,
                       q_value=benjamini_hochberg(p))
 
 
@@ -157,13 +172,13 @@ def funnel(counts) -> pd.DataFrame:
     })
 
 
-def by_duration(counts: dict, min_sessions: int) -> pd.DataFrame:
+def by_duration(counts: dict, min_sessions: int, design_effect: float = 1.0) -> pd.DataFrame:
     table = counts["device × bucket"]
     device, bucket = text(table["device"]), table["bucket"].array
     order = sort_order(bucket.codes, device)
     return rate_table({"bucket": bucket.take(order), "device": device[order]},
                       table["sessions"].to_numpy()[order], table["conversions"].to_numpy()[order],
-                      min_sessions)
+                      min_sessions, design_effect)
 
 
 def top_sources(counts: dict, n: int) -> list[str]:
@@ -178,12 +193,13 @@ def source_groups(sources: list[str], top: list[str]) -> list[str]:
     return [s if s in top else OTHER_SOURCES for s in sources]
 
 
-def by_source_device(counts: dict, top: list[str], min_sessions: int) -> pd.DataFrame:
+def by_source_device(counts: dict, top: list[str], min_sessions: int, design_effect: float = 1.0
+                     ) -> pd.DataFrame:
     """Rate per top source (the rest as "(other sources)") and device."""
     table = counts["device × source"]
     labels = list(table["source"].cat.categories)
     groups = pd.Categorical(source_groups(labels, top), categories=[*top, OTHER_SOURCES])
     table = collapse(table.assign(source=groups.take(table["source"].cat.codes)), ["source", "device"],
-                     min_sessions)
+                     min_sessions, design_effect)
     table["device"] = table["device"].astype(str)
     return table

@@ -52,23 +52,22 @@ BUCKETS = ("duration_edges",)
 #: what the filters keep (see :class:`Selection`), ``m.compared()`` the silent-leak periods'
 #: counts (see :class:`Comparison`).
 TABLES = {
-    "kpis": (lambda m: metrics.kpis(m.selected().counts), SELECTION),
-    "country_table": (lambda m: metrics.by_country(m.selected().counts, m.min_sessions),
+    "kpis": (lambda m: metrics.kpis(m.selected().counts, m.design_effect()), SELECTION),
+    "country_table": (lambda m: metrics.by_country(m.selected().counts, m.min_sessions, m.design_effect()),
                       (*SELECTION, "min_sessions")),
     "funnel_table": (lambda m: metrics.funnel(m.selected().counts), (*SELECTION, *STAGES)),
-    "duration_table": (lambda m: metrics.by_duration(m.selected().counts, m.min_sessions),
+    "duration_table": (lambda m: metrics.by_duration(m.selected().counts, m.min_sessions, m.design_effect()),
                        (*SELECTION, *BUCKETS, "min_sessions")),
     "source_device_table": (lambda m: metrics.by_source_device(m.selected().counts, m.selected().top,
-                                                               m.min_sessions),
+                                                               m.min_sessions, m.design_effect()),
                             (*SELECTION, "min_sessions")),
     "leaks_table": (lambda m: leaks.segment_leaks(m.selected().counts, m.min_sessions, m.level,
-                                                  m.current_cube().design_effect),
+                                                  m.design_effect()),
                     (*SELECTION, *BUCKETS, "min_sessions", "level")),
-    "step_leaks_table": (lambda m: leaks.step_leaks(m.selected().counts, m.min_sessions,
-                                                    m.current_cube().design_effect),
+    "step_leaks_table": (lambda m: leaks.step_leaks(m.selected().counts, m.min_sessions, m.design_effect()),
                          (*SELECTION, *STAGES, "min_sessions")),
     "silent_leaks_table": (lambda m: leaks.silent_leaks(*m.compared().counts, *m.compared().units,
-                                                        m.min_sessions, m.level),
+                                                        m.min_sessions, m.level, m.design_effect()),
                            (*SELECTION, *PERIODS, *BUCKETS, "min_sessions", "level")),
     "silent_warnings": (lambda m: [*m.period_problems(),
                                    *change.silent_warnings(m.current_cube().site_daily, m.periods())],
@@ -319,6 +318,11 @@ class SessionModel(param.Parameterized):
         return self._kept("cube", tuple(getattr(self, name) for name in ("sessions", "load_report",
                                                                           *CELL_SETTINGS)),
                           lambda: cube_of(self.sessions, self.load_report, self.cell_settings()))
+
+    def design_effect(self) -> float:
+        """How much repeat visitors inflate the noise of rates (see :mod:`.clustering`): every published
+        rate's interval and every test count sessions divided by it."""
+        return self.current_cube().design_effect
 
     # Stages: what several outputs read, computed on first use and kept while its inputs hold.
 

@@ -279,6 +279,17 @@ def graph_adjusted(p_values, weights, transitions, level: float) -> np.ndarray:
     return np.where(taken, adjusted, rest)
 
 
+def adjusted_counts(k, n, total_k, total_n, design_effect: float) -> tuple:
+    """Rao and Scott's adjusted counts of segments against their whole, for a test of independent
+    sessions: the cells of each one's table (its conversions and misses, the rest's) divided by the
+    design effect (repeat visitors: see :mod:`.clustering`) and rounded, summed back into (k, n,
+    total_k, total_n). Unchanged at 1."""
+    k, misses, rest_k, rest_misses = (np.round(np.asarray(x, dtype="float64") / design_effect)
+                                      for x in (k, np.subtract(n, k), np.subtract(total_k, k),
+                                                np.subtract(total_n, n) - np.subtract(total_k, k)))
+    return k, k + misses, k + rest_k, k + misses + rest_k + rest_misses
+
+
 def rated_p_values(rated: np.ndarray, test, *counts) -> np.ndarray:
     """A test's p-values for the rated segments only (NaN elsewhere): the others are never claimed."""
     p = np.full(len(rated), np.nan)

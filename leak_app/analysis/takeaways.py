@@ -19,7 +19,7 @@ from ..data.schema import NOT_SET, unavailable
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
-from .stats import benjamini_hochberg, differs_from_rest_p, rated_p_values
+from .stats import adjusted_counts, benjamini_hochberg, differs_from_rest_p, rated_p_values
 from .text import amount, counted, pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
@@ -133,7 +133,8 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
     return text + "."
 
 
-def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float) -> str | None:
+def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float, design_effect: float = 1.0
+                  ) -> str | None:
     """Where conversion peaks by session duration, against the shortest measured visits.
 
     A duration "converts most" only where it converts significantly above the other measured
@@ -141,9 +142,11 @@ def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float) -> str 
     the highest point estimate of a few hundred sessions is often chance, so of those that do, the
     one with the highest lower bound is named (as the strongest source × device). Worded as an
     association: a longer visit is partly the result of buying (checkout takes time), not its
-    cause. Single-page sessions, which have no duration, are named apart.
+    cause. Single-page sessions, which have no duration, are named apart. Tests and intervals count
+    sessions divided by the ``design_effect``, as the tables' own.
     """
-    buckets = collapse(duration, ["bucket"], min_sessions)  # in bucket order, single-page first
+    # in bucket order, single-page first
+    buckets = collapse(duration, ["bucket"], min_sessions, design_effect)
     n, k, rate = (buckets[c].to_numpy() for c in ("sessions", "conversions", "rate"))
     measured = (buckets["bucket"].astype(str) != NO_DURATION).to_numpy()
     tested = buckets["rated"].to_numpy() & measured
@@ -151,7 +154,8 @@ def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float) -> str 
         return None
     alone = tested.sum() == 1  # nothing to "convert most" against
     total_k, total_n = k[measured].sum(), n[measured].sum()
-    q = benjamini_hochberg(rated_p_values(tested, differs_from_rest_p, k, n, total_k, total_n))
+    q = benjamini_hochberg(rated_p_values(tested, differs_from_rest_p,
+                                          *adjusted_counts(k, n, total_k, total_n, design_effect)))
     with np.errstate(invalid="ignore", divide="ignore"):
         above = tested & (q <= fdr) & (rate > (total_k - k) / (total_n - n))
     if alone or above.any():
@@ -244,7 +248,8 @@ def takeaways(model) -> list[str]:
         concentrated_revenue(model.kpis),
         top_leak(model.leaks_table),
         None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
-        None if "duration" in missing else duration_peak(model.duration_table, m, model.fdr),
+        None if "duration" in missing else duration_peak(model.duration_table, m, model.fdr,
+                                                         model.design_effect()),
         source_device_extremes(model.source_device_table, m),
         country_outliers(model.country_table, model.fdr),
     ]
