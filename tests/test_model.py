@@ -415,3 +415,25 @@ def test_a_frame_changed_in_place_gets_new_numbers_and_an_unchanged_one_shares_i
     after = SessionModel(sessions=frame)
     assert after.kpis["revenue"] == 50_000_040.0 and after.current_cube().days == 2
     assert SessionModel(sessions=frame).current_cube() is after.current_cube() is not before.current_cube()
+
+
+def test_a_frame_whose_labels_changed_or_whose_values_moved_between_rows_gets_new_numbers():
+    """Sums of numbers and dates missed both: a notebook renaming a mislabelled source in place,
+    and a revenue typed on the wrong row (swapped with another's), kept the old cube and its
+    numbers, with no word. Reordered rows are the same table: they share its cube."""
+    frame = sessions([("desktop", "France", "google", 3, 20, 1)] * 5
+                     + [("mobile", "Spain", "bing", 1, 0, 0)] * 5)
+    frame["revenue"] = np.arange(10.0)
+    before = SessionModel(sessions=frame)
+    frame.loc[0, "source"] = "bing"
+    relabelled = SessionModel(sessions=frame)
+    assert relabelled.source_device_table.set_index(["source", "device"])["sessions"].to_dict() == {
+        ("bing", "desktop"): 1, ("google", "desktop"): 4, ("bing", "mobile"): 5}
+    assert relabelled.current_cube() is not before.current_cube()
+    frame.loc[[0, 9], "revenue"] = frame.loc[[9, 0], "revenue"].to_numpy()  # the same sum
+    swapped = SessionModel(sessions=frame)
+    assert swapped.current_cube() is not relabelled.current_cube()
+    by_device = swapped.selected().counts["device"].set_index("device")["revenue"]
+    assert by_device.to_dict() == {"desktop": 9 + 1 + 2 + 3 + 4, "mobile": 5 + 6 + 7 + 8 + 0}
+    frame.sort_values("revenue", inplace=True)  # the same sessions in another order
+    assert SessionModel(sessions=frame).current_cube() is swapped.current_cube()
