@@ -146,10 +146,11 @@ def repeat_visitor_claims(seeds, taste: float = 1.5) -> dict:
         for name, effect in (("adjusted", cube.design_effect), ("unadjusted", 1.0)):
             kpis = metrics.kpis(counts, effect)
             covered[name] += kpis["ci_low"] <= BASE_RATE <= kpis["ci_high"]
-            claimed[name] += bool((metrics.by_country(counts, 0, effect)["q_value"] <= 0.05).any())
-    shares = {**{f"rate_covered_{name}": hits for name, hits in covered.items()},
-              **{f"country_claimed_{name}": hits for name, hits in claimed.items()}}
-    return {"data_sets": len(seeds), **{name: hits / len(seeds) for name, hits in shares.items()}}
+            countries = metrics.by_country(counts, 0, effect)
+            claimed[name] += bool((countries["q_value"] <= metrics.DEFAULT_FDR).any())
+    hits = {**{f"rate_covered_{name}": count for name, count in covered.items()},
+            **{f"country_claimed_{name}": count for name, count in claimed.items()}}
+    return {"data_sets": len(seeds), **{name: count / len(seeds) for name, count in hits.items()}}
 
 
 EDGES = (10, 60, 180, 600)
