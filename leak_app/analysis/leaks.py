@@ -297,24 +297,30 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
     gap, low, high = newcombe_difference(*(x / design_effect for x in (t["rest_k"], t["rest_n"], k, n)))
     t["lost_conversions"], t["lost_low"], t["lost_high"] = n * gap, n * low, n * high
     t["lost_revenue"], t["lost_revenue_low"], t["lost_revenue_high"] = revenue_lost(
-        t["lost_conversions"], t["lost_low"], t["lost_high"], total, "conversions", design_effect)
+        t["lost_conversions"], t["lost_low"], t["lost_high"],
+        value_per_unit(total, "conversions", design_effect))
     t["rated"] = ~np.isnan(t["p_value"])
     t["q_value"], t["leak"] = adjusted_p(t, level, lambda q: (q <= level) & (gap > 0) & (t["lost_high"] >= 1))
     t["also"] = _also(t, same)
     return _ranked(t, LEAK_COLUMNS + ["values"])
 
 
-def revenue_lost(lost, low, high, total: dict, units: str, design_effect: float = 1.0) -> tuple:
-    """Revenue lost, and its 95% interval: ``lost`` conversions or sessions (``units``), within
-    ``low``–``high``, each worth the mean revenue of the ``total``'s units. The interval carries the
-    uncertainty of that mean too (:func:`.stats.mean_interval`, from the revenue's sum of squares),
-    combined by :func:`.stats.product_interval`: a shop's revenue per conversion can rest on a few
-    large orders. Zero where there is no unit (nothing converted: nothing lost)."""
-    lost, low, high = (np.asarray(x, dtype="float64") for x in (lost, low, high))
+def value_per_unit(total: dict, units: str, design_effect: float = 1.0) -> list[np.ndarray]:
+    """The mean revenue of the ``total``'s conversions or sessions (``units``) and its 95% interval
+    (:func:`.stats.mean_interval`, from the revenue's sum of squares): a shop's revenue per
+    conversion can rest on a few large orders. Zero where there is no unit (nothing converted:
+    nothing lost)."""
     count = np.asarray(total[units], dtype="float64")
     per_unit = mean_interval(total["revenue"], total["revenue_squared"], count, design_effect=design_effect)
-    per_unit = [np.where(count > 0, v, 0.0) for v in per_unit]
-    return (lost * per_unit[0], *product_interval(lost, low, high, *per_unit))
+    return [np.where(count > 0, v, 0.0) for v in per_unit]
+
+
+def revenue_lost(lost, low, high, value: list[np.ndarray]) -> tuple:
+    """Revenue lost, and its 95% interval: ``lost`` units, within ``low``–``high``, each worth
+    ``value`` (:func:`value_per_unit`), whose uncertainty the interval carries too
+    (:func:`.stats.product_interval`)."""
+    lost, low, high = (np.asarray(x, dtype="float64") for x in (lost, low, high))
+    return (lost * value[0], *product_interval(lost, low, high, *value))
 
 
 #: The share of the level the children are tested with before any parent is found.
@@ -414,12 +420,13 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     names = list(reached["stage"].cat.categories)
     width = len(names)
     sessions = reached["sessions"].to_numpy().reshape(-1, width).T  # (stage, device)
-    # per stage, all devices: what the sessions that reached it went on to earn, the value of one
-    reached_sums = {m: reached[m].to_numpy().reshape(-1, width).sum(axis=0)
+    # per stage past the first, all devices: what the sessions that reached it went on to earn, the
+    # value of one, as a column over the devices
+    reached_sums = {m: reached[m].to_numpy().reshape(-1, width).sum(axis=0)[1:, None]
                     for m in ("sessions", "revenue", "revenue_squared")}
+    value = value_per_unit(reached_sums, "sessions", design_effect)
     devices = reached["device"].astype(str).to_numpy()[::width]
     entered, passed = sessions[:-1].astype("float64"), sessions[1:].astype("float64")
-    value = reached_sums["revenue"][1:] / np.maximum(reached_sums["sessions"][1:], 1)
     rated = entered >= min_sessions
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = passed / entered
@@ -441,7 +448,7 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     table = {
         "device": np.broadcast_to(devices, entered.shape), "entered": entered.astype("int64"),
         "passed": passed.astype("int64"), "step": np.broadcast_to(steps[:, None], entered.shape),
-        "value_per_session": np.broadcast_to(value[:, None], entered.shape), "pass_rate": rate,
+        "value_per_session": np.broadcast_to(value[0], entered.shape), "pass_rate": rate,
         "ci_low": low, "ci_high": high, "rated": rated, "best_rate": best_rate,
         "best_device": np.where(compared, devices[best], None),
         "lost_sessions": np.where(compared, entered * np.clip(gap, 0, None), np.nan),
@@ -449,9 +456,7 @@ def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
         "lost_high": np.where(compared, entered * np.clip(gap_high, 0, None), np.nan),
     }
     table["lost_revenue"], table["lost_revenue_low"], table["lost_revenue_high"] = revenue_lost(
-        table["lost_sessions"], table["lost_low"], table["lost_high"],
-        {m: reached_sums[m][1:, None] for m in ("sessions", "revenue", "revenue_squared")}, "sessions",
-        design_effect)
+        table["lost_sessions"], table["lost_low"], table["lost_high"], value)
     shown = (entered > 0).ravel()
     flat = {name: np.asarray(values).ravel()[shown] for name, values in table.items()}
     order = np.argsort(-np.nan_to_num(flat["lost_revenue"], nan=-np.inf), kind="stable")
@@ -638,7 +643,7 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     for name in ("change", "change_low", "change_high"):
         t[name] = np.expm1(t[name])  # as a relative change beyond the comparator's
     t["lost_revenue"], t["lost_revenue_low"], t["lost_revenue_high"] = revenue_lost(
-        t["lost_conversions"], t["lost_low"], t["lost_high"], total["now"], "conversions")
+        t["lost_conversions"], t["lost_low"], t["lost_high"], value_per_unit(total["now"], "conversions"))
     t["p_value"] = np.where(t["rated"], t["p_value"], np.nan)
     t["q_value"], t["leak"] = adjusted_p(
         t, level, lambda q: (q <= level) & (t["change"] < 0) & (t["lost_high"] >= 1))

@@ -13,7 +13,7 @@ from ..data.schema import to_canonical
 from ..data.sources import session_table
 from . import metrics
 from .cube import build_cube
-from .leaks import fit_beta_prior, newcombe_difference, revenue_lost, shrunk_interval
+from .leaks import fit_beta_prior, newcombe_difference, revenue_lost, shrunk_interval, value_per_unit
 from .stats import wilson_interval
 
 #: The rate sessions convert at where nothing else is said.
@@ -121,7 +121,7 @@ def revenue_coverage(replicates: int, sigma: float = 1.5, seed: int = 0) -> dict
     gap, low, high = newcombe_difference(k2, n2, k1, n1)
     lost = [n1 * x for x in (gap, low, high)]
     total = {"revenue": revenue, "revenue_squared": squares, "conversions": k1 + k2}
-    _, revenue_low, revenue_high = revenue_lost(*lost, total, "conversions")
+    _, revenue_low, revenue_high = revenue_lost(*lost, value_per_unit(total, "conversions"))
     truth, mean = n1 * (p2 - p1) * value, revenue / (k1 + k2)
     return {"carried": float(np.mean((revenue_low <= truth) & (truth <= revenue_high))),
             "left_out": float(np.mean((lost[1] * mean <= truth) & (truth <= lost[2] * mean)))}
