@@ -17,7 +17,10 @@ of it, so a target met by luck is not claimed:
 - Wilson and shrunk (empirical-Bayes) intervals of single rates >= 94% (lower end);
 - repeat visitors (design effect about 1.7, 20 data sets per seed): the site rate's interval covers
   the true rate >= 93% (lower end), and no country is said to differ where none does in >= 95% of
-  data sets (upper end <= 5%), beside the same figures counting sessions as independent (before).
+  data sets (upper end <= 5%), beside the same figures counting sessions as independent (before);
+- the map's darkest cell (40 cells of 100 to 30,000 sessions, true rates spread log-normally, 20
+  maps per seed), coloured by shrunk rates: one of the five truly best >= 80% (lower end), truly
+  worse than half the cells <= 3% (upper end), beside raw rates' colours (before).
 """
 from __future__ import annotations
 
@@ -87,6 +90,17 @@ def main(argv=None) -> int:
         rows.append((f"a country said to differ where none does, repeat visitors ({label})", claimed, trials,
                      "<= 0.05 (upper)" if judged else "(before)",
                      not judged or interval(claimed, trials)[1] <= 0.05))
+    darkest = simulation.darkest_cell_claims(20 * len(seeds))
+    trials = darkest["data_sets"]
+    for kind, label in (("shrunk", "shrunk rates"), ("raw", "raw rates, as before")):
+        judged = kind == "shrunk"
+        best, below = darkest[f"{kind}_best_five"], darkest[f"{kind}_below_median"]
+        rows.append((f"the map's darkest cell is one of the five truly best ({label})", best, trials,
+                     ">= 0.80 (lower)" if judged else "(before)",
+                     not judged or interval(best, trials)[0] >= 0.80))
+        rows.append((f"the map's darkest cell truly converts worse than half ({label})", below, trials,
+                     "<= 0.03 (upper)" if judged else "(before)",
+                     not judged or interval(below, trials)[1] <= 0.03))
     family = simulation.children(seeds)
     rows.append(("planted child leak found under its parent", family["child_found"], len(seeds),
                  ">= 0.80 (lower)", interval(family["child_found"], len(seeds))[0] >= 0.80))

@@ -9,7 +9,7 @@ from scipy import stats as scipy_stats
 from scipy.stats import fisher_exact
 
 from leak_app import SessionModel
-from leak_app.analysis import leaks, simulation
+from leak_app.analysis import leaks, shrinkage, simulation
 from leak_app.analysis.periods import halves
 from leak_app.analysis.stats import benjamini_hochberg, wilson_interval
 from leak_app.analysis.text import counted
@@ -47,7 +47,7 @@ def test_benjamini_hochberg_and_shrunk_intervals_agree_with_scipy_stats():
 
     n = rng.integers(1, 50_000, size=500).astype(float)
     k = rng.binomial(n.astype(int), 0.03).astype(float)
-    low, high = leaks.shrunk_interval(k, n, 2.5, 80.0)
+    low, high = shrinkage.shrunk_interval(k, n, 2.5, 80.0)
     np.testing.assert_allclose(low, scipy_stats.beta.ppf(0.025, k + 2.5, n - k + 80), rtol=1e-9)
     np.testing.assert_allclose(high, scipy_stats.beta.ppf(0.975, k + 2.5, n - k + 80), rtol=1e-9)
 
@@ -56,13 +56,13 @@ def test_prior_recovers_a_known_spread():
     rng = np.random.default_rng(1)
     n = np.full(400, 5000)
     k = rng.binomial(n, rng.beta(20, 980, size=400))
-    a, b, _ = leaks.fit_beta_prior(k, n)
+    a, b, _ = shrinkage.fit_beta_prior(k, n)
     assert a / (a + b) == pytest.approx(0.02, rel=0.05)
     assert 600 < a + b < 1600  # true strength 1000
 
 
 def test_prior_pools_segments_that_differ_only_by_chance():
-    a, b, _ = leaks.fit_beta_prior([20, 21, 19, 20], [1000, 1000, 1000, 1000])
+    a, b, _ = shrinkage.fit_beta_prior([20, 21, 19, 20], [1000, 1000, 1000, 1000])
     assert a + b > 1e5
 
 
@@ -72,7 +72,7 @@ def test_segment_against_the_rest_by_hand():
     assert (mobile.sessions, mobile.conversions, mobile.rate, mobile.baseline_rate) == (1000, 10, 0.01, 0.03)
     _, p = fisher_exact([[10, 990], [30, 970]], alternative="less")
     assert mobile.p_value == pytest.approx(p)
-    a, b, _ = leaks.fit_beta_prior([30, 10], [1000, 1000])
+    a, b, _ = shrinkage.fit_beta_prior([30, 10], [1000, 1000])
     shrunk = leaks.with_shrunk_rates(table).loc[mobile.name]
     assert shrunk.shrunk_rate == pytest.approx((10 + a) / (1000 + a + b))
     # The loss is the difference the test is about (not the shrunk rate's), with Newcombe's interval:
@@ -217,17 +217,17 @@ def test_prior_fit_reaches_the_likelihoods_maximum(ga_raw):
     m, s = np.meshgrid(expit(np.linspace(-12, 0, 400)), np.exp(np.linspace(0, np.log(1e7), 400)),
                        indexing="ij")
     grid = log_likelihood((m * s)[..., None], ((1 - m) * s)[..., None])
-    a, b, at_bound = leaks.fit_beta_prior(k, n)
+    a, b, at_bound = shrinkage.fit_beta_prior(k, n)
     assert log_likelihood(a, b) >= grid.max() - 1e-6
     assert log_likelihood(a, b) == pytest.approx(-465.9, abs=0.1) and not at_bound
     assert a / (a + b) == pytest.approx(0.00098, rel=0.1) and 30 < a + b < 150
 
 
 def test_prior_fit_says_when_it_ends_on_a_bound():
-    assert leaks.fit_beta_prior([20, 21, 19, 20], [1000, 1000, 1000, 1000]).at_bound
+    assert shrinkage.fit_beta_prior([20, 21, 19, 20], [1000, 1000, 1000, 1000]).at_bound
     rng = np.random.default_rng(1)
     n = np.full(400, 5000)
-    assert not leaks.fit_beta_prior(rng.binomial(n, rng.beta(20, 980, size=400)), n).at_bound
+    assert not shrinkage.fit_beta_prior(rng.binomial(n, rng.beta(20, 980, size=400)), n).at_bound
 
 
 def test_small_segments_are_never_leaks():

@@ -12,7 +12,7 @@ from naive import assert_same_tables, filtered, naive_model
 
 import leak_app.analysis.model as model_module
 from leak_app import LoadError, SessionModel
-from leak_app.analysis import leaks, metrics
+from leak_app.analysis import leaks, metrics, shrinkage
 from leak_app.data.demo import generate_sessions
 from leak_app.publish.downloads import download_tables
 from leak_app.publish.summary import summary
@@ -346,13 +346,13 @@ def test_loading_new_data_resets_filters_to_its_values(demo, ga_raw):
     assert model.date_range[0].year == 2017 and model.load_report["rows_read"] == 10000
 
 
-def test_downloads_fit_the_shrunk_rates_only_for_the_leak_table(demo, monkeypatch):
+def test_downloads_fit_the_leak_tables_shrunk_rates_only_when_asked(demo, monkeypatch):
     """Listing the downloads (every page does) computes nothing; the leaks download carries the
     shrunk rates, fitted then."""
     model = SessionModel(sessions=demo)
     fits = []
-    fit = leaks.fit_beta_prior
-    monkeypatch.setattr(leaks, "fit_beta_prior", lambda *a: (fits.append(1), fit(*a))[1])
+    fit = shrinkage.fit_beta_prior
+    monkeypatch.setattr(shrinkage, "fit_beta_prior", lambda *a: (fits.append(1), fit(*a))[1])
     tables = download_tables(model)
     assert list(tables) == ["countries", "funnel", "duration", "source_device", "leaks", "silent_leaks",
                             "step_leaks"]

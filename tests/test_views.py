@@ -69,7 +69,8 @@ def test_choropleth_colours_only_rated_countries(model):
     data = pd.DataFrame(polygons.data).drop(columns="geometry")
     spain = data[data["country"] == "Spain"].iloc[0]
     france = data[data["country"] == "France"].iloc[0]
-    assert spain["rate_shown"] == 0.0 and spain["sessions"] == 3
+    shrunk = model.country_table.set_index("country").loc["Spain", "shrunk_rate"]
+    assert spain["rate_shown"] == shrunk > 0 and spain["sessions"] == 3 and spain["rate_text"] == "0.00%"
     assert france["status"] == "not enough data" and france["rate_shown"] != france["rate_shown"]
     assert (data[data["sessions"] == 0]["status"] == "no sessions").all()
 
@@ -85,7 +86,7 @@ def test_map_values_match_a_join_of_countries_and_shapes():
     twin = countries.iloc[[0]].assign(country="Its other name", sessions=1, conversions=0)
     for table in (countries, pd.concat([countries, twin], ignore_index=True), countries.iloc[:0]):
         values = country_map.choropleth_values(table, shapes)
-        rated = labelled(table[table["iso3"].notna()]).drop_duplicates("iso3")
+        rated = labelled(table[table["iso3"].notna()], shown="shrunk_rate").drop_duplicates("iso3")
         joined = shapes.merge(rated.rename(columns={"country": "ga_country"}), on="iso3", how="left")
         assert len(values) == len(shapes)
         assert (values["geometry"].to_numpy() == shapes["geometry"].to_numpy()).all()
@@ -94,7 +95,7 @@ def test_map_values_match_a_join_of_countries_and_shapes():
             "sessions": joined["sessions"].fillna(0).astype(int),
             "conversions": joined["conversions"].fillna(0).astype(int),
             "rate_text": joined["rate_text"].fillna("–"), "interval": joined["interval"].fillna("–"),
-            "status": joined["status"].fillna("no sessions"),
+            "shown_text": joined["shown_text"].fillna("–"), "status": joined["status"].fillna("no sessions"),
         })
         pd.testing.assert_frame_equal(values[country_map.MAP_VALUES].astype(object), expected.astype(object))
     assert (values["status"] == "no sessions").all()
@@ -342,7 +343,7 @@ def test_each_plot_draws_the_numbers_of_its_table():
     cells = pd.DataFrame(HEATMAP.frame(table).layers["cells"]).set_index(["source", "device"])
     for row in table.itertuples():
         shown = cells.loc[(str(row.source), row.device), "rate_shown"]
-        assert (shown == row.rate) if row.rated else np.isnan(shown)
+        assert (shown == row.shrunk_rate) if row.rated else np.isnan(shown)  # the colour: shrunk
     assert len(cells) == table["source"].nunique() * table["device"].nunique()
 
     leaks = model.leaks_table[model.leaks_table["leak"]].head(10)

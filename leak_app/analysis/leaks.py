@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 # scipy.special's t and chi-square functions, not scipy.stats': a tenth of the overhead a call
-from scipy.special import bdtr, betaincinv, betaln, chdtri, digamma, expit, logit, ndtri, stdtr, stdtrit
+from scipy.special import bdtr, chdtri, ndtri, stdtr, stdtrit
 
 from ..data.schema import NOT_SET
 from .cube import MEASURES, Counts
 from .metrics import totals
+from .shrinkage import shrunk_rates
 from .stats import (
     EXACT_TAIL_UP_TO,
     Z95,
@@ -59,70 +58,11 @@ SYMPTOMS = ("session duration",)
 #: The chance of any false leak in data with none, whatever else is true (family-wise, one-sided:
 #: a drop is claimed as a two-sided 5% test would claim it).
 DEFAULT_LEVEL = 0.025
-#: Prior strength used when segments vary no more than chance: all but complete pooling.
-MAX_PRIOR_STRENGTH = 1e7
 LEAK_COLUMNS = [
     "dimension", "segment", "sessions", "conversions", "rate", "ci_low", "ci_high", "baseline_rate",
     "lost_conversions", "lost_low", "lost_high", "lost_revenue", "lost_revenue_low", "lost_revenue_high",
     "p_value", "q_value", "rated", "leak", "parent", "compared_with", "also",
 ]
-
-
-class PriorFit(NamedTuple):
-    """A dimension's beta prior: (a, b), and whether its strength ended on a bound."""
-
-    a: float
-    b: float
-    #: The strength is at MAX_PRIOR_STRENGTH (segments vary no more than chance: full pooling)
-    #: or at 1 (they vary as much as a beta can): shrunk rates then say little.
-    at_bound: bool
-
-
-#: The grid the prior's likelihood is first searched over: prior means from 400 times below
-#: the pooled rate to 20 times above it, strengths from 1 to MAX_PRIOR_STRENGTH.
-MEAN_GRID = np.linspace(-6.0, 3.0, 8)
-STRENGTH_GRID = np.linspace(0.0, np.log(MAX_PRIOR_STRENGTH), 7)
-
-
-def _beta_binomial_nll(x, k, n):
-    """Minus the beta-binomial log likelihood (constants dropped) and its gradient in
-    x = (logit mean, log strength)."""
-    m, strength = expit(x[0]), np.exp(x[1])
-    a, b = m * strength, (1 - m) * strength
-    value = -np.sum(betaln(k + a, n - k + b) - betaln(a, b))
-    common = digamma(strength) - digamma(n + strength)
-    d_a = -np.sum(digamma(k + a) - digamma(a) + common)
-    d_b = -np.sum(digamma(n - k + b) - digamma(b) + common)
-    return value, np.array([(d_a - d_b) * a * (1 - m), d_a * a + d_b * b])
-
-
-def fit_beta_prior(conversions, sessions) -> PriorFit:
-    """Beta prior for one dimension's segment rates, by maximum marginal likelihood.
-
-    The segments' conversion counts are beta-binomial under the prior; its mean and
-    strength (a + b) are fitted to them. The likelihood is searched over a grid of means
-    and strengths first and refined from the best point: a single start (the method of
-    moments) lands on the strength bound where the likelihood is flat whenever many
-    segments are tiny, and the optimizer stops there (the sample's countries: −532 where
-    the maximum is −466).
-    """
-    k = np.asarray(conversions, dtype="float64")
-    n = np.asarray(sessions, dtype="float64")
-    keep = n > 0
-    k, n = k[keep], n[keep]
-    mean = k.sum() / n.sum() if n.sum() else 0.0
-    if len(n) < 2 or mean <= 0 or mean >= 1:
-        return PriorFit(mean * MAX_PRIOR_STRENGTH, (1 - mean) * MAX_PRIOR_STRENGTH, True)
-    m, s = np.meshgrid(logit(mean) + MEAN_GRID, STRENGTH_GRID, indexing="ij")
-    a, b = (expit(m) * np.exp(s))[..., None], (expit(-m) * np.exp(s))[..., None]
-    grid = np.sum(betaln(k + a, n - k + b) - betaln(a, b), axis=-1)
-    start = np.unravel_index(np.argmax(grid), grid.shape)
-    fit = minimize(_beta_binomial_nll, [m[start], s[start]], args=(k, n), method="L-BFGS-B", jac=True,
-                   bounds=[(None, None), (0.0, np.log(MAX_PRIOR_STRENGTH))])
-    x = fit.x if -fit.fun >= grid[start] else np.array([m[start], s[start]])
-    bound = x[1] <= 1e-6 or x[1] >= np.log(MAX_PRIOR_STRENGTH) - 1e-3
-    m, strength = expit(x[0]), np.exp(x[1])
-    return PriorFit(m * strength, (1 - m) * strength, bool(bound))
 
 
 def segment_counts(counts: Counts, columns: list[str]) -> dict:
@@ -379,30 +319,15 @@ def _rated(part: dict, comparison: dict, min_sessions: int, design_effect: float
         k, n, k + comparison["rest_k"], n + comparison["rest_n"], design_effect))
 
 
-def with_shrunk_rates(table: pd.DataFrame) -> pd.DataFrame:
-    """The leak table with each segment's rate shrunk towards its dimension's (``shrunk_rate``, a
-    95% posterior interval, and ``prior_at_bound``): published (JSON, downloads), not needed to
-    rank or draw, so not computed on every filter change.
-
-    Small segments are pulled towards their dimension's mean, large ones keep their own.
-    """
-    out = table.copy()
-    for column in ("shrunk_rate", "shrunk_low", "shrunk_high"):
-        out[column] = np.nan
-    out["prior_at_bound"] = False
+def with_shrunk_rates(table: pd.DataFrame, design_effect: float = 1.0) -> pd.DataFrame:
+    """The leak table with each segment's rate shrunk towards its dimension's
+    (:func:`.shrinkage.shrunk_rates`): published (JSON, downloads), not needed to rank or draw, so
+    not computed on every filter change."""
+    out = table.assign(shrunk_rate=np.nan, shrunk_low=np.nan, shrunk_high=np.nan, prior_at_bound=False)
     for _, rows in table.groupby("dimension", sort=False):
-        k, n = rows["conversions"].to_numpy(dtype="float64"), rows["sessions"].to_numpy(dtype="float64")
-        a, b, at_bound = fit_beta_prior(k, n)
-        out.loc[rows.index, "shrunk_rate"] = (k + a) / (n + a + b)
-        out.loc[rows.index, "shrunk_low"], out.loc[rows.index, "shrunk_high"] = shrunk_interval(k, n, a, b)
-        out.loc[rows.index, "prior_at_bound"] = at_bound
+        for column, values in shrunk_rates(rows["conversions"], rows["sessions"], design_effect).items():
+            out.loc[rows.index, column] = values
     return out
-
-
-def shrunk_interval(k, n, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
-    """The 95% posterior interval of rates seen as k conversions of n sessions under a beta(a, b)
-    prior: the 2.5% and 97.5% quantiles of beta(k + a, n - k + b)."""
-    return betaincinv(k + a, n - k + b, 0.025), betaincinv(k + a, n - k + b, 0.975)
 
 
 def step_leaks(counts: dict, min_sessions: int, design_effect: float = 1.0) -> pd.DataFrame:
@@ -643,7 +568,8 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     for name in ("change", "change_low", "change_high"):
         t[name] = np.expm1(t[name])  # as a relative change beyond the comparator's
     t["lost_revenue"], t["lost_revenue_low"], t["lost_revenue_high"] = revenue_lost(
-        t["lost_conversions"], t["lost_low"], t["lost_high"], value_per_unit(total["now"], "conversions"))
+        t["lost_conversions"], t["lost_low"], t["lost_high"],
+        value_per_unit(total["now"], "conversions"))
     t["p_value"] = np.where(t["rated"], t["p_value"], np.nan)
     t["q_value"], t["leak"] = adjusted_p(
         t, level, lambda q: (q <= level) & (t["change"] < 0) & (t["lost_high"] >= 1))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..data.countries import country_codes
 from .cube import MEASURES
+from .shrinkage import shrunk_rates
 from .stats import (
     adjusted_counts,
     benjamini_hochberg,
@@ -87,6 +88,13 @@ def collapse(table: pd.DataFrame, by: list[str], min_sessions: int, design_effec
     return rate_table(labels, *summed, min_sessions, design_effect)
 
 
+def shrunk(conversions, sessions, design_effect: float = 1.0) -> dict[str, np.ndarray]:
+    """The shrunk rate and its interval (:func:`.shrinkage.shrunk_rates`) of a table's segments: what
+    the map and the heat map colour, so that a small segment's lucky rate is not painted as the best."""
+    columns = shrunk_rates(conversions, sessions, design_effect)
+    return {name: columns[name] for name in ("shrunk_rate", "shrunk_low", "shrunk_high")}
+
+
 def text(column: pd.Series) -> np.ndarray:
     """A categorical column's values as text (an object array)."""
     return np.asarray(column.cat.categories.astype(str), dtype=object)[column.cat.codes.to_numpy()]
@@ -135,8 +143,8 @@ def kpis(counts, design_effect: float = 1.0) -> dict:
 
 
 def by_country(counts: dict, min_sessions: int, design_effect: float = 1.0) -> pd.DataFrame:
-    """Rate per country; ``q_value``: does it differ from the rest (two-sided, on counts adjusted for
-    the ``design_effect``, BH over rated ones)?"""
+    """Rate per country, and shrunk towards the countries' mean (:func:`shrunk`); ``q_value``: does it
+    differ from the rest (two-sided, on counts adjusted for the ``design_effect``, BH over rated ones)?"""
     table = counts["country"]
     names = text(table["country"])
     n, k = table["sessions"].to_numpy(), table["conversions"].to_numpy()
@@ -145,7 +153,7 @@ def by_country(counts: dict, min_sessions: int, design_effect: float = 1.0) -> p
     p = rated_p_values(n >= min_sessions, differs_from_rest_p,
                        *adjusted_counts(k, n, k.sum(), n.sum(), design_effect))
     return rate_table({"country": names, "iso3": country_codes(names)}, n, k, min_sessions, design_effect,
-                      q_value=benjamini_hochberg(p))
+                      q_value=benjamini_hochberg(p), **shrunk(k, n, design_effect))
 
 
 def funnel(counts) -> pd.DataFrame:
@@ -195,11 +203,12 @@ def source_groups(sources: list[str], top: list[str]) -> list[str]:
 
 def by_source_device(counts: dict, top: list[str], min_sessions: int, design_effect: float = 1.0
                      ) -> pd.DataFrame:
-    """Rate per top source (the rest as "(other sources)") and device."""
+    """Rate per top source (the rest as "(other sources)") and device, and shrunk towards the cells'
+    mean (:func:`shrunk`)."""
     table = counts["device × source"]
     labels = list(table["source"].cat.categories)
     groups = pd.Categorical(source_groups(labels, top), categories=[*top, OTHER_SOURCES])
     table = collapse(table.assign(source=groups.take(table["source"].cat.codes)), ["source", "device"],
                      min_sessions, design_effect)
     table["device"] = table["device"].astype(str)
-    return table
+    return table.assign(**shrunk(table["conversions"], table["sessions"], design_effect))

@@ -24,13 +24,18 @@ def tables(model) -> dict[str, pd.DataFrame]:
     }
 
 
+def shrunk_leaks(model) -> pd.DataFrame:
+    """The model's leak table with its shrunk rates (:func:`.leaks.with_shrunk_rates`), as published."""
+    return leaks.with_shrunk_rates(model.leaks_table, model.design_effect())
+
+
 def download_tables(model) -> dict[str, Callable[[], pd.DataFrame]]:
     """Every derived table as the CSV downloads offer it (leak rows for every segment), each
     made when asked for: the leak table's shrunk rates are fitted for its download only, not
     for every page that lists the downloads."""
     return {
         **{name: (lambda table=table: table) for name, table in tables(model).items()},
-        "leaks": lambda: leaks.with_shrunk_rates(model.leaks_table).drop(columns="values", errors="ignore"),
+        "leaks": lambda: shrunk_leaks(model).drop(columns="values", errors="ignore"),
         "silent_leaks": lambda: model.silent_leaks_table.drop(columns="values", errors="ignore"),
         "step_leaks": lambda: model.step_leaks_table,
     }

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..analysis import leaks
 from ..data.schema import unavailable
-from .downloads import tables
+from .downloads import shrunk_leaks, tables
 
 
 def summary(model) -> dict:
@@ -19,7 +19,7 @@ def summary(model) -> dict:
     out.update({name: records(t) for name, t in tables(model).items()})
     out["takeaways"] = list(model.takeaways)
     out["load_report"] = model.load_report
-    out["leaks"] = records(leaks.leak_rows(leaks.with_shrunk_rates(model.leaks_table)))
+    out["leaks"] = records(leaks.leak_rows(shrunk_leaks(model)))
     silent = silent_part(model)
     out.update({name: silent.pop(name) for name in ("silent_leaks", "silent_periods")})
     out["step_leaks"] = records(model.step_leaks_table)

@@ -31,19 +31,24 @@ DEVICE_COLORS = {"desktop": "#3b6ea8", "mobile": "#e07b39", "tablet": "#5a9e6f",
 #: Conversion rates, light (low) to dark (high), in 256 steps.
 RATE_PALETTE = interp_palette(YlGnBu9[::-1], 256)
 NO_SESSIONS = "No sessions match the filters"
+#: The colour bar's title and the tooltip's row of a map coloured by shrunk rates.
+COLOUR_TITLE = "conversion rate (small samples pulled to the average)"
+COLOUR_HOVER = "Colour's rate"
 
 
 def device_color(device: str) -> str:
     return DEVICE_COLORS.get(device, "#777777")
 
 
-def labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data") -> pd.DataFrame:
-    """Add display-only columns: the rate shown (NaN if unrated) and readable text."""
-    shown = table["rate"].where(table["rated"])
+def labelled(table: pd.DataFrame, min_sessions_note: str = "not enough data", shown: str = "rate"
+             ) -> pd.DataFrame:
+    """Add display-only columns: the rate shown (the ``shown`` column: the rate, or the shrunk rate
+    a map colours; NaN if unrated, ``shown_text`` as text) and readable text."""
     interval = [f"{pct(lo)} – {pct(hi)}" for lo, hi in zip(table["ci_low"], table["ci_high"])]
     status = ["rated" if r else min_sessions_note for r in table["rated"]]
-    return table.assign(rate_shown=shown, rate_text=[pct(r) for r in table["rate"]],
-                        interval=interval, status=status)
+    return table.assign(rate_shown=table[shown].where(table["rated"]),
+                        shown_text=[pct(r) for r in table[shown]],
+                        rate_text=[pct(r) for r in table["rate"]], interval=interval, status=status)
 
 
 def columns(frame: pd.DataFrame, names=None, rows=slice(None)) -> dict:
@@ -60,6 +65,15 @@ def rate_spread(low: float, high: float) -> tuple[float, float]:
     """:func:`spread` of conversion rates, within 0-100% (every rate 0 had a colour bar from -100%)."""
     low, high = spread(low, high)
     return max(low, 0.0), min(high, 1.0)
+
+
+def colour_range(table: pd.DataFrame) -> tuple[float, float] | None:
+    """A map's colour scale: the rated segments' own rates, low to high (:func:`rate_spread`), or None
+    if none is rated. The colours are shrunk rates, inside that range: all one colour where segments
+    differ only by chance (stretched to their own range, a ten-thousandth of a percent would span
+    the palette)."""
+    rates = table.loc[table["rated"].astype(bool), "rate"].dropna()
+    return rate_spread(rates.min(), rates.max()) if len(rates) else None
 
 
 def padded(values, padding: float = 0.1, empty: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float]:

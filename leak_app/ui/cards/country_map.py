@@ -16,24 +16,27 @@ import panel as pn
 from bokeh.models import ColorBar, GlyphRenderer, Model
 
 from ..drawn_once import copy_of
-from ..figures import NO_DATA, RATE_PALETTE, labelled, lean, percent
+from ..figures import COLOUR_HOVER, COLOUR_TITLE, NO_DATA, RATE_PALETTE, colour_range, labelled, lean, percent
 from ..geo import country_shapes
 from ..live_plot import send_changed
 from .base import View
 
 #: What the map shows of each country (its colour is the first).
-MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "status"]
+MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "shown_text",
+              "status"]
 
 
 def choropleth_values(countries: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
     """Per country shape, in the shapes' order: its geometry and the values the map shows.
 
-    A shape that two of the data's country names map to shows the one with more sessions.
+    A shape that two of the data's country names map to shows the one with more sessions. Its colour
+    is the country's shrunk rate: a country of a hundred sessions and three lucky conversions was
+    the darkest on the map.
     """
-    table = labelled(countries[countries["iso3"].notna()]).drop_duplicates("iso3")
+    table = labelled(countries[countries["iso3"].notna()], shown="shrunk_rate").drop_duplicates("iso3")
     at = pd.Index(table["iso3"]).get_indexer(shapes["iso3"])  # -1: a shape without sessions
     missing = {"rate_shown": np.nan, "country": shapes["name"].to_numpy(), "sessions": 0, "conversions": 0,
-               "rate_text": "–", "interval": "–", "status": "no sessions"}
+               "rate_text": "–", "interval": "–", "shown_text": "–", "status": "no sessions"}
     return pd.DataFrame({"geometry": shapes["geometry"].to_numpy(),
                          **{name: _by_shape(table[name].to_numpy(), at, missing[name])
                             for name in MAP_VALUES}})
@@ -45,6 +48,11 @@ def _by_shape(values: np.ndarray, at: np.ndarray, missing) -> np.ndarray:
     return np.where(at >= 0, found, missing)
 
 
+def map_colours(countries: pd.DataFrame, shapes: pd.DataFrame) -> tuple[float, float] | None:
+    """The colour scale of the countries drawn (:func:`.figures.colour_range`)."""
+    return colour_range(countries[countries["iso3"].isin(shapes["iso3"])])
+
+
 def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Polygons:
     """World map of conversion rate; countries under the minimum sample drawn as 'not enough data'."""
     polygons = gv.Polygons(
@@ -52,12 +60,13 @@ def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Poly
     )
     return polygons.opts(
         color="rate_shown", cmap=RATE_PALETTE, colorbar=True, clipping_colors={"NaN": NO_DATA},
-        colorbar_opts={"formatter": percent()}, clabel="conversion rate",
+        clim=map_colours(countries, shapes) or (np.nan, np.nan),
+        colorbar_opts={"formatter": percent()}, clabel=COLOUR_TITLE,
         line_color="white", line_width=0.4, projection=ccrs.GOOGLE_MERCATOR,
         tools=["hover"], hover_tooltips=[
             ("Country", "@country"), ("Sessions", "@sessions{0,0}"),
             ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"),
-            ("95% CI", "@interval"), ("", "@status"),
+            ("95% CI", "@interval"), (COLOUR_HOVER, "@shown_text"), ("", "@status"),
         ],
         title="Conversion rate by country (grey: no sessions or not enough data)",
         responsive=True, height=420, xaxis=None, yaxis=None, active_tools=["pan"],
@@ -111,14 +120,14 @@ class CountryMap(View):
         source, color, mapper = self._parts
         columns = {name: values[name].to_numpy() for name in MAP_VALUES}
         columns[color] = columns["rate_shown"]
-        rates = values["rate_shown"].dropna()
+        colours = map_colours(self.model.country_table, country_shapes())
         with pn.io.hold():
             if every_column:
                 source.data.update(columns)
             else:
                 send_changed(source, columns)  # these columns only: not the shapes
-            if len(rates):
-                mapper.update(low=float(rates.min()), high=float(rates.max()))
+            if colours:
+                mapper.update(low=colours[0], high=colours[1])
 
     @classmethod
     def figures(cls, model) -> dict:

@@ -1,5 +1,6 @@
-"""The traffic sources × device heatmap: each cell's rate as colour and text, unrated cells grey
-with their number of sessions."""
+"""The traffic sources × device heatmap: each cell's rate as text, its rate shrunk for its sample
+size as colour (a small cell's lucky rate is not painted as the best), unrated cells grey with
+their number of sessions."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,22 +8,24 @@ import pandas as pd
 from bokeh.models import ColorBar, LinearColorMapper
 
 from ..figures import (
+    COLOUR_HOVER,
+    COLOUR_TITLE,
     NO_DATA,
     NO_SESSIONS,
     RATE_PALETTE,
+    colour_range,
     columns,
     hover,
     labelled,
     new_figure,
     percent,
-    rate_spread,
     source,
 )
 from ..live_plot import Frame, LivePlot, Plot
 from .base import View
 
-CELLS = ["source", "device", "rate_shown", "sessions", "conversions", "rate_text", "interval", "status",
-         "text", "text_color"]
+CELLS = ["source", "device", "rate_shown", "sessions", "conversions", "rate_text", "interval", "shown_text",
+         "status", "text", "text_color"]
 
 
 def heatmap_frame(source_device: pd.DataFrame) -> Frame:
@@ -35,20 +38,19 @@ def heatmap_frame(source_device: pd.DataFrame) -> Frame:
           + pd.Index(devices).get_indexer(source_device["device"]))
     cells = {"source": np.repeat(sources, len(devices)), "device": np.tile(devices, len(sources))}
     for name, fill in (("sessions", 0), ("conversions", 0), ("rate", np.nan), ("ci_low", np.nan),
-                       ("ci_high", np.nan), ("rated", False)):
+                       ("ci_high", np.nan), ("shrunk_rate", np.nan), ("rated", False)):
         values = source_device[name].to_numpy()
         cells[name] = np.full(size, fill, dtype=values.dtype)
         cells[name][at] = values
-    table = labelled(pd.DataFrame(cells))
+    table = labelled(pd.DataFrame(cells), shown="shrunk_rate")
     table.loc[~np.isin(np.arange(size), at), "status"] = "no sessions"
     table["text"] = [f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
                      for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])]
     dark = table["rate_shown"] > 0.6 * table["rate_shown"].max()
     table["text_color"] = np.where(dark, "white", "#111111").astype(object)
-    rates = table["rate_shown"].dropna()
     return Frame({"cells": columns(table, CELLS)}, x=list(devices), y=list(sources[::-1]),  # first on top
                  title="Conversion rate (grey: not enough data)" if size else NO_SESSIONS,
-                 colors=rate_spread(rates.min(), rates.max()) if len(rates) else None)
+                 colors=colour_range(table))
 
 
 def heatmap_figure(frame: Frame):
@@ -60,11 +62,11 @@ def heatmap_figure(frame: Frame):
                      fill_color={"field": "rate_shown", "transform": mapper})
     plot.text(x="device", y="source", text="text", source=cells, text_color="text_color",
               text_font_size="8pt", text_align="center", text_baseline="middle")
-    plot.add_layout(ColorBar(color_mapper=mapper, formatter=percent(), title="conversion rate",
+    plot.add_layout(ColorBar(color_mapper=mapper, formatter=percent(), title=COLOUR_TITLE,
                              title_standoff=8), "right")
     hover(plot, [heat], [("Source", "@source"), ("Device", "@device"), ("Sessions", "@sessions{0,0}"),
                          ("Conversions", "@conversions{0,0}"), ("Rate", "@rate_text"),
-                         ("95% CI", "@interval"), ("", "@status")])
+                         ("95% CI", "@interval"), (COLOUR_HOVER, "@shown_text"), ("", "@status")])
     plot.axis.major_tick_line_color = plot.axis.axis_line_color = None
     return plot
 
