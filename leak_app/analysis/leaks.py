@@ -523,7 +523,8 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
     a site-wide drop is named once and a parent's fall is not repeated by its children.
     Conversions lost are those beyond the comparator's change: the segment's current sessions at
     the rate it would have had moving as the rest did, minus what it converted. The current rate's
-    interval counts sessions divided by the ``design_effect``, as every published rate's.
+    interval, and the value of a lost conversion, count sessions divided by the ``design_effect``,
+    as every published interval's.
     """
     total = {"before": totals(before), "now": totals(now)}
     if not (total["before"]["sessions"] and total["now"]["sessions"]):
@@ -569,7 +570,7 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
         t[name] = np.expm1(t[name])  # as a relative change beyond the comparator's
     t["lost_revenue"], t["lost_revenue_low"], t["lost_revenue_high"] = revenue_lost(
         t["lost_conversions"], t["lost_low"], t["lost_high"],
-        value_per_unit(total["now"], "conversions"))
+        value_per_unit(total["now"], "conversions", design_effect))
     t["p_value"] = np.where(t["rated"], t["p_value"], np.nan)
     t["q_value"], t["leak"] = adjusted_p(
         t, level, lambda q: (q <= level) & (t["change"] < 0) & (t["lost_high"] >= 1))
