@@ -327,6 +327,24 @@ def test_every_plots_data_is_drawn_by_glyphs_which_follow_their_axes():
         assert not [a for a in figure.select({"type": Annotation}) if getattr(a, "source", None)], name
 
 
+def test_the_leak_charts_follow_their_number_of_leaks_in_place():
+    """A filter that leaves one leak, then none, then eight: the same figure each time, as tall as
+    its rows, its axis of segments the leaks' names (a tenth of the chart held the bars of one)."""
+    from leak_app.ui.app import Dashboard
+
+    model = SessionModel.from_path(ROOT / "data" / "demo_sessions.parquet")
+    view = Dashboard(model=model).views["leaks"]
+    figure = view.leaks_chart.pane.object
+    for devices in (["mobile"], ["tablet"], []):
+        model.devices = devices
+        leaks = model.leaks_table[model.leaks_table["leak"]].head(10)
+        assert view.leaks_chart.pane.object is figure
+        assert figure.height == 34 * max(len(leaks), 1) + 90
+        names = [f"{s} ({d})" for s, d in zip(leaks["segment"], leaks["dimension"])][::-1]
+        assert list(figure.y_range.factors) == (names or [" "])
+    assert len(figure.y_range.factors) == 8
+
+
 def test_each_plot_draws_the_numbers_of_its_table():
     """What the figures hold, against the model's tables read directly: the funnel's stacked
     shares, the heat map's rated cells, the leaks' losses and intervals, the duration points."""
@@ -352,12 +370,12 @@ def test_each_plot_draws_the_numbers_of_its_table():
     assert np.allclose(frame.layers["errors"]["lower"], leaks["lost_low"].clip(lower=0)[::-1])
     assert np.allclose(frame.layers["errors"]["upper"], leaks["lost_high"][::-1])
     assert frame.x[0] == 0 and frame.x[1] > leaks["lost_high"].max()
-    # ten rows however many leaks, blank ones below: a lone leak's bar is as tall as one of ten
+    # a row per leak, the axis right under the last (ten rows left blank ones between): a lone
+    # leak's bar is as tall as one of ten; with none, one blank row keeps an axis of segments
     for shown in (leaks, leaks.iloc[:1], leaks.iloc[:0]):
-        y = LEAKS.frame(shown).y
-        assert len(y) == 10 and y[len(y) - len(shown):] == list(frame.layers["bars"]["label"][-len(shown):]
-                                                                 if len(shown) else [])
-        assert all(not name.strip() for name in y[:len(y) - len(shown)])
+        drawn = LEAKS.frame(shown)
+        assert drawn.y == (list(frame.layers["bars"]["label"][-len(shown):]) if len(shown) else [" "])
+        assert drawn.height == 34 * max(len(shown), 1) + 90
 
     duration = model.duration_table
     rates = RATES.frame(duration, devices=["desktop"]).layers

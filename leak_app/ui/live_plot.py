@@ -28,13 +28,15 @@ from .figures import lean
 @dataclass
 class Frame:
     """What a plot draws: each layer's columns, by the name of the data source that holds them; its
-    axes (factors, or a (start, end) range); its title; the range of its colour bar, if it has one."""
+    axes (factors, or a (start, end) range); its title; the range of its colour bar, if it has one;
+    its height, if it follows the data (a chart of as many rows as it has leaks)."""
 
     layers: dict[str, dict]
     x: list | tuple
     y: list | tuple
     title: str = ""
     colors: tuple | None = field(default=None)
+    height: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class LivePlot:
                 figure.title.text = frame.title
             if frame.colors is not None:
                 self._colors.update(low=frame.colors[0], high=frame.colors[1])
+            if frame.height is not None and figure.height != frame.height:
+                figure.height = frame.height
 
     def __panel__(self):
         return self.pane

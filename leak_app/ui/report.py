@@ -93,8 +93,7 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
                                                                 >= result["asked"]["min_lost"]))
-    top = min(max(len(f["rows"]), 1), 10)
-    chart = leaks_figure(leaks_frame(reported, silent=True, top=top), silent=True, top=top)
+    chart = leaks_figure(leaks_frame(reported, silent=True), silent=True)
     script, chart = components(chart)
     # Bokeh's own JavaScript, inline (its documented ``js_raw``); not ``render()``, which also lists
     # every loaded extension model's files (Panel's, at server paths or on CDNs), used or not.

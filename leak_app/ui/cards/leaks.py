@@ -20,6 +20,8 @@ from .base import Text, View
 #: A leak's row on the axis of segments: its bar takes the lower part, its name is written above it
 #: (not on an axis, so a new segment never widens the axis, which lays out the whole page again).
 BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
+#: A leak's row's height in pixels, and the chart's title, axis and margins around the rows.
+ROW, AROUND = 34, 90
 #: A leak's lost revenue and its interval, as the hover text says them.
 REVENUE = ("lost_revenue", "lost_revenue_low", "lost_revenue_high")
 
@@ -28,10 +30,11 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
                 ) -> Frame:
     """The largest leaks (or silent leaks), largest on top: conversions lost, with their 95% interval.
 
-    The axis of segments always has ``top`` rows, blank ones below the leaks: a bar keeps its
-    height however few leaks there are, and the chart keeps an axis of segments with none, so that
-    its first leak updates it in place (in an exported file too, which can only replay changes to
-    the figures it holds). ``periods_compared``: whether the silent-leak periods were compared at all.
+    The chart is as tall as its rows (a bar keeps its height however few leaks there are, and the
+    axis sits under the last one: ten rows kept blank ones between them) and keeps one blank row
+    with none, so that its first leak updates its axis of segments in place (in an exported file
+    too, which can only replay changes to the figures it holds). ``periods_compared``: whether the
+    silent-leak periods were compared at all.
     """
     rows = table[table["leak"].astype(bool)].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
@@ -43,18 +46,18 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
             "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float),
             "revenue_text": np.array([amount(*r) for r in zip(*(rows[c] for c in REVENUE))], dtype=object)}
-    blank = [" " * i for i in range(top - len(rows), 0, -1)]  # no segment's name is only spaces
     found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
     none = ("Silent leaks: not compared" if not periods_compared else "No silent leak found" if silent
             else "No leak found at this level")
     return Frame({"bars": bars, "errors": {"label": labels, "lower": lower, "upper": upper}},
-                 x=(0, padded(np.concatenate([lost, lower, upper]))[1]), y=[*blank, *labels],
-                 title=found if len(rows) else none)
+                 x=(0, padded(np.concatenate([lost, lower, upper]))[1]),
+                 y=list(labels) if len(rows) else [" "],  # no segment's name is only spaces
+                 title=found if len(rows) else none, height=ROW * max(len(rows), 1) + AROUND)
 
 
-def leaks_figure(frame: Frame, silent: bool, top: int = 10):
-    """The chart of a frame of at most ``top`` leaks."""
-    plot = new_figure(frame, width=560, height=34 * top + 90)
+def leaks_figure(frame: Frame, silent: bool):
+    """The chart of a frame of leaks."""
+    plot = new_figure(frame, width=560, height=frame.height)
     bars, y_range = source(frame, "bars"), plot.y_range
     drawn = plot.hbar(y=dodge("label", BAR_AT, range=y_range), right="lost_conversions", height=BAR_WIDTH,
                       source=bars, fill_color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9)
