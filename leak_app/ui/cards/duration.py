@@ -60,7 +60,7 @@ def rates_frame(duration: pd.DataFrame, devices) -> Frame:
 
 
 def rates_figure(frame: Frame):
-    plot = new_figure(frame, width=540, height=285, min_border_left=LEFT)
+    plot = new_figure(frame, height=285, min_border_left=LEFT)
     tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"),
                 ("95% CI", "@interval"), ("Sessions", "@sessions{0,0}"), ("", "@status")]
     legend = []
@@ -91,7 +91,7 @@ def volume_frame(duration: pd.DataFrame) -> Frame:
 
 
 def volume_figure(frame: Frame):
-    plot = new_figure(frame, width=540, height=225, min_border_left=LEFT)
+    plot = new_figure(frame, height=225, min_border_left=LEFT)
     bars = plot.vbar(x="at", top="sessions", width=0.8, fill_color="color", line_color="black",
                      source=source(frame, "bars"))
     hover(plot, [bars], [("Duration", "@bucket"), ("Device", "@device"), ("Sessions", "@sessions{0,0}")])
@@ -113,8 +113,8 @@ class Duration(View):
         super().__init__(**params)
         m = self.model
         self.needs = Text(m, texts.duration_needs_html, ("load_report",))
-        self.rates = LivePlot(m, RATES, ["duration_table"], options=all_devices)
-        self.volume = LivePlot(m, VOLUME, ["duration_table"])
+        self.rates = LivePlot(m, RATES, ["duration_table"], options=all_devices, sizing_mode="stretch_width")
+        self.volume = LivePlot(m, VOLUME, ["duration_table"], sizing_mode="stretch_width")
         self._show_drawable()
 
     @property
