@@ -104,3 +104,16 @@ def test_segments_that_differ_only_by_chance_share_one_colour():
     assert (low, high) == (rated["rate"].min(), rated["rate"].max())
     shown = cells["rate_shown"].dropna()
     assert (shown.max() - shown.min()) < 0.2 * (high - low)
+
+
+def test_heat_map_text_is_white_only_on_the_dark_part_of_the_colour_bar(demo):
+    """Shrunk colours sit inside the raw rates' range, so the darkest cell need not be dark: text
+    was white wherever a cell was 60% as dark as the darkest, on the demo eleven pale green cells
+    (Partners on tablet, 1.16%, at a third of the bar). White now only past 60% of the bar."""
+    frame = HEATMAP.frame(demo.source_device_table)
+    cells = pd.DataFrame(frame.layers["cells"])
+    low, high = frame.colors
+    position = (cells["rate_shown"] - low) / (high - low)
+    assert ((cells["text_color"] == "white") == (position > 0.6)).all()
+    partners = cells.set_index(["source", "device"]).loc[("Partners", "tablet")]
+    assert partners["text_color"] == "#111111" and partners["rate_text"] == "1.16%"

@@ -133,7 +133,7 @@ def darkest_cell_claims(data_sets: int, seed: int = 0, cells: int = 40, spread: 
     rates (:func:`.metrics.shrunk`, as the dashboard colours them) or by raw rates (``raw``, as before).
 
     Each data set has ``cells`` cells of 100 to 30,000 sessions (log-uniform: every one rated), true
-    rates log-normal of ``spread`` around 1.5% (0.25: a quarter of them 16% or more off the middle;
+    rates log-normal of ``spread`` around 1.5% (0.25: half of them 15% or more below or 18% above it;
     not the beta the shrinkage assumes). Per kind: the share of data sets where the darkest cell is
     one of the five truly best (``best_five``), or truly converts worse than half the cells
     (``below_median``); and the share where the shrunk colours are nearer the truth (squared error

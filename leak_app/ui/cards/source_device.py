@@ -28,6 +28,10 @@ CELLS = ["source", "device", "rate_shown", "sessions", "conversions", "rate_text
          "status", "text", "text_color"]
 
 
+#: Where on the colour bar, from its light end, a cell's text turns white.
+DARK = 0.6
+
+
 def heatmap_frame(source_device: pd.DataFrame) -> Frame:
     """Every top source × device cell, source by source (none missing: the grid keeps its order),
     labelled, with its text, written in white on the darkest cells."""
@@ -46,11 +50,15 @@ def heatmap_frame(source_device: pd.DataFrame) -> Frame:
     table.loc[~np.isin(np.arange(size), at), "status"] = "no sessions"
     table["text"] = [f"{rate}\nn={n:,}" if rated else f"n={n:,}\nnot rated"
                      for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])]
-    dark = table["rate_shown"] > 0.6 * table["rate_shown"].max()
+    colors = colour_range(table)
+    low, high = colors or (0.0, 1.0)
+    # white on the darker part of the colour bar (the colours are shrunk rates, within the raw rates'
+    # range: against the darkest cell's colour, pale cells got white text where all were pale)
+    dark = table["rate_shown"] > low + DARK * (high - low)
     table["text_color"] = np.where(dark, "white", "#111111").astype(object)
     return Frame({"cells": columns(table, CELLS)}, x=list(devices), y=list(sources[::-1]),  # first on top
                  title="Conversion rate (grey: not enough data)" if size else NO_SESSIONS,
-                 colors=colour_range(table))
+                 colors=colors)
 
 
 def heatmap_figure(frame: Frame):
