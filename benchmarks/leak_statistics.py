@@ -43,6 +43,19 @@ def interval(share: float, trials: int) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def judged(name: str, value: float, trials: int, at_least: float | None = None,
+           at_most: float | None = None) -> tuple:
+    """A row of the table: (figure, value, trials, target text, met), judged by the pessimistic end
+    of its 95% interval, its lower end ``at_least`` or its upper end ``at_most``; with neither, a
+    figure printed beside a judged one (as before), not judged."""
+    low, high = interval(value, trials)
+    if at_least is not None:
+        return name, value, trials, f">= {at_least:.2f} (lower)", low >= at_least
+    if at_most is not None:
+        return name, value, trials, f"<= {at_most:.2f} (upper)", high <= at_most
+    return name, value, trials, "(before)", True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,52 +78,42 @@ def main(argv=None) -> int:
     for name, scenario in simulation.NULLS.items():
         alarms = simulation.false_alarms(scenario, seeds)
         for key in ("leaks", "silent_leaks"):
-            value = alarms[key]
-            rows.append((f"any false {key.replace('_', ' ')[:-1]}: {name}", value, len(seeds),
-                         "<= 0.05 (upper)", interval(value, len(seeds))[1] <= 0.05))
+            rows.append(judged(f"any false {key.replace('_', ' ')[:-1]}: {name}", alarms[key], len(seeds),
+                               at_most=0.05))
     coverage = simulation.interval_coverages(seeds)
     for key, label in (("lost", "lost-conversion intervals of flagged leaks"),
                        ("change", "silent-leak change intervals")):
-        trials = coverage[f"{key}_intervals"]
-        rows.append((f"coverage of {label}", coverage[key], trials, ">= 0.93 (lower)",
-                     interval(coverage[key], trials)[0] >= 0.93))
+        rows.append(judged(f"coverage of {label}", coverage[key], coverage[f"{key}_intervals"],
+                           at_least=0.93))
     replicates = 1000 * len(seeds)
     for sigma in (1.0, 1.5):
         value = simulation.revenue_coverage(replicates, sigma=sigma)["carried"]
-        rows.append((f"lost-revenue intervals, order values log-normal of spread {sigma}", value, replicates,
-                     ">= 0.93 (lower)", interval(value, replicates)[0] >= 0.93))
+        rows.append(judged(f"lost-revenue intervals, order values log-normal of spread {sigma}", value,
+                           replicates, at_least=0.93))
     repeat = simulation.repeat_visitor_claims(range(20 * len(seeds)))
     trials = repeat["data_sets"]
     for kind, label in (("adjusted", "design effect"), ("unadjusted", "sessions as independent, as before")):
-        judged = kind == "adjusted"  # the old way is printed beside it, not judged
-        covered, claimed = repeat[f"rate_covered_{kind}"], repeat[f"country_claimed_{kind}"]
-        rows.append((f"site rate interval coverage, repeat visitors ({label})", covered, trials,
-                     ">= 0.93 (lower)" if judged else "(before)",
-                     not judged or interval(covered, trials)[0] >= 0.93))
-        rows.append((f"a country said to differ where none does, repeat visitors ({label})", claimed, trials,
-                     "<= 0.05 (upper)" if judged else "(before)",
-                     not judged or interval(claimed, trials)[1] <= 0.05))
+        judge = kind == "adjusted"  # the old way is printed beside it, not judged
+        rows.append(judged(f"site rate interval coverage, repeat visitors ({label})",
+                           repeat[f"rate_covered_{kind}"], trials, at_least=0.93 if judge else None))
+        rows.append(judged(f"a country said to differ where none does, repeat visitors ({label})",
+                           repeat[f"country_claimed_{kind}"], trials, at_most=0.05 if judge else None))
     darkest = simulation.darkest_cell_claims(20 * len(seeds))
     trials = darkest["data_sets"]
     for kind, label in (("shrunk", "shrunk rates"), ("raw", "raw rates, as before")):
-        judged = kind == "shrunk"
-        best, below = darkest[f"{kind}_best_five"], darkest[f"{kind}_below_median"]
-        rows.append((f"the map's darkest cell is one of the five truly best ({label})", best, trials,
-                     ">= 0.80 (lower)" if judged else "(before)",
-                     not judged or interval(best, trials)[0] >= 0.80))
-        rows.append((f"the map's darkest cell truly converts worse than half ({label})", below, trials,
-                     "<= 0.03 (upper)" if judged else "(before)",
-                     not judged or interval(below, trials)[1] <= 0.03))
+        judge = kind == "shrunk"
+        rows.append(judged(f"the map's darkest cell is one of the five truly best ({label})",
+                           darkest[f"{kind}_best_five"], trials, at_least=0.80 if judge else None))
+        rows.append(judged(f"the map's darkest cell truly converts worse than half ({label})",
+                           darkest[f"{kind}_below_median"], trials, at_most=0.03 if judge else None))
     family = simulation.children(seeds)
-    rows.append(("planted child leak found under its parent", family["child_found"], len(seeds),
-                 ">= 0.80 (lower)", interval(family["child_found"], len(seeds))[0] >= 0.80))
-    rows.append(("parent-only gap names a child", family["false_child"], len(seeds), "<= 0.05 (upper)",
-                 interval(family["false_child"], len(seeds))[1] <= 0.05))
+    rows.append(judged("planted child leak found under its parent", family["child_found"], len(seeds),
+                       at_least=0.80))
+    rows.append(judged("parent-only gap names a child", family["false_child"], len(seeds), at_most=0.05))
     single = simulation.interval_coverage(segments=200 * len(seeds))
     for key, label in (("wilson", "Wilson 95% interval coverage"),
                        ("empirical_bayes", "shrunk (empirical-Bayes) 95% interval coverage")):
-        rows.append((label, single[key], single["segments"], ">= 0.94 (lower)",
-                     interval(single[key], single["segments"])[0] >= 0.94))
+        rows.append(judged(label, single[key], single["segments"], at_least=0.94))
 
     width = max(len(r[0]) for r in rows)
     print(f"\n{'figure':<{width}}  value  (95% CI)        trials   target            met")
