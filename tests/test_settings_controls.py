@@ -94,8 +94,28 @@ def test_a_new_settings_plots_are_drawn_on_the_worker_and_only_copied_on_the_eve
     dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(3_000, seed=14)))
     dashboard.model.devices = ["mobile"]  # the page's filters stay with the new settings
     settings = next(o for o in dashboard.filters if isinstance(o, pn.Card))
+    settings.collapsed = False
     engaged = next(w for w in settings.objects if getattr(w, "name", "") == "Engaged at pageviews")
     drawn_on = drawing_threads(monkeypatch)
     settled(lambda: setattr(engaged, "value", 3))
     assert dashboard.model.engaged_pageviews == 3 and dashboard.model.devices == ["mobile"]
     assert len(drawn_on) >= 5 and all(thread.startswith("leak_app_worker") for thread in drawn_on)
+
+
+def test_the_settings_inputs_are_made_when_their_card_is_first_opened():
+    """Made with every page, the settings were 25 of its 360 Bokeh models for the few who open them:
+    the card is now empty until opened, and opening it again after closing makes nothing twice."""
+    from leak_app.ui.app import Dashboard
+
+    dashboard = Dashboard(model=SessionModel(sessions=generate_sessions(2_000, seed=15)))
+    settings = next(o for o in dashboard.filters if isinstance(o, pn.Card))
+    assert settings.title == "Settings" and settings.collapsed and not settings.objects
+    settings.collapsed = False
+    inputs = list(settings.objects)
+    names = [getattr(w, "name", "") for w in inputs]
+    assert {"Engaged at pageviews", "Minimum sessions to rate"} <= set(names), names
+    settings.collapsed, settings.collapsed = True, False
+    assert settings.objects == inputs
+    minimum = next(w for w in inputs if w.name == "Minimum sessions to rate")
+    minimum.value = 150  # the inputs made late still drive the model
+    assert dashboard.model.min_sessions == 150

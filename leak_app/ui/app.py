@@ -19,7 +19,7 @@ from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
 from .style import ACCENT, HALF, TITLE, WRAP
 from .upload import DEFAULT_UPLOAD_MB, Upload
-from .widgets import device_buttons, escaped_multichoice
+from .widgets import device_buttons, escaped_multichoice, opened_card
 
 CARD = {"collapsible": False, "sizing_mode": "stretch_width", "header_background": "#f0f3f7"}
 
@@ -103,15 +103,19 @@ class Dashboard(pn.viewable.Viewer):
             escaped_multichoice(m, "countries", "All countries"),
             escaped_multichoice(m, "sources", "All sources"),
             escaped_multichoice(m, "channels", "All channels"),
-            pn.Card(
-                pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
-                pn.widgets.IntSlider.from_param(m.param.top_sources),
-                *CellSettingsControls(model=m, progress=self.progress, predraw=self.predraw).widgets(),
-                pn.widgets.FloatInput.from_param(m.param.level, step=0.005),
-                pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
-                title="Settings", collapsed=True, sizing_mode="stretch_width",
-            ),
+            opened_card("Settings", self.settings, sizing_mode="stretch_width"),
             Upload(model=m, max_mb=self.max_upload_mb, progress=self.progress, predraw=self.predraw),
+        ]
+
+    def settings(self) -> list:
+        """The settings' inputs (made when the sidebar's "Settings" card is first opened)."""
+        m = self.model
+        return [
+            pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
+            pn.widgets.IntSlider.from_param(m.param.top_sources),
+            *CellSettingsControls(model=m, progress=self.progress, predraw=self.predraw).widgets(),
+            pn.widgets.FloatInput.from_param(m.param.level, step=0.005),
+            pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
         ]
 
     def __panel__(self):

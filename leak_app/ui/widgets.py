@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import ClassVar
 
 import panel as pn
@@ -71,3 +72,19 @@ def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.
     model.param.watch(lambda event: widget.param.update(options(event.new)), name, what="objects")
     widget.link(model, value=name, bidirectional=True)
     return widget
+
+
+def opened_card(title: str, contents: Callable[[], list], **params) -> pn.Card:
+    """A collapsed card whose ``contents`` are made when it is first opened, not with the page.
+
+    A page's cost to the server and the browser follows its number of Bokeh models, and the sidebar's
+    settings are opened by few readers: made with each page they were 25 of its 360 models (inputs,
+    their labels and tooltips)."""
+    card = pn.Card(title=title, collapsed=True, **params)
+
+    def opened(event) -> None:
+        if not event.new and not card.objects:
+            card.objects = contents()
+
+    card.param.watch(opened, "collapsed")
+    return card
