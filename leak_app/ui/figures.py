@@ -10,6 +10,7 @@ import pandas as pd
 from bokeh.models import (
     AllIndices,
     AllLabels,
+    Axis,
     ColumnDataSource,
     CustomJSTickFormatter,
     FactorRange,
@@ -133,18 +134,42 @@ def lean(plot):
     model, not by data): each layer's glyphs for unselected and muted data left to the browser to
     derive ("auto"; Bokeh's ``figure`` makes both for every layer, though nothing here is ever
     selected or muted: 76 of a page's 670), one of each :data:`STATELESS` model shared by
-    the figure's layers, sources and axes (81 of a page's 518, against 25), and one view of its
-    rows for the layers of each source (23 a page against 14)."""
+    the figure's layers, sources and axes (81 of a page's 518, against 25), one view of its
+    rows for the layers of each source (23 a page against 14), and nothing that draws nothing:
+    hidden axes, grids without lines, hover and selection glyphs the same as the glyph (HoloViews'
+    map: 13 of its 41 models)."""
     views = {}  # a view's rows are its source's (BokehJS keeps them on the view model), so one a source
     for renderer in plot.select(GlyphRenderer):
         renderer.update(nonselection_glyph="auto", muted_glyph="auto",
                         view=views.setdefault(renderer.data_source.id, renderer.view))
+        if _same(renderer.selection_glyph, renderer.glyph):
+            renderer.selection_glyph = "auto"
+        if _same(renderer.hover_glyph, renderer.glyph):
+            renderer.hover_glyph = None
+    for side in ("left", "right", "above", "below", "center"):
+        setattr(plot, side, [model for model in getattr(plot, side) if not _draws_nothing(model)])
     shared = {}
     for model in plot.references():
         for name, kind in STATELESS.items():
             if type(getattr(model, name, None)) is kind:
                 setattr(model, name, shared.setdefault(kind, kind()))
     return plot
+
+
+def _same(glyph, other) -> bool:
+    """Whether ``glyph`` is a glyph drawn as ``other`` is (neither "auto" nor None)."""
+    return (type(glyph) is type(other) and not isinstance(glyph, str)
+            and glyph.properties_with_values(include_defaults=False)
+            == other.properties_with_values(include_defaults=False))
+
+
+def _draws_nothing(model) -> bool:
+    """A hidden axis, or a grid of neither lines nor bands."""
+    if isinstance(model, Axis):
+        return not model.visible
+    return isinstance(model, Grid) and (not model.visible or (
+        model.grid_line_color is None and model.minor_grid_line_color is None
+        and model.band_fill_color is None and model.band_hatch_pattern is None))
 
 
 def source(frame, layer: str) -> ColumnDataSource:
