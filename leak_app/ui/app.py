@@ -15,6 +15,7 @@ import param
 from ..analysis.model import SessionModel
 from .actions import Progress
 from .cards import CARDS
+from .figures import page_models
 from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
 from .style import ACCENT, HALF, TITLE, WRAP
@@ -38,7 +39,8 @@ class Dashboard(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         m = self.model
-        self.views = {card.name: card.view(model=m, embedded=self.embedded) for card in CARDS}
+        shared = page_models()  # the page's figures share these (a page: one Bokeh document)
+        self.views = {card.name: card.view(model=m, embedded=self.embedded, shared=shared) for card in CARDS}
         self.progress = Progress()  # what the page works on off the event loop (uploads, cell settings)
         shows = dict.fromkeys(["cube", *(name for view in self.views.values() for name in view.shows)])
         self._shown = {name: getattr(m, name) for name in shows}  # what the page shows

@@ -10,6 +10,8 @@ The data sources' columns are kept aside, as arrays (read-only) that every copy'
 decoding them for each copy, and Bokeh writing each value it sets from JSON into a log message
 (numpy's ``repr`` of each of the map's 1,200 rings, whether logged or not), was half of a copy's
 time. A copy's models come back by their ids from the decoding itself, not by walking the copy.
+The models a page's figures can share (those that hold no state) are shared by them: a copy refers
+to its page's instead of making its own.
 """
 from __future__ import annotations
 
@@ -34,12 +36,14 @@ KEPT = 64
 @dataclass(frozen=True)
 class Drawing:
     """A figure as kept: serialized without its data sources' columns; those columns (by source
-    id); the ids of its factor ranges and of the models a caller asked for (by name)."""
+    id); the ids of its factor ranges and of the models a caller asked for (by name); the Bokeh
+    type of each of its models (by id)."""
 
     serialized: dict
     columns: dict[str, dict]
     factor_ranges: list[str]
     parts: dict[str, str]
+    kinds: dict[str, str]
 
 
 _drawn: OrderedDict[str, Drawing] = OrderedDict()
@@ -86,15 +90,21 @@ def _digest(part) -> bytes:
     return digest
 
 
-def copy_of(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> tuple[Model, dict[str, Model]]:
+def copy_of(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]],
+            shared: dict[str, Model] | None = None) -> tuple[Model, dict[str, Model]]:
     """A new copy of the figure ``draw`` returns, drawn once per ``key``, and the copies of the
-    models ``draw`` names with it (its layers' data sources, a colour mapper...), by those names."""
+    models ``draw`` names with it (its layers' data sources, a colour mapper...), by those names.
+    The copy refers to the models of ``shared`` (by Bokeh type: models of the copy's page, which
+    hold no state) in place of its own of those types."""
     drawing = keep(key, draw)
-    renamed, ids = _renamed(drawing.serialized)
+    shared = shared or {}
+    renamed, ids = _renamed(drawing.serialized, {id: shared[kind].id for id, kind in drawing.kinds.items()
+                                                 if kind in shared})
     # (a layer's data source is among the parts too: each model asked for once)
     wanted = list(dict.fromkeys([*drawing.columns, *drawing.factor_ranges, *drawing.parts.values()]))
     with unvalidated():  # the models of a drawn figure, as it was valid
-        copy, *models = Deserializer().deserialize([renamed, *({"id": ids[i]} for i in wanted)])
+        copy, *models = Deserializer(list(shared.values())).deserialize(
+            [renamed, *({"id": ids[i]} for i in wanted)])
         copied = dict(zip(wanted, models, strict=True))
         for id, columns in drawing.columns.items():
             copied[id].data = dict(columns)  # the arrays shared: Bokeh replaces, never writes, them
@@ -121,7 +131,8 @@ def keep(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> Drawin
                 source.data = {}
             _drawn[key] = Drawing(Serializer(deferred=False).encode(figure), columns,
                                   [m.id for m in models if isinstance(m, FactorRange)],
-                                  {name: part.id for name, part in parts.items()})
+                                  {name: part.id for name, part in parts.items()},
+                                  {m.id: m.__qualified_model__ for m in models})
             while len(_drawn) > KEPT:
                 _drawn.popitem(last=False)
         _drawn.move_to_end(key)
@@ -138,16 +149,19 @@ def _read_only(values):
     return values
 
 
-def _renamed(serialized) -> tuple[dict, dict[str, str]]:
+def _renamed(serialized, fixed: dict[str, str]) -> tuple[dict, dict[str, str]]:
     """Serialized models with every model id replaced by a new one (in its definition and in each
-    reference to it), so that copies never share an id; and the new id of each old one."""
-    ids: dict[str, str] = {}
+    reference to it), so that copies never share an id, except the ids of ``fixed``: those models
+    are given their ids there, as references to models already known; and the new id of each old one."""
+    ids: dict[str, str] = dict(fixed)
 
     def renamed(value):
         if isinstance(value, list):
             return [renamed(v) for v in value]
         if not isinstance(value, dict):
             return value
+        if isinstance(value.get("id"), str) and value["id"] in fixed:  # a model known, or a reference to it
+            return {"id": fixed[value["id"]]}
         copied = {key: renamed(v) for key, v in value.items()}
         if isinstance(value.get("id"), str) and (len(value) == 1 or value.get("type") == "object"):
             copied["id"] = ids.setdefault(value["id"], make_id())  # a model, or a reference to one

@@ -17,6 +17,7 @@ from bokeh.models import (
     GlyphRenderer,
     Grid,
     HoverTool,
+    Model,
     Range1d,
     SaveTool,
     UnionRenderers,
@@ -127,6 +128,12 @@ def new_figure(frame, *, height: int, width: int | None = None, **options):
 #: Models a figure's layers, sources and axes each get by default, though they hold no state (which
 #: rows to draw, how to select, which tick labels to show): one of each serves the whole figure.
 STATELESS = {"filter": AllIndices, "selection_policy": UnionRenderers, "major_label_policy": AllLabels}
+
+
+def page_models() -> dict[str, Model]:
+    """One of each :data:`STATELESS` model, for every figure of one page (a Bokeh document) to
+    share (by Bokeh type; see :func:`.drawn_once.copy_of`): 21 models a page against 3."""
+    return {kind.__qualified_model__: kind() for kind in STATELESS.values()}
 
 
 def lean(plot):

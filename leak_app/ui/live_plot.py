@@ -79,15 +79,17 @@ class LivePlot:
     """A plot of some of the model's tables, drawn once (or copied from a drawing of the same tables),
     then updated in place from the frame of the tables a change leaves."""
 
-    def __init__(self, model: SessionModel, plot: Plot, tables: list[str], options=lambda model: {}, **pane):
-        self.model, self.plot, self.tables, self.options = model, plot, tables, options
+    def __init__(self, model: SessionModel, plot: Plot, tables: list[str], options=lambda model: {},
+                 shared: dict[str, Model] | None = None, **pane):
+        """``shared``: the models the figures of the plot's page share (see :func:`.figures.page_models`)."""
+        self.model, self.plot, self.tables, self.options, self.shared = model, plot, tables, options, shared
         self.pane = pn.pane.Bokeh(**pane)
         self.draw()
 
     def draw(self) -> None:
         """Draw anew: for a new shape (other data, devices, stages or number of sources). Pages
         showing the same tables get copies of one drawing (see :mod:`leak_app.ui.drawn_once`)."""
-        figure, parts = copy_of(*drawing(self.plot, self.tables, self.options, self.model))
+        figure, parts = copy_of(*drawing(self.plot, self.tables, self.options, self.model), self.shared)
         self.pane.object = figure
         self._colors = parts.pop(COLORS, None)
         self._sources = list(parts.values())

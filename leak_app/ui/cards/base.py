@@ -9,7 +9,7 @@ import panel as pn
 import param
 
 from ...analysis.model import SessionModel
-from ..live_plot import LivePlot
+from ..live_plot import LivePlot, Plot
 from ..style import CSS
 
 
@@ -26,7 +26,15 @@ class View(pn.viewable.Viewer):
         In a saved file: what needs the live app (downloads computed on a click, commands that
         recompute) is embedded or left out.""")
 
+    shared = param.Dict(default=None, constant=True, doc="""
+        The models every figure of the view's page shares (:func:`..figures.page_models`); None: each
+        figure its own.""")
+
     shows: ClassVar[tuple[str, ...]] = ()
+
+    def live_plot(self, plot: Plot, tables: list[str], options=lambda model: {}, **pane) -> LivePlot:
+        """A plot of the model's ``tables`` on this view's page."""
+        return LivePlot(self.model, plot, tables, options, self.shared, **pane)
 
     def draw(self) -> None:
         """Show the model anew: new data or cell settings (other devices, stages or buckets)."""

@@ -73,11 +73,13 @@ def country_choropleth(countries: pd.DataFrame, shapes: pd.DataFrame) -> gv.Poly
     )
 
 
-def world_map(countries: pd.DataFrame) -> tuple[Model, dict[str, Model]]:
+def world_map(countries: pd.DataFrame, shared: dict[str, Model] | None = None
+              ) -> tuple[Model, dict[str, Model]]:
     """A new figure of the choropleth for one page, with what a filter change recolours: the
     shapes' data ("shapes"), their glyph ("glyph": GeoViews names the column of their colour) and
     the colour bar's mapper ("colors"). Drawn once, with the first caller's ``countries``: callers
-    colour their copy (:meth:`CountryMap.recolor`)."""
+    colour their copy (:meth:`CountryMap.recolor`). ``shared``: models of the page the copy refers
+    to (:func:`.drawn_once.copy_of`)."""
     def draw():
         plot = hv.renderer("bokeh").get_plot(country_choropleth(countries, country_shapes()))
         # HoloViews ties a plot to the page's document it is drawn in, to clean it up with that
@@ -90,7 +92,7 @@ def world_map(countries: pd.DataFrame) -> tuple[Model, dict[str, Model]]:
         return figure, {"shapes": shapes.data_source, "glyph": shapes.glyph,
                         "colors": figure.select_one(ColorBar).color_mapper}
 
-    return copy_of("world map", draw)
+    return copy_of("world map", draw, shared)
 
 
 class CountryMap(View):
@@ -98,7 +100,7 @@ class CountryMap(View):
 
     def __init__(self, **params):
         super().__init__(**params)
-        figure, parts = world_map(self.model.country_table)
+        figure, parts = world_map(self.model.country_table, self.shared)
         self.pane = pn.pane.Bokeh(figure, sizing_mode="stretch_width")
         # What a filter change recolours: the shapes' data, the column their colour is read from,
         # and the colour bar's range.

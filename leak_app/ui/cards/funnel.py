@@ -86,7 +86,7 @@ class Funnel(View):
     def __init__(self, **params):
         super().__init__(**params)
         self.needs = Text(self.model, texts.funnel_needs_html, ("load_report", "funnel"))
-        self.plot = LivePlot(self.model, FUNNEL, ["funnel_table"], options=all_devices)
+        self.plot = self.live_plot(FUNNEL, ["funnel_table"], options=all_devices)
         self._show_drawable()
 
     @property

@@ -99,8 +99,8 @@ class Leaks(View):
         super().__init__(**params)
         m = self.model
         self.periods = PeriodControls(model=m)
-        self.silent_chart = LivePlot(m, SILENT, ["silent_leaks_table", "rate_change"])
-        self.leaks_chart = LivePlot(m, LEAKS, ["leaks_table"])
+        self.silent_chart = self.live_plot(SILENT, ["silent_leaks_table", "rate_change"])
+        self.leaks_chart = self.live_plot(LEAKS, ["leaks_table"])
         self.list = Text(m, texts.leaks_html, self.shows, min_width=400)
 
     @property

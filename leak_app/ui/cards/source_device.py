@@ -87,7 +87,7 @@ class SourceDevice(View):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self.heatmap = LivePlot(self.model, HEATMAP, ["source_device_table"], sizing_mode="stretch_width")
+        self.heatmap = self.live_plot(HEATMAP, ["source_device_table"], sizing_mode="stretch_width")
 
     @property
     def plots(self) -> list[LivePlot]:
