@@ -66,6 +66,17 @@ def test_the_inputs_follow_the_model(controls):
     assert controls.asked.param.funnel.objects == model.param.funnel.objects
 
 
+def test_the_funnels_choice_is_named_and_says_why_pageviews_is_alone(controls):
+    """A button group shows no name: the settings showed a lone "pageviews" button, unexplained.
+    Its label names it and says why there is no other choice, until data with e-commerce steps
+    offers one."""
+    label, funnel = controls.widgets()[2:]
+    assert isinstance(funnel, pn.widgets.RadioButtonGroup) and list(funnel.options) == ["pageviews"]
+    assert label.object == "Funnel stages by (the data has no e-commerce steps)"
+    controls.model.param.funnel.objects = ["pageviews", "ecommerce"]  # as new GA4 data offers them
+    assert list(funnel.options) == ["pageviews", "ecommerce"] and label.object == "Funnel stages by"
+
+
 def test_a_built_cube_is_at_hand_while_another_of_its_table_is_built(controls, monkeypatch):
     """A new page (on the event loop) asks for the cube every page of the table uses while the
     worker builds another one of the same table: it gets it at once, not after the build; a second

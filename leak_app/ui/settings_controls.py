@@ -79,8 +79,22 @@ class CellSettingsControls(pn.viewable.Viewer):
         return [
             pn.widgets.IntInput.from_param(asked.engaged_pageviews),
             pn.widgets.IntInput.from_param(asked.deep_pageviews),
+            self._funnel_label(),
             pn.widgets.RadioButtonGroup.from_param(asked.funnel, color="primary", variant="outline"),
         ]
+
+    def _funnel_label(self) -> pn.pane.HTML:
+        """The funnel's choice, named (a button group shows no name: a lone "pageviews" button stood
+        unexplained), and why it is the only one where the data has no e-commerce steps."""
+        label = pn.pane.HTML(margin=(5, 10, 0, 10))
+
+        def said(*_) -> None:
+            only = len(self.asked.param.funnel.objects) < 2
+            label.object = "Funnel stages by" + (" (the data has no e-commerce steps)" if only else "")
+
+        said()
+        self.asked.param.watch(said, "funnel", what="objects")
+        return label
 
     def __panel__(self):
         return pn.Column(*self.widgets())
