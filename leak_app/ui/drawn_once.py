@@ -37,7 +37,7 @@ KEPT = 64
 class Drawing:
     """A figure as kept: serialized without its data sources' columns; those columns (by source
     id); the ids of its factor ranges and of the models a caller asked for (by name); the Bokeh
-    type of each of its models (by id)."""
+    type of each of its models left as Bokeh makes them (by id: a page may share those)."""
 
     serialized: dict
     columns: dict[str, dict]
@@ -132,7 +132,8 @@ def keep(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> Drawin
             _drawn[key] = Drawing(Serializer(deferred=False).encode(figure), columns,
                                   [m.id for m in models if isinstance(m, FactorRange)],
                                   {name: part.id for name, part in parts.items()},
-                                  {m.id: m.__qualified_model__ for m in models})
+                                  {m.id: m.__qualified_model__ for m in models
+                                   if not m.properties_with_values(include_defaults=False)})
             while len(_drawn) > KEPT:
                 _drawn.popitem(last=False)
         _drawn.move_to_end(key)
