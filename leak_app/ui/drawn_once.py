@@ -132,12 +132,16 @@ def keep(key: str, draw: Callable[[], tuple[Model, dict[str, Model]]]) -> Drawin
             _drawn[key] = Drawing(Serializer(deferred=False).encode(figure), columns,
                                   [m.id for m in models if isinstance(m, FactorRange)],
                                   {name: part.id for name, part in parts.items()},
-                                  {m.id: m.__qualified_model__ for m in models
-                                   if not m.properties_with_values(include_defaults=False)})
+                                  {m.id: m.__qualified_model__ for m in models if as_made(m)})
             while len(_drawn) > KEPT:
                 _drawn.popitem(last=False)
         _drawn.move_to_end(key)
         return _drawn[key]
+
+
+def as_made(model: Model) -> bool:
+    """Whether ``model`` holds Bokeh's defaults only: another of its type can stand for it."""
+    return not model.properties_with_values(include_defaults=False)
 
 
 def _read_only(values):

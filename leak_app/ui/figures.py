@@ -28,6 +28,7 @@ from bokeh.palettes import YlGnBu9, interp_palette
 from bokeh.plotting import figure
 
 from ..analysis.text import pct
+from .drawn_once import as_made
 
 NO_DATA = "#e4e4e4"
 REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
@@ -164,7 +165,7 @@ def lean(plot):
     for model in plot.references():
         for name, kind in STATELESS:
             value = getattr(model, name, None)
-            if type(value) is kind and not value.properties_with_values(include_defaults=False):
+            if type(value) is kind and as_made(value):
                 setattr(model, name, shared.setdefault(kind, kind()))
     return plot
 

@@ -32,9 +32,9 @@ class View(pn.viewable.Viewer):
 
     shows: ClassVar[tuple[str, ...]] = ()
 
-    def live_plot(self, plot: Plot, tables: list[str], options=lambda model: {}, **pane) -> LivePlot:
-        """A plot of the model's ``tables`` on this view's page."""
-        return LivePlot(self.model, plot, tables, options, self.shared, **pane)
+    def live_plot(self, plot: Plot, tables: list[str], **params) -> LivePlot:
+        """A plot of the model's ``tables`` on this view's page (``params``: :class:`LivePlot`'s)."""
+        return LivePlot(self.model, plot, tables, shared=self.shared, **params)
 
     def draw(self) -> None:
         """Show the model anew: new data or cell settings (other devices, stages or buckets)."""

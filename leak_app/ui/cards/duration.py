@@ -113,7 +113,8 @@ class Duration(View):
         super().__init__(**params)
         m = self.model
         self.needs = Text(m, texts.duration_needs_html, ("load_report",))
-        self.rates = self.live_plot(RATES, ["duration_table"], all_devices, sizing_mode="stretch_width")
+        self.rates = self.live_plot(RATES, ["duration_table"], options=all_devices,
+                                    sizing_mode="stretch_width")
         self.volume = self.live_plot(VOLUME, ["duration_table"], sizing_mode="stretch_width")
         self._show_drawable()
 
