@@ -32,6 +32,7 @@ from leak_app.data.demo import generate_sessions
 from leak_app.data.files import kept_scan
 from leak_app.data.loaders import read_mapping
 from leak_app.data.scan import scan_layout, scan_sessions
+from leak_app.data.schema import TEXT
 from leak_app.data.sources import CUBE_COLUMNS, open_sessions
 
 FILTERS = [
@@ -231,6 +232,42 @@ def split_at_midnight(demo, path) -> None:
     earlier = rows.iloc[[3]].assign(date="2026-08-20", device="desktop", country="Japan", pageviews=4,
                                     duration=300, transactions=1, revenue=25.0)
     pd.concat([rows.drop(index=rows.index[3]), later, earlier]).to_csv(path, index=False)
+
+
+def labels_written_apart(demo, path) -> None:
+    """Sessions whose labels are written several ways that read as one ("mobile", " Mobile",
+    "MOBILE\t"; "google", " google "; empty and white space: "(not set)"; a device no one groups:
+    "other"), with rows dropped for a label too long and for more than one reason."""
+    rows = demo.head(400).astype({"date": str, **{name: object for name in TEXT}})
+    rows["date"] = rows["date"].str[:10]
+    rows.loc[rows.index[:60], "device"] = [" Mobile", "MOBILE\t", "mobile", "Smart TV", "", "  "] * 10
+    rows.loc[rows.index[60:120], "source"] = [" google ", "google", "\tgoogle", "", " "] * 12
+    rows.loc[rows.index[120:130], "country"] = ["  India", "India  "] * 5
+    rows.loc[rows.index[130], ["pageviews", "source"]] = [-2, "s" * 300]  # negative, first
+    rows.loc[rows.index[131], ["device", "source"]] = ["d" * 300, "s" * 300]  # device, first
+    rows.loc[rows.index[132], "medium"] = " " + "m" * 200  # 201 characters as written
+    rows.to_csv(path, index=False)
+
+
+def test_labels_written_apart_are_read_as_one_by_the_scan_as_by_pandas(demo, tmp_path):
+    """The scan's pass that counts the rows groups them by their labels as written and reads each
+    distinct label once: the same rows dropped, for the same first reason, as pandas, and the
+    same sessions per label."""
+    path = tmp_path / "labels.csv"
+    labels_written_apart(demo, path)
+    grouped, queried, _ = grouped_and_queried(path)
+    _, loaded = load_sessions(path)
+    _, report = scan_sessions(path)
+    assert report.dropped == loaded.dropped == {
+        "negative pageviews": 1, "device: longer than 200 characters": 1,
+        "medium: longer than 200 characters": 1}
+    assert grouped.labels["device"] == ["(not set)", "desktop", "mobile", "other", "tablet"]
+    assert grouped.labels["source"].count("google") == 1 and " google " not in grouped.labels["source"]
+    assert_same_cube(grouped, queried)
+    [counts] = grouped.counts(np.ones(grouped.cells, dtype=bool), (0, grouped.days - 1))
+    kept = pd.read_csv(path, keep_default_na=False).drop(index=[130, 131, 132])
+    by_hand = kept["device"].str.strip().str.lower().replace({"": "(not set)", "smart tv": "other"})
+    assert counts["device"].set_index("device")["sessions"].to_dict() == by_hand.value_counts().to_dict()
 
 
 def test_a_split_session_takes_its_earliest_parts_labels_in_both_engines(demo, tmp_path):

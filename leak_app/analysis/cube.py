@@ -82,6 +82,16 @@ def _negated(table: pa.Table) -> pa.Table:
     return table
 
 
+def _encoded_as(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with the columns ``schema`` has dictionary-encoded so encoded (concatenated with
+    them then)."""
+    for column in schema:
+        if pa.types.is_dictionary(column.type) and column.name in table.column_names:
+            at = table.schema.get_field_index(column.name)
+            table = table.set_column(at, column.name, table[column.name].cast(column.type))
+    return table
+
+
 def duration_labels(edges) -> list[str]:
     """Readable bucket names, the single-page sessions first:
     (10, 60, 180) -> [NO_DURATION, '<10 s', '10–60 s', '1–3 min', '>3 min']."""
@@ -165,7 +175,8 @@ class ScanGrouping:
         step = sample_step(sessions)
         if step < self.step:
             return
-        tables = [kept] if taken_back is None else [kept, _negated(taken_back), added]
+        tables = [kept] if taken_back is None else [kept, *(_encoded_as(t, kept.schema)
+                                                           for t in (_negated(taken_back), added))]
         result = pa.concat_tables(tables, promote_options="permissive")
         if "visitor" in result.column_names and step > self.step:
             visitor = result["visitor"]
@@ -456,7 +467,9 @@ class Counts(Mapping):
 
 def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
     """(codes, labels) of a text column, labels sorted so codes are reproducible."""
-    encoded = pc.dictionary_encode(column.cast(pa.string())).combine_chunks()
+    if not pa.types.is_dictionary(column.type):  # (a scan's grouped labels are: see parse._labelled)
+        column = pc.dictionary_encode(column.cast(pa.string()))
+    encoded = column.combine_chunks()
     labels = np.array(encoded.dictionary.to_pylist(), dtype=object)
     order = np.argsort(labels, kind="stable")
     rank = np.empty(len(order), dtype="int64")
