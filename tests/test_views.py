@@ -164,7 +164,7 @@ def test_leaks_list_escapes_segment_names():
     data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
     data["source"] = data["source"].cat.rename_categories({"src03": HOSTILE})
     model = SessionModel(sessions=data)
-    html = texts.leaks_html(model.leaks_table, model.silent_leaks_table, [], model.rate_change)
+    html = texts.leaks_list_html(model.leaks_table)
     assert "&lt;img src=x onerror=alert(1)&gt; (source) converts at" in html and "<img" not in html
     assert f"{HOSTILE} (source)" in LEAKS.frame(model.leaks_table).layers["bars"]["label"]
 
@@ -177,9 +177,8 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     from leak_app.data.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
-    text = texts.leaks_html(model.leaks_table, model.silent_leaks_table, ["<b>odd</b> day"],
-                            model.rate_change)
-    assert '<p class="warning">⚠ &lt;b&gt;odd&lt;/b&gt; day</p>' in text
+    assert texts.warnings_html(["<b>odd</b> day"]) == '<p class="warning">⚠ &lt;b&gt;odd&lt;/b&gt; day</p>'
+    text = texts.silent_leaks_html(model.silent_leaks_table, model.rate_change)
     silent = text[text.index("Silent leaks"):text.index("Why the rate moved")]
     assert re.search(r"<li>(desktop \(device\)|google \(source\)) fell[^<]*<ul class=\"children\">"
                      r"<li>desktop × google \(device × source\) fell",
@@ -198,8 +197,7 @@ def test_a_child_is_listed_under_its_parent_by_any_of_the_parents_names():
     child = (table["segment"] == "mobile × Partners") & (table["parent"] == "Partners (source)")
     assert child.sum() == 1 and not (table["segment"] == "Partners").any()
     table.loc[child, "leak"] = True  # published (whether the demo's is a leak or not)
-    text = texts.leaks_html(table, table.iloc[:0], [], {}, top=100)
-    listed = text[text.index("Leaks: segments converting below"):]
+    listed = texts.leaks_list_html(table, top=100)
     assert re.search(r"<li>Affiliates \(channel\), also [^<]*<ul class=\"children\">(<li>[^<]*</li>)*"
                      r"<li>mobile × Partners \(device × source\) converts", listed)
 
@@ -864,11 +862,11 @@ def test_periods_not_compared_are_not_called_leak_free():
     model.date_range = (pd.Timestamp("2026-01-02").to_pydatetime(),) * 2
     view.update({"silent_leaks_table", "rate_change"})
     assert view.silent_chart.pane.object.title.text == "Silent leaks: not compared"
-    assert "<p>Not compared: see the warning above.</p>" in view.list.text
-    assert texts.NO_SILENT_LEAK not in view.list.text
+    assert "<p>Not compared: see the warning above.</p>" in view.silent_list.text
+    assert texts.NO_SILENT_LEAK not in view.silent_list.text
     assert model.takeaways[0].startswith("Silent leaks not compared. The dates hold one day (2026-01-02)")
     assert SILENT.frame(model.silent_leaks_table, model.rate_change).title == "Silent leaks: not compared"
     model.date_range = model.param.date_range.bounds
     view.update({"silent_leaks_table", "rate_change"})
     assert view.silent_chart.pane.object.title.text == "No silent leak found"
-    assert f"<p>{texts.NO_SILENT_LEAK}</p>" in view.list.text
+    assert f"<p>{texts.NO_SILENT_LEAK}</p>" in view.silent_list.text

@@ -88,7 +88,7 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
 
     from .cards.leaks import leaks_figure, leaks_frame
     from .style import CSS
-    from .texts import rate_change_html
+    from .texts import rate_change_html, warnings_html
 
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
@@ -107,14 +107,13 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
         found += "<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in f["sentences"]) + "</ol>"
     else:
         found = f"<p>{NO_SILENT_LEAK}</p>"
-    warnings = "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in f["warnings"])
     why = f"<h2>Why the whole rate moved</h2><p>{html.escape(f['why'])}</p>" if f["why"] else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(f['title'])}</title>
 {bokeh}<style>{CSS}{STYLE}</style></head><body>
 <div class="title-bar">Silent Leak Detector</div><h1>{html.escape(f['title'])}</h1>
 <p class="meta">{html.escape(f['periods'])} Checked {html.escape(generated)}.</p>
-{warnings}{found}{chart}{script}{why}{rate_change_html(result['rate_change'])}
+{warnings_html(f['warnings'])}{found}{chart}{script}{why}{rate_change_html(result['rate_change'])}
 <h2>How this was checked</h2><p>{html.escape(f['method'])}</p>
 <p class="meta">Data: {html.escape(result['data'])}</p>
 </body></html>

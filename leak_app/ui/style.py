@@ -35,3 +35,6 @@ WRAP = ":host { flex-wrap: wrap; }"
 #: two lines of text a cell need about 90 px a device). Set in CSS: a Bokeh row sums its items'
 #: ``min_width`` into its own, and then ran past the page beside the sidebar rather than wrapping.
 HALF = ":host { min-width: 520px; }"
+#: The narrowest the Leaks card's two halves (silent leaks, leaks: each its chart over its list) get
+#: before the second goes below the first.
+LEAKS_HALF = ":host { min-width: 440px; }"

@@ -132,25 +132,33 @@ def _files_html(files: list[dict]) -> str:
     return f"<p>{len(files):,} files, rows read: {named}{more}.</p>"
 
 
-def leaks_html(leaks_table: pd.DataFrame, silent_table: pd.DataFrame, warnings: list, change: dict,
-               top: int = 8) -> str:
-    """The period warnings, the silent leaks (the headline list), what moved the rate, then the
-    ranked leaks: a sentence each, children under their parent, everything escaped."""
-    found = leak_rows(leaks_table, top)
+def warnings_html(warnings: list) -> str:
+    """The period warnings, escaped ("" when there are none)."""
+    return "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)
+
+
+def silent_leaks_html(silent_table: pd.DataFrame, change: dict, top: int = 8) -> str:
+    """The silent leaks (the headline list), then what moved the rate: a sentence each, children
+    under their parent, everything escaped."""
     silent = silent_leak_rows(silent_table, top)
-    parts = [
-        "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings),
+    return "".join([
         "<h4>Silent leaks: segments whose rate fell more than the rest of the traffic's</h4>",
         _nested(silent) if len(silent) else
         f"<p>{NO_SILENT_LEAK if compared(change) else 'Not compared: see the warning above.'}</p>",
         rate_change_html(change),
+    ])
+
+
+def leaks_list_html(leaks_table: pd.DataFrame, top: int = 8) -> str:
+    """The ranked leaks: a sentence each, children under their parent, everything escaped."""
+    found = leak_rows(leaks_table, top)
+    return "".join([
         "<h4>Leaks: segments converting below the rest of the traffic</h4>",
         _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "
         "traffic.</p>",
         ('<p class="note">Losses of different dimensions overlap (a mobile session from google counts in '
          "both) and are never added up; a child's loss is counted beyond its parent's rest.</p>"),
-    ]
-    return "".join(parts)
+    ])
 
 
 def _nested(rows: pd.DataFrame) -> str:

@@ -431,6 +431,28 @@ def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, serve
     context.close()
 
 
+def test_each_leak_chart_stands_over_its_own_list(browser, served):
+    """The Leaks card drew both charts in a column beside one list of both: at 1440 px the list ran
+    some 800 px below the charts, a blank column beside it. Now the silent leaks and the leaks are
+    halves side by side, each its chart over its own list."""
+    context = browser.new_context(viewport={"width": 1440, "height": 2400})
+    page = context.new_page()
+    page.goto(served)
+    headings = [page.get_by_text(text) for text in ("Silent leaks: segments whose rate fell",
+                                                    "Leaks: segments converting below the rest")]
+    expect(headings[1]).to_be_visible(timeout=60_000)
+    card = page.locator(".card", has_text="Leaks, ranked by").bounding_box()
+    charts = sorted((box for box in (canvas.bounding_box() for canvas in plot_canvases(page))
+                     if card_of(box, card)), key=lambda box: box["x"])
+    assert len(charts) == 2 and abs(charts[0]["y"] - charts[1]["y"]) < 1, charts  # side by side
+    for chart, heading in zip(charts, headings):
+        text = heading.bounding_box()
+        assert 0 <= text["y"] - (chart["y"] + chart["height"]) < 60, (chart, text)  # right under it
+        assert abs(text["x"] - chart["x"]) < 30, (chart, text)  # and in its half
+        assert text["x"] + text["width"] < chart["x"] + chart["width"] + 60, (chart, text)
+    context.close()
+
+
 def card_of(box: dict, card: dict) -> bool:
     """Whether a box lies within a card's."""
     return (card["x"] <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"] + 1

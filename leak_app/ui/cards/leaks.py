@@ -1,5 +1,5 @@
-"""The Leaks view: the compared periods, the silent leaks' and the leaks' charts, and the list
-that nests each segment's children under it."""
+"""The Leaks view: the compared periods, then the silent leaks and the leaks side by side, each a
+chart over the list that nests each segment's children under it."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +14,7 @@ from .. import texts
 from ..figures import LARGEST, LOST, hover, intervals, new_figure, padded, source
 from ..live_plot import Frame, LivePlot, Plot
 from ..period_controls import PeriodControls
-from ..style import WRAP
+from ..style import LEAKS_HALF, WRAP
 from .base import Text, View
 
 #: A leak's row on the axis of segments: its bar takes the lower part, its name is written above it
@@ -57,7 +57,7 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
 
 def leaks_figure(frame: Frame, silent: bool):
     """The chart of a frame of leaks."""
-    plot = new_figure(frame, width=560, height=frame.height)
+    plot = new_figure(frame, height=frame.height)
     bars, y_range = source(frame, "bars"), plot.y_range
     drawn = plot.hbar(y=dodge("label", BAR_AT, range=y_range), right="lost_conversions", height=BAR_WIDTH,
                       source=bars, fill_color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9)
@@ -99,21 +99,31 @@ class Leaks(View):
         super().__init__(**params)
         m = self.model
         self.periods = PeriodControls(model=m)
-        self.silent_chart = self.live_plot(SILENT, ["silent_leaks_table", "rate_change"])
-        self.leaks_chart = self.live_plot(LEAKS, ["leaks_table"])
-        self.list = Text(m, texts.leaks_html, self.shows, min_width=400)
+        self.silent_chart = self.live_plot(SILENT, ["silent_leaks_table", "rate_change"],
+                                           sizing_mode="stretch_width")
+        self.leaks_chart = self.live_plot(LEAKS, ["leaks_table"], sizing_mode="stretch_width")
+        self.warnings = Text(m, texts.warnings_html, ("silent_warnings",))
+        self.silent_list = Text(m, texts.silent_leaks_html, ("silent_leaks_table", "rate_change"))
+        self.leaks_list = Text(m, texts.leaks_list_html, ("leaks_table",))
 
     @property
     def plots(self) -> list[LivePlot]:
         return [self.silent_chart, self.leaks_chart]
 
+    @property
+    def prose(self) -> list[Text]:
+        return [self.warnings, self.silent_list, self.leaks_list]
+
     def draw(self) -> None:
-        self.list.show()
+        for text in self.prose:
+            text.show()
         for plot in self.plots:
             plot.draw()
 
     def update(self, changed: set[str]) -> None:
-        self.list.show()
+        for text in self.prose:
+            if changed & set(text.outputs):
+                text.show()
         for plot in self.plots:
             if changed & set(plot.tables):
                 plot.update()
@@ -124,7 +134,11 @@ class Leaks(View):
                 "leaks": LEAKS.draw(model.leaks_table)}
 
     def parts(self) -> list:
+        # Each chart over its own list: beside one list of both, the charts left a blank column
+        # as long as the list's second half.
+        halves = [pn.Column(chart, text.pane, sizing_mode="stretch_width", stylesheets=[LEAKS_HALF])
+                  for chart, text in ((self.silent_chart, self.silent_list),
+                                      (self.leaks_chart, self.leaks_list))]
         # a saved file cannot recompute: it offers the command, not the period controls
-        return [self.periods.command_row() if self.embedded else self.periods,
-                pn.Row(pn.Column(self.silent_chart, self.leaks_chart), self.list.pane,
-                       sizing_mode="stretch_width", stylesheets=[WRAP])]
+        return [self.periods.command_row() if self.embedded else self.periods, self.warnings.pane,
+                pn.Row(*halves, sizing_mode="stretch_width", stylesheets=[WRAP])]
