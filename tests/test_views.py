@@ -20,7 +20,7 @@ from leak_app.ui.cards.duration import RATES, VOLUME
 from leak_app.ui.cards.funnel import FUNNEL, funnel_frame
 from leak_app.ui.cards.leaks import LEAKS, SILENT
 from leak_app.ui.cards.source_device import HEATMAP, heatmap_frame
-from leak_app.ui.figures import device_color, labelled
+from leak_app.ui.figures import colour_range, device_color, labelled
 from leak_app.ui.geo import country_shapes
 
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -114,7 +114,28 @@ def test_the_heatmap_colours_rates_within_0_to_100_percent_when_they_are_all_equ
     rows = [(device, "France", "google", 1, 0, 0) for device in ("desktop", "mobile") for _ in range(200)]
     table = SessionModel(sessions=sessions(rows), min_sessions=100).source_device_table
     assert table["rated"].all() and (table["rate"] == 0).all()
-    assert heatmap_frame(table).colors == (0.0, 1.0)
+    low, high = heatmap_frame(table).colors
+    # 0% at the light end, the bar as wide as a cell's interval (Wilson's for 0 of 200: 0-1.9%)
+    assert low == 0.0 and high == pytest.approx((table["ci_high"] - table["ci_low"]).median())
+
+
+def test_the_map_colour_bar_spans_the_colours_drawn_and_never_less_than_chance():
+    """The colours are shrunk rates; the bar spanned the raw ones (on the demo 0.09-2.8%, a country
+    of 108 sessions and 3 conversions at the top, for colours of 0.27-1.36%): half the palette
+    unused. Now it spans the colours drawn, unless they differ by less than a typical interval's
+    width: then it is that wide, around them."""
+    from leak_app.data.sources import DEFAULT_DATA
+
+    countries = SessionModel.from_path(DEFAULT_DATA).country_table
+    drawn = countries[countries["rated"] & countries["iso3"].isin(country_shapes()["iso3"])]
+    typical = (drawn["ci_high"] - drawn["ci_low"]).median()
+    assert drawn["shrunk_rate"].max() - drawn["shrunk_rate"].min() > typical  # the demo's spread is real
+    assert country_map.map_colours(countries, country_shapes()) == pytest.approx(
+        (drawn["shrunk_rate"].min(), drawn["shrunk_rate"].max()))
+    alike = drawn.assign(shrunk_rate=0.01 + np.arange(len(drawn)) * 1e-7)  # 0.00001% apart
+    low, high = colour_range(alike)
+    assert high - low == pytest.approx(typical)
+    assert (low + high) / 2 == pytest.approx(alike["shrunk_rate"].mean(), rel=1e-4)  # around them
 
 
 def test_html_parts_escape_data_text(model):

@@ -52,8 +52,8 @@ def heatmap_frame(source_device: pd.DataFrame) -> Frame:
                      for rate, n, rated in zip(table["rate_text"], table["sessions"], table["rated"])]
     colors = colour_range(table)
     low, high = colors or (0.0, 1.0)
-    # white on the darker part of the colour bar (the colours are shrunk rates, within the raw rates'
-    # range: against the darkest cell's colour, pale cells got white text where all were pale)
+    # white on the darker part of the colour bar (not against the darkest cell's colour: where cells
+    # differ by less than chance, all are pale, and pale cells got white text)
     dark = table["rate_shown"] > low + DARK * (high - low)
     table["text_color"] = np.where(dark, "white", "#111111").astype(object)
     return Frame({"cells": columns(table, CELLS)}, x=list(devices), y=list(sources[::-1]),  # first on top
