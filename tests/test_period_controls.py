@@ -44,3 +44,14 @@ def test_controls_open_on_the_models_periods():
     controls = PeriodControls(model=model)
     shown = (controls.mode.value, controls.current_days.value, controls.baseline_days.value)
     assert shown == (ROLLING, 14, 56)
+
+
+def test_controls_open_on_the_models_dates():
+    """A model comparing dates opened the controls in Dates mode with empty pickers."""
+    model = SessionModel.from_path(DEFAULT_DATA, current_period="2026-10-01:2026-10-31",
+                                   baseline_period="2026-09-01:2026-09-30")
+    controls = PeriodControls(model=model)
+    assert controls.mode.value == DATES and controls.current_dates.visible
+    assert controls.current_dates.value == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    assert controls.baseline_dates.value == (dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+    assert controls.current_dates.start == dt.date(2026, 8, 3)  # the data's first day

@@ -51,8 +51,11 @@ class PeriodControls(pn.viewable.Viewer):
             label="Baseline: the … days before", start=1, end=3650, width=150,
             value=baseline[0] if baseline is not None and baseline[1] == "d" else 28)
         self.align = pn.widgets.Checkbox.from_param(m.param.align_weekdays, align="end")
-        self.current_dates = pn.widgets.DateRangePicker(label="Current period", width=220)
-        self.baseline_dates = pn.widgets.DateRangePicker(label="Baseline period", width=220)
+        self.current_dates = pn.widgets.DateRangePicker(label="Current period", width=220, **self._bounds())
+        self.baseline_dates = pn.widgets.DateRangePicker(label="Baseline period", width=220, **self._bounds())
+        self._showing = False  # True while the pickers are given the compared periods to show
+        if self.mode.value == DATES:
+            self._show_dates(*m.periods())
         self.shown = pn.pane.Markdown(self._shown(), sizing_mode="stretch_width", margin=(0, 10))
         self.command = pn.widgets.TextInput(label="The same check, for cron or CI", value=command(m),
                                             sizing_mode="stretch_width")
@@ -68,12 +71,11 @@ class PeriodControls(pn.viewable.Viewer):
 
     def _ask(self, event) -> None:
         """Write the chosen periods into the model, as ``check`` would take them."""
+        if self._showing:
+            return
         m = self.model
-        baseline, current = m.periods()  # start from the periods compared now (one day of dates: none)
-        if event.obj is self.mode and self.mode.value == DATES and current[0] is not None:
-            for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
-                with param.parameterized.discard_events(picker):  # one change of the model, below
-                    picker.param.update(value=tuple(d.date() for d in period), **self._bounds())
+        if event.obj is self.mode and self.mode.value == DATES:
+            self._show_dates(*m.periods())  # start from the periods compared now
         if self.mode.value == ROLLING:
             m.param.update(current_period=f"last-{self.current_days.value}d",
                            baseline_period=f"previous-{self.baseline_days.value}d")
@@ -83,6 +85,20 @@ class PeriodControls(pn.viewable.Viewer):
         else:
             m.param.update(current_period="", baseline_period="")
         self._visible()
+
+    def _show_dates(self, baseline: tuple, current: tuple) -> None:
+        """Show the compared periods in the date pickers (one day of dates compares none: they stay
+        as they are). The pickers' own change is not asked for again: the model changes once, after.
+        (Their changes were discarded before, and with them the pickers' values sent to the page,
+        which showed two empty pickers.)"""
+        if current[0] is None:
+            return
+        self._showing = True
+        try:
+            for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
+                picker.param.update(value=tuple(d.date() for d in period), **self._bounds())
+        finally:
+            self._showing = False
 
     def _bounds(self) -> dict:
         low, high = self.model.param.date_range.bounds

@@ -406,6 +406,22 @@ def test_rolling_periods_and_the_check_command_to_copy(browser, served):
     context.close()
 
 
+def test_dates_mode_shows_the_compared_periods_in_its_pickers(page, served):
+    """Dates mode starts from the periods compared until then: the model had them, but the pickers
+    were filled with their changes discarded, so the page never got their values and showed two
+    empty pickers beside "Comparing 2026-09-18 to 2026-11-01"."""
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    page.get_by_role("button", name="Dates", exact=True).click()
+    for label, shown in (("Current period", "2026-09-18 to 2026-11-01"),
+                         ("Baseline period", "2026-08-03 to 2026-09-16")):
+        expect(page.locator(".bk-input-group", has_text=label).locator("input").first).to_have_value(
+            shown, timeout=30_000)
+    expect(page.get_by_label("The same check, for cron or CI")).to_have_value(
+        f"python -m leak_app check {DEFAULT_DATA} --current 2026-09-18:2026-11-01 "
+        "--baseline 2026-08-03:2026-09-16")
+
+
 def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, served):
     """At 1280 px, beside the sidebar, the Leaks card is too narrow for its charts and list side by
     side: the list ran on past the card's right edge, its sentences cut off; and the sources × device
