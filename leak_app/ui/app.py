@@ -111,13 +111,13 @@ class Dashboard(pn.viewable.Viewer):
 
     def settings(self) -> list:
         """The settings' inputs (made when the sidebar's "Settings" card is first opened)."""
-        m = self.model
+        m, wide = self.model, {"sizing_mode": "stretch_width"}  # (300 px wide, they ran past the card)
         return [
-            pn.widgets.IntInput.from_param(m.param.min_sessions, step=10),
-            pn.widgets.IntSlider.from_param(m.param.top_sources),
-            *CellSettingsControls(model=m, progress=self.progress, predraw=self.predraw).widgets(),
-            pn.widgets.FloatInput.from_param(m.param.level, step=0.005),
-            pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01),
+            pn.widgets.IntInput.from_param(m.param.min_sessions, step=10, **wide),
+            pn.widgets.IntSlider.from_param(m.param.top_sources, **wide),
+            *CellSettingsControls(model=m, progress=self.progress, predraw=self.predraw).widgets(**wide),
+            pn.widgets.FloatInput.from_param(m.param.level, step=0.005, **wide),
+            pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01, **wide),
         ]
 
     def __panel__(self):

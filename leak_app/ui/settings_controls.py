@@ -74,11 +74,12 @@ class CellSettingsControls(pn.viewable.Viewer):
     def _choices(self, event) -> None:
         self.asked.param.funnel.objects = list(event.new)
 
-    def widgets(self) -> list:
+    def widgets(self, **inputs) -> list:
+        """The inputs (``inputs``: their options), the funnel's name and its choice."""
         asked = self.asked.param
         return [
-            pn.widgets.IntInput.from_param(asked.engaged_pageviews),
-            pn.widgets.IntInput.from_param(asked.deep_pageviews),
+            pn.widgets.IntInput.from_param(asked.engaged_pageviews, **inputs),
+            pn.widgets.IntInput.from_param(asked.deep_pageviews, **inputs),
             self._funnel_label(),
             pn.widgets.RadioButtonGroup.from_param(asked.funnel, color="primary", variant="outline"),
         ]

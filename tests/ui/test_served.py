@@ -422,6 +422,22 @@ def test_dates_mode_shows_the_compared_periods_in_its_pickers(page, served):
         "--baseline 2026-08-03:2026-09-16")
 
 
+def test_the_settings_inputs_stay_inside_their_card(page, served):
+    """The sidebar's settings were inputs 300 px wide in a narrower card: they ran past its edge."""
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    page.get_by_text("Settings").click()
+    labels = ("Minimum sessions to rate", "Engaged at pageviews", "Deep engagement at pageviews",
+              "Chance of any false leak", "False discovery rate (countries)")
+    expect(page.get_by_label(labels[-1])).to_be_visible(timeout=30_000)
+    card = page.locator(".card", has_text="Minimum sessions to rate").last.bounding_box()
+    for label in labels:
+        box = page.get_by_label(label).bounding_box()
+        assert card_of(box, card), (label, box, card)
+    slider = page.locator(".card", has_text="Top sources").last.locator(".noUi-target").bounding_box()
+    assert card_of(slider, card), (slider, card)
+
+
 def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, served):
     """At 1280 px, beside the sidebar, the Leaks card is too narrow for its charts and list side by
     side: the list ran on past the card's right edge, its sentences cut off; and the sources × device
