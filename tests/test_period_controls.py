@@ -55,3 +55,26 @@ def test_controls_open_on_the_models_dates():
     assert controls.current_dates.value == (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
     assert controls.baseline_dates.value == (dt.date(2026, 9, 1), dt.date(2026, 9, 30))
     assert controls.current_dates.start == dt.date(2026, 8, 3)  # the data's first day
+
+
+def test_other_data_gives_the_pickers_its_days(tmp_path):
+    """An upload of other days: the pickers kept the first data's, so Dates failed on the new
+    data's periods (out of their bounds) and none of its days could be picked. Dates it does not
+    hold give way to the halves of its dates; dates it holds stay."""
+    from leak_app.data.demo import generate_sessions
+
+    path = tmp_path / "other_days.parquet"
+    generate_sessions(4_000, seed=3, start="2024-01-01", days=30).to_parquet(path)
+    model = SessionModel.from_path(DEFAULT_DATA, current_period="2026-10-01:2026-10-31",
+                                   baseline_period="2026-09-01:2026-09-30")
+    controls = PeriodControls(model=model)
+    model.load(path)
+    assert controls.mode.value == HALVES and (model.current_period, model.baseline_period) == ("", "")
+    picker = controls.current_dates
+    assert (picker.start, picker.end) == (dt.date(2024, 1, 1), dt.date(2024, 1, 30))
+    controls.mode.value = DATES
+    assert controls.current_dates.value == (dt.date(2024, 1, 16), dt.date(2024, 1, 30))
+    assert model.current_period == "2024-01-16:2024-01-30"
+    controls.current_dates.value = (dt.date(2024, 1, 20), dt.date(2024, 1, 30))
+    model.load(path)  # the same days again: the dates picked stay
+    assert controls.mode.value == DATES and model.current_period == "2024-01-20:2024-01-30"

@@ -67,6 +67,7 @@ class PeriodControls(pn.viewable.Viewer):
         for widget in choices:
             widget.param.watch(self._ask, "value")
         m.param.watch(self._show, COMMAND_INPUTS)
+        m.param.watch(self._new_data, "sessions")
         self._visible()
 
     def _ask(self, event) -> None:
@@ -96,9 +97,28 @@ class PeriodControls(pn.viewable.Viewer):
         self._showing = True
         try:
             for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
-                picker.param.update(value=tuple(d.date() for d in period), **self._bounds())
+                picker.param.update(**self._bounds())  # before the value, which is checked against them
+                picker.value = tuple(d.date() for d in period)
         finally:
             self._showing = False
+
+    def _new_data(self, event) -> None:
+        """Other data (an upload): the pickers' calendars span its days, and dates it does not hold
+        give way to the halves of its dates. (The pickers kept the first data's days: Dates then
+        failed on the new data's periods, out of their bounds, and no day of it could be picked.)"""
+        bounds, pickers = self._bounds(), (self.current_dates, self.baseline_dates)
+        held = all(bounds["start"] <= day <= bounds["end"] for picker in pickers
+                   for day in picker.value or ())
+        self._showing = True
+        try:
+            for picker in pickers:
+                if not held:  # (new bounds are checked against the value: one out of them goes first)
+                    picker.value = None
+                picker.param.update(**bounds)
+        finally:
+            self._showing = False
+        if self.mode.value == DATES and not held:
+            self.mode.value = HALVES
 
     def _bounds(self) -> dict:
         low, high = self.model.param.date_range.bounds
