@@ -18,7 +18,7 @@ from .cards import CARDS
 from .figures import page_models
 from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
-from .style import ACCENT, HALF, TITLE, WRAP
+from .style import ACCENT, HALF, NARROW, TITLE, WRAP
 from .upload import DEFAULT_UPLOAD_MB, Upload
 from .widgets import device_buttons, escaped_multichoice, opened_card
 
@@ -127,10 +127,12 @@ class Dashboard(pn.viewable.Viewer):
     def template(self, sidebar: list | None = None) -> pn.template.BaseTemplate:
         # Bootstrap, not Fast: the Fast design always links Google Fonts, and the app
         # must not reach the internet.
-        return pn.template.BootstrapTemplate(
+        template = pn.template.BootstrapTemplate(
             title=TITLE, sidebar=sidebar if sidebar is not None else self.filters,
             main=self.main(), header=[self.progress], header_background=ACCENT,
             sidebar_width=330,
         )
+        template.config.raw_css.append(NARROW)
+        return template
 
 

@@ -34,7 +34,17 @@ WRAP = ":host { flex-wrap: wrap; }"
 #: The narrowest a half-width card gets before it goes below the other (the sources × device heatmap's
 #: two lines of text a cell need about 90 px a device). Set in CSS: a Bokeh row sums its items'
 #: ``min_width`` into its own, and then ran past the page beside the sidebar rather than wrapping.
-HALF = ":host { min-width: 520px; }"
+HALF = ":host { min-width: min(520px, 100%); }"
 #: The narrowest the Leaks card's two halves (silent leaks, leaks: each its chart over its list) get
 #: before the second goes below the first.
-LEAKS_HALF = ":host { min-width: 440px; }"
+LEAKS_HALF = ":host { min-width: min(440px, 100%); }"
+#: The served page on a phone (under Bootstrap's 768 px): the sidebar above the views, both as wide as
+#: the screen, and the page scrolling as a whole (beside its 330 px sidebar, the views of a 390 px
+#: screen were 60 px wide). Its menu button still folds the sidebar away.
+NARROW = """
+@media (max-width: 767.98px) {
+  #content.overflow-hidden { overflow-y: auto !important; }
+  #sidebar { width: 100% !important; max-width: 100% !important; height: auto; border-right: none; }
+  #main.mh-100 { flex: 0 0 100%; max-height: none !important; overflow: visible; }
+}
+"""

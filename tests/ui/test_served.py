@@ -438,6 +438,25 @@ def test_the_settings_inputs_stay_inside_their_card(page, served):
     assert card_of(slider, card), (slider, card)
 
 
+def test_a_phone_shows_the_filters_above_views_as_wide_as_its_screen(browser, served):
+    """At 390 px the 330 px sidebar stayed beside the views, which were 60 px wide; now it goes above
+    them, and the page scrolls to them."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text("100,000", timeout=60_000)
+    main, sidebar = (page.locator(f"#{name}").bounding_box() for name in ("main", "sidebar"))
+    assert main["width"] >= 380 and main["y"] >= sidebar["y"] + sidebar["height"] - 1, (main, sidebar)
+    sessions.scroll_into_view_if_needed()
+    expect(sessions).to_be_in_viewport()
+    leaks = page.get_by_text("Leaks: segments converting below the rest")
+    leaks.scroll_into_view_if_needed()
+    box = leaks.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    context.close()
+
+
 def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, served):
     """At 1280 px, beside the sidebar, the Leaks card is too narrow for its charts and list side by
     side: the list ran on past the card's right edge, its sentences cut off; and the sources × device
