@@ -15,6 +15,7 @@ import param
 from ..analysis.model import FILTERS, PERIODS, SessionModel
 from ..analysis.periods import rolling, span
 from ..publish.check import command
+from .style import WRAP
 
 HALVES, ROLLING, DATES = "Halves of the dates", "Rolling", "Dates"
 #: What the command depends on, beside the periods.
@@ -46,13 +47,14 @@ class PeriodControls(pn.viewable.Viewer):
             value=ROLLING if in_days else DATES if ":" in m.current_period else HALVES,
             color="primary", variant="outline", align="end")
         self.current_days = pn.widgets.IntInput(label="Current: the last … days", start=1, end=3650,
-                                                width=150, value=current[0] if in_days else 7)
+                                                value=current[0] if in_days else 7, **_wide(150))
         self.baseline_days = pn.widgets.IntInput(
-            label="Baseline: the … days before", start=1, end=3650, width=150,
+            label="Baseline: the … days before", start=1, end=3650, **_wide(150),
             value=baseline[0] if baseline is not None and baseline[1] == "d" else 28)
         self.align = pn.widgets.Checkbox.from_param(m.param.align_weekdays, align="end")
-        self.current_dates = pn.widgets.DateRangePicker(label="Current period", width=220, **self._bounds())
-        self.baseline_dates = pn.widgets.DateRangePicker(label="Baseline period", width=220, **self._bounds())
+        self.current_dates, self.baseline_dates = (
+            pn.widgets.DateRangePicker(label=f"{name} period", **_wide(220), **self._bounds())
+            for name in ("Current", "Baseline"))
         self._showing = False  # True while the pickers are given the compared periods to show
         if self.mode.value == DATES:
             self._show_dates(*m.periods())
@@ -147,8 +149,14 @@ class PeriodControls(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.Row(self.mode, self.current_days, self.baseline_days, self.align, self.current_dates,
-                   self.baseline_dates, sizing_mode="stretch_width"),
+                   self.baseline_dates, sizing_mode="stretch_width", stylesheets=[WRAP]),
             self.shown, self.command_row(), sizing_mode="stretch_width")
+
+
+def _wide(pixels: int) -> dict:
+    """A width set in CSS, not as Bokeh's: a Bokeh row sums its items' widths, hidden ones too, into
+    its least width (740 px here, past a phone's screen, in every mode)."""
+    return {"width": None, "stylesheets": [f":host {{ width: {pixels}px; }}"]}
 
 
 def _spec(dates: tuple[dt.date, dt.date] | None) -> str:
