@@ -7,6 +7,7 @@ resolves them, and :func:`leak_app.publish.check.command` writes the command.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import panel as pn
@@ -96,13 +97,9 @@ class PeriodControls(pn.viewable.Viewer):
         which showed two empty pickers.)"""
         if current[0] is None:
             return
-        self._showing = True
-        try:
+        with self._shown_only():  # (their bounds are the data's: set with them and on new data)
             for picker, period in ((self.current_dates, current), (self.baseline_dates, baseline)):
-                picker.param.update(**self._bounds())  # before the value, which is checked against them
                 picker.value = tuple(d.date() for d in period)
-        finally:
-            self._showing = False
 
     def _new_data(self, event) -> None:
         """Other data (an upload): the pickers' calendars span its days, and dates it does not hold
@@ -111,16 +108,22 @@ class PeriodControls(pn.viewable.Viewer):
         bounds, pickers = self._bounds(), (self.current_dates, self.baseline_dates)
         held = all(bounds["start"] <= day <= bounds["end"] for picker in pickers
                    for day in picker.value or ())
-        self._showing = True
-        try:
+        with self._shown_only():
             for picker in pickers:
                 if not held:  # (new bounds are checked against the value: one out of them goes first)
                     picker.value = None
                 picker.param.update(**bounds)
-        finally:
-            self._showing = False
         if self.mode.value == DATES and not held:
             self.mode.value = HALVES
+
+    @contextlib.contextmanager
+    def _shown_only(self):
+        """Changes of the pickers made here are shown, not asked of the model (see :meth:`_ask`)."""
+        self._showing = True
+        try:
+            yield
+        finally:
+            self._showing = False
 
     def _bounds(self) -> dict:
         low, high = self.model.param.date_range.bounds
