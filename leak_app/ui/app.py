@@ -18,7 +18,7 @@ from .cards import CARDS
 from .figures import page_models
 from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
-from .style import ACCENT, HALF, NARROW, TITLE, WRAP
+from .style import ACCENT, HALF, NARROW, SIDEWAYS, TITLE, WRAP
 from .upload import DEFAULT_UPLOAD_MB, Upload
 from .widgets import device_buttons, escaped_multichoice, opened_card
 
@@ -83,8 +83,9 @@ class Dashboard(pn.viewable.Viewer):
         shown, halves = [], []
         for card in CARDS:
             view = self.views[card.name]
-            half = {"stylesheets": [HALF]} if card.half else {}
-            item = view if card.title is None else pn.Card(*view.parts(), title=card.title, **CARD, **half)
+            sheets = [HALF] * card.half + [SIDEWAYS] * card.wide
+            item = (view if card.title is None else
+                    pn.Card(*view.parts(), title=card.title, stylesheets=sheets, **CARD))
             if not card.half:
                 shown.append(item)
                 continue

@@ -29,6 +29,7 @@ from bokeh.plotting import figure
 
 from ..analysis.text import pct
 from .drawn_once import as_made
+from .style import phone_min_width
 
 NO_DATA = "#e4e4e4"
 REACHED, LOST, LARGEST = "#3b6ea8", "#f2a38a", "#c8372d"
@@ -120,9 +121,11 @@ def _axis(value: list | tuple) -> FactorRange | Range1d:
     return FactorRange(factors=list(value)) if isinstance(value, list) else Range1d(*value)
 
 
-def new_figure(frame, *, height: int, width: int | None = None, **options):
-    """An empty figure of ``frame``'s axes and title; responsive in width when none is given."""
-    sizing = {"width": width} if width else {"sizing_mode": "stretch_width"}
+def new_figure(frame, *, height: int, min_width: int, width: int | None = None, **options):
+    """An empty figure of ``frame``'s axes and title; responsive in width when none is given, down to
+    ``min_width`` on a phone (:func:`.style.phone_min_width`)."""
+    sizing = ({"width": width} if width else
+              {"sizing_mode": "stretch_width", "stylesheets": [phone_min_width(min_width)]})
     # Save and hover only: every plot has an axis of factors (stages, buckets, sources, segments)
     # drawn whole, each with its room, which panning and zooming only push out of sight; those
     # tools were seven models a figure for every page to make, send and lay out.

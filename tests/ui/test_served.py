@@ -460,6 +460,38 @@ def test_a_phone_shows_the_filters_above_views_as_wide_as_its_screen(browser, se
     context.close()
 
 
+def test_a_phone_scrolls_a_wide_plot_sideways_in_its_card(browser, served):
+    """At 390 px every plot was squeezed to the screen: the funnel wrote its bars' numbers and stage
+    names over each other, the heat map its cells' counts past their cells, the map was narrower
+    than its colour bar. Each plot now keeps the width its labels need, and its card (not the page)
+    scrolls sideways to the rest of it."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    # (the funnel: 12 bars of three devices' four stages; the heat map: three devices)
+    for title, least in (("Where the funnel leaks", 90 + 56 * 12), ("Where visitors convert", 560),
+                         ("Traffic sources × device", 300 + 70 * 3), ("Session duration vs", 480)):
+        card = page.locator(".card", has_text=title).first
+        figure = card.locator(".bk-Figure").first
+        figure.scroll_into_view_if_needed()
+        box = figure.bounding_box()
+        assert box["width"] >= least, (title, box)
+        right = box["x"] + box["width"]
+        assert right > 390, (title, box)  # beyond the screen's edge, until the card is scrolled
+        card.hover()
+        page.mouse.wheel(right, 0)  # a person's sideways swipe over the card
+        for _ in range(50):  # the wheel scrolls smoothly: up to 5 s
+            scrolled = figure.bounding_box()
+            if scrolled["x"] + scrolled["width"] <= 390 + 1:
+                break
+            page.wait_for_timeout(100)
+        assert scrolled["x"] + scrolled["width"] <= 390 + 1, (title, scrolled)
+    # the page itself stays as wide as the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
 def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, served):
     """At 1280 px, beside the sidebar, the Leaks card is too narrow for its charts and list side by
     side: the list ran on past the card's right edge, its sentences cut off; and the sources × device

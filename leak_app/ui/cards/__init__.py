@@ -21,23 +21,25 @@ from .takeaways import Takeaways
 
 @dataclass(frozen=True)
 class Card:
-    """A registered view: its name, its card's title (none: shown bare), its class, and whether it
-    takes half the page's width (two halves in a row share it)."""
+    """A registered view: its name, its card's title (none: shown bare), its class, whether it
+    takes half the page's width (two halves in a row share it), and whether its plots are wider than
+    a phone's screen (their labels' least width): its card then scrolls sideways there."""
 
     name: str
     title: str | None
     view: type[View]
     half: bool = False
+    wide: bool = False
 
 
 CARDS = (
     Card("kpis", None, Kpis),
     Card("takeaways", "Business takeaways", Takeaways),
     Card("leaks", "Leaks, ranked by the conversions they lose", Leaks),
-    Card("country_map", "Where visitors convert", CountryMap),
+    Card("country_map", "Where visitors convert", CountryMap, wide=True),
     Card("funnel", "Where the funnel leaks, by device: reached (blue) and lost at each step "
-         "(red = largest leak)", Funnel),
-    Card("duration", "Session duration vs conversion", Duration, half=True),
-    Card("source_device", "Traffic sources × device", SourceDevice, half=True),
+         "(red = largest leak)", Funnel, wide=True),
+    Card("duration", "Session duration vs conversion", Duration, half=True, wide=True),
+    Card("source_device", "Traffic sources × device", SourceDevice, half=True, wide=True),
     Card("data", "Data and downloads", Data),
 )

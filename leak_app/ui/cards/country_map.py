@@ -19,8 +19,12 @@ from ..drawn_once import copy_of
 from ..figures import COLOUR_HOVER, COLOUR_TITLE, NO_DATA, RATE_PALETTE, colour_range, labelled, lean, percent
 from ..geo import country_shapes
 from ..live_plot import send_changed
+from ..style import phone_min_width
 from .base import View
 
+#: The least width at which the map's title and colour bar leave the countries room (a 390 px phone's
+#: map was narrower than its colour bar).
+MIN_WIDTH = 560
 #: What the map shows of each country (its colour is the first).
 MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "interval", "shown_text",
               "status"]
@@ -101,7 +105,9 @@ class CountryMap(View):
     def __init__(self, **params):
         super().__init__(**params)
         figure, parts = world_map(self.model.country_table, self.shared)
-        self.pane = pn.pane.Bokeh(figure, sizing_mode="stretch_width")
+        # (the pane's style sheets are its figure's: Panel sets them on it)
+        self.pane = pn.pane.Bokeh(figure, sizing_mode="stretch_width",
+                                  stylesheets=[phone_min_width(MIN_WIDTH)])
         # What a filter change recolours: the shapes' data, the column their colour is read from,
         # and the colour bar's range.
         self._parts = (parts["shapes"], parts["glyph"].fill_color.field, parts["colors"])

@@ -32,6 +32,8 @@ LEFT = 110
 POINTS = ["bucket", "rate", "device", "sessions", "conversions", "interval", "status"]
 #: The bucket names' angle (radians): "no duration (single page)" would overlap its neighbour.
 BUCKET_ANGLE = math.radians(30)
+#: The least width at which the nine buckets' names and the title fit.
+MIN_WIDTH = 480
 
 
 def _buckets(duration: pd.DataFrame) -> list[str]:
@@ -60,7 +62,7 @@ def rates_frame(duration: pd.DataFrame, devices) -> Frame:
 
 
 def rates_figure(frame: Frame):
-    plot = new_figure(frame, height=285, min_border_left=LEFT)
+    plot = new_figure(frame, height=285, min_width=MIN_WIDTH, min_border_left=LEFT)
     tooltips = [("Device", "@device"), ("Duration", "@bucket"), ("Rate", "@rate{0.00%}"),
                 ("95% CI", "@interval"), ("Sessions", "@sessions{0,0}"), ("", "@status")]
     legend = []
@@ -91,7 +93,7 @@ def volume_frame(duration: pd.DataFrame) -> Frame:
 
 
 def volume_figure(frame: Frame):
-    plot = new_figure(frame, height=225, min_border_left=LEFT)
+    plot = new_figure(frame, height=225, min_width=MIN_WIDTH, min_border_left=LEFT)
     bars = plot.vbar(x="at", top="sessions", width=0.8, fill_color="color", line_color="black",
                      source=source(frame, "bars"))
     hover(plot, [bars], [("Duration", "@bucket"), ("Device", "@device"), ("Sessions", "@sessions{0,0}")])

@@ -63,7 +63,8 @@ def funnel_frame(funnel: pd.DataFrame, devices) -> Frame:
 
 
 def funnel_figure(frame: Frame):
-    plot = new_figure(frame, height=330)
+    # each bar's note ("57,873 / 100.0%" at 8 pt) and stage name ("Engaged" at 7.5 pt) need about 56 px
+    plot = new_figure(frame, height=330, min_width=90 + 56 * len(frame.x))
     bars = plot.vbar(x="at", bottom="bottom", top="top", width=0.8, fill_color="color", line_color="black",
                      source=source(frame, "bars"))
     plot.text(x="at", y="y", text="text", source=source(frame, "notes"), text_font_size="8pt",

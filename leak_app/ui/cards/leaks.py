@@ -22,6 +22,8 @@ from .base import Text, View
 BAR_WIDTH, BAR_AT, NAME_AT = 0.4, -0.1, 0.14
 #: A leak's row's height in pixels, and the chart's title, axis and margins around the rows.
 ROW, AROUND = 34, 90
+#: The least width at which the bars' numbers and the axis' label (two lines) fit.
+MIN_WIDTH = 300
 #: A leak's lost revenue and its interval, as the hover text says them.
 REVENUE = ("lost_revenue", "lost_revenue_low", "lost_revenue_high")
 
@@ -57,7 +59,7 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
 
 def leaks_figure(frame: Frame, silent: bool):
     """The chart of a frame of leaks."""
-    plot = new_figure(frame, height=frame.height)
+    plot = new_figure(frame, height=frame.height, min_width=MIN_WIDTH)
     bars, y_range = source(frame, "bars"), plot.y_range
     drawn = plot.hbar(y=dodge("label", BAR_AT, range=y_range), right="lost_conversions", height=BAR_WIDTH,
                       source=bars, fill_color=LARGEST if silent else LOST, line_color=LARGEST, alpha=0.9)
@@ -72,8 +74,8 @@ def leaks_figure(frame: Frame, silent: bool):
                           ("Lost conversions", "@lost_conversions{0,0}"),
                           ("Lost revenue", "@revenue_text")])
     plot.yaxis.visible = False
-    plot.xaxis.axis_label = ("conversions lost beyond the change of what each is compared with" if silent
-                             else "conversions lost against what each is compared with")
+    plot.xaxis.axis_label = ("conversions lost beyond the change\nof what each is compared with" if silent
+                             else "conversions lost against\nwhat each is compared with")
     return plot
 
 

@@ -62,7 +62,9 @@ def heatmap_frame(source_device: pd.DataFrame) -> Frame:
 
 
 def heatmap_figure(frame: Frame):
-    plot = new_figure(frame, height=max(260, 34 * len(frame.y) + 90))
+    # a cell's two lines ("1.19%", "n=21,530" at 8 pt) need about 70 px a device, beside the sources'
+    # names and the colour bar
+    plot = new_figure(frame, height=max(260, 34 * len(frame.y) + 90), min_width=300 + 70 * len(frame.x))
     low, high = frame.colors or (0, 1)
     mapper = LinearColorMapper(palette=RATE_PALETTE, nan_color=NO_DATA, low=low, high=high)
     cells = source(frame, "cells")
