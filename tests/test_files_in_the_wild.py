@@ -235,11 +235,11 @@ def test_a_file_without_pageviews_or_duration_loads_and_the_views_that_need_them
     assert published["unavailable"] == {"funnel": model.takeaways[0], "duration": model.takeaways[1]}
     assert summary(SessionModel(sessions=demo))["unavailable"] == {}
     funnel, duration = (Dashboard(model=model).views[name] for name in ("funnel", "duration"))
-    assert not funnel.plot.pane.visible and "no pageviews column" in funnel.needs.text
-    assert not any(plot.pane.visible for plot in duration.plots)
+    assert not funnel.plot.shown and "no pageviews column" in funnel.needs.text
+    assert not any(plot.shown for plot in duration.plots)
     assert "no duration column" in duration.needs.text
     complete = Dashboard(model=SessionModel(sessions=demo)).views  # a file with both: drawn, nothing said
-    assert all(plot.pane.visible for name in ("funnel", "duration") for plot in complete[name].plots)
+    assert all(plot.shown for name in ("funnel", "duration") for plot in complete[name].plots)
     assert complete["funnel"].needs.text == complete["duration"].needs.text == ""
 
 
@@ -269,8 +269,8 @@ def test_a_pageviews_or_duration_column_of_zeros_is_said_as_an_absent_one(tmp_pa
     assert published["funnel"] == published["step_leaks"] == published["duration"] == []
     assert published["unavailable"] == {"funnel": model.takeaways[0], "duration": model.takeaways[1]}
     funnel, duration = (Dashboard(model=model).views[name] for name in ("funnel", "duration"))
-    assert not funnel.plot.pane.visible and "pageviews in the data is 0" in funnel.needs.text
-    assert not any(plot.pane.visible for plot in duration.plots)
+    assert not funnel.plot.shown and "pageviews in the data is 0" in funnel.needs.text
+    assert not any(plot.shown for plot in duration.plots)
     written.loc[1, "pageviews"] = "1"  # one kept session with a pageview: a column of values
     written.to_csv(tmp_path / "orders.csv", index=False)
     assert open_sessions(tmp_path / "orders.csv", scan_from=ENGINES[engine])[1].zero_columns == ["duration"]

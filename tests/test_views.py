@@ -880,6 +880,7 @@ def test_periods_not_compared_are_not_called_leak_free():
     model = SessionModel(sessions=sessions(rows))
     view = Leaks(model=model)
     assert view.silent_chart.pane.object.title.text == "No silent leak found"
+    assert not view.silent_chart.shown and not view.leaks_chart.shown  # the lists say so
     model.date_range = (pd.Timestamp("2026-01-02").to_pydatetime(),) * 2
     view.update({"silent_leaks_table", "rate_change"})
     assert view.silent_chart.pane.object.title.text == "Silent leaks: not compared"

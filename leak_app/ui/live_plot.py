@@ -94,6 +94,18 @@ class LivePlot:
         self._colors = parts.pop(COLORS, None)
         self._sources = list(parts.values())
 
+    @property
+    def shown(self) -> bool:
+        """Whether the plot is shown."""
+        return self.pane.object.visible
+
+    @shown.setter
+    def shown(self, shown: bool) -> None:
+        # On the figure, not its pane: Panel 1.9's Bokeh pane copies a drawn figure's style sheets (its
+        # own ImportedStyleSheets among them) into its ``stylesheets``, which takes text only, and a
+        # change of the pane's ``visible`` on a drawn page raised a TypeError there.
+        self.pane.object.visible = shown
+
     def predraw(self, model: SessionModel) -> None:
         """Draw this plot of ``model``'s tables, which this page is about to show, without showing it."""
         keep(*drawing(self.plot, self.tables, self.options, model))

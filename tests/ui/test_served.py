@@ -517,6 +517,27 @@ def test_every_card_keeps_its_content_inside_the_page_on_a_laptop(browser, serve
     context.close()
 
 
+def test_a_leak_chart_is_shown_only_with_a_leak_to_draw(page, served):
+    """With no leak found, each chart was an empty frame on an axis of 0 to 1, its toolbar folded
+    into "⋯", above a list saying no leak was found: now the list alone says it, and the chart comes
+    back with the first leak."""
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    card = page.locator(".card", has_text="Leaks, ranked by").first
+    expect(card.locator("canvas").first).to_be_visible()
+    drawn = card.locator("canvas").count()
+    for device in ("desktop", "mobile"):  # the tablets alone: no leak, silent or not
+        page.get_by_role("button", name=device, exact=True).click()
+        page.wait_for_timeout(300)
+    expect(card.get_by_text("No segment converts significantly below the rest")).to_be_visible(timeout=30_000)
+    expect(card.get_by_text("No segment's rate fell significantly")).to_be_visible()
+    expect(card.locator("canvas").first).to_be_hidden()
+    page.get_by_role("button", name="desktop", exact=True).click()
+    expect(card.locator("ol.leaks").first).to_contain_text("fell from", timeout=30_000)
+    expect(card.locator("canvas").first).to_be_visible()
+    assert card.locator("canvas").count() == drawn
+
+
 def test_each_leak_chart_stands_over_its_own_list(browser, served):
     """The Leaks card drew both charts in a column beside one list of both: at 1440 px the list ran
     some 800 px below the charts, a blank column beside it. Now the silent leaks and the leaks are

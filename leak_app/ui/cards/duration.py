@@ -127,7 +127,7 @@ class Duration(View):
     def _show_drawable(self) -> None:
         """No plot where the data has no durations (the text says so), rather than every session at 0."""
         for plot in self.plots:
-            plot.pane.visible = not self.needs.text
+            plot.shown = not self.needs.text
 
     def draw(self) -> None:
         self.needs.show()

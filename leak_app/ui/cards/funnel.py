@@ -97,7 +97,7 @@ class Funnel(View):
     def _show_drawable(self) -> None:
         """No plot where the data cannot say the stages (the text says why), rather than every session
         at 0."""
-        self.plot.pane.visible = not self.needs.text
+        self.plot.shown = not self.needs.text
 
     def draw(self) -> None:
         self.needs.show()

@@ -38,7 +38,7 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
     too, which can only replay changes to the figures it holds). ``periods_compared``: whether the
     silent-leak periods were compared at all.
     """
-    rows = table[table["leak"].astype(bool)].head(top).iloc[::-1]
+    rows = table[_found(table)].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     lost = rows["lost_conversions"].to_numpy(dtype=float)
     lower, upper = rows["lost_low"].clip(lower=0).to_numpy(float), rows["lost_high"].to_numpy(float)
@@ -79,6 +79,11 @@ def leaks_figure(frame: Frame, silent: bool):
     return plot
 
 
+def _found(table: pd.DataFrame) -> np.ndarray:
+    """Which of a table's segments are leaks: the rows its chart draws."""
+    return table["leak"].to_numpy(dtype=bool)
+
+
 def _silent_frame(table: pd.DataFrame, change: dict) -> Frame:
     return leaks_frame(table, silent=True, periods_compared=compared(change))
 
@@ -107,6 +112,7 @@ class Leaks(View):
         self.warnings = Text(m, texts.warnings_html, ("silent_warnings",))
         self.silent_list = Text(m, texts.silent_leaks_html, ("silent_leaks_table", "rate_change"))
         self.leaks_list = Text(m, texts.leaks_list_html, ("leaks_table",))
+        self._show_found()
 
     @property
     def plots(self) -> list[LivePlot]:
@@ -116,11 +122,19 @@ class Leaks(View):
     def prose(self) -> list[Text]:
         return [self.warnings, self.silent_list, self.leaks_list]
 
+    def _show_found(self) -> None:
+        """A chart only where it has a leak to draw: with none, its list says so, and its empty frame
+        showed an axis of 0 to 1 and a toolbar folded into "⋯"."""
+        for plot, table in ((self.silent_chart, self.model.silent_leaks_table),
+                            (self.leaks_chart, self.model.leaks_table)):
+            plot.shown = bool(_found(table).any())
+
     def draw(self) -> None:
         for text in self.prose:
             text.show()
         for plot in self.plots:
             plot.draw()
+        self._show_found()
 
     def update(self, changed: set[str]) -> None:
         for text in self.prose:
@@ -129,6 +143,7 @@ class Leaks(View):
         for plot in self.plots:
             if changed & set(plot.tables):
                 plot.update()
+        self._show_found()
 
     @classmethod
     def figures(cls, model) -> dict:
