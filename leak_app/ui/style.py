@@ -38,10 +38,13 @@ HALF = ":host { min-width: min(520px, calc(100% - 10px)); }"
 #: The narrowest the Leaks card's two halves (silent leaks, leaks: each its chart over its list) get
 #: before the second goes below the first.
 LEAKS_HALF = ":host { min-width: min(440px, 100%); }"
-#: A view's card on a phone (under Bootstrap's 768 px): a figure wider than the screen (see
+#: A phone's screen: under Bootstrap's 768 px (its ``md`` breakpoint, where the template's sidebar
+#: folds).
+PHONE = "@media (max-width: 767.98px)"
+#: A view's card on a phone: a figure wider than the screen (see
 #: :func:`phone_min_width`) scrolls sideways inside it. Wider screens keep its overflow visible: a
 #: hover's tooltip may reach past a plot's edge.
-SIDEWAYS = "@media (max-width: 767.98px) { :host { overflow-x: auto; } }"
+SIDEWAYS = f"{PHONE} {{ :host {{ overflow-x: auto; }} }}"
 
 
 def phone_min_width(pixels: int) -> str:
@@ -49,14 +52,13 @@ def phone_min_width(pixels: int) -> str:
     screen's funnel wrote its bars' numbers over each other, its map was narrower than its colour
     bar). CSS, not Bokeh's ``min_width``: Bokeh passes that up to every layout holding the figure,
     and the text beside a chart then ran off the screen with it."""
-    return f"@media (max-width: 767.98px) {{ :host {{ min-width: {pixels}px; }} }}"
+    return f"{PHONE} {{ :host {{ min-width: {pixels}px; }} }}"
 
 
 #: The served page on a phone (under Bootstrap's 768 px): the sidebar above the views, both as wide as
 #: the screen, and the page scrolling as a whole (beside its 330 px sidebar, the views of a 390 px
 #: screen were 60 px wide). Its menu button still folds the sidebar away.
-NARROW = """
-@media (max-width: 767.98px) {
+NARROW = PHONE + """ {
   #content.overflow-hidden { overflow-y: auto !important; }
   #sidebar { width: 100% !important; max-width: 100% !important; height: auto; border-right: none; }
   #main.mh-100 { flex: 0 0 100%; max-height: none !important; overflow: visible; }
