@@ -80,7 +80,7 @@ def messy_csv(frame: pd.DataFrame, path) -> None:
 
 def test_ids_of_white_space_only_are_missing_in_the_scan_as_in_pandas(demo, tmp_path):
     rows = demo.head(12).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
-    rows["visitor_id"] = ["  ", "\t", " \t ", "\t\t  ", " v4 ", "v5", "v6", "v7", "v8", "v9", "v10", "v11"]
+    rows["visitor_id"] = ["  ", "\t", " \t ", "\t\t  ", " v4 ", "v5", "v6", "v7", "!", "v9", "v10", "v11"]
     rows.loc[rows.index[[5, 6]], "session_id"] = ["   ", " s6"]
     rows.to_csv(tmp_path / "ids.csv", index=False)
     _, scanned = scan_sessions(tmp_path / "ids.csv")

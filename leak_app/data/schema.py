@@ -101,7 +101,10 @@ def latest_date() -> pd.Timestamp:
 def implausible(dates):
     """Which ``dates`` (a pandas Series or an Ibis date column) fall before EARLIEST_DATE or after
     tomorrow: the rule of every loader."""
-    return (dates < EARLIEST_DATE) | (dates > latest_date())
+    first, last = EARLIEST_DATE, latest_date()
+    if isinstance(dates, ibis.Expr) and dates.type().is_date():  # compared as dates: not each row cast
+        first, last = first.date(), last.date()                   # to a timestamp first
+    return (dates < first) | (dates > last)
 
 
 def compact_date(text):
@@ -125,8 +128,12 @@ def grouped_device(device):
 
 def first_reason(checks) -> ibis.Value:
     """Of (condition, reason) pairs of Ibis expressions, the reason of the first that holds for a
-    row: why it is dropped (null if none holds; a null condition does not)."""
-    return ibis.cases(*((bad.fill_null(False), text) for bad, text in checks), else_=ibis.null("string"))
+    row: why it is dropped (null if none holds; a null condition does not, as SQL's CASE has it).
+
+    The conditions are not wrapped to make a null false: DuckDB then evaluated each whole, on every
+    row, where a CASE condition's ``a AND b`` evaluates ``b`` only where ``a`` holds (the pattern of
+    a blank id was matched on all 20 million ids of a 10 million row file: 0.65 s of the pass)."""
+    return ibis.cases(*checks, else_=ibis.null("string"))
 
 
 #: Why rows are dropped, as every loader writes it in the load report (pandas, DuckDB's scan, GA4).
