@@ -226,19 +226,21 @@ class DayPrefix:
             return (self.prefix[:, last + 1] - self.prefix[:, first]).T
         return (self.prefix[:, last + 1].take(cells, axis=1) - self.prefix[:, first].take(cells, axis=1)).T
 
-    def grouped(self, summing: sparse.csc_matrix, keep: np.ndarray, ranges) -> list[np.ndarray]:
-        """Grouped sums of the kept cells for each day range, from the grouped prefix at each
-        range's edges: no per-cell difference is made (units share their edges)."""
-        kept = summing if keep.all() else summing @ sparse.diags(keep.astype("float64"))
-        at: dict[int, np.ndarray] = {}
-
-        def through(day: int) -> np.ndarray:  # sessions and conversions only: half the work
-            if day not in at:
-                at[day] = np.zeros((summing.shape[0], len(MEASURES)))
-                at[day][:, 0], at[day][:, 1] = kept @ self.sessions[day], kept @ self.conversions[day]
-            return at[day]
-
-        return [through(last + 1) - through(first) for first, last in ranges]
+    def grouped(self, summing: sparse.csc_matrix, keep: np.ndarray, ranges) -> np.ndarray:
+        """Grouped sums of the kept cells for each day range (array: group, measure, range), from the
+        grouped prefix at the ranges' edges: no per-cell difference is made (units share their
+        edges). The kept cells' prefix at every edge is one block, summed by groups in one product
+        (a product a day, of a matrix scaled to the kept cells, took 12 ms of a filter change)."""
+        edges = np.unique([day for first, last in ranges for day in (first, last + 1)])
+        cells = None if keep.all() else np.flatnonzero(keep)
+        kept = summing if cells is None else summing[:, cells]
+        at = np.zeros((len(edges), summing.shape[0], len(MEASURES)))
+        for measure, block in enumerate((self.sessions, self.conversions)):  # only these: half the work
+            rows = block[edges] if cells is None else block[np.ix_(edges, cells)]
+            at[:, :, measure] = (kept @ rows.T).T
+        first = np.searchsorted(edges, [start for start, _ in ranges])
+        after = np.searchsorted(edges, [last + 1 for _, last in ranges])
+        return np.moveaxis(at[after] - at[first], 0, -1)
 
     def daily(self, first: int, last: int) -> np.ndarray:
         return np.diff(self.prefix[:2, first:last + 2].sum(axis=2), axis=1).T
@@ -384,7 +386,7 @@ class Cube:
         if isinstance(self.store, DayRows):  # no prefix to difference: each range's totals, summed
             return np.stack(self.sums(keep, ranges), axis=-1)
         ranges = [(max(first, 0), min(last, self.days - 1)) for first, last in ranges]
-        return np.stack(self.store.grouped(self.summing, keep, ranges), axis=-1)
+        return self.store.grouped(self.summing, keep, ranges)
 
 
 def _first(lo: int, hi: int, reached) -> int:
