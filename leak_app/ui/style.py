@@ -41,10 +41,34 @@ LEAKS_HALF = ":host { min-width: min(440px, 100%); }"
 #: A phone's screen: under Bootstrap's 768 px (its ``md`` breakpoint, where the template's sidebar
 #: folds).
 PHONE = "@media (max-width: 767.98px)"
-#: A view's card on a phone: a figure wider than the screen (see
-#: :func:`phone_min_width`) scrolls sideways inside it. Wider screens keep its overflow visible: a
-#: hover's tooltip may reach past a plot's edge.
-SIDEWAYS = f"{PHONE} {{ :host {{ overflow-x: auto; }} }}"
+#: Width of the fade at a card's right edge while more of its plot lies beyond it (see SIDEWAYS).
+FADE = "32px"
+#: A view's card on a phone: a figure wider than the screen (see :func:`phone_min_width`) scrolls
+#: sideways inside it, and while more of it lies to the right its right edge fades out, the cue that
+#: it goes on (a cut-off plot alone did not say so). The fade is the card's own scroll position
+#: animating its mask (a scroll-driven animation): where the card does not scroll (the plot fits) its
+#: timeline is inactive and the mask stays pushed past the edge; a browser without such animations
+#: runs it as one of no duration, filled to its end: no fade either. Wider screens keep the card's
+#: overflow visible: a hover's tooltip may reach past a plot's edge.
+SIDEWAYS = f"""{PHONE} {{
+  :host {{
+    overflow-x: auto;
+    mask-image: linear-gradient(to left, transparent, #000 {FADE});
+    mask-repeat: no-repeat;
+    mask-size: calc(100% + {FADE}) 100%;
+    scroll-timeline: --sideways x;
+    animation: more-to-the-right linear both;
+    animation-timeline: --sideways;
+  }}
+  /* Panel's card header is as wide as the card and half an em more to the right: the card scrolled
+     by that much where its plot fits, and faded its edge */
+  .card-header {{ margin-right: 0; }}
+}}
+@keyframes more-to-the-right {{
+  from {{ mask-size: 100% 100%; }}
+  to {{ mask-size: calc(100% + {FADE}) 100%; }}
+}}
+"""
 
 
 def phone_min_width(pixels: int) -> str:

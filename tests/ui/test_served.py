@@ -10,6 +10,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from leak_app.data.sources import DEFAULT_DATA
+from leak_app.ui.style import FADE
 
 
 def kpi(page, label: str):
@@ -461,11 +462,21 @@ def test_a_phone_shows_the_filters_above_views_as_wide_as_its_screen(browser, se
     context.close()
 
 
+def _faded(card) -> bool:
+    """Whether a card's right edge fades out: its mask (style.SIDEWAYS) is pushed less than half its
+    fade past the edge (it moves out as the card scrolls to its end)."""
+    size = card.evaluate("e => getComputedStyle(e).maskSize")  # "100% 100%", "calc(100% + 12px) 100%"
+    pushed = re.match(r"calc\(100% \+ ([\d.]+)px\)", size)
+    half = float(FADE.removesuffix("px")) / 2
+    return size.startswith("100% ") or (pushed is not None and float(pushed[1]) < half)
+
+
 def test_a_phone_scrolls_a_wide_plot_sideways_in_its_card(browser, served):
     """At 390 px every plot was squeezed to the screen: the funnel wrote its bars' numbers and stage
     names over each other, the heat map its cells' counts past their cells, the map was narrower
     than its colour bar. Each plot now keeps the width its labels need, and its card (not the page)
-    scrolls sideways to the rest of it."""
+    scrolls sideways to the rest of it; its right edge fades out while there is more to the right
+    (the cut-off plot alone gave no cue), and no longer once swiped to the end."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(served)
@@ -480,6 +491,7 @@ def test_a_phone_scrolls_a_wide_plot_sideways_in_its_card(browser, served):
         assert box["width"] >= least, (title, box)
         right = box["x"] + box["width"]
         assert right > 390, (title, box)  # beyond the screen's edge, until the card is scrolled
+        assert _faded(card), title
         card.hover()
         page.mouse.wheel(right, 0)  # a person's sideways swipe over the card
         for _ in range(50):  # the wheel scrolls smoothly: up to 5 s
@@ -488,8 +500,26 @@ def test_a_phone_scrolls_a_wide_plot_sideways_in_its_card(browser, served):
                 break
             page.wait_for_timeout(100)
         assert scrolled["x"] + scrolled["width"] <= 390 + 1, (title, scrolled)
+        assert not _faded(card), title
     # the page itself stays as wide as the screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+def test_a_wide_card_whose_plot_fits_neither_scrolls_nor_fades(browser, served):
+    """Just under the phone layout's 768 px the map, the heat map and the duration plot fit their
+    cards; Panel's card header, half an em wider than its card, still made each scroll sideways by
+    6 px (and so fade its edge). Only the funnel, of twelve bars, is wider than its card."""
+    context = browser.new_context(viewport={"width": 767, "height": 844})
+    page = context.new_page()
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    for title, wider in (("Where the funnel leaks", True), ("Where visitors convert", False),
+                         ("Traffic sources × device", False), ("Session duration vs", False)):
+        card = page.locator(".card", has_text=title).first
+        card.scroll_into_view_if_needed()
+        overflow = card.evaluate("e => e.scrollWidth - e.clientWidth")
+        assert (overflow > 0, _faded(card)) == (wider, wider), (title, overflow)
     context.close()
 
 
