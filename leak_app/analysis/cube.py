@@ -207,13 +207,12 @@ class DayPrefix:
         """The prefix sums of rows (each a ``day``, a ``cell`` and the measures' ``values``), each
         measure's block written and summed on a thread of its own: numpy lets go of the GIL, and most
         of this is the first touch of new memory, which two cores of this virtual machine do twice as
-        fast (540 MB at 10 million sessions: 1.0 s against 1.7 s, 0.26 s against 0.38 s where the
-        pages were touched before)."""
-        prefix = np.empty((len(MEASURES), days + 1, cells))
+        fast (540 MB at 10 million sessions: 1.0 s against 1.7 s). The blocks are asked for zeroed
+        (pages the system zeroes as they are first written), not zeroed here: a pass less."""
+        prefix = np.zeros((len(MEASURES), days + 1, cells))
 
         def write(measure: int) -> None:
             block = prefix[measure]
-            block.fill(0)
             block[day + 1, cell] = values[:, measure]
             np.cumsum(block, axis=0, out=block)
 
