@@ -229,7 +229,8 @@ class DayPrefix:
         """Grouped sums of the kept cells for each day range (array: group, measure, range), from the
         grouped prefix at the ranges' edges: no per-cell difference is made (units share their
         edges). The kept cells' prefix at every edge is one block, summed by groups in one product
-        (a product a day, of a matrix scaled to the kept cells, took 12 ms of a filter change)."""
+        (a product a day, of a matrix scaled to the kept cells: 4.2 ms a period against 1.7 at 10
+        million sessions)."""
         edges = np.unique([day for first, last in ranges for day in (first, last + 1)])
         cells = None if keep.all() else np.flatnonzero(keep)
         kept = summing if cells is None else summing[:, cells]
