@@ -10,13 +10,26 @@ the naive baselines load the sessions into pandas. For each of the same changes,
 naive baseline filters the session DataFrame and groups it once per table, as a
 straightforward pandas app does, then derives the same tables as the model
 (``tests/naive.py``, which the equality tests compare with the model); a second,
-smaller one groups only what the four charts draw. The last line is machine-readable:
-``sessions=N median_ms=X naive_ms=Y ratio=Z peak_rss_mb=M`` (Y: every table).
+smaller one groups only what the four charts draw. A machine-readable line follows the table
+(the last, without ``--against``): ``sessions=N median_ms=X naive_ms=Y ratio=Z peak_rss_mb=M``
+(Y: every table).
+
+    python benchmarks/interaction.py --sessions 10000000 --against HEAD~1 --rounds 3
+
+``--against REV`` also measures that commit, checked out in a temporary git worktree, alternating
+with this code round by round (this machine's speed drifts by tens of percent within an hour, and
+by more from one day to the next): in each round, each code's start to ready in a fresh process with
+no kept scan, then the same filter changes in a fresh process on its kept results. It prints both
+medians and their ratio, then a last line ``against=REV ready_s=... against_ready_s=...
+median_ms=... against_median_ms=...``.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -96,14 +109,75 @@ def demo_file(sessions: int, folder: str | None = None):
         yield path
 
 
-def ready_in_new_process(path: Path) -> float:
+def ready_in_new_process(path: Path, root: Path = ROOT, env: dict | None = None) -> float:
     """Seconds from start to ready of ``SessionModel.from_path`` in a fresh process (imports not
-    counted), as a server restarted on the same file starts."""
+    counted), as a server restarted on the same file starts; ``root``: the checkout whose code runs,
+    ``env``: its environment (a cache folder of its own)."""
     code = ("import sys, time; from leak_app import SessionModel; t = time.perf_counter(); "
             "SessionModel.from_path(sys.argv[1]); print(time.perf_counter() - t)")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=ROOT, capture_output=True,
-                          text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=root, capture_output=True,
+                          text=True, env=env)
     return float(done.stdout.split()[-1])
+
+
+#: A child's filter changes: the model of the file (its kept results), the changes read as JSON.
+CHANGES_CODE = """
+import datetime, json, statistics, sys, time
+from leak_app import SessionModel
+model = SessionModel.from_path(sys.argv[1])
+times = []
+for change in json.loads(sys.stdin.read()):
+    change["date_range"] = tuple(datetime.datetime.fromisoformat(d) for d in change["date_range"])
+    t = time.perf_counter()
+    model.param.update(**change)
+    times.append((time.perf_counter() - t) * 1000)
+print(statistics.median(times))
+"""
+
+
+def changes_in_new_process(path: Path, changes: list[dict], root: Path, env: dict) -> float:
+    """Median milliseconds of ``changes`` applied in a fresh process running ``root``'s code."""
+    sent = [{**change, "devices": [str(d) for d in change["devices"]],
+             "countries": [str(c) for c in change["countries"]],
+             "date_range": [d.isoformat() for d in change["date_range"]]} for change in changes]
+    done = subprocess.run([sys.executable, "-c", CHANGES_CODE, str(path)], input=json.dumps(sent), check=True,
+                          cwd=root, capture_output=True, text=True, env=env)
+    return float(done.stdout.split()[-1])
+
+
+def alternated(path: Path, changes: list[dict], against: str, rounds: int) -> dict[str, dict[str, list]]:
+    """Start to ready (s) and the filter changes' median (ms) of this code and of commit ``against``,
+    alternated round by round, each start with no kept scan (its own cache folder, emptied of
+    scans; the country names' lookups stay, as a user's cache keeps them)."""
+    figures = {code: {"ready_s": [], "median_ms": []} for code in ("this", against)}
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "code"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(other), against], cwd=ROOT,
+                       check=True)
+        try:
+            for _ in range(rounds):
+                for code, root in (("this", ROOT), (against, other)):
+                    env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / f"cache-{code == 'this'}")}
+                    shutil.rmtree(Path(env["XDG_CACHE_HOME"]) / "leak_app" / "scans", ignore_errors=True)
+                    figures[code]["ready_s"].append(ready_in_new_process(path, root, env))
+                    figures[code]["median_ms"].append(changes_in_new_process(path, changes, root, env))
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, check=True)
+    return figures
+
+
+def print_alternated(compared: dict[str, dict[str, list]], against: str) -> None:
+    """Each figure's runs for this code and ``against``, their medians and ratio, and a last line."""
+    medians = {code: {name: statistics.median(runs) for name, runs in figures.items()}
+               for code, figures in compared.items()}
+    for name, unit in (("ready_s", "start to ready (s)"), ("median_ms", "filter change (ms)")):
+        runs = {code: ", ".join(f"{run:.2f}" for run in figures[name]) for code, figures in compared.items()}
+        print(f"{unit}, alternated: this {runs['this']}; {against} {runs[against]}; medians "
+              f"{medians['this'][name]:.2f} and {medians[against][name]:.2f}: "
+              f"{medians['this'][name] / medians[against][name]:.2f} x")
+    print(f"against={against} ready_s={medians['this']['ready_s']:.2f} "
+          f"against_ready_s={medians[against]['ready_s']:.2f} median_ms={medians['this']['median_ms']:.1f} "
+          f"against_median_ms={medians[against]['median_ms']:.1f}")
 
 
 def main(argv=None) -> int:
@@ -111,6 +185,8 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--against", metavar="REV", help="a commit to alternate with (see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the alternation")
     args = parser.parse_args(argv)
     with demo_file(args.sessions) as path:
         start = time.perf_counter()
@@ -129,6 +205,7 @@ def main(argv=None) -> int:
             model.param.update(**change)
             model_ms.append((time.perf_counter() - t) * 1000)
         peak = peak_rss_mb()
+        compared = alternated(path, changes, args.against, args.rounds) if args.against else None
         data = pd.read_parquet(path, columns=[
             "date", "device", "country", "source", "medium", "channel", "pageviews", "duration",
             "transactions", "revenue", "converted"])
@@ -158,6 +235,8 @@ def main(argv=None) -> int:
     print(f"{'targets met':<28}{verdict:>14}")
     print(f"sessions={args.sessions} median_ms={median:.1f} naive_ms={naive:.1f} ratio={ratio:.2f} "
           f"peak_rss_mb={peak:.0f} ready_s={ready:.2f} restart_s={restart:.2f}")
+    if compared is not None:
+        print_alternated(compared, args.against)
     return 0
 
 
