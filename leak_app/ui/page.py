@@ -110,7 +110,10 @@ def static_dashboard(model: SessionModel) -> pn.Column:
     )
     header = pn.pane.HTML(f'<div class="title-bar">{TITLE}</div>', stylesheets=[CSS],
                           sizing_mode="stretch_width")
-    controls = pn.Row(pn.pane.Markdown("**Device**", width=70), pn.Column(selector, width=420), note,
-                      sizing_mode="stretch_width")
+    # wrapping: on a phone the note goes under the buttons (in a row it was squeezed to no width, a
+    # character a line, and pushed the views 2,900 px down)
+    controls = pn.FlexBox(pn.pane.Markdown("**Device**", width=70),
+                          pn.Column(selector, min_width=280, max_width=420, sizing_mode="stretch_width"),
+                          note, flex_wrap="wrap", align_items="center", sizing_mode="stretch_width")
     # A plain column: Bokeh squashes fixed-size plot grids placed beside a sidebar column.
     return pn.Column(header, controls, *dashboard.main(), sizing_mode="stretch_width")

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from leak_app import SessionModel
 from leak_app.data.demo import generate_sessions
+from leak_app.ui.browser import offline_page
 from leak_app.ui.export import export_html
 from leak_app.ui.page import ALL_DEVICES, static_dashboard
 
@@ -53,6 +54,22 @@ def test_every_view_renders_offline_and_the_device_filter_works(offline, exporte
     mobile = demo[demo["device"] == "mobile"]
     expect(sessions).to_have_text(f"{len(mobile):,}", timeout=30_000)
     assert offline.console_errors == [] and offline.failed_requests == []
+
+
+def test_a_phone_opens_the_exported_file_with_its_views_in_reach(browser, exported):
+    """At 390 px the file's note beside the device buttons was squeezed to no width, a character a
+    line, 2,900 px tall: the KPIs began below three screens of blank, and the page was 531 px wide.
+    The note now goes under the buttons, and the page is as wide as the screen."""
+    path, demo, _ = exported
+    page = offline_page(browser, width=390, height=844)
+    page.goto(path.as_uri())
+    sessions = page.locator('[data-kpi="Sessions"] .kpi-value')
+    expect(sessions).to_have_text(f"{len(demo):,}", timeout=60_000)
+    assert page.locator('[data-kpi="Sessions"]').bounding_box()["y"] < 844  # on the first screen
+    note = page.get_by_text("Saved snapshot of").first.bounding_box()
+    assert note["width"] > 300 and note["height"] < 150, note
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.close()
 
 
 #: What the exported page shows, read from its Bokeh document: every figure's title, axes and
