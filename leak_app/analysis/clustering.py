@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 
 from ..data.schema import NOT_SET
@@ -49,24 +48,10 @@ def visitor_key(table: ibis.Table, sessions: int) -> ibis.Value | None:
     if "visitor_id" not in table.columns:
         return None
     visitor = table.visitor_id  # as written: trimming ten million ids costs seconds
-    key = _hashed(table, visitor)  # a number groups faster than text (64 bits: no two visitors alike)
+    key = visitor.hash()  # a number groups faster than text (64 bits: no two visitors alike in practice)
     step = sample_step(sessions)
     sampled = visitor.notnull() & ~visitor.isin(["", NOT_SET]) & (key % step == 0)
     return ibis.ifelse(sampled, key, ibis.null("int64"))
-
-
-@ibis.udf.scalar.builtin(name="hash")
-def _duckdb_hash(value: str) -> dt.uint64:
-    """DuckDB's hash of a value."""
-
-
-def _hashed(table: ibis.Table, text: ibis.Value) -> ibis.Value:
-    """A 64-bit hash of each value, as an int64 (63 bits on DuckDB: its own unsigned hash shifted
-    right, where Ibis' ``hash`` casts it to int64 through a bit string, ibis-project/ibis#9135: 0.4 s
-    of a pass over 10 million ids)."""
-    if table.get_backend().name == "duckdb":  # (Ibis types the shift as int64: a cast to it alone is dropped)
-        return (_duckdb_hash(text) >> 1).cast("uint64").cast("int64")
-    return text.hash()
 
 
 def design_effect(visitor: np.ndarray, sessions: np.ndarray, conversions: np.ndarray,
