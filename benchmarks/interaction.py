@@ -156,8 +156,8 @@ def alternated(path: Path, changes: list[dict], against: str, rounds: int) -> di
                        check=True)
         try:
             for _ in range(rounds):
-                for code, root in (("this", ROOT), (against, other)):
-                    env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / f"cache-{code == 'this'}")}
+                for number, (code, root) in enumerate((("this", ROOT), (against, other))):
+                    env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / f"cache-{number}")}
                     shutil.rmtree(Path(env["XDG_CACHE_HOME"]) / "leak_app" / "scans", ignore_errors=True)
                     figures[code]["ready_s"].append(ready_in_new_process(path, root, env))
                     figures[code]["median_ms"].append(changes_in_new_process(path, changes, root, env))
