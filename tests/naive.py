@@ -115,7 +115,7 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
     selection = SimpleNamespace(counts=counts, top=[name for name, _ in ranked[:top]])
     comparison = SimpleNamespace(counts=[naive_counts(part, edges, engaged, deep, labelled_by=rows)
                                          for part in (before, now)],
-                                 units=[naive_units(part, period, edges, engaged, deep)
+                                 units=[naive_units(part, period, edges, engaged, deep, labelled_by=rows)
                                         for part, period in zip((before, now), periods)])
     m = SimpleNamespace(selected=lambda: selection, compared=lambda: comparison, current_cube=lambda: cube,
                         design_effect=lambda: effect,
@@ -131,14 +131,16 @@ def naive_model(data: pd.DataFrame, rows: pd.DataFrame, top: int = 10, min_sessi
     return m
 
 
-def naive_units(rows: pd.DataFrame, period, edges, engaged: int, deep: int) -> NaiveUnits:
-    """A period's counts unit by unit: its days cut as :func:`leaks.units` cuts them."""
+def naive_units(rows: pd.DataFrame, period, edges, engaged: int, deep: int,
+                labelled_by: pd.DataFrame | None = None) -> NaiveUnits:
+    """A period's counts unit by unit: its days cut as :func:`leaks.units` cuts them (labels: see
+    :func:`naive_counts`)."""
     start = pd.Timestamp(period[0]) if period[0] is not None else None
     cuts = leaks.units(0, (pd.Timestamp(period[1]) - start).days) if start is not None else []
     parts = [rows[rows["date"].between(start + pd.Timedelta(days=a), start + pd.Timedelta(days=b))]
              for a, b in cuts]
-    return NaiveUnits(naive_counts(rows, edges, engaged, deep),
-                      [naive_counts(p, edges, engaged, deep) for p in parts])
+    return NaiveUnits(naive_counts(rows, edges, engaged, deep, labelled_by),
+                      [naive_counts(p, edges, engaged, deep, labelled_by) for p in parts])
 
 
 class NaiveUnits:

@@ -384,7 +384,8 @@ def test_servers_starting_together_on_one_file_both_start_and_keep_it_whole(demo
     path = tmp_path / "sessions.csv"
     messy_csv(demo, path)
     code = ("import json, sys; from leak_app import SessionModel; m = SessionModel.from_path(sys.argv[1]); "
-            "print(json.dumps({'format': m.load_report['format'], 'kept': type(m.cube.store.prefix).__name__,"
+            "print(json.dumps({'format': m.load_report['format'],"
+            " 'kept': type(m.cube.store.prefix.base).__name__,"
             " 'kpis': {k: float(v) for k, v in m.kpis.items()}}))")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "LEAK_APP_SCAN_FROM_BYTES": "0"}

@@ -221,9 +221,10 @@ class DayPrefix:
         return cls(prefix)
 
     def totals(self, first: int, last: int, cells: np.ndarray | None) -> np.ndarray:
-        if cells is None:
-            return (self.prefix[:, last + 1] - self.prefix[:, first]).T
-        return (self.prefix[:, last + 1].take(cells, axis=1) - self.prefix[:, first].take(cells, axis=1)).T
+        # every cell's difference, then the kept cells': quicker than two takes and a difference of
+        # them, whatever the share kept (3 % of the cells of 10 million sessions: 0.4 ms against 0.5)
+        totals = self.prefix[:, last + 1] - self.prefix[:, first]
+        return (totals if cells is None else totals.take(cells, axis=1)).T
 
     def grouped(self, cells: np.ndarray | None, summing: sparse.csc_matrix, ranges) -> np.ndarray:
         """Grouped sums of the kept ``cells`` (None: all; ``summing``: the sums of groups over them)
@@ -310,6 +311,7 @@ class Cube:
     dtypes: dict = field(init=False)  # dimension -> its categorical dtype
     #: Where it is being kept on disk for the next start (see :func:`build_cube`): done when written.
     keeping: Future | None = field(default=None, compare=False, repr=False)
+    _last_kept: tuple | None = field(default=None, init=False, compare=False, repr=False)  # see _kept
 
     def __post_init__(self):
         self.dtypes = {dim: pd.CategoricalDtype(labels, ordered=dim in ("bucket", "stage"))
@@ -364,9 +366,15 @@ class Cube:
         return [summing @ self._cell_totals(cells, r) for r in ranges]
 
     def _kept(self, keep: np.ndarray) -> tuple[np.ndarray | None, sparse.csc_matrix]:
-        """The kept cells (None: all), and the sums of groups over them."""
+        """The kept cells (None: all), and the sums of groups over them. The last mask's are kept: a
+        filter change asks for them four times (0.5 ms each at 10 million sessions)."""
+        last = self._last_kept
+        if last is not None and np.array_equal(last[0], keep):
+            return last[1]
         cells = None if keep.all() else np.flatnonzero(keep)
-        return cells, self.summing if cells is None else self.summing[:, cells]
+        kept = cells, self.summing if cells is None else self.summing[:, cells]
+        self._last_kept = (keep.copy(), kept)  # (a copy: a mask changed in place is another mask)
+        return kept
 
     def _cell_totals(self, cells: np.ndarray | None, day_range: tuple[int, int]) -> np.ndarray:
         """Each of these cells' measures over a day range (clipped to the cube's days)."""
@@ -634,7 +642,9 @@ def _kept_cube(kept: Path) -> Cube | None:
     try:
         held = json.loads(kept.with_suffix(".json").read_text())
         days, codes = held["days"], np.load(kept.with_suffix(".cells.npy"))
-        prefix = np.load(kept.with_suffix(".npy"), mmap_mode="r")
+        # a plain array over the mapping: numpy's memmap type costs a Python call per index, which a
+        # filter change makes hundreds of (1.5 ms of one at 10 million sessions)
+        prefix = np.asarray(np.load(kept.with_suffix(".npy"), mmap_mode="r"))
         if prefix.shape != (len(MEASURES), days + 1, codes.shape[1]) or len(codes) != len(CELL_DIMENSIONS):
             return None
         return Cube(pd.Timestamp(held["first_day"]), days, held["labels"],

@@ -66,7 +66,9 @@ LEAK_COLUMNS = [
 
 
 def segment_counts(counts: Counts, columns: list[str]) -> dict:
-    """Per segment of one dimension: its name, values by column, sessions, conversions, revenue."""
+    """Per segment of one dimension: its name, values by column, sessions, conversions, revenue, and
+    its codes: ``code`` (its combination's, ascending: the same segment's in any counts of one cube)
+    and ``codes`` (each column's, an array (segment, column))."""
     codes, measures = counts.groups(" × ".join(columns))
     codes = [codes[c] for c in columns]
     categories = tuple(counts.labels(c) for c in columns)
@@ -77,7 +79,8 @@ def segment_counts(counts: Counts, columns: list[str]) -> dict:
                                       for m in ("sessions", "conversions", "revenue"))
     return {"segment": names[flat], "values": values[flat], "sessions": sessions.round().astype("int64"),
             "conversions": conversions.round().astype("int64"), "revenue": revenue,
-            "varies": all(len(np.unique(c)) > 1 for c in codes)}
+            "code": flat, "codes": np.column_stack(codes),
+            "varies": all(c.size and (c != c[0]).any() for c in codes)}
 
 
 #: Dimensions whose segments may be one segment under two names (a medium that is exactly one
@@ -102,14 +105,20 @@ def twins(*counts: Counts) -> dict[str, dict[str, str]]:
     return out
 
 
+#: A new empty list for each element of an array (made in one loop of NumPy's).
+_empty_lists = np.frompyfunc(lambda _: [], 1, 1)
+
+
 def _also(t: dict, same: dict) -> np.ndarray:
     """Each row's other names (:func:`twins`): "Partners (source)" for "Affiliates (channel)"."""
     names: dict[str, list] = {}
     for dim, listed_as in same.items():
         for label, name in listed_as.items():
             names.setdefault(name, []).append(segment_name(label, dim))
-    out = np.empty(len(t["segment"]), dtype=object)
-    out[:] = [names.get(segment_name(s, d), []) for s, d in zip(t["segment"], t["dimension"])]
+    out = _empty_lists(np.empty(len(t["segment"]), dtype=object))
+    # a name is listed under a dimension a later one of TWIN_ORDER is a twin of: only its rows are looked up
+    for i in np.flatnonzero(np.isin(t["dimension"], TWIN_ORDER[:-1])) if names else ():
+        out[i] = names.get(segment_name(t["segment"][i], t["dimension"][i]), [])
     return out
 
 
@@ -143,39 +152,52 @@ def _ranked(table: dict, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: table[c][order] for c in columns})
 
 
-def _within(values: np.ndarray, column: str, *measures: np.ndarray) -> list[np.ndarray]:
-    """Each measure summed over the segments that share this segment's value of ``column``
-    (its parent's totals), given back per segment. Works on any trailing axes (units)."""
-    codes, uniques = pd.factorize(np.array([v[column] for v in values], dtype=object))
+def _parents(values: np.ndarray, codes: np.ndarray, columns: list[str]) -> list[tuple[dict, tuple | None]]:
+    """What segments (their ``values`` and ``codes``, see :func:`segment_counts`) are compared with:
+    for a dimension, the rest of the traffic; for a child (device × source), the rest of each
+    parent (the device's other sources, the source on other devices), so a child never inherits
+    its parent's gap. Each comparison's description (its parent, what it is compared with), and
+    which segments share each one's parent (their group of each, and how many groups; None: all)."""
+    if len(columns) == 1:
+        return [({"parent": np.full(len(values), None, dtype=object), "column": None,
+                  "compared_with": np.full(len(values), "the rest of the traffic", dtype=object)}, None)]
+    out = []
+    for at, column in enumerate(columns):
+        _, first, group = np.unique(codes[:, at], return_index=True, return_inverse=True)
+        names = np.array([segment_name(values[i][column], column) for i in first], dtype=object)
+        rest = np.array([f"the rest of {name}" for name in names], dtype=object)
+        out.append(({"parent": names[group], "column": column, "compared_with": rest[group]},
+                    (group, len(first))))
+    return out
+
+
+def _rest(group: tuple | None, n: np.ndarray, k: np.ndarray, total: dict) -> dict:
+    """The sessions and conversions of what segments of ``n`` sessions and ``k`` conversions are
+    compared with (``group``: see :func:`_parents`; ``total``: the whole traffic's). Arrays with any
+    trailing axis the segments' have (units)."""
+    if group is None:
+        return {"rest_n": total["sessions"] - n, "rest_k": total["conversions"] - k}
+    parent_n, parent_k = _within(*group, n, k)
+    return {"rest_n": parent_n - n, "rest_k": parent_k - k}
+
+
+def _within(group: np.ndarray, groups: int, *measures: np.ndarray) -> list[np.ndarray]:
+    """Each measure summed over the segments of each ``group`` (their parent's totals), given back
+    per segment. Works on any trailing axes (units)."""
     out = []
     for x in measures:
-        sums = np.zeros((len(uniques), *x.shape[1:]))
-        np.add.at(sums, codes, x)
-        out.append(sums[codes])
+        sums = np.zeros((groups, *x.shape[1:]))
+        np.add.at(sums, group, x)
+        out.append(sums[group])
     return out
 
 
 def _comparisons(part: dict, columns: list[str], total: dict) -> list[dict]:
-    """What each segment is compared with: for a dimension, the rest of the traffic; for a
-    child (device × source), the rest of each parent (the device's other sources, the
-    source on other devices), so a child never inherits its parent's gap.
-
-    Each comparison: its description, the comparator's sessions and conversions (arrays, with
-    any trailing axis the segments' have: units).
-    """
+    """What each segment is compared with (see :func:`_parents`): each comparison's description,
+    and the comparator's sessions and conversions (``rest_n``, ``rest_k``)."""
     n, k = part["sessions"], part["conversions"]
-    if len(columns) == 1:
-        return [{"parent": np.full(len(n), None, dtype=object), "column": None,
-                 "compared_with": np.full(len(n), "the rest of the traffic", dtype=object),
-                 "rest_n": total["sessions"] - n, "rest_k": total["conversions"] - k}]
-    out = []
-    for column in columns:
-        parent_n, parent_k = _within(part["values"], column, n, k)
-        parents = np.array([segment_name(v[column], column) for v in part["values"]], dtype=object)
-        out.append({"parent": parents, "column": column,
-                    "compared_with": np.array([f"the rest of {p}" for p in parents], dtype=object),
-                    "rest_n": parent_n - n, "rest_k": parent_k - k})
-    return out
+    return [{**described, **_rest(group, n, k, total)}
+            for described, group in _parents(part["values"], part["codes"], columns)]
 
 
 def _least_sure(options: list[dict], p_values: list[np.ndarray]) -> tuple[dict, np.ndarray]:
@@ -222,6 +244,7 @@ def segment_leaks(counts: dict, min_sessions: int, level: float = DEFAULT_LEVEL,
         if not part.pop("varies"):
             continue  # a column with one value only (no medium in the export, say): nothing to compare
         options = _comparisons(part, columns, total)
+        del part["code"], part["codes"]  # (a child's codes are wider than a dimension's)
         p_values = [_rated(part, o, min_sessions, design_effect) for o in options]
         chosen, p = _least_sure(options, p_values)
         size = len(part["segment"])
@@ -408,15 +431,17 @@ def units(first: int, last: int, most: int = MOST_UNITS) -> list[tuple[int, int]
     return [(int(a), int(b) - 1) for a, b in itertools.pairwise(edges)]
 
 
-def _per_unit(units: Counts, columns: list[str], names: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """Sessions and conversions of the named segments in each unit: arrays (segment, unit).
+def _per_unit(units: Counts, columns: list[str], code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions and conversions of the segments of these codes (ascending: see
+    :func:`segment_counts`) in each unit: arrays (segment, unit).
 
     ``units``: counts with a trailing unit axis (see :meth:`leak_app.analysis.cube.Counts`)."""
     part = segment_counts(units, columns)
-    at = names.get_indexer(part["segment"])
+    at = np.searchsorted(code, part["code"])
+    inside = at < len(code)
+    inside[inside] = code[at[inside]] == part["code"][inside]
     width = part["sessions"].shape[-1]
-    n, k = np.zeros((len(names), width)), np.zeros((len(names), width))
-    inside = at >= 0
+    n, k = np.zeros((len(code), width)), np.zeros((len(code), width))
     n[at[inside]], k[at[inside]] = part["sessions"][inside], part["conversions"][inside]
     return n, k
 
@@ -543,17 +568,16 @@ def silent_leaks(before, now, before_units: Counts, now_units: Counts, min_sessi
         was, is_ = (dimension_segments(counts, name, same) for counts in (before, now))
         if not (was["varies"] and is_["varies"]):
             continue
-        position = pd.Index(was["segment"]).get_indexer(is_["segment"])
-        both = position >= 0
-        names = pd.Index(is_["segment"][both])
-        per_unit = [_per_unit(u, columns, names) for u in (before_units, now_units)]
+        both = np.isin(is_["code"], was["code"], assume_unique=True)
+        per_unit = [_per_unit(u, columns, is_["code"][both]) for u in (before_units, now_units)]
         values = is_["values"][both]
-        options = [_comparisons({"values": values, "sessions": n, "conversions": k}, columns,
-                                {"sessions": site_n, "conversions": site_k})
+        parents = _parents(values, is_["codes"][both], columns)
+        options = [[{**described, **_rest(group, n, k, {"sessions": site_n, "conversions": site_k})}
+                    for described, group in parents]
                    for (n, k), (site_n, site_k) in zip(per_unit, site)]  # per period, unit by unit
         tested = [_beyond(was_, now_, per_unit, min_sessions) for was_, now_ in zip(*options)]
         chosen, _ = _least_sure(tested, [o["p_value"] for o in tested])
-        parts.append({"dimension": np.full(len(names), name, dtype=object), "segment": is_["segment"][both],
+        parts.append({"dimension": np.full(len(values), name, dtype=object), "segment": is_["segment"][both],
                       "values": values, **_period_sums(per_unit), **chosen})
     t = _concat(parts)
     n0, k0 = t["sessions_before"].astype("float64"), t["conversions_before"].astype("float64")

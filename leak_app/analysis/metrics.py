@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.countries import country_codes
-from .cube import MEASURES
+from .cube import AMOUNTS, MEASURES
 from .shrinkage import shrunk_rates
 from .stats import (
     adjusted_counts,
@@ -79,13 +79,22 @@ def collapse(table: pd.DataFrame, by: list[str], min_sessions: int, design_effec
     Groups come in their columns' order (categories' order, text sorted), each column
     keeping its type.
     """
-    codes, groups = zip(*(pd.factorize(table[c], sort=True) for c in by))
+    codes, groups = zip(*(_factorized(table[c]) for c in by))
     key = np.ravel_multi_index(codes, [len(g) for g in groups])
     present, position = np.unique(key, return_inverse=True)
     summed = [np.bincount(position, weights=table[m].to_numpy(), minlength=len(present)).astype("int64")
               for m in ("sessions", "conversions")]
     labels = {c: g[i] for c, g, i in zip(by, groups, np.unravel_index(present, [len(g) for g in groups]))}
     return rate_table(labels, *summed, min_sessions, design_effect)
+
+
+def _factorized(column: pd.Series) -> tuple[np.ndarray, pd.Categorical | np.ndarray]:
+    """A column's codes and their values in order (its categories, for a categorical: their codes as
+    they are, where ``pd.factorize`` took ten times as long)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        every = pd.Categorical.from_codes(np.arange(len(column.cat.categories)), dtype=column.dtype)
+        return column.cat.codes.to_numpy(), every
+    return pd.factorize(column, sort=True)
 
 
 def shrunk(conversions, sessions, design_effect: float = 1.0) -> dict[str, np.ndarray]:
@@ -109,9 +118,11 @@ def sort_order(*keys) -> np.ndarray:
 
 
 def totals(counts) -> dict:
-    """Every measure summed over all the counted sessions."""
-    table = counts["device"]
-    return {m: table[m].to_numpy().sum() for m in MEASURES}
+    """Every measure summed over all the counted sessions (from the devices' sums, as arrays: a frame
+    of them took a millisecond), counts as integers."""
+    summed = counts.groups("device")[1].sum(axis=0)
+    return {m: summed[j] if m in AMOUNTS else summed[j].round().astype("int64")
+            for j, m in enumerate(MEASURES)}
 
 
 def kpis(counts, design_effect: float = 1.0) -> dict:

@@ -147,8 +147,9 @@ def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float, design_
     """
     # in bucket order, single-page first
     buckets = collapse(duration, ["bucket"], min_sessions, design_effect)
+    rows = list(buckets.itertuples(index=False))  # (a frame's row as a Series costs a tenth of a millisecond)
     n, k, rate = (buckets[c].to_numpy() for c in ("sessions", "conversions", "rate"))
-    measured = (buckets["bucket"].astype(str) != NO_DURATION).to_numpy()
+    measured = np.asarray(buckets["bucket"].array != NO_DURATION)
     tested = buckets["rated"].to_numpy() & measured
     if not (tested & (k > 0)).any():
         return None
@@ -160,7 +161,7 @@ def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float, design_
         above = tested & (q <= fdr) & (rate > (total_k - k) / (total_n - n))
     if alone or above.any():
         among = np.flatnonzero(tested if alone else above)  # the one surely highest: its lower bound
-        peak = buckets.iloc[among[np.argmax(buckets["ci_low"].to_numpy()[among])]]
+        peak = rows[among[np.argmax(buckets["ci_low"].to_numpy()[among])]]
         text = (f"Sessions lasting {peak.bucket}, the only duration with {min_sessions:,} sessions or more, "
                 f"convert at {with_ci(peak)}" if alone
                 else f"Sessions lasting {peak.bucket} convert most: {with_ci(peak)}")
@@ -170,12 +171,12 @@ def duration_peak(duration: pd.DataFrame, min_sessions: int, fdr: float, design_
                 f"discovery rate): the {counted(tested.sum(), 'duration')} with {min_sessions:,} sessions or "
                 f"more convert at {pct(rate[tested].min())}–{pct(rate[tested].max())}")
     against = []
-    shortest = buckets[measured].iloc[0]
+    shortest = rows[np.flatnonzero(measured)[0]]
     if peak is not None and shortest.bucket != peak.bucket and shortest.rated:
         against.append(f"{with_ci(shortest)} for sessions of {shortest.bucket}")
-    single = buckets[~measured]
-    if len(single) and single["rated"].iloc[0]:
-        against.append(f"{with_ci(single.iloc[0])} for single-page sessions (no duration recorded)")
+    single = [rows[i] for i in np.flatnonzero(~measured)]
+    if single and single[0].rated:
+        against.append(f"{with_ci(single[0])} for single-page sessions (no duration recorded)")
     if against:
         text += ", against " + " and ".join(against)
     if (alone and not against) or peak is None:
