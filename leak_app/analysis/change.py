@@ -48,14 +48,16 @@ def rate_change(before, now) -> dict:
            "current_rate": total["now"]["conversions"] / total["now"]["sessions"], "by_dimension": {}}
     for name in EXPLAINED_BY:
         was, is_ = (segment_counts(c, DIMENSIONS[name]) for c in (before, now))
-        values = pd.Index(was["segment"]).union(pd.Index(is_["segment"]))
-        if len(values) < 2:
+        # matched by their codes (a cube's labels are sorted: in the order of their names)
+        codes = np.union1d(was["code"], is_["code"])
+        if len(codes) < 2:
             continue
-        arrays = []
+        arrays, values = [], np.empty(len(codes), dtype=object)
         for part in (was, is_):
-            at = values.get_indexer(part["segment"])
+            at = np.searchsorted(codes, part["code"])
+            values[at] = part["segment"]
             for measure in ("sessions", "conversions"):
-                full = np.zeros(len(values))
+                full = np.zeros(len(codes))
                 full[at] = part[measure]
                 arrays.append(full)
         mix, rate = kitagawa(*arrays)
