@@ -455,6 +455,32 @@ def test_hit_level_rows_are_combined_into_the_sessions_of_the_session_export(ga_
     assert SessionModel(sessions=sessions).kpis == SessionModel(sessions=whole).kpis
 
 
+@pytest.mark.parametrize("rows", ["sessions", "hits"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_repeated_ids_are_told_apart_by_their_ids_not_their_hashes(tmp_path, monkeypatch, engine, rows):
+    """Repeated session ids are looked for among the rows whose ids' hashes repeat, then told apart by
+    the ids themselves: with a hash that a third of the ids share (every id a candidate), a messy file
+    (exact duplicates, a midnight split, an id on a kept and a dropped row), and its hit rows, give
+    the sessions and report DuckDB's own hash gives."""
+    from test_engines import messy_csv
+
+    from leak_app.data import parse
+
+    messy_csv(generate_sessions(3_000, seed=5), tmp_path / "sessions.csv")
+    if rows == "hits":
+        raw = pd.read_csv(tmp_path / "sessions.csv", dtype=str, keep_default_na=False)
+        hits_of(raw, "pageviews").to_csv(tmp_path / "sessions.csv", index=False)
+    opened = [open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # (a second scan, not the kept first)
+    monkeypatch.setattr(parse, "_hashed", lambda rows, columns: rows[columns[0]].cast("string").length() % 3)
+    opened.append(open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine]))
+    (sessions, report), (colliding, colliding_report) = opened
+    assert_same_report(colliding_report, report)
+    assert report.dropped["repeated session id (merged into its first row)"] == 1
+    assert report.duplicates_removed == (2 if rows == "sessions" else 0)  # (hits: one row a day anyway)
+    pd.testing.assert_frame_equal(table(colliding), table(sessions))
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_mapping_says_its_rows_are_hits(tmp_path, engine):
     """A file without a hit number column says so in its mapping (rows = "hits")."""

@@ -559,8 +559,9 @@ def build_cube(table: ibis.Table, settings: CellSettings = CellSettings(),
     written = np.empty(len(key), dtype="int64")  # a row of the result with each key (any: they agree)
     written[row] = np.arange(len(row))
     held = values[:, 0] != 0
-    day, flat = np.divmod(key[held], width)
-    values, written = values[held], written[held]
+    if not held.all():  # (copies of every row: 0.1 s at 10 million sessions)
+        key, values, written = key[held], values[held], written[held]
+    day, flat = np.divmod(key, width)
     first = first + (int(day.min()) if len(day) else 0)
     day = day - (day.min() if len(day) else 0)
     days = int(day.max()) + 1 if len(day) else 0

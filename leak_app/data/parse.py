@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import ibis
+import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -86,7 +87,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     dropped (with reasons), kept and the unmatched countries counted in ``report``.
 
     Also returns the repeated session ids (a table held by the engine), those sessions' rows as
-    written (None where no id repeats; see :func:`_written`) and the rows read per file (where
+    written (None where no id's hash repeats; see :func:`_repeated`) and the rows read per file (where
     ``raw`` has a FILE column). Raises a LoadError for a column of mostly bad values or no session.
     ``hold``: keep the parsed rows in the engine (rows that fit in memory): the queries over them
     then take milliseconds to compile, where each over the parsing expression takes ~0.1 s.
@@ -106,7 +107,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
         ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
     # before the counting pass: the memory DuckDB took for ten million ids then serves it, where the
     # other way round it also held that pass's groups (peak 1.5 GB against 1.2 GB at 10 million)
-    repeated = _repeated(ids)
+    hashes = _repeated_hashes(ids)
     by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
     if grouping is None or hold:
         counts, grouped = _counted(parsed, by, tallies, grouping, at_least)
@@ -123,8 +124,8 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
         folded = per_country(rows)
         report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
         kept = folded
-    sessions, merged_away, written, changed = _merge_repeated(rows, repeated, report, None if hold else raw,
-                                                              layout)
+    repeated, written = _repeated(ids, hashes, None if hold else raw, layout)
+    sessions, merged_away, changed = _merge_repeated(rows, repeated, written, report, layout)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
     if not report.sessions:
@@ -402,15 +403,6 @@ def valid(parsed: ibis.Table, layout: Layout) -> ibis.Table:
     return _one_row_a_day(rows) if layout.rows == "hits" else rows
 
 
-def _written(raw: ibis.Table, layout: Layout, repeated: ibis.Table) -> ibis.Table:
-    """The rows of the ``repeated`` session ids as written, found before any row is parsed (parsing
-    every row to keep a few in a hundred, midnight splits, took twice the scan), held by the engine
-    (left to DuckDB, the parsed rows' checks ran on every row of the file before the join: 5.6 s,
-    against 0.3 s to find them, for a million rows)."""
-    ids = [raw[layout.columns[key]].cast("string") == repeated[key] for key in SESSION_KEY]
-    return held(raw.semi_join(repeated, ids))
-
-
 def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
     """A hit-level file's rows as one a session and day.
 
@@ -423,14 +415,57 @@ def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
         **({ROW: hits[ROW].min()} if ROW in hits.columns else {}))
 
 
-def _repeated(ids: ibis.Table) -> ibis.Table:
-    """The session ids on more than one row, and on how many (a small table, kept in the engine).
+@ibis.udf.scalar.builtin(name="hash")
+def _hash(visitor_id: str, session_id: str) -> dt.uint64:
+    """DuckDB's hash of a session's id (Ibis' own ``hash`` takes one value)."""
 
-    Found among every row's ``ids`` (as written, not parsed: a quicker scan); an id whose other
-    rows were dropped merges one row into itself.
+
+def _hashed(table: ibis.Table, columns: list[str]) -> ibis.Value:
+    """The hash of each row's session id, read from ``columns`` as text."""
+    return _hash(*(table[column].cast("string") for column in columns))
+
+
+def _repeated_hashes(ids: ibis.Table) -> ibis.Table:
+    """The hashes of the session ids on more than one row (a small table held by the engine; a pair of
+    ids that share a hash is among them, told apart by :func:`_repeated`).
+
+    Found among every row's ``ids`` (as written, not parsed: a quicker scan) grouped by one integer,
+    not by two texts: 1.3 s against 1.6 s at 10 million rows.
     """
-    keys = ids.group_by(SESSION_KEY).aggregate(rows=ids.count())
-    return held(keys.filter(keys.rows > 1))
+    hashed = ids.select(hash=_hashed(ids, SESSION_KEY))
+    counts = hashed.group_by("hash").aggregate(rows=hashed.count())
+    return held(counts.filter(counts.rows > 1).select("hash"))
+
+
+def _repeated(ids: ibis.Table, hashes: ibis.Table, raw: ibis.Table | None, layout: Layout
+              ) -> tuple[ibis.Table, ibis.Table | None]:
+    """(The session ids on more than one of the ``ids``' rows, and on how many; the rows of ``raw``
+    with those ids, as written), both held by the engine, found among the ids whose hashes are
+    ``hashes``; the rows None where no id's hash repeats. An id whose other rows were dropped merges
+    one row into itself.
+
+    ``raw``: the rows as written, read with ``layout``, whose repeated ones are found before any row is
+    parsed (parsing every row to keep a few in a hundred, midnight splits, took twice the scan; left to
+    DuckDB, the parsed rows' checks ran on every row of the file before the join: 5.6 s, against 0.3 s
+    to find them, for a million rows). None where the parsed rows are held in the engine (their
+    repeated ones are taken from them).
+    """
+    if not hashes.count().to_pandas():
+        return held(ids.group_by(SESSION_KEY).aggregate(rows=ids.count()).limit(0)), None
+    written = [layout.columns[key] for key in SESSION_KEY]
+    # a session export's ids are its rows' own: the repeated ones and their rows are found in one
+    # search of the file; a hit export's are its sessions' days, searched themselves
+    on_rows = raw is not None and layout.rows != "hits"
+    table, columns = (raw, written) if on_rows else (ids, SESSION_KEY)
+    found = held(table.semi_join(hashes, _hashed(table, columns) == hashes.hash))
+    counts = found.group_by(**{key: found[c].cast("string") for key, c in zip(SESSION_KEY, columns)}
+                            ).aggregate(rows=found.count())
+    repeated = held(counts.filter(counts.rows > 1))
+    if raw is None:
+        return repeated, None
+    rows = found if on_rows else raw
+    return repeated, held(rows.semi_join(repeated, [rows[c].cast("string") == repeated[key]
+                                                    for key, c in zip(SESSION_KEY, written)]))
 
 
 def held(table: ibis.Table) -> ibis.Table:
@@ -466,21 +501,20 @@ def kept_rows(raw: ibis.Table, layout: Layout) -> ibis.Table:
     return valid(parsed_rows(raw, layout), layout)
 
 
-def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, raw: ibis.Table | None,
-                    layout: Layout) -> tuple[ibis.Table, pd.Series, ibis.Table | None, tuple | None]:
+def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, written: ibis.Table | None, report: LoadReport,
+                    layout: Layout) -> tuple[ibis.Table, pd.Series, tuple | None]:
     """Drop exact duplicate rows and fold rows sharing a session id into one (midnight splits),
-    counting both in the report; also returns the rows folded away per country, the repeated
-    sessions' rows as written (see :func:`_written`), and their kept rows with the sessions they
-    make (None where no id repeats). ``raw``: the rows as written, read with ``layout``; None where
-    ``rows`` are held in the engine (the repeated sessions' are among them)."""
+    counting both in the report; also returns the rows folded away per country, and the repeated
+    sessions' kept rows with the sessions they make (None where no id repeats). ``written``: their
+    rows as written, read with ``layout`` (see :func:`_repeated`); None where ``rows`` are held in the
+    engine (theirs are among them)."""
     if not repeated.count().to_pandas():
-        return rows, pd.Series(dtype="int64"), None, None
+        return rows, pd.Series(dtype="int64"), None
     # their rows held by the engine: counted three ways below and merged again by every cube query,
     # where each had read and parsed the whole file again
-    if raw is None:
-        written, parts = None, held(rows.semi_join(repeated, SESSION_KEY))
+    if written is None:
+        parts = held(rows.semi_join(repeated, SESSION_KEY))
     else:
-        written = _written(raw, layout, repeated)
         parts = held(kept_rows(written, layout))  # a few rows in a hundred: queried in milliseconds
     sessions, folded, distinct = merged(rows, repeated, parts)
     counted = {name: per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
@@ -489,4 +523,4 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, report: LoadReport, 
     report.duplicates_removed = total - unique
     report.drop(EXACT_DUPLICATE, total - unique)
     report.drop(REPEATED_SESSION, unique - merged_sessions)
-    return sessions, counted["parts"].sub(counted["merged"], fill_value=0), written, (parts, folded)
+    return sessions, counted["parts"].sub(counted["merged"], fill_value=0), (parts, folded)
