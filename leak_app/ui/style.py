@@ -61,8 +61,9 @@ SIDEWAYS = f"""{PHONE} {{
     animation-timeline: --sideways;
   }}
   /* Panel's card header is as wide as the card and half an em more to the right: the card scrolled
-     by that much where its plot fits, and faded its edge */
-  .card-header {{ margin-right: 0; }}
+     by that much where its plot fits, and faded its edge; it stays put while the plot scrolls (it
+     went off the screen with it, leaving a plot without its title) */
+  .card-header {{ margin-right: 0; position: sticky; left: 0; }}
 }}
 @keyframes more-to-the-right {{
   from {{ mask-size: 100% 100%; }}

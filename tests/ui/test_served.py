@@ -476,7 +476,8 @@ def test_a_phone_scrolls_a_wide_plot_sideways_in_its_card(browser, served):
     names over each other, the heat map its cells' counts past their cells, the map was narrower
     than its colour bar. Each plot now keeps the width its labels need, and its card (not the page)
     scrolls sideways to the rest of it; its right edge fades out while there is more to the right
-    (the cut-off plot alone gave no cue), and no longer once swiped to the end."""
+    (the cut-off plot alone gave no cue), and no longer once swiped to the end; its title stays in
+    view (it scrolled away with the plot)."""
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(served)
@@ -501,6 +502,9 @@ def test_a_phone_scrolls_a_wide_plot_sideways_in_its_card(browser, served):
             page.wait_for_timeout(100)
         assert scrolled["x"] + scrolled["width"] <= 390 + 1, (title, scrolled)
         assert not _faded(card), title
+        # the card's title stays where it was, not scrolled off the screen's left edge with the plot
+        edge, header = card.bounding_box()["x"], card.locator(".card-title").first.bounding_box()
+        assert edge - 1 <= header["x"] and header["x"] + header["width"] <= 390, (title, header)
     # the page itself stays as wide as the screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
