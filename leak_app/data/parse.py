@@ -475,23 +475,25 @@ def held(table: ibis.Table) -> ibis.Table:
     return table.get_backend().create_table(f"held_{uuid.uuid4().hex}", table, temp=True)
 
 
-def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table
+def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table, hold: bool = False
            ) -> tuple[ibis.Table, ibis.Table, ibis.Table]:
     """(sessions, the repeated sessions merged, their distinct rows), as expressions; ``parts``:
-    the repeated sessions' rows, parsed (:func:`kept_rows`).
+    the repeated sessions' rows, parsed (:func:`kept_rows`); ``hold``: the last two held by the
+    engine (a scan counts and groups each of them: computed once, not at each query).
 
     Google Analytics splits a session that crosses midnight into rows with the same visitId;
     counting both would inflate sessions and deflate rates. The merged session takes the date and
     labels of its earliest part (where it started, whatever the order of the file's rows) and sums
     the numbers; rows alike in every canonical value are one (exact duplicates).
     """
+    keep = held if hold else (lambda table: table)
     values = [c for c in parts.columns if c != ROW]
-    distinct = (parts.group_by(values).aggregate(**{ROW: parts[ROW].min()}) if ROW in parts.columns
-                else parts.distinct())
-    folded = distinct.group_by(SESSION_KEY).aggregate(
+    distinct = keep(parts.group_by(values).aggregate(**{ROW: parts[ROW].min()}) if ROW in parts.columns
+                    else parts.distinct())
+    folded = keep(distinct.group_by(SESSION_KEY).aggregate(
         date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
         **{c: distinct[c].sum() for c in NUMERIC},
-        **({ROW: distinct[ROW].min()} if ROW in distinct.columns else {}))
+        **({ROW: distinct[ROW].min()} if ROW in distinct.columns else {})))
     sessions = rows.anti_join(repeated, SESSION_KEY).union(folded.select(rows.columns))
     return sessions, folded, distinct
 
@@ -516,7 +518,7 @@ def _merge_repeated(rows: ibis.Table, repeated: ibis.Table, written: ibis.Table 
         parts = held(rows.semi_join(repeated, SESSION_KEY))
     else:
         parts = held(kept_rows(written, layout))  # a few rows in a hundred: queried in milliseconds
-    sessions, folded, distinct = merged(rows, repeated, parts)
+    sessions, folded, distinct = merged(rows, repeated, parts, hold=True)
     counted = {name: per_country(t) for name, t in (("parts", parts), ("distinct", distinct),
                                                     ("merged", folded))}
     total, unique, merged_sessions = (int(c.sum()) for c in counted.values())
