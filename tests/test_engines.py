@@ -289,6 +289,29 @@ def test_a_split_session_takes_its_earliest_parts_labels_in_both_engines(demo, t
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+@pytest.mark.parametrize("first", ["tablet", "desktop"])
+def test_a_session_twice_on_one_day_takes_the_least_labels_in_both_engines(demo, tmp_path, first):
+    """Two rows of one session id on the same day with other labels: which is the earliest part is a
+    tie, which each engine broke by the row it happened to meet first (the order a scan's threads
+    read them in). The least labels are taken (device, then country...), whichever row is written
+    first, by both engines."""
+    rows = demo.head(20).astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    parts = {device: rows.iloc[[3]].assign(date="2026-08-20", device=device, country=country, pageviews=2,
+                                           duration=40, transactions=0, revenue=0.0)
+             for device, country in (("tablet", "Japan"), ("desktop", "Ruritania"))}
+    later = "desktop" if first == "tablet" else "tablet"
+    written = pd.concat([rows.drop(index=rows.index[3]), parts[first], parts[later]])
+    written.to_csv(tmp_path / "s.csv", index=False)
+    scanned, _ = scan_sessions(tmp_path / "s.csv")
+    loaded, _ = load_sessions(tmp_path / "s.csv")
+    key = demo.iloc[3][["visitor_id", "session_id"]].astype(str)
+    for sessions in (scanned.to_pandas(), loaded):
+        merged = sessions[(sessions["visitor_id"].astype(str) == key["visitor_id"])
+                          & (sessions["session_id"].astype(str) == key["session_id"])]
+        assert merged[["device", "country"]].astype(str).values.tolist() == [["desktop", "Ruritania"]]
+        assert merged["pageviews"].tolist() == [4]
+
+
 def test_impossible_compact_dates_are_dropped_by_the_scan_as_by_pandas(tmp_path):
     """20261345 and 20260230 look like YYYYMMDD: DuckDB's strptime raised on them and the whole
     scan failed, where pandas drops their rows as not dates."""

@@ -483,15 +483,17 @@ def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table, hold: bool
 
     Google Analytics splits a session that crosses midnight into rows with the same visitId;
     counting both would inflate sessions and deflate rates. The merged session takes the date and
-    labels of its earliest part (where it started, whatever the order of the file's rows) and sums
-    the numbers; rows alike in every canonical value are one (exact duplicates).
+    labels of its earliest part (where it started, whatever the order of the file's rows; of parts
+    on the same day, the one of least labels, device first: an engine met them in no set order) and
+    sums the numbers; rows alike in every canonical value are one (exact duplicates).
     """
     keep = held if hold else (lambda table: table)
     values = [c for c in parts.columns if c != ROW]
     distinct = keep(parts.group_by(values).aggregate(**{ROW: parts[ROW].min()}) if ROW in parts.columns
                     else parts.distinct())
+    earliest = ibis.struct({"date": distinct.date, **{c: distinct[c] for c in TEXT}})
     folded = keep(distinct.group_by(SESSION_KEY).aggregate(
-        date=distinct.date.min(), **{c: distinct[c].argmin(distinct.date) for c in TEXT},
+        date=distinct.date.min(), **{c: distinct[c].argmin(earliest) for c in TEXT},
         **{c: distinct[c].sum() for c in NUMERIC},
         **({ROW: distinct[ROW].min()} if ROW in distinct.columns else {})))
     sessions = rows.anti_join(repeated, SESSION_KEY).union(folded.select(rows.columns))
