@@ -460,8 +460,9 @@ def test_hit_level_rows_are_combined_into_the_sessions_of_the_session_export(ga_
 def test_repeated_ids_are_told_apart_by_their_ids_not_their_hashes(tmp_path, monkeypatch, engine, rows):
     """Repeated session ids are looked for among the rows whose ids' hashes repeat, then told apart by
     the ids themselves: with a hash that a third of the ids share (every id a candidate), a messy file
-    (exact duplicates, a midnight split, an id on a kept and a dropped row), and its hit rows, give
-    the sessions and report DuckDB's own hash gives."""
+    (exact duplicates, a midnight split, an id on a kept and a dropped row) gives the sessions and
+    report DuckDB's own hash gives; and so do its hit rows, whose ids (sessions' days) are grouped by
+    themselves."""
     from test_engines import messy_csv
 
     from leak_app.data import parse

@@ -87,7 +87,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     dropped (with reasons), kept and the unmatched countries counted in ``report``.
 
     Also returns the repeated session ids (a table held by the engine), those sessions' rows as
-    written (None where no id's hash repeats; see :func:`_repeated`) and the rows read per file (where
+    written (None where no id repeats; see :func:`_repeated`) and the rows read per file (where
     ``raw`` has a FILE column). Raises a LoadError for a column of mostly bad values or no session.
     ``hold``: keep the parsed rows in the engine (rows that fit in memory): the queries over them
     then take milliseconds to compile, where each over the parsing expression takes ~0.1 s.
@@ -101,13 +101,14 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
         parsed = held(parsed)
     tallies = [name for name in parsed.columns if name.startswith(TALLIES)]
     rows = valid(parsed, layout)
-    if layout.rows == "hits":
-        ids, grouping = rows.select(*SESSION_KEY), None
-    else:
-        ids = raw.select(**{key: raw[layout.columns[key]].cast("string") for key in SESSION_KEY})
     # before the counting pass: the memory DuckDB took for ten million ids then serves it, where the
     # other way round it also held that pass's groups (peak 1.5 GB against 1.2 GB at 10 million)
-    hashes = _repeated_hashes(ids)
+    if layout.rows == "hits":
+        ids, grouping = rows.select(*SESSION_KEY), None
+        found = _more_than_once(ids, _keys(ids, SESSION_KEY))
+    else:
+        ids = raw.select(**_keys(raw, [layout.columns[key] for key in SESSION_KEY]))
+        found = _repeated_hashes(ids)
     by = ["reason", "country", *([FILE] if FILE in parsed.columns else [])]
     if grouping is None or hold:
         counts, grouped = _counted(parsed, by, tallies, grouping, at_least)
@@ -124,7 +125,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
         folded = per_country(rows)
         report.drop(HIT_ROW, int(kept.sum() - folded.sum()))
         kept = folded
-    repeated, written = _repeated(ids, hashes, None if hold else raw, layout)
+    repeated, written = _repeated(ids, found, None if hold else raw, layout)
     sessions, merged_away, changed = _merge_repeated(rows, repeated, written, report, layout)
     by_country = kept.sub(merged_away, fill_value=0)
     report.sessions = report.rows_kept = int(by_country.sum())
@@ -422,7 +423,19 @@ def _hash(visitor_id: str, session_id: str) -> dt.uint64:
 
 def _hashed(table: ibis.Table, columns: list[str]) -> ibis.Value:
     """The hash of each row's session id, read from ``columns`` as text."""
-    return _hash(*(table[column].cast("string") for column in columns))
+    return _hash(*_keys(table, columns).values())
+
+
+def _keys(table: ibis.Table, columns: list[str]) -> dict[str, ibis.Value]:
+    """A session's id (SESSION_KEY) read from ``table``'s ``columns`` as text."""
+    return {key: table[column].cast("string") for key, column in zip(SESSION_KEY, columns)}
+
+
+def _more_than_once(table: ibis.Table, keys: dict[str, ibis.Value]) -> ibis.Table:
+    """The ``keys`` (name: value of each row of ``table``) met on more than one row, and on how many
+    (``rows``), held by the engine."""
+    counts = table.group_by(**keys).aggregate(rows=table.count())
+    return held(counts.filter(counts.rows > 1))
 
 
 def _repeated_hashes(ids: ibis.Table) -> ibis.Table:
@@ -432,17 +445,20 @@ def _repeated_hashes(ids: ibis.Table) -> ibis.Table:
     Found among every row's ``ids`` (as written, not parsed: a quicker scan) grouped by one integer,
     not by two texts: 1.3 s against 1.6 s at 10 million rows.
     """
-    hashed = ids.select(hash=_hashed(ids, SESSION_KEY))
-    counts = hashed.group_by("hash").aggregate(rows=hashed.count())
-    return held(counts.filter(counts.rows > 1).select("hash"))
+    return _more_than_once(ids, {"hash": _hashed(ids, SESSION_KEY)})
 
 
-def _repeated(ids: ibis.Table, hashes: ibis.Table, raw: ibis.Table | None, layout: Layout
+def _repeated(ids: ibis.Table, found: ibis.Table, raw: ibis.Table | None, layout: Layout
               ) -> tuple[ibis.Table, ibis.Table | None]:
     """(The session ids on more than one of the ``ids``' rows, and on how many; the rows of ``raw``
-    with those ids, as written), both held by the engine, found among the ids whose hashes are
-    ``hashes``; the rows None where no id's hash repeats. An id whose other rows were dropped merges
-    one row into itself.
+    with those ids, as written), both held by the engine; the rows None where no id repeats. An id
+    whose other rows were dropped merges one row into itself.
+
+    ``found``: what the pass before the counting one found. For a session export, the hashes of
+    its repeated ids (:func:`_repeated_hashes`): the ids are told apart among the rows of those
+    hashes, found in one search of the file that also gives their rows as written. For a hit
+    export, its ``ids`` are its sessions' days, of the parsed rows (each reading of them a pass
+    that parses the file): the repeated ids themselves, grouped in that pass.
 
     ``raw``: the rows as written, read with ``layout``, whose repeated ones are found before any row is
     parsed (parsing every row to keep a few in a hundred, midnight splits, took twice the scan; left to
@@ -450,22 +466,19 @@ def _repeated(ids: ibis.Table, hashes: ibis.Table, raw: ibis.Table | None, layou
     to find them, for a million rows). None where the parsed rows are held in the engine (their
     repeated ones are taken from them).
     """
-    if not hashes.count().to_pandas():
-        return held(ids.group_by(SESSION_KEY).aggregate(rows=ids.count()).limit(0)), None
     written = [layout.columns[key] for key in SESSION_KEY]
-    # a session export's ids are its rows' own: the repeated ones and their rows are found in one
-    # search of the file; a hit export's are its sessions' days, searched themselves
-    on_rows = raw is not None and layout.rows != "hits"
-    table, columns = (raw, written) if on_rows else (ids, SESSION_KEY)
-    found = held(table.semi_join(hashes, _hashed(table, columns) == hashes.hash))
-    counts = found.group_by(**{key: found[c].cast("string") for key, c in zip(SESSION_KEY, columns)}
-                            ).aggregate(rows=found.count())
-    repeated = held(counts.filter(counts.rows > 1))
-    if raw is None:
+    if layout.rows == "hits":
+        repeated, rows = found, raw
+    elif not found.count().to_pandas():
+        return _more_than_once(ids.limit(0), _keys(ids, SESSION_KEY)), None
+    else:
+        table, columns = (ids, SESSION_KEY) if raw is None else (raw, written)
+        rows = held(table.semi_join(found, _hashed(table, columns) == found.hash))
+        repeated = _more_than_once(rows, _keys(rows, columns))
+    if raw is None or not repeated.count().to_pandas():
         return repeated, None
-    rows = found if on_rows else raw
-    return repeated, held(rows.semi_join(repeated, [rows[c].cast("string") == repeated[key]
-                                                    for key, c in zip(SESSION_KEY, written)]))
+    return repeated, held(rows.semi_join(repeated, [id_ == repeated[key]
+                                                    for key, id_ in _keys(rows, written).items()]))
 
 
 def held(table: ibis.Table) -> ibis.Table:
