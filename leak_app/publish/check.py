@@ -13,7 +13,7 @@ import shlex
 from ..analysis.takeaways import rate_moved
 from ..analysis.text import counted
 from ..data.sources import data_path
-from .summary import silent_part
+from .summary import published, silent_part
 from .webhook import slack_escape
 
 CLEAR, FOUND, CANNOT_CHECK, NOT_DELIVERED = 0, 1, 2, 3
@@ -41,7 +41,7 @@ def run(model, min_lost: float = 1) -> dict:
     # as the takeaways say it: with whether the change itself is more than chance
     change = model.rate_change
     result["rate_moved"] = rate_moved(change, model.silent_leaks_table) if change else None
-    return result
+    return published(result)
 
 
 def title(result: dict) -> str:
