@@ -39,6 +39,32 @@ FIGURES = 7
 IDLE_S = 10
 
 
+#: Records in the page when its document arrives: the text frame after the header of Bokeh's
+#: PULL-DOC-REPLY (a listener of the page's websockets, added before BokehJS adds its own).
+DOCUMENT_ARRIVAL = """(() => {
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            let next = false;
+            this.addEventListener("message", (event) => {
+                if (typeof event.data !== "string") return;
+                if (next && window.__documentAt === undefined) window.__documentAt = performance.now();
+                next = event.data.includes('"PULL-DOC-REPLY"');
+            });
+        }
+    };
+})()"""
+#: Seconds from the request to each of a page's stages, read in the page (the last, drawn, is
+#: measured from the script's own clock by :func:`drawn`).
+STAGES = """() => {
+    const navigation = performance.getEntriesByType("navigation")[0];
+    return [navigation.responseEnd, navigation.domContentLoadedEventEnd, window.__documentAt]
+        .map((ms) => ms / 1000);
+}"""
+STAGE_NAMES = ("HTML arrived", "scripts run", "document arrived", "every view drawn")
+
+
 def drawn(page, canvases: int | None, started: float) -> tuple[float, int]:
     """Seconds from ``started`` until the page shows its KPI cards and ``canvases`` canvases (when not
     known: until their count has held for a second), and how many there are."""
@@ -70,18 +96,22 @@ def idle_share(browser, url: str, canvases: int) -> float:
     return share
 
 
-def opened(browser, url: str, server: list[int], canvases: int | None) -> tuple[float, float, int]:
+def opened(browser, url: str, server: list[int], canvases: int | None
+           ) -> tuple[float, float, int, list[float]]:
     """A new page of ``url`` in a browser session of its own: seconds from the request to every
-    view drawn, the server's CPU seconds until a second after, and how many canvases it has."""
+    view drawn, the server's CPU seconds until a second after, how many canvases it has, and the
+    seconds from the request to each of its STAGE_NAMES."""
     context = browser.new_context(viewport={"width": 1440, "height": 2600})
+    context.add_init_script(DOCUMENT_ARRIVAL)
     page = context.new_page()
     before, started = cpu_seconds(server), time.perf_counter()
     page.goto(url)
     took, canvases = drawn(page, canvases, started)
+    stages = [*page.evaluate(STAGES), took]
     page.wait_for_timeout(1000)
     cpu = cpu_seconds(server) - before
     context.close()
-    return took, cpu, canvases
+    return took, cpu, canvases, stages
 
 
 def main(argv=None) -> int:
@@ -97,12 +127,13 @@ def main(argv=None) -> int:
         port = url.rstrip("/").rsplit(":", 1)[1]
         servers = {"app": (url, processes(lambda c: "leak_app serve" in c and f"--port {port}" in c)),
                    "floor": (floor_url, processes(lambda c: "floor_page.py" in c and "panel" in c))}
-        seconds, cpu = ({name: [] for name in servers} for _ in range(2))
+        seconds, cpu, stages = ({name: [] for name in servers} for _ in range(3))
         canvases = dict.fromkeys(servers)  # each page's, once its first has shown them
         for _ in range(args.pages):
             for name, (address, server) in servers.items():
-                took, used, canvases[name] = opened(browser, address, server, canvases[name])
+                took, used, canvases[name], at = opened(browser, address, server, canvases[name])
                 seconds[name].append(took)
+                stages[name].append(at)
                 cpu[name].append(used)
         idle = idle_share(browser, url, canvases["app"])
     print(
@@ -119,12 +150,21 @@ def main(argv=None) -> int:
           f"{page_s / floor_s:.2f} × the bare page's {floor_s:.2f} s")
     print(f"{'server CPU per new page (s)':<30}{cpu_s:>8.2f}   median after the first; target ≤ {CPU_S} s; "
           f"{cpu_s / floor_cpu_s:.2f} × the bare page's {floor_cpu_s:.2f} s")
+    print(f"where the time goes (s from the request, median after the first; its part): "
+          f"{'dashboard':>17}{'bare page':>17}")
+    at = {name: [statistics.median(page[i] for page in stages[name][1:]) for i in range(len(STAGE_NAMES))]
+          for name in servers}
+    for i, stage in enumerate(STAGE_NAMES):
+        part = {name: at[name][i] - (at[name][i - 1] if i else 0) for name in servers}
+        print(f"  {stage:<28}" + "".join(f"{at[name][i]:>9.2f} ({part[name]:.2f})" for name in servers))
     print(f"{'an open page, idle (% core)':<30}{100 * idle:>8.1f}   its browser's CPU over {IDLE_S} s alone")
     print(f"{'targets met':<30}{'yes' if page_s <= PAGE_S and cpu_s <= CPU_S else 'no':>8}")
     print(
         f"sessions={args.sessions} pages={args.pages} page_s={page_s:.2f} cpu_s={cpu_s:.2f} "
         f"floor_page_s={floor_s:.2f} floor_cpu_s={floor_cpu_s:.2f} canvases={canvases['app']} "
-        f"idle_core_pct={100 * idle:.1f}"
+        f"idle_core_pct={100 * idle:.1f} "
+        + " ".join(f"{name}_{stage.replace(' ', '_')}_s={at[name][i]:.2f}"
+                   for name in servers for i, stage in enumerate(STAGE_NAMES))
     )
     return 0
 
