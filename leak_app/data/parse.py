@@ -504,11 +504,14 @@ def merged(rows: ibis.Table, repeated: ibis.Table, parts: ibis.Table, hold: bool
     values = [c for c in parts.columns if c != ROW]
     distinct = keep(parts.group_by(values).aggregate(**{ROW: parts[ROW].min()}) if ROW in parts.columns
                     else parts.distinct())
+    # the least of (date, labels...): the earliest part's date and labels in one comparison a row (an
+    # argmin of that order for each label took 0.27 s against 0.20 s for 200,000 split sessions)
     earliest = ibis.struct({"date": distinct.date, **{c: distinct[c] for c in TEXT}})
-    folded = keep(distinct.group_by(SESSION_KEY).aggregate(
-        date=distinct.date.min(), **{c: distinct[c].argmin(earliest) for c in TEXT},
-        **{c: distinct[c].sum() for c in NUMERIC},
-        **({ROW: distinct[ROW].min()} if ROW in distinct.columns else {})))
+    grouped = distinct.group_by(SESSION_KEY).aggregate(
+        earliest=earliest.min(), **{c: distinct[c].sum() for c in NUMERIC},
+        **({ROW: distinct[ROW].min()} if ROW in distinct.columns else {}))
+    folded = keep(grouped.select(*SESSION_KEY, *(grouped.earliest[c] for c in ["date", *TEXT]),
+                                 *(c for c in grouped.columns if c in NUMERIC or c == ROW)))
     sessions = rows.anti_join(repeated, SESSION_KEY).union(folded.select(rows.columns))
     return sessions, folded, distinct
 
