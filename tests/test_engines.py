@@ -27,7 +27,7 @@ from leak_app import LoadError, SessionModel, load_sessions
 from leak_app.analysis import clustering, simulation
 from leak_app.analysis import cube as cube_module
 from leak_app.analysis.cube import CellSettings, ScanGrouping, build_cube, duration_labels
-from leak_app.data import sources
+from leak_app.data import parse, sources
 from leak_app.data.demo import generate_sessions
 from leak_app.data.files import kept_scan
 from leak_app.data.loaders import read_mapping
@@ -549,6 +549,47 @@ def test_the_cube_grouped_in_the_scans_counting_pass_is_the_cube_querys(demo, tm
     assert_same_cube(grouped, queried)
     if case == "split at midnight":
         assert "Ruritania" not in grouped.labels["country"]
+
+
+def test_labels_are_grouped_by_their_hashes_or_by_their_text_where_two_share_one(demo, tmp_path, monkeypatch):
+    """The counting pass groups labels by their hashes, read back to the labels as written; a column
+    where two labels share a hash (made so here: those of fewer than 8 labels) is grouped by
+    its text. Either way, the cube is the cube query's (messy labels: padded, empty, too long)."""
+    path = tmp_path / "sessions.csv"
+    rows = demo.astype({"source": object})
+    rows.loc[rows.index[:40:4], "source"] = ["  google ", "google", "", "(not set)", " ", "bing", "x" * 300,
+                                              "Bing", "google\t", "(direct)"]
+    messy_csv(rows, path)
+    decided = {}
+
+    def unique(labels):
+        decided[len(decided)] = shared = len(labels) < 8
+        return not shared
+
+    monkeypatch.setattr(parse, "_hashes_unique", unique)
+    grouped, queried, *_ = grouped_and_queried(path)
+    assert set(decided.values()) == {False, True}
+    assert_same_cube(grouped, queried)
+    monkeypatch.undo()
+    again = tmp_path / "again.csv"  # (the first is kept: its next scan would read the kept cube)
+    shutil.copy(path, again)
+    assert_same_cube(grouped_and_queried(again)[0], queried)
+
+
+def test_a_file_changed_between_the_scans_queries_is_refused(demo, tmp_path, monkeypatch):
+    """A label the counting pass grouped that the query of the labels as written did not meet (the
+    file was replaced between them) is refused with the file's name, never read as another label."""
+    path = tmp_path / "sessions.csv"
+    messy_csv(demo, path)
+    written_labels = parse._written_labels
+
+    def one_country_fewer(raw, layout):
+        labels = written_labels(raw, layout)
+        return {**labels, "country": labels["country"].slice(1)}
+
+    monkeypatch.setattr(parse, "_written_labels", one_country_fewer)
+    with pytest.raises(LoadError, match=f"{path}: the file changed while it was read"):
+        grouped_and_queried(path)
 
 
 def test_the_scans_sample_of_visitors_is_narrowed_to_the_sessions_one(demo, tmp_path, monkeypatch):

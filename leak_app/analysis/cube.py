@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from ..data.background import background_executor
+from ..data.duck import text_hash
 from ..data.files import kept_scan, replaced
 from ..data.schema import TEXT
 from .clustering import design_effect, sample_step, visitor_key
@@ -165,7 +166,7 @@ class ScanGrouping:
         """The cube's keys and sums of canonical ``rows``, visitors sampled as among ``at_least``
         sessions."""
         self.step = sample_step(at_least)
-        return cell_columns(rows, self.settings, visitor_key(rows, at_least))
+        return cell_columns(rows, self.settings, visitor_key(rows, at_least, text_hash))
 
     def take(self, kept: pa.Table, taken_back: pa.Table | None, added: pa.Table | None,
              sessions: int) -> None:

@@ -6,6 +6,14 @@ from contextlib import contextmanager
 
 import duckdb
 import ibis
+import ibis.expr.datatypes as dt
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def text_hash(text: str) -> dt.uint64:
+    """DuckDB's hash of a text: a number to group rows by in its place, quicker than the text. (Ibis'
+    own ``hash`` casts it to a signed integer through a bit string: 0.3 s of a pass over 10 million
+    visitor ids.)"""
 
 
 def without_progress_bar(execute) -> None:
