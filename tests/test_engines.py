@@ -560,15 +560,15 @@ def test_labels_are_grouped_by_their_hashes_or_by_their_text_where_two_share_one
     rows.loc[rows.index[:40:4], "source"] = ["  google ", "google", "", "(not set)", " ", "bing", "x" * 300,
                                               "Bing", "google\t", "(direct)"]
     messy_csv(rows, path)
-    decided = {}
+    shared = []
 
     def unique(labels):
-        decided[len(decided)] = shared = len(labels) < 8
-        return not shared
+        shared.append(len(labels) < 8)
+        return not shared[-1]
 
     monkeypatch.setattr(parse, "_hashes_unique", unique)
     grouped, queried, *_ = grouped_and_queried(path)
-    assert set(decided.values()) == {False, True}
+    assert set(shared) == {False, True}
     assert_same_cube(grouped, queried)
     monkeypatch.undo()
     again = tmp_path / "again.csv"  # (the first is kept: its next scan would read the kept cube)
