@@ -29,7 +29,7 @@ from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
 from .loaders import GA4_EVENTS, Layout, detect_layout, recognised
-from .parse import FILE, Grouping, counted_events, kept_rows, merged, parse_sessions
+from .parse import FILE, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
 from .readers import (
     DECIMAL_COMMA,
     DELIMITER_NAMES,
@@ -232,7 +232,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
                         decimal_comma=comma_columns(commas),
                         row_level=layout.rows)
     sessions, repeated, written, per_file = parse_sessions(
-        raw, layout, report, grouping=grouping,
+        raw, layout, report, grouping=grouping, columnar=kind == "parquet",
         at_least=_fewest_sessions(raw, files, kind) if grouping is not None else 0)
     if not per_file:
         per_file = {str(files[0]): report.rows_read}
@@ -296,7 +296,7 @@ def _decimal_comma_columns(raw: ibis.Table, layout: Layout, files: list[Path], k
     columns = [c for c in layout.numeric() if c in raw.columns]
     if kind != "csv" or not columns or delimiter(_first_line(files[0])) == ",":
         return {}
-    text = [raw[c].cast("string").strip() for c in columns]
+    text = [trimmed(raw[c].cast("string")) for c in columns]
     measures = {
         **{f"comma{i}": t.contains(",").any() for i, t in enumerate(text)},
         **{f"filled{i}": (t != "").any() for i, t in enumerate(text)},
