@@ -420,8 +420,9 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     numbers = {name: source for name in NUMERIC if (source := layout.columns.get(name)) in raw.columns}
     for name, source in numbers.items():
         parses.update(zip((name, BAD + source, FILLED + source), _number(raw[source])))
-    rows = raw.mutate(**{PARSED + name: parse for name, parse in parses.items() if parse is not None})
-    parsed = {name: rows[PARSED + name] for name, parse in parses.items() if parse is not None}
+    parses = {name: parse for name, parse in parses.items() if parse is not None}  # (typed: no tallies)
+    rows = raw.mutate(**{PARSED + name: parse for name, parse in parses.items()})
+    parsed = {name: rows[PARSED + name] for name in parses}
     checks, values, tallies = [], {}, {}
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
