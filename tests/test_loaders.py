@@ -5,14 +5,19 @@ import csv
 import gzip
 from collections import defaultdict
 
+import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import GA_HEADER, ROOT
+from test_engines import assert_same_report
 
 from leak_app import LoadError, load_sessions
+from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import FORMATS, GA_SESSIONS, detect_layout, mapped_layout
-from leak_app.data.scan import scan_sessions
+from leak_app.data.scan import held_bytes, scan_sessions
 from leak_app.data.schema import to_canonical
+from leak_app.data.sources import open_sessions
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -209,6 +214,28 @@ def test_a_decompression_bomb_is_refused_before_it_is_scanned(write, tmp_path):
         scan_sessions(path, layout=GA_SESSIONS)
     with pytest.raises(LoadError, match=expected):
         load_sessions(path)
+
+
+@pytest.mark.parametrize("name", ["sessions.csv.gz", "sessions.parquet"])
+def test_what_a_file_holds_not_its_size_sends_it_to_the_scan(tmp_path, name):
+    """An 8.5 MB gzipped CSV expanding 150 times (1.3 GB) was loaded whole by pandas, being under the
+    scan's 16 MB: 13.5 GB and 107 s for `summary`; a 3.7 MB Parquet file of 20 million rows 10.8 GB and
+    57 s. Compressed files are weighed by what they hold: these, below the threshold on disk and above
+    it in data, are scanned, and give the sessions the loader gives."""
+    path = tmp_path / name
+    sessions = generate_sessions(20_000, seed=5).drop(columns=["converted"])
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(sessions.to_csv(index=False).encode()))
+    else:
+        sessions.to_parquet(path)
+    threshold = 2**20  # (the test's files are small: the rule is the same at 16 MB)
+    assert path.stat().st_size < threshold <= held_bytes([path], name, threshold)
+    scanned, report = open_sessions(path, scan_from=threshold)
+    loaded, expected = open_sessions(path, scan_from=10**15)
+    assert report.format == expected.format + "_scan" and isinstance(scanned, ibis.Table)
+    assert_same_report(report, expected)
+    columns = ["pageviews", "duration", "transactions", "revenue"]
+    assert np.allclose(scanned.to_pandas()[columns].sum(), loaded[columns].sum())
 
 
 @pytest.mark.parametrize("header", ["country,Country", "country, country "])

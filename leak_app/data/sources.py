@@ -23,11 +23,12 @@ from .duck import registered
 from .file_sets import PLAIN_NAME, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .parse import Grouping
-from .scan import counted_events, file_kind, scan_layout, scan_sessions
+from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.parquet"
-#: Flat files from this size on are scanned by DuckDB rather than loaded by pandas.
+#: Flat files holding this much data are scanned by DuckDB rather than loaded by pandas (a gzip
+#: file's once expanded, a Parquet file's counted from its rows: see :func:`.scan.held_bytes`).
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: What a .zip archive may unpack to (``LEAK_APP_UNZIP_LIMIT_BYTES``; an upload's: 20 times its limit).
 UNZIP_LIMIT_BYTES = int(os.environ.get("LEAK_APP_UNZIP_LIMIT_BYTES", str(4 * 2**30)))
@@ -61,7 +62,8 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), or of a
     .zip archive's files (read as a folder, :func:`opened_zip`), and how they were loaded.
 
-    Files of ``scan_from`` bytes or more together (default ``SCAN_FROM_BYTES``) in a flat layout
+    Files holding ``scan_from`` bytes of data or more together (default ``SCAN_FROM_BYTES``; see
+    :func:`.scan.held_bytes`: a gzip file's expanded, a Parquet file's from its rows) in a flat layout
     or of GA4 events are scanned by DuckDB, never held in memory, and so are GA4 events of any
     size (DuckDB reads them 15 times as fast as pandas); the rest are loaded by pandas, which
     reads every export layout, and so are small GA4 JSON files with a line DuckDB cannot read
@@ -75,7 +77,7 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
                           grouping=grouping)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
     files = session_files(path, name or str(path))
-    large = sum(file.stat().st_size for file in files) >= limit
+    large = held_bytes(files, name or str(path), limit) >= limit
     kind = file_kind(files[0])
     layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
     if layout is None or not (large or layout is GA4_EVENTS):
