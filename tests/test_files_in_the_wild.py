@@ -8,10 +8,12 @@ import gc
 import gzip
 import json
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
 import formats
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,7 @@ from test_cli import run
 from test_engines import assert_same_report
 from test_formats import canonical_tables
 
+from leak_app.data import readers
 from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import read_mapping
 from leak_app.data.schema import HIT_ROW, TEXT, LoadError
@@ -389,14 +392,16 @@ def test_files_delimited_alike_keep_each_its_own_decimal_mark(ga_cleaned, tmp_pa
 
 
 @pytest.mark.parametrize("codec", ["null", "deflate"])
-def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_path, codec):
+def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_path, codec, monkeypatch):
     """BigQuery's Avro export of events_* (read by fastavro: DuckDB's reader is an extension it
-    downloads), one file and a folder of two shards, each session split over both."""
+    downloads), one file and a folder of two shards, each session split over both: read into memory
+    under the scan's threshold; over it, never (a 3.2 MB Avro file of 197,100 events took 1.9 GB so),
+    written as the JSON export's records in a private folder and scanned, the files named as given."""
     json_path = FIXTURES / "events_20260803.json"
     events = [json.loads(line) for line in json_path.read_text().splitlines()]
     expected_table, expected = open_sessions(json_path)
     one = formats.ga4_avro(events, tmp_path / "events_20260803.avro", codec)
-    loaded, report = open_sessions(one, scan_from=0)  # never scanned: DuckDB cannot read Avro offline
+    loaded, report = open_sessions(one)
     assert report.format == "ga4_events_avro"
     assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(loaded), table(expected_table))
@@ -404,9 +409,26 @@ def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_pa
     shards.mkdir()
     for shard in range(2):
         formats.ga4_avro(events[shard::2], shards / f"events_20260803-00000000000{shard}.avro", codec)
-    loaded, report = open_sessions(shards, scan_from=0)
+    loaded, report = open_sessions(shards)
     assert [f["rows"] for f in report.files] == [len(events[0::2]), len(events[1::2])]
     pd.testing.assert_frame_equal(table(loaded), table(expected_table))
+
+    def in_memory(*args):
+        raise AssertionError("an Avro file over the threshold was read into memory")
+
+    monkeypatch.setattr(readers, "_avro", in_memory)
+    before = set(os.listdir(tempfile.gettempdir()))
+    for path in (one, shards):
+        scanned, report = open_sessions(path, scan_from=0)
+        assert report.format == "ga4_events_avro_scan" and isinstance(scanned, ibis.Table)
+        assert_same_report(report, expected)
+        given = sorted(shards.iterdir()) if path == shards else [one]
+        assert [f["path"] for f in report.files] == [str(file) for file in given]
+        pd.testing.assert_frame_equal(table(scanned), table(expected_table))
+        del scanned
+        gc.collect()  # the private folder goes with the sessions
+        left = set(os.listdir(tempfile.gettempdir())) - before
+        assert not [name for name in left if name.startswith("leak_app_avro_")]
 
 
 def test_a_damaged_avro_file_is_refused_by_name(tmp_path):

@@ -260,6 +260,23 @@ def _avro(data: bytes, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     return _records(records, label, "Avro records")
 
 
+def avro_as_json(path: Path, out: Path, label: str) -> None:
+    """An Avro container file's records written to ``out`` one at a time, as newline-delimited JSON
+    (what BigQuery's JSON export of the table holds): the per-hit arrays left out, as
+    :func:`_records` leaves them, and values JSON has no type for (dates, decimals) as their text."""
+    with open(path, "rb") as source, open(out, "w", encoding="utf-8") as target:
+        try:
+            records = fastavro.reader(source)
+            for record in records:
+                if isinstance(record, dict):
+                    record = {k: v for k, v in record.items() if k not in SKIPPED_KEYS}
+                target.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        except OSError:  # (writing it: a full disk is said as such, not as a damaged file)
+            raise
+        except Exception as exc:  # fastavro raises many types for a damaged file
+            raise LoadError(f"{label}: not a readable Avro file ({exc})") from exc
+
+
 def _records(records: list, label: str, what: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Records (dicts; anything else is counted as not a record) as a table, nested records one
     level deep as ``record.field`` columns, the per-hit arrays left out."""

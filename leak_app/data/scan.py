@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import duckdb
+import fastavro
 import ibis
 import pyarrow.parquet as pq
 
@@ -56,7 +57,7 @@ from .schema import (
 MEMORY_LIMIT = "1GB"
 #: Layouts scanned (flat columns); the others are read by pandas.
 SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "ga_sessions_bigquery_json", "mapped")
-#: A Parquet row as bytes of data (about a session's line in a CSV export), in :func:`held_bytes`.
+#: A Parquet or Avro row as bytes of data (about a session's line in a CSV export), in :func:`held_bytes`.
 ROW_BYTES = 100
 
 
@@ -93,8 +94,8 @@ def refuse_a_bomb(path: Path, label: str) -> None:
 
 def held_bytes(files: list[Path], label: str, enough: int) -> int:
     """How much data ``files`` hold, counted until ``enough``: a gzip file's as it expands (within
-    :func:`refuse_a_bomb`'s bounds), a Parquet file's from its row count (ROW_BYTES a row), any other
-    file's its size. What a file holds, not what it weighs on disk, decides whether pandas loads it
+    :func:`refuse_a_bomb`'s bounds), a Parquet or Avro file's from its rows (ROW_BYTES a row), any
+    other file's its size. What a file holds, not what it weighs on disk, decides whether pandas loads it
     whole: an 8.5 MB gzipped CSV expanding 150 times (1.3 GB) took 13.5 GB and 107 s to load, a
     3.7 MB Parquet file of 20 million rows 10.8 GB and 57 s (scanned: 2.0 and 1.4 GB)."""
     total = 0
@@ -108,9 +109,26 @@ def held_bytes(files: list[Path], label: str, enough: int) -> int:
                     if total >= enough:
                         break
             continue
-        rows = _parquet_rows(file) if file_kind(file) == "parquet" else None
+        kind = file_kind(file)
+        rows = (_parquet_rows(file) if kind == "parquet"
+                else _avro_records(file, -(-(enough - total) // ROW_BYTES)) if kind == "avro" else None)
         total += file.stat().st_size if rows is None else rows * ROW_BYTES
     return total
+
+
+def _avro_records(path: Path, most: int) -> int | None:
+    """An Avro file's records, counted from its blocks' headers until ``most`` (each block is
+    decompressed, none decoded); None where that cannot be read (the reader then says why)."""
+    count = 0
+    try:
+        with open(path, "rb") as handle:
+            for block in fastavro.block_reader(handle):
+                count += block.num_records
+                if count >= most:
+                    break
+    except Exception:  # noqa: BLE001 - fastavro raises many types for a damaged file
+        return None
+    return count
 
 
 def _parts(handle: BinaryIO, path: Path, label: str) -> Iterator[bytes]:

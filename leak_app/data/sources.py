@@ -20,9 +20,10 @@ import pandas as pd
 
 from . import ga4
 from .duck import registered
-from .file_sets import PLAIN_NAME, session_files, unzipped
+from .file_sets import PLAIN_NAME, file_label, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .parse import Grouping
+from .readers import avro_as_json
 from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
 
@@ -79,6 +80,8 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     files = session_files(path, name or str(path))
     large = held_bytes(files, name or str(path), limit) >= limit
     kind = file_kind(files[0])
+    if kind == "avro" and large:
+        return opened_avro(files, name or str(path), mapping=mapping, scan_from=scan_from, grouping=grouping)
     layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
     if layout is None or not (large or layout is GA4_EVENTS):
         return load_sessions(path, name=name, mapping=mapping)
@@ -100,15 +103,44 @@ def is_zip(path: Path) -> bool:
 def opened_zip(archive: Path, label: str, limit: int, **options
                ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """:func:`open_sessions` of a .zip archive's files (an export's daily files, zipped to be sent at
-    once), unpacked into a private folder that lasts as long as the sessions (a scan reads them
-    from disk) and is removed with them, at exit at the latest; at once on any error."""
-    folder = Path(tempfile.mkdtemp(prefix="leak_app_zip_"))
-    # the folder is named as the archive: messages name its files as in it ("…/export.zip/day2.csv")
+    once), unpacked into a private folder (see :func:`_opened_in`)."""
+    return _opened_in("leak_app_zip_", label, lambda inside: unzipped(archive, inside, label, limit),
+                      origin=archive, **options)
+
+
+def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """:func:`open_sessions` of Avro files holding too much to read into memory (DuckDB reads Avro
+    only through an extension it downloads): each written as the newline-delimited JSON records of
+    BigQuery's JSON export, which are scanned, into a private folder (see :func:`_opened_in`), under
+    its own name. The report names the format as Avro, and the files as given. A 3.2 MB Avro export
+    of 197,100 GA4 events read into memory took 60 s and 1.9 GB; written so and scanned, 14 s and
+    0.4 GB."""
+    originals = {}
+
+    def written(inside: Path) -> Path:
+        inside.mkdir()
+        for file in files:
+            avro_as_json(file, inside / file.name, file_label(file, files, label))
+            originals[str(inside / file.name)] = str(file)
+        return inside if len(files) > 1 else inside / files[0].name
+
+    sessions, report = _opened_in("leak_app_avro_", label, written,
+                                  origin=files[0] if len(files) == 1 else None, **options)
+    report.format = report.format.replace("_json", "_avro")
+    report.files = [{**file, "path": originals.get(file["path"], file["path"])} for file in report.files]
+    return sessions, report
+
+
+def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """:func:`open_sessions` of what ``fill`` writes at the path it is given (named as ``label``'s
+    file, so that messages name the files as in it: "…/export.zip/day2.csv") in a new private
+    folder, and returns (the file or folder to open). The folder lasts as long as the sessions (a
+    scan reads them from disk) and is removed with them, at exit at the latest; at once on any error."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     named = Path(label).name
-    inside = folder / (named if PLAIN_NAME.fullmatch(named) else "archive.zip")
     try:
-        sessions, report = open_sessions(unzipped(archive, inside, label, limit), name=label, origin=archive,
-                                         **options)
+        opened = fill(folder / (named if PLAIN_NAME.fullmatch(named) else "upload"))
+        sessions, report = open_sessions(opened, name=label, **options)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
