@@ -59,7 +59,8 @@ def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
 
 def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None,
                   unzip_limit: int = UNZIP_LIMIT_BYTES, origin: Path | None = None,
-                  grouping: Grouping | None = None) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+                  grouping: Grouping | None = None, load_limit: int | None = None
+                  ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), or of a
     .zip archive's files (read as a folder, :func:`opened_zip`), and how they were loaded.
 
@@ -70,20 +71,26 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     reads every export layout, and so are small GA4 JSON files with a line DuckDB cannot read
     (pandas counts such lines; a large file is refused with its line). ``origin``: the archive the
     files were unpacked from (see :func:`.scan.scan_key`); ``grouping``: what else a scan groups the
-    rows by in the pass that counts them (see :func:`.parse.parse_sessions`).
+    rows by in the pass that counts them (see :func:`.parse.parse_sessions`); ``load_limit``: the
+    most data pandas may read into memory (None: any), an upload's: a layout only pandas reads (the
+    Kaggle CSV's JSON cells) takes about 11 times its data in memory, and a zip or gzip upload of
+    200 MB may hold 4 GB of it.
     """
     path = Path(path)
     if is_zip(path):
         return opened_zip(path, name or str(path), unzip_limit, mapping=mapping, scan_from=scan_from,
-                          grouping=grouping)
+                          grouping=grouping, load_limit=load_limit)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
     files = session_files(path, name or str(path))
-    large = held_bytes(files, name or str(path), limit) >= limit
+    held = held_bytes(files, name or str(path), limit)
+    large = held >= limit
     kind = file_kind(files[0])
     if kind == "avro" and large:
         return opened_avro(files, name or str(path), mapping=mapping, scan_from=scan_from, grouping=grouping)
     layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
     if layout is None or not (large or layout is GA4_EVENTS):
+        if load_limit is not None and held >= min(limit, load_limit):
+            _refuse_loading(files, name or str(path), load_limit)
         return load_sessions(path, name=name, mapping=mapping)
     try:
         return scan_sessions(path, name=name, layout=layout, files=files, origin=origin, grouping=grouping)
@@ -91,6 +98,16 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
         if large or kind == "parquet":
             raise
         return load_sessions(path, name=name, mapping=mapping)
+
+
+def _refuse_loading(files: list[Path], label: str, most: int) -> None:
+    """A LoadError where ``files`` hold more than ``most`` bytes of data (see :func:`open_sessions`'
+    ``load_limit``): 109 MB of the Kaggle CSV took 1.2 GB in pandas."""
+    if held_bytes(files, label, most + 1) > most:
+        raise LoadError(f"{label}: holds more than {most / 2**20:,.0f} MB of data once expanded, in a layout "
+                        f"read into memory rather than scanned (such as the Kaggle CSV's JSON cells): more "
+                        f"than an upload may (--max-upload-mb); a flat export of the sessions (CSV, JSON or "
+                        f"Parquet) is scanned from disk at any size")
 
 
 def is_zip(path: Path) -> bool:

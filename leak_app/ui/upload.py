@@ -76,7 +76,8 @@ class Upload(pn.viewable.Viewer):
         path = Path(folder.name) / f"upload{plain_suffix(name)}"
         path.write_bytes(content)
         sessions, report = self.model.opened(path, name=name,
-                                             unzip_limit=UNZIPPED_PER_UPLOAD * self.max_mb * 2**20)
+                                             unzip_limit=UNZIPPED_PER_UPLOAD * self.max_mb * 2**20,
+                                             load_limit=self.max_mb * 2**20)
         if self.predraw is not None:
             self.predraw(self.model.like(sessions, report))
         return sessions, report
