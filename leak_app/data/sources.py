@@ -90,8 +90,8 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
                            load_limit=load_limit)
     layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
     if layout is None or not (large or layout is GA4_EVENTS):
-        if load_limit is not None and held >= min(limit, load_limit):
-            _refuse_loading(files, name or str(path), load_limit)
+        if load_limit is not None:
+            _refuse_loading(files, name or str(path), held, limit, load_limit)
         return load_sessions(path, name=name, mapping=mapping)
     try:
         return scan_sessions(path, name=name, layout=layout, files=files, origin=origin, grouping=grouping)
@@ -101,10 +101,14 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
         return load_sessions(path, name=name, mapping=mapping)
 
 
-def _refuse_loading(files: list[Path], label: str, most: int) -> None:
+def _refuse_loading(files: list[Path], label: str, held: int, counted_to: int, most: int) -> None:
     """A LoadError where ``files`` hold more than ``most`` bytes of data (see :func:`open_sessions`'
-    ``load_limit``): 109 MB of the Kaggle CSV took 1.2 GB in pandas."""
-    if held_bytes(files, label, most + 1) > most:
+    ``load_limit``): 109 MB of the Kaggle CSV took 1.2 GB in pandas. ``held``: their data as
+    :func:`.scan.held_bytes` counted it until ``counted_to``; counted further only where that stopped
+    short of deciding."""
+    if counted_to <= held <= most:
+        held = held_bytes(files, label, most + 1)
+    if held > most:
         raise LoadError(f"{label}: holds more than {most / 2**20:,.0f} MB of data once expanded, in a layout "
                         f"read into memory rather than scanned (such as the Kaggle CSV's JSON cells): more "
                         f"than an upload may (--max-upload-mb); a flat export of the sessions (CSV, JSON or "
