@@ -223,6 +223,40 @@ def test_universal_analytics_bigquery_exports_scan_as_pandas_loads_them(name, tm
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+#: The records DuckDB infers a JSON file's fields from (read_json's sample_size).
+SAMPLED = 20_480
+
+
+def _early(record: dict, i: int, case: str) -> dict:
+    """A copy of a fixture record for the rows before it: a session of its own, with nothing bought
+    and, as ``case`` says, a record or field it holds left out."""
+    if "event_name" in record:  # a GA4 event
+        early = {**record, "event_name": "page_view", "user_pseudo_id": f"early{i}"}
+        early.pop("ecommerce") if case == "absent" else early.update(ecommerce={"transaction_id": None})
+        return early
+    totals = {k: v for k, v in record["totals"].items() if k not in ("transactions", "transactionRevenue")}
+    return {**record, "fullVisitorId": f"early{i}", "totals": totals}
+
+
+@pytest.mark.parametrize("name, case", [("events_20260803.json", "absent"),
+                                        ("events_20260803.json", "no field"),
+                                        ("ga_sessions_20260803.json", "no field")])
+def test_fields_first_written_past_duckdbs_sample_are_scanned_as_pandas_reads_them(name, case, tmp_path):
+    """DuckDB infers a JSON file's records from its first 20,480: a record or a field first written
+    after them (the revenue of a site whose first day sold nothing) was refused ("unknown key") or read
+    as absent (revenue 0) by the scan, though pandas reads it."""
+    records = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()]
+    early = [_early(records[i % len(records)], i, case) for i in range(SAMPLED + 100)]
+    path = tmp_path / name
+    path.write_text("\n".join(json.dumps(record) for record in early + records) + "\n")
+    scanned, report = scan_sessions(path, layout=scan_layout(path))
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    model, reference = SessionModel(sessions=scanned), SessionModel(sessions=loaded)
+    assert reference.kpis["revenue"] > 0 and model.kpis == reference.kpis
+    assert_same_tables(model, reference)
+
+
 def test_the_real_ga360_sample_scans_as_pandas_loads_it(ga_raw):
     scanned, report = scan_sessions(ga_raw)
     loaded, expected = load_sessions(ga_raw)

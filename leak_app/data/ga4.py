@@ -54,6 +54,8 @@ LABELS = {"device": "device.category", "country": "geo.country", "source": "sour
           "channel": "session_traffic_source_last_click.cross_channel_campaign.default_channel_group"}
 #: An event parameter's value is in one of these fields of its ``value`` record.
 VALUE_KINDS = ("string_value", "int_value", "double_value", "float_value")
+#: The user's first-touch source and medium (an event's own parameters come first) and the revenue.
+FIRST_TOUCH, REVENUE = "traffic_source", "ecommerce.purchase_revenue"
 
 
 def is_ga4(columns) -> bool:
@@ -129,7 +131,7 @@ def _number(value: ibis.Value) -> ibis.Value:
 def _traffic(raw: ibis.Table, key: str) -> ibis.Value:
     """The event's own ``source``/``medium`` parameter, else the user's first-touch one."""
     collected = event_param(raw.event_params, key)
-    first_touch = field(raw, f"traffic_source.{key}")
+    first_touch = field(raw, f"{FIRST_TOUCH}.{key}")
     return collected if first_touch is None else ibis.coalesce(collected, first_touch.cast("string"))
 
 
@@ -142,7 +144,7 @@ def events(raw: ibis.Table) -> ibis.Table:
     date = compact_date(_trimmed(raw.event_date))
     name = raw.event_name.cast("string")
     purchase = name == "purchase"
-    written = field(raw, "ecommerce.purchase_revenue")
+    written = field(raw, REVENUE)
     revenue = ibis.literal(0.0) if written is None else _number(written)
     written_labels = {**{label: field(raw, LABELS[label]) for label in ("device", "country", "channel")},
                       **{key: _traffic(raw, key) for key in ("source", "medium")}}
@@ -155,8 +157,8 @@ def events(raw: ibis.Table) -> ibis.Table:
         (timestamp < 0, "event_timestamp: before 1970"),
         (date.isnull(), not_a_date("event_date", "YYYYMMDD")),
         (implausible(date), implausible_date("event_date")),
-        (~revenue.isnull() & revenue.isinf(), not_a_number("ecommerce.purchase_revenue")),
-        (revenue < 0, negative("ecommerce.purchase_revenue")),
+        (~revenue.isnull() & revenue.isinf(), not_a_number(REVENUE)),
+        (revenue < 0, negative(REVENUE)),
         *((value.cast("string").length() > MAX_LABEL, long_label(LABELS[label]))
           for label, value in written_labels.items() if value is not None),
     ]
@@ -231,9 +233,11 @@ def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
 #: An event parameter as :func:`arrow_events` types it: every kind of value as text.
 PARAMS = pa.list_(pa.struct([("key", pa.string()),
                              ("value", pa.struct([(kind, pa.string()) for kind in VALUE_KINDS]))]))
-#: The columns of a flattened export the sessions are built from.
-USED = (*REQUIRED, "device.category", "geo.country", "traffic_source.source", "traffic_source.medium",
-        LABELS["channel"], "ecommerce.purchase_revenue")
+#: The columns of a flattened export the sessions are built from (the fields of a nested one's).
+USED = (*REQUIRED, LABELS["device"], LABELS["country"], f"{FIRST_TOUCH}.source", f"{FIRST_TOUCH}.medium",
+        LABELS["channel"], REVENUE)
+#: Those read as other than text, and the Arrow type they are read as (the others are text).
+TYPED = {"event_params": PARAMS}
 
 
 def arrow_events(frame: pd.DataFrame) -> pa.Table:

@@ -61,6 +61,10 @@ class Layout:
     #: Whether a file's header (its lower-cased column names) and kind ("csv", "json", "parquet"…)
     #: are this format's (see FORMATS); None for a user's mapping, which is never guessed.
     recognises: Callable[[set, str], bool] | None = field(default=None, compare=False, repr=False)
+    #: The fields of a nested export's records this layout reads, dotted and spelled as the export
+    #: writes them: declared to DuckDB when it scans the JSON export, which otherwise knows a record's
+    #: fields from a sample of the file (see scan._read_json).
+    fields: tuple = ()
 
     def required(self) -> list[str]:
         return [src for canon, src in self.columns.items() if canon not in self.optional]
@@ -87,18 +91,21 @@ class Layout:
         return [canon for canon in (*TEXT, *MEASURES) if self.columns.get(canon) not in columns]
 
 
-_GA_COLUMNS = {
-    "visitor_id": "fullvisitorid", "session_id": "visitid", "date": "date",
-    "device": "devicecategory", "country": "country", "source": "source", "medium": "medium",
-    "channel": "channelgrouping", "pageviews": "pageviews", "duration": "timeonsite",
-    "transactions": "transactions", "revenue": "transactionrevenue",
+#: Universal Analytics' session fields as Google spells them (a layout matches them in any case).
+_UA_FIELDS = {
+    "visitor_id": "fullVisitorId", "session_id": "visitId", "date": "date",
+    "device": "deviceCategory", "country": "country", "source": "source", "medium": "medium",
+    "channel": "channelGrouping", "pageviews": "pageviews", "duration": "timeOnSite",
+    "transactions": "transactions", "revenue": "transactionRevenue",
 }
-_NESTED_COLUMNS = {
-    **_GA_COLUMNS, "device": "device.devicecategory", "country": "geonetwork.country",
-    "source": "trafficsource.source", "medium": "trafficsource.medium",
-    "pageviews": "totals.pageviews", "duration": "totals.timeonsite",
-    "transactions": "totals.transactions", "revenue": "totals.transactionrevenue",
-}
+#: The record of a BigQuery ga_sessions_* row (and of the Kaggle CSV's JSON cells) each is in.
+_UA_RECORDS = {"device": "device", "country": "geoNetwork",
+               **dict.fromkeys(("source", "medium"), "trafficSource"),
+               **dict.fromkeys(("pageviews", "duration", "transactions", "revenue"), "totals")}
+_NESTED_FIELDS = {canon: f"{_UA_RECORDS[canon]}.{name}" if canon in _UA_RECORDS else name
+                  for canon, name in _UA_FIELDS.items()}
+_GA_COLUMNS = {canon: name.lower() for canon, name in _UA_FIELDS.items()}
+_NESTED_COLUMNS = {canon: name.lower() for canon, name in _NESTED_FIELDS.items()}
 _NESTED_OPTIONAL = (*TEXT, "pageviews", "duration", "transactions", "revenue")
 
 GA_SESSIONS = Layout("ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, 1e-6,
@@ -108,7 +115,8 @@ GA_CLEANED = Layout("ga_sessions_cleaned_csv", "cleaned Google Analytics session
                     recognises=lambda cols, kind: {"fullvisitorid", "revenue"} <= cols)
 GA_BIGQUERY = Layout("ga_sessions_bigquery_json", "Universal Analytics BigQuery export (ga_sessions_*)",
                      _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL,
-                     recognises=lambda cols, kind: _ua_totals(cols) and kind != "csv")
+                     recognises=lambda cols, kind: _ua_totals(cols) and kind != "csv",
+                     fields=tuple(_NESTED_FIELDS.values()))
 GA_KAGGLE = Layout("ga_customer_revenue_csv", "Google Analytics Customer Revenue Prediction CSV",
                    _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL,
                    recognises=lambda cols, kind: _ua_totals(cols) and kind == "csv")
@@ -116,7 +124,7 @@ CANONICAL = Layout("canonical", "canonical session table", {c: c for c in CANONI
                    recognises=lambda cols, kind: "visitor_id" in cols)
 #: GA4 events are built into sessions (:mod:`.ga4`), not mapped column by column.
 GA4_EVENTS = Layout("ga4_events", "GA4 BigQuery event export (events_*)", {c: c for c in ga4.REQUIRED},
-                    rows="events", recognises=lambda cols, kind: ga4.is_ga4(cols))
+                    rows="events", recognises=lambda cols, kind: ga4.is_ga4(cols), fields=ga4.USED)
 #: The formats a file is recognised as, the first whose ``recognises`` holds (a user's mapping
 #: overrides them all). A new format is a Layout here, and the readers its kind needs.
 FORMATS = (GA4_EVENTS, CANONICAL, GA_KAGGLE, GA_BIGQUERY, GA_CLEANED, GA_SESSIONS)
