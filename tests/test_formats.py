@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from leak_app import LoadError, SessionModel, load_sessions
 from leak_app.analysis.cube import ECOMMERCE_STAGES
+from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import read_mapping
 from leak_app.data.schema import to_canonical
 
@@ -98,6 +99,20 @@ def test_broken_json_cell_in_the_kaggle_layout_is_dropped(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     table, report = load_sessions(path)
     assert report.dropped == {"totals: not valid JSON": 1} and len(table) == 39 and accounted(report)
+
+
+@pytest.mark.parametrize("scan", [False, True])
+def test_labels_written_like_json_are_text_outside_the_kaggle_csvs_records(tmp_path, scan):
+    """Only the Kaggle CSV's record columns hold JSON: a canonical file whose every device was written
+    "{...}" had its device column read as JSON by pandas, and lost every row ("device: not valid JSON")."""
+    from leak_app.data.sources import open_sessions
+    frame = generate_sessions(300, seed=2)
+    frame["device"] = "{" + frame["device"].astype(str) + "}"
+    path = tmp_path / "sessions.csv"
+    frame.to_csv(path, index=False)
+    table, report = open_sessions(path, scan_from=0 if scan else None)
+    assert report.sessions == 300 and report.dropped == {}
+    assert SessionModel(sessions=table).kpis["sessions"] == 300
 
 
 def test_mapping_errors_are_clear(tmp_path):

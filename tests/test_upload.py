@@ -313,21 +313,20 @@ def test_no_chunk_is_held_once_a_file_is_taken_or_refused():
 
 @pytest.mark.parametrize("compress", ["gzip", "zip"])
 def test_a_compressed_upload_holding_more_than_an_upload_may_in_memory_is_refused(upload, compress):
-    """The Kaggle CSV's JSON cells are read by pandas, into memory (109 MB of it took 1.2 GB); a 200 MB
-    zip or gzip upload may hold 4 or 2 GB of it. What pandas would read of an upload is held to what an
-    upload may weigh: a 1.6 MB Kaggle CSV in a gzip or zip of a few kB, with a limit of 1 MB, is
-    refused, saying why, and the data stays; the same file under the limit loads."""
-    lines = (ROOT / "tests" / "fixtures" / "train_v2_sample.csv").read_text().splitlines(keepends=True)
-    text = (lines[0] + "".join(line.replace(",Not Socially Engaged,", f",Not Socially Engaged{copy},")
-                               for copy in range(70) for line in lines[1:])).encode()
-    content = gzip.compress(text) if compress == "gzip" else zipped({"kaggle.csv": text})
-    assert len(content) < 2**20 < len(text)
+    """A layout DuckDB does not scan (one JSON array of records) is read by pandas, into memory, at
+    several times its size; a 200 MB zip or gzip upload may hold 4 or 2 GB of it. What pandas would
+    read of an upload is held to what an upload may weigh: a 1.6 MB JSON array in a gzip or zip of a
+    few hundred kB, with a limit of 1 MB, is refused, saying why, and the data stays; the same file
+    under the limit loads."""
+    text = generate_sessions(6_000, seed=4).to_json(orient="records", date_format="iso").encode()
+    content = gzip.compress(text) if compress == "gzip" else zipped({"sessions.json": text})
+    assert len(content) < 2**20 < len(text) < 2 * 2**20
     upload.max_mb = 1
-    send(upload, f"kaggle.{'csv.gz' if compress == 'gzip' else 'zip'}", content)
+    send(upload, f"sessions.{'json.gz' if compress == 'gzip' else 'zip'}", content)
     said = upload.status.object.replace("\\", "")
     assert upload.status.alert_type == "danger" and "holds more than 1 MB of data once expanded" in said, said
     assert upload.model.kpis["sessions"] == 2_000
     upload.max_mb = 2
-    settled(lambda: sent(upload.input, chunks(upload.input, "kaggle.csv.gz", gzip.compress(text), id=2)))
+    settled(lambda: sent(upload.input, chunks(upload.input, "sessions.json.gz", gzip.compress(text), id=2)))
     assert upload.status.alert_type == "success", upload.status.object
-    assert upload.model.load_report["format"] == "ga_customer_revenue_csv"
+    assert upload.model.load_report["format"] == "canonical" and upload.model.kpis["sessions"] == 6_000

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ga4
+from . import ga4, ua
 from .duck import registered
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session_files
 from .parse import ROW, counted_events, parse_sessions
@@ -62,8 +62,8 @@ class Layout:
     #: are this format's (see FORMATS); None for a user's mapping, which is never guessed.
     recognises: Callable[[set, str], bool] | None = field(default=None, compare=False, repr=False)
     #: The fields of a nested export's records this layout reads, dotted and spelled as the export
-    #: writes them: declared to DuckDB when it scans the JSON export, which otherwise knows a record's
-    #: fields from a sample of the file (see scan._read_json).
+    #: writes them: declared to DuckDB when it scans a JSON export, which otherwise knows a record's
+    #: fields from a sample of the file (see scan._read_json), and the Kaggle CSV's JSON cells.
     fields: tuple = ()
 
     def required(self) -> list[str]:
@@ -91,21 +91,8 @@ class Layout:
         return [canon for canon in (*TEXT, *MEASURES) if self.columns.get(canon) not in columns]
 
 
-#: Universal Analytics' session fields as Google spells them (a layout matches them in any case).
-_UA_FIELDS = {
-    "visitor_id": "fullVisitorId", "session_id": "visitId", "date": "date",
-    "device": "deviceCategory", "country": "country", "source": "source", "medium": "medium",
-    "channel": "channelGrouping", "pageviews": "pageviews", "duration": "timeOnSite",
-    "transactions": "transactions", "revenue": "transactionRevenue",
-}
-#: The record of a BigQuery ga_sessions_* row (and of the Kaggle CSV's JSON cells) each is in.
-_UA_RECORDS = {"device": "device", "country": "geoNetwork",
-               **dict.fromkeys(("source", "medium"), "trafficSource"),
-               **dict.fromkeys(("pageviews", "duration", "transactions", "revenue"), "totals")}
-_NESTED_FIELDS = {canon: f"{_UA_RECORDS[canon]}.{name}" if canon in _UA_RECORDS else name
-                  for canon, name in _UA_FIELDS.items()}
-_GA_COLUMNS = {canon: name.lower() for canon, name in _UA_FIELDS.items()}
-_NESTED_COLUMNS = {canon: name.lower() for canon, name in _NESTED_FIELDS.items()}
+_GA_COLUMNS = {canon: name.lower() for canon, name in ua.FIELDS.items()}
+_NESTED_COLUMNS = {canon: name.lower() for canon, name in ua.NESTED.items()}
 _NESTED_OPTIONAL = (*TEXT, "pageviews", "duration", "transactions", "revenue")
 
 GA_SESSIONS = Layout("ga_sessions_csv", "Google Analytics session export", _GA_COLUMNS, 1e-6,
@@ -116,10 +103,11 @@ GA_CLEANED = Layout("ga_sessions_cleaned_csv", "cleaned Google Analytics session
 GA_BIGQUERY = Layout("ga_sessions_bigquery_json", "Universal Analytics BigQuery export (ga_sessions_*)",
                      _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL,
                      recognises=lambda cols, kind: _ua_totals(cols) and kind != "csv",
-                     fields=tuple(_NESTED_FIELDS.values()))
+                     fields=tuple(ua.NESTED.values()))
 GA_KAGGLE = Layout("ga_customer_revenue_csv", "Google Analytics Customer Revenue Prediction CSV",
                    _NESTED_COLUMNS, 1e-6, _NESTED_OPTIONAL,
-                   recognises=lambda cols, kind: _ua_totals(cols) and kind == "csv")
+                   recognises=lambda cols, kind: _ua_totals(cols) and kind == "csv",
+                   fields=tuple(ua.NESTED.values()))
 CANONICAL = Layout("canonical", "canonical session table", {c: c for c in CANONICAL_NAMES},
                    recognises=lambda cols, kind: "visitor_id" in cols)
 #: GA4 events are built into sessions (:mod:`.ga4`), not mapped column by column.

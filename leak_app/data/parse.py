@@ -51,6 +51,7 @@ from .schema import (
     negative,
     not_a_date,
     not_a_number,
+    not_json,
     or_not_set,
     zero_columns,
 )
@@ -75,6 +76,9 @@ TALLIES = (BAD, FILLED, ABOVE_ZERO)
 CARRIED = (FILE, ROW)
 #: The prefix of the columns :func:`parsed_rows` parses before it checks them.
 PARSED = "parsed:"
+#: A column of ``raw`` named so says whether a row's cell of the column named after it should have
+#: held a JSON object and did not (the Kaggle CSV's records, read by the scan): the row is dropped.
+NOT_JSON = "not_json:"
 
 
 def nothing_kept(report: LoadReport) -> LoadError:
@@ -423,7 +427,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     parses = {name: parse for name, parse in parses.items() if parse is not None}  # (typed: no tallies)
     rows = raw.mutate(**{PARSED + name: parse for name, parse in parses.items()})
     parsed = {name: rows[PARSED + name] for name in parses}
-    checks, values, tallies = [], {}, {}
+    checks, values, tallies = [(rows[name], not_json(name.removeprefix(NOT_JSON)))
+                               for name in raw.columns if name.startswith(NOT_JSON)], {}, {}
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
         values[key] = rows[layout.columns[key]].cast("string")

@@ -25,7 +25,8 @@ import fastavro
 import pandas as pd
 import pyarrow as pa
 
-from .schema import LoadError
+from . import ua
+from .schema import LoadError, not_json
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -34,8 +35,6 @@ AVRO_MAGIC = b"Obj\x01"
 #: (``LEAK_APP_MAX_EXPANDED_MB``): session exports compress 5 to 30 times.
 MAX_EXPANDED_BYTES = int(os.environ.get("LEAK_APP_MAX_EXPANDED_MB", "2048")) * 2**20
 MAX_EXPANSION = 200
-#: The columns of a CSV that may hold JSON records: the Kaggle Google Analytics CSV's.
-JSON_COLUMNS = ("device", "geonetwork", "totals", "trafficsource", "customdimensions", "hits")
 #: Per-hit arrays of BigQuery session exports: large, and not needed for sessions.
 SKIPPED_KEYS = ("hits", "customDimensions")
 
@@ -204,20 +203,16 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
     forms = _comma_forms(frame, sep)
-    # The Kaggle layout's columns of JSON objects (device, totals, ...) are parsed; a label that
-    # merely starts with "{" (a country named so) stays text.
-    nested, dropped, bad = [], {}, pd.Series(False, index=frame.index)
-    for column in (c for c in frame.columns if str(c).strip().lower() in JSON_COLUMNS):
-        values = frame[column]
-        filled = values.str.len() > 0
-        if filled.any() and values[filled].str.startswith("{").all():
-            parsed = values.map(_json_object)
-            broken = filled & parsed.isna()
-            if broken.any():
-                dropped[f"{column}: not valid JSON"] = int((broken & ~bad).sum())
-                bad |= broken
-            frame[column] = parsed.where(parsed.notna(), None)
-            nested.append(column)
+    # The Kaggle CSV's records (device, totals, ...) are parsed, a row whose cell is not a JSON
+    # object dropped; in any other file, a label that starts with "{" is text.
+    nested, dropped, bad = ua.json_columns(frame.columns), {}, pd.Series(False, index=frame.index)
+    for column in nested:
+        parsed = frame[column].map(_json_object)
+        broken = parsed.isna()
+        if broken.any():
+            dropped[not_json(column)] = int((broken & ~bad).sum())
+            bad |= broken
+        frame[column] = parsed.where(parsed.notna(), None)
     frame = flatten(frame[~bad.to_numpy()], nested)
     frame.attrs[DECIMAL_COMMA_ATTR] = forms
     return frame, dropped

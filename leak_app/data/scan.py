@@ -1,9 +1,9 @@
 """Session files scanned by DuckDB, never loaded into pandas: larger than memory.
 
 Flat layouts are scanned: the canonical table, the Google Analytics session exports
-and files with a column mapping; so are Universal Analytics' BigQuery exports (their
-records' fields read as columns, ``totals.pageviews``) and GA4 event exports, built into
-sessions by :mod:`.ga4`'s query (the Kaggle CSV's JSON cells are read by pandas).
+and files with a column mapping; so are Universal Analytics' BigQuery exports and the Kaggle
+CSV (their records' fields read as columns, ``totals.pageviews``, from JSON in the CSV's cells)
+and GA4 event exports, built into sessions by :mod:`.ga4`'s query.
 The rows are parsed and checked by :mod:`.parse` (the parser of the tables pandas reads
 too), so every row is still accounted for, and the session table stays a lazy query that
 the cube build runs. DuckDB streams the file
@@ -29,12 +29,12 @@ import ibis.expr.datatypes as dt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import ga4
+from . import ga4, ua
 from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import kept_scan, replaced
-from .loaders import GA4_EVENTS, Layout, detect_layout, recognised
-from .parse import FILE, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
+from .loaders import GA4_EVENTS, GA_KAGGLE, Layout, detect_layout, recognised
+from .parse import FILE, NOT_JSON, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
 from .readers import (
     DECIMAL_COMMA,
     DELIMITER_NAMES,
@@ -57,8 +57,9 @@ from .schema import (
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
 #: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
 MEMORY_LIMIT = "1GB"
-#: Layouts scanned (flat columns); the others are read by pandas.
-SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "ga_sessions_bigquery_json", "mapped")
+#: Layouts scanned (flat columns, or records read as columns); the others are read by pandas.
+SCANNED = ("canonical", "ga_sessions_csv", "ga_sessions_cleaned_csv", "ga_sessions_bigquery_json",
+           "ga_customer_revenue_csv", "mapped")
 #: A Parquet or Avro row as bytes of data (about a session's line in a CSV export), in :func:`held_bytes`.
 ROW_BYTES = 100
 
@@ -173,15 +174,14 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
         layout = detect_layout(_flattened(raw).columns, kind, str(path), mapping)
     except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
         return None
-    # (Dotted names as written are left to pandas: the Kaggle CSV's JSON cells, flattened there.)
-    return layout if layout.name in SCANNED and not any("." in c for c in written) else None
+    return layout if layout.name in SCANNED else None
 
 
 def _flattened(raw: ibis.Table) -> ibis.Table:
     """The table with lower-case column names, its records' fields one level deep as columns of
     their own (``totals.pageviews``), as the pandas reader flattens them (GA4's ``event_params``, a
     list, stays whole)."""
-    raw = raw.rename({c.strip().lower(): c for c in raw.columns})
+    raw = raw.rename({c.strip().lower(): c for c in raw.columns if not c.startswith(NOT_JSON)})
     records = [c for c in raw.columns if raw[c].type().is_struct()]
     return raw.mutate(**{f"{c}.{name.strip().lower()}": raw[c][name]
                          for c in records for name in raw[c].type().names}).drop(*records)
@@ -210,7 +210,26 @@ def _read(con, files: Path | list[Path], kind: str, layout: Layout | None = None
         return con.read_parquet(paths, **named)
     if kind == "json":
         return _read_json(con, paths, named, layout)
-    return con.read_csv(paths, all_varchar=True, delim=delimiter(_first_line(Path(paths[0]))), **named)
+    return _json_records(con.read_csv(paths, all_varchar=True, delim=delimiter(_first_line(Path(paths[0]))),
+                                      **named))
+
+
+def _json_records(raw: ibis.Table) -> ibis.Table:
+    """A CSV's columns of JSON records (the Kaggle CSV's: ua.json_columns) as records of the fields
+    its layout reads, as text, each beside whether its row's cell, written, is not a JSON object
+    (parse.NOT_JSON: the row is dropped, as the pandas reader drops it); other CSVs as they are."""
+    columns = ua.json_columns(raw.columns)
+    if not columns:
+        return raw
+    records = _declared(GA_KAGGLE.fields)
+    parsed, broken = {}, {}
+    for column in columns:
+        text = raw[column]
+        written = text.try_cast("json")
+        parsed[column] = written.try_cast(records.fields[_spelled(column, records.fields)])
+        broken[NOT_JSON + column] = (text.length() > 0).fill_null(False) & (
+            written.isnull() | ~trimmed(text).startswith("{"))
+    return raw.mutate(**parsed, **broken)
 
 
 def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibis.Table:

@@ -151,6 +151,11 @@ def not_a_number(column: str) -> str:
     return f"{column}: not a number"
 
 
+def not_json(column: str) -> str:
+    """Drop reason of a cell that should hold a JSON object (the Kaggle CSV's records) and does not."""
+    return f"{column}: not valid JSON"
+
+
 def negative(column: str) -> str:
     return f"negative {column}"
 

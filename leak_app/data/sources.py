@@ -72,9 +72,9 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     (pandas counts such lines; a large file is refused with its line). ``origin``: the archive the
     files were unpacked from (see :func:`.scan.scan_key`); ``grouping``: what else a scan groups the
     rows by in the pass that counts them (see :func:`.parse.parse_sessions`); ``load_limit``: the
-    most data pandas may read into memory (None: any), an upload's: a layout only pandas reads (the
-    Kaggle CSV's JSON cells) takes about 11 times its data in memory, and a zip or gzip upload of
-    200 MB may hold 4 GB of it.
+    most data pandas may read into memory (None: any), an upload's: a layout only pandas reads (one
+    JSON array of records) takes several times its data in memory (109 MB of the Kaggle CSV, read
+    so before it was scanned, took 1.2 GB), and a zip or gzip upload of 200 MB may hold 4 GB of it.
     """
     path = Path(path)
     if is_zip(path):
@@ -103,14 +103,14 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
 
 def _refuse_loading(files: list[Path], label: str, held: int, counted_to: int, most: int) -> None:
     """A LoadError where ``files`` hold more than ``most`` bytes of data (see :func:`open_sessions`'
-    ``load_limit``): 109 MB of the Kaggle CSV took 1.2 GB in pandas. ``held``: their data as
+    ``load_limit``). ``held``: their data as
     :func:`.scan.held_bytes` counted it until ``counted_to``; counted further only where that stopped
     short of deciding."""
     if counted_to <= held <= most:
         held = held_bytes(files, label, most + 1)
     if held > most:
         raise LoadError(f"{label}: holds more than {most / 2**20:,.0f} MB of data once expanded, in a layout "
-                        f"read into memory rather than scanned (such as the Kaggle CSV's JSON cells): more "
+                        f"read into memory rather than scanned (such as one JSON array of records): more "
                         f"than an upload may (--max-upload-mb); a flat export of the sessions (CSV, JSON or "
                         f"Parquet) is scanned from disk at any size")
 
