@@ -264,7 +264,7 @@ def avro_as_json(path: Path, out: Path, label: str) -> None:
             records = fastavro.reader(source)
             for record in records:
                 if isinstance(record, dict):
-                    record = {k: v for k, v in record.items() if k not in SKIPPED_KEYS}
+                    record = _without_hits(record)
                 target.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         except OSError:  # (writing it: a full disk is said as such, not as a damaged file)
             raise
@@ -275,12 +275,16 @@ def avro_as_json(path: Path, out: Path, label: str) -> None:
 def _records(records: list, label: str, what: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """Records (dicts; anything else is counted as not a record) as a table, nested records one
     level deep as ``record.field`` columns, the per-hit arrays left out."""
-    rows = [{k: v for k, v in record.items() if k not in SKIPPED_KEYS}
-            for record in records if isinstance(record, dict)]
+    rows = [_without_hits(record) for record in records if isinstance(record, dict)]
     if not rows:
         raise LoadError(f"{label}: no {what} in the file")
     bad = len(records) - len(rows)
     return pd.json_normalize(rows, max_level=1), ({"not a JSON record": bad} if bad else {})
+
+
+def _without_hits(record: dict) -> dict:
+    """A record without its per-hit arrays (SKIPPED_KEYS)."""
+    return {key: value for key, value in record.items() if key not in SKIPPED_KEYS}
 
 
 def flatten(frame: pd.DataFrame, nested: list[str]) -> pd.DataFrame:
