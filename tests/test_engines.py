@@ -278,6 +278,8 @@ def _early(record: dict, i: int, case: str) -> dict:
     and, as ``case`` says, a record or field it holds left out."""
     if "event_name" in record:  # a GA4 event
         early = {**record, "event_name": "page_view", "user_pseudo_id": f"early{i}"}
+        if case == "whole revenue":  # bought, for a whole number
+            return {**early, "event_name": "purchase", "ecommerce": {"purchase_revenue": 45}}
         early.pop("ecommerce") if case == "absent" else early.update(ecommerce={"transaction_id": None})
         return early
     totals = {k: v for k, v in record["totals"].items() if k not in ("transactions", "transactionRevenue")}
@@ -286,11 +288,13 @@ def _early(record: dict, i: int, case: str) -> dict:
 
 @pytest.mark.parametrize("name, case", [("events_20260803.json", "absent"),
                                         ("events_20260803.json", "no field"),
+                                        ("events_20260803.json", "whole revenue"),
                                         ("ga_sessions_20260803.json", "no field")])
 def test_fields_first_written_past_duckdbs_sample_are_scanned_as_pandas_reads_them(name, case, tmp_path):
     """DuckDB infers a JSON file's records from its first 20,480: a record or a field first written
     after them (the revenue of a site whose first day sold nothing) was refused ("unknown key") or read
-    as absent (revenue 0) by the scan, though pandas reads it."""
+    as absent (revenue 0) by the scan, though pandas reads it; and a revenue the sample held only whole
+    numbers of was read as an integer, 45.50 after them rounded to 46."""
     records = [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()]
     early = [_early(records[i % len(records)], i, case) for i in range(SAMPLED + 100)]
     path = tmp_path / name
@@ -301,6 +305,24 @@ def test_fields_first_written_past_duckdbs_sample_are_scanned_as_pandas_reads_th
     model, reference = SessionModel(sessions=scanned), SessionModel(sessions=loaded)
     assert reference.kpis["revenue"] > 0 and model.kpis == reference.kpis
     assert_same_tables(model, reference)
+
+
+def test_numbers_written_whole_in_duckdbs_sample_keep_their_fractions_in_the_scan(tmp_path):
+    """A flat JSON file whose first 20,480 revenues were written as whole numbers (45, as JavaScript
+    writes 45.0) was scanned with the revenue an integer: a later 45.50 rounded to 46."""
+    frame = generate_sessions(SAMPLED + 100, seed=3).astype({"date": str, **dict.fromkeys(TEXT, str)})
+    frame["revenue"] = frame["revenue"].round().astype(int).astype(object)
+    late = frame.index[-100:][frame["transactions"].iloc[-100:] > 0]
+    frame.loc[late, "revenue"] = 45.5
+    assert len(late) and frame["revenue"].iloc[:SAMPLED].map(type).eq(int).all()
+    path = tmp_path / "sessions.json"
+    path.write_text("\n".join(json.dumps(row) for row in frame.to_dict(orient="records")) + "\n")
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    model, reference = SessionModel(sessions=scanned), SessionModel(sessions=loaded)
+    assert reference.kpis["revenue"] == pytest.approx(frame["revenue"].astype(float).sum(), rel=1e-12)
+    assert model.kpis == reference.kpis
 
 
 def test_the_real_ga360_sample_scans_as_pandas_loads_it(ga_raw):

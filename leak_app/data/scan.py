@@ -237,23 +237,31 @@ def _json_records(raw: ibis.Table) -> ibis.Table:
 
 
 def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibis.Table:
-    """Newline-delimited JSON files. DuckDB knows their records' fields from a sample, the first
-    20,480 records: a field first written after them (the revenue of a site whose first days sold
-    nothing) was read as absent and a record refused ("unknown key"), though pandas reads both. So
-    the fields a layout reads (:attr:`Layout.fields`) are declared to it: typed as the sample found
-    them, as text where it did not; the other columns are read as JSON, untyped."""
+    """Newline-delimited JSON files. DuckDB knows their records' fields and types from a sample, the
+    first 20,480 records: a field first written after them (the revenue of a site whose first days
+    sold nothing) was read as absent and a record refused ("unknown key"), and a number written whole
+    in them read as an integer (a later 45.50 rounded to 46), though pandas reads all three. So the
+    fields a layout reads (:attr:`Layout.fields`) are declared to it (see :func:`_merged`), the other
+    columns read as JSON, untyped; a flat layout's numbers the sample found whole are read as text."""
     sampled = con.read_json(paths, format="newline_delimited", **named)
     layout = layout or recognised(_flattened(sampled).columns, "json")
-    if layout is None or not layout.fields:
+    if layout is None:
         return sampled
-    declared = _declared(layout.fields)
-    columns = {name: dt.json for name in sampled.columns if name != FILE}
-    for name, kind in declared.fields.items():
-        written = _spelled(name, columns)
-        if written is not None:
-            columns[written] = _merged(sampled.schema()[written], kind)
-        elif kind.is_struct():  # (a value the sample lacks is not: a required one is refused as missing)
-            columns[name] = kind
+    columns = {name: kind for name, kind in sampled.schema().items() if name != FILE}
+    if layout.fields:
+        columns = {name: dt.json for name in columns}
+        for name, kind in _declared(layout.fields).fields.items():
+            written = _spelled(name, columns)
+            if written is not None:
+                columns[written] = _merged(sampled.schema()[written], kind)
+            elif kind.is_struct():  # (a value the sample lacks is not: a required one is refused as missing)
+                columns[name] = kind
+    else:
+        whole = [name for name in (_spelled(number, columns) for number in layout.numeric())
+                 if name is not None and columns[name].is_integer()]
+        if not whole:
+            return sampled
+        columns.update(dict.fromkeys(whole, dt.string))
     to_string = con.compiler.type_mapper.to_string
     return con.read_json(paths, format="newline_delimited", **named,
                          columns={name: to_string(kind) for name, kind in columns.items()})
@@ -280,22 +288,25 @@ def _spelled(name: str, written) -> str | None:
     return next((column for column in written if column.lower() == name.lower()), None)
 
 
-def _merged(sampled: dt.DataType, declared: dt.DataType) -> dt.DataType:
+def _merged(sampled: dt.DataType, declared: dt.DataType, in_record: bool = False) -> dt.DataType:
     """A field's type as :func:`_read_json` declares it: a record's declared fields, each named as the
     ``sampled`` record spells it and typed as merged with its type there, or as declared where it has
-    none; a list's items likewise; a value's type as sampled (faster to scan than text: a fifth of a
-    GA4 export's), as declared where the sample holds no value (null only: JSON) or a record."""
+    none; a list's items likewise. A value keeps its sampled type (a GA4 export's timestamps and ids
+    read as text took a fifth longer to scan), but is text where the sample held no value (null only:
+    JSON) or a record, or, ``in_record``, whole numbers only: DuckDB then rounds a later 45.50 to 46
+    (a revenue; ids and timestamps, whole by the export's schema, are the rows' own values)."""
     if declared.is_struct():
         fields = sampled.fields if sampled.is_struct() else {}
         merged = {}
         for name, kind in declared.fields.items():
             written = _spelled(name, fields)
-            merged[written or name] = kind if written is None else _merged(fields[written], kind)
+            merged[written or name] = kind if written is None else _merged(fields[written], kind, True)
         return dt.Struct(merged)
     if declared.is_array():
         return dt.Array(_merged(sampled.value_type if sampled.is_array() else declared.value_type,
-                                declared.value_type))
-    return declared if sampled.is_json() or sampled.is_nested() else sampled
+                                declared.value_type, in_record))
+    whole = in_record and sampled.is_integer()
+    return declared if whole or sampled.is_json() or sampled.is_nested() else sampled
 
 
 def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None,
