@@ -307,21 +307,26 @@ def test_fields_first_written_past_duckdbs_sample_are_scanned_as_pandas_reads_th
     assert_same_tables(model, reference)
 
 
-def test_numbers_written_whole_in_duckdbs_sample_keep_their_fractions_in_the_scan(tmp_path):
+def test_values_duckdbs_sample_types_are_scanned_after_it_as_pandas_reads_them(tmp_path):
     """A flat JSON file whose first 20,480 revenues were written as whole numbers (45, as JavaScript
-    writes 45.0) was scanned with the revenue an integer: a later 45.50 rounded to 46."""
+    writes 45.0) was scanned with the revenue an integer: a later 45.50 rounded to 46; and one whose
+    dates there were ISO dates was refused whole for a later date that is not one (pandas drops its row)."""
     frame = generate_sessions(SAMPLED + 100, seed=3).astype({"date": str, **dict.fromkeys(TEXT, str)})
+    frame["date"] = frame["date"].str[:10]
     frame["revenue"] = frame["revenue"].round().astype(int).astype(object)
     late = frame.index[-100:][frame["transactions"].iloc[-100:] > 0]
     frame.loc[late, "revenue"] = 45.5
+    frame.loc[frame.index[-1], "date"] = "not a date"
     assert len(late) and frame["revenue"].iloc[:SAMPLED].map(type).eq(int).all()
     path = tmp_path / "sessions.json"
     path.write_text("\n".join(json.dumps(row) for row in frame.to_dict(orient="records")) + "\n")
     scanned, report = scan_sessions(path)
     loaded, expected = load_sessions(path)
     assert_same_report(report, expected)
+    assert report.dropped == {"date: not a date": 1}
     model, reference = SessionModel(sessions=scanned), SessionModel(sessions=loaded)
-    assert reference.kpis["revenue"] == pytest.approx(frame["revenue"].astype(float).sum(), rel=1e-12)
+    kept = frame["revenue"].iloc[:-1].astype(float).sum()
+    assert reference.kpis["revenue"] == pytest.approx(kept, rel=1e-12)
     assert model.kpis == reference.kpis
 
 

@@ -242,7 +242,8 @@ def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibi
     sold nothing) was read as absent and a record refused ("unknown key"), and a number written whole
     in them read as an integer (a later 45.50 rounded to 46), though pandas reads all three. So the
     fields a layout reads (:attr:`Layout.fields`) are declared to it (see :func:`_merged`), the other
-    columns read as JSON, untyped; a flat layout's numbers the sample found whole are read as text."""
+    columns read as JSON, untyped; a flat layout's numbers the sample found whole, and its dates, are
+    read as text (a later date that is not one refused the whole file: pandas drops its row)."""
     sampled = con.read_json(paths, format="newline_delimited", **named)
     layout = layout or recognised(_flattened(sampled).columns, "json")
     if layout is None:
@@ -257,11 +258,12 @@ def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibi
             elif kind.is_struct():  # (a value the sample lacks is not: a required one is refused as missing)
                 columns[name] = kind
     else:
-        whole = [name for name in (_spelled(number, columns) for number in layout.numeric())
-                 if name is not None and columns[name].is_integer()]
-        if not whole:
+        numbers, date = {c.lower() for c in layout.numeric()}, str(layout.columns.get("date")).lower()
+        typed = [name for name, kind in columns.items() if (kind.is_integer() and name.lower() in numbers)
+                 or (kind.is_temporal() and name.lower() == date)]
+        if not typed:
             return sampled
-        columns.update(dict.fromkeys(whole, dt.string))
+        columns.update(dict.fromkeys(typed, dt.string))
     to_string = con.compiler.type_mapper.to_string
     return con.read_json(paths, format="newline_delimited", **named,
                          columns={name: to_string(kind) for name, kind in columns.items()})
