@@ -310,22 +310,25 @@ def test_fields_first_written_past_duckdbs_sample_are_scanned_as_pandas_reads_th
 def test_values_duckdbs_sample_types_are_scanned_after_it_as_pandas_reads_them(tmp_path):
     """A flat JSON file whose first 20,480 revenues were written as whole numbers (45, as JavaScript
     writes 45.0) was scanned with the revenue an integer: a later 45.50 rounded to 46; and one whose
-    dates there were ISO dates was refused whole for a later date that is not one (pandas drops its row)."""
+    dates and pageviews there were ISO dates and numbers was refused whole for a later date or
+    number that is not one (pandas drops its row)."""
     frame = generate_sessions(SAMPLED + 100, seed=3).astype({"date": str, **dict.fromkeys(TEXT, str)})
     frame["date"] = frame["date"].str[:10]
     frame["revenue"] = frame["revenue"].round().astype(int).astype(object)
     late = frame.index[-100:][frame["transactions"].iloc[-100:] > 0]
     frame.loc[late, "revenue"] = 45.5
     frame.loc[frame.index[-1], "date"] = "not a date"
+    frame["pageviews"] = frame["pageviews"].astype(object)
+    frame.loc[frame.index[-2], "pageviews"] = "many"
     assert len(late) and frame["revenue"].iloc[:SAMPLED].map(type).eq(int).all()
     path = tmp_path / "sessions.json"
     path.write_text("\n".join(json.dumps(row) for row in frame.to_dict(orient="records")) + "\n")
     scanned, report = scan_sessions(path)
     loaded, expected = load_sessions(path)
     assert_same_report(report, expected)
-    assert report.dropped == {"date: not a date": 1}
+    assert report.dropped == {"date: not a date": 1, "pageviews: not a number": 1}
     model, reference = SessionModel(sessions=scanned), SessionModel(sessions=loaded)
-    kept = frame["revenue"].iloc[:-1].astype(float).sum()
+    kept = frame["revenue"].iloc[:-2].astype(float).sum()
     assert reference.kpis["revenue"] == pytest.approx(kept, rel=1e-12)
     assert model.kpis == reference.kpis
 

@@ -242,8 +242,9 @@ def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibi
     sold nothing) was read as absent and a record refused ("unknown key"), and a number written whole
     in them read as an integer (a later 45.50 rounded to 46), though pandas reads all three. So the
     fields a layout reads (:attr:`Layout.fields`) are declared to it (see :func:`_merged`), the other
-    columns read as JSON, untyped; a flat layout's numbers the sample found whole, and its dates, are
-    read as text (a later date that is not one refused the whole file: pandas drops its row)."""
+    columns read as JSON, untyped; a flat layout's columns are read as text, as a CSV's are (a value
+    of another type than the sample's after it, a date that is not one, refused the whole file,
+    where pandas drops its row)."""
     sampled = con.read_json(paths, format="newline_delimited", **named)
     layout = layout or recognised(_flattened(sampled).columns, "json")
     if layout is None:
@@ -258,9 +259,8 @@ def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibi
             elif kind.is_struct():  # (a value the sample lacks is not: a required one is refused as missing)
                 columns[name] = kind
     else:
-        numbers, date = {c.lower() for c in layout.numeric()}, str(layout.columns.get("date")).lower()
-        typed = [name for name, kind in columns.items() if (kind.is_integer() and name.lower() in numbers)
-                 or (kind.is_temporal() and name.lower() == date)]
+        read = {str(column).lower() for column in layout.columns.values()}
+        typed = [name for name, kind in columns.items() if name.lower() in read and not kind.is_string()]
         if not typed:
             return sampled
         columns.update(dict.fromkeys(typed, dt.string))
