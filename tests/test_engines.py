@@ -253,6 +253,28 @@ def test_the_kaggle_csv_scans_as_pandas_reads_it(tmp_path, written):
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+def test_a_kaggle_csv_without_transactions_counts_one_per_session_with_revenue(tmp_path):
+    """The Kaggle CSV of 2018 (train.csv) writes no ``transactions`` in its totals: a session with
+    revenue made one. The scan, which reads the field as empty in every record, counted none (no
+    conversion, though revenue); pandas, which finds no such column, one each."""
+    rows = list(csv.reader(io.StringIO((FIXTURES / "train_v2_sample.csv").read_text())))
+    at = rows[0].index("totals")
+    bought = 0
+    for row in rows[1:]:
+        totals = json.loads(row[at])
+        totals.pop("transactions", None)
+        bought += float(totals.get("transactionRevenue") or 0) > 0
+        row[at] = json.dumps(totals)
+    path = tmp_path / "train.csv"
+    with open(path, "w", newline="") as file:
+        csv.writer(file).writerows(rows)
+    scanned, report = scan_sessions(path, layout=scan_layout(path))
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    assert bought and SessionModel(sessions=loaded).kpis["transactions"] == bought
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 @pytest.mark.parametrize("name", ["ga_sessions_20260803.json", "ga_sessions_20260803.json.gz", "parquet"])
 def test_universal_analytics_bigquery_exports_scan_as_pandas_loads_them(name, tmp_path):
     """BigQuery's nested ga_sessions_* records (totals, device, geoNetwork, trafficSource), as JSON

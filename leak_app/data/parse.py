@@ -427,8 +427,11 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     parses = {name: parse for name, parse in parses.items() if parse is not None}  # (typed: no tallies)
     rows = raw.mutate(**{PARSED + name: parse for name, parse in parses.items()})
     parsed = {name: rows[PARSED + name] for name in parses}
+    # A row whose record is not JSON is dropped first, and its values left out of the tallies: the
+    # pandas reader drops it before it reads them.
     checks, values, tallies = [(rows[name], not_json(name.removeprefix(NOT_JSON)))
                                for name in raw.columns if name.startswith(NOT_JSON)], {}, {}
+    unread = [check for check, _ in checks]
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
         values[key] = rows[layout.columns[key]].cast("string")
@@ -448,9 +451,15 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
         if name in MEASURES:
             tallies[ABOVE_ZERO + name] = value > 0
         values[name] = value * layout.revenue_scale if name == "revenue" else value
+        if name == "transactions":
+            unwritten = rows[source].isnull() if written is None else ~written
     for name in ("pageviews", "duration", "revenue"):
         values.setdefault(name, ibis.literal(0.0))
-    values.setdefault("transactions", (values["revenue"] > 0).cast("float64"))
+    # A session with revenue made a transaction where none is written: in a file without the column,
+    # or in a record without the field (the Kaggle CSV of 2018 has none; the scan reads it as empty).
+    bought = values["revenue"] > 0
+    values["transactions"] = (bought.cast("float64") if "transactions" not in values
+                              else ibis.cases((unwritten & bought, 1.0), else_=values["transactions"]))
     for name in TEXT:
         source = layout.columns.get(name)
         if source not in raw.columns:
@@ -462,6 +471,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
         else:
             values[name], long = _label(rows[source], name)
             checks.append((long, long_label(source)))  # the last checks: see _labelled
+    if unread:
+        tallies = {name: tally & ~ibis.or_(*unread) for name, tally in tallies.items()}
     return rows.select(**values, reason=first_reason(checks),
                        **{name: tally.fill_null(False) for name, tally in tallies.items()},
                        **{name: rows[name] for name in CARRIED if name in raw.columns})
