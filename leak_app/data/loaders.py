@@ -49,7 +49,8 @@ class Layout:
     revenue_scale: float = 1.0
     #: Canonical columns the file may lack: a label (device, country, source, medium, channel) is
     #: then "(not set)" for every session, pageviews and duration 0 (see ``absent``: the views that
-    #: need them say so); without transactions, a session with revenue counts as one transaction.
+    #: need them say so); without transactions (or where a row writes none), a session with revenue
+    #: counts as one transaction.
     optional: tuple = field(default=(*TEXT, *MEASURES))
     #: "sessions" (a row per session) or "hits": a row per hit or product, the session's totals
     #: repeated on each, as flattened Google Analytics tables are (see HIT_COLUMNS); "events" for
