@@ -484,6 +484,26 @@ def test_infinite_numbers_are_dropped_by_the_scan_as_by_pandas(tmp_path, demo):
     assert len(loaded) == 48 and scanned.count().to_pandas() == 48
 
 
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_counts_past_32_bits_are_dropped_by_the_scan_as_by_pandas(tmp_path, demo, kind):
+    """pandas holds pageviews, duration and transactions as 32-bit integers: 8,769,421,079 pageviews
+    wrapped to -2,147,483,648 there, where the scan kept them. No session counts so many: the row is
+    dropped, with its reason, by both."""
+    rows = demo.head(50).astype({"pageviews": "int64", "duration": "int64"})
+    rows.loc[rows.index[3], "pageviews"] = 8_769_421_079
+    rows.loc[rows.index[7], "duration"] = 2**31
+    rows.loc[rows.index[9], "duration"] = 2**31 - 1  # 68 years: kept
+    path = tmp_path / f"sessions.{kind}"
+    rows.to_csv(path, index=False) if kind == "csv" else rows.to_parquet(path)
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert report.dropped == expected.dropped == {"pageviews: larger than 2,147,483,647": 1,
+                                                  "duration: larger than 2,147,483,647": 1}
+    assert_same_report(report, expected)
+    assert loaded["pageviews"].min() >= 0 and loaded["duration"].max() == 2**31 - 1
+    assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 def test_a_column_of_mostly_bad_numbers_is_refused(tmp_path, demo):
     path = tmp_path / "sessions.csv"
     demo.head(50).assign(pageviews="many").to_csv(path, index=False)

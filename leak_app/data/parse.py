@@ -29,6 +29,7 @@ from .schema import (
     DAY_FIRST,
     EXACT_DUPLICATE,
     HIT_ROW,
+    MAX_COUNT,
     MAX_LABEL,
     MEASURES,
     MONTH_FIRST,
@@ -53,6 +54,7 @@ from .schema import (
     not_a_number,
     not_json,
     or_not_set,
+    too_large,
     zero_columns,
 )
 
@@ -446,6 +448,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
         if bad is not None:
             checks.append((bad, not_a_number(source)))
         checks.append((value < 0, negative(source)))
+        if name != "revenue":
+            checks.append((value > MAX_COUNT, too_large(source)))
         if written is not None:
             tallies[BAD + source], tallies[FILLED + source] = bad, written
         if name in MEASURES:

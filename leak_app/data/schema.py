@@ -160,6 +160,16 @@ def negative(column: str) -> str:
     return f"negative {column}"
 
 
+#: The most pageviews, seconds or transactions a session may count: the canonical table holds them
+#: as 32-bit integers (68 years of seconds), and a larger value read by pandas wrapped to a negative.
+MAX_COUNT = 2**31 - 1
+
+
+def too_large(column: str) -> str:
+    """Drop reason of a count larger than MAX_COUNT (the same for every loader)."""
+    return f"{column}: larger than {MAX_COUNT:,}"
+
+
 def not_a_date(column: str, expected: str = "") -> str:
     return f"{column}: not a date" + (f" (expected {expected})" if expected else "")
 
