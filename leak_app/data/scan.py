@@ -249,21 +249,22 @@ def _read_json(con, paths: list[str], named: dict, layout: Layout | None) -> ibi
     layout = layout or recognised(_flattened(sampled).columns, "json")
     if layout is None:
         return sampled
-    columns = {name: kind for name, kind in sampled.schema().items() if name != FILE}
+    schema = sampled.schema()
+    names = [name for name in schema if name != FILE]
     if layout.fields:
-        columns = {name: dt.json for name in columns}
+        columns = dict.fromkeys(names, dt.json)
         for name, kind in _declared(layout.fields).fields.items():
-            written = _spelled(name, columns)
+            written = _spelled(name, names)
             if written is not None:
-                columns[written] = _merged(sampled.schema()[written], kind)
+                columns[written] = _merged(schema[written], kind)
             elif kind.is_struct():  # (a value the sample lacks is not: a required one is refused as missing)
                 columns[name] = kind
     else:
         read = {str(column).lower() for column in layout.columns.values()}
-        typed = [name for name, kind in columns.items() if name.lower() in read and not kind.is_string()]
+        typed = {name for name in names if name.lower() in read and not schema[name].is_string()}
         if not typed:
             return sampled
-        columns.update(dict.fromkeys(typed, dt.string))
+        columns = {name: dt.string if name in typed else schema[name] for name in names}
     to_string = con.compiler.type_mapper.to_string
     return con.read_json(paths, format="newline_delimited", **named,
                          columns={name: to_string(kind) for name, kind in columns.items()})
