@@ -337,6 +337,11 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+#: The status of a command whose reader closed its output (``summary --json | head``): a shell's for a
+#: program that SIGPIPE ended, as ``yes | head`` leaves it.
+CLOSED_OUTPUT = 128 + 13
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -344,3 +349,9 @@ def main(argv=None) -> int:
     except (LoadError, CheckError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Quietly, as Python's signal module documents (SIGPIPE's default would also end the server
+        # when a browser drops its connection): Python flushes stdout again on exit, so it is pointed
+        # at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return CLOSED_OUTPUT

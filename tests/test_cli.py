@@ -210,3 +210,16 @@ def test_the_same_sessions_in_another_order_publish_the_same_json(tmp_path, caps
             published.append(out)
     assert published[0]["step_leaks"][0]["lost_revenue"] > 1e6  # (a sum of thousands of orders)
     assert published[0::2] == [published[0]] * 3 and published[1::2] == [published[1]] * 3
+
+
+def test_a_summary_piped_into_a_reader_that_stops_early_ends_quietly(small_demo):
+    """``summary --json | head -1`` printed a BrokenPipeError's traceback: a script that reads the
+    first lines of the JSON saw Python's error in its log."""
+    with subprocess.Popen([sys.executable, "-m", "leak_app", "summary", str(small_demo), "--json"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0) as process:
+        # the reader stops before the summary is written (its 64 KB would fit in the pipe's buffer):
+        # as `| head -1` does a larger file's
+        process.stdout.close()
+        errors = process.stderr.read().decode()
+        status = process.wait(timeout=600)
+    assert errors == "" and status == 128 + 13
