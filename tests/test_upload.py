@@ -15,6 +15,7 @@ from leak_app import SessionModel
 from leak_app.analysis import model as model_module
 from leak_app.data.demo import generate_sessions
 from leak_app.ui.file_input import ChunkedFileInput
+from leak_app.ui.texts import load_report_html
 from leak_app.ui.upload import Upload
 
 TWO_SESSIONS = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
@@ -251,15 +252,22 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
         "__MACOSX/export/._events_1.json": b"\x00\x05\x16\x07", "export/.DS_Store": b"\x00\x00\x00\x01"}))
     assert upload.status.object == "Loaded 40 sessions from export.zip.", upload.status.object
     report = upload.model.load_report
-    assert [(os.path.basename(f["path"]), f["rows"]) for f in report["files"]] == [
-        ("events_1.json", half), ("events_2.json", len(EVENTS) - half)]
+    # named as the archive writes them (the report named the private folder's paths)
+    assert [(f["path"], f["rows"]) for f in report["files"]] == [
+        ("export.zip/export/events_1.json", half), ("export.zip/export/events_2.json", len(EVENTS) - half)]
+    assert f"export/events_1.json ({half:,}), export/events_2.json (" in load_report_html(report)
     whole = SessionModel.from_path(ROOT / "tests" / "fixtures" / "events_20260803.json")
     assert upload.model.kpis == whole.kpis and report["path"] == "export.zip"
 
 
 @pytest.mark.parametrize("content, message", [
-    (zipped({"events_1.json": b"".join(EVENTS), "notes.csv": TWO_SESSIONS}),
-     "export.zip/notes.csv: a ga_sessions_csv file among ga4_events_json files"),
+    # named as the archive writes it: the message named the private folder's copy,
+    # "/tmp/leak_app_zip_…/export.zip/file00001.csv"
+    (zipped({"events_1.json": b"".join(EVENTS), "days/notes (2).csv": TWO_SESSIONS}),
+     "export.zip/days/notes (2).csv: a ga_sessions_csv file among ga4_events_json files"),
+    # an Excel workbook is a .zip: its XML files were read as session files
+    (zipped({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}),
+     "export.zip: an Office document (such as an Excel workbook), not session files: save its sheet"),
     (b"PK\x03\x04 not really", "export.zip: not a readable zip archive"),
     (zipped({"empty/": b"", "__MACOSX/._x.csv": b"x"}), "export.zip: the archive holds no files"),
     # 30 MB of one byte, a few kilobytes zipped: past 20 times the largest upload (1 MB here)
@@ -268,13 +276,15 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
     # one that says it unpacks to 1,000 bytes, and holds 30 MB
     (understated(zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}), 1_000),
      "export.zip: not a readable zip archive (Bad CRC-32 for file 'bomb.csv')"),
-], ids=["mixed", "not-a-zip", "no-files", "bomb", "understated-bomb"])  # (the bytes vary: zip times)
+], ids=["mixed", "workbook", "not-a-zip", "no-files", "bomb",
+        "understated-bomb"])  # (the bytes vary: zip times)
 def test_a_zip_that_cannot_be_read_as_one_export_is_refused_and_the_data_stays(upload, content, message):
     upload.max_mb = 1
     before = set(os.listdir(tempfile.gettempdir()))
     send(upload, "export.zip", content)
     said = upload.status.object.replace("\\", "")  # as written, not as escaped for Markdown
-    assert upload.status.alert_type == "danger" and message in said, said
+    assert upload.status.alert_type == "danger" and said.startswith(f"Could not load it; the current data "
+                                                                    f"stays. {message}"), said
     assert upload.model.kpis["sessions"] == 2_000
     left = set(os.listdir(tempfile.gettempdir())) - before
     # nothing sent or unpacked is kept
@@ -291,8 +301,9 @@ def test_names_inside_a_zip_are_labels_never_paths(upload, tmp_path):
         "../../x.csv": TWO_SESSIONS, "a/x.csv": others(b"3,12,1,", b"4,13,1,"),
         "é" * 200 + ".csv": others(b"5,14,1,", b"6,15,1,")}))
     assert upload.status.alert_type == "success", upload.status.object
-    names = [os.path.basename(f["path"]) for f in upload.model.load_report["files"]]
-    assert names == ["file00001.csv", "file00002.csv", "x.csv"] and upload.model.kpis["sessions"] == 6
+    names = [f["path"] for f in upload.model.load_report["files"]]
+    assert names == [f"../../evil.zip/{name}" for name in ("a/x.csv", "é" * 200 + ".csv", "../../x.csv")]
+    assert upload.model.kpis["sessions"] == 6
     assert not os.path.exists(os.path.join(tempfile.gettempdir(), "x.csv"))
 
 

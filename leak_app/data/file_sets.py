@@ -82,17 +82,23 @@ def plain_suffix(name: str) -> str:
     return suffix if PLAIN_SUFFIX.fullmatch(suffix) else ""
 
 
-def unzipped(archive: Path, folder: Path, label: str, limit_bytes: int) -> Path:
+def unzipped(archive: Path, folder: Path, label: str, limit_bytes: int) -> tuple[Path, dict[str, str]]:
     """A .zip archive's files (an export's daily files, zipped to be sent at once) unpacked side by
-    side into ``folder``, a new folder then read as any folder is; ``label`` is how messages name
-    the archive. Its folders are flattened and its names only labels (a member "../x.csv" is
-    unpacked as "x.csv", inside); the files macOS adds (``__MACOSX/``, ``.DS_Store``) are left out.
-    An archive whose files would unpack to more than ``limit_bytes`` is refused before any is."""
+    side into ``folder``, a new folder then read as any folder is, and each unpacked file's path ->
+    its name as the archive writes it, after ``label`` (how messages name the archive:
+    "export.zip/days/day 2.csv"). Its folders are flattened and its names only labels (a member
+    "../x.csv" is unpacked as "x.csv", inside; one no file system takes is numbered); the files
+    macOS adds (``__MACOSX/``, ``.DS_Store``) are left out. An archive whose files would unpack to
+    more than ``limit_bytes`` is refused before any is."""
+    names = {}
     try:
         with zipfile.ZipFile(archive) as zipped:
             members = [m for m in zipped.infolist() if not m.is_dir() and not _added_by_macos(m.filename)]
             if not members:
                 raise LoadError(f"{label}: the archive holds no files")
+            if _an_office_document(zipped):
+                raise LoadError(f"{label}: an Office document (such as an Excel workbook), not session "
+                                f"files: save its sheet of sessions as CSV (UTF-8) and load that")
             if any(m.flag_bits & 0x1 for m in members):
                 raise LoadError(f"{label}: the archive is encrypted; zip it without a password")
             total = sum(m.file_size for m in members)
@@ -107,9 +113,26 @@ def unzipped(archive: Path, folder: Path, label: str, limit_bytes: int) -> Path:
                 # zipfile unpacks no more than the size checked, and refuses a member that says less
                 with zipped.open(member) as source, open(folder / name, "wb") as out:
                     shutil.copyfileobj(source, out)
+                names[str(folder / name)] = f"{label}/{member.filename}"
     except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
         raise LoadError(f"{label}: not a readable zip archive ({exc})") from exc
-    return folder
+    return folder, names
+
+
+def named_as_written(text: str, names: dict[str, str]) -> str:
+    """``text`` with each path of ``names`` (a file as stored -> as the user knows it) replaced by
+    its name: the longest first, so that a path that begins another is not replaced inside it."""
+    for stored in sorted(names, key=len, reverse=True):
+        text = text.replace(stored, names[stored])
+    return text
+
+
+def _an_office_document(zipped: zipfile.ZipFile) -> bool:
+    """Whether an archive is a document a .zip holds (Excel's .xlsx and Word's files hold a
+    "[Content_Types].xml"; OpenDocument's begin with a "mimetype" of their own), not files zipped."""
+    names = zipped.namelist()
+    return "[Content_Types].xml" in names or (
+        names[0] == "mimetype" and zipped.read("mimetype").startswith(b"application/vnd.oasis.opendocument"))
 
 
 def _added_by_macos(name: str) -> bool:

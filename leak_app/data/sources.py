@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import ga4
 from .duck import registered
-from .file_sets import PLAIN_NAME, file_label, session_files, unzipped
+from .file_sets import PLAIN_NAME, file_label, named_as_written, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .parse import Grouping
 from .readers import avro_as_json
@@ -137,36 +137,40 @@ def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame 
     its own name. The report names the format as Avro, and the files as given. A 3.2 MB Avro export
     of 197,100 GA4 events read into memory took 60 s and 1.9 GB; written so and scanned, 14 s and
     0.35 GB."""
-    originals = {}
-
-    def written(inside: Path) -> Path:
+    def written(inside: Path) -> tuple[Path, dict[str, str]]:
         inside.mkdir()
         for file in files:
             avro_as_json(file, inside / file.name, file_label(file, files, label))
-            originals[str(inside / file.name)] = str(file)
-        return inside if len(files) > 1 else inside / files[0].name
+        names = {str(inside / file.name): str(file) for file in files}
+        return (inside if len(files) > 1 else inside / files[0].name), names
 
     sessions, report = _opened_in("leak_app_avro_", label, written,
                                   origin=files[0] if len(files) == 1 else None, **options)
     report.format = report.format.replace("_json", "_avro")
-    report.files = [{**file, "path": originals.get(file["path"], file["path"])} for file in report.files]
     return sessions, report
 
 
 def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """:func:`open_sessions` of what ``fill`` writes at the path it is given (named as ``label``'s
-    file, so that messages name the files as in it: "…/export.zip/day2.csv") in a new private
-    folder, and returns (the file or folder to open). The folder lasts as long as the sessions (a
-    scan reads them from disk) and is removed with them, at exit at the latest; at once on any error."""
+    file) in a new private folder, and returns with the name each file it wrote is known by (the
+    file or folder to open, {path written: name}): the report and any LoadError name the files so
+    ("export.zip/days/day 2.csv"), not by the private folder's paths. The folder lasts as long as
+    the sessions (a scan reads them from disk) and is removed with them, at exit at the latest; at
+    once on any error."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     named = Path(label).name
+    names: dict[str, str] = {}
     try:
-        opened = fill(folder / (named if PLAIN_NAME.fullmatch(named) else "upload"))
+        opened, names = fill(folder / (named if PLAIN_NAME.fullmatch(named) else "upload"))
         sessions, report = open_sessions(opened, name=label, **options)
+    except LoadError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise LoadError(named_as_written(str(exc), names)) from exc
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     weakref.finalize(sessions, shutil.rmtree, folder, True)
+    report.files = [{**file, "path": names.get(file["path"], file["path"])} for file in report.files]
     return sessions, report
 
 

@@ -102,9 +102,10 @@ def load_report_html(report: dict) -> str:
     if commas:
         written = _comma_files(commas, report.get("files") or [])
         note += f"<p>Numbers written with a decimal comma: {written}.</p>"
+    files = _files_html(report.get("files") or [], report["path"])
     return (
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
-        f'read as {html.escape(report["format"])}.</p>{_files_html(report.get("files") or [])}'
+        f'read as {html.escape(report["format"])}.</p>{files}'
         f'<table>{table}</table>{note}</div>'
     )
 
@@ -123,11 +124,16 @@ def _comma_files(columns: list[str], files: list[dict]) -> str:
     return ", ".join(written(column) for column in columns)
 
 
-def _files_html(files: list[dict]) -> str:
-    """The files of a folder or a pattern, with their rows read (nothing for one file)."""
+def _files_html(files: list[dict], path: str) -> str:
+    """The files of a folder, an archive or a pattern (``path``), with their rows read (nothing for
+    one file), each named within the folder or archive ("days/day 2.csv"), a pattern's by name."""
     if len(files) < 2:
         return ""
-    named = ", ".join(f"{html.escape(Path(f['path']).name)} ({f['rows']:,})" for f in files[:FILES_LISTED])
+
+    def name(file: str) -> str:
+        within = file.removeprefix(path.rstrip("/") + "/")
+        return within if within != file else Path(file).name
+    named = ", ".join(f"{html.escape(name(f['path']))} ({f['rows']:,})" for f in files[:FILES_LISTED])
     more = f" and {len(files) - FILES_LISTED:,} more" if len(files) > FILES_LISTED else ""
     return f"<p>{len(files):,} files, rows read: {named}{more}.</p>"
 
