@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -103,6 +104,9 @@ def serve(args) -> None:
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     pn.config.param.update(**PAGE_CONFIG)
+    # Stopped (kill, systemd, docker stop), the server exits as from Ctrl-C, its exit handlers run:
+    # the uploads it holds are removed (see data.workspace), where SIGTERM ended it without them.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     pn.serve(

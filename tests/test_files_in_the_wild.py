@@ -8,7 +8,6 @@ import gc
 import gzip
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import read_mapping
 from leak_app.data.schema import HIT_ROW, TEXT, LoadError
 from leak_app.data.sources import open_sessions
+from leak_app.data.workspace import workspace
 
 FIXTURES = ROOT / "tests" / "fixtures"
 #: pandas (every file loaded) and DuckDB (every file scanned)
@@ -75,13 +75,13 @@ def test_the_real_sample_split_by_day_half_gzipped_loads_as_the_whole_file(ga_ra
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
         for path, _ in days:
             out.write(path, f"exports/{path.name}")
-    before = set(Path(tempfile.gettempdir()).glob("leak_app_zip_*"))
+    before = set(workspace().glob("zip_*"))
     unzipped, report = open_sessions(archive, scan_from=ENGINES[engine])
     assert report.format == expected.format and report.path == str(archive)
     assert_same_report(report, expected)
     # named as the archive writes them, not by the private folder's paths
     assert report.files == [{"path": f"{archive}/exports/{p.name}", "rows": rows} for p, rows in days]
-    made = set(Path(tempfile.gettempdir()).glob("leak_app_zip_*")) - before
+    made = set(workspace().glob("zip_*")) - before
     (inside,) = [kept / "exports.zip" for kept in made if (kept / "exports.zip" / days[0][0].name).is_file()]
     pd.testing.assert_frame_equal(table(unzipped), table(whole))
     del unzipped
@@ -419,7 +419,7 @@ def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_pa
         raise AssertionError("an Avro file over the threshold was read into memory")
 
     monkeypatch.setattr(readers, "_avro", in_memory)
-    before = set(os.listdir(tempfile.gettempdir()))
+    before = set(os.listdir(workspace()))
     for path in (one, shards):
         scanned, report = open_sessions(path, scan_from=0)
         assert report.format == "ga4_events_avro_scan" and isinstance(scanned, ibis.Table)
@@ -427,10 +427,11 @@ def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_pa
         given = sorted(shards.iterdir()) if path == shards else [one]
         assert [f["path"] for f in report.files] == [str(file) for file in given]
         pd.testing.assert_frame_equal(table(scanned), table(expected_table))
+        assert [name for name in set(os.listdir(workspace())) - before if name.startswith("avro_")]
         del scanned
         gc.collect()  # the private folder goes with the sessions
-        left = set(os.listdir(tempfile.gettempdir())) - before
-        assert not [name for name in left if name.startswith("leak_app_avro_")]
+        left = set(os.listdir(workspace())) - before
+        assert not [name for name in left if name.startswith("avro_")]
 
 
 def test_a_damaged_avro_file_is_refused_by_name(tmp_path):

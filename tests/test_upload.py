@@ -14,6 +14,7 @@ from helpers import GA_HEADER, ROOT, drawing_threads, held, settled
 from leak_app import SessionModel
 from leak_app.analysis import model as model_module
 from leak_app.data.demo import generate_sessions
+from leak_app.data.workspace import workspace
 from leak_app.ui.file_input import ChunkedFileInput
 from leak_app.ui.texts import load_report_html
 from leak_app.ui.upload import Upload
@@ -79,13 +80,13 @@ def test_an_unexpected_failure_reaches_the_page_and_the_log(upload, monkeypatch,
         raise MemoryError("no room")
 
     monkeypatch.setattr(upload.model, "opened", broken)
-    before = set(os.listdir(tempfile.gettempdir()))
+    before = set(os.listdir(workspace()))
     send(upload, "big.csv", TWO_SESSIONS)
     assert upload.status.alert_type == "danger" and "big.csv: MemoryError: no room" in upload.status.object
     assert upload.model.kpis["sessions"] == 2_000
     assert "loading the upload 'big.csv' failed" in caplog.text and "Traceback" in caplog.text
-    left = set(os.listdir(tempfile.gettempdir())) - before
-    assert not [name for name in left if name.startswith("leak_app_upload_")]
+    left = set(os.listdir(workspace())) - before
+    assert not [name for name in left if name.startswith("upload_")]
 
 
 BIG = TWO_SESSIONS + b"1,12,1,20170705,mobile,Spain,bing,1,,,\n" * 40_000  # 1.5 MB
@@ -280,15 +281,15 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
         "understated-bomb"])  # (the bytes vary: zip times)
 def test_a_zip_that_cannot_be_read_as_one_export_is_refused_and_the_data_stays(upload, content, message):
     upload.max_mb = 1
-    before = set(os.listdir(tempfile.gettempdir()))
+    before = set(os.listdir(workspace()))
     send(upload, "export.zip", content)
     said = upload.status.object.replace("\\", "")  # as written, not as escaped for Markdown
     assert upload.status.alert_type == "danger" and said.startswith(f"Could not load it; the current data "
                                                                     f"stays. {message}"), said
     assert upload.model.kpis["sessions"] == 2_000
-    left = set(os.listdir(tempfile.gettempdir())) - before
+    left = set(os.listdir(workspace())) - before
     # nothing sent or unpacked is kept
-    assert not [name for name in left if name.startswith(("leak_app_upload_", "leak_app_zip_"))]
+    assert not [name for name in left if name.startswith(("upload_", "zip_"))]
 
 
 def test_names_inside_a_zip_are_labels_never_paths(upload, tmp_path):
@@ -304,7 +305,7 @@ def test_names_inside_a_zip_are_labels_never_paths(upload, tmp_path):
     names = [f["path"] for f in upload.model.load_report["files"]]
     assert names == [f"../../evil.zip/{name}" for name in ("a/x.csv", "é" * 200 + ".csv", "../../x.csv")]
     assert upload.model.kpis["sessions"] == 6
-    assert not os.path.exists(os.path.join(tempfile.gettempdir(), "x.csv"))
+    assert not any((Path(folder) / "x.csv").exists() for folder in (tempfile.gettempdir(), workspace()))
 
 
 def test_no_chunk_is_held_once_a_file_is_taken_or_refused():

@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -53,6 +52,7 @@ from .schema import (
     LoadReport,
     latest_date,
 )
+from .workspace import workspace
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
 #: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
@@ -193,7 +193,7 @@ def _flattened(raw: ibis.Table) -> ibis.Table:
 
 def connect() -> ibis.BaseBackend:
     """An in-memory DuckDB that spills to a temporary directory beyond its memory limit."""
-    spill = Path(tempfile.gettempdir()) / "leak_app_duckdb"
+    spill = workspace() / "duckdb"
     spill.mkdir(exist_ok=True)
     limit = os.environ.get("LEAK_APP_DUCKDB_MEMORY", MEMORY_LIMIT)
     con = ibis.duckdb.connect(memory_limit=limit, temp_directory=str(spill))

@@ -26,6 +26,7 @@ from .parse import Grouping
 from .readers import avro_as_json
 from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
+from .workspace import workspace
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.parquet"
 #: Flat files holding this much data are scanned by DuckDB rather than loaded by pandas (a gzip
@@ -126,7 +127,7 @@ def opened_zip(archive: Path, label: str, limit: int, **options
                ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """:func:`open_sessions` of a .zip archive's files (an export's daily files, zipped to be sent at
     once), unpacked into a private folder (see :func:`_opened_in`)."""
-    return _opened_in("leak_app_zip_", label, lambda inside: unzipped(archive, inside, label, limit),
+    return _opened_in("zip_", label, lambda inside: unzipped(archive, inside, label, limit),
                       origin=archive, **options)
 
 
@@ -144,7 +145,7 @@ def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame 
         names = {str(inside / file.name): str(file) for file in files}
         return (inside if len(files) > 1 else inside / files[0].name), names
 
-    sessions, report = _opened_in("leak_app_avro_", label, written,
+    sessions, report = _opened_in("avro_", label, written,
                                   origin=files[0] if len(files) == 1 else None, **options)
     report.format = report.format.replace("_json", "_avro")
     return sessions, report
@@ -157,7 +158,7 @@ def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame |
     ("export.zip/days/day 2.csv"), not by the private folder's paths. The folder lasts as long as
     the sessions (a scan reads them from disk) and is removed with them, at exit at the latest; at
     once on any error."""
-    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=workspace()))
     named = Path(label).name
     names: dict[str, str] = {}
     try:

@@ -12,6 +12,7 @@ from bokeh.resources import INLINE
 from PIL import Image, ImageChops
 
 from ..analysis.model import SessionModel
+from ..data.workspace import workspace
 from .browser import chromium, offline_page
 from .cards import CARDS
 from .page import static_dashboard
@@ -68,7 +69,7 @@ def export_pngs(model: SessionModel, folder: str | Path, width: int = 1200) -> l
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    with tempfile.TemporaryDirectory() as tmp, chromium() as browser:
+    with tempfile.TemporaryDirectory(dir=workspace()) as tmp, chromium() as browser:
         for name, obj in view_objects(model).items():
             html = Path(tmp) / f"{name}.html"
             pn.Column(obj, width=width).save(str(html), resources=INLINE)

@@ -13,6 +13,7 @@ from ..analysis.cube import CellSettings
 from ..analysis.model import SessionModel, opened_with_cube
 from ..analysis.text import escape_markdown
 from ..data.sources import data_path, open_data
+from ..data.workspace import workspace
 from .app import Dashboard
 from .style import CSS, TITLE
 from .upload import DEFAULT_UPLOAD_MB
@@ -63,8 +64,10 @@ def start_serving(path: Path | None = None, mapping=None, table: tuple[str, str]
     figures: 350,000 objects at a million sessions) out of the garbage collector's passes
     (``gc.freeze``). Panel asks for a full pass after each closed page, which walked them all:
     0.2-0.3 s of the event loop a page. Pages' own objects are still collected; the warming page's
-    garbage goes first."""
+    garbage goes first. A server restarted after it was killed removes the uploads its predecessor
+    left (see :mod:`leak_app.data.workspace`)."""
     def start() -> None:
+        workspace()
         _dashboard(path, mapping, table)
         gc.collect()
         gc.freeze()

@@ -12,6 +12,7 @@ from ..analysis.model import SessionModel
 from ..analysis.text import counted, escape_markdown
 from ..data.file_sets import plain_suffix
 from ..data.schema import LoadError
+from ..data.workspace import workspace
 from .actions import Progress, failure_reason, in_page
 from .file_input import ChunkedFileInput
 
@@ -60,7 +61,7 @@ class Upload(pn.viewable.Viewer):
         if not content:
             self._refuse(f"{name}: file is empty")
             return
-        folder = tempfile.TemporaryDirectory(prefix="leak_app_upload_")
+        folder = tempfile.TemporaryDirectory(prefix="upload_", dir=workspace())
         self._say(f"Loading {name}; the page shows the current data until it is ready.", "secondary")
         try:
             sessions, report = await self.progress.run(f"Loading {name}", self._opened, folder, name, content)

@@ -192,9 +192,51 @@ def test_a_zip_of_an_exports_files_uploads_as_one_table(page, served):
     loaded = page.locator(".alert-success")
     expect(loaded).to_contain_text("Loaded 40 sessions from events.zip.", timeout=30_000)
     expect(sessions).to_have_text("40")
-    expect(page.get_by_text("2 files, rows read: events_20260803.json (100), events_20260804.json (119).")
-           ).to_be_attached()
+    expect(page.get_by_text("2 files, rows read: events/events_20260803.json (100), "
+                            "events/events_20260804.json (119).")).to_be_attached()
     assert page.console_errors == []
+
+
+def test_the_uploads_of_a_killed_server_are_removed_when_it_starts_again(page, tmp_path):
+    """A server killed (out of memory, SIGKILL) runs no exit handler: the files people had uploaded
+    to it stayed in the temporary folder for good. The next server to start removes them; one
+    stopped as a service manager stops it (SIGTERM) removes its own."""
+    import io
+    import signal
+    import zipfile
+
+    from helpers import ROOT
+    from ui_serving import serving
+
+    from leak_app.data.demo import generate_sessions
+    from leak_app.data.workspace import LOCK, PREFIX
+
+    data, temporary = tmp_path / "served.parquet", tmp_path / "tmp"
+    generate_sessions(3_000, seed=5).to_parquet(data)
+    temporary.mkdir()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(ROOT / "tests" / "fixtures" / "events_20260803.json", "events/events_20260803.json")
+    env, first, second = {"TMPDIR": str(temporary)}, [], []
+
+    def uploaded() -> list:  # the servers' files but their locks
+        return sorted(p for p in temporary.glob(f"{PREFIX}*/**/*") if p.is_file() and p.name != LOCK)
+    with serving("--data", str(data), env=env, started=first) as url:
+        page.goto(url)
+        page.locator("input[type=file]").set_input_files(
+            {"name": "events.zip", "mimeType": "application/zip", "buffer": archive.getvalue()})
+        expect(page.locator(".alert-success")).to_contain_text("Loaded 40 sessions from events.zip.",
+                                                               timeout=60_000)
+        # the upload, and the archive's file unpacked
+        assert [path.name for path in uploaded()] == ["upload.zip", "events_20260803.json"], uploaded()
+        first[0].send_signal(signal.SIGKILL)
+        first[0].wait(timeout=30)
+    left = uploaded()
+    assert len(left) == 2, "killed, the server removed nothing"
+    with serving("--data", str(data), env=env, started=second):
+        assert uploaded() == [] and not any(path.exists() for path in left)
+        assert len(list(temporary.glob(f"{PREFIX}*"))) == 1  # the running server's own
+    assert second[0].returncode == 128 + signal.SIGTERM and list(temporary.iterdir()) == []
 
 
 def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, served):

@@ -24,10 +24,11 @@ def free_port() -> int:
 
 @contextmanager
 def serving(*args: str, panel_serve: bool = False, env: dict | None = None,
-            app: str = "leak_app/dashboard.py"):
-    """Run the server with extra CLI arguments until the block ends; yields its URL. With
-    ``panel_serve``, Panel's own command (the ``panel`` script of this Python) on the ``app`` file,
-    the arguments after ``--args``."""
+            app: str = "leak_app/dashboard.py", started: list | None = None):
+    """Run the server with extra CLI arguments until the block ends (stopped as a service manager
+    stops it: SIGTERM); yields its URL. With ``panel_serve``, Panel's own command (the ``panel``
+    script of this Python) on the ``app`` file, the arguments after ``--args``; ``started`` gets
+    its process."""
     port = free_port()
     if panel_serve:
         command = [str(Path(sys.executable).with_name("panel")), "serve", app, "--warm",
@@ -40,6 +41,8 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None,
     with tempfile.TemporaryFile("w+") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, text=True,
                                    env={**os.environ, **(env or {})})
+        if started is not None:
+            started.append(process)
         url = f"http://127.0.0.1:{port}/{Path(app).stem if panel_serve else ''}"
         # up once it serves a static file: asking for the page built one (about a second of the server
         # each start), and the benchmarks' first page was then never the server's first
