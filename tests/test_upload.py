@@ -243,6 +243,25 @@ def understated(archive: bytes, size: int) -> bytes:
 EVENTS = (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes().splitlines(keepends=True)
 
 
+def test_an_uploaded_avro_file_is_scanned_and_its_records_are_kept_nowhere(upload, monkeypatch, tmp_path):
+    """An Avro file of a path's own is kept as Parquet in the cache folder (decoded once: see
+    data.avro); an upload's records must outlive it nowhere: converted in its private folder."""
+    import json
+
+    import formats
+
+    from leak_app.data import sources
+    from leak_app.data.files import cache_dir
+
+    monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)  # scanned, as a large file is
+    events = [json.loads(line) for line in EVENTS]
+    kept = set((cache_dir() / "avro").glob("*"))
+    send(upload, "events.avro", formats.ga4_avro(events, tmp_path / "events.avro").read_bytes())
+    assert upload.status.object == "Loaded 40 sessions from events.avro.", upload.status.object
+    assert upload.model.load_report["format"] == "ga4_events_avro_scan"
+    assert set((cache_dir() / "avro").glob("*")) == kept
+
+
 def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
     """Several files of one export, sent at once as a .zip (the dropper takes one file at a time):
     read as a folder, a session split between two files one session, the files listed with their

@@ -5,6 +5,7 @@ must see the old file or the new one, never half of one.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,21 @@ def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/leak_app`` (``~/.cache/leak_app``): country shapes, scanned files' cubes."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "leak_app"
+
+
+def identity(path: Path) -> list:
+    """What tells a file apart from its next version: where it is, its size, its modification time
+    and inode (a file replaced by another of the same size and time)."""
+    stat = path.resolve().stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def code_digest(modules: tuple[str, ...]) -> str:
+    """A digest of these modules' source (paths under ``leak_app/``), in the key of what is kept from
+    them: results kept by other code are not read."""
+    root = Path(__file__).parents[1]
+    code = "".join((root / name).read_text(encoding="utf-8") for name in modules)
+    return hashlib.sha256(code.encode()).hexdigest()
 
 
 def kept_scan(key: str) -> Path:

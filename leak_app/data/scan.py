@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from . import ga4, ua
 from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
-from .files import kept_scan, replaced
+from .files import code_digest, identity, kept_scan, replaced
 from .loaders import GA4_EVENTS, GA_KAGGLE, Layout, detect_layout, recognised
 from .parse import FILE, NOT_JSON, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
 from .readers import (
@@ -216,6 +216,16 @@ def _read(con, files: Path | list[Path], kind: str, layout: Layout | None = None
         return _read_json(con, paths, named, layout)
     return _json_records(con.read_csv(paths, all_varchar=True, delim=delimiter(_first_line(Path(paths[0]))),
                                       max_line_size=MAX_LINE_BYTES, buffer_size=2 * MAX_LINE_BYTES, **named))
+
+
+def json_as_parquet(source: Path, target: Path, label: str) -> None:
+    """A newline-delimited JSON export written to ``target`` as Parquet, its records typed as a scan
+    of it reads them (see :func:`_read_json`): scanned as the JSON would be. ``label``: how messages
+    name the file the JSON was written from."""
+    try:
+        _read(connect(), source, "json").to_parquet(target)
+    except duckdb.Error as exc:
+        raise _unreadable(label, "json", exc) from exc
 
 
 def _json_records(raw: ibis.Table) -> ibis.Table:
@@ -540,18 +550,13 @@ def scan_key(files: list[Path], layout: Layout, origin: Path | None = None) -> s
     the code that parses and counts them, and the day (dates after tomorrow are dropped). Files
     unpacked from an ``origin`` archive are new files at each start: the archive stands for them,
     with their names (a second start on it then finds its results kept)."""
-    stats = []
-    for file in [origin] if origin is not None else files:
-        stat = file.resolve().stat()
-        stats.append([str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino])
+    stats = [identity(file) for file in ([origin] if origin is not None else files)]
     if origin is not None:
         stats.append([file.name for file in files])
-    code = "".join((Path(__file__).parents[1] / name).read_text(encoding="utf-8")
-                   for name in ("data/scan.py", "data/parse.py", "data/loaders.py", "data/schema.py",
-                                "data/countries.py", "analysis/cube.py", "analysis/clustering.py",
-                                "data/file_sets.py", "data/ga4.py"))
-    text = json.dumps([stats, repr(layout),
-                       str(latest_date().date()), hashlib.sha256(code.encode()).hexdigest()])
+    code = code_digest(("data/scan.py", "data/parse.py", "data/loaders.py", "data/schema.py",
+                        "data/countries.py", "analysis/cube.py", "analysis/clustering.py",
+                        "data/file_sets.py", "data/ga4.py"))
+    text = json.dumps([stats, repr(layout), str(latest_date().date()), code])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
