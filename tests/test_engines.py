@@ -484,6 +484,42 @@ def test_infinite_numbers_are_dropped_by_the_scan_as_by_pandas(tmp_path, demo):
     assert len(loaded) == 48 and scanned.count().to_pandas() == 48
 
 
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_numbers_written_as_missing_are_empty_in_both_engines(tmp_path, demo, kind):
+    """R writes a missing number NA, pandas NaN, SQL dumps NULL: a file whose sessions without
+    revenue said NA was refused ("revenue should hold numbers, but 2976 of 3000 values do not").
+    They are empty (0), as GA's empty totals are; and Python's JSON token NaN, which pandas read as
+    no value and the scan as the text "NaN" (a revenue NaN dropped, a source "NaN"), is read alike.
+    A label keeps what it says but NaN ("NA" is Namibia's code)."""
+    rows = demo.head(60).astype({name: object for name in ("revenue", "duration", "pageviews", "country")})
+    markers = ["NA", "NaN", "null", "NULL", "None", "#N/A", " n/a ", "nan"]
+    for i, marker in enumerate(markers):
+        rows.iloc[i, rows.columns.get_loc("revenue")] = marker
+        rows.iloc[i + 10, rows.columns.get_loc("duration")] = marker
+        rows.iloc[i + 20, rows.columns.get_loc("pageviews")] = marker
+    rows.iloc[30, rows.columns.get_loc("country")] = "NA"
+    rows.iloc[31, rows.columns.get_loc("country")] = "nan"
+    rows.iloc[32, rows.columns.get_loc("revenue")] = "Infinity"  # a number, not a missing one
+    path = tmp_path / f"sessions.{kind}"
+    if kind == "csv":
+        rows.to_csv(path, index=False)
+    else:  # Python's JSON module writes a missing float as the token NaN
+        records = rows.astype({"date": str}).to_dict("records")
+        for record in records:
+            for name in ("revenue", "duration", "pageviews"):
+                value = record[name]
+                record[name] = float(value) if str(value).strip().lower() in ("nan", "infinity") else value
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    assert report.dropped == {"revenue: not a number": 1} and report.rows_kept == 59
+    for table in (loaded, scanned.to_pandas()):
+        assert table["revenue"].isna().sum() == table["duration"].isna().sum() == 0
+        assert {"NA", "(not set)"} <= set(table["country"].astype(str)) and "nan" not in set(table["country"])
+    assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 @pytest.mark.parametrize("kind", ["json", "parquet"])
 def test_labels_and_ids_written_as_numbers_read_as_written_by_both_engines(tmp_path, demo, kind):
     """A source or an id written as a number beside an empty one is a float once pandas reads it:
