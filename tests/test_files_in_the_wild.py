@@ -435,29 +435,42 @@ def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_pa
         assert not [name for name in left if name.startswith("avro_")]
 
 
-def test_a_second_start_on_an_unchanged_avro_file_decodes_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("shards", [1, 2])
+def test_a_second_start_on_unchanged_avro_files_decodes_nothing_and_runs_no_query(tmp_path, monkeypatch,
+                                                                                   shards):
     """Decoding is most of an Avro file's start (254,157 GA4 events: 11.7 s of 15-19 s), and it ran
     at every start: the file's records are now kept as Parquet in the cache folder, keyed by the
-    file. A changed file is decoded again; sessions in use outlive the eviction of their file."""
+    file, and the scan of them is kept under the Avro files (a folder of shards' was kept under
+    their new Parquet files, never found again). A changed file is decoded again; sessions in use
+    outlive the eviction of their file."""
     from leak_app import SessionModel
     from leak_app.data import avro
     from leak_app.data.files import cache_dir
 
     events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
-    path = formats.ga4_avro(events, tmp_path / "events_20260803.avro")
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for shard in range(shards):
+        formats.ga4_avro(events[shard::shards], folder / f"events_20260803-00000000000{shard}.avro")
+    path = folder / "events_20260803-000000000000.avro" if shards == 1 else folder
     first, report = open_sessions(path, scan_from=0)
     decoded = []
-    monkeypatch.setattr(avro, "avro_as_json", lambda *args: decoded.append(args))
-    second, again = open_sessions(path, scan_from=0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a query ran on a second start")
+    with monkeypatch.context() as patched:
+        patched.setattr(avro, "avro_as_json", lambda *args: decoded.append(args))
+        for name in ("execute", "to_pyarrow", "create_table"):
+            patched.setattr(ibis.backends.duckdb.Backend, name, refuse)
+        second, again = open_sessions(path, scan_from=0)
     assert decoded == [] and again.to_dict() == report.to_dict() and report.format == "ga4_events_avro_scan"
     pd.testing.assert_frame_equal(table(second), table(first))
     shutil.rmtree(cache_dir() / "avro")  # evicted while the sessions are in use
     model = SessionModel(sessions=second, load_report=again.to_dict())
     model.duration_edges = [15, 150]  # a cube built anew from the sessions' files
     assert model.kpis["sessions"] == report.sessions
-    monkeypatch.undo()
-    formats.ga4_avro(events[:100], path)  # changed: decoded again
-    assert open_sessions(path, scan_from=0)[1].rows_read == 100
+    formats.ga4_avro(events[:100], folder / "events_20260803-000000000000.avro")  # changed: decoded again
+    assert open_sessions(path, scan_from=0)[1].rows_read == 100 + len(events[1::2]) * (shards - 1)
 
 
 def test_a_damaged_avro_file_is_refused_by_name(tmp_path):

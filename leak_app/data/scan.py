@@ -323,13 +323,13 @@ def _merged(sampled: dt.DataType, declared: dt.DataType, in_record: bool = False
 
 
 def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | None = None,
-                  files: list[Path] | None = None, origin: Path | None = None,
+                  files: list[Path] | None = None, origin: list[Path] | None = None,
                   grouping: Grouping | None = None) -> tuple[ibis.Table, LoadReport]:
     """A session file, or a folder's or a pattern's ``files`` (:mod:`.file_sets`), as a lazy Ibis
     table of valid sessions, and its load report.
 
     ``layout``: how the files name the canonical columns (default: detected from them);
-    ``origin``: the file they were unpacked from (an archive), which keys the kept results;
+    ``origin``: the files they were made from (an archive, Avro files), which key the kept results;
     ``grouping``: what else to group the rows by in the pass that counts them (see parse_sessions),
     where they are read (not kept from an earlier scan).
     """
@@ -371,7 +371,8 @@ def _unreadable(label: str, kind: str, exc: Exception) -> LoadError:
 
 
 def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: Layout | None,
-             origin: Path | None = None, grouping: Grouping | None = None) -> tuple[ibis.Table, LoadReport]:
+             origin: list[Path] | None = None, grouping: Grouping | None = None
+             ) -> tuple[ibis.Table, LoadReport]:
     """:func:`scan_sessions` of the files DuckDB reads as ``raw``."""
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     layout.refuse_missing(raw.columns, label)
@@ -545,13 +546,14 @@ def _layout_name(file: Path, mapping: Layout | None) -> str:
 KEPT_SCANS = 8
 
 
-def scan_key(files: list[Path], layout: Layout, origin: Path | None = None) -> str:
+def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None) -> str:
     """What a scan's results depend on: the files (where, size, modification, inode), their layout,
     the code that parses and counts them, and the day (dates after tomorrow are dropped). Files
-    unpacked from an ``origin`` archive are new files at each start: the archive stands for them,
-    with their names (a second start on it then finds its results kept)."""
-    stats = [identity(file) for file in ([origin] if origin is not None else files)]
-    if origin is not None:
+    made from ``origin`` files (unpacked from an archive, converted from Avro) are new files at
+    each start: those stand for them, with their names (a second start on them then finds their
+    results kept)."""
+    stats = [identity(file) for file in (origin or files)]
+    if origin:
         stats.append([file.name for file in files])
     code = code_digest(("data/scan.py", "data/parse.py", "data/loaders.py", "data/schema.py",
                         "data/countries.py", "analysis/cube.py", "analysis/clustering.py",

@@ -59,7 +59,7 @@ def has_ecommerce_steps(sessions: pd.DataFrame | ibis.Table) -> bool:
 
 
 def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_from: int | None = None,
-                  unzip_limit: int = UNZIP_LIMIT_BYTES, origin: Path | None = None,
+                  unzip_limit: int = UNZIP_LIMIT_BYTES, origin: list[Path] | None = None,
                   grouping: Grouping | None = None, load_limit: int | None = None
                   ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """The sessions of a file, or of a folder's or a pattern's files (:mod:`.file_sets`), or of a
@@ -70,12 +70,13 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     or of GA4 events are scanned by DuckDB, never held in memory, and so are GA4 events of any
     size (DuckDB reads them 15 times as fast as pandas); the rest are loaded by pandas, which
     reads every export layout, and so are small GA4 JSON files with a line DuckDB cannot read
-    (pandas counts such lines; a large file is refused with its line). ``origin``: the archive the
-    files were unpacked from (see :func:`.scan.scan_key`); ``grouping``: what else a scan groups the
-    rows by in the pass that counts them (see :func:`.parse.parse_sessions`); ``load_limit``: the
-    most data pandas may read into memory (None: any), an upload's: a layout only pandas reads (one
-    JSON array of records) takes several times its data in memory (109 MB of the Kaggle CSV, read
-    so before it was scanned, took 1.2 GB), and a zip or gzip upload of 200 MB may hold 4 GB of it.
+    (pandas counts such lines; a large file is refused with its line). ``origin``: the files these
+    were made from (an archive, Avro files: see :func:`.scan.scan_key`); ``grouping``: what else a
+    scan groups the rows by in the pass that counts them (see :func:`.parse.parse_sessions`);
+    ``load_limit``: the most data pandas may read into memory (None: any), an upload's: a layout
+    only pandas reads (one JSON array of records) takes several times its data in memory (109 MB of
+    the Kaggle CSV, read so before it was scanned, took 1.2 GB), and a zip or gzip upload of 200 MB
+    may hold 4 GB of it.
     """
     path = Path(path)
     if is_zip(path):
@@ -128,7 +129,7 @@ def opened_zip(archive: Path, label: str, limit: int, **options
     """:func:`open_sessions` of a .zip archive's files (an export's daily files, zipped to be sent at
     once), unpacked into a private folder (see :func:`_opened_in`)."""
     return _opened_in("zip_", label, lambda inside: unzipped(archive, inside, label, limit),
-                      origin=archive, **options)
+                      origin=[archive], **options)
 
 
 def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
@@ -143,7 +144,7 @@ def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame 
         return (inside if len(files) > 1 else next(iter(map(Path, names)))), names
 
     sessions, report = _opened_in("avro_", label, written,
-                                  origin=files[0] if len(files) == 1 else None, **options)
+                                  origin=files, **options)
     report.format = report.format.replace("_parquet", "_avro")
     return sessions, report
 
