@@ -484,6 +484,21 @@ def test_infinite_numbers_are_dropped_by_the_scan_as_by_pandas(tmp_path, demo):
     assert len(loaded) == 48 and scanned.count().to_pandas() == 48
 
 
+def test_labels_written_as_booleans_read_as_json_writes_them_by_both_engines(tmp_path, demo):
+    """A source written true among texts was "True" to pandas (Python's spelling), "true" to the scan."""
+    rows = demo.head(30).astype({"date": str})
+    records = [{**record, "source": [True, "google", None][i % 3]}
+               for i, record in enumerate(rows.to_dict("records"))]
+    path = tmp_path / "sessions.json"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    for table in (loaded, scanned.to_pandas()):
+        assert sorted(table["source"].astype(str).unique()) == ["(not set)", "google", "true"]
+    assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 @pytest.mark.parametrize("kind", ["csv", "json"])
 def test_numbers_written_as_missing_are_empty_in_both_engines(tmp_path, demo, kind):
     """R writes a missing number NA, pandas NaN, SQL dumps NULL: a file whose sessions without

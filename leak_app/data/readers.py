@@ -302,10 +302,13 @@ def flatten(frame: pd.DataFrame, nested: list[str]) -> pd.DataFrame:
 
 
 def text_cell(value) -> str | None:
-    """A cell of any JSON type as text (None where empty), an integer as pandas reads an int64
-    column with nulls (a float) written as the integer it is."""
+    """A cell of any JSON type as text, as DuckDB reads it from the JSON as text (None where empty):
+    an integer as pandas reads an int64 column with nulls (a float) written as the integer it is, a
+    boolean as JSON writes it (Python's "True" was a source the scan read "true")."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, bool):
+        return json.dumps(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return value if isinstance(value, str) else str(value)
