@@ -557,7 +557,7 @@ def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None
         stats.append([file.name for file in files])
     code = code_digest(("data/scan.py", "data/parse.py", "data/loaders.py", "data/schema.py",
                         "data/countries.py", "analysis/cube.py", "analysis/clustering.py",
-                        "data/file_sets.py", "data/ga4.py"))
+                        "data/file_sets.py", "data/ga4.py", "data/readers.py", "data/avro.py"))
     text = json.dumps([stats, repr(layout), str(latest_date().date()), code])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
