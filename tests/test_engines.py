@@ -329,6 +329,30 @@ def test_fields_first_written_past_duckdbs_sample_are_scanned_as_pandas_reads_th
     assert_same_tables(model, reference)
 
 
+@pytest.mark.parametrize("after", [0, SAMPLED + 100])
+def test_a_field_no_record_holds_is_absent_in_the_scan_as_in_pandas(tmp_path, after):
+    """A UA export whose records never hold trafficSource.medium nor totals.timeOnSite: pandas found
+    no column for them ("Not in the data" in the load report, the duration view saying what it
+    needs), the scan, told the fields, read them empty and said nothing (a medium "(not set)") or
+    called the duration a column of zeros. Held by one record, past DuckDB's sample, it is there."""
+    records = [json.loads(line) for line in (FIXTURES / "ga_sessions_20260803.json").read_text().splitlines()]
+    for record in records:
+        record["trafficSource"].pop("medium")
+        record["totals"].pop("timeOnSite", None)
+    early = [_early(records[i % len(records)], i, "") for i in range(after)]
+    if after:  # one record, past the sample, holds the medium
+        records[-1]["trafficSource"]["medium"] = "referral"
+    path = tmp_path / "ga_sessions_20260803.json"
+    path.write_text("\n".join(json.dumps(record) for record in early + records) + "\n")
+    scanned, report = scan_sessions(path, layout=scan_layout(path))
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    absent = ["duration"] if after else ["medium", "duration"]
+    assert report.absent_columns == expected.absent_columns == absent
+    assert "duration" not in report.zero_columns
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 def test_values_duckdbs_sample_types_are_scanned_after_it_as_pandas_reads_them(tmp_path):
     """A flat JSON file whose first 20,480 revenues were written as whole numbers (45, as JavaScript
     writes 45.0) was scanned with the revenue an integer: a later 45.50 rounded to 46; and one whose

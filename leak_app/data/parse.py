@@ -72,8 +72,12 @@ BAD, FILLED = "bad:", "filled:"
 #: Per measure a view is drawn from (schema.MEASURES) the data has: values above 0, the sums that
 #: tell a column of zeros (LoadReport.zero_columns): ``"above_zero:<measure>"``.
 ABOVE_ZERO = "above_zero:"
+#: Per label and measure field of a nested export's records (a layout with ``fields``): values held,
+#: ``"held:<column>"``. A field no record holds is absent (LoadReport.absent_columns), as pandas,
+#: which flattens the records, finds no column for it; DuckDB, told the field, reads it empty.
+HELD = "held:"
 #: The prefixes of every tally column: summed in the counting pass, dropped from the kept rows.
-TALLIES = (BAD, FILLED, ABOVE_ZERO)
+TALLIES = (BAD, FILLED, ABOVE_ZERO, HELD)
 #: Columns carried beside the canonical ones where the rows have them.
 CARRIED = (FILE, ROW)
 #: The prefix of the columns :func:`parsed_rows` parses before it checks them.
@@ -132,9 +136,13 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
                                    lambda rows: _labelled(rows, written, raw, layout, report.path))
     read = int(counts["rows"].sum())
     report.rows_read += read
-    _refuse_if_mostly_bad(counts[tallies].sum(), read, report.path, parsed, raw)
+    sums = counts[tallies].sum()
+    _refuse_if_mostly_bad(sums, read, report.path, parsed, raw)
     report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
-    report.zero_columns = zero_columns(counts[counts["reason"].isna()], ABOVE_ZERO)
+    never = {canon for canon, source in layout.columns.items() if sums.get(HELD + source, 1) == 0}
+    report.absent_columns = [name for name in (*TEXT, *MEASURES) if name in {*report.absent_columns, *never}]
+    report.zero_columns = [name for name in zero_columns(counts[counts["reason"].isna()], ABOVE_ZERO)
+                           if name not in report.absent_columns]
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()
     if layout.rows == "hits":
         folded = per_country(rows)
@@ -496,6 +504,9 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     bought = values["revenue"] > 0
     values["transactions"] = (bought.cast("float64") if "transactions" not in values
                               else ibis.cases((unwritten & bought, 1.0), else_=values["transactions"]))
+    if layout.fields:
+        held = [source for name in (*TEXT, *MEASURES) if (source := layout.columns.get(name)) in raw.columns]
+        tallies.update({HELD + source: rows[source].notnull() for source in held})
     for name in TEXT:
         source = layout.columns.get(name)
         if source not in raw.columns:
