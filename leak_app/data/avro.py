@@ -31,7 +31,7 @@ def as_parquet(file: Path, label: str, folder: Path) -> Path:
     upload's records outlive it nowhere) or the cache folder cannot be written (a cache: it only
     saves time). ``label``: how messages name the file."""
     target = folder / f"{file.name}.parquet"
-    if workspace() in file.resolve().parents:
+    if workspace().resolve() in file.resolve().parents:  # (a temporary folder may be a link: macOS)
         _converted(file, label, target)
         return target
     kept = cache_dir() / "avro" / f"{_key(file)}.parquet"
