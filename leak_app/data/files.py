@@ -5,6 +5,7 @@ must see the old file or the new one, never half of one.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -22,13 +23,16 @@ def cache_dir() -> Path:
 def identity(path: Path) -> list:
     """What tells a file apart from its next version: where it is, its size, its modification time
     and inode (a file replaced by another of the same size and time)."""
-    stat = path.resolve().stat()
-    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    resolved = path.resolve()
+    stat = resolved.stat()
+    return [str(resolved), stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
+@functools.cache
 def code_digest(modules: tuple[str, ...]) -> str:
     """A digest of these modules' source (paths under ``leak_app/``), in the key of what is kept from
-    them: results kept by other code are not read."""
+    them: results kept by other code are not read. Read once a process (the code it runs; a folder
+    of Avro shards asked for it once a file)."""
     root = Path(__file__).parents[1]
     code = "".join((root / name).read_text(encoding="utf-8") for name in modules)
     return hashlib.sha256(code.encode()).hexdigest()

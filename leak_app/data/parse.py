@@ -139,8 +139,9 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     sums = counts[tallies].sum()
     _refuse_if_mostly_bad(sums, read, report.path, parsed, raw)
     report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
-    never = {canon for canon, source in layout.columns.items() if sums.get(HELD + source, 1) == 0}
-    report.absent_columns = [name for name in (*TEXT, *MEASURES) if name in {*report.absent_columns, *never}]
+    absent = {*report.absent_columns, *(canon for canon, source in layout.columns.items()
+                                        if sums.get(HELD + source, 1) == 0)}
+    report.absent_columns = [name for name in (*TEXT, *MEASURES) if name in absent]
     report.zero_columns = [name for name in zero_columns(counts[counts["reason"].isna()], ABOVE_ZERO)
                            if name not in report.absent_columns]
     kept = counts[counts["reason"].isna()].groupby("country")["rows"].sum()

@@ -140,11 +140,11 @@ def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame 
     scanned, 14 s and 0.35 GB."""
     def written(inside: Path) -> tuple[Path, dict[str, str]]:
         inside.mkdir()
-        names = {str(as_parquet(file, file_label(file, files, label), inside)): str(file) for file in files}
-        return (inside if len(files) > 1 else next(iter(map(Path, names)))), names
+        converted = [as_parquet(file, file_label(file, files, label), inside) for file in files]
+        names = {str(parquet): str(file) for parquet, file in zip(converted, files)}
+        return (inside if len(files) > 1 else converted[0]), names
 
-    sessions, report = _opened_in("avro_", label, written,
-                                  origin=files, **options)
+    sessions, report = _opened_in("avro_", label, written, origin=files, **options)
     report.format = report.format.replace("_parquet", "_avro")
     return sessions, report
 
@@ -162,11 +162,10 @@ def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame |
     try:
         opened, names = fill(folder / (named if PLAIN_NAME.fullmatch(named) else "upload"))
         sessions, report = open_sessions(opened, name=label, **options)
-    except LoadError as exc:
+    except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
-        raise LoadError(named_as_written(str(exc), names)) from exc
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, LoadError):
+            raise LoadError(named_as_written(str(exc), names)) from exc
         raise
     weakref.finalize(sessions, shutil.rmtree, folder, True)
     report.files = [{**file, "path": names.get(file["path"], file["path"])} for file in report.files]
