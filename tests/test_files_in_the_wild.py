@@ -4,6 +4,7 @@ session; a mix is refused), BigQuery's Avro exports, and files without a device,
 column."""
 from __future__ import annotations
 
+import codecs
 import gc
 import gzip
 import json
@@ -24,6 +25,7 @@ from test_cli import run
 from test_engines import assert_same_report
 from test_formats import canonical_tables
 
+from leak_app import load_sessions
 from leak_app.data import readers
 from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import read_mapping
@@ -301,6 +303,79 @@ def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tm
     assert report.format == expected.format
     assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(delimited), table(whole))
+
+
+#: Labels UTF-8 writes in two, three and four bytes (UTF-16 in two, two and four: a surrogate pair)
+UNICODE_LABELS = {"country": "Côte d’Ivoire", "source": "百度 🛒"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("codec, bom, compress", [
+    ("utf-16-le", codecs.BOM_UTF16_LE, False),  # Excel's "Unicode Text" and Google Ads' reports
+    ("utf-16-be", codecs.BOM_UTF16_BE, True),
+    ("utf-16-le", b"", False),  # no byte order mark: the zero bytes beside the header's ASCII tell it
+    ("utf-16-be", b"", False),
+])
+def test_utf16_text_loads_as_the_same_file_in_utf8(ga_raw, tmp_path, engine, codec, bom, compress):
+    """A tab-delimited UTF-16 file (Excel's "Unicode Text", the reports of Google's ad tools) was
+    refused ("not UTF-8 text: byte 0xff"): it loads as the file saved as UTF-8 does, by both
+    engines and by load_sessions, and a folder mixing the two loads as the whole file."""
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    raw.loc[::7, list(UNICODE_LABELS)] = list(UNICODE_LABELS.values())
+    utf8 = tmp_path / "sessions_utf8.csv"
+    raw.to_csv(utf8, sep="\t", index=False)
+    utf16 = tmp_path / f"sessions.txt{'.gz' * compress}"
+    write_bytes = (lambda data: utf16.write_bytes(gzip.compress(data))) if compress else utf16.write_bytes
+    write_bytes(bom + utf8.read_text(encoding="utf-8").encode(codec))
+    expected_table, expected = open_sessions(utf8, scan_from=ENGINES[engine])
+    before = set(os.listdir(workspace()))
+    sessions, report = open_sessions(utf16, scan_from=ENGINES[engine])
+    assert report.path == str(utf16) and report.files == [{"path": str(utf16), "rows": 10_000}]
+    assert_same_report(report, expected)
+    loaded = table(sessions)
+    pd.testing.assert_frame_equal(loaded, table(expected_table))
+    assert (loaded["source"] == UNICODE_LABELS["source"]).sum() == len(raw[::7])
+    if engine == "pandas":
+        pd.testing.assert_frame_equal(table(load_sessions(utf16)[0]), loaded)
+    folder = tmp_path / "days"
+    folder.mkdir()
+    for day, part in raw.groupby("date"):
+        text = part.to_csv(sep="\t", index=False)
+        path = folder / f"ga_sessions_{day}.csv"
+        path.write_bytes(bom + text.encode(codec) if day.endswith(("4", "6")) else text.encode())
+    days, report = open_sessions(folder, scan_from=ENGINES[engine])
+    assert [f["path"] for f in report.files] == [str(path) for path in sorted(folder.iterdir())]
+    pd.testing.assert_frame_equal(table(days), loaded)
+    del sessions, days
+    gc.collect()  # the UTF-8 copies go with the sessions
+    assert set(os.listdir(workspace())) <= before
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_ga4_events_in_utf16_load_as_in_utf8(tmp_path, engine):
+    json_path = FIXTURES / "events_20260803.json"
+    utf16 = tmp_path / "events_20260803.json"
+    utf16.write_bytes(json_path.read_text(encoding="utf-8").encode("utf-16"))
+    expected_table, expected = open_sessions(json_path, scan_from=ENGINES[engine])
+    sessions, report = open_sessions(utf16, scan_from=ENGINES[engine])
+    assert report.format == expected.format
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(sessions), table(expected_table))
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda data: data + b"\x41", "truncated data at byte offset"),  # an odd byte at the end
+    (lambda data: data[:300] + "\ud83d".encode("utf-16-le", "surrogatepass") + b"\x41\x00" + data[300:],
+     "illegal UTF-16 surrogate at byte offset 300"),  # half a surrogate pair
+])
+def test_a_file_that_begins_as_utf16_and_is_not_is_refused_by_name(tmp_path, damage, reason):
+    data = (FIXTURES / "ga_sessions_export.csv").read_text(encoding="utf-8").encode("utf-16")
+    path = tmp_path / "sessions.txt"
+    path.write_bytes(damage(data))
+    for load in (lambda: open_sessions(path), lambda: open_sessions(path, scan_from=0),
+                 lambda: load_sessions(path)):
+        with pytest.raises(LoadError, match=rf"sessions\.txt: begins as UTF-16 text, but is not: {reason}"):
+            load()
 
 
 def decimal_comma(value: str) -> str:

@@ -92,14 +92,62 @@ def kind_of(head: bytes) -> str:
         return "parquet"
     if head[:4] == AVRO_MAGIC:
         return "avro"
-    return "json" if head.removeprefix(codecs.BOM_UTF8).lstrip()[:1] in (b"{", b"[") else "csv"
+    codec = utf16(head)
+    text = head.decode(codec, errors="ignore").encode() if codec else head.removeprefix(codecs.BOM_UTF8)
+    return "json" if text.lstrip()[:1] in (b"{", b"[") else "csv"
+
+
+def utf16(head: bytes) -> str | None:
+    """The codec of a file whose first uncompressed bytes are UTF-16 text, None if they are not:
+    Excel's "Unicode Text" and the reports of Google's ad tools are so written, with a byte order mark
+    ("utf-16"); without one, a line starting with two characters of ASCII, each beside a zero byte,
+    tells the byte order (a UTF-8 file, a Parquet, Avro or gzip file never begins so)."""
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    plain = [32 <= byte < 127 or byte in b"\t\r\n" for byte in head[:4]]
+    if len(head) >= 4 and plain[0] and plain[2] and head[1] == head[3] == 0:
+        return "utf-16-le"
+    if len(head) >= 4 and plain[1] and plain[3] and head[0] == head[2] == 0:
+        return "utf-16-be"
+    return None
+
+
+def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
+    """A UTF-16 text file (``codec``: :func:`utf16`'s), gzipped or not, written to ``out`` as UTF-8,
+    in parts: a file of any size, a gzip file bounded as :func:`gunzipped` bounds it. ``label``: how
+    messages name the file."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    read = 0
+    with open(file, "rb") as source, open(out, "wb") as target:
+        gzipped = source.read(2) == GZIP_MAGIC
+        source.seek(0)
+        parts = (gunzipped(source, file.stat().st_size, label) if gzipped
+                 else iter(lambda: source.read(2**20), b""))
+        try:
+            for part in parts:
+                target.write(decoder.decode(part).encode("utf-8"))
+                read += len(part)
+            target.write(decoder.decode(b"", final=True).encode("utf-8"))
+        except UnicodeDecodeError as exc:  # (its offset counts the bytes the decoder held back too)
+            raise _not_utf16(label, exc, read - len(decoder.getstate()[0])) from exc
+
+
+def _not_utf16(label: str, exc: UnicodeDecodeError, offset: int) -> LoadError:
+    """The refusal of a file that begins as UTF-16 text and is not (``offset``: of the part decoded)."""
+    return LoadError(f"{label}: begins as UTF-16 text, but is not: {exc.reason} at byte offset "
+                     f"{offset + exc.start:,}; save the file as UTF-8 (for example Excel's 'CSV UTF-8') "
+                     f"and load it again")
 
 
 def decode(data: bytes, label: str) -> str:
-    """UTF-8 (a BOM allowed) or a clear refusal: never silently garbled text."""
+    """UTF-8 (a BOM allowed) or UTF-16 (see :func:`utf16`), or a clear refusal: never silently
+    garbled text."""
+    codec = utf16(data[:4])
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(codec or "utf-8-sig")
     except UnicodeDecodeError as exc:
+        if codec:
+            raise _not_utf16(label, exc, 0) from exc
         line = data[: exc.start].count(b"\n") + 1
         raise LoadError(
             f"{label}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "

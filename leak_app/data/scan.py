@@ -45,6 +45,7 @@ from .readers import (
     gunzipped,
     kind_of,
     refuse_repeated_columns,
+    utf16,
     with_decimal_point,
 )
 from .schema import (
@@ -73,6 +74,16 @@ def file_kind(path: Path) -> str:
     through)."""
     with _opened(path) as handle:
         return kind_of(handle.read(4096))
+
+
+def text_codec(path: Path) -> str | None:
+    """The UTF-16 codec of a file written so (see readers.utf16; gzip looked through), else None
+    (a damaged gzip file too: refused where it is read)."""
+    try:
+        with _opened(path) as handle:
+            return utf16(handle.read(4))
+    except (OSError, EOFError):
+        return None
 
 
 def _first_line(path: Path, most: int = 2**20) -> str:

@@ -6,6 +6,7 @@ this module turns whatever it is given into one.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -21,10 +22,11 @@ import pandas as pd
 from . import ga4
 from .avro import as_parquet
 from .duck import registered
-from .file_sets import PLAIN_NAME, file_label, named_as_written, session_files, unzipped
+from .file_sets import PLAIN_NAME, file_label, named_as_written, plain_suffix, session_files, unzipped
 from .loaders import GA4_EVENTS, load_sessions, missing_columns
 from .parse import Grouping
-from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions
+from .readers import as_utf8
+from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions, text_codec
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
 from .workspace import workspace
 
@@ -84,6 +86,10 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
                           grouping=grouping, load_limit=load_limit)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
     files = session_files(path, name or str(path))
+    codecs = [text_codec(file) for file in files]
+    if any(codecs):
+        return opened_as_utf8(files, codecs, name or str(path), origin=origin or files, mapping=mapping,
+                              scan_from=scan_from, grouping=grouping, load_limit=load_limit)
     held = held_bytes(files, name or str(path), limit)
     large = held >= limit
     kind = file_kind(files[0])
@@ -147,6 +153,27 @@ def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame 
     sessions, report = _opened_in("avro_", label, written, origin=files, **options)
     report.format = report.format.replace("_parquet", "_avro")
     return sessions, report
+
+
+def opened_as_utf8(files: list[Path], codecs: list[str | None], label: str, **options
+                   ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """:func:`open_sessions` of files some of which are UTF-16 text (their ``codecs``: see
+    :func:`.readers.utf16`), each such file written as UTF-8 and the others linked beside them, in a
+    private folder (see :func:`_opened_in`): both engines then read them as any file."""
+    def written(inside: Path) -> tuple[Path, dict[str, str]]:
+        inside.mkdir()
+        names = {}
+        for i, (file, codec) in enumerate(zip(files, codecs)):
+            name = file_label(file, files, label)
+            if codec is None:
+                (target := inside / f"{i:05d}{plain_suffix(file.name)}").symlink_to(file.resolve())
+            else:
+                target = inside / f"{i:05d}{plain_suffix(re.sub('(?i)[.]gz$', '', file.name))}"
+                as_utf8(file, codec, target, name)
+            names[str(target)] = name
+        return (inside if len(files) > 1 else target), names
+
+    return _opened_in("text_", label, written, **options)
 
 
 def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
