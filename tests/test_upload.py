@@ -243,23 +243,49 @@ def understated(archive: bytes, size: int) -> bytes:
 EVENTS = (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes().splitlines(keepends=True)
 
 
-def test_an_uploaded_avro_file_is_scanned_and_its_records_are_kept_nowhere(upload, monkeypatch, tmp_path):
-    """An Avro file of a path's own is kept as Parquet in the cache folder (decoded once: see
-    data.avro); an upload's records must outlive it nowhere: converted in its private folder."""
+def cached_files() -> set:
+    """What the cache folder holds, but the country names' lookups (names, not records)."""
+    from leak_app.data.files import cache_dir
+
+    return {path for path in cache_dir().rglob("*") if path.is_file() and "country-codes" not in path.name}
+
+
+@pytest.mark.parametrize("kind", ["csv", "zip", "avro", "ga4"])
+def test_what_is_kept_of_a_scanned_upload_is_kept_nowhere_after_the_process(upload, monkeypatch, tmp_path,
+                                                                           kind):
+    """A scanned file's results are kept in the cache folder (its load report, its repeated ids'
+    rows as written, its cubes) for the next start on it; an upload's records must outlive it
+    nowhere, and they were kept there for good. They are kept in the process's private folder
+    (removed with it), as an Avro upload's conversion is; a path's own file keeps them in the cache."""
     import json
 
     import formats
 
     from leak_app.data import sources
-    from leak_app.data.files import cache_dir
 
     monkeypatch.setattr(sources, "SCAN_FROM_BYTES", 0)  # scanned, as a large file is
     events = [json.loads(line) for line in EVENTS]
-    kept = set((cache_dir() / "avro").glob("*"))
-    send(upload, "events.avro", formats.ga4_avro(events, tmp_path / "events.avro").read_bytes())
-    assert upload.status.object == "Loaded 40 sessions from events.avro.", upload.status.object
-    assert upload.model.load_report["format"] == "ga4_events_avro_scan"
-    assert set((cache_dir() / "avro").glob("*")) == kept
+    # the second session's id repeated, split at midnight: its rows as written are kept
+    repeated = TWO_SESSIONS + b"2,11,1,20170706,mobile,Spain,bing,2,30,,\n"
+    name, content = {
+        "csv": ("sessions.csv", repeated),
+        "zip": ("export.zip", zipped({"day1.csv": TWO_SESSIONS, "day2.csv": repeated})),
+        "avro": ("events.avro", formats.ga4_avro(events, tmp_path / "events.avro").read_bytes()),
+        "ga4": ("events.json", b"".join(EVENTS)),
+    }[kind]
+    before = cached_files()
+    send(upload, name, content)
+    assert upload.status.alert_type == "success", upload.status.object
+    assert upload.model.load_report["format"].endswith("_scan")
+    upload.model.duration_edges = [15, 150]  # a cube for other settings, kept too
+    assert upload.model.kpis["sessions"] == (40 if kind in ("avro", "ga4") else 2)
+    assert cached_files() == before
+    private = list((workspace() / "scans").glob(f"{upload.model.load_report['cache_key']}/*"))
+    assert {"report.json", *["parts.parquet"] * (kind in ("csv", "zip"))} <= {path.name for path in private}
+    path = tmp_path / name  # the same file of a path's own: its scan kept in the cache folder
+    path.write_bytes(content)
+    SessionModel.from_path(path)
+    assert cached_files() - before
 
 
 def test_a_zip_of_an_exports_files_loads_as_one_table(upload):

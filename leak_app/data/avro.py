@@ -17,7 +17,7 @@ from pathlib import Path
 from .files import cache_dir, code_digest, identity, replaced
 from .readers import avro_as_json
 from .scan import json_as_parquet
-from .workspace import workspace
+from .workspace import owned, workspace
 
 #: Conversions kept (the most recently used); each is about the size of its Avro file.
 KEPT_CONVERSIONS = 16
@@ -31,7 +31,7 @@ def as_parquet(file: Path, label: str, folder: Path) -> Path:
     upload's records outlive it nowhere) or the cache folder cannot be written (a cache: it only
     saves time). ``label``: how messages name the file."""
     target = folder / f"{file.name}.parquet"
-    if workspace().resolve() in file.resolve().parents:  # (a temporary folder may be a link: macOS)
+    if owned(file):
         _converted(file, label, target)
         return target
     kept = cache_dir() / "avro" / f"{_key(file)}.parquet"

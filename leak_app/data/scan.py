@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from . import ga4, ua
 from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
-from .files import code_digest, identity, kept_scan, replaced
+from .files import PRIVATE, code_digest, identity, kept_scan, replaced
 from .loaders import GA4_EVENTS, GA_KAGGLE, Layout, detect_layout, recognised
 from .parse import FILE, NOT_JSON, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
 from .readers import (
@@ -53,7 +53,7 @@ from .schema import (
     LoadReport,
     latest_date,
 )
-from .workspace import workspace
+from .workspace import owned, workspace
 
 #: Memory DuckDB may use before spilling to disk (the cube and the app need the rest);
 #: ``LEAK_APP_DUCKDB_MEMORY`` sets another.
@@ -562,7 +562,7 @@ def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None
     the code that parses and counts them, and the day (dates after tomorrow are dropped). Files
     made from ``origin`` files (unpacked from an archive, converted from Avro) are new files at
     each start: those stand for them, with their names (a second start on them then finds their
-    results kept)."""
+    results kept). The key of the process's own files (an upload) says so: see files.kept_scan."""
     stats = [identity(file) for file in (origin or files)]
     if origin:
         stats.append([file.name for file in files])
@@ -570,7 +570,8 @@ def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None
                         "data/countries.py", "analysis/cube.py", "analysis/clustering.py",
                         "data/file_sets.py", "data/ga4.py", "data/readers.py", "data/avro.py"))
     text = json.dumps([stats, repr(layout), str(latest_date().date()), code])
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    private = PRIVATE if any(owned(file) for file in (origin or files)) else ""
+    return private + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None,

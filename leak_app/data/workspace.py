@@ -38,6 +38,12 @@ def workspace() -> Path:
         return folder
 
 
+def owned(path: Path) -> bool:
+    """Whether ``path`` is in this process's folder: an upload, an archive's files, a conversion, whose
+    records and whatever is kept of them (a scan's) must not outlive the process."""
+    return workspace().resolve() in Path(path).resolve().parents  # (a temporary folder may be a link)
+
+
 def _locked(folder: Path) -> Path:
     """``folder``, its lock held until the process ends. The lock file is locked under another name,
     then renamed: another process never sees a lock file before it is held."""
