@@ -43,5 +43,18 @@ def test_names_held_in_memory_are_bounded_the_least_recently_asked_dropped(looku
         countries.iso3(name)
         countries.iso3("France")  # asked again each time: never the least recent
     known = countries.known_codes()
-    assert len(known.names) == 100 and "France" in known.names and "Town 149" in known.names
-    assert "Town 0" not in known.names and len(lookups) == 151
+    held = {name for name in ["France", *(f"Town {i}" for i in range(150))]
+            if countries.digest(name) in known.names}
+    assert len(known.names) == 100 and "France" in held and "Town 149" in held
+    assert "Town 0" not in held and len(lookups) == 151
+
+
+def test_names_are_kept_between_runs_by_their_digest_not_as_written(lookups, tmp_path):
+    """The names of a country column come from the data, an upload's too (a column mapped as the
+    country may hold a customer's name): the cache file held them as written, for good."""
+    names = pd.Series({"Germany": 10, "Jane Doe's shop": 5})
+    assert list(countries.unmatched_country_counts(names)) == ["Jane Doe's shop"]
+    kept = (tmp_path / "codes.json").read_text(encoding="utf-8")
+    assert "Jane Doe" not in kept and "Germany" not in kept and "DEU" in kept
+    again = countries.KnownCodes(tmp_path / "codes.json")  # the next run: no name asked again
+    assert [again.iso3(name) for name in names.index] == ["DEU", None] and lookups == list(names.index)

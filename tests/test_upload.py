@@ -244,7 +244,8 @@ EVENTS = (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes().spl
 
 
 def cached_files() -> set:
-    """What the cache folder holds, but the country names' lookups (names, not records)."""
+    """What the cache folder holds, but the country names' lookups (kept by their digests: see
+    countries.KnownCodes)."""
     from leak_app.data.files import cache_dir
 
     return {path for path in cache_dir().rglob("*") if path.is_file() and "country-codes" not in path.name}

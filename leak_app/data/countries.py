@@ -10,6 +10,7 @@ import and a millisecond a name, and reading the shapes' records 0.2 s, which a 
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -67,7 +68,11 @@ def shape_records() -> tuple[dict, ...]:
 
 class KnownCodes:
     """The shapes' codes and the names looked up so far, kept in a file of the cache folder made
-    by the same country_converter and shapes' file (another version may match names otherwise)."""
+    by the same country_converter and shapes' file (another version may match names otherwise).
+    Names are held and kept by their digest (:func:`digest`), not as written: they come from the
+    data, an upload's too, whose labels must not outlive the process (a column mapped as the
+    country may hold a city or a customer's name); a file of an older version kept them as written
+    ("names"), and is replaced without them."""
 
     def __init__(self, path: Path):
         self.path, self._lock, self._new = path, threading.Lock(), False
@@ -76,7 +81,7 @@ class KnownCodes:
         except (OSError, ValueError):
             kept = {}
         self.shapes = frozenset(kept["shapes"]) if "shapes" in kept else None
-        self.names: OrderedDict[str, str | None] = OrderedDict(kept.get("names", {}))
+        self.names: OrderedDict[str, str | None] = OrderedDict(kept.get("digests", {}))
 
     def shape_codes(self) -> frozenset[str]:
         if self.shapes is None:
@@ -84,13 +89,14 @@ class KnownCodes:
         return self.shapes
 
     def iso3(self, name: str) -> str | None:
+        key = digest(name)
         with self._lock:
-            if name in self.names:
-                self.names.move_to_end(name)
-                return self.names[name]
+            if key in self.names:
+                self.names.move_to_end(key)
+                return self.names[key]
         code = _iso3(name)
         with self._lock:
-            self.names[name], self._new = code, True
+            self.names[key], self._new = code, True
             while len(self.names) > HELD_NAMES:
                 self.names.popitem(last=False)
         return code
@@ -105,10 +111,15 @@ class KnownCodes:
             self._new = False
         try:
             with replaced(self.path) as temporary:
-                temporary.write_text(json.dumps({"shapes": sorted(self.shape_codes()), "names": names}),
+                temporary.write_text(json.dumps({"shapes": sorted(self.shape_codes()), "digests": names}),
                                      encoding="utf-8")
         except OSError:  # a read-only cache folder: only the next run's speed is lost
             pass
+
+
+def digest(name: str) -> str:
+    """How :class:`KnownCodes` holds a name: 96 bits of its BLAKE2 digest."""
+    return hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 @lru_cache(maxsize=1)
