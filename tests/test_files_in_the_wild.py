@@ -510,14 +510,16 @@ def test_ga4_events_exported_to_avro_give_the_sessions_of_the_json_export(tmp_pa
         assert not [name for name in left if name.startswith("avro_")]
 
 
-@pytest.mark.parametrize("shards", [1, 2])
+@pytest.mark.parametrize("shards, zipped", [(1, False), (2, False), (2, True)])
 def test_a_second_start_on_unchanged_avro_files_decodes_nothing_and_runs_no_query(tmp_path, monkeypatch,
-                                                                                   shards):
+                                                                                   shards, zipped):
     """Decoding is most of an Avro file's start (254,157 GA4 events: 11.7 s of 15-19 s), and it ran
     at every start: the file's records are now kept as Parquet in the cache folder, keyed by the
     file, and the scan of them is kept under the Avro files (a folder of shards' was kept under
-    their new Parquet files, never found again). A changed file is decoded again; sessions in use
-    outlive the eviction of their file."""
+    their new Parquet files, never found again; a .zip's, unpacked afresh at each start, under
+    those new files, and converted at each start: both are now keyed by the archive and the
+    names in it). A changed file is decoded again; sessions in use outlive the eviction of their
+    file."""
     from leak_app import SessionModel
     from leak_app.data import avro
     from leak_app.data.files import cache_dir
@@ -528,6 +530,14 @@ def test_a_second_start_on_unchanged_avro_files_decodes_nothing_and_runs_no_quer
     for shard in range(shards):
         formats.ga4_avro(events[shard::shards], folder / f"events_20260803-00000000000{shard}.avro")
     path = folder / "events_20260803-000000000000.avro" if shards == 1 else folder
+
+    def archived() -> None:
+        with zipfile.ZipFile(tmp_path / "export.zip", "w") as archive:
+            for shard in sorted(folder.iterdir()):
+                archive.write(shard, f"export/{shard.name}")
+    if zipped:
+        archived()
+        path = tmp_path / "export.zip"
     first, report = open_sessions(path, scan_from=0)
     decoded = []
 
@@ -545,6 +555,8 @@ def test_a_second_start_on_unchanged_avro_files_decodes_nothing_and_runs_no_quer
     model.duration_edges = [15, 150]  # a cube built anew from the sessions' files
     assert model.kpis["sessions"] == report.sessions
     formats.ga4_avro(events[:100], folder / "events_20260803-000000000000.avro")  # changed: decoded again
+    if zipped:
+        archived()
     assert open_sessions(path, scan_from=0)[1].rows_read == 100 + len(events[1::2]) * (shards - 1)
 
 

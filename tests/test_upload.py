@@ -251,7 +251,7 @@ def cached_files() -> set:
     return {path for path in cache_dir().rglob("*") if path.is_file() and "country-codes" not in path.name}
 
 
-@pytest.mark.parametrize("kind", ["csv", "zip", "avro", "ga4"])
+@pytest.mark.parametrize("kind", ["csv", "zip", "avro", "zipped avro", "ga4"])
 def test_what_is_kept_of_a_scanned_upload_is_kept_nowhere_after_the_process(upload, monkeypatch, tmp_path,
                                                                            kind):
     """A scanned file's results are kept in the cache folder (its load report, its repeated ids'
@@ -273,13 +273,14 @@ def test_what_is_kept_of_a_scanned_upload_is_kept_nowhere_after_the_process(uplo
         "zip": ("export.zip", zipped({"day1.csv": TWO_SESSIONS, "day2.csv": repeated})),
         "avro": ("events.avro", formats.ga4_avro(events, tmp_path / "events.avro").read_bytes()),
         "ga4": ("events.json", b"".join(EVENTS)),
-    }[kind]
+    }[kind] if kind != "zipped avro" else ("export.zip", zipped({"events.avro": formats.ga4_avro(
+        events, tmp_path / "events.avro").read_bytes()}))
     before = cached_files()
     send(upload, name, content)
     assert upload.status.alert_type == "success", upload.status.object
     assert upload.model.load_report["format"].endswith("_scan")
     upload.model.duration_edges = [15, 150]  # a cube for other settings, kept too
-    assert upload.model.kpis["sessions"] == (40 if kind in ("avro", "ga4") else 2)
+    assert upload.model.kpis["sessions"] == (2 if kind in ("csv", "zip") else 40)
     assert cached_files() == before
     private = list((workspace() / "scans").glob(f"{upload.model.load_report['cache_key']}/*"))
     assert {"report.json", *["parts.parquet"] * (kind in ("csv", "zip"))} <= {path.name for path in private}

@@ -23,18 +23,19 @@ from .workspace import owned, workspace
 KEPT_CONVERSIONS = 16
 
 
-def as_parquet(file: Path, label: str, folder: Path) -> Path:
+def as_parquet(file: Path, label: str, folder: Path, origin: list[Path] | None = None) -> Path:
     """``file`` as Parquet in ``folder`` (a private folder that lasts as long as the sessions read
     from it: the kept conversion may be evicted while they are in use), taken from the conversion
-    kept for it, made first where there is none. Converted in ``folder``, and not kept, where the
-    file is this process's own (an upload, an archive's file: new files at each start, and an
-    upload's records outlive it nowhere) or the cache folder cannot be written (a cache: it only
-    saves time). ``label``: how messages name the file."""
+    kept for it, made first where there is none. ``origin``: the files it was unpacked from (a .zip
+    archive: its files are new at each start), which key it with its name. Converted in ``folder``,
+    and not kept, where the file is this process's own and comes from nothing else, or comes from
+    an upload (whose records outlive it nowhere), or where the cache folder cannot be written (a
+    cache: it only saves time). ``label``: how messages name the file."""
     target = folder / f"{file.name}.parquet"
-    if owned(file):
+    if any(owned(source) for source in origin or [file]):
         _converted(file, label, target)
         return target
-    kept = cache_dir() / "avro" / f"{_key(file)}.parquet"
+    kept = cache_dir() / "avro" / f"{_key(file, origin)}.parquet"
     try:
         if kept.is_file():
             os.utime(kept)  # used: kept the longest
@@ -48,11 +49,13 @@ def as_parquet(file: Path, label: str, folder: Path) -> Path:
     return target
 
 
-def _key(file: Path) -> str:
-    """What a conversion depends on: the file, and the code that decodes and types its records."""
+def _key(file: Path, origin: list[Path] | None) -> str:
+    """What a conversion depends on: the file (or what it was unpacked from, and its name), and the
+    code that decodes and types its records."""
     code = code_digest(("data/avro.py", "data/readers.py", "data/scan.py", "data/loaders.py", "data/ga4.py",
                         "data/ua.py"))
-    return hashlib.sha256(json.dumps([identity(file), code]).encode()).hexdigest()[:32]
+    source = [[identity(each) for each in origin], file.name] if origin else identity(file)
+    return hashlib.sha256(json.dumps([source, code]).encode()).hexdigest()[:32]
 
 
 def _converted(file: Path, label: str, out: Path) -> None:

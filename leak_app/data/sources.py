@@ -94,8 +94,8 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     large = held >= limit
     kind = file_kind(files[0])
     if kind == "avro" and large:
-        return opened_avro(files, name or str(path), mapping=mapping, scan_from=scan_from, grouping=grouping,
-                           load_limit=load_limit)
+        return opened_avro(files, name or str(path), origin=origin, mapping=mapping, scan_from=scan_from,
+                           grouping=grouping, load_limit=load_limit)
     layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
     if layout is None or not (large or layout is GA4_EVENTS):
         if load_limit is not None:
@@ -138,19 +138,21 @@ def opened_zip(archive: Path, label: str, limit: int, **options
                       origin=[archive], **options)
 
 
-def opened_avro(files: list[Path], label: str, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+def opened_avro(files: list[Path], label: str, origin: list[Path] | None = None, **options
+                ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """:func:`open_sessions` of Avro files holding too much to read into memory: each as the Parquet
     of its records kept by :mod:`.avro` (converted once), which are scanned, in a private folder
     (see :func:`_opened_in`). The report names the format as Avro, and the files as given. A 3.2 MB
     Avro export of 197,100 GA4 events read into memory took 60 s and 1.9 GB; written as JSON and
-    scanned, 14 s and 0.35 GB."""
+    scanned, 14 s and 0.35 GB. ``origin``: what the files were unpacked from (a .zip archive), which
+    keys their conversions and scan in its place."""
     def written(inside: Path) -> tuple[Path, dict[str, str]]:
         inside.mkdir()
-        converted = [as_parquet(file, file_label(file, files, label), inside) for file in files]
+        converted = [as_parquet(file, file_label(file, files, label), inside, origin) for file in files]
         names = {str(parquet): str(file) for parquet, file in zip(converted, files)}
         return (inside if len(files) > 1 else converted[0]), names
 
-    sessions, report = _opened_in("avro_", label, written, origin=files, **options)
+    sessions, report = _opened_in("avro_", label, written, origin=origin or files, **options)
     report.format = report.format.replace("_parquet", "_avro")
     return sessions, report
 
