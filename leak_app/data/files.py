@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .workspace import workspace
-
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/leak_app`` (``~/.cache/leak_app``): country shapes, scanned files' cubes."""
@@ -40,16 +38,10 @@ def code_digest(modules: tuple[str, ...]) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-#: How a scan's key begins where its files are the process's own (see workspace.owned).
-PRIVATE = "private-"
-
-
 def kept_scan(key: str) -> Path:
     """The folder where a scanned file's results are kept (its load report, repeated session ids and
-    cube queries), under its :func:`leak_app.data.scan.scan_key`: removed whole when evicted. Those of
-    the process's own files (an upload) are kept in its private folder, removed with it: they hold
-    the upload's rows of repeated ids and its cubes, which were kept in the cache folder for good."""
-    return (workspace() if key.startswith(PRIVATE) else cache_dir()) / "scans" / key
+    cube queries), under its :func:`leak_app.data.scan.scan_key`: removed whole when evicted."""
+    return cache_dir() / "scans" / key
 
 
 @contextmanager

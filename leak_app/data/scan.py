@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from . import ga4, ua
 from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
-from .files import PRIVATE, code_digest, identity, kept_scan, replaced
+from .files import code_digest, identity, kept_scan, replaced
 from .loaders import GA4_EVENTS, GA_KAGGLE, Layout, detect_layout, recognised
 from .parse import FILE, NOT_JSON, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
 from .readers import (
@@ -388,8 +388,8 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     layout = layout or detect_layout([c for c in raw.columns if c != FILE], kind, label)
     layout.refuse_missing(raw.columns, label)
     key = scan_key(files, layout, origin)
-    cached = kept_scan(key)
-    known = _kept_report(cached, label, files)
+    cached = kept_scan(key) if key else None
+    known = _kept_report(cached, label, files) if cached else None
     if layout is GA4_EVENTS:
         return _scan_events(raw, label, files, kind, key, known)
     commas = ({file["path"]: file.get("decimal_comma", []) for file in known.files} if known
@@ -410,7 +410,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     except OSError:
         pass
     _refuse_bombs(files, label)
-    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=0, cache_key=key,
+    report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=0, cache_key=key or "",
                         absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
                         decimal_comma=comma_columns(commas),
                         row_level=layout.rows)
@@ -420,15 +420,16 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     if not per_file:
         per_file = {str(files[0]): report.rows_read}
     report.files = file_rows([(file, per_file.get(str(file), 0)) for file in files], commas)
-    _keep(cached, report, repeated, written)
+    if cached:
+        _keep(cached, report, repeated, written)
     return sessions, report
 
 
-def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key: str,
+def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key: str | None,
                  known: LoadReport | None) -> tuple[ibis.Table, LoadReport]:
     """GA4 event files built into sessions by :mod:`.ga4`'s query, DuckDB streaming the events once
     (their sessions kept in its memory, spilling to disk beyond its limit); ``known``: the report of
-    the scan kept under ``key``, if any."""
+    the scan kept under ``key``, if any (None: nothing is kept of them)."""
     if known is not None:  # scanned before: the cube is kept beside the report, the sessions stay lazy
         return ga4.sessions(ga4.grouped(raw)), known
     lines = None
@@ -436,10 +437,11 @@ def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key:
         lines = [_lines(file, file_label(file, files, label)) for file in files]
     else:
         _refuse_bombs(files, label)
-    report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key)
+    report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key or "")
     sessions = counted_events(raw, report)
     report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read, lines))))
-    _keep(kept_scan(key), report)
+    if key:
+        _keep(kept_scan(key), report)
     return sessions, report
 
 
@@ -557,12 +559,16 @@ def _layout_name(file: Path, mapping: Layout | None) -> str:
 KEPT_SCANS = 8
 
 
-def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None) -> str:
+def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None) -> str | None:
     """What a scan's results depend on: the files (where, size, modification, inode), their layout,
     the code that parses and counts them, and the day (dates after tomorrow are dropped). Files
     made from ``origin`` files (unpacked from an archive, converted from Avro) are new files at
     each start: those stand for them, with their names (a second start on them then finds their
-    results kept). The key of the process's own files (an upload) says so: see files.kept_scan."""
+    results kept). None for the process's own files (an upload: see workspace.owned), of which
+    nothing is kept: the report, the repeated ids' rows as written and the cubes kept of an upload
+    stayed in the cache folder for good, where its records must outlive it nowhere."""
+    if any(owned(file) for file in (origin or files)):
+        return None
     stats = [identity(file) for file in (origin or files)]
     if origin:
         stats.append([file.name for file in files])
@@ -570,8 +576,7 @@ def scan_key(files: list[Path], layout: Layout, origin: list[Path] | None = None
                         "data/countries.py", "analysis/cube.py", "analysis/clustering.py",
                         "data/file_sets.py", "data/ga4.py", "data/readers.py", "data/avro.py"))
     text = json.dumps([stats, repr(layout), str(latest_date().date()), code])
-    private = PRIVATE if any(owned(file) for file in (origin or files)) else ""
-    return private + hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _keep(folder: Path, report: LoadReport, repeated: ibis.Table | None = None,
