@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .analysis import periods
-from .analysis.text import counted
+from .analysis.text import counted, revenue_unit
 from .data.schema import LoadError
 from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .publish.summary import summary as summary_of
@@ -137,8 +137,9 @@ def summary(args) -> None:
         _print_json(result)
         return
     kpis = result["kpis"]
+    unit = revenue_unit(result["load_report"])
     print(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
-          f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}")
+          f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
     for sentence in result["takeaways"]:
         print(f"- {sentence}")
 

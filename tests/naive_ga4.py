@@ -101,8 +101,25 @@ def _day(text) -> date | None:
         return None
 
 
-def naive_sessions(events: list[dict]) -> tuple[pd.DataFrame, dict, int]:
-    """(sessions sorted by key, events dropped by reason, events kept)."""
+def _currency(event: dict) -> str | None:
+    """A purchase's currency: its ``currency`` parameter, trimmed, in capitals, if a code of three
+    letters."""
+    text = (_param(event, "currency") or "").strip(SPACE).upper()
+    return text if event.get("event_name") == "purchase" and re.fullmatch("[A-Z]{3}", text) else None
+
+
+def _in_usd(event: dict) -> float | None:
+    """A purchase's revenue as GA4 converted it to US dollars, if a number not below 0."""
+    value = _number(_at(event, "ecommerce.purchase_revenue_in_usd"))
+    if event.get("event_name") != "purchase" or value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return value if value >= 0 else None
+
+
+def naive_sessions(events: list[dict]) -> tuple[pd.DataFrame, dict, int, dict]:
+    """(sessions sorted by key, events dropped by reason, events kept, the currencies: {"currency",
+    "currencies"} as the load report says them). Where the kept sessions bought in several currencies
+    and a purchase holds GA4's conversion to US dollars, the revenue is that conversion."""
     dropped: dict[str, int] = {}
     sessions: dict[tuple, list] = {}
     for event in events:
@@ -112,8 +129,12 @@ def naive_sessions(events: list[dict]) -> tuple[pd.DataFrame, dict, int]:
             continue
         key = (str(event["user_pseudo_id"]).strip(SPACE), _param(event, "ga_session_id"))
         sessions.setdefault(key, []).append(event)
-    rows = []
+    rows, paid_in, usd = [], {}, []
     for (user, session), part in sessions.items():
+        codes = sorted({code for code in map(_currency, part) if code is not None})
+        for code in dict.fromkeys(codes[:1] + codes[-1:]):  # the first and last, once each
+            paid_in[code] = paid_in.get(code, 0) + 1
+        usd.append([value for value in map(_in_usd, part) if value is not None])
         times = [math.floor(_number(e["event_timestamp"])) for e in part]
         first = min(times)
         least = min((t, *(_label(_labels(e)[label]) for label in _WHERE)) for e, t in zip(part, times))
@@ -133,5 +154,10 @@ def naive_sessions(events: list[dict]) -> tuple[pd.DataFrame, dict, int]:
         })
     frame = pd.DataFrame(rows, columns=["visitor_id", "session_id", "date", *_WHERE, "pageviews", "duration",
                                         "transactions", "revenue", *ECOMMERCE_STEPS])
-    return frame.sort_values(["visitor_id", "session_id"]).reset_index(drop=True), dropped, len(events) - sum(
-        dropped.values())
+    converted = any(usd)
+    if len(paid_in) > 1 and converted:
+        frame["revenue"] = [float(sum(values)) for values in usd]
+    currency = ("USD" if converted else "") if len(paid_in) > 1 else next(iter(paid_in), "")
+    currencies = dict(sorted(paid_in.items(), key=lambda item: (-item[1], item[0])))
+    return (frame.sort_values(["visitor_id", "session_id"]).reset_index(drop=True), dropped,
+            len(events) - sum(dropped.values()), {"currency": currency, "currencies": currencies})

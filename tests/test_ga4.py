@@ -2,6 +2,7 @@
 pandas read, a database's events table and Spark, each equal to a naive loop over the events."""
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 
@@ -33,6 +34,7 @@ NEAR_MIDNIGHT = 1_785_801_480_000_000
 
 label = st.sampled_from(["desktop", "Mobile", " tablet ", "smart tv", "", None, "Peru", "\tgoogle\n",
                          "(direct)"])
+currency = st.sampled_from(["EUR", "EUR", " usd", "GBP", "", "euro"])
 
 
 @st.composite
@@ -50,6 +52,8 @@ def event_streams(draw) -> list[dict]:
                 params = [{"key": "ga_session_id", "value": {"int_value": 1_785_000_000 + session}}]
                 if draw(st.integers(0, 9)) == 0:
                     params = []
+                if draw(st.booleans()):  # a shop selling in several currencies, or in one
+                    params.append({"key": "currency", "value": {"string_value": draw(currency)}})
                 if draw(st.booleans()):
                     params.append({"key": "source", "value": {"string_value": draw(label) or ""}})
                 day = pd.Timestamp(at, unit="us").strftime("%Y%m%d")
@@ -62,7 +66,9 @@ def event_streams(draw) -> list[dict]:
                     # older exports have no channel; a session's events may disagree on it
                     "session_traffic_source_last_click": draw(st.one_of(st.none(), st.builds(
                         lambda group: {"cross_channel_campaign": {"default_channel_group": group}}, label))),
-                    "ecommerce": {"purchase_revenue": draw(st.sampled_from([None, 0.0, 12.5, 99.99]))},
+                    "ecommerce": {"purchase_revenue": draw(st.sampled_from([None, 0.0, 12.5, 99.99])),
+                                  "purchase_revenue_in_usd": draw(st.sampled_from([None, 0.0, 13.75, 110.0,
+                                                                                   -1.0]))},
                 })
     return events
 
@@ -83,10 +89,11 @@ def comparable(sessions: pd.DataFrame | ibis.Table) -> pd.DataFrame:
 
 
 def assert_as_naive(sessions, report, events: list[dict]) -> None:
-    expected, dropped, kept = naive_sessions(events)
+    expected, dropped, kept, paid = naive_sessions(events)
     pd.testing.assert_frame_equal(comparable(sessions), comparable(expected))
     assert (report.rows_read, report.rows_kept, report.dropped, report.sessions) == (
         len(events), kept, dropped, len(expected))
+    assert {"currency": report.currency, "currencies": report.currencies} == paid
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -117,6 +124,57 @@ def test_event_files_scan_as_pandas_loads_them(name):
     pd.testing.assert_frame_equal(comparable(scanned), comparable(loaded))
     events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
     assert_as_naive(loaded, expected, events)
+
+
+def priced(currencies: list[str], converted: bool) -> list[dict]:
+    """The fixture's events, its five purchases made in these currencies in turn (written as a site
+    may: in lower case, padded), each with GA4's conversion to US dollars where ``converted`` (a euro
+    at 1.10 dollars)."""
+    events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
+    for i, event in enumerate(e for e in events if e["event_name"] == "purchase"):
+        code = currencies[i % len(currencies)]
+        event["event_params"].append({"key": "currency",
+                                      "value": {"string_value": code if i % 3 else f" {code.lower()}"}})
+        if converted:
+            rate = 1.10 if code == "EUR" else 1.0
+            written = event["ecommerce"]["purchase_revenue"]
+            event["ecommerce"]["purchase_revenue_in_usd"] = round(written * rate, 2)
+    return events
+
+
+@pytest.mark.parametrize("currencies, converted, currency, unit, revenue", [
+    (["EUR", "USD"], True, "USD", "USD", 259.79),  # several: GA4's conversion to dollars
+    (["EUR", "USD"], False, "", "mixed currencies", 248.74),  # several, no conversion: said
+    (["EUR"], True, "EUR", "EUR", 248.74),  # one: as written, in it
+])
+def test_purchases_in_several_currencies_are_added_as_ga4_converted_them_to_us_dollars(
+        tmp_path, currencies, converted, currency, unit, revenue):
+    """ecommerce.purchase_revenue is in the currency each purchase was made in: a shop selling in
+    euros and dollars had them added as one number. Where purchases name several currencies, the
+    revenue is GA4's conversion of each to US dollars (purchase_revenue_in_usd); in one, it is as
+    written, and named. Pandas' path, the scan, and a second start on the kept scan agree."""
+    from leak_app.ui.texts import kpi_cards_html, load_report_html
+
+    events = priced(currencies, converted)
+    path = tmp_path / "events.json"
+    write(events, path)
+    # (the session that bought twice, in both currencies, is counted in each)
+    expected = {"EUR": 3, "USD": 2} if len(currencies) > 1 else {"EUR": 4}
+    scanned = functools.partial(open_sessions, scan_from=0)
+    for open_ in (load_sessions, scanned, scanned):  # the second scan: the kept one
+        sessions, report = open_(path)
+        assert (report.currency, report.currencies) == (currency, expected)
+        assert comparable(sessions)["revenue"].sum() == pytest.approx(revenue)
+        assert_as_naive(sessions, report, events)
+    model_report = report.to_dict()
+    kpis = {"sessions": 40, "converting_sessions": 4, "transactions": 5, "revenue": revenue,
+            "conversion_rate": 0.1, "ci_low": 0.04, "ci_high": 0.23, "revenue_per_session": revenue / 40,
+            **dict.fromkeys(("revenue_per_conversion", "revenue_per_conversion_low",
+                             "revenue_per_conversion_high"), float("nan"))}
+    assert f'<div class="kpi-note">{unit}</div>' in kpi_cards_html(kpis, model_report)
+    said = load_report_html(model_report)
+    assert ("in mixed units" in said) == (currency == ""), said
+    assert ("as GA4 converted each purchase" in said) == (currency == "USD"), said
 
 
 @pytest.mark.parametrize("suffix", [".json", ".parquet"])

@@ -39,3 +39,29 @@ def amount(value, low, high, noun: str = "") -> str:
     if pd.isna(low) or pd.isna(high):
         return shown
     return f"{shown} (95% CI {max(low, 0):,.0f}–{high:,.0f})"
+
+
+def revenue_unit(report: dict) -> str:
+    """What the revenue is counted in, from the load report: its currency's code where the data say
+    it (GA4's purchases name theirs), "mixed currencies" where they name several and hold no
+    conversion to one, else "" (unknown)."""
+    if report.get("currency"):
+        return report["currency"]
+    return "mixed currencies" if len(report.get("currencies") or {}) > 1 else ""
+
+
+def currencies_sentence(report: dict) -> str:
+    """What the currencies the purchases were made in mean for the revenue ("" where the data name
+    none): one, several converted to US dollars by GA4, or several added as written."""
+    paid = report.get("currencies") or {}
+    if not paid:
+        return ""
+    if len(paid) == 1:
+        return f"Revenue in {next(iter(paid))}, the currency of every purchase that names one."
+    listed = ", ".join(f"{code} {n:,}" for code, n in paid.items())
+    made = f"Purchases were made in {len(paid)} currencies (converting sessions: {listed})"
+    if report.get("currency") == "USD":
+        return (f"{made}: revenue is in US dollars, as GA4 converted each purchase when it was collected "
+                f"(ecommerce.purchase_revenue_in_usd).")
+    return (f"{made}, and the export holds no conversion to one currency "
+            f"(ecommerce.purchase_revenue_in_usd): revenue adds their amounts as written, in mixed units.")

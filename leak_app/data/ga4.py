@@ -3,7 +3,8 @@
 A session is (``user_pseudo_id``, the ``ga_session_id`` event parameter): it
 starts at its first event, lasts until its last, counts its ``page_view`` events
 as pageviews and its ``purchase`` events as transactions (revenue from
-``ecommerce.purchase_revenue``), and records which GA4 e-commerce steps it
+``ecommerce.purchase_revenue``, in the currency each purchase names; where they name several, GA4's
+conversion of each to US dollars: see :func:`counted`), and records which GA4 e-commerce steps it
 reached (``view_item``, ``add_to_cart``, ``begin_checkout``) for the e-commerce
 funnel. Device, country, source and channel are the session's first event's (of several
 first events in the same microsecond, the one of least labels, compared device
@@ -54,8 +55,15 @@ LABELS = {"device": "device.category", "country": "geo.country", "source": "sour
           "channel": "session_traffic_source_last_click.cross_channel_campaign.default_channel_group"}
 #: An event parameter's value is in one of these fields of its ``value`` record.
 VALUE_KINDS = ("string_value", "int_value", "double_value", "float_value")
-#: The user's first-touch source and medium (an event's own parameters come first) and the revenue.
-FIRST_TOUCH, REVENUE = "traffic_source", "ecommerce.purchase_revenue"
+#: The user's first-touch source and medium (an event's own parameters come first) and the revenue:
+#: in the currency each purchase was made in, and as GA4 converted it to US dollars when collected.
+FIRST_TOUCH, REVENUE, REVENUE_USD = "traffic_source", "ecommerce.purchase_revenue", \
+    "ecommerce.purchase_revenue_in_usd"
+#: The code of a currency (ISO 4217), as a purchase's ``currency`` parameter names it.
+CURRENCY_CODE = "^[A-Z]{3}$"
+#: A session's columns that say which currencies its purchases were made in and their revenue in US
+#: dollars: what :func:`counted` chooses the revenue by, not session columns.
+CURRENCY_COLUMNS = ("revenue_usd", "currency_low", "currency_high")
 
 
 def is_ga4(columns) -> bool:
@@ -146,6 +154,9 @@ def events(raw: ibis.Table) -> ibis.Table:
     purchase = name == "purchase"
     written = field(raw, REVENUE)
     revenue = ibis.literal(0.0) if written is None else _number(written)
+    in_usd = field(raw, REVENUE_USD)
+    revenue_usd = ibis.null("float64") if in_usd is None else _number(in_usd)
+    currency = _trimmed(event_param(params, "currency")).upper()
     written_labels = {**{label: field(raw, LABELS[label]) for label in ("device", "country", "channel")},
                       **{key: _traffic(raw, key) for key in ("source", "medium")}}
     checks = [
@@ -171,6 +182,11 @@ def events(raw: ibis.Table) -> ibis.Table:
         **{label: _label(value) for label, value in written_labels.items()},
         page_view=(name == "page_view").cast("int64"), purchase=purchase.cast("int64"),
         revenue=ibis.cases((purchase, revenue), else_=0.0),
+        # (a conversion that is no number, or negative, is none: used only where currencies differ)
+        revenue_usd=ibis.cases((purchase & ~revenue_usd.isnan() & ~revenue_usd.isinf() & (revenue_usd >= 0),
+                                revenue_usd), else_=ibis.null("float64")),
+        currency=ibis.cases((purchase & currency.re_search(CURRENCY_CODE), currency),
+                            else_=ibis.null("string")),
         **{step: name == step for step in ECOMMERCE_STEPS},
     )
 
@@ -196,6 +212,7 @@ def grouped(raw: ibis.Table, engine: str | None = None) -> ibis.Table:
         events=ev.count(), date=ev.date.min(), first=first, last=ev.timestamp.max(),
         pageviews=ev.page_view.sum().cast("float64"), transactions=ev.purchase.sum().cast("float64"),
         revenue=ev.revenue.sum(), **{step: ev[step].any() for step in ECOMMERCE_STEPS},
+        revenue_usd=ev.revenue_usd.sum(), currency_low=ev.currency.min(), currency_high=ev.currency.max(),
     )
     return out.mutate(
         duration=((out["last"] - out["first"]["timestamp"]) // 1_000_000).cast("float64"),
@@ -204,10 +221,36 @@ def grouped(raw: ibis.Table, engine: str | None = None) -> ibis.Table:
     ).drop("first", "last")
 
 
-def sessions(grouped_events: ibis.Table) -> ibis.Table:
-    """The kept sessions of :func:`grouped`, in the canonical columns."""
+def sessions(grouped_events: ibis.Table, in_usd: bool = False) -> ibis.Table:
+    """The kept sessions of :func:`grouped`, in the canonical columns; their revenue as GA4 converted
+    it to US dollars where ``in_usd`` (see :func:`revenue_in_usd`)."""
     kept = grouped_events.filter(grouped_events.reason.isnull())
-    return kept.drop("reason", "events")
+    if in_usd:
+        kept = kept.mutate(revenue=kept.revenue_usd.fill_null(0.0))
+    return kept.drop("reason", "events", *CURRENCY_COLUMNS)
+
+
+def purchase_currencies(grouped_events: ibis.Table) -> tuple[dict[str, int], bool]:
+    """The kept sessions of :func:`grouped` that bought, by the currency of their purchases (the
+    ``currency`` parameter GA4 asks of a purchase; a session that paid in several, rare, is counted
+    under the first and the last of them in alphabetical order), most first; and whether any holds
+    GA4's conversion of its revenue to US dollars."""
+    kept = grouped_events.filter(grouped_events.reason.isnull())
+    paid = kept.filter(kept.currency_low.notnull())
+    first = paid.group_by(currency=paid.currency_low).aggregate(sessions=paid.count())
+    other = paid.filter(paid.currency_high != paid.currency_low)
+    last = other.group_by(currency=other.currency_high).aggregate(sessions=other.count())
+    counts = first.union(last).to_pandas().groupby("currency")["sessions"].sum()
+    converted = bool(kept.revenue_usd.notnull().any().to_pandas())
+    most_first = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return {str(code): int(n) for code, n in most_first}, converted
+
+
+def revenue_in_usd(report: LoadReport) -> bool:
+    """Whether the sessions' revenue is GA4's conversion to US dollars: where their purchases were
+    made in more than one currency, which the revenue as written (each purchase's own) would add
+    together, and the export has the conversion (see :func:`counted`)."""
+    return len(report.currencies) > 1 and report.currency == "USD"
 
 
 def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
@@ -219,7 +262,11 @@ def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
 
 def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
     """The sessions of the events, kept in their engine, and the events' drops in ``report``
-    (``rows_kept``: the events the sessions were built from)."""
+    (``rows_kept``: the events the sessions were built from), and the currencies of their purchases
+    (``currencies``) and of their revenue (``currency``): the one the purchases name; "USD" where
+    they name several (their revenue as written would add euros to dollars) and the export holds
+    GA4's conversion to US dollars, which is then the revenue; else "" (several and no conversion,
+    or none named)."""
     report.row_level = "events"
     by_session = grouped(raw).cache()  # the events are read once
     counts = drop_counts(by_session).to_pandas()
@@ -227,7 +274,10 @@ def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
     report.drop_all(dict(zip(counts["reason"][~kept], counts["events"][~kept])))
     report.rows_kept = int(counts["events"][kept].sum())
     report.zero_columns = zero_columns(counts[kept])
-    return sessions(by_session)
+    report.currencies, converted = purchase_currencies(by_session)
+    several = len(report.currencies) > 1
+    report.currency = ("USD" if converted else "") if several else next(iter(report.currencies), "")
+    return sessions(by_session, revenue_in_usd(report))
 
 
 #: An event parameter as :func:`arrow_events` types it: every kind of value as text.
@@ -235,7 +285,7 @@ PARAMS = pa.list_(pa.struct([("key", pa.string()),
                              ("value", pa.struct([(kind, pa.string()) for kind in VALUE_KINDS]))]))
 #: The columns of a flattened export the sessions are built from (the fields of a nested one's).
 USED = (*REQUIRED, LABELS["device"], LABELS["country"], f"{FIRST_TOUCH}.source", f"{FIRST_TOUCH}.medium",
-        LABELS["channel"], REVENUE)
+        LABELS["channel"], REVENUE, REVENUE_USD)
 #: Those read as other than text, and the Arrow type they are read as (the others are text).
 TYPED = {"event_params": PARAMS}
 

@@ -431,7 +431,7 @@ def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key:
     (their sessions kept in its memory, spilling to disk beyond its limit); ``known``: the report of
     the scan kept under ``key``, if any (None: nothing is kept of them)."""
     if known is not None:  # scanned before: the cube is kept beside the report, the sessions stay lazy
-        return ga4.sessions(ga4.grouped(raw)), known
+        return ga4.sessions(ga4.grouped(raw), ga4.revenue_in_usd(known)), known
     lines = None
     if kind == "json" and len(files) > 1:  # read through once here anyway where they are gzipped
         lines = [_lines(file, file_label(file, files, label)) for file in files]

@@ -244,6 +244,12 @@ class LoadReport:
     #: repeated on each: taken once a session and day, the other rows dropped with a reason); or
     #: "events" (GA4: built into sessions).
     row_level: str = "sessions"
+    #: The currency of the revenue (ISO 4217), where the data say it: GA4's purchases name theirs. ""
+    #: where they do not, or where they were made in several and the export has no conversion.
+    currency: str = ""
+    #: The sessions that bought, by the currency they paid in (GA4: see ga4.purchase_currencies).
+    #: Where more than one, the revenue is GA4's conversion of each purchase to US dollars.
+    currencies: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str, count: int) -> None:
         if count:

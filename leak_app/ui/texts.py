@@ -13,13 +13,14 @@ import pandas as pd
 
 from ..analysis.change import compared, most_mixed
 from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
-from ..analysis.text import pct
+from ..analysis.text import currencies_sentence, pct, revenue_unit
 from ..data.schema import DAY_FIRST, needs
 from .figures import LOST, REACHED
 
 
-def kpi_cards_html(kpis: dict) -> str:
-    """The headline numbers as HTML cards; the rate card carries its interval and n."""
+def kpi_cards_html(kpis: dict, report: dict | None = None) -> str:
+    """The headline numbers as HTML cards; the rate card carries its interval and n; the revenue
+    card its currency, where the load ``report`` knows it."""
     if not kpis.get("sessions"):
         return '<div class="kpis"><div class="kpi"><b>No sessions match the filters.</b></div></div>'
     cards = [
@@ -28,7 +29,7 @@ def kpi_cards_html(kpis: dict) -> str:
          f"{kpis['transactions']:,} transactions"),
         ("Conversion rate", pct(kpis["conversion_rate"]),
          f"95% CI {pct(kpis['ci_low'])} – {pct(kpis['ci_high'])}"),
-        ("Revenue", f"{kpis['revenue']:,.2f}", "currency units"),
+        ("Revenue", f"{kpis['revenue']:,.2f}", revenue_unit(report or {}) or "currency units"),
         ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", _per_conversion(kpis)),
     ]
     body = "".join(
@@ -91,6 +92,9 @@ def load_report_html(report: dict) -> str:
            if rest else "") + "</p>"
         if unmatched else "<p>Every country name matched a map shape.</p>"
     )
+    paid = currencies_sentence(report)
+    if paid:
+        note += f"<p>{html.escape(paid)}</p>"
     absent = report.get("absent_columns") or []
     if absent:
         note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
