@@ -16,6 +16,17 @@ def text_hash(text: str) -> dt.uint64:
     visitor ids.)"""
 
 
+@ibis.udf.scalar.builtin(name="hash")
+def pair_hash(first: str, second: str) -> dt.uint64:
+    """DuckDB's hash of two texts together (a session's visitor and session ids; Ibis' own ``hash``
+    takes one value)."""
+
+
+@ibis.udf.scalar.builtin(name="strlen")
+def byte_length(text: str) -> dt.int64:
+    """DuckDB's length of a text in bytes (kept beside it: ``length`` counts its characters)."""
+
+
 def without_progress_bar(execute) -> None:
     """Turn DuckDB's progress bar off with a connection's ``execute``: DuckDB draws it on standard
     output for queries over two seconds, even when that is not a terminal — into ``summary --json``

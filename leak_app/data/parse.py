@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Protocol
 
 import ibis
-import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -23,7 +22,7 @@ import pyarrow.compute as pc
 
 from . import ga4
 from .countries import unmatched_country_counts
-from .duck import text_hash
+from .duck import byte_length, pair_hash, text_hash
 from .schema import (
     DATES,
     DAY_FIRST,
@@ -239,16 +238,11 @@ def per_country(rows: ibis.Table) -> pd.Series:
 MISSING = ("na", "n/a", "nan", "null", "none", "#n/a")
 
 
-@ibis.udf.scalar.builtin(name="strlen")
-def _bytes(text: str) -> dt.int64:
-    """DuckDB's length of a text in bytes (kept beside it: ``length`` counts its characters)."""
-
-
 def _text(column) -> ibis.Value:
     """A label column's labels: trimmed, "(not set)" where empty or NaN (see MISSING). A label is
     lower-cased only where it has three bytes: lower-casing 10 million took 0.3 s, their lengths 16 ms."""
     text = trimmed(as_text(column))
-    nan = ibis.cases((_bytes(text) == 3, text.lower() == "nan"), else_=False)
+    nan = ibis.cases((byte_length(text) == 3, text.lower() == "nan"), else_=False)
     return or_not_set(ibis.cases((nan, ibis.literal("")), else_=text))
 
 
@@ -546,14 +540,9 @@ def _one_row_a_day(hits: ibis.Table) -> ibis.Table:
         **({ROW: hits[ROW].min()} if ROW in hits.columns else {}))
 
 
-@ibis.udf.scalar.builtin(name="hash")
-def _hash(visitor_id: str, session_id: str) -> dt.uint64:
-    """DuckDB's hash of a session's id (Ibis' own ``hash`` takes one value)."""
-
-
 def _hashed(table: ibis.Table, columns: list[str]) -> ibis.Value:
     """The hash of each row's session id, read from ``columns`` as text."""
-    return _hash(*_keys(table, columns).values())
+    return pair_hash(*_keys(table, columns).values())
 
 
 def _keys(table: ibis.Table, columns: list[str]) -> dict[str, ibis.Value]:
