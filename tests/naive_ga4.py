@@ -84,11 +84,17 @@ def _at(event: dict, dotted: str):
     return value
 
 
+def _traffic(event: dict, key: str):
+    """The session's source or medium as GA4 attributes it, else the event's own, else the user's
+    first-touch one."""
+    written = (_at(event, f"session_traffic_source_last_click.cross_channel_campaign.{key}"),
+               _param(event, key), _at(event, f"traffic_source.{key}"))
+    return next((value for value in written if value is not None), None)
+
+
 def _labels(event: dict) -> dict:
     return {"device": _at(event, "device.category"), "country": _at(event, "geo.country"),
-            **{key: _param(event, key) if _param(event, key) is not None
-               else _at(event, f"traffic_source.{key}") for key in ("source", "medium")},
-            "channel": _at(event, CHANNEL)}
+            **{key: _traffic(event, key) for key in ("source", "medium")}, "channel": _at(event, CHANNEL)}
 
 
 def _day(text) -> date | None:

@@ -63,9 +63,11 @@ def event_streams(draw) -> list[dict]:
                     "user_pseudo_id": None if draw(st.integers(0, 19)) == 0 else f"user{user}.17",
                     "device": {"category": draw(label)}, "geo": {"country": draw(label)},
                     "traffic_source": {"source": draw(label), "medium": draw(label)},
-                    # older exports have no channel; a session's events may disagree on it
+                    # older exports have no session traffic; a session's events may disagree on it
                     "session_traffic_source_last_click": draw(st.one_of(st.none(), st.builds(
-                        lambda group: {"cross_channel_campaign": {"default_channel_group": group}}, label))),
+                        lambda group, source, medium: {"cross_channel_campaign": {
+                            "default_channel_group": group, "source": source, "medium": medium}},
+                        label, label, label))),
                     "ecommerce": {"purchase_revenue": draw(st.sampled_from([None, 0.0, 12.5, 99.99])),
                                   "purchase_revenue_in_usd": draw(st.sampled_from([None, 0.0, 13.75, 110.0,
                                                                                    -1.0]))},
@@ -124,6 +126,28 @@ def test_event_files_scan_as_pandas_loads_them(name):
     pd.testing.assert_frame_equal(comparable(scanned), comparable(loaded))
     events = [json.loads(line) for line in (FIXTURES / "events_20260803.json").read_text().splitlines()]
     assert_as_naive(loaded, expected, events)
+
+
+def test_a_sessions_source_is_the_one_ga4_attributes_it_as_its_channel_is(tmp_path):
+    """A user first brought by a search comes back directly: the session's source was the user's
+    first-touch one ("google / organic") beside GA4's channel for it, Direct. Both are now the
+    session's as GA4 attributes them (session_traffic_source_last_click); an older export without
+    it keeps the event's own parameters, else the first touch."""
+    def event(name: str, at: int, session_traffic: dict | None) -> dict:
+        return {"event_date": "20260803", "event_timestamp": str(NEAR_MIDNIGHT - 10**9 + at),
+                "event_name": name, "user_pseudo_id": "u1",
+                "event_params": [{"key": "ga_session_id", "value": {"int_value": 2}}],
+                "traffic_source": {"source": "google", "medium": "organic"},
+                **({"session_traffic_source_last_click": session_traffic} if session_traffic else {})}
+    direct = {"cross_channel_campaign": {"source": "(direct)", "medium": "(none)",
+                                         "default_channel_group": "Direct"}}
+    older = ["google", "organic", "(not set)"]
+    for traffic, expected in ((direct, ["(direct)", "(none)", "Direct"]), (None, older)):
+        path = tmp_path / "events.json"
+        write([event("session_start", 0, traffic), event("page_view", 1, traffic)], path)
+        for load in (load_sessions, lambda p: open_sessions(p, scan_from=0)):
+            sessions, _ = load(path)
+            assert comparable(sessions)[["source", "medium", "channel"]].values.tolist() == [expected]
 
 
 def priced(currencies: list[str], converted: bool) -> list[dict]:

@@ -8,10 +8,10 @@ conversion of each to US dollars: see :func:`counted`), and records which GA4 e-
 reached (``view_item``, ``add_to_cart``, ``begin_checkout``) for the e-commerce
 funnel. Device, country, source and channel are the session's first event's (of several
 first events in the same microsecond, the one of least labels, compared device
-first, then country, source, medium, channel); the source is the event's
-own ``source`` parameter where GA4 collected one, else the user's first-touch
-``traffic_source``; the channel is GA4's session default channel group (exports since
-October 2024 write it on every event).
+first, then country, source, medium, channel); the source, medium and channel are the
+session's as GA4 attributes them, ``session_traffic_source_last_click.cross_channel_campaign``
+(exports since October 2024 write it on every event); in older exports the source and medium are the
+event's own parameters where GA4 collected them, else the user's first-touch ``traffic_source``.
 
 The rules are one Ibis expression, so the engine that holds the events runs them:
 DuckDB over local files of any size (out of core) or over a small file pandas read,
@@ -50,9 +50,12 @@ from .schema import (
 )
 
 REQUIRED = ("user_pseudo_id", "event_name", "event_timestamp", "event_date", "event_params")
+#: The session's traffic as GA4 attributes it (the last non-direct click, as its reports' session
+#: source, medium and default channel group), on every event of exports since October 2024.
+SESSION_TRAFFIC = "session_traffic_source_last_click.cross_channel_campaign"
 #: Where each label comes from (as the drop reason of a label too long names it).
 LABELS = {"device": "device.category", "country": "geo.country", "source": "source", "medium": "medium",
-          "channel": "session_traffic_source_last_click.cross_channel_campaign.default_channel_group"}
+          "channel": f"{SESSION_TRAFFIC}.default_channel_group"}
 #: An event parameter's value is in one of these fields of its ``value`` record.
 VALUE_KINDS = ("string_value", "int_value", "double_value", "float_value")
 #: The user's first-touch source and medium (an event's own parameters come first) and the revenue:
@@ -137,10 +140,12 @@ def _number(value: ibis.Value) -> ibis.Value:
 
 
 def _traffic(raw: ibis.Table, key: str) -> ibis.Value:
-    """The event's own ``source``/``medium`` parameter, else the user's first-touch one."""
-    collected = event_param(raw.event_params, key)
-    first_touch = field(raw, f"{FIRST_TOUCH}.{key}")
-    return collected if first_touch is None else ibis.coalesce(collected, first_touch.cast("string"))
+    """The session's ``source``/``medium`` as GA4 attributes it (SESSION_TRAFFIC), as its channel is;
+    in older exports, the event's own parameter, else the user's first-touch one (a direct visit of a
+    user first brought by a search was named by that search, its channel Direct)."""
+    session, first_touch = (field(raw, f"{record}.{key}") for record in (SESSION_TRAFFIC, FIRST_TOUCH))
+    written = [session, event_param(raw.event_params, key), first_touch]
+    return ibis.coalesce(*(value.cast("string") for value in written if value is not None))
 
 
 def events(raw: ibis.Table) -> ibis.Table:
@@ -285,7 +290,7 @@ PARAMS = pa.list_(pa.struct([("key", pa.string()),
                              ("value", pa.struct([(kind, pa.string()) for kind in VALUE_KINDS]))]))
 #: The columns of a flattened export the sessions are built from (the fields of a nested one's).
 USED = (*REQUIRED, LABELS["device"], LABELS["country"], f"{FIRST_TOUCH}.source", f"{FIRST_TOUCH}.medium",
-        LABELS["channel"], REVENUE, REVENUE_USD)
+        f"{SESSION_TRAFFIC}.source", f"{SESSION_TRAFFIC}.medium", LABELS["channel"], REVENUE, REVENUE_USD)
 #: Those read as other than text, and the Arrow type they are read as (the others are text).
 TYPED = {"event_params": PARAMS}
 
