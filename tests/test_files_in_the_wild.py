@@ -376,6 +376,10 @@ def test_a_file_that_begins_as_utf16_and_is_not_is_refused_by_name(tmp_path, dam
                  lambda: load_sessions(path)):
         with pytest.raises(LoadError, match=rf"sessions\.txt: begins as UTF-16 text, but is not: {reason}"):
             load()
+    # UTF-32, whose byte order mark begins as UTF-16's, is not read as UTF-16 (garbled): refused
+    path.write_bytes(data.decode("utf-16").encode("utf-32"))
+    with pytest.raises(LoadError, match=r"sessions\.txt: not UTF-8 text: byte 0xff on line 1"):
+        open_sessions(path)
 
 
 def decimal_comma(value: str) -> str:

@@ -102,6 +102,8 @@ def utf16(head: bytes) -> str | None:
     Excel's "Unicode Text" and the reports of Google's ad tools are so written, with a byte order mark
     ("utf-16"); without one, a line starting with two characters of ASCII, each beside a zero byte,
     tells the byte order (a UTF-8 file, a Parquet, Avro or gzip file never begins so)."""
+    if head[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):  # (begins as UTF-16's: refused as not UTF-8)
+        return None
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return "utf-16"
     plain = [32 <= byte < 127 or byte in b"\t\r\n" for byte in head[:4]]
