@@ -169,6 +169,20 @@ def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_pat
     assert done.returncode == 0, done.stderr
 
 
+def test_the_reports_revenue_lost_is_in_the_revenue_currency_where_the_data_name_it(data):
+    """A GA4 export's purchases name their currency: the check's JSON says it and its report's
+    table of leaks names it beside each amount lost (it gave the bare number)."""
+    from leak_app.ui.report import facts
+
+    for currency in ("EUR", ""):
+        model = SessionModel.from_path(data["planted"])
+        model.load_report = {**model.load_report, "currency": currency}
+        result = check.run(model)
+        rows = facts(result)["rows"]
+        assert result["currency"] == currency and rows
+        assert all(row[5].split(" (")[0].endswith(" EUR") == bool(currency) for row in rows), rows
+
+
 def test_the_html_report_stands_alone(data, capsys, tmp_path):
     target = tmp_path / "report.html"
     status, _, err = run_check(capsys, str(data["planted"]), *HALVES, "--report", str(target))

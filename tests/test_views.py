@@ -190,6 +190,23 @@ def test_leaks_list_escapes_segment_names():
     assert f"{HOSTILE} (source)" in LEAKS.frame(model.leaks_table).layers["bars"]["label"]
 
 
+def test_lost_revenue_is_said_in_the_revenue_currency_where_the_data_name_it():
+    """A GA4 export's purchases name their currency (see ga4.counted): the KPI card said it, but the
+    sentences' lost revenue ("about 241 conversions lost, 25,786 in revenue") did not. Each amount of
+    money in a sentence names it, in the page, the takeaways and the published leaks."""
+    from leak_app.analysis import simulation
+    from leak_app.publish.summary import summary
+
+    data = simulation.planted_sessions(0, sessions_per_source=5000, planted={"src03": 0.3})
+    for currency in ("EUR", ""):
+        model = SessionModel(sessions=data, load_report={"path": "shop.json", "format": "ga4_events_json",
+                                                         "currency": currency})
+        said = " ".join([texts.leaks_list_html(model.leaks_table, model.load_report), *model.takeaways,
+                         *(row["sentence"] for row in summary(model)["leaks"])])
+        amounts = re.findall(r"[\d,]+ (?:EUR )?in revenue", said)
+        assert len(amounts) >= 3 and all(("EUR" in each) == bool(currency) for each in amounts), amounts
+
+
 def test_leaks_list_nests_children_and_draws_the_rate_change():
     """The demo's planted silent leak (desktop × google) is listed under its parent; the
     rate-change waterfall's steps lead from the baseline to the current rate; warnings escaped."""

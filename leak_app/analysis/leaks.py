@@ -644,9 +644,10 @@ NO_SILENT_LEAK = ("No segment's rate fell significantly more than the rest of th
                   "site's.")
 
 
-def describe_leak(row) -> str:
-    """One sentence: what leaks, where, against what, how much, how sure."""
-    worth = amount(row.lost_revenue, row.lost_revenue_low, row.lost_revenue_high, " in revenue")
+def describe_leak(row, currency: str = "") -> str:
+    """One sentence: what leaks, where, against what, how much (in the revenue's ``currency``, where
+    the load report knows it), how sure."""
+    worth = amount(row.lost_revenue, row.lost_revenue_low, row.lost_revenue_high, " in revenue", currency)
     return (
         f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
@@ -710,9 +711,10 @@ def _published(table: pd.DataFrame, describe, columns: list[str], limit: int | N
     return rows.assign(sentence=[describe(r) for r in rows.itertuples()])[columns]
 
 
-def leak_rows(table: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
-    """The ranked leaks as published (JSON ``leaks``), one sentence each (the first ``limit``)."""
-    return _published(table, describe_leak, LEAK_ROW_COLUMNS, limit)
+def leak_rows(table: pd.DataFrame, limit: int | None = None, currency: str = "") -> pd.DataFrame:
+    """The ranked leaks as published (JSON ``leaks``), one sentence each (the first ``limit``; their
+    revenue in ``currency``: :func:`describe_leak`)."""
+    return _published(table, functools.partial(describe_leak, currency=currency), LEAK_ROW_COLUMNS, limit)
 
 
 def silent_leak_rows(table: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:

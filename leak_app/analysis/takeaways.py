@@ -43,9 +43,9 @@ def with_ci(row) -> str:
     return f"{pct(row.rate)} (95% CI {pct(row.ci_low)}–{pct(row.ci_high)}, n={row.sessions:,})"
 
 
-def top_leak(table: pd.DataFrame) -> str | None:
+def top_leak(table: pd.DataFrame, currency: str = "") -> str | None:
     row = leaks.headline(table)
-    return None if row is None else "Largest leak: " + leaks.describe_leak(row)
+    return None if row is None else "Largest leak: " + leaks.describe_leak(row, currency)
 
 
 def silent_leak(table: pd.DataFrame, periods) -> str | None:
@@ -82,16 +82,18 @@ def rate_moved(rate_change: dict, silent_table: pd.DataFrame) -> str | None:
 CONCENTRATED_SHARE, CONCENTRATED_TIMES = 0.1, 5
 
 
-def concentrated_revenue(kpis: dict) -> str | None:
+def concentrated_revenue(kpis: dict, currency: str = "") -> str | None:
     """Revenue resting on a few sessions (or on one mistyped): every revenue figure is then uncertain,
     as the interval of revenue per conversion says. Said only where it is so, whatever the sessions
     not seen: the share is a least bound, from the revenue's sums of squares and of values."""
     share, converting = kpis["largest_revenue_share_min"], kpis["converting_sessions"]
     if not share >= max(CONCENTRATED_SHARE, CONCENTRATED_TIMES / max(converting, 1)):
         return None
-    per_conversion = amount(*(kpis[f"revenue_per_conversion{s}"] for s in ("", "_low", "_high")))
-    return (f"Revenue rests on a few sessions: one holds at least {share:.0%} of the {kpis['revenue']:,.0f} "
-            f"in revenue (of {counted(converting, 'converting session')}), so revenue per conversion is "
+    per_conversion = amount(*(kpis[f"revenue_per_conversion{s}"] for s in ("", "_low", "_high")),
+                            currency=currency)
+    total = amount(kpis["revenue"], None, None, " in revenue", currency)
+    return (f"Revenue rests on a few sessions: one holds at least {share:.0%} of the {total} "
+            f"(of {counted(converting, 'converting session')}), so revenue per conversion is "
             f"{per_conversion} and every revenue figure here, lost revenue included, is that uncertain; "
             "a session far above the others may also be a data error.")
 
@@ -104,7 +106,8 @@ def _days(first, last) -> str:
     return f"{first:{'%d %b' if first.year == last.year else '%d %b %Y'}}–{last:%d %b %Y}"
 
 
-def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions: int) -> str | None:
+def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions: int, currency: str = ""
+                        ) -> str | None:
     """The funnel step that loses the largest share, and what it costs against the best device."""
     drop = funnel["drop_rate"].to_numpy()
     rated = ~np.isnan(drop) & (funnel["sessions"].to_numpy() + funnel["lost"].to_numpy() >= min_sessions)
@@ -124,7 +127,7 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
                           & (steps["device"].to_numpy() == worst.device))
     if len(step) and steps["lost_sessions"].iloc[step[0]] > 0:
         s = steps.iloc[step[0]]
-        worth = amount(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, " in revenue")
+        worth = amount(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, " in revenue", currency)
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
             f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
@@ -237,7 +240,7 @@ def takeaways(model) -> list[str]:
     """The sentences for a SessionModel's current tables (none when no session matches)."""
     if not model.kpis["sessions"]:
         return []
-    m = model.min_sessions
+    m, currency = model.min_sessions, model.load_report.get("currency", "")
     missing = unavailable(model.load_report, model.funnel)
     warned = ("Compare the periods with care. " if change.compared(model.rate_change)
               else "Silent leaks not compared. ")
@@ -246,9 +249,10 @@ def takeaways(model) -> list[str]:
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()),
         rate_moved(model.rate_change, model.silent_leaks_table) if model.rate_change else None,
-        concentrated_revenue(model.kpis),
-        top_leak(model.leaks_table),
-        None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m),
+        concentrated_revenue(model.kpis, currency),
+        top_leak(model.leaks_table, currency),
+        None if "funnel" in missing else largest_funnel_leak(model.funnel_table, model.step_leaks_table, m,
+                                                             currency),
         None if "duration" in missing else duration_peak(model.duration_table, m, model.fdr,
                                                          model.design_effect()),
         source_device_extremes(model.source_device_table, m),

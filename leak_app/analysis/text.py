@@ -32,10 +32,11 @@ def escape_markdown(text: str) -> str:
     return _MARKUP.sub(lambda match: "\\" + match.group(0), str(text))
 
 
-def amount(value, low, high, noun: str = "") -> str:
-    """An amount of money and its 95% interval: "12,400 in revenue (95% CI 3,100–30,800)" (``noun``
-    " in revenue"); the interval left out where it is unknown (one order: no spread of their values)."""
-    shown = f"{value:,.0f}{noun}"
+def amount(value, low, high, noun: str = "", currency: str = "") -> str:
+    """An amount of money and its 95% interval: "12,400 EUR in revenue (95% CI 3,100–30,800)" (``noun``
+    " in revenue", the load report's ``currency`` "EUR": none where it is unknown); the interval left
+    out where it is unknown (one order: no spread of their values)."""
+    shown = f"{value:,.0f}{' ' * bool(currency)}{currency}{noun}"
     if pd.isna(low) or pd.isna(high):
         return shown
     return f"{shown} (95% CI {max(low, 0):,.0f}–{high:,.0f})"

@@ -37,6 +37,7 @@ def run(model, min_lost: float = 1) -> dict:
     result["asked"] = {"current": model.current_period, "baseline": model.baseline_period,
                        "align_weekdays": model.align_weekdays, "min_lost": min_lost, "level": model.level}
     result["data"] = model.load_report.get("path", "")
+    result["currency"] = model.load_report.get("currency", "")  # of the revenue lost, where known
     result["status"] = FOUND if result["silent_leaks"] else CLEAR
     # as the takeaways say it: with whether the change itself is more than chance
     change = model.rate_change

@@ -20,7 +20,8 @@ def summary(model) -> dict:
     out.update({name: records(t) for name, t in tables(model).items()})
     out["takeaways"] = list(model.takeaways)
     out["load_report"] = model.load_report
-    out["leaks"] = records(leaks.leak_rows(shrunk_leaks(model)))
+    currency = model.load_report.get("currency", "")
+    out["leaks"] = records(leaks.leak_rows(shrunk_leaks(model), currency=currency))
     silent = silent_part(model)
     out.update({name: silent.pop(name) for name in ("silent_leaks", "silent_periods")})
     out["step_leaks"] = records(model.step_leaks_table)

@@ -32,7 +32,8 @@ def facts(result: dict) -> dict:
              f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
              f"{r['change']:+.0%} ({r['change_low']:+.0%} to {r['change_high']:+.0%})",
              f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
-             amount(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"]),
+             amount(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"],
+                    currency=result.get("currency", "")),
              f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
             for i, r in enumerate(result["silent_leaks"], 1)]
     asked = result["asked"]

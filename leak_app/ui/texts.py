@@ -159,9 +159,10 @@ def silent_leaks_html(silent_table: pd.DataFrame, change: dict, top: int = 8) ->
     ])
 
 
-def leaks_list_html(leaks_table: pd.DataFrame, top: int = 8) -> str:
-    """The ranked leaks: a sentence each, children under their parent, everything escaped."""
-    found = leak_rows(leaks_table, top)
+def leaks_list_html(leaks_table: pd.DataFrame, report: dict | None = None, top: int = 8) -> str:
+    """The ranked leaks: a sentence each (their revenue in the load ``report``'s currency), children
+    under their parent, everything escaped."""
+    found = leak_rows(leaks_table, top, (report or {}).get("currency", ""))
     return "".join([
         "<h4>Leaks: segments converting below the rest of the traffic</h4>",
         _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "

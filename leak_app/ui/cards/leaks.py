@@ -111,7 +111,7 @@ class Leaks(View):
         self.leaks_chart = self.live_plot(LEAKS, ["leaks_table"], sizing_mode="stretch_width")
         self.warnings = Text(m, texts.warnings_html, ("silent_warnings",))
         self.silent_list = Text(m, texts.silent_leaks_html, ("silent_leaks_table", "rate_change"))
-        self.leaks_list = Text(m, texts.leaks_list_html, ("leaks_table",))
+        self.leaks_list = Text(m, texts.leaks_list_html, ("leaks_table", "load_report"))
         self._show_found()
 
     @property
