@@ -62,6 +62,16 @@ def test_any_file_name_is_a_label_never_a_path(upload, filename):
     assert upload.model.kpis["sessions"] == 2 and upload.model.load_report["path"] == filename
 
 
+def test_excels_unicode_text_is_offered_by_the_picker_and_loads(upload):
+    """Excel saves "Unicode Text" as a UTF-16, tab-delimited .txt: the picker did not offer .txt or
+    .tsv files, and the file was refused as not UTF-8."""
+    assert {".txt", ".tsv"} <= set(upload.input.accept.split(","))
+    text = TWO_SESSIONS.decode().replace(",", "\t")
+    send(upload, "sessions.txt", text.encode("utf-16"))
+    assert upload.status.object == "Loaded 2 sessions from sessions.txt.", upload.status.object
+    assert upload.model.kpis["revenue"] == 5.0
+
+
 def test_the_sessions_of_an_event_export_are_counted_as_sessions(upload):
     """A GA4 export's rows are events: the page said "Loaded 219 sessions" of its 40."""
     send(upload, "events.json", (ROOT / "tests" / "fixtures" / "events_20260803.json").read_bytes())

@@ -18,7 +18,9 @@ from .file_input import ChunkedFileInput
 
 #: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
 #: the size of each websocket message it is sent in.
-ACCEPTED = (".csv", ".json", ".ndjson", ".jsonl", ".gz", ".parquet", ".avro", ".zip")
+#: The suffixes the file picker offers (a file of any other is read all the same, by its content):
+#: tab-delimited text is often .tsv, and Excel saves "Unicode Text" (UTF-16) as .txt.
+ACCEPTED = (".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl", ".gz", ".parquet", ".avro", ".zip")
 DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
 #: A .zip upload may unpack to this many times the largest upload (an export's daily files: text,
 #: which zip shrinks ten times).
@@ -109,7 +111,8 @@ class Upload(pn.viewable.Viewer):
         self.status.param.update(object=escape_markdown(text), alert_type=kind, visible=True)
 
     def __panel__(self):
-        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV, JSON, Parquet, Avro; gzipped or not; "
+        return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV or tab-delimited text, UTF-8 or "
+                                          f"UTF-16; JSON, Parquet, Avro; gzipped or not; "
                                           f"up to {self.max_mb:,} MB; several files of one export as a "
                                           f".zip)"),
                          self.input, self.status, sizing_mode="stretch_width")
