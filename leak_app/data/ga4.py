@@ -235,20 +235,17 @@ def sessions(grouped_events: ibis.Table, in_usd: bool = False) -> ibis.Table:
     return kept.drop("reason", "events", *CURRENCY_COLUMNS)
 
 
-def purchase_currencies(grouped_events: ibis.Table) -> tuple[dict[str, int], bool]:
+def purchase_currencies(grouped_events: ibis.Table) -> dict[str, int]:
     """The kept sessions of :func:`grouped` that bought, by the currency of their purchases (the
     ``currency`` parameter GA4 asks of a purchase; a session that paid in several, rare, is counted
-    under the first and the last of them in alphabetical order), most first; and whether any holds
-    GA4's conversion of its revenue to US dollars."""
-    kept = grouped_events.filter(grouped_events.reason.isnull())
-    paid = kept.filter(kept.currency_low.notnull())
+    under the first and the last of them in alphabetical order), most first."""
+    paid = grouped_events.filter(grouped_events.reason.isnull() & grouped_events.currency_low.notnull())
     first = paid.group_by(currency=paid.currency_low).aggregate(sessions=paid.count())
     other = paid.filter(paid.currency_high != paid.currency_low)
     last = other.group_by(currency=other.currency_high).aggregate(sessions=other.count())
     counts = first.union(last).to_pandas().groupby("currency")["sessions"].sum()
-    converted = bool(kept.revenue_usd.notnull().any().to_pandas())
     most_first = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return {str(code): int(n) for code, n in most_first}, converted
+    return {str(code): int(n) for code, n in most_first}
 
 
 def revenue_in_usd(report: LoadReport) -> bool:
@@ -260,8 +257,10 @@ def revenue_in_usd(report: LoadReport) -> bool:
 
 def drop_counts(grouped_events: ibis.Table) -> ibis.Table:
     """Events by drop reason (the kept ones under a null reason), with the sessions of each measure
-    above 0 (see schema.zero_columns)."""
+    above 0 (see schema.zero_columns) and those whose purchases hold GA4's conversion of their
+    revenue to US dollars (``converted``)."""
     return grouped_events.group_by("reason").aggregate(events=grouped_events.events.sum(),
+                                                        converted=grouped_events.revenue_usd.count(),
                                                         **above_zero(grouped_events, MEASURES))
 
 
@@ -279,7 +278,8 @@ def counted(raw: ibis.Table, report: LoadReport) -> ibis.Table:
     report.drop_all(dict(zip(counts["reason"][~kept], counts["events"][~kept])))
     report.rows_kept = int(counts["events"][kept].sum())
     report.zero_columns = zero_columns(counts[kept])
-    report.currencies, converted = purchase_currencies(by_session)
+    report.currencies = purchase_currencies(by_session)
+    converted = counts["converted"][kept].sum() > 0
     several = len(report.currencies) > 1
     report.currency = ("USD" if converted else "") if several else next(iter(report.currencies), "")
     return sessions(by_session, revenue_in_usd(report))

@@ -16,10 +16,9 @@ from ..data.workspace import workspace
 from .actions import Progress, failure_reason, in_page
 from .file_input import ChunkedFileInput
 
-#: Files the upload offers to pick; the largest it takes by default (``serve --max-upload-mb``), and
-#: the size of each websocket message it is sent in.
-#: The suffixes the file picker offers (a file of any other is read all the same, by its content):
-#: tab-delimited text is often .tsv, and Excel saves "Unicode Text" (UTF-16) as .txt.
+#: Files the upload offers to pick (a file of any other suffix is read all the same, by its content:
+#: tab-delimited text is often .tsv, and Excel saves "Unicode Text", UTF-16, as .txt); the largest it
+#: takes by default (``serve --max-upload-mb``), and the size of each websocket message it is sent in.
 ACCEPTED = (".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl", ".gz", ".parquet", ".avro", ".zip")
 DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
 #: A .zip upload may unpack to this many times the largest upload (an export's daily files: text,
