@@ -10,7 +10,7 @@ import panel as pn
 import pytest
 from bokeh.core.property.vectorization import Field, Value
 from bokeh.document import Document
-from bokeh.models import Legend
+from bokeh.models import ColumnDataSource, Legend
 from helpers import ROOT, sessions
 
 from leak_app import SessionModel
@@ -205,6 +205,23 @@ def test_lost_revenue_is_said_in_the_revenue_currency_where_the_data_name_it():
                          *(row["sentence"] for row in summary(model)["leaks"])])
         amounts = re.findall(r"[\d,]+ (?:EUR )?in revenue", said)
         assert len(amounts) >= 3 and all(("EUR" in each) == bool(currency) for each in amounts), amounts
+
+
+def test_the_leak_charts_hover_text_gives_lost_revenue_in_the_revenue_currency():
+    """The sentences named the currency of the revenue lost, the charts' hover text beside them gave
+    the bare number ("25,786 (95% CI ...)"): in the page's charts and the exported figures alike."""
+    from leak_app.data.sources import DEFAULT_DATA
+    from leak_app.ui.cards.leaks import Leaks
+
+    demo = SessionModel.from_path(DEFAULT_DATA)  # with a planted silent leak
+    for currency in ("EUR", ""):
+        model = SessionModel(sessions=demo.sessions, load_report={**demo.load_report, "currency": currency})
+        view = Leaks(model=model)
+        charts = [view.leaks_chart.pane.object, view.silent_chart.pane.object, *Leaks.figures(model).values()]
+        said = [text for chart in charts for source in chart.select({"type": ColumnDataSource})
+                for text in source.data.get("revenue_text", [])]
+        named = r"[\d,]+ EUR( \(95% CI .*\))?" if currency else r"[\d,]+( \(95% CI .*\))?"
+        assert len(said) >= 4 and all(re.fullmatch(named, text) for text in said), said
 
 
 def test_leaks_list_nests_children_and_draws_the_rate_change():

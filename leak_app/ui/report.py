@@ -94,7 +94,7 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
     f = facts(result)
     reported = silent_table.assign(leak=silent_table["leak"] & (silent_table["lost_conversions"]
                                                                 >= result["asked"]["min_lost"]))
-    chart = leaks_figure(leaks_frame(reported, silent=True), silent=True)
+    chart = leaks_figure(leaks_frame(reported, silent=True, currency=result.get("currency", "")), silent=True)
     script, chart = components(chart)
     # Bokeh's own JavaScript, inline (its documented ``js_raw``); not ``render()``, which also lists
     # every loaded extension model's files (Panel's, at server paths or on CDNs), used or not.

@@ -28,26 +28,27 @@ MIN_WIDTH = 300
 REVENUE = ("lost_revenue", "lost_revenue_low", "lost_revenue_high")
 
 
-def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, periods_compared: bool = True
-                ) -> Frame:
+def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, periods_compared: bool = True,
+                currency: str = "") -> Frame:
     """The largest leaks (or silent leaks), largest on top: conversions lost, with their 95% interval.
 
     The chart is as tall as its rows (a bar keeps its height however few leaks there are, and the
     axis sits under the last one: ten rows kept blank ones between them) and keeps one blank row
     with none, so that its first leak updates its axis of segments in place (in an exported file
     too, which can only replay changes to the figures it holds). ``periods_compared``: whether the
-    silent-leak periods were compared at all.
+    silent-leak periods were compared at all; ``currency``: the revenue's, as the load report says it.
     """
     rows = table[_found(table)].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     lost = rows["lost_conversions"].to_numpy(dtype=float)
     lower, upper = rows["lost_low"].clip(lower=0).to_numpy(float), rows["lost_high"].to_numpy(float)
     labels = np.array([segment_name(s, d) for s, d in zip(rows["segment"], rows["dimension"])], dtype=object)
+    revenue = zip(*(rows[c] for c in REVENUE))
     bars = {"label": labels, "lost_conversions": lost, "sessions": rows["sessions"].to_numpy(),
             "rate_text": np.array([pct(r) for r in rows[rate]], dtype=object),
             "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float),
-            "revenue_text": np.array([amount(*r) for r in zip(*(rows[c] for c in REVENUE))], dtype=object)}
+            "revenue_text": np.array([amount(*r, currency=currency) for r in revenue], dtype=object)}
     found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
     none = ("Silent leaks: not compared" if not periods_compared else "No silent leak found" if silent
             else "No leak found at this level")
@@ -84,8 +85,8 @@ def _found(table: pd.DataFrame) -> np.ndarray:
     return table["leak"].to_numpy(dtype=bool)
 
 
-def _silent_frame(table: pd.DataFrame, change: dict) -> Frame:
-    return leaks_frame(table, silent=True, periods_compared=compared(change))
+def _silent_frame(table: pd.DataFrame, change: dict, currency: str = "") -> Frame:
+    return leaks_frame(table, silent=True, periods_compared=compared(change), currency=currency)
 
 
 def _silent_figure(frame: Frame):
@@ -99,6 +100,12 @@ def _leaks_figure(frame: Frame):
 SILENT, LEAKS = Plot(_silent_frame, _silent_figure), Plot(leaks_frame, _leaks_figure)
 
 
+def revenue_currency(model) -> dict:
+    """The options of a leak chart: the currency its hover text says lost revenue in (the sentences'
+    :func:`~leak_app.analysis.leaks.describe_leak` say it too)."""
+    return {"currency": model.load_report.get("currency", "")}
+
+
 class Leaks(View):
     shows = ("leaks_table", "silent_leaks_table", "silent_warnings", "rate_change")
 
@@ -107,8 +114,9 @@ class Leaks(View):
         m = self.model
         self.periods = PeriodControls(model=m)
         self.silent_chart = self.live_plot(SILENT, ["silent_leaks_table", "rate_change"],
-                                           sizing_mode="stretch_width")
-        self.leaks_chart = self.live_plot(LEAKS, ["leaks_table"], sizing_mode="stretch_width")
+                                           options=revenue_currency, sizing_mode="stretch_width")
+        self.leaks_chart = self.live_plot(LEAKS, ["leaks_table"], options=revenue_currency,
+                                          sizing_mode="stretch_width")
         self.warnings = Text(m, texts.warnings_html, ("silent_warnings",))
         self.silent_list = Text(m, texts.silent_leaks_html, ("silent_leaks_table", "rate_change"))
         self.leaks_list = Text(m, texts.leaks_list_html, ("leaks_table", "load_report"))
@@ -147,8 +155,9 @@ class Leaks(View):
 
     @classmethod
     def figures(cls, model) -> dict:
-        return {"silent_leaks": SILENT.draw(model.silent_leaks_table, model.rate_change),
-                "leaks": LEAKS.draw(model.leaks_table)}
+        return {"silent_leaks": SILENT.draw(model.silent_leaks_table, model.rate_change,
+                                            **revenue_currency(model)),
+                "leaks": LEAKS.draw(model.leaks_table, **revenue_currency(model))}
 
     def parts(self) -> list:
         # Each chart over its own list: beside one list of both, the charts left a blank column
