@@ -321,9 +321,10 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
     # "/tmp/leak_app_zip_…/export.zip/file00001.csv"
     (zipped({"events_1.json": b"".join(EVENTS), "days/notes (2).csv": TWO_SESSIONS}),
      "export.zip/days/notes (2).csv: a ga_sessions_csv file among ga4_events_json files"),
-    # an Excel workbook is a .zip: its XML files were read as session files
-    (zipped({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}),
-     "export.zip: an Office document (such as an Excel workbook), not session files: save its sheet"),
+    # an Office document is a .zip: its XML files were read as session files (a workbook is read as
+    # one: test_workbooks.py)
+    (zipped({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<document/>"}),
+     "export.zip: an Office document (such as a Word file), not session files nor a workbook"),
     (b"PK\x03\x04 not really", "export.zip: not a readable zip archive"),
     (zipped({"empty/": b"", "__MACOSX/._x.csv": b"x"}), "export.zip: the archive holds no files"),
     # 30 MB of one byte, a few kilobytes zipped: past 20 times the largest upload (1 MB here)
@@ -332,7 +333,7 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
     # one that says it unpacks to 1,000 bytes, and holds 30 MB
     (understated(zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}), 1_000),
      "export.zip: not a readable zip archive (Bad CRC-32 for file 'bomb.csv')"),
-], ids=["mixed", "workbook", "not-a-zip", "no-files", "bomb",
+], ids=["mixed", "document", "not-a-zip", "no-files", "bomb",
         "understated-bomb"])  # (the bytes vary: zip times)
 def test_a_zip_that_cannot_be_read_as_one_export_is_refused_and_the_data_stays(upload, content, message):
     upload.max_mb = 1

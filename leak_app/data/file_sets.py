@@ -60,12 +60,15 @@ def refuse_a_mix(formats: list[tuple[Path, str]]) -> None:
                             f"of a folder or pattern are read as one table, so they must be of one format")
 
 
-def file_rows(files: list[tuple[Path, int]], commas: dict[str, list[str]] | None = None) -> list[dict]:
+def file_rows(files: list[tuple[Path, int]], commas: dict[str, list[str]] | None = None,
+              sheets: dict[str, str] | None = None) -> list[dict]:
     """The load report's list of the files read, with the rows read from each and, for a file that
-    wrote some with a decimal comma, those columns (``commas``, by file)."""
-    commas = commas or {}
-    return [{"path": str(path), "rows": int(rows), **({"decimal_comma": commas[str(path)]}
-                                                      if commas.get(str(path)) else {})}
+    wrote some with a decimal comma, those columns (``commas``, by file), for a workbook the sheet
+    read (``sheets``, by file)."""
+    commas, sheets = commas or {}, sheets or {}
+    return [{"path": str(path), "rows": int(rows),
+             **({"decimal_comma": commas[str(path)]} if commas.get(str(path)) else {}),
+             **({"sheet": sheets[str(path)]} if str(path) in sheets else {})}
             for path, rows in files]
 
 
@@ -97,8 +100,8 @@ def unzipped(archive: Path, folder: Path, label: str, limit_bytes: int) -> tuple
             if not members:
                 raise LoadError(f"{label}: the archive holds no files")
             if _an_office_document(zipped):
-                raise LoadError(f"{label}: an Office document (such as an Excel workbook), not session "
-                                f"files: save its sheet of sessions as CSV (UTF-8) and load that")
+                raise LoadError(f"{label}: an Office document (such as a Word file), not session files nor "
+                                f"a workbook: load the sessions' sheet or CSV export itself")
             if any(m.flag_bits & 0x1 for m in members):
                 raise LoadError(f"{label}: the archive is encrypted; zip it without a password")
             total = sum(m.file_size for m in members)
@@ -128,8 +131,9 @@ def named_as_written(text: str, names: dict[str, str]) -> str:
 
 
 def _an_office_document(zipped: zipfile.ZipFile) -> bool:
-    """Whether an archive is a document a .zip holds (Excel's .xlsx and Word's files hold a
-    "[Content_Types].xml"; OpenDocument's begin with a "mimetype" of their own), not files zipped."""
+    """Whether an archive is a document a .zip holds (Office's files hold a "[Content_Types].xml";
+    OpenDocument's begin with a "mimetype" of their own), not files zipped. (A workbook never gets
+    here: it is read as one, see :mod:`.workbooks`.)"""
     names = zipped.namelist()
     return "[Content_Types].xml" in names or (
         names[0] == "mimetype" and zipped.read("mimetype").startswith(b"application/vnd.oasis.opendocument"))

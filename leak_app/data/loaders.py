@@ -24,6 +24,7 @@ from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session
 from .parse import ROW, counted_events, parse_sessions
 from .readers import (
     DECIMAL_COMMA_ATTR,
+    SHEET_ATTR,
     as_arrow,
     comma_columns,
     decimal_comma_columns,
@@ -235,7 +236,7 @@ def read_files(path: Path, label: str, mapping: Layout | None
     parts, commas = [], {}
     for file in paths:
         name = file_label(file, paths, label)
-        raw, kind, unreadable = read_raw(file, name)
+        raw, kind, unreadable = read_raw(file, name, lambda header: recognised(header, "csv", mapping))
         refuse_repeated_columns(raw.columns, name)
         raw.columns = [str(c).strip().lower() for c in raw.columns]
         commas[str(file)] = _with_decimal_points(raw, kind, mapping)
@@ -246,7 +247,9 @@ def read_files(path: Path, label: str, mapping: Layout | None
     for *_, dropped in parts:
         for reason, count in dropped.items():
             unreadable[reason] = unreadable.get(reason, 0) + count
-    files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts], commas)
+    sheets = {str(file): raw.attrs[SHEET_ATTR] for file, raw, *_ in parts if SHEET_ATTR in raw.attrs}
+    files = file_rows([(file, len(raw) + sum(dropped.values())) for file, raw, _, dropped in parts], commas,
+                      sheets)
     raw = parts[0][1] if len(parts) == 1 else pd.concat([part[1] for part in parts], ignore_index=True)
     return raw, parts[0][2], unreadable, files, comma_columns(commas)
 

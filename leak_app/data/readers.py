@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from . import ua
 from .schema import LoadError, not_json
+from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, sheet_text
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -37,12 +38,23 @@ MAX_EXPANDED_BYTES = int(os.environ.get("LEAK_APP_MAX_EXPANDED_MB", "2048")) * 2
 MAX_EXPANSION = 200
 #: Per-hit arrays of BigQuery session exports: large, and not needed for sessions.
 SKIPPED_KEYS = ("hits", "customDimensions")
+#: Where a table read from a workbook names its sheet.
+SHEET_ATTR = "sheet"
 
 
-def read_raw(path: Path, label: str) -> tuple[pd.DataFrame, str, dict[str, int]]:
-    """(table, kind, rows dropped by reason); kind is "csv", "json", "parquet" or "avro"."""
+def read_raw(path: Path, label: str, recognised=lambda header: None
+             ) -> tuple[pd.DataFrame, str, dict[str, int]]:
+    """(table, kind, rows dropped by reason); kind is "csv", "json", "parquet" or "avro". A
+    workbook's sheet of sessions (the first whose header ``recognised`` takes: see
+    :func:`.workbooks.write_sheet`) is read as its CSV text, the sheet named in the table's
+    ``attrs[SHEET_ATTR]``."""
     if not path.is_file():
         raise LoadError(f"{label}: no such file")
+    if is_workbook(path):
+        text, sheet = sheet_text(path, label, recognised, MAX_WORKBOOK_BYTES)
+        frame, dropped = _csv(text, label)
+        frame.attrs[SHEET_ATTR] = sheet
+        return frame, "csv", dropped
     data = path.read_bytes()
     if data[:2] == GZIP_MAGIC:
         data = gunzip(data, label)

@@ -23,11 +23,12 @@ from . import ga4
 from .avro import as_parquet
 from .duck import registered
 from .file_sets import PLAIN_NAME, file_label, named_as_written, plain_suffix, session_files, unzipped
-from .loaders import GA4_EVENTS, load_sessions, missing_columns
+from .loaders import GA4_EVENTS, load_sessions, missing_columns, recognised
 from .parse import Grouping
 from .readers import as_utf8
 from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions, text_codec
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
+from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, write_sheet
 from .workspace import workspace
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.parquet"
@@ -36,6 +37,8 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.par
 SCAN_FROM_BYTES = int(os.environ.get("LEAK_APP_SCAN_FROM_BYTES", str(16 * 2**20)))
 #: What a .zip archive may unpack to (``LEAK_APP_UNZIP_LIMIT_BYTES``; an upload's: 20 times its limit).
 UNZIP_LIMIT_BYTES = int(os.environ.get("LEAK_APP_UNZIP_LIMIT_BYTES", str(4 * 2**30)))
+#: How :func:`opened_as_csv` writes a workbook: its sheet of sessions as CSV.
+SHEET = "sheet"
 #: A zip archive's first bytes (of a file, or of an empty archive's directory).
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 #: The canonical columns the cube reads (the visitor's id for its design effect; session ids
@@ -81,15 +84,15 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     may hold 4 GB of it.
     """
     path = Path(path)
-    if is_zip(path):
+    if is_zip(path) and not is_workbook(path):
         return opened_zip(path, name or str(path), unzip_limit, mapping=mapping, scan_from=scan_from,
                           grouping=grouping, load_limit=load_limit)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
     files = session_files(path, name or str(path))
-    codecs = [text_codec(file) for file in files]
-    if any(codecs):
-        return opened_as_utf8(files, codecs, name or str(path), origin=origin or files, mapping=mapping,
-                              scan_from=scan_from, grouping=grouping, load_limit=load_limit)
+    writing = [SHEET if is_workbook(file) else text_codec(file) for file in files]
+    if any(writing):
+        return opened_as_csv(files, writing, name or str(path), origin=origin or files, mapping=mapping,
+                             scan_from=scan_from, grouping=grouping, load_limit=load_limit)
     held = held_bytes(files, name or str(path), limit)
     large = held >= limit
     kind = file_kind(files[0])
@@ -157,25 +160,39 @@ def opened_avro(files: list[Path], label: str, origin: list[Path] | None = None,
     return sessions, report
 
 
-def opened_as_utf8(files: list[Path], codecs: list[str | None], label: str, **options
-                   ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
-    """:func:`open_sessions` of files some of which are UTF-16 text (their ``codecs``: see
-    :func:`.readers.utf16`), each such file written as UTF-8 and the others linked beside them, in a
-    private folder (see :func:`_opened_in`): both engines then read them as any file."""
+def opened_as_csv(files: list[Path], writing: list[str | None], label: str, mapping=None,
+                  load_limit: int | None = None, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """:func:`open_sessions` of files some of which are read as CSV text written from them
+    (``writing``: SHEET for a workbook's sheet of sessions, see :mod:`.workbooks`; a UTF-16 codec
+    for UTF-16 text, see :func:`.readers.utf16`; None for a file read as it is), each written as
+    UTF-8 and the others linked beside them, in a private folder (see :func:`_opened_in`): both
+    engines then read them as any file. The report names the sheet each workbook was read from."""
+    sheets = {}
+    workbook_limit = min(MAX_WORKBOOK_BYTES, load_limit or MAX_WORKBOOK_BYTES)
+
+    def header_layout(header: list[str]):
+        return recognised(header, "csv", mapping)
+
     def written(inside: Path) -> tuple[Path, dict[str, str]]:
         inside.mkdir()
         names = {}
-        for i, (file, codec) in enumerate(zip(files, codecs)):
+        for i, (file, how) in enumerate(zip(files, writing)):
             name = file_label(file, files, label)
-            if codec is None:
+            if how is None:
                 (target := inside / f"{i:05d}{plain_suffix(file.name)}").symlink_to(file.resolve())
+            elif how == SHEET:
+                with open(target := inside / f"{i:05d}.csv", "w", encoding="utf-8", newline="") as out:
+                    sheets[name] = write_sheet(file, out, name, header_layout, workbook_limit)
             else:
                 target = inside / f"{i:05d}{plain_suffix(re.sub('(?i)[.]gz$', '', file.name))}"
-                as_utf8(file, codec, target, name)
+                as_utf8(file, how, target, name)
             names[str(target)] = name
         return (inside if len(files) > 1 else target), names
 
-    return _opened_in("text_", label, written, **options)
+    sessions, report = _opened_in("text_", label, written, mapping=mapping, load_limit=load_limit, **options)
+    report.files = [{**file, "sheet": sheets[file["path"]]} if file["path"] in sheets else file
+                    for file in report.files]
+    return sessions, report
 
 
 def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:

@@ -106,6 +106,7 @@ def load_report_html(report: dict) -> str:
     if commas:
         written = _comma_files(commas, report.get("files") or [])
         note += f"<p>Numbers written with a decimal comma: {written}.</p>"
+    note += _sheets_html(report.get("files") or [])
     files = _files_html(report.get("files") or [], report["path"])
     return (
         f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
@@ -126,6 +127,17 @@ def _comma_files(columns: list[str], files: list[dict]) -> str:
         return html.escape(column) + (f" (in {some:,} of {len(files):,} files)"
                                       if 0 < some < len(files) else "")
     return ", ".join(written(column) for column in columns)
+
+
+def _sheets_html(files: list[dict]) -> str:
+    """The sheets the workbooks among ``files`` were read from ("" if none is a workbook)."""
+    sheets = list(dict.fromkeys(f["sheet"] for f in files if "sheet" in f))
+    if not sheets:
+        return ""
+    books = sum("sheet" in f for f in files)
+    named = ", ".join(f"“{html.escape(sheet)}”" for sheet in sheets)
+    return (f"<p>Read from the sheet{'s' * (len(sheets) > 1)} {named} of the workbook{'s' * (books > 1)}: "
+            f"the first visible sheet whose header is a session export's.</p>")
 
 
 def _files_html(files: list[dict], path: str) -> str:

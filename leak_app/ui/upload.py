@@ -17,9 +17,11 @@ from .actions import Progress, failure_reason, in_page
 from .file_input import ChunkedFileInput
 
 #: Files the upload offers to pick (a file of any other suffix is read all the same, by its content:
-#: tab-delimited text is often .tsv, and Excel saves "Unicode Text", UTF-16, as .txt); the largest it
-#: takes by default (``serve --max-upload-mb``), and the size of each websocket message it is sent in.
-ACCEPTED = (".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl", ".gz", ".parquet", ".avro", ".zip")
+#: tab-delimited text is often .tsv, and Excel saves "Unicode Text", UTF-16, as .txt; workbooks are
+#: Excel's and OpenDocument's); the largest it takes by default (``serve --max-upload-mb``), and the
+#: size of each websocket message it is sent in.
+ACCEPTED = (".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl", ".gz", ".parquet", ".avro", ".zip",
+            ".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 DEFAULT_UPLOAD_MB, UPLOAD_CHUNK = 200, 4_000_000
 #: A .zip upload may unpack to this many times the largest upload (an export's daily files: text,
 #: which zip shrinks ten times).
@@ -111,7 +113,8 @@ class Upload(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(pn.pane.Markdown(f"**Load another file** (CSV or tab-delimited text, UTF-8 or "
-                                          f"UTF-16; JSON, Parquet, Avro; gzipped or not; "
+                                          f"UTF-16; JSON, Parquet, Avro; gzipped or not; an Excel or "
+                                          f"OpenDocument workbook's sheet; "
                                           f"up to {self.max_mb:,} MB; several files of one export as a "
                                           f".zip)"),
                          self.input, self.status, sizing_mode="stretch_width")
