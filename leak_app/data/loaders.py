@@ -21,6 +21,7 @@ import pandas as pd
 from . import ga4, ua
 from .duck import registered
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix, session_files
+from .interface_reports import totals_clause
 from .parse import ROW, counted_events, parse_sessions
 from .readers import (
     DECIMAL_COMMA_ATTR,
@@ -184,7 +185,7 @@ def detect_layout(columns: list[str], kind: str, label: str, mapping: Layout | N
             f"{label}: not a session export: expected the columns of a Google Analytics "
             f"session export ({', '.join(GA_SESSIONS.required())}), a BigQuery ga_sessions_* "
             f"or events_* export, or the canonical table ({', '.join(CANONICAL.required())}) — "
-            f"or give a column mapping; found: {', '.join(columns[:20]) or 'none'}"
+            f"or give a column mapping; found: {', '.join(columns[:20]) or 'none'}{totals_clause(columns)}"
         )
     layout.refuse_missing(set(columns), label)
     return layout

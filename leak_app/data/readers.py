@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from . import ua
+from .interface_reports import refuse_a_ga_report
 from .schema import LoadError, not_json
 from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, sheet_text
 
@@ -258,6 +259,7 @@ def with_decimal_point(values):
 
 
 def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    refuse_a_ga_report(text, label)
     sep = delimiter(text)
     refuse_repeated_columns(csv_header(text, sep), label)
     try:
