@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import counts_of, sessions
 from scipy.stats import binomtest
 
-from leak_app.analysis import cube, metrics
+from leak_app.analysis import cube, metrics, takeaways
 from leak_app.analysis.stats import wilson_interval
 
 # device, country, source, pageviews, duration (s), transactions
@@ -113,3 +114,23 @@ def test_country_table_flags_small_samples_and_matches_iso():
     france = table[table["country"] == "France"].iloc[0]
     low, high = wilson_interval(1, 4)
     assert france.rate == 0.25 and france.ci_low == low and france.ci_high == high
+
+
+@pytest.mark.parametrize("rows, said", [
+    # one rated country, 10% of its 1,000 sessions against 2.5% of the 800 in small ones: the
+    # sentence named no country ("Countries converting significantly (5% false discovery rate) .")
+    ([("Germany", 1000, 100)] + [(f"c{i:02d}", 40, 1) for i in range(20)],
+     "above the rest: Germany 10.0%"),
+    # A at 5% and B at 1% are both below the 20% of the rest of the traffic, as the test that found
+    # them compares them; A was said "above the rest", the rest of the rated countries only (B)
+    ([("A", 1000, 50), ("B", 1000, 10)] + [(f"c{i:02d}", 50, 10) for i in range(40)],
+     "below the rest: A 5.00% (95% CI 3.81%–6.53%, n=1,000); B 1.00%"),
+])
+def test_countries_converting_significantly_are_said_against_the_rest_they_were_tested_against(rows, said):
+    countries = pd.DataFrame(rows, columns=["country", "sessions", "conversions"])
+    countries["country"] = countries["country"].astype("category")
+    table = metrics.by_country({"country": countries}, min_sessions=100)
+    sentence = takeaways.country_outliers(table, 0.05)
+    opening = "Countries converting significantly (5% false discovery rate) "
+    assert sentence.startswith(opening + said), sentence
+    assert "above" not in sentence.split(said)[1] and not sentence.endswith(") .")

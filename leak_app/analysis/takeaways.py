@@ -221,8 +221,8 @@ def country_outliers(countries: pd.DataFrame, fdr: float) -> str | None:
             f"(at a {fdr:.0%} false discovery rate)."
         )
     n, k, rate = (countries[c].to_numpy() for c in ("sessions", "conversions", "rate"))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rest_rate = (k[rated].sum() - k) / (n[rated].sum() - n)  # each country's rest of the rated
+    with np.errstate(invalid="ignore", divide="ignore"):  # the rest metrics.by_country tested against
+        rest_rate = (k.sum() - k) / (n.sum() - n)  # (every other session, of rated countries or not)
 
     def names(rows):
         return "; ".join(f"{r.country} {with_ci(r)}" for r in countries.iloc[rows[:3]].itertuples())
@@ -231,7 +231,7 @@ def country_outliers(countries: pd.DataFrame, fdr: float) -> str | None:
     if (above := np.flatnonzero(significant & (rate > rest_rate))).size:
         parts.append(f"above the rest: {names(above)}")
     if (below := np.flatnonzero(significant & (rate < rest_rate))).size:
-        parts.append(f"below it: {names(below)}")
+        parts.append(f"below {'it' if parts else 'the rest'}: {names(below)}")
     return (f"Countries converting significantly ({fdr:.0%} false discovery rate) "
             + "; ".join(parts) + ".")
 
