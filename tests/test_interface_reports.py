@@ -10,6 +10,7 @@ import pytest
 from test_cli import run
 from test_files_in_the_wild import ENGINES
 from test_upload import send, upload  # noqa: F401 - upload: the fixture
+from test_workbooks import book
 
 from leak_app.data.schema import LoadError
 from leak_app.data.sources import open_sessions
@@ -110,6 +111,22 @@ def test_a_table_of_totals_is_refused_saying_its_rows_are_totals(tmp_path, engin
     with pytest.raises(LoadError) as refused:
         open_sessions(path, scan_from=ENGINES[engine])
     assert "rows are totals" not in str(refused.value)
+
+
+def test_a_workbook_of_a_report_is_refused_saying_its_rows_are_totals(tmp_path):
+    """Universal Analytics' "Export → Excel (XLSX)": a sheet of what the report is, one of its table."""
+    book(tmp_path / "Analytics Channels.xlsx", {
+        "Summary": [["All Web Site Data"], ["Channels"], ["20200101-20200131"]],
+        "Dataset1": [["Default Channel Grouping", "Users", "New Users", "Sessions"],
+                     ["Direct", 4.0, 3.0, 5.0]]})
+    with pytest.raises(LoadError) as refused:
+        open_sessions(tmp_path / "Analytics Channels.xlsx", name="Analytics Channels.xlsx")
+    assert str(refused.value) == (
+        "Analytics Channels.xlsx: no sheet of the workbook has a session export's header; its sheets begin: "
+        "'Summary': All Web Site Data; 'Dataset1': Default Channel Grouping, Users, New Users, Sessions; its "
+        "rows are totals (a column 'users'), as a report downloaded from an analytics tool's interface "
+        f"holds, not one row per session: {INSTEAD}, Universal Analytics' ga_sessions_*, or any table of one "
+        "row per session with a column mapping (README: Data it reads)")
 
 
 def test_an_uploaded_report_is_refused_in_the_page_and_the_data_stays(upload):  # noqa: F811

@@ -18,6 +18,7 @@ from typing import TextIO
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+from .interface_reports import totals_clause
 from .schema import LoadError
 
 #: The first bytes of an OLE2 compound file: Excel 97–2003's .xls (Word's .doc too: refused as no
@@ -84,9 +85,11 @@ def write_sheet(path: Path, out: TextIO, label: str, recognised, limit: int) -> 
                 break
         else:
             if len(filled) > 1:
+                columns = [name.strip().lower() for header, _ in filled.values() for name in header]
                 raise LoadError(f"{label}: no sheet of the workbook has a session export's header; its "
                                 f"sheets begin: " + "; ".join(f"{name!r}: {', '.join(header[:6])}"
-                                                              for name, (header, _) in filled.items()))
+                                                              for name, (header, _) in filled.items())
+                                + totals_clause(columns))
     except CalamineError as exc:
         raise LoadError(f"{label}: not a readable workbook ({exc})") from exc
     if not filled:

@@ -197,6 +197,21 @@ def test_a_zip_of_an_exports_files_uploads_as_one_table(page, served):
     assert page.console_errors == []
 
 
+def test_an_excel_workbook_uploads_and_the_page_names_its_sheet(page, served):
+    """A workbook is picked as any file: its sheet of sessions is read, and the load report says which."""
+    from helpers import ROOT
+
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text("100,000", timeout=60_000)
+    page.locator("input[type=file]").set_input_files(str(ROOT / "tests/fixtures/workbooks/sessions.xlsx"))
+    expect(page.locator(".alert-success")).to_contain_text("Loaded 300 sessions from sessions.xlsx.",
+                                                           timeout=30_000)
+    expect(sessions).to_have_text("300")
+    expect(page.get_by_text("Read from the sheet “sessions” of the workbook")).to_be_attached()
+    assert page.console_errors == []
+
+
 def test_the_uploads_of_a_killed_server_are_removed_when_it_starts_again(page, tmp_path):
     """A server killed (out of memory, SIGKILL) runs no exit handler: the files people had uploaded
     to it stayed in the temporary folder for good. The next server to start removes them; one
