@@ -19,8 +19,8 @@ from test_upload import send, upload, zipped  # noqa: F401 - upload: the fixture
 
 from leak_app import load_sessions
 from leak_app.data.schema import LoadError
+from leak_app.data.sheet_reader import cell_text
 from leak_app.data.sources import open_sessions
-from leak_app.data.workbooks import cell_text
 from leak_app.ui.texts import load_report_html
 
 BOOKS = ROOT / "tests" / "fixtures" / "workbooks"
@@ -175,3 +175,27 @@ def test_a_workbook_is_uploaded_and_one_too_large_for_memory_is_refused(upload, 
         f"may be read into memory; save its sheet of sessions as CSV") in said, said
     assert upload.model.load_report["files"][0]["sheet"] == "sessions"  # the data stays
 
+
+
+def test_a_workbook_whose_cells_span_the_whole_sheet_is_refused_and_the_process_lives(upload, tmp_path):  # noqa: F811
+    """A cell at A1 and one at XFD1048576: a workbook of 5 KB, which calamine holds as the 17 billion
+    cells between them (550 GB). The allocation failed and aborted the process (Rust's rule: no
+    exception): the command died with no word, a served app for every user. The cells are now read
+    in a process of their own, under a cap on its memory."""
+    written = openpyxl.Workbook()
+    written.active.append(["visitor_id", "session_id", "date", "transactions", "revenue"])
+    written.active.append(["1", "1", "2026-01-01", 0, 0])
+    written.active.cell(row=1_048_576, column=16_384, value="x")
+    written.save(far := tmp_path / "far.xlsx")
+    assert far.stat().st_size < 10_000
+    refusal = ("reading the workbook's sheet took more than the 1,024 MB of memory it may (a sheet is held "
+               "as the whole range its cells span: one cell far out, up to Excel's last, XFD1048576, makes "
+               "it immense); save its sheet of sessions as CSV (UTF-8), which is scanned from disk at any "
+               "size")
+    result = run("summary", "--json", str(far), check=False)
+    assert (result.returncode, result.stderr) == (2, f"error: {far}: {refusal}\n"), result
+    before = upload.model.load_report
+    send(upload, "far.xlsx", far.read_bytes())
+    said = upload.status.object.replace("\\", "")
+    assert upload.status.alert_type == "danger" and f"far.xlsx: {refusal}" in said, said
+    assert upload.model.load_report == before

@@ -181,8 +181,8 @@ def opened_as_csv(files: list[Path], writing: list[str | None], label: str, mapp
             if how is None:
                 (target := inside / f"{i:05d}{plain_suffix(file.name)}").symlink_to(file.resolve())
             elif how == SHEET:
-                with open(target := inside / f"{i:05d}.csv", "w", encoding="utf-8", newline="") as out:
-                    sheets[name] = write_sheet(file, out, name, header_layout, workbook_limit)
+                sheets[name] = write_sheet(file, target := inside / f"{i:05d}.csv", name, header_layout,
+                                           workbook_limit)
             else:
                 target = inside / f"{i:05d}{plain_suffix(re.sub('(?i)[.]gz$', '', file.name))}"
                 as_utf8(file, how, target, name)
