@@ -29,7 +29,7 @@ from leak_app import LoadError, SessionModel, load_sessions
 from leak_app.analysis import clustering, simulation
 from leak_app.analysis import cube as cube_module
 from leak_app.analysis.cube import CellSettings, ScanGrouping, build_cube, duration_labels
-from leak_app.data import parse, sources
+from leak_app.data import files, parse, sources
 from leak_app.data.demo import generate_sessions
 from leak_app.data.files import kept_scan
 from leak_app.data.loaders import read_mapping
@@ -250,6 +250,27 @@ def test_the_kaggle_csv_scans_as_pandas_reads_it(tmp_path, written):
     if written == "json cells":
         assert report.dropped == {"totals: not valid JSON": 1, "geoNetwork: not valid JSON": 1,
                                   "device: not valid JSON": 1}
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
+@pytest.mark.parametrize("record", ["totals", "geoNetwork", "device", "trafficSource"])
+def test_a_kaggle_csv_whose_records_hold_no_field_loads_alike_on_both_engines(tmp_path, record):
+    """Every record of one column empty ("{}"): the scan, told the fields, read them as empty; pandas
+    found no column of that record, so a file whose totals held nothing was no Kaggle CSV to it and
+    was refused ("missing required column(s) 'transactions', 'transactionrevenue'")."""
+    rows = list(csv.reader(io.StringIO((FIXTURES / "train_v2_sample.csv").read_text())))
+    at = rows[0].index(record)
+    for row in rows[1:]:
+        row[at] = "{}"
+    with open(path := tmp_path / "train.csv", "w", newline="") as out:
+        csv.writer(out, lineterminator="\n").writerows(rows)
+    scanned, report = open_sessions(path, scan_from=0)
+    loaded, expected = open_sessions(path, scan_from=10**15)
+    assert (report.format, expected.format) == ("ga_customer_revenue_csv_scan", "ga_customer_revenue_csv")
+    assert_same_report(report, expected)
+    assert report.absent_columns == expected.absent_columns == {
+        "totals": ["pageviews", "duration"], "geoNetwork": ["country"], "device": ["device"],
+        "trafficSource": ["source", "medium"]}[record]
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
@@ -685,6 +706,25 @@ def test_servers_starting_together_on_one_file_both_start_and_keep_it_whole(demo
     assert first["format"].endswith("_scan") and first["kpis"] == second["kpis"] == third["kpis"]
     assert third["kept"] == "memmap"
     assert third["kpis"]["sessions"] == SessionModel(**_scanned(path)).kpis["sessions"]
+
+
+def test_kept_results_are_keyed_by_every_module_of_the_code_that_made_them(tmp_path, monkeypatch):
+    """A scan's kept results were keyed by a hand-kept list of modules, which missed duck.py (the
+    labels' hashes) and workbooks.py (the cells of a workbook's sheet): a change to either left results
+    made by the old code standing. The key now covers every module the scan's code imports."""
+    package = tmp_path / "leak_app"
+    shutil.copytree(ROOT / "leak_app", package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(files, "PACKAGE", package)
+    modules = ("data/scan.py", "analysis/cube.py", "data/sources.py")  # as scan.scan_key names them
+    before = files.code_digest.__wrapped__(modules)
+    assert before == files.code_digest(modules)  # the copy is the code running
+    for changed, keyed in [("data/duck.py", True), ("data/workbooks.py", True), ("data/ua.py", True),
+                           ("analysis/clustering.py", True), ("ui/app.py", False),
+                           ("analysis/leaks.py", False)]:
+        original = (package / changed).read_text()
+        (package / changed).write_text(original + "\n# changed\n")
+        assert (files.code_digest.__wrapped__(modules) != before) == keyed, changed
+        (package / changed).write_text(original)
 
 
 def test_the_sessions_of_a_kept_scan_outlive_its_eviction(demo, tmp_path):

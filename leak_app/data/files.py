@@ -5,13 +5,17 @@ must see the old file or the new one, never half of one.
 """
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+#: The package's folder, under which :func:`code_digest` names modules.
+PACKAGE = Path(__file__).parents[1]
 
 
 def cache_dir() -> Path:
@@ -30,12 +34,31 @@ def identity(path: Path) -> list:
 
 @functools.cache
 def code_digest(modules: tuple[str, ...]) -> str:
-    """A digest of these modules' source (paths under ``leak_app/``), in the key of what is kept from
-    them: results kept by other code are not read. Read once a process (the code it runs; a folder
-    of Avro shards asked for it once a file)."""
-    root = Path(__file__).parents[1]
-    code = "".join((root / name).read_text(encoding="utf-8") for name in modules)
+    """A digest of the source of these modules and of every module of the package they import (paths
+    under ``leak_app/``, see :func:`code_modules`), in the key of what is kept from them: results kept
+    by other code are not read. Read once a process (the code it runs; a folder of Avro shards asked
+    for it once a file)."""
+    code = "".join((PACKAGE / name).read_text(encoding="utf-8") for name in sorted(code_modules(modules)))
     return hashlib.sha256(code.encode()).hexdigest()
+
+
+def code_modules(modules: tuple[str, ...]) -> set[str]:
+    """These modules and the package's modules they import, at any depth (relative imports, read from
+    the source, not run). A hand-kept list of the modules a scan's results depend on missed the label
+    hashes of duck.py and the cells a workbook's sheet is written with (workbooks.py): a change to
+    them left kept results standing."""
+    found, todo = set(), list(modules)
+    while todo:
+        if (name := todo.pop()) in found:
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse((PACKAGE / name).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = PurePosixPath(name).parents[node.level - 1].joinpath(*(node.module or "").split("."))
+                named = ([base.with_suffix(".py")] if node.module  # from .x import y; from . import x
+                         else [base / f"{alias.name}.py" for alias in node.names])
+                todo += [str(path) for path in named if (PACKAGE / path).is_file()]
+    return found
 
 
 def kept_scan(key: str) -> Path:

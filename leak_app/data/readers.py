@@ -278,6 +278,13 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
             bad |= broken
         frame[column] = parsed.where(parsed.notna(), None)
     frame = flatten(frame[~bad.to_numpy()], nested)
+    # A field no record holds is a column of nulls, as the scan, told the fields, reads it: a file
+    # whose totals hold none (empty records) is still the Kaggle CSV, not refused as another export.
+    written = {column.lower() for column in frame.columns}
+    for column in nested:
+        for name in ua.record_fields(column):
+            if f"{column}.{name}".lower() not in written:
+                frame[f"{column}.{name}"] = None
     frame.attrs[DECIMAL_COMMA_ATTR] = forms
     return frame, dropped
 

@@ -25,3 +25,9 @@ def json_columns(columns) -> list:
         return []
     records = (record.lower() for record in dict.fromkeys(RECORDS.values()))
     return [written[record] for record in records if record in written]
+
+
+def record_fields(record: str) -> list[str]:
+    """The fields the layouts read from one of the records, by its name in any case (``totals`` ->
+    pageviews, timeOnSite, transactions, transactionRevenue)."""
+    return [FIELDS[canon] for canon, name in RECORDS.items() if name.lower() == str(record).lower()]
