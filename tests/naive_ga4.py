@@ -39,8 +39,13 @@ def _number(value):
 
 
 def _label(value) -> str:
-    text = "" if value is None else str(value).strip(SPACE)
-    return text or NOT_SET
+    """An event's label as written, trimmed ("" where none): the first event is the least by them."""
+    return "" if value is None else str(value).strip(SPACE)
+
+
+def _kept(label: str) -> str:
+    """A session's label as the loaders keep it: "(not set)" where empty or NaN in any case."""
+    return NOT_SET if label == "" or label.lower() == "nan" else label
 
 
 def _reason(event: dict) -> str | None:
@@ -144,7 +149,7 @@ def naive_sessions(events: list[dict]) -> tuple[pd.DataFrame, dict, int, dict]:
         times = [math.floor(_number(e["event_timestamp"])) for e in part]
         first = min(times)
         least = min((t, *(_label(_labels(e)[label]) for label in _WHERE)) for e, t in zip(part, times))
-        labels = dict(zip(_WHERE, least[1:]))
+        labels = {label: _kept(text) for label, text in zip(_WHERE, least[1:])}
         device = labels["device"].lower()
         names = [e.get("event_name") for e in part]
         revenue = [_number((e.get("ecommerce") or {}).get("purchase_revenue")) for e in part]

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli import run
 from test_engines import assert_same_report
-from test_formats import canonical_tables
+from test_formats import as_loaded, canonical_tables
 
 from leak_app import load_sessions
 from leak_app.data import readers
@@ -679,7 +679,7 @@ def test_any_table_split_into_files_without_any_optional_columns_loads_as_the_wh
     assert report.absent_columns == [c for c in OPTIONAL if c in absent]
     assert report.rows_read == report.rows_kept + sum(report.dropped.values()) == len(sessions)
     assert report.dropped == {} and sum(f["rows"] for f in report.files) == len(sessions)
-    expected = sessions.assign(**{c: "(not set)" if c in TEXT else 0 for c in absent})
+    expected = as_loaded(sessions).assign(**{c: "(not set)" if c in TEXT else 0 for c in absent})
     pd.testing.assert_frame_equal(table(loaded), table(expected))
 
 

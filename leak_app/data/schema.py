@@ -114,9 +114,14 @@ def compact_date(text):
     return ibis.cases((text.re_search(r"^\d{8}$"), iso.try_cast("date")), else_=ibis.null("date"))
 
 
-def or_not_set(text):
-    """An Ibis column of trimmed labels, "(not set)" where empty or null (the loaders' rule)."""
-    return ibis.cases((text.isnull() | (text == ""), ibis.literal(NOT_SET)), else_=text)
+def or_not_set(text, length=None):
+    """An Ibis column of trimmed labels, "(not set)" where empty, null or NaN in any case (pandas'
+    and JSON's token for no value: see parse.MISSING), the loaders' rule for every format (GA4's
+    events kept "NaN" where every other export's loader read "(not set)"). ``length``: the engine's
+    quickest length of a text (DuckDB's in bytes), which spares lower-casing every other label."""
+    size = text.length() if length is None else length(text)
+    nan = ibis.cases((size == 3, text.lower() == "nan"), else_=False)
+    return ibis.cases((text.isnull() | (text == "") | nan, ibis.literal(NOT_SET)), else_=text)
 
 
 def grouped_device(device):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import resource
 import sys
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
@@ -83,7 +82,12 @@ def write_sheet(path: str, target: str) -> dict:
 
 
 def main(path: str, target: str, most_bytes: str) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (int(most_bytes), int(most_bytes)))
+    try:  # (Windows has no such limit, and macOS may refuse it: an allocation the memory cannot
+        import resource  # hold fails there, and only this process ends)
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(most_bytes), int(most_bytes)))
+    except (ImportError, ValueError, OSError):
+        pass
     try:
         said(write_sheet(path, target))
     except CalamineError as exc:
