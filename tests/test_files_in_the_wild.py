@@ -305,6 +305,32 @@ def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tm
     pd.testing.assert_frame_equal(table(delimited), table(whole))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("line, separator, compress, bom", [
+    ("sep=;\r\n", ";", False, True), ("SEP=,\n", ",", True, False), ("sep=\t\n", "\t", False, False)])
+def test_excels_sep_line_before_the_header_is_left_out(ga_raw, tmp_path, engine, line, separator, compress,
+                                                       bom):
+    """Tools that write CSV for Excel begin it with a line naming its delimiter ("sep=;"): it was
+    taken for the header ("not a session export … found: sep=;"). Left out by either engine, a
+    UTF-8 BOM before it or not, gzipped or not, from a file or a folder of such files."""
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    text = ("\ufeff" if bom else "") + line + raw.to_csv(sep=separator, index=False)
+    write(tmp_path / f"sessions.csv{'.gz' if compress else ''}", text, compress)
+    delimited, report = open_sessions(tmp_path, scan_from=ENGINES[engine])
+    whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
+    assert report.format == expected.format
+    assert report.files[0]["path"] == str(tmp_path / f"sessions.csv{'.gz' if compress else ''}")
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(delimited), table(whole))
+    # the line in a UTF-8 file that is not UTF-8 past it: refused as such
+    (tmp_path / "bad").mkdir()
+    header = text.split("\n", 2)[1].encode()
+    (tmp_path / "bad" / "latin.csv").write_bytes(b"sep=;\n" + header + b"\nCaf\xe9\n")
+    with pytest.raises(LoadError, match=r"latin\.csv: not UTF-8 text: byte 0xe9 at byte offset [\d,]+; save "
+                                        r"the file as UTF-8"):
+        open_sessions(tmp_path / "bad" / "latin.csv", scan_from=ENGINES[engine])
+
+
 #: Labels UTF-8 writes in two, three and four bytes (UTF-16 in two, two and four: a surrogate pair)
 UNICODE_LABELS = {"country": "Côte d’Ivoire", "source": "百度 🛒"}
 

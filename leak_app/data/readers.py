@@ -127,12 +127,22 @@ def utf16(head: bytes) -> str | None:
     return None
 
 
+#: Excel's first line naming a CSV's delimiter ("sep=;"), which tools writing CSV for Excel add: no
+#: header, left out wherever the file is read (it was taken for the header, "found: sep=;").
+EXCEL_SEP = re.compile(r"(?i)sep=[^\r\n]?(\r\n?|\n)")
+
+
+def without_sep_line(text: str) -> str:
+    """CSV text without a first line of Excel's "sep=;" (see EXCEL_SEP)."""
+    return text[match.end():] if (match := EXCEL_SEP.match(text)) else text
+
+
 def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
-    """A UTF-16 text file (``codec``: :func:`utf16`'s), gzipped or not, written to ``out`` as UTF-8,
-    in parts: a file of any size, a gzip file bounded as :func:`gunzipped` bounds it. ``label``: how
-    messages name the file."""
+    """A text file (``codec``: UTF-16's, see :func:`utf16`, or UTF-8's), gzipped or not, written to
+    ``out`` as UTF-8 without a first line of Excel's "sep=;", in parts: a file of any size, a gzip
+    file bounded as :func:`gunzipped` bounds it. ``label``: how messages name the file."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
-    read = 0
+    read, first = 0, True
     with open(file, "rb") as source, open(out, "wb") as target:
         gzipped = source.read(2) == GZIP_MAGIC
         source.seek(0)
@@ -140,18 +150,22 @@ def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
                  else iter(lambda: source.read(2**20), b""))
         try:
             for part in parts:
-                target.write(decoder.decode(part).encode("utf-8"))
+                text = decoder.decode(part)
+                if first and text:
+                    text, first = without_sep_line(text), False
+                target.write(text.encode("utf-8"))
                 read += len(part)
             target.write(decoder.decode(b"", final=True).encode("utf-8"))
         except UnicodeDecodeError as exc:  # (its offset counts the bytes the decoder held back too)
-            raise _not_utf16(label, exc, read - len(decoder.getstate()[0])) from exc
+            raise _not_text(label, codec, exc, read - len(decoder.getstate()[0])) from exc
 
 
-def _not_utf16(label: str, exc: UnicodeDecodeError, offset: int) -> LoadError:
-    """The refusal of a file that begins as UTF-16 text and is not (``offset``: of the part decoded)."""
-    return LoadError(f"{label}: begins as UTF-16 text, but is not: {exc.reason} at byte offset "
-                     f"{offset + exc.start:,}; save the file as UTF-8 (for example Excel's 'CSV UTF-8') "
-                     f"and load it again")
+def _not_text(label: str, codec: str, exc: UnicodeDecodeError, offset: int) -> LoadError:
+    """The refusal of a file that is not the text its beginning said (``offset``: of the part decoded)."""
+    said = (f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x}" if codec.startswith("utf-8")
+            else f"begins as UTF-16 text, but is not: {exc.reason}")
+    return LoadError(f"{label}: {said} at byte offset {offset + exc.start:,}; save the file as UTF-8 (for "
+                     f"example Excel's 'CSV UTF-8') and load it again")
 
 
 def decode(data: bytes, label: str) -> str:
@@ -162,7 +176,7 @@ def decode(data: bytes, label: str) -> str:
         return data.decode(codec or "utf-8-sig")
     except UnicodeDecodeError as exc:
         if codec:
-            raise _not_utf16(label, exc, 0) from exc
+            raise _not_text(label, codec, exc, 0) from exc
         line = data[: exc.start].count(b"\n") + 1
         raise LoadError(
             f"{label}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
@@ -259,6 +273,7 @@ def with_decimal_point(values):
 
 
 def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    text = without_sep_line(text)
     refuse_a_ga_report(text, label)
     sep = delimiter(text)
     refuse_repeated_columns(csv_header(text, sep), label)

@@ -37,6 +37,7 @@ from .parse import FILE, NOT_JSON, Grouping, counted_events, kept_rows, merged, 
 from .readers import (
     DECIMAL_COMMA,
     DELIMITER_NAMES,
+    EXCEL_SEP,
     GZIP_MAGIC,
     comma_columns,
     csv_header,
@@ -77,13 +78,16 @@ def file_kind(path: Path) -> str:
 
 
 def text_codec(path: Path) -> str | None:
-    """The UTF-16 codec of a file written so (see readers.utf16; gzip looked through), else None
-    (a damaged gzip file too: refused where it is read)."""
+    """The codec of a file written as UTF-8 before either engine reads it (readers.as_utf8): UTF-16
+    text's (see readers.utf16), or UTF-8's where its first line is Excel's "sep=;" (left out: see
+    readers.EXCEL_SEP); gzip looked through. None for any other file (a damaged gzip file too:
+    refused where it is read)."""
     try:
         with _opened(path) as handle:
-            return utf16(handle.read(4))
+            head = handle.read(16)
     except (OSError, EOFError):
         return None
+    return utf16(head[:4]) or ("utf-8-sig" if EXCEL_SEP.match(head.decode("utf-8-sig", "replace")) else None)
 
 
 def _first_line(path: Path, most: int = 2**20) -> str:

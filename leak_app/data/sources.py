@@ -190,8 +190,9 @@ def opened_as_csv(files: list[Path], writing: list[str | None], label: str, mapp
         return (inside if len(files) > 1 else target), names
 
     sessions, report = _opened_in("text_", label, written, mapping=mapping, load_limit=load_limit, **options)
-    report.files = [{**file, "sheet": sheets[file["path"]]} if file["path"] in sheets else file
-                    for file in report.files]
+    # (one file is opened as ``label`` names it; its entry names the file, as a file read as it is)
+    report.files = [{**file, **({"sheet": sheets[file["path"]]} if file["path"] in sheets else {}),
+                     **({"path": str(files[0])} if len(files) == 1 else {})} for file in report.files]
     return sessions, report
 
 
