@@ -132,12 +132,15 @@ def test_a_workbook_that_cannot_be_read_as_sessions_is_refused_by_name(tmp_path)
     csv = pd.read_csv(EXPECTED, dtype=str, keep_default_na=False)
     book(tmp_path / "two.xlsx", {"Notes": [["to do"]], "Pivot": [["country", "sessions"], ["France", 3.0]]})
     book(tmp_path / "one.xlsx", {"Pivot": [["country", "sessions"], ["France", 3.0]]})
+    book(tmp_path / "many.xlsx", {f"s{i:02d}": [["x" * 300, "b"]] for i in range(12)})  # said in brief
     book(tmp_path / "empty.xlsx", {"Sheet1": [], "Hidden": rows_of(csv)}, hidden=("Hidden",))
     (tmp_path / "broken.xlsx").write_bytes(zipped({"[Content_Types].xml": b"<Types/>",
                                                    "xl/workbook.xml": b"<workbook/>"}))
     for name, message in [
         ("two.xlsx", ("two.xlsx: no sheet of the workbook has a session export's header; its sheets begin: "
                       "'Notes': to do; 'Pivot': country, sessions")),
+        ("many.xlsx", ("many.xlsx: no sheet of the workbook has a session export's header; its sheets begin: "
+                       + "; ".join(f"'s{i:02d}': {'x' * 199}…, b" for i in range(8)) + "; and 4 more")),
         # the one sheet filled is read as any CSV: its header refused as one
         ("one.xlsx", "one.xlsx: not a session export: expected the columns of a Google Analytics"),
         ("empty.xlsx", "empty.xlsx: no visible sheet of the workbook holds any cell"),

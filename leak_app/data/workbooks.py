@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from .interface_reports import totals_clause
-from .schema import LoadError
+from .schema import MAX_LABEL, LoadError
 from .workspace import workspace
 
 #: The first bytes of an OLE2 compound file: Excel 97–2003's .xls (Word's .doc too: refused as no
@@ -37,6 +37,8 @@ MAX_WORKBOOK_BYTES = int(os.environ.get("LEAK_APP_MAX_WORKBOOK_MB", "1024")) * 2
 #: out makes immense).
 READER = str(Path(__file__).with_name("sheet_reader.py"))
 READER_BYTES, READER_BYTES_PER_BYTE = 2**30, 8
+#: The sheets a refusal of a workbook names (a workbook may hold thousands).
+SHEETS_SAID = 8
 
 
 def is_workbook(path: Path) -> bool:
@@ -100,8 +102,19 @@ def write_sheet(path: Path, target: Path, label: str, recognised, limit: int) ->
         raise LoadError(f"{label}: no visible sheet of the workbook holds any cell")
     sheets = message["sheets"]
     raise LoadError(f"{label}: no sheet of the workbook has a session export's header; its sheets begin: "
-                    + "; ".join(f"{name!r}: {', '.join(header[:6])}" for name, header in sheets.items())
+                    + _beginnings(sheets)
                     + totals_clause([name.strip().lower() for header in sheets.values() for name in header]))
+
+
+def _beginnings(sheets: dict[str, list[str]]) -> str:
+    """Each sheet's name and first columns, as a refusal says them: the first SHEETS_SAID sheets, six
+    columns each, every name cut at MAX_LABEL characters (a workbook's text, of any length)."""
+    def cut(text: str) -> str:
+        return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
+    said = [f"{cut(name)!r}: {', '.join(cut(cell) for cell in header[:6])}"
+            for name, header in list(sheets.items())[:SHEETS_SAID]]
+    more = f"; and {len(sheets) - SHEETS_SAID:,} more" if len(sheets) > SHEETS_SAID else ""
+    return "; ".join(said) + more
 
 
 def sheet_text(path: Path, label: str, recognised, limit: int) -> tuple[str, str]:
