@@ -3,7 +3,7 @@ sessions written as CSV text, which either engine then reads as it reads any CSV
 
 Analysts keep exports in workbooks, and a workbook was refused ("save its sheet as CSV"). The cells
 are read by python-calamine (Rust's calamine), which reads each format in one pass, ten times as
-fast as openpyxl; a cell is written as the CSV a spreadsheet saves would write it, but that numbers
+fast as openpyxl; a cell is written as a spreadsheet saving CSV writes it, but that numbers
 keep every digit, dates are ISO 8601 and a duration is its seconds (see
 :func:`.sheet_reader.cell_text`).
 """
