@@ -28,8 +28,8 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 XLSX_PARTS = ("xl/workbook.xml", "xl/workbook.bin")
 ODS_TYPE = b"application/vnd.oasis.opendocument.spreadsheet"
 #: Most a workbook's parts may unpack to (``LEAK_APP_MAX_WORKBOOK_MB``; an upload's: at most its
-#: limit): calamine holds the sheet's cells in memory, about twice their XML (100,000 sessions of
-#: thirteen columns: 60 MB unpacked, 130 MB; Excel's most, 1,048,576 rows, fits).
+#: limit): calamine holds the sheet's cells in memory, about twice their XML (100,000 sessions:
+#: 60 MB unpacked, 119 MB, benchmarks/workbooks.py; Excel's most, 1,048,576 rows, fits).
 MAX_WORKBOOK_BYTES = int(os.environ.get("LEAK_APP_MAX_WORKBOOK_MB", "1024")) * 2**20
 #: The process that reads a workbook's cells (:mod:`.sheet_reader`), and the most memory it may map:
 #: 1 GB, then eight times the workbook's parts unpacked (its interpreter and calamine map 20 MB;
