@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from .schema import LoadError
+from .schema import LoadError, quoted
 
 #: The first line of a report Google Analytics' interface downloads (Universal Analytics' and GA4's
 #: CSV): a comment of dashes, then the report's name, view or property and dates, then its table.
@@ -21,8 +21,6 @@ TOTALS_COLUMNS = ("sessions", "users", "visits", "visitors", "new users", "total
 #: What to load instead, said by every refusal of a report.
 INSTEAD = ("load a session-level export instead: GA4's BigQuery export (events_*), Universal Analytics' "
            "ga_sessions_*, or any table of one row per session with a column mapping (README: Data it reads)")
-#: The most of a report's title a message quotes (it is the file's text).
-TITLE_CHARS = 200
 
 
 def refuse_a_ga_report(text: str, label: str) -> None:
@@ -35,11 +33,9 @@ def refuse_a_ga_report(text: str, label: str) -> None:
     said = (line.lstrip("#").strip() for line in comments)
     title = " — ".join(line for line in said if line and not GA_REPORT_START.match(f"#{line}")
                        and not line.lower().startswith(("account:", "property:")))
-    if len(title) > TITLE_CHARS:
-        title = title[:TITLE_CHARS - 1] + "…"
-    raise LoadError(f"{label}: a report downloaded from Google Analytics' interface ({title or 'untitled'}): "
-                    f"totals by dimension, not a row per session, so no rate can be tested nor a leak "
-                    f"sized; {INSTEAD}")
+    raise LoadError(f"{label}: a report downloaded from Google Analytics' interface "
+                    f"({quoted(title) or 'untitled'}): totals by dimension, not a row per session, so no "
+                    f"rate can be tested nor a leak sized; {INSTEAD}")
 
 
 def totals_clause(columns: list[str]) -> str:

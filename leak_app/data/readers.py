@@ -160,12 +160,16 @@ def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
             raise _not_text(label, codec, exc, read - len(decoder.getstate()[0])) from exc
 
 
-def _not_text(label: str, codec: str, exc: UnicodeDecodeError, offset: int) -> LoadError:
-    """The refusal of a file that is not the text its beginning said (``offset``: of the part decoded)."""
+def _not_text(label: str, codec: str, exc: UnicodeDecodeError, offset: int, line: int | None = None
+              ) -> LoadError:
+    """The refusal of a file that is not the text its beginning said (``offset``: of the part decoded;
+    ``line``: of the bad byte, where the whole file was decoded at once)."""
+    at = (f"on line {line} (byte offset {exc.start})" if line is not None
+          else f"at byte offset {offset + exc.start:,}")
     said = (f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x}" if codec.startswith("utf-8")
             else f"begins as UTF-16 text, but is not: {exc.reason}")
-    return LoadError(f"{label}: {said} at byte offset {offset + exc.start:,}; save the file as UTF-8 (for "
-                     f"example Excel's 'CSV UTF-8') and load it again")
+    return LoadError(f"{label}: {said} {at}; save the file as UTF-8 (for example Excel's 'CSV UTF-8') and "
+                     f"load it again")
 
 
 def decode(data: bytes, label: str) -> str:
@@ -175,14 +179,8 @@ def decode(data: bytes, label: str) -> str:
     try:
         return data.decode(codec or "utf-8-sig")
     except UnicodeDecodeError as exc:
-        if codec:
-            raise _not_text(label, codec, exc, 0) from exc
-        line = data[: exc.start].count(b"\n") + 1
-        raise LoadError(
-            f"{label}: not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
-            f"(byte offset {exc.start}); save the file as UTF-8 (for example Excel's "
-            f"'CSV UTF-8') and load it again"
-        ) from exc
+        line = None if codec else data[: exc.start].count(b"\n") + 1
+        raise _not_text(label, codec or "utf-8", exc, 0, line) from exc
 
 
 def _parquet(data: bytes, label: str) -> pd.DataFrame:

@@ -94,6 +94,12 @@ EARLIEST_DATE = pd.Timestamp("2005-01-01")
 MAX_LABEL = 200
 
 
+def quoted(text: str) -> str:
+    """A file's text as a message quotes it: cut at MAX_LABEL characters (a header cell or a report's
+    title may be of any length)."""
+    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
+
+
 def latest_date() -> pd.Timestamp:
     return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
 

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from .interface_reports import totals_clause
-from .schema import MAX_LABEL, LoadError
+from .schema import LoadError, quoted
 from .workspace import workspace
 
 #: The first bytes of an OLE2 compound file: Excel 97–2003's .xls (Word's .doc too: refused as no
@@ -108,10 +108,8 @@ def write_sheet(path: Path, target: Path, label: str, recognised, limit: int) ->
 
 def _beginnings(sheets: dict[str, list[str]]) -> str:
     """Each sheet's name and first columns, as a refusal says them: the first SHEETS_SAID sheets, six
-    columns each, every name cut at MAX_LABEL characters (a workbook's text, of any length)."""
-    def cut(text: str) -> str:
-        return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
-    said = [f"{cut(name)!r}: {', '.join(cut(cell) for cell in header[:6])}"
+    columns each, every name cut as :func:`.schema.quoted` cuts it (a workbook's text, of any length)."""
+    said = [f"{quoted(name)!r}: {', '.join(quoted(cell) for cell in header[:6])}"
             for name, header in list(sheets.items())[:SHEETS_SAID]]
     more = f"; and {len(sheets) - SHEETS_SAID:,} more" if len(sheets) > SHEETS_SAID else ""
     return "; ".join(said) + more
