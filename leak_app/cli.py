@@ -104,18 +104,27 @@ def serve(args) -> None:
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     pn.config.param.update(**PAGE_CONFIG)
-    # Stopped (kill, systemd, docker stop), the server exits as from Ctrl-C, its exit handlers run:
-    # the uploads it holds are removed (see data.workspace), where SIGTERM ended it without them.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
-    pn.serve(
+    server = pn.serve(
         {"": lambda: serve_page(path, mapping, table, args.max_upload_mb)}, port=args.port,
-        address=args.address, show=False,
+        address=args.address, show=False, start=False,
         allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
         websocket_max_message_size=WEBSOCKET_MESSAGE_BYTES,
         basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
     )
+    # Stopped (kill, systemd, docker stop), the server exits as from Ctrl-C, its exit handlers run:
+    # the uploads it holds are removed (see data.workspace), where SIGTERM ended it without them.
+    # Through the event loop, not signal.signal: the kernel may hand the signal to any of the
+    # process's threads, and a Python handler then waited for the loop's thread to wake by itself
+    # (up to 15 s, Bokeh's next timer; past a service manager's grace). The loop's handler wakes it.
+    server.io_loop.asyncio_loop.add_signal_handler(signal.SIGTERM, _stopped, signal.SIGTERM)
+    server.start()
+    server.io_loop.start()
+
+
+def _stopped(signum: int) -> None:
+    sys.exit(128 + signum)  # raised out of the loop's run: the process ends with the exit handlers
 
 
 def export(args) -> None:

@@ -1,6 +1,7 @@
 """The served dashboard, used as an analyst uses it: click a filter, upload a file."""
 from __future__ import annotations
 
+import os
 import re
 import urllib.request
 
@@ -252,6 +253,31 @@ def test_the_uploads_of_a_killed_server_are_removed_when_it_starts_again(page, t
         assert uploaded() == [] and not any(path.exists() for path in left)
         assert len(list(temporary.glob(f"{PREFIX}*"))) == 1  # the running server's own
     assert second[0].returncode == 128 + signal.SIGTERM and list(temporary.iterdir()) == []
+
+
+def test_a_server_stops_at_once_whichever_of_its_threads_the_signal_reaches(tmp_path):
+    """The kernel hands a process' SIGTERM to any of its threads that does not block it. Taken by
+    another than the event loop's, the server went on sleeping in the loop until Bokeh's next timer
+    (about 15 s: longer than docker stop's grace, whose SIGKILL then left the uploads); it now ends
+    as at once as when the loop's own thread takes it (0.1 s), its exit handlers run."""
+    import signal
+    from pathlib import Path
+
+    from ui_serving import serving
+
+    from leak_app.data.demo import generate_sessions
+    from leak_app.data.workspace import PREFIX
+
+    data = tmp_path / "served.parquet"
+    generate_sessions(3_000, seed=5).to_parquet(data)
+    started = []
+    with serving("--data", str(data), env={"TMPDIR": str(tmp_path)}, started=started):
+        server = started[0]
+        threads = [int(task.name) for task in Path(f"/proc/{server.pid}/task").iterdir()]
+        other = next(thread for thread in threads if thread != server.pid)  # (the main one's is the pid)
+        os.kill(other, signal.SIGTERM)  # a thread's id: the kernel tries that thread first
+        assert server.wait(timeout=8) == 128 + signal.SIGTERM
+    assert not list(tmp_path.glob(f"{PREFIX}*"))  # its uploads' folder, removed at exit
 
 
 def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, served):

@@ -3,6 +3,7 @@ the browser tests."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -35,7 +36,9 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None,
                    "--port", str(port), "--address", "127.0.0.1", "--allow-websocket-origin",
                    f"127.0.0.1:{port}", "--args", *args]
     else:
-        command = [sys.executable, "-m", "leak_app", "serve", "--port", str(port), *args]
+        # (-X faulthandler: a server that does not stop shows where each of its threads was)
+        command = [sys.executable, "-X", "faulthandler", "-m", "leak_app", "serve", "--port", str(port),
+                   *args]
     # A file, not a pipe: nobody reads the server's output while it runs, and a full pipe would
     # block the server at its next log line.
     with tempfile.TemporaryFile("w+") as output:
@@ -64,4 +67,10 @@ def serving(*args: str, panel_serve: bool = False, env: dict | None = None,
             yield url
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)  # the Python stacks of its threads, then its end
+                process.wait()
+                output.seek(0)
+                pytest.fail(f"the server did not stop in 30 s of SIGTERM: {output.read()[-20_000:]}")
