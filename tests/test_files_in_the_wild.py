@@ -5,10 +5,12 @@ column."""
 from __future__ import annotations
 
 import codecs
+import csv
 import gc
 import gzip
 import json
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -303,6 +305,53 @@ def test_csv_files_delimited_by_semicolons_or_tabs_load_as_comma_ones(ga_raw, tm
     assert report.format == expected.format
     assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(delimited), table(whole))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_file_cut_in_the_middle_of_a_row_is_refused_as_cut_short(ga_raw, tmp_path, engine, compress):
+    """A download or copy interrupted mid-row: the cut row was read as a session of the cells it
+    kept (its device "mob" counted as "other"), and the rows lost after it were said nowhere. In a
+    folder of daily files, the cut one is named."""
+    text = ga_raw.read_text()
+    last = text.rstrip("\n").rsplit("\n", 1)[1]
+    cells = last.split(",")
+    cut = text[:text.rindex(last)] + ",".join(cells[:4]) + "," + cells[4][:3]
+    folder, name = tmp_path / "exports", "ga_sessions_2.csv" + ".gz" * compress
+    folder.mkdir()
+    write(folder / "ga_sessions_1.csv", text)
+    write(folder / name, cut, compress)
+    said = (f"{name}: the file ends in the middle of a row: its last line, '{','.join(cells[:4])},"
+            f"{cells[4][:3]}', has 5 of the header's 11 cells and no line end, where the line before has "
+            "them all. It looks cut short (an interrupted download or copy?)")
+    for path in (folder, folder / name):
+        with pytest.raises(LoadError, match=re.escape(said)):
+            open_sessions(path, scan_from=ENGINES[engine])
+    # the header and one row cut: the same
+    write(tmp_path / "one.csv", text.split("\n")[0] + "\n" + ",".join(cells[:3]))
+    with pytest.raises(LoadError, match="has 3 of the header's 11 cells"):
+        open_sessions(tmp_path / "one.csv", scan_from=ENGINES[engine])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("at, cells", [(100, 5), (25_000, 5), (25_000, 14)])
+@pytest.mark.parametrize("quoting", [csv.QUOTE_MINIMAL, csv.QUOTE_ALL])
+def test_a_row_of_more_or_fewer_cells_than_the_header_is_refused_by_its_number(tmp_path, engine, at, cells,
+                                                                               quoting):
+    """pandas read a row's missing cells as empty ones (a row cut by a stray line break, "desktop" its
+    last cell, counted as a session with no source or revenue) where DuckDB refused the file after
+    its scan with "CSV Error on Line: 25001", and such a row among the first DuckDB samples made its
+    sniffer fail: the file, however large, was then loaded by pandas, whole. Both engines now refuse
+    it by its row, at any place (13 cells; the 100th row is sampled, the 25,000th is not)."""
+    frame = generate_sessions(30_000, seed=2)
+    lines = frame.to_csv(index=False, quoting=quoting).rstrip("\n").split("\n")
+    row = lines[at].split(",")
+    lines[at] = ",".join(row[:cells] if cells < len(row) else row + ['"x"'])
+    write(tmp_path / "sessions.csv", "\n".join(lines) + "\n")
+    said = (f"sessions.csv: data row {at:,} has {cells} cells where the header has 13 ('{lines[at]}'): "
+            "every row must have a cell for each column")
+    with pytest.raises(LoadError, match=re.escape(said)):
+        open_sessions(tmp_path / "sessions.csv", name="sessions.csv", scan_from=ENGINES[engine])
 
 
 @pytest.mark.parametrize("engine", ENGINES)

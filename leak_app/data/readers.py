@@ -13,6 +13,7 @@ import codecs
 import csv
 import gzip
 import io
+import itertools
 import json
 import math
 import os
@@ -27,7 +28,7 @@ import pyarrow as pa
 
 from . import ua
 from .interface_reports import refuse_a_ga_report
-from .schema import LoadError, not_json
+from .schema import LoadError, not_json, quoted
 from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, sheet_text
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -224,6 +225,69 @@ def csv_header(text: str, sep: str | None = None) -> list[str]:
     return _split_header(text, sep or delimiter(text))
 
 
+#: How much of a CSV's end :func:`refuse_a_cut_end` reads (its last two rows, many times over).
+TAIL_BYTES = 2**20
+
+
+def refuse_a_cut_end(tail: str, whole: bool, sep: str, columns: int, label: str) -> None:
+    """Refuse a CSV cut short, as an interrupted download or copy leaves one: its last line has no
+    line end and fewer cells than the header, where the line before has them all. Its cells were
+    read as a session (a device "mob" counted as another device) and the file's missing rows were
+    said nowhere. ``tail``: the file's end, at least its last two lines (``whole``: the whole file).
+
+    A writer that leaves trailing empty cells out writes short rows before the last too, and a line
+    ending inside a quoted cell is refused by the CSV readers themselves: neither is taken here."""
+    if tail.endswith(("\n", "\r")):
+        return
+    lines = re.split(r"\r\n?|\n", tail)
+    if len(lines) < (2 if whole else 3) or not lines[-1].strip():  # (the first of a part may be cut)
+        return
+    before, last = (None if line.count('"') % 2 else next(csv.reader([line], delimiter=sep))
+                    for line in lines[-2:])
+    if before is None or last is None or not len(last) < columns <= len(before):
+        return
+    raise LoadError(f"{label}: the file ends in the middle of a row: its last line, '{quoted(lines[-1])}', "
+                    f"has {len(last)} of the header's {columns} cells and no line end, where the line before "
+                    "has them all. It looks cut short (an interrupted download or copy?), the rows after "
+                    "that line missing: download or copy it again (or, if it is whole, complete that row)")
+
+
+def uneven_row(text: str, sep: str, columns: int) -> tuple[int, int, str] | None:
+    """The first data row of a CSV's ``text`` whose cells are more or fewer than ``columns``: (its
+    number, its cells, its lines as written), or None. Blank lines are skipped, as every reader
+    skips them."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    counted = (_cells_per_row(lines, sep) if '"' in text
+               else zip(lines, (n + 1 for n in map(str.count, lines, itertools.repeat(sep)))))
+    rows = ((written, cells) for written, cells in counted if written)
+    next(rows, None)  # the header
+    for row, (written, cells) in enumerate(rows, 1):
+        if cells != columns:
+            return row, cells, written
+    return None
+
+
+def _cells_per_row(lines: list[str], sep: str) -> Iterator[tuple[str, int]]:
+    """Each row's lines as written and its cells, read by the csv module: a quoted cell may hold the
+    delimiter or a line break (lines without a quote are counted 20 times as fast by their delimiters)."""
+    # A cell of any length, as pandas and DuckDB read it (the module's own limit is 128 KB: a Kaggle
+    # CSV's session of many hits holds MBs in one cell); a setting of the process, the most it allows.
+    csv.field_size_limit(2**31 - 1)
+    reader, start = csv.reader(lines, delimiter=sep), 0
+    for cells in reader:
+        yield "\n".join(lines[start:reader.line_num]), len(cells)
+        start = reader.line_num
+
+
+def other_cells(label: str, expected: int, row: int, found: int, written: str) -> str:
+    """The refusal of a CSV whose data row ``row`` has ``found`` cells where its header has
+    ``expected`` (as pandas and DuckDB alike find it): which cells are missing, or which are extra,
+    cannot be told, and a row read as if they could would count its values under other columns."""
+    return (f"{label}: data row {row:,} has {found} cells where the header has {expected} "
+            f"('{quoted(written)}'): every row must have a cell for each column (an empty one where "
+            "there is no value); correct that row, or export the file again")
+
+
 #: Where a table read from a CSV names, of its columns of numbers as a decimal comma writes them
 #: (see DECIMAL_COMMA), those that can be (every cell) and those with a comma (some cell): the
 #: loader decides with :func:`decimal_comma_columns`.
@@ -274,11 +338,21 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     text = without_sep_line(text)
     refuse_a_ga_report(text, label)
     sep = delimiter(text)
-    refuse_repeated_columns(csv_header(text, sep), label)
+    header = csv_header(text, sep)
+    refuse_repeated_columns(header, label)
+    refuse_a_cut_end(text[-TAIL_BYTES:], len(text) <= TAIL_BYTES, sep, len(header), label)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        more = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if more:
+            expected, line, found = map(int, more.groups())
+            written = re.split(r"\r\n?|\n", text, maxsplit=line)[line - 1]
+            raise LoadError(other_cells(label, expected, line - 1, found, written)) from exc
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
+    uneven = uneven_row(text, sep, len(header))  # (pandas reads a row's missing cells as empty ones)
+    if uneven:
+        raise LoadError(other_cells(label, len(header), *uneven))
     forms = _comma_forms(frame, sep)
     # The Kaggle CSV's records (device, totals, ...) are parsed, a row whose cell is not a JSON
     # object dropped; in any other file, a label that starts with "{" is text.

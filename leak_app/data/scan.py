@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import itertools
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -32,6 +35,7 @@ from . import ga4, ua
 from .duck import without_progress_bar
 from .file_sets import file_label, file_rows, format_name, refuse_a_mix
 from .files import code_digest, identity, kept_scan, replaced
+from .interface_reports import refuse_a_ga_report
 from .loaders import GA4_EVENTS, GA_KAGGLE, Layout, detect_layout, recognised
 from .parse import FILE, NOT_JSON, Grouping, counted_events, kept_rows, merged, parse_sessions, trimmed
 from .readers import (
@@ -39,13 +43,17 @@ from .readers import (
     DELIMITER_NAMES,
     EXCEL_SEP,
     GZIP_MAGIC,
+    TAIL_BYTES,
     comma_columns,
     csv_header,
     decimal_comma_columns,
     delimiter,
     gunzipped,
     kind_of,
+    other_cells,
+    refuse_a_cut_end,
     refuse_repeated_columns,
+    uneven_row,
     utf16,
     with_decimal_point,
 )
@@ -180,13 +188,21 @@ def _lines(path: Path, label: str) -> int:
     return lines + (last != b"\n")
 
 
-def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
-    """The layout a file is scanned with, or None if pandas must read it (nested, unknown)."""
+def scan_layout(path: Path, mapping: Layout | None = None, label: str | None = None) -> Layout | None:
+    """The layout a file is scanned with, or None if pandas must read it (nested, unknown). With
+    ``label`` (how messages name the file), a CSV that DuckDB cannot read is refused, not left to
+    pandas: a large one, which pandas would hold whole (a short row among the first DuckDB samples
+    sent a file of 300,000 sessions to pandas, 0.9 GB)."""
     kind = file_kind(path)
     if kind == "avro":  # DuckDB reads Avro with an extension it downloads: pandas reads it (fastavro)
         return None
     try:
         raw = _read(ibis.duckdb.connect(), path, kind)
+    except Exception as exc:  # (DuckDB raises many types for a file it cannot read)
+        if label is not None and kind == "csv":
+            raise _unsniffed(path, label) or _unreadable(label, kind, exc) from exc
+        return None
+    try:
         written = [c.strip().lower() for c in raw.columns]
         if recognised(written, kind, mapping) is GA4_EVENTS:  # its own query reads records and dotted
             return GA4_EVENTS                                  # names alike; the scan refuses what it lacks
@@ -194,6 +210,31 @@ def scan_layout(path: Path, mapping: Layout | None = None) -> Layout | None:
     except Exception:  # noqa: BLE001 - unreadable or unknown here: the pandas loader says why
         return None
     return layout if layout.name in SCANNED else None
+
+
+#: The rows DuckDB's sniffer samples (its ``sample_size``), whose failure :func:`_unsniffed` explains.
+SNIFFED_ROWS = 20_480
+
+
+def _unsniffed(path: Path, label: str) -> LoadError | None:
+    """Why DuckDB's sniffer could not read a CSV (it says only that no dialect fits), or None: a
+    report downloaded from an analytics interface (:func:`.interface_reports.refuse_a_ga_report`),
+    a file that ends mid-row (:func:`.readers.refuse_a_cut_end`), or a row among those it samples
+    with more or fewer cells than the header."""
+    header = _first_line(path)
+    sep = delimiter(header)
+    with _opened(path) as handle:
+        lines = list(itertools.islice(io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace",
+                                                       newline=""), SNIFFED_ROWS + 2))
+    sampled = "".join(lines[:-1] if len(lines) > SNIFFED_ROWS + 1 else lines)  # (the last may go on)
+    try:
+        refuse_a_ga_report(sampled, label)
+        _refuse_bad_files([path], label, "csv")
+    except LoadError as exc:
+        return exc
+    columns = len(csv_header(header, sep))
+    uneven = uneven_row(sampled, sep, columns)
+    return LoadError(other_cells(label, columns, *uneven)) if uneven else None
 
 
 def _flattened(raw: ibis.Table) -> ibis.Table:
@@ -350,17 +391,17 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
     """
     path, label = Path(path), name or str(path)
     files = files or [path]
-    kind = _one_kind(files, layout)
+    kind = _one_kind(files, layout, label)
     if kind == "csv":
         _refuse_mixed_delimiters(files, label)
     try:
         raw = _read(connect(), files, kind, layout)
     except Exception as exc:  # DuckDB's own message says what is wrong
-        raise _unreadable(label, kind, exc) from exc
+        raise _unreadable(label, kind, exc, files) from exc
     try:  # a line past those DuckDB looked at first may be unreadable: said when the scan meets it
         return _scanned(_flattened(raw), label, files, kind, layout, origin, grouping)
     except duckdb.Error as exc:
-        raise _unreadable(label, kind, exc) from exc
+        raise _unreadable(label, kind, exc, files) from exc
 
 
 def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
@@ -380,9 +421,20 @@ def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
                             "so they must be delimited alike (export them alike, or load each on its own)")
 
 
-def _unreadable(label: str, kind: str, exc: Exception) -> LoadError:
-    """The error for files DuckDB cannot read, with its own reason (it names the file and line)."""
-    return LoadError(f"{label}: not a readable {kind} file ({str(exc).splitlines()[0]})")
+def _unreadable(label: str, kind: str, exc: Exception, files: list[Path] | None = None) -> LoadError:
+    """The error for files DuckDB cannot read, with its own reason (it names the file and line); a
+    row of more or fewer cells than the header said as pandas' reading of it is (``files``: those
+    read, of which the message names the row's)."""
+    said = str(exc)
+    row = re.search(r"CSV Error on Line: (\d+)\nOriginal Line: (.*)\nExpected Number of Columns: (\d+) "
+                    r"Found: (\d+)", said)
+    if row is None:
+        return LoadError(f"{label}: not a readable {kind} file ({said.splitlines()[0]})")
+    line, written, expected, found = row.groups()
+    file = re.search(r"\n\s*file = (.*)\n", said)
+    if files and file:
+        label = file_label(Path(file.group(1)), files, label)
+    return LoadError(other_cells(label, int(expected), int(line) - 1, int(found), written))
 
 
 def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: Layout | None,
@@ -413,7 +465,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
             return merged(rows, ibis.memtable(held), kept_rows(written, layout))[0], known
     except OSError:
         pass
-    _refuse_bombs(files, label)
+    _refuse_bad_files(files, label, kind)
     report = LoadReport(path=label, format=f"{layout.name}_scan", rows_read=0, cache_key=key or "",
                         absent_columns=layout.absent(raw.columns), mapping=layout.mapping(),
                         decimal_comma=comma_columns(commas),
@@ -440,7 +492,7 @@ def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key:
     if kind == "json" and len(files) > 1:  # read through once here anyway where they are gzipped
         lines = [_lines(file, file_label(file, files, label)) for file in files]
     else:
-        _refuse_bombs(files, label)
+        _refuse_bad_files(files, label, kind)
     report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key or "")
     sessions = counted_events(raw, report)
     report.files = file_rows(list(zip(files, _rows_per_file(raw, files, kind, report.rows_read, lines))))
@@ -460,10 +512,33 @@ def _fewest_sessions(raw: ibis.Table, files: list[Path], kind: str) -> int:
     return sum(file.stat().st_size for file in files) * head.count(b"\n") // max(len(head), 1) // 4
 
 
-def _refuse_bombs(files: list[Path], label: str) -> None:
-    """:func:`refuse_a_bomb` for each of the files."""
+def _refuse_bad_files(files: list[Path], label: str, kind: str) -> None:
+    """:func:`refuse_a_bomb` for each of the files, and :func:`.readers.refuse_a_cut_end` for each CSV
+    (its end read in the same pass where it is gzipped)."""
     for file in files:
-        refuse_a_bomb(file, file_label(file, files, label))
+        name = file_label(file, files, label)
+        if kind != "csv":
+            refuse_a_bomb(file, name)
+            continue
+        tail, whole = _end(file, name)
+        header = _first_line(file)
+        sep = delimiter(header)
+        columns = len(csv_header(header, sep))
+        refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, sep, columns, name)
+
+
+def _end(path: Path, label: str) -> tuple[bytes, bool]:
+    """The last TAIL_BYTES of a file's content, and whether they are all of it: read through where it
+    is gzipped (within :func:`refuse_a_bomb`'s bounds, a LoadError beyond them)."""
+    with open(path, "rb") as handle:
+        if not _gzipped(path):
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(size - TAIL_BYTES, 0))
+            return handle.read(), size <= TAIL_BYTES
+        tail, size = b"", 0
+        for part in _parts(handle, path, label):
+            tail, size = (part if len(part) >= TAIL_BYTES else tail + part)[-TAIL_BYTES:], size + len(part)
+        return tail, size <= TAIL_BYTES
 
 
 def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | None:
@@ -535,16 +610,17 @@ def _counted_per_file(raw: ibis.Table, files: list[Path]) -> list[int]:
     return [int(counts.get(str(file), 0)) for file in files]
 
 
-def _one_kind(files: list[Path], layout: Layout | None) -> str:
+def _one_kind(files: list[Path], layout: Layout | None, label: str) -> str:
     """The files' kind ("csv", "json", "parquet"); a folder's or a pattern's files must share it and
     their layout."""
     if len(files) > 1:
         mapping = layout if layout is not None and layout.name == "mapped" else None
-        refuse_a_mix([(file, format_name(_layout_name(file, mapping), file_kind(file))) for file in files])
+        refuse_a_mix([(file, format_name(_layout_name(file, mapping, file_label(file, files, label)),
+                                         file_kind(file))) for file in files])
     return file_kind(files[0])
 
 
-def _layout_name(file: Path, mapping: Layout | None) -> str:
+def _layout_name(file: Path, mapping: Layout | None, label: str) -> str:
     """The name of the layout a file is read with (:func:`scan_layout`'s), for :func:`refuse_a_mix`.
     A GA4 export's file is known by its first event: GA4 is the first layout tried, and the columns
     that make it are in every event, so DuckDB's sample of the file would find them too (sampling
@@ -556,7 +632,7 @@ def _layout_name(file: Path, mapping: Layout | None) -> str:
             first = None
         if isinstance(first, dict) and ga4.is_ga4(c.strip() for c in first):
             return GA4_EVENTS.name
-    return getattr(scan_layout(file, mapping), "name", "nested_or_events")
+    return getattr(scan_layout(file, mapping, label), "name", "nested_or_events")
 
 
 #: Scans kept in the cache folder (the oldest are removed beyond this).

@@ -83,26 +83,27 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
     the Kaggle CSV, read so before it was scanned, took 1.2 GB), and a zip or gzip upload of 200 MB
     may hold 4 GB of it.
     """
-    path = Path(path)
+    path, label = Path(path), name or str(path)
     if is_zip(path) and not is_workbook(path):
-        return opened_zip(path, name or str(path), unzip_limit, mapping=mapping, scan_from=scan_from,
+        return opened_zip(path, label, unzip_limit, mapping=mapping, scan_from=scan_from,
                           grouping=grouping, load_limit=load_limit)
     limit = SCAN_FROM_BYTES if scan_from is None else scan_from
-    files = session_files(path, name or str(path))
+    files = session_files(path, label)
     writing = [SHEET if is_workbook(file) else text_codec(file) for file in files]
     if any(writing):
-        return opened_as_csv(files, writing, name or str(path), origin=origin or files, mapping=mapping,
+        return opened_as_csv(files, writing, label, origin=origin or files, mapping=mapping,
                              scan_from=scan_from, grouping=grouping, load_limit=load_limit)
-    held = held_bytes(files, name or str(path), limit)
+    held = held_bytes(files, label, limit)
     large = held >= limit
     kind = file_kind(files[0])
     if kind == "avro" and large:
-        return opened_avro(files, name or str(path), origin=origin, mapping=mapping, scan_from=scan_from,
+        return opened_avro(files, label, origin=origin, mapping=mapping, scan_from=scan_from,
                            grouping=grouping, load_limit=load_limit)
-    layout = scan_layout(files[0], mapping) if large or kind in ("parquet", "json") else None
+    layout = (scan_layout(files[0], mapping, file_label(files[0], files, label) if large else None)
+              if large or kind in ("parquet", "json") else None)
     if layout is None or not (large or layout is GA4_EVENTS):
         if load_limit is not None:
-            _refuse_loading(files, name or str(path), held, limit, load_limit)
+            _refuse_loading(files, label, held, limit, load_limit)
         return load_sessions(path, name=name, mapping=mapping)
     try:
         return scan_sessions(path, name=name, layout=layout, files=files, origin=origin, grouping=grouping)
