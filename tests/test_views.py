@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gc
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -852,6 +853,9 @@ def test_serve_draws_every_figure_of_a_page_before_the_first_visitor(tmp_path, m
 
     def listen(*args, **kwargs):  # what the collector leaves (frozen) and walks as the server listens
         listening.append((gc.get_freeze_count(), len(gc.get_objects())))
+        loop = SimpleNamespace(asyncio_loop=SimpleNamespace(add_signal_handler=lambda *args: None),
+                               start=lambda: None)
+        return SimpleNamespace(io_loop=loop, start=lambda: None)  # a server that returns at once
 
     monkeypatch.setattr(pn, "serve", listen)
     for name in PAGE_CONFIG:  # serve sets them for the process: put back after this test
