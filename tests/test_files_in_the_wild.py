@@ -31,7 +31,7 @@ from leak_app import load_sessions
 from leak_app.data import readers
 from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import read_mapping
-from leak_app.data.schema import HIT_ROW, TEXT, LoadError
+from leak_app.data.schema import HIT_ROW, TEXT, LoadError, quoted
 from leak_app.data.sources import open_sessions
 from leak_app.data.workspace import workspace
 
@@ -331,6 +331,33 @@ def test_a_file_cut_in_the_middle_of_a_row_is_refused_as_cut_short(ga_raw, tmp_p
     write(tmp_path / "one.csv", text.split("\n")[0] + "\n" + ",".join(cells[:3]))
     with pytest.raises(LoadError, match="has 3 of the header's 11 cells"):
         open_sessions(tmp_path / "one.csv", scan_from=ENGINES[engine])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_json_file_cut_in_the_middle_of_a_record_is_refused_as_cut_short(tmp_path, engine, compress):
+    """The same of newline-delimited JSON: the cut record was dropped as "not a JSON record", one row
+    among thousands, and the records lost after it were said nowhere. A GA4 export's daily files,
+    counted line by line as they are read through, are checked in that pass."""
+    text = generate_sessions(2_000, seed=4).to_json(orient="records", lines=True, date_format="iso")
+    cut = text.rstrip("\n")[:-30]
+    name = "sessions.json" + ".gz" * compress
+    write(tmp_path / name, cut, compress)
+    said = (f"{name}: the file ends in the middle of a record: its last line, "
+            f"'{quoted(cut.rsplit(chr(10), 1)[1])}', is not a whole JSON record and has no line end, where "
+            "the line before is one. It looks cut short")
+    with pytest.raises(LoadError, match=re.escape(said)):
+        open_sessions(tmp_path / name, name=name, scan_from=ENGINES[engine])
+    write(tmp_path / name, text.rstrip("\n"), compress)  # whole, without its last line end: read
+    assert open_sessions(tmp_path / name, name=name, scan_from=ENGINES[engine])[1].sessions == 2_000
+    events = (FIXTURES / "events_20260803.json").read_text()
+    folder = tmp_path / "events"
+    folder.mkdir()
+    write(folder / "events_20260803.json", events)
+    write(folder / f"events_20260804.json{'.gz' * compress}", events.rstrip("\n")[:-200], compress)
+    with pytest.raises(LoadError, match=re.escape(f"events_20260804.json{'.gz' * compress}: the file ends in "
+                                                  "the middle of a record")):
+        open_sessions(folder, scan_from=ENGINES[engine])
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -87,7 +87,7 @@ def test_ga4_events_without_a_session_are_dropped_with_reasons(tmp_path):
     events[1]["event_timestamp"] = "soon"
     lines = [json.dumps(e) for e in events] + ["{not json"]
     path = tmp_path / "events.json"
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines) + "\n")  # (without its line end, a file cut short: refused)
     _, report = load_sessions(path)
     assert report.rows_read == 220 and accounted(report)
     assert report.dropped == {"event without a ga_session_id parameter": 1,

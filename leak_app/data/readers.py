@@ -225,31 +225,45 @@ def csv_header(text: str, sep: str | None = None) -> list[str]:
     return _split_header(text, sep or delimiter(text))
 
 
-#: How much of a CSV's end :func:`refuse_a_cut_end` reads (its last two rows, many times over).
+#: How much of a file's end :func:`refuse_a_cut_end` reads (its last two rows, many times over).
 TAIL_BYTES = 2**20
 
 
-def refuse_a_cut_end(tail: str, whole: bool, sep: str, columns: int, label: str) -> None:
-    """Refuse a CSV cut short, as an interrupted download or copy leaves one: its last line has no
-    line end and fewer cells than the header, where the line before has them all. Its cells were
-    read as a session (a device "mob" counted as another device) and the file's missing rows were
-    said nowhere. ``tail``: the file's end, at least its last two lines (``whole``: the whole file).
-
-    A writer that leaves trailing empty cells out writes short rows before the last too, and a line
-    ending inside a quoted cell is refused by the CSV readers themselves: neither is taken here."""
+def refuse_a_cut_end(tail: str, whole: bool, label: str, sep: str | None = None, columns: int = 0) -> None:
+    """Refuse a file cut short, as an interrupted download or copy leaves one: its last line has no
+    line end and is not a whole row — fewer cells than a CSV's header (``sep``, ``columns``), or not
+    a JSON record (newline-delimited JSON: no ``sep``) — where the line before is one. Its cells were
+    read as a session (a device "mob" counted as another device), or its record dropped as any line
+    that is not JSON, and the rows missing after it were said nowhere. ``tail``: the file's end, at
+    least its last two lines (``whole``: the whole file). (A line ending inside a quoted cell is
+    refused by the CSV readers themselves.)"""
     if tail.endswith(("\n", "\r")):
         return
     lines = re.split(r"\r\n?|\n", tail)
     if len(lines) < (2 if whole else 3) or not lines[-1].strip():  # (the first of a part may be cut)
         return
-    before, last = (None if line.count('"') % 2 else next(csv.reader([line], delimiter=sep))
-                    for line in lines[-2:])
-    if before is None or last is None or not len(last) < columns <= len(before):
-        return
-    raise LoadError(f"{label}: the file ends in the middle of a row: its last line, '{quoted(lines[-1])}', "
-                    f"has {len(last)} of the header's {columns} cells and no line end, where the line before "
-                    "has them all. It looks cut short (an interrupted download or copy?), the rows after "
-                    "that line missing: download or copy it again (or, if it is whole, complete that row)")
+    if sep is None:
+        if _json_record(lines[-1]) or not _json_record(lines[-2]):
+            return
+        what, lacks, before = "record", "is not a whole JSON record and has no line end", "is one"
+    else:
+        cells = [None if line.count('"') % 2 else len(next(csv.reader([line], delimiter=sep)))
+                 for line in lines[-2:]]
+        if None in cells or not cells[1] < columns <= cells[0]:
+            return
+        what, lacks, before = "row", f"has {cells[1]} of the header's {columns} cells", "has them all"
+        lacks += " and no line end"
+    raise LoadError(f"{label}: the file ends in the middle of a {what}: its last line, "
+                    f"'{quoted(lines[-1])}', {lacks}, where the line before {before}. It looks cut short (an "
+                    f"interrupted download or copy?), the {what}s after that line missing: download or copy "
+                    f"it again (or, if it is whole, complete that {what})")
+
+
+def _json_record(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def uneven_row(text: str, sep: str, columns: int) -> tuple[int, int, str] | None:
@@ -340,7 +354,7 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     sep = delimiter(text)
     header = csv_header(text, sep)
     refuse_repeated_columns(header, label)
-    refuse_a_cut_end(text[-TAIL_BYTES:], len(text) <= TAIL_BYTES, sep, len(header), label)
+    refuse_a_cut_end(text[-TAIL_BYTES:], len(text) <= TAIL_BYTES, label, sep, len(header))
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -394,6 +408,7 @@ def _ndjson(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
             raise LoadError(f"{label}: not valid JSON ({exc})") from exc
         lines = records if isinstance(records, list) else []
     else:
+        refuse_a_cut_end(text[-TAIL_BYTES:], len(text) <= TAIL_BYTES, label)
         lines = [line for line in text.splitlines() if line.strip()]
     records = []
     for line in lines:

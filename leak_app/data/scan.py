@@ -119,7 +119,7 @@ def refuse_a_bomb(path: Path, label: str) -> None:
     10 MB file expanding to 10 GB kept a scan running for over ten minutes. (A genuine file pays a
     decompression here, once: a second start finds its scan kept.)"""
     if _gzipped(path):
-        _lines(path, label)
+        _read_through(path, label)
 
 
 def held_bytes(files: list[Path], label: str, enough: int) -> int:
@@ -178,14 +178,16 @@ def _parquet_rows(path: Path) -> int | None:
         return None
 
 
-def _lines(path: Path, label: str) -> int:
-    """The lines of a file (a last one without its line end counted), read through once, gunzipped
-    where it is gzipped: then within :func:`refuse_a_bomb`'s bounds, a LoadError beyond them."""
+def _read_through(path: Path, label: str) -> tuple[int, bytes, bool]:
+    """The lines of a file (a last one without its line end counted), its last TAIL_BYTES and whether
+    they are all of it, read through once, gunzipped where it is gzipped: then within
+    :func:`refuse_a_bomb`'s bounds, a LoadError beyond them."""
     with open(path, "rb") as handle:
-        lines, last = 0, b"\n"
+        lines, tail, size = 0, b"", 0
         for part in _parts(handle, path, label):
-            lines, last = lines + part.count(b"\n"), part[-1:]
-    return lines + (last != b"\n")
+            lines, size = lines + part.count(b"\n"), size + len(part)
+            tail = (part if len(part) >= TAIL_BYTES else tail + part)[-TAIL_BYTES:]
+    return lines + (tail[-1:] not in (b"\n", b"")), tail, size <= TAIL_BYTES
 
 
 def scan_layout(path: Path, mapping: Layout | None = None, label: str | None = None) -> Layout | None:
@@ -229,9 +231,11 @@ def _unsniffed(path: Path, label: str) -> LoadError | None:
     sampled = "".join(lines[:-1] if len(lines) > SNIFFED_ROWS + 1 else lines)  # (the last may go on)
     try:
         refuse_a_ga_report(sampled, label)
-        _refuse_bad_files([path], label, "csv")
     except LoadError as exc:
         return exc
+    cut = _cut_short([path], label, "csv")
+    if cut:
+        return cut
     columns = len(csv_header(header, sep))
     uneven = uneven_row(sampled, sep, columns)
     return LoadError(other_cells(label, columns, *uneven)) if uneven else None
@@ -396,8 +400,8 @@ def scan_sessions(path: str | Path, name: str | None = None, layout: Layout | No
         _refuse_mixed_delimiters(files, label)
     try:
         raw = _read(connect(), files, kind, layout)
-    except Exception as exc:  # DuckDB's own message says what is wrong
-        raise _unreadable(label, kind, exc, files) from exc
+    except Exception as exc:  # DuckDB's own message says what is wrong, unless a file was cut short
+        raise _cut_short(files, label, kind) or _unreadable(label, kind, exc, files) from exc
     try:  # a line past those DuckDB looked at first may be unreadable: said when the scan meets it
         return _scanned(_flattened(raw), label, files, kind, layout, origin, grouping)
     except duckdb.Error as exc:
@@ -490,7 +494,12 @@ def _scan_events(raw: ibis.Table, label: str, files: list[Path], kind: str, key:
         return ga4.sessions(ga4.grouped(raw), ga4.revenue_in_usd(known)), known
     lines = None
     if kind == "json" and len(files) > 1:  # read through once here anyway where they are gzipped
-        lines = [_lines(file, file_label(file, files, label)) for file in files]
+        lines = []
+        for file in files:
+            name = file_label(file, files, label)
+            count, tail, whole = _read_through(file, name)
+            _refuse_a_cut_end(file, name, tail, whole)
+            lines.append(count)
     else:
         _refuse_bad_files(files, label, kind)
     report = LoadReport(path=label, format=f"{GA4_EVENTS.name}_{kind}_scan", rows_read=0, cache_key=key or "")
@@ -513,32 +522,40 @@ def _fewest_sessions(raw: ibis.Table, files: list[Path], kind: str) -> int:
 
 
 def _refuse_bad_files(files: list[Path], label: str, kind: str) -> None:
-    """:func:`refuse_a_bomb` for each of the files, and :func:`.readers.refuse_a_cut_end` for each CSV
+    """:func:`refuse_a_bomb` for each of the files, and :func:`_refuse_a_cut_end` for each of text
     (its end read in the same pass where it is gzipped)."""
     for file in files:
         name = file_label(file, files, label)
-        if kind != "csv":
+        if kind == "parquet":
             refuse_a_bomb(file, name)
-            continue
-        tail, whole = _end(file, name)
+        elif _gzipped(file):
+            _refuse_a_cut_end(file, name, *_read_through(file, name)[1:])
+        else:
+            with open(file, "rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(size - TAIL_BYTES, 0))
+                _refuse_a_cut_end(file, name, handle.read(), size <= TAIL_BYTES)
+
+
+def _cut_short(files: list[Path], label: str, kind: str) -> LoadError | None:
+    """The refusal of :func:`_refuse_bad_files`, or None: why DuckDB could not read the files, where
+    one was cut short (DuckDB's reason for a cut JSON record: "Malformed JSON ... unexpected end of
+    data")."""
+    try:
+        _refuse_bad_files(files, label, kind)
+    except LoadError as exc:
+        return exc
+    return None
+
+
+def _refuse_a_cut_end(file: Path, label: str, tail: bytes, whole: bool) -> None:
+    """:func:`.readers.refuse_a_cut_end` of a CSV or newline-delimited JSON file, from its end."""
+    sep = None
+    if file_kind(file) == "csv":
         header = _first_line(file)
         sep = delimiter(header)
-        columns = len(csv_header(header, sep))
-        refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, sep, columns, name)
-
-
-def _end(path: Path, label: str) -> tuple[bytes, bool]:
-    """The last TAIL_BYTES of a file's content, and whether they are all of it: read through where it
-    is gzipped (within :func:`refuse_a_bomb`'s bounds, a LoadError beyond them)."""
-    with open(path, "rb") as handle:
-        if not _gzipped(path):
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(size - TAIL_BYTES, 0))
-            return handle.read(), size <= TAIL_BYTES
-        tail, size = b"", 0
-        for part in _parts(handle, path, label):
-            tail, size = (part if len(part) >= TAIL_BYTES else tail + part)[-TAIL_BYTES:], size + len(part)
-        return tail, size <= TAIL_BYTES
+    refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, label, sep,
+                     len(csv_header(header, sep)) if sep else 0)
 
 
 def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | None:
