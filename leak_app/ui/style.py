@@ -80,6 +80,12 @@ def phone_min_width(pixels: int) -> str:
     return f"{PHONE} {{ :host {{ min-width: {pixels}px; }} }}"
 
 
+#: What a message says of a failure may quote one word of any length (a file's path, a cut line of
+#: ids): wrapped within its box, where the upload's ran past the box's edge, cut off. (Notices wrap
+#: theirs already.)
+WORDS_WRAPPED = {"overflow-wrap": "anywhere"}
+
+
 #: The served page on a phone (under Bootstrap's 768 px): the sidebar above the views, both as wide as
 #: the screen, and the page scrolling as a whole (beside its 330 px sidebar, the views of a 390 px
 #: screen were 60 px wide). Its menu button still folds the sidebar away.

@@ -15,6 +15,7 @@ from ..data.schema import LoadError
 from ..data.workspace import workspace
 from .actions import Progress, failure_reason, in_page
 from .file_input import ChunkedFileInput
+from .style import WORDS_WRAPPED
 
 #: Files the upload offers to pick (a file of any other suffix is read all the same, by its content:
 #: tab-delimited text is often .tsv, and Excel saves "Unicode Text", UTF-16, as .txt; workbooks are
@@ -53,7 +54,8 @@ class Upload(pn.viewable.Viewer):
                                       chunk_size=UPLOAD_CHUNK, on_file=self.receive,
                                       on_refused=lambda name, reason: self._refuse(f"{name}: {reason}"),
                                       sizing_mode="stretch_width")
-        self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width")
+        self.status = pn.pane.Alert("", alert_type="light", visible=False, sizing_mode="stretch_width",
+                                    styles=WORDS_WRAPPED)
         # The shown upload's folder: a large file is scanned from disk, again whenever a
         # setting rebuilds the cube, so it stays until another upload replaces it.
         self._folder = None

@@ -307,6 +307,24 @@ def test_uploads_the_audit_saw_fail_in_the_log_only_are_said_in_the_page(page, s
     assert page.console_errors == []
 
 
+def test_a_file_cut_short_is_refused_in_the_page_and_said_within_its_box(page, served):
+    """An upload cut mid-row is refused as cut short, naming the cut line: GA's ids make it one word
+    of 45 characters, which ran past the sidebar's box, cut off at its edge. The box wraps any word."""
+    page.goto(served)
+    sessions = kpi(page, "Sessions")
+    expect(sessions).to_have_text("100,000", timeout=60_000)
+    cut = (GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000\n"
+           "5601586402918037032,1499398391,1,20170706,mob").encode()
+    page.locator("input[type=file]").set_input_files({"name": "cut.csv", "mimeType": "text/csv",
+                                                      "buffer": cut})
+    said = page.locator(".alert-danger")
+    expect(said).to_contain_text("cut.csv: the file ends in the middle of a row: its last line, "
+                                 "'5601586402918037032,1499398391,1,20170706,mob', has 5 of the header's 11 "
+                                 "cells", timeout=30_000)
+    assert said.evaluate("box => box.scrollWidth <= box.clientWidth"), "the message runs out of its box"
+    expect(sessions).to_have_text("100,000")
+
+
 def test_an_upload_over_the_limit_is_refused_in_the_page(page):
     """The audit's case: a file over --max-upload-mb dropped the websocket and left a dead page with
     no message. The page refuses it before sending a byte, says why, and keeps working."""
