@@ -99,6 +99,47 @@ def test_the_real_sample_as_a_workbook_loads_as_the_csv(ga_raw, tmp_path, engine
     assert report.sessions > 9_000 and report.files[0]["sheet"] == "Sheet1"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_second_start_on_an_unchanged_workbook_reads_no_cell(ga_raw, tmp_path, monkeypatch, engine):
+    """The sheet was written as CSV again at every start: 18 s for Excel's most rows, where a second
+    start on any other file takes under a second. It is kept in the cache folder for the workbook as
+    it is: a second start links it (no process reads a cell), gives the same sessions and report,
+    and keeps its copy when the kept one is removed; a changed workbook is read again; an upload's
+    sheet is never kept."""
+    import subprocess
+
+    from leak_app.data.workspace import workspace
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    book(tmp_path / "sample.xlsx", {"Notes": [["about", "the export"]], "Sessions": [list(raw.columns)]
+                                    + [list(row) for row in raw.head(3_000).itertuples(index=False)]})
+    first, first_report = open_sessions(tmp_path / "sample.xlsx", scan_from=ENGINES[engine])
+    readers = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *args, **kwargs: readers.append(args) or 1 / 0)
+    again, report = open_sessions(tmp_path / "sample.xlsx", scan_from=ENGINES[engine])
+    assert readers == [] and report.files[0]["sheet"] == "Sessions" and report.sessions == 2_999
+    assert report.to_dict() == first_report.to_dict()
+    pd.testing.assert_frame_equal(table(again), table(first))
+    for kept in (tmp_path / "cache" / "leak_app" / "sheets").iterdir():  # (as a later start evicts it)
+        kept.unlink()
+    pd.testing.assert_frame_equal(table(again), table(first))  # the sessions' own copy, still read
+    with pytest.raises(ZeroDivisionError):  # a changed workbook: its cells read again
+        book(tmp_path / "sample.xlsx", {"Sessions": [list(raw.columns)]
+                                        + [list(row) for row in raw.head(2_000).itertuples(index=False)]})
+        open_sessions(tmp_path / "sample.xlsx", scan_from=ENGINES[engine])
+    assert len(readers) == 1
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "uploads"))
+    uploaded = workspace() / "upload.xlsx"
+    uploaded.write_bytes((tmp_path / "sample.xlsx").read_bytes())
+    try:
+        assert open_sessions(uploaded, scan_from=ENGINES[engine])[1].sessions == 2_000
+    finally:
+        uploaded.unlink()
+    assert not (tmp_path / "uploads" / "leak_app" / "sheets").exists()
+
+
 def test_the_sheet_of_sessions_is_found_among_others_and_named(tmp_path):
     """A notes sheet first and a hidden sheet of older sessions: the first visible sheet whose
     header is a session export's is read, and the report and page name it."""

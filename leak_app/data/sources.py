@@ -5,6 +5,8 @@ this module turns whatever it is given into one.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -23,13 +25,14 @@ from . import ga4
 from .avro import as_parquet
 from .duck import registered
 from .file_sets import PLAIN_NAME, file_label, named_as_written, plain_suffix, session_files, unzipped
+from .files import code_digest, identity
 from .loaders import GA4_EVENTS, load_sessions, missing_columns, recognised
 from .parse import Grouping
 from .readers import as_utf8
 from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions, text_codec
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
-from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, write_sheet
-from .workspace import workspace
+from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, kept_sheet
+from .workspace import owned, workspace
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "data" / "demo_sessions.parquet"
 #: Flat files holding this much data are scanned by DuckDB rather than loaded by pandas (a gzip
@@ -182,8 +185,8 @@ def opened_as_csv(files: list[Path], writing: list[str | None], label: str, mapp
             if how is None:
                 (target := inside / f"{i:05d}{plain_suffix(file.name)}").symlink_to(file.resolve())
             elif how == SHEET:
-                sheets[name] = write_sheet(file, target := inside / f"{i:05d}.csv", name, header_layout,
-                                           workbook_limit)
+                sheets[name] = kept_sheet(file, target := inside / f"{i:05d}.csv", name, header_layout,
+                                          workbook_limit, _sheet_key(file, mapping, workbook_limit))
             else:
                 target = inside / f"{i:05d}{plain_suffix(re.sub('(?i)[.]gz$', '', file.name))}"
                 as_utf8(file, how, target, name)
@@ -195,6 +198,17 @@ def opened_as_csv(files: list[Path], writing: list[str | None], label: str, mapp
     report.files = [{**file, **({"sheet": sheets[file["path"]]} if file["path"] in sheets else {}),
                      **({"path": str(files[0])} if len(files) == 1 else {})} for file in report.files]
     return sessions, report
+
+
+def _sheet_key(workbook: Path, mapping, limit: int) -> str | None:
+    """What a workbook's sheet written as CSV depends on (see :func:`.workbooks.kept_sheet`): the
+    workbook (where, size, modification, inode), the mapping that recognises its header, the limit on
+    it and the code that writes it. None for the process's own files (an upload: nothing is kept)."""
+    if owned(workbook):
+        return None
+    code = code_digest(("data/workbooks.py", "data/sheet_reader.py"))
+    text = json.dumps([identity(workbook), repr(mapping), limit, code])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _opened_in(prefix: str, label: str, fill, **options) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:

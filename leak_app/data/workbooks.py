@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
+from .files import cache_dir, replaced
 from .interface_reports import totals_clause
 from .schema import LoadError, quoted
 from .workspace import workspace
@@ -113,6 +115,51 @@ def _beginnings(sheets: dict[str, list[str]]) -> str:
             for name, header in list(sheets.items())[:SHEETS_SAID]]
     more = f"; and {len(sheets) - SHEETS_SAID:,} more" if len(sheets) > SHEETS_SAID else ""
     return "; ".join(said) + more
+
+
+#: Sheets written as CSV kept in the cache folder for the next start on their workbook (the least
+#: recently used removed beyond this): a sheet of Excel's most rows took about 18 s to write.
+KEPT_SHEETS = 4
+
+
+def kept_sheet(path: Path, target: Path, label: str, recognised, limit: int, key: str | None) -> str:
+    """:func:`write_sheet`, taken from the cache folder where a start before wrote the sheet for the
+    same ``key`` (the workbook as it is, the mapping and this code: see ``sources``), and kept there
+    for the next (None: nothing is, an upload's). ``target`` is a link to the kept file, or its
+    copy, never the kept file itself: that may be removed while these sessions read it."""
+    if key is None:
+        return write_sheet(path, target, label, recognised, limit)
+    kept = cache_dir() / "sheets" / key
+    try:  # the sheet's name, written last, marks it kept
+        name = json.loads(kept.with_suffix(".json").read_text())["sheet"]
+        _linked(kept.with_suffix(".csv"), target)
+        os.utime(kept.with_suffix(".json"))  # (used: removed last)
+        return name
+    except (OSError, ValueError, KeyError, TypeError):
+        target.unlink(missing_ok=True)
+    name = write_sheet(path, target, label, recognised, limit)
+    try:
+        with replaced(kept.with_suffix(".csv")) as temporary:
+            temporary.unlink()
+            _linked(target, temporary)
+        with replaced(kept.with_suffix(".json")) as temporary:
+            temporary.write_text(json.dumps({"sheet": name}))
+        marks = sorted(kept.parent.glob("*.json"), key=lambda mark: mark.stat().st_mtime, reverse=True)
+        for old in marks[KEPT_SHEETS:]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".csv").unlink(missing_ok=True)
+    except OSError:
+        pass  # a folder that cannot be written only costs the writing again
+    return name
+
+
+def _linked(source: Path, target: Path) -> None:
+    """``target`` a hard link to ``source`` (the same file, without a copy's time), else its copy (on
+    another file system: the cache folder in the home, the private folder in /tmp)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def sheet_text(path: Path, label: str, recognised, limit: int) -> tuple[str, str]:
