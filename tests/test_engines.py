@@ -580,6 +580,39 @@ def test_numbers_written_as_missing_are_empty_in_both_engines(tmp_path, demo, ki
     assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_ids_written_as_missing_are_missing_in_both_engines(tmp_path, demo, kind):
+    """An id written NaN (Python's JSON token, or the text), NULL, None, NA, #N/A or N/A is no id:
+    pandas dropped a JSON file's NaN token as a missing id where the scan kept the text "NaN" as
+    one, and both kept a CSV's, every such row one visitor "NaN" or "NULL". Its row is dropped as
+    any row without an id; an id that only contains such letters, or white space around them, is
+    kept (ids are compared as written)."""
+    rows = demo.head(60).astype({"visitor_id": object, "session_id": object})
+    markers = ["NA", "NaN", "null", "NULL", "None", "#N/A", "N/A", "nan"]
+    for i, marker in enumerate(markers):
+        rows.iloc[i, rows.columns.get_loc("visitor_id")] = marker
+        rows.iloc[i + 10, rows.columns.get_loc("session_id")] = marker
+    rows.iloc[20, rows.columns.get_loc("visitor_id")] = "nana"  # ids, not missing ones
+    rows.iloc[21, rows.columns.get_loc("session_id")] = "NULL1"
+    rows.iloc[22, rows.columns.get_loc("session_id")] = " NA "  # (ids are compared as written)
+    path = tmp_path / f"sessions.{kind}"
+    if kind == "csv":
+        rows.to_csv(path, index=False)
+    else:  # Python's JSON module writes a missing float as the token NaN
+        records = rows.astype({"date": str}).to_dict("records")
+        for record in records:
+            for name in ("visitor_id", "session_id"):
+                record[name] = float("nan") if str(record[name]).strip().lower() == "nan" else record[name]
+        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    scanned, report = scan_sessions(path)
+    loaded, expected = load_sessions(path)
+    assert_same_report(report, expected)
+    assert report.dropped == {"missing visitor_id": 8, "missing session_id": 8} and report.rows_kept == 44
+    for table in (loaded, scanned.to_pandas()):
+        assert {"nana"} <= set(table["visitor_id"].astype(str)) and "NULL1" in set(table["session_id"])
+    assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+
+
 @pytest.mark.parametrize("kind", ["json", "parquet"])
 def test_labels_and_ids_written_as_numbers_read_as_written_by_both_engines(tmp_path, demo, kind):
     """A source or an id written as a number beside an empty one is a float once pandas reads it:

@@ -233,8 +233,8 @@ def per_country(rows: ibis.Table) -> pd.Series:
 #: and its JSON module's token, which DuckDB reads as that text), SQL's NULL, Python's None, Excel's
 #: #N/A. A number so written is empty (0): a file R wrote, its revenue NA for every session without
 #: one, was refused as "should hold numbers". A label keeps what it says but NaN ("NA" is Namibia's
-#: code, "null" a source a link may name): pandas reads the token as no value. (Ids are kept as
-#: written: a start of 10 million sessions checking each id looked up to 1 s slower, in noisy runs.)
+#: code, "null" a source a link may name): pandas reads the token as no value. An id so written is
+#: missing (see _written_missing).
 MISSING = ("na", "n/a", "nan", "null", "none", "#n/a")
 
 
@@ -269,6 +269,20 @@ def _blank(text) -> ibis.Value:
     text the pattern matches, RE2's ``\\s`` being ASCII), a comparison of its first bytes: the first
     character's code, asked for before, took 0.5 s of a pass over 10 million ids."""
     return (text < "!") & text.re_search(r"^\s*$")
+
+
+#: An id written as missing, as tools spell MISSING: as is, in capitals, capitalized, and "NaN".
+MISSING_IDS = sorted({spelled for token in MISSING for spelled in (token, token.upper(), token.capitalize())}
+                     | {"NaN"})
+
+
+def _written_missing(text) -> ibis.Value:
+    """Whether an Ibis text column's id is written as missing (MISSING_IDS: pandas read JSON's NaN
+    token so, and dropped its row, where the scan kept the text as an id, and both kept "NULL" or
+    "NaN" written in a CSV). Matched as written, as ids are compared: a match of the text costs
+    nothing a start can measure, where lower-casing it, even only for short ids (a CASE), made a
+    start of 10 million sessions 3-4 s slower."""
+    return text.isin(MISSING_IDS)
 
 
 def _label(column, name: str) -> tuple[ibis.Value, ibis.Value]:
@@ -469,8 +483,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     unread = [check for check, _ in checks]
     for key in SESSION_KEY:
         # Compared as written (trimming long ids costs more than the rest of the scan).
-        values[key] = as_text(rows[layout.columns[key]])
-        checks.append((values[key].isnull() | _blank(values[key]), missing(key)))
+        values[key] = id_ = as_text(rows[layout.columns[key]])
+        checks.append((id_.isnull() | _blank(id_) | _written_missing(id_), missing(key)))
     values["date"] = parsed["date"]
     checks.append((values["date"].isnull(), not_a_date(date)))
     checks.append((implausible(values["date"]), implausible_date(date)))
