@@ -233,8 +233,8 @@ def per_country(rows: ibis.Table) -> pd.Series:
 #: and its JSON module's token, which DuckDB reads as that text), SQL's NULL, Python's None, Excel's
 #: #N/A. A number so written is empty (0): a file R wrote, its revenue NA for every session without
 #: one, was refused as "should hold numbers". A label keeps what it says but NaN ("NA" is Namibia's
-#: code, "null" a source a link may name): pandas reads the token as no value. An id so written is
-#: missing (see _written_missing).
+#: code, "null" a source a link may name): pandas reads the token as no value. An id written as one
+#: of them, as tools spell it (MISSING_IDS), is missing.
 MISSING = ("na", "n/a", "nan", "null", "none", "#n/a")
 
 
