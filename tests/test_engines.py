@@ -544,6 +544,21 @@ def test_labels_written_as_booleans_read_as_json_writes_them_by_both_engines(tmp
     assert_same_tables(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+def written_as_python_writes(rows: pd.DataFrame, path: Path, floats: tuple[str, ...]) -> None:
+    """``rows`` written to ``path`` as CSV, or (a .json path) as newline-delimited JSON by Python's
+    JSON module, which writes a float NaN or infinity as its token: the cells of the ``floats``
+    columns that say "nan" or "infinity" are written so."""
+    if path.suffix == ".csv":
+        rows.to_csv(path, index=False)
+        return
+    records = rows.astype({"date": str}).to_dict("records")
+    for record in records:
+        for name in floats:
+            value = record[name]
+            record[name] = float(value) if str(value).strip().lower() in ("nan", "infinity") else value
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
 @pytest.mark.parametrize("kind", ["csv", "json"])
 def test_numbers_written_as_missing_are_empty_in_both_engines(tmp_path, demo, kind):
     """R writes a missing number NA, pandas NaN, SQL dumps NULL: a file whose sessions without
@@ -561,15 +576,7 @@ def test_numbers_written_as_missing_are_empty_in_both_engines(tmp_path, demo, ki
     rows.iloc[31, rows.columns.get_loc("country")] = "nan"
     rows.iloc[32, rows.columns.get_loc("revenue")] = "Infinity"  # a number, not a missing one
     path = tmp_path / f"sessions.{kind}"
-    if kind == "csv":
-        rows.to_csv(path, index=False)
-    else:  # Python's JSON module writes a missing float as the token NaN
-        records = rows.astype({"date": str}).to_dict("records")
-        for record in records:
-            for name in ("revenue", "duration", "pageviews"):
-                value = record[name]
-                record[name] = float(value) if str(value).strip().lower() in ("nan", "infinity") else value
-        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    written_as_python_writes(rows, path, ("revenue", "duration", "pageviews"))
     scanned, report = scan_sessions(path)
     loaded, expected = load_sessions(path)
     assert_same_report(report, expected)
@@ -596,14 +603,7 @@ def test_ids_written_as_missing_are_missing_in_both_engines(tmp_path, demo, kind
     rows.iloc[21, rows.columns.get_loc("session_id")] = "NULL1"
     rows.iloc[22, rows.columns.get_loc("session_id")] = " NA "  # (ids are compared as written)
     path = tmp_path / f"sessions.{kind}"
-    if kind == "csv":
-        rows.to_csv(path, index=False)
-    else:  # Python's JSON module writes a missing float as the token NaN
-        records = rows.astype({"date": str}).to_dict("records")
-        for record in records:
-            for name in ("visitor_id", "session_id"):
-                record[name] = float("nan") if str(record[name]).strip().lower() == "nan" else record[name]
-        path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    written_as_python_writes(rows, path, ("visitor_id", "session_id"))
     scanned, report = scan_sessions(path)
     loaded, expected = load_sessions(path)
     assert_same_report(report, expected)
