@@ -20,7 +20,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ROOT
+from helpers import GA_HEADER, ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli import run
@@ -331,6 +331,16 @@ def test_a_file_cut_in_the_middle_of_a_row_is_refused_as_cut_short(ga_raw, tmp_p
     write(tmp_path / "one.csv", text.split("\n")[0] + "\n" + ",".join(cells[:3]))
     with pytest.raises(LoadError, match="has 3 of the header's 11 cells"):
         open_sessions(tmp_path / "one.csv", scan_from=ENGINES[engine])
+
+
+def test_a_row_of_more_cells_after_blank_lines_is_refused_by_its_data_row(tmp_path):
+    """pandas numbers a row by its line, blank lines counted: the second data row after two blank
+    lines was said "data row 4". Every row is now counted as the short ones are, blank lines left out."""
+    write(tmp_path / "sessions.csv", GA_HEADER + "\n1,10,1,20170704,desktop,France,google,3,20,1,5000000"
+          "\n\n\n2,11,1,20170705,mobile,Spain,bing,1,,,,extra\n")
+    said = "data row 2 has 12 cells where the header has 11 ('2,11,1,"
+    with pytest.raises(LoadError, match=re.escape(said)):
+        load_sessions(tmp_path / "sessions.csv")
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -355,18 +355,14 @@ def _csv(text: str, label: str) -> tuple[pd.DataFrame, dict[str, int]]:
     header = csv_header(text, sep)
     refuse_repeated_columns(header, label)
     refuse_a_cut_end(text[-TAIL_BYTES:], len(text) <= TAIL_BYTES, label, sep, len(header))
+    # (pandas reads a row's missing cells as empty ones, and counts blank lines in its line numbers)
+    uneven = uneven_row(text, sep, len(header))
+    if uneven:
+        raise LoadError(other_cells(label, len(header), *uneven))
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        more = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-        if more:
-            expected, line, found = map(int, more.groups())
-            written = re.split(r"\r\n?|\n", text, maxsplit=line)[line - 1]
-            raise LoadError(other_cells(label, expected, line - 1, found, written)) from exc
         raise LoadError(f"{label}: not a readable CSV file ({exc})") from exc
-    uneven = uneven_row(text, sep, len(header))  # (pandas reads a row's missing cells as empty ones)
-    if uneven:
-        raise LoadError(other_cells(label, len(header), *uneven))
     forms = _comma_forms(frame, sep)
     # The Kaggle CSV's records (device, totals, ...) are parsed, a row whose cell is not a JSON
     # object dropped; in any other file, a label that starts with "{" is text.
