@@ -223,8 +223,7 @@ def _unsniffed(path: Path, label: str) -> LoadError | None:
     report downloaded from an analytics interface (:func:`.interface_reports.refuse_a_ga_report`),
     a file that ends mid-row (:func:`.readers.refuse_a_cut_end`), or a row among those it samples
     with more or fewer cells than the header."""
-    header = _first_line(path)
-    sep = delimiter(header)
+    sep, columns = _csv_shape(path)
     with _opened(path) as handle:
         lines = list(itertools.islice(io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace",
                                                        newline=""), SNIFFED_ROWS + 2))
@@ -236,7 +235,6 @@ def _unsniffed(path: Path, label: str) -> LoadError | None:
     cut = _cut_short([path], label, "csv")
     if cut:
         return cut
-    columns = len(csv_header(header, sep))
     uneven = uneven_row(sampled, sep, columns)
     return LoadError(other_cells(label, columns, *uneven)) if uneven else None
 
@@ -550,12 +548,15 @@ def _cut_short(files: list[Path], label: str, kind: str) -> LoadError | None:
 
 def _refuse_a_cut_end(file: Path, label: str, tail: bytes, whole: bool) -> None:
     """:func:`.readers.refuse_a_cut_end` of a CSV or newline-delimited JSON file, from its end."""
-    sep = None
-    if file_kind(file) == "csv":
-        header = _first_line(file)
-        sep = delimiter(header)
-    refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, label, sep,
-                     len(csv_header(header, sep)) if sep else 0)
+    shape = _csv_shape(file) if file_kind(file) == "csv" else (None, 0)
+    refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, label, *shape)
+
+
+def _csv_shape(path: Path) -> tuple[str, int]:
+    """A CSV's delimiter and how many cells its header has."""
+    header = _first_line(path)
+    sep = delimiter(header)
+    return sep, len(csv_header(header, sep))
 
 
 def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | None:
