@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .analysis import periods
-from .analysis.text import counted, revenue_unit
+from .analysis.text import counted, pct, revenue_unit
 from .data.schema import LoadError
 from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .publish.summary import summary as summary_of
@@ -146,9 +146,12 @@ def summary(args) -> None:
         _print_json(result)
         return
     kpis = result["kpis"]
+    if not kpis["sessions"]:  # (no rate to print: the page says the same)
+        print("No sessions match the filters.")
+        return
     unit = revenue_unit(result["load_report"])
     print(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
-          f"({kpis['conversion_rate']:.2%}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
+          f"({pct(kpis['conversion_rate'])}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
     for sentence in result["takeaways"]:
         print(f"- {sentence}")
 

@@ -187,6 +187,22 @@ def test_summary_of_one_session_on_one_day(tmp_path, capsys):
                         "silent-leak comparison needs two periods, so at least two days.")
 
 
+def test_a_summary_of_filters_that_keep_no_session_says_so(tmp_path, capsys):
+    """Filters that keep nothing (a country's sessions on another device) are an answer, not a
+    failure: the text summary formatted the missing rate and ended in a TypeError's traceback."""
+    from helpers import GA_HEADER
+
+    from leak_app import cli
+
+    path = tmp_path / "two.csv"
+    path.write_text(GA_HEADER + "\n1,1,1,20170704,desktop,France,google,3,20,0,\n"
+                    "2,1,1,20170705,mobile,Japan,google,3,20,0,\n")
+    assert cli.main(["summary", str(path), "--country", "France", "--device", "mobile"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "No sessions match the filters."
+    assert cli.main(["summary", str(path), "--country", "France", "--device", "desktop"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "1 session, 0 converting (0.00%), revenue 0.00"
+
+
 def test_the_same_sessions_in_another_order_publish_the_same_json(tmp_path, capsys):
     """Two runs on the same data must print the same JSON for a script to diff them; sums of money
     in floating point depend on the order rows are added in (a file's, DuckDB's threads'): the lost
