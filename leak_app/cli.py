@@ -8,8 +8,6 @@ import signal
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from .analysis import periods
 from .analysis.text import counted, pct, revenue_unit
 from .data.schema import LoadError
@@ -262,13 +260,9 @@ def _spec(role: str):
 
 def _dates(text: str) -> tuple:
     try:
-        start, end = (pd.Timestamp(part).to_pydatetime() for part in text.split(":"))
+        return tuple(day.to_pydatetime() for day in periods.dates(text))
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31") from exc
-    if end < start:
-        raise argparse.ArgumentTypeError(f"{text!r}: the period ends before it starts")
-    return start, end
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _report_file(text: str) -> str:

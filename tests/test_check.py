@@ -149,10 +149,14 @@ def test_bad_data_and_bad_options_exit_2(write, capsys):
     blocker = write("not a folder", "")
     assert run_check(capsys, str(write("bad.csv", "a,b\n1,2\n")))[0] == 2
     for args in (["--current", "last-7"], ["--baseline", "last-7d"], ["--report", "report.pdf"],
-                 ["--report", str(blocker / "report.md")]):
+                 ["--report", str(blocker / "report.md")],
+                 # (read by pandas as no date, today or an hour: a traceback, or a filter by the clock)
+                 ["--dates", ":"], ["--dates", "2026-01-05:"], ["--dates", "today:today"],
+                 ["--dates", "2026-01-05T12:2026-01-06"]):
         with pytest.raises(SystemExit) as exit_:
             parser().parse_args(["check", *args])
         assert exit_.value.code == 2
+    assert "'2026-01-05:': expected START:END dates, e.g. 2026-08-01:2026-08-31" in capsys.readouterr().err
 
 
 def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_path):

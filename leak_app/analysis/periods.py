@@ -51,13 +51,22 @@ def validate(spec: str, role: str) -> str:
     if not re.match(pattern, spec):
         raise ValueError(f"{spec!r} is not a {role} period: expected {EXAMPLES[role]}")
     if ":" in spec:
-        try:
-            start, end = _explicit(spec)
-        except ValueError as exc:
-            raise ValueError(f"{spec!r}: {exc}") from exc
-        if end < start:
-            raise ValueError(f"{spec!r}: the period ends before it starts")
+        dates(spec)
     return spec
+
+
+def dates(spec: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first and last days ``START:END`` names (``2026-08-01:2026-08-31``), else a ValueError
+    that says what is expected: both days written in full, the second not before the first."""
+    if not re.fullmatch(f"{_DATE}:{_DATE}", spec):
+        raise ValueError(f"{spec!r}: expected START:END dates, e.g. 2026-08-01:2026-08-31")
+    try:
+        start, end = _explicit(spec)
+    except ValueError as exc:
+        raise ValueError(f"{spec!r}: {exc}") from exc
+    if end < start:
+        raise ValueError(f"{spec!r}: the period ends before it starts")
+    return start, end
 
 
 def halves(first, last) -> tuple[tuple, tuple]:
