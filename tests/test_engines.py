@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import ROOT, settled
-from naive import assert_same_tables
+from naive import assert_same_tables, naive_design_effect
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -883,6 +883,24 @@ def test_the_cube_grouped_in_the_scans_counting_pass_is_the_cube_querys(demo, tm
     assert_same_cube(grouped, queried)
     if case == "split at midnight":
         assert "Ruritania" not in grouped.labels["country"]
+
+
+def test_a_split_session_taken_back_from_a_cell_of_its_own_keeps_the_design_effect(tmp_path):
+    """Repeat visitors, and one session split at midnight whose later part is the one session of a
+    cell (a country no other session has): the scan takes that part's row back from its cell, whose
+    rate was then 0/0, and the NaN made the design effect 1 (no correction) on every scanned file
+    with such a split, where pandas' is 1.16."""
+    rows = simulation.planted_sessions(1, repeat=4.0).drop(columns=["true_rate", "converted"])
+    rows = rows.astype({"date": str}).assign(date=lambda f: f["date"].str[:10])
+    later = rows.iloc[[5]].assign(date=str(pd.Timestamp(rows["date"].iloc[5]) + pd.Timedelta(days=1))[:10],
+                                  country="Ruritania", pageviews=1, duration=10, transactions=0, revenue=0.0)
+    path = tmp_path / "sessions.csv"
+    pd.concat([rows, later]).to_csv(path, index=False)
+    grouped, queried, *_ = grouped_and_queried(path)
+    assert "Ruritania" not in grouped.labels["country"]
+    assert grouped.design_effect == pytest.approx(queried.design_effect, rel=1e-9)
+    assert grouped.design_effect == pytest.approx(naive_design_effect(load_sessions(path)[0]), rel=1e-9)
+    assert grouped.design_effect > 1.05
 
 
 def test_labels_are_grouped_by_their_hashes_or_by_their_text_where_two_share_one(demo, tmp_path, monkeypatch):

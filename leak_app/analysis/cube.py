@@ -713,8 +713,12 @@ def _design_effect(visitor: pa.ChunkedArray, text_codes: list, shape: tuple, ses
     """The design effect from the cube query's rows (their sessions and conversions): each text cell's
     rate over every row, the sampled visitors' rows summed by visitor."""
     text, _ = pd.factorize(_combined(text_codes, shape[:len(TEXT)])[0])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rate = np.bincount(text, weights=conversions) / np.bincount(text, weights=sessions)
+    # A cell can be left with no session: a scan's rows of a split session, taken back from the
+    # cell of a later part's labels (ScanGrouping), cancel its rows there. Any rate then gives those
+    # rows sums that cancel; 0/0's NaN made every sum NaN, and the effect 1 on any such file.
+    counted = np.bincount(text, weights=sessions)
+    rate = np.divide(np.bincount(text, weights=conversions), counted, out=np.zeros_like(counted),
+                     where=counted != 0)
     sampled = visitor.is_valid().to_numpy(zero_copy_only=False)
     _, codes = np.unique(visitor.filter(visitor.is_valid()).to_numpy(), return_inverse=True)
     return design_effect(codes, sessions[sampled], conversions[sampled], rate[text[sampled]])
