@@ -140,33 +140,49 @@ def without_sep_line(text: str) -> str:
 
 def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
     """A text file (``codec``: UTF-16's, see :func:`utf16`, or UTF-8's), gzipped or not, written to
-    ``out`` as UTF-8 without a first line of Excel's "sep=;", in parts: a file of any size, a gzip
-    file bounded as :func:`gunzipped` bounds it. ``label``: how messages name the file."""
+    ``out`` as UTF-8 without a first line of Excel's "sep=;", in parts (:func:`decoded`). ``label``:
+    how messages name the file."""
+    first = True
+    with open(out, "wb") as target:
+        for text in decoded(file, codec, label):
+            if first and text:
+                text, first = without_sep_line(text), False
+            target.write(text.encode("utf-8"))
+
+
+def refuse_unless_utf8(file: Path, label: str) -> None:
+    """Refuse a file (gzipped or not) that is not UTF-8 text by its first byte that is not, as pandas'
+    reading of it is refused: DuckDB names its line only, and of the first part it read."""
+    for _ in decoded(file, "utf-8-sig", label):
+        pass
+
+
+def decoded(file: Path, codec: str, label: str) -> Iterator[str]:
+    """A text file's text in parts, or its refusal where a byte is not ``codec``'s text (its offset,
+    and for UTF-8 its line): a file of any size, a gzip file bounded as :func:`gunzipped` bounds it."""
     decoder = codecs.getincrementaldecoder(codec)("strict")
-    read, first = 0, True
-    with open(file, "rb") as source, open(out, "wb") as target:
+    read = lines = 0
+    with open(file, "rb") as source:
         gzipped = source.read(2) == GZIP_MAGIC
         source.seek(0)
         parts = (gunzipped(source, file.stat().st_size, label) if gzipped
                  else iter(lambda: source.read(2**20), b""))
         try:
             for part in parts:
-                text = decoder.decode(part)
-                if first and text:
-                    text, first = without_sep_line(text), False
-                target.write(text.encode("utf-8"))
-                read += len(part)
-            target.write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError as exc:  # (its offset counts the bytes the decoder held back too)
-            raise _not_text(label, codec, exc, read - len(decoder.getstate()[0])) from exc
+                yield decoder.decode(part)
+                read, lines = read + len(part), lines + part.count(b"\n")
+            yield decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:  # (exc.object: the bytes the decoder held back, then the part)
+            line = lines + exc.object[:exc.start].count(b"\n") + 1 if codec.startswith("utf-8") else None
+            raise _not_text(label, codec, exc, read - len(decoder.getstate()[0]), line) from exc
 
 
 def _not_text(label: str, codec: str, exc: UnicodeDecodeError, offset: int, line: int | None = None
               ) -> LoadError:
-    """The refusal of a file that is not the text its beginning said (``offset``: of the part decoded;
-    ``line``: of the bad byte, where the whole file was decoded at once)."""
-    at = (f"on line {line} (byte offset {exc.start})" if line is not None
-          else f"at byte offset {offset + exc.start:,}")
+    """The refusal of a file that is not the text its beginning said (``offset``: of the bytes
+    decoded; ``line``: of the bad byte, where it can be counted)."""
+    at = f"byte offset {offset + exc.start:,}"
+    at = f"on line {line:,} ({at})" if line is not None else f"at {at}"
     said = (f"not UTF-8 text: byte 0x{exc.object[exc.start]:02x}" if codec.startswith("utf-8")
             else f"begins as UTF-16 text, but is not: {exc.reason}")
     return LoadError(f"{label}: {said} {at}; save the file as UTF-8 (for example Excel's 'CSV UTF-8') and "

@@ -53,6 +53,7 @@ from .readers import (
     other_cells,
     refuse_a_cut_end,
     refuse_repeated_columns,
+    refuse_unless_utf8,
     uneven_row,
     utf16,
     with_decimal_point,
@@ -425,17 +426,20 @@ def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
 
 def _unreadable(label: str, kind: str, exc: Exception, files: list[Path] | None = None) -> LoadError:
     """The error for files DuckDB cannot read, with its own reason (it names the file and line); a
-    row of more or fewer cells than the header said as pandas' reading of it is (``files``: those
-    read, of which the message names the row's)."""
+    row of more or fewer cells than the header said, and a file not UTF-8 (raised), as pandas' reading
+    of them is (``files``: those read, of which the message names the row's)."""
     said = str(exc)
+    file = re.search(r"\n\s*file = (.*)\n", said)
+    if file:
+        path = Path(file.group(1))
+        label = file_label(path, files, label) if files else label
+        if "is not utf-8 encoded" in said:  # (its line is of the part DuckDB read, its byte unsaid)
+            refuse_unless_utf8(path, label)
     row = re.search(r"CSV Error on Line: (\d+)\nOriginal Line: (.*)\nExpected Number of Columns: (\d+) "
                     r"Found: (\d+)", said)
     if row is None:
         return LoadError(f"{label}: not a readable {kind} file ({said.splitlines()[0]})")
     line, written, expected, found = row.groups()
-    file = re.search(r"\n\s*file = (.*)\n", said)
-    if files and file:
-        label = file_label(Path(file.group(1)), files, label)
     return LoadError(other_cells(label, int(expected), int(line) - 1, int(found), written))
 
 
