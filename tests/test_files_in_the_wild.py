@@ -437,6 +437,27 @@ def test_a_file_saved_in_a_windows_code_page_is_refused_by_its_first_byte_not_ut
         open_sessions(path, scan_from=ENGINES[engine])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_count_with_a_fraction_is_dropped_by_both_engines_and_a_column_of_them_refused(tmp_path, engine):
+    """Pageviews and transactions are whole numbers: pandas truncated 1.5 transactions to 1 (and 0.5 to
+    0: not converting) where DuckDB kept 1.5 (converting), so the engines counted other conversions;
+    a column of fractions is another column's values (pages per session mapped as pageviews)."""
+    rows = [f"{i},1,1,20170704,desktop,France,google,3,20,1,\n" for i in range(2, 40)]
+    rows += ["90,1,1,20170704,desktop,France,google,3,20,0.5,\n",
+             "91,1,1,20170704,desktop,France,google,2.5,20,,\n",
+             "92,1,1,20170704,desktop,France,google,4.0,20.5,2.0,\n"]  # (whole, with a point; seconds)
+    path = tmp_path / "sessions.csv"
+    path.write_text(GA_HEADER + "\n" + "".join(rows))
+    sessions, report = open_sessions(path, scan_from=ENGINES[engine])
+    assert report.dropped == {"transactions: not a whole number": 1, "pageviews: not a whole number": 1}
+    assert table(sessions)["transactions"].sum() == 38 + 2 and report.sessions == 39
+    path.write_text(GA_HEADER + "\n" + "".join(f"{i},1,1,20170704,desktop,France,google,{i % 7 + 1.25},20,,\n"
+                                               for i in range(2, 40)))
+    with pytest.raises(LoadError, match=r"column 'pageviews' should hold whole numbers \(it counts\), but "
+                                        "38 of 38 values do not"):
+        open_sessions(path, scan_from=ENGINES[engine])
+
+
 #: Labels UTF-8 writes in two, three and four bytes (UTF-16 in two, two and four: a surrogate pair)
 UNICODE_LABELS = {"country": "Côte d’Ivoire", "source": "百度 🛒"}
 

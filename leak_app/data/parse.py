@@ -24,6 +24,7 @@ from . import ga4
 from .countries import unmatched_country_counts
 from .duck import byte_length, pair_hash, text_hash
 from .schema import (
+    COUNTS,
     DATES,
     DAY_FIRST,
     EXACT_DUPLICATE,
@@ -38,6 +39,7 @@ from .schema import (
     REPEATED_SESSION,
     SESSION_KEY,
     TEXT,
+    WHOLE_NUMBERS,
     LoadError,
     LoadReport,
     compact_date,
@@ -52,6 +54,7 @@ from .schema import (
     not_a_date,
     not_a_number,
     not_json,
+    not_whole,
     or_not_set,
     too_large,
     zero_columns,
@@ -75,8 +78,10 @@ ABOVE_ZERO = "above_zero:"
 #: ``"held:<column>"``. A field no record holds is absent (LoadReport.absent_columns), as pandas,
 #: which flattens the records, finds no column for it; DuckDB, told the field, reads it empty.
 HELD = "held:"
+#: Per column of schema.COUNTS not typed as integers: values with a fraction, ``"fraction:<column>"``.
+FRACTION = "fraction:"
 #: The prefixes of every tally column: summed in the counting pass, dropped from the kept rows.
-TALLIES = (BAD, FILLED, ABOVE_ZERO, HELD)
+TALLIES = (BAD, FILLED, ABOVE_ZERO, HELD, FRACTION)
 #: Columns carried beside the canonical ones where the rows have them.
 CARRIED = (FILE, ROW)
 #: The prefix of the columns :func:`parsed_rows` parses before it checks them.
@@ -442,14 +447,16 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
 def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str, parsed: ibis.Table,
                           raw: ibis.Table) -> None:
     """:func:`.schema.mostly_bad` of each column read as text (every bad value, whatever else is
-    wrong with its row; of the values written), naming the first bad value and its data row where
-    the rows are numbered (ROW)."""
+    wrong with its row; of the values written) and of each count's fractions, naming the first bad
+    value and its data row where the rows are numbered (ROW)."""
     for name, bad in tallies.items():
-        if not name.startswith(BAD):
+        prefix = next((p for p in (BAD, FRACTION) if name.startswith(p)), None)
+        if prefix is None:
             continue
-        column = name.removeprefix(BAD)
+        column = name.removeprefix(prefix)
         filled = tallies.get(FILLED + column)
-        expected, written = (DATES, rows) if filled is None else (NUMBERS, int(filled))
+        expected = WHOLE_NUMBERS if prefix == FRACTION else DATES if filled is None else NUMBERS
+        written = rows if filled is None else int(filled)
 
         def first(name=name, column=column) -> str:
             at = parsed.filter(parsed[name] == 1)[ROW].min().to_pandas()
@@ -495,6 +502,10 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
         if bad is not None:
             checks.append((bad, not_a_number(source)))
         checks.append((value < 0, negative(source)))
+        if name in COUNTS and not raw[source].type().is_integer():
+            fraction = value % 1 != 0  # (floor() casts to an integer: inf cannot be one)
+            tallies[FRACTION + source] = fraction = fraction if bad is None else fraction & ~bad
+            checks.append((fraction, not_whole(source)))
         if name != "revenue":
             checks.append((value > MAX_COUNT, too_large(source)))
         if written is not None:

@@ -171,6 +171,16 @@ def negative(column: str) -> str:
     return f"negative {column}"
 
 
+#: Counts a session holds in whole numbers: a fraction ("2.35") is another column's value (pages per
+#: session mapped as pageviews), where the engines had truncated it or kept it (1.5 transactions).
+COUNTS = ("pageviews", "transactions")
+
+
+def not_whole(column: str) -> str:
+    """Drop reason of a fraction in a column of COUNTS (the same for every loader)."""
+    return f"{column}: not a whole number"
+
+
 #: The most pageviews, seconds or transactions a session may count: the canonical table holds them
 #: as 32-bit integers (68 years of seconds), and a larger value read by pandas wrapped to a negative.
 MAX_COUNT = 2**31 - 1
@@ -201,6 +211,7 @@ def mostly_bad(label: str, column: str, expected: str, bad: int, filled: int,
 
 #: What :func:`mostly_bad` says a column should hold.
 NUMBERS, DATES = "numbers", "dates (YYYYMMDD, YYYY-MM-DD, or DD/MM/YYYY or MM/DD/YYYY)"
+WHOLE_NUMBERS = "whole numbers (it counts)"
 #: LoadReport.date_order of dates written "29/09/2026", and of those written "9/29/2026".
 DAY_FIRST, MONTH_FIRST = "day first", "month first"
 
