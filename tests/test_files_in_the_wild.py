@@ -451,6 +451,7 @@ def test_a_count_with_a_fraction_is_dropped_by_both_engines_and_a_column_of_them
     sessions, report = open_sessions(path, scan_from=ENGINES[engine])
     assert report.dropped == {"transactions: not a whole number": 1, "pageviews: not a whole number": 1}
     assert table(sessions)["transactions"].sum() == 38 + 2 and report.sessions == 39
+    assert set(table(sessions)["duration"]) == {20}  # (20.5 s in whole seconds: the scan had kept 20.5)
     path.write_text(GA_HEADER + "\n" + "".join(f"{i},1,1,20170704,desktop,France,google,{i % 7 + 1.25},20,,\n"
                                                for i in range(2, 40)))
     with pytest.raises(LoadError, match=r"column 'pageviews' should hold whole numbers \(it counts\), but "

@@ -82,8 +82,10 @@ HELD = "held:"
 FRACTION = "fraction:"
 #: The prefixes of every tally column: summed in the counting pass, dropped from the kept rows.
 TALLIES = (BAD, FILLED, ABOVE_ZERO, HELD, FRACTION)
+#: A raw column carried beside the canonical ones to quote a bad value (see _refuse_if_mostly_bad).
+EXAMPLE = "leak_app_example"
 #: Columns carried beside the canonical ones where the rows have them.
-CARRIED = (FILE, ROW)
+CARRIED = (FILE, ROW, EXAMPLE)
 #: The prefix of the columns :func:`parsed_rows` parses before it checks them.
 PARSED = "parsed:"
 #: A column of ``raw`` named so says whether a row's cell of the column named after it should have
@@ -141,7 +143,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     read = int(counts["rows"].sum())
     report.rows_read += read
     sums = counts[tallies].sum()
-    _refuse_if_mostly_bad(sums, read, report.path, parsed, raw)
+    _refuse_if_mostly_bad(sums, read, report.path, parsed, raw, layout)
     report.drop_all(counts.groupby("reason")["rows"].sum().to_dict())
     absent = {*report.absent_columns, *(canon for canon, source in layout.columns.items()
                                         if sums.get(HELD + source, 1) == 0)}
@@ -445,24 +447,30 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
 
 
 def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str, parsed: ibis.Table,
-                          raw: ibis.Table) -> None:
+                          raw: ibis.Table, layout: Layout) -> None:
     """:func:`.schema.mostly_bad` of each column read as text (every bad value, whatever else is
     wrong with its row; of the values written) and of each count's fractions, naming the first bad
-    value and its data row where the rows are numbered (ROW)."""
+    value and its data row where the rows are numbered (ROW: pandas read them), else a bad value
+    (a scan's threads meet rows in no set order)."""
     for name, bad in tallies.items():
         prefix = next((p for p in (BAD, FRACTION) if name.startswith(p)), None)
         if prefix is None:
             continue
         column = name.removeprefix(prefix)
-        filled = tallies.get(FILLED + column)
+        # (fractions of every row: a column typed as numbers has no count of values written)
+        filled = None if prefix == FRACTION else tallies.get(FILLED + column)
         expected = WHOLE_NUMBERS if prefix == FRACTION else DATES if filled is None else NUMBERS
         written = rows if filled is None else int(filled)
 
         def first(name=name, column=column) -> str:
-            at = parsed.filter(parsed[name] == 1)[ROW].min().to_pandas()
-            value = raw.filter(raw[ROW] == at)[column].to_pandas().iloc[0]
-            return f"; the first is {value!r} on data row {at + 1}"
-        mostly_bad(label, column, expected, int(bad), written, first if ROW in parsed.columns else None)
+            if ROW in parsed.columns:
+                at = parsed.filter(parsed[name] == 1)[ROW].min().to_pandas()
+                value = raw.filter(raw[ROW] == at)[column].to_pandas().iloc[0]
+                return f"; the first is {value!r} on data row {at + 1}"
+            again = parsed_rows(raw.mutate(**{EXAMPLE: raw[column]}), layout)  # (the refusal's own pass)
+            found = again.filter(again[name]).select(EXAMPLE).limit(1).to_pandas()[EXAMPLE]
+            return f"; for example {found.iloc[0]!r}" if len(found) else ""
+        mostly_bad(label, column, expected, int(bad), written, first)
 
 
 def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashed: Collection[str] = ()
@@ -512,7 +520,9 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
             tallies[BAD + source], tallies[FILLED + source] = bad, written
         if name in MEASURES:
             tallies[ABOVE_ZERO + name] = value > 0
-        values[name] = value * layout.revenue_scale if name == "revenue" else value
+        # (seconds may have a fraction: kept in whole seconds, as the canonical table's int32 holds them)
+        values[name] = (value * layout.revenue_scale if name == "revenue"
+                        else value - value % 1 if name == "duration" else value)
         if name == "transactions":
             unwritten = rows[source].isnull() if written is None else ~written
     for name in ("pageviews", "duration", "revenue"):
