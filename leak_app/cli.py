@@ -53,12 +53,10 @@ def _model(path, args, **params):
 def _filtered_model(path, args):
     """The model of the data with the filters, settings and periods of ``summary``/``check``'s options."""
     settings = {"level": args.level, "min_sessions": args.min_sessions, "top_sources": args.top_sources}
-    try:
-        model = _model(path, args, current_period=args.current, baseline_period=args.baseline,
-                       align_weekdays=not args.no_align,
-                       **{name: value for name, value in settings.items() if value is not None})
-    except ValueError as exc:  # a setting out of its bounds: param's message names it
-        raise CheckError(str(exc)) from exc
+    _refuse_out_of_bounds(settings)
+    model = _model(path, args, current_period=args.current, baseline_period=args.baseline,
+                   align_weekdays=not args.no_align,
+                   **{name: value for name, value in settings.items() if value is not None})
     changes = {}
     for name, values in (("devices", args.device), ("countries", args.country), ("sources", args.source),
                          ("channels", args.channel)):
@@ -77,6 +75,18 @@ def _filtered_model(path, args):
         changes["date_range"] = args.dates
     model.param.update(changes)
     return model
+
+
+def _refuse_out_of_bounds(settings: dict) -> None:
+    """A setting outside the model's bounds, refused by its option's name (param's message names
+    'SessionModel.top_sources')."""
+    from .analysis.model import SessionModel
+
+    for name, value in settings.items():
+        low, high = SessionModel.param[name].bounds
+        if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+            expected = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise CheckError(f"--{name.replace('_', '-')} {value}: expected {expected}")
 
 
 def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
