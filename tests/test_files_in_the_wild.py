@@ -176,6 +176,22 @@ def test_files_of_another_format_among_them_are_refused_by_name(tmp_path, engine
         open_sessions(tmp_path, scan_from=ENGINES[engine])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_file_of_a_folder_that_is_empty_or_lacks_a_column_is_refused_for_that(ga_raw, tmp_path, engine):
+    """An empty file, or one exported without a column, among a folder's: the scan refused the folder as
+    holding "a nested_or_events_csv file among ga_sessions_csv files" (its own name for a file it
+    cannot read), where pandas says what is wrong with that file."""
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    raw.iloc[:5000].to_csv(tmp_path / "a.csv", index=False)
+    (tmp_path / "b.csv").write_text("")
+    with pytest.raises(LoadError, match=r"b\.csv: file is empty$"):
+        open_sessions(tmp_path, scan_from=ENGINES[engine])
+    raw.iloc[5000:].drop(columns="transactionRevenue").to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(LoadError, match=r"b\.csv: missing required column\(s\) 'transactionrevenue' for a "
+                                        r"Google Analytics session export"):
+        open_sessions(tmp_path, scan_from=ENGINES[engine])
+
+
 def test_an_empty_folder_or_a_pattern_matching_nothing_is_said(tmp_path):
     with pytest.raises(LoadError, match="the folder holds no files"):
         open_sessions(tmp_path)

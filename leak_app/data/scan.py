@@ -654,7 +654,14 @@ def _layout_name(file: Path, mapping: Layout | None, label: str) -> str:
             first = None
         if isinstance(first, dict) and ga4.is_ga4(c.strip() for c in first):
             return GA4_EVENTS.name
-    return getattr(scan_layout(file, mapping, label), "name", "nested_or_events")
+    layout = scan_layout(file, mapping, label)
+    if layout is None and file_kind(file) == "csv":  # why not, as pandas says it: not "a nested_or_events
+        header = _first_line(file)                   # file among ga_sessions_csv files"
+        if not header.strip():
+            raise LoadError(f"{label}: file is empty")
+        columns = [c.strip().lower() for c in csv_header(header, delimiter(header))]
+        layout = detect_layout(columns, "csv", label, mapping)
+    return getattr(layout, "name", "nested_or_events")
 
 
 #: Scans kept in the cache folder (the oldest are removed beyond this).
