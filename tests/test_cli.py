@@ -139,6 +139,12 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
                     f"FROM read_parquet('{small_demo}')")
         con.execute(f"CREATE VIEW no_pageviews AS SELECT * REPLACE (0 AS pageviews) "
                     f"FROM read_parquet('{small_demo}')")
+        # as Snowflake names a view's unquoted columns: in capitals (they were "missing", "matched
+        # case-insensitively")
+        columns = con.execute(f"SELECT * FROM read_parquet('{small_demo}') LIMIT 0").fetchdf().columns
+        con.execute(f"CREATE VIEW capitals AS SELECT {', '.join(f'{c} AS {c.upper()}' for c in columns)} "
+                    f"FROM read_parquet('{small_demo}')")
+        con.execute(f"CREATE VIEW twice AS SELECT *, date AS \" date \" FROM read_parquet('{small_demo}')")
     out = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "web_sessions",
                          "--json").stdout)
     expected = json.loads(run("summary", str(small_demo), "--json").stdout)
@@ -155,6 +161,11 @@ def test_summary_of_a_warehouse_table(tmp_path, small_demo):
     assert zeros["load_report"]["zero_columns"] == ["pageviews"] and zeros["funnel"] == []
     assert zeros["unavailable"]["funnel"].startswith("Every session's pageviews in the data is 0")
     assert out["load_report"]["zero_columns"] == []
+    capitals = json.loads(run("summary", "--connect", f"duckdb:///{database}", "--table", "capitals",
+                              "--json").stdout)
+    assert capitals["kpis"] == expected["kpis"] and capitals["load_report"]["absent_columns"] == []
+    twice = run("summary", "--connect", f"duckdb:///{database}", "--table", "twice", check=False)
+    assert twice.returncode == 2 and "column(s) 'date' appear more than once" in twice.stderr
     missing = run("summary", "--connect", f"duckdb:///{database}", "--table", "nope", check=False)
     assert missing.returncode == 2 and "table nope: cannot be opened" in missing.stderr
     assert "Traceback" not in missing.stderr

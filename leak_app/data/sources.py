@@ -28,7 +28,7 @@ from .file_sets import PLAIN_NAME, file_label, named_as_written, plain_suffix, s
 from .files import code_digest, identity
 from .loaders import GA4_EVENTS, load_sessions, missing_columns, recognised
 from .parse import Grouping
-from .readers import as_utf8
+from .readers import as_utf8, refuse_repeated_columns
 from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions, text_codec
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
 from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, kept_sheet
@@ -251,6 +251,10 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     except Exception as exc:  # the backend's own message says what is wrong
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise LoadError(f"{label}: cannot be opened ({reason})") from exc
+    # named as a file's columns are read, in lower case: Snowflake names a view's unquoted columns in
+    # capitals (VISITOR_ID), and the refusal said they were matched case-insensitively
+    refuse_repeated_columns(table.columns, label)
+    table = table.rename({c.strip().lower(): c for c in table.columns if c != c.strip().lower()})
     if ga4.is_ga4(table.columns):
         return events_table(table, label)
     # as in a file: a label or a measure the table lacks is "(not set)" or 0 for every session
