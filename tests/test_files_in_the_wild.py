@@ -475,6 +475,21 @@ def test_a_count_with_a_fraction_is_dropped_by_both_engines_and_a_column_of_them
         open_sessions(path, scan_from=ENGINES[engine])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_exports_joined_as_text_drop_the_second_header_as_such(ga_raw, tmp_path, engine):
+    """Daily exports joined with ``cat`` repeat their header as a row: it was dropped as "date: not a
+    date", which sent the reader looking for a bad date; now it is said for what it is."""
+    lines = (ga_raw.read_text().rstrip("\n") + "\n").splitlines(True)
+    path = tmp_path / "joined.csv"
+    bad_date = "9,9,1,someday,desktop,France,google,1,,,\n"
+    path.write_text("".join([*lines[:5001], lines[0], *lines[5001:], bad_date]))
+    _, report = open_sessions(path, scan_from=ENGINES[engine])
+    _, whole = open_sessions(ga_raw, scan_from=ENGINES[engine])
+    assert report.dropped == {"the header repeated as a row (files joined)": 1, "date: not a date": 1,
+                              **whole.dropped}
+    assert report.sessions == whole.sessions
+
+
 #: Labels UTF-8 writes in two, three and four bytes (UTF-16 in two, two and four: a surrogate pair)
 UNICODE_LABELS = {"country": "Côte d’Ivoire", "source": "百度 🛒"}
 

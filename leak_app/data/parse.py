@@ -36,6 +36,7 @@ from .schema import (
     NOT_SET,
     NUMBERS,
     NUMERIC,
+    REPEATED_HEADER,
     REPEATED_SESSION,
     SESSION_KEY,
     TEXT,
@@ -501,6 +502,9 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
         values[key] = id_ = as_text(rows[layout.columns[key]])
         checks.append((id_.isnull() | _blank(id_) | _written_missing(id_), missing(key)))
     values["date"] = parsed["date"]
+    if raw[date].type().is_string():  # (only where no date is read: the header's name is none)
+        checks.append((values["date"].isnull() & (trimmed(raw[date]).lower() == date.strip().lower()),
+                       REPEATED_HEADER))
     checks.append((values["date"].isnull(), not_a_date(date)))
     checks.append((implausible(values["date"]), implausible_date(date)))
     if not raw[date].type().is_temporal():

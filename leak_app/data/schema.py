@@ -191,6 +191,10 @@ def too_large(column: str) -> str:
     return f"{column}: larger than {MAX_COUNT:,}"
 
 
+#: Drop reason of a row that repeats the header: files joined as text (``cat a.csv b.csv``).
+REPEATED_HEADER = "the header repeated as a row (files joined)"
+
+
 def not_a_date(column: str, expected: str = "") -> str:
     return f"{column}: not a date" + (f" (expected {expected})" if expected else "")
 
