@@ -434,21 +434,25 @@ def test_excels_sep_line_before_the_header_is_left_out(ga_raw, tmp_path, engine,
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("kind, compress", [("csv", False), ("csv", True), ("json", False)])
 def test_a_file_saved_in_a_windows_code_page_is_refused_by_its_first_byte_not_utf8(ga_raw, tmp_path, engine,
-                                                                                   compress):
+                                                                                   kind, compress):
     """Excel's plain "CSV" is Windows-1252 where a label has an accent: DuckDB refused it as "not a
-    readable csv file (Invalid Input Error: CSV Error on Line: 2)" (or the line of a part it read),
-    where pandas names the byte, its line and what to do; now both do, past DuckDB's sample too."""
+    readable csv file (Invalid Input Error: CSV Error on Line: 2)" (or the line of a part it read;
+    a JSON file "Malformed JSON … invalid UTF-8 encoding in string"), where pandas names the byte,
+    its line and what to do; now both do, past DuckDB's sample too."""
     raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
     raw = raw[~raw["country"].str.contains("[^ -~]")]  # ("Réunion": ASCII rows only, but the one below)
     rows = pd.concat([raw] * 3, ignore_index=True)  # 30,000 rows: past the 20,480 DuckDB samples
     rows.loc[25_000, "country"] = "Côte d’Ivoire"
-    path = tmp_path / f"sessions.csv{'.gz' if compress else ''}"
-    data = rows.to_csv(index=False).encode("cp1252")
+    path = tmp_path / f"sessions.{kind}{'.gz' if compress else ''}"
+    text = (rows.to_csv(index=False) if kind == "csv"
+            else rows.to_json(orient="records", lines=True, force_ascii=False))
+    data = text.encode("cp1252")
     path.write_bytes(gzip.compress(data) if compress else data)
     offset = data.index("Côte".encode("cp1252")) + 1
-    with pytest.raises(LoadError, match=rf"sessions\.csv(\.gz)?: not UTF-8 text: byte 0xf4 on line 25,002 "
+    line = "25,002" if kind == "csv" else "25,001"  # (a CSV's header is its first line)
+    with pytest.raises(LoadError, match=rf"sessions\.{kind}(\.gz)?: not UTF-8 text: byte 0xf4 on line {line} "
                                         rf"\(byte offset {offset:,}\); save the file as UTF-8"):
         open_sessions(path, scan_from=ENGINES[engine])
 

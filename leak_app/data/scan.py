@@ -429,12 +429,12 @@ def _unreadable(label: str, kind: str, exc: Exception, files: list[Path] | None 
     row of more or fewer cells than the header said, and a file not UTF-8 (raised), as pandas' reading
     of them is (``files``: those read, of which the message names the row's)."""
     said = str(exc)
-    file = re.search(r"\n\s*file = (.*)\n", said)
+    file = re.search(r"\n\s*file = (.*)\n", said) or re.search(r'Malformed JSON in file "(.*?)"', said)
     if file:
         path = Path(file.group(1))
         label = file_label(path, files, label) if files else label
-        if "is not utf-8 encoded" in said:  # (its line is of the part DuckDB read, its byte unsaid)
-            refuse_unless_utf8(path, label)
+        if "is not utf-8 encoded" in said or "invalid UTF-8" in said:  # (CSV, JSON: its line is of the
+            refuse_unless_utf8(path, label)                            # part DuckDB read, its byte unsaid)
     row = re.search(r"CSV Error on Line: (\d+)\nOriginal Line: (.*)\nExpected Number of Columns: (\d+) "
                     r"Found: (\d+)", said)
     if row is None:
