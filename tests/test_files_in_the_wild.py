@@ -494,6 +494,21 @@ def test_exports_joined_as_text_drop_the_second_header_as_such(ga_raw, tmp_path,
     assert report.sessions == whole.sessions
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("newline, separator", [("\n", ","), ("\r\n", ";")])
+def test_blank_lines_before_the_header_are_skipped(ga_raw, tmp_path, engine, newline, separator):
+    """Blank lines before a CSV's header, which pandas and DuckDB skip: the header was taken from the
+    first line, so pandas' reading was refused ("data row 1 has 11 cells where the header has 0")
+    and a scan of a ";"-delimited file was told the delimiter of a blank line (a comma)."""
+    raw = pd.read_csv(ga_raw, dtype=str, keep_default_na=False)
+    text = newline * 2 + raw.to_csv(sep=separator, index=False, lineterminator=newline)
+    (tmp_path / "sessions.csv").write_bytes(text.encode())
+    blank, report = open_sessions(tmp_path / "sessions.csv", scan_from=ENGINES[engine])
+    whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(blank), table(whole))
+
+
 #: Labels UTF-8 writes in two, three and four bytes (UTF-16 in two, two and four: a surrogate pair)
 UNICODE_LABELS = {"country": "Côte d’Ivoire", "source": "百度 🛒"}
 

@@ -224,9 +224,11 @@ DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 
 
 def _split_header(text: str, sep: str) -> list[str]:
-    """The first line's cells (a line ends at "\n", "\r\n" or a lone "\r", as the csv module
-    reads them: handed a "\r" inside a line, it raises)."""
-    return next(csv.reader([re.split(r"\r\n?|\n", text, maxsplit=1)[0]], delimiter=sep), [])
+    """The first line's cells, blank lines before it skipped as pandas and DuckDB skip them (a line
+    ends at "\n", "\r\n" or a lone "\r", as the csv module reads them: handed a "\r" inside a line,
+    it raises)."""
+    line = re.search(r"[^\r\n]+", text)
+    return next(csv.reader([line.group(0) if line else ""], delimiter=sep), [])
 
 
 def delimiter(text: str) -> str:

@@ -100,8 +100,13 @@ def text_codec(path: Path) -> str | None:
 
 
 def _first_line(path: Path, most: int = 2**20) -> str:
+    """A file's first line that is not blank (a CSV's header, a first record), as pandas and DuckDB
+    skip blank lines before it ("" where it has none); at most ``most`` bytes of it."""
     with _opened(path) as handle:
-        return handle.readline(most).decode("utf-8-sig", errors="replace")
+        while line := handle.readline(most).decode("utf-8-sig", errors="replace"):
+            if line.strip("\r\n"):
+                return line
+    return ""
 
 
 def _gzipped(path: Path) -> bool:
