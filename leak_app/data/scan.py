@@ -229,7 +229,8 @@ def _unsniffed(path: Path, label: str) -> LoadError | None:
     report downloaded from an analytics interface (:func:`.interface_reports.refuse_a_ga_report`),
     a file that ends mid-row (:func:`.readers.refuse_a_cut_end`), or a row among those it samples
     with more or fewer cells than the header."""
-    sep, columns = _csv_shape(path)
+    sep, header = _csv_header(path)
+    columns = len(header)
     with _opened(path) as handle:
         lines = list(itertools.islice(io.TextIOWrapper(handle, encoding="utf-8-sig", errors="replace",
                                                        newline=""), SNIFFED_ROWS + 2))
@@ -418,9 +419,8 @@ def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
     date". (Files small enough for pandas are each read with their own.)"""
     first = None
     for file in files:
-        header = _first_line(file)
-        name, sep = file_label(file, files, label), delimiter(header)
-        refuse_repeated_columns(csv_header(header, sep), name)
+        name, (sep, header) = file_label(file, files, label), _csv_header(file)
+        refuse_repeated_columns(header, name)
         if first is None:
             first = (name, sep)
         elif sep != first[1]:
@@ -557,15 +557,15 @@ def _cut_short(files: list[Path], label: str, kind: str) -> LoadError | None:
 
 def _refuse_a_cut_end(file: Path, label: str, tail: bytes, whole: bool) -> None:
     """:func:`.readers.refuse_a_cut_end` of a CSV or newline-delimited JSON file, from its end."""
-    shape = _csv_shape(file) if file_kind(file) == "csv" else (None, 0)
-    refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, label, *shape)
+    sep, header = _csv_header(file) if file_kind(file) == "csv" else (None, [])
+    refuse_a_cut_end(tail.decode("utf-8", errors="replace"), whole, label, sep, len(header))
 
 
-def _csv_shape(path: Path) -> tuple[str, int]:
-    """A CSV's delimiter and how many cells its header has."""
+def _csv_header(path: Path) -> tuple[str, list[str]]:
+    """A CSV's delimiter and its header's cells as written."""
     header = _first_line(path)
     sep = delimiter(header)
-    return sep, len(csv_header(header, sep))
+    return sep, csv_header(header, sep)
 
 
 def _kept_report(folder: Path, label: str, files: list[Path]) -> LoadReport | None:
@@ -661,10 +661,9 @@ def _layout_name(file: Path, mapping: Layout | None, label: str) -> str:
             return GA4_EVENTS.name
     layout = scan_layout(file, mapping, label)
     if layout is None and file_kind(file) == "csv":  # why not, as pandas says it: not "a nested_or_events
-        header = _first_line(file)                   # file among ga_sessions_csv files"
-        if not header.strip():
+        columns = [c.strip().lower() for c in _csv_header(file)[1]]  # file among ga_sessions_csv files"
+        if not any(columns):
             raise LoadError(f"{label}: file is empty")
-        columns = [c.strip().lower() for c in csv_header(header, delimiter(header))]
         layout = detect_layout(columns, "csv", label, mapping)
     return getattr(layout, "name", "nested_or_events")
 
