@@ -31,6 +31,7 @@ from leak_app import load_sessions
 from leak_app.data import readers
 from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import read_mapping
+from leak_app.data.scan import mixed_line_ends
 from leak_app.data.schema import HIT_ROW, TEXT, LoadError, quoted
 from leak_app.data.sources import open_sessions
 from leak_app.data.workspace import workspace
@@ -507,6 +508,50 @@ def test_blank_lines_before_the_header_are_skipped(ga_raw, tmp_path, engine, new
     whole, expected = open_sessions(ga_raw, scan_from=ENGINES[engine])
     assert_same_report(report, expected)
     pd.testing.assert_frame_equal(table(blank), table(whole))
+
+
+#: Where a file's lines change from one line end to the other: (name, line ends before, after, at line)
+MIXED_LINE_ENDS = [("blank CRLF line first", "\r\n", "\n", 1), ("header CRLF, rows LF", "\r\n", "\n", 1),
+                   ("joined: CRLF then LF", "\r\n", "\n", 100),
+                   ("joined: LF then CRLF past DuckDB's sample", "\n", "\r\n", 25_000)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name, before, after, at", MIXED_LINE_ENDS, ids=[m[0] for m in MIXED_LINE_ENDS])
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_file_whose_line_ends_change_loads_as_with_one_kind(tmp_path, engine, name, before, after, at,
+                                                              compress):
+    """Files joined from a Windows export (CRLF) and one written elsewhere (LF), which pandas reads:
+    a scan was refused ("not a readable csv file (... Error when sniffing file ...)", or past the
+    lines DuckDB samples "... state machine reached an invalid state"). Each loads as the file written
+    with LF alone does, rows counted alike."""
+    sessions = generate_sessions(30_000, seed=5)
+    lines = sessions.to_csv(index=False).splitlines()
+    lines = [""] + lines if name.startswith("blank") else lines
+    path, plain = tmp_path / f"joined.csv{'.gz' * compress}", tmp_path / "plain.csv"
+    write(path, before.join(lines[:at]) + before + after.join(lines[at:]) + after, compress)
+    write(plain, "\n".join(lines) + "\n")
+    mixed, report = open_sessions(path, scan_from=ENGINES[engine])
+    whole, expected = open_sessions(plain, scan_from=ENGINES[engine])
+    assert report.files == [{"path": str(path), "rows": 30_000}]
+    assert_same_report(report, expected)
+    pd.testing.assert_frame_equal(table(mixed), table(whole))
+
+
+def test_a_crlf_split_between_two_parts_read_is_one_line_end(tmp_path):
+    """A CRLF whose CR ends one part read (a MiB, gunzipped or decoded) and whose LF begins the next is
+    one Windows line end: a file of CRLF alone is not taken for mixed, and is written with LF alone."""
+    lines = "".join(f"{i},{i * 7919 % 100_003}\r\n" for i in range(150_000))  # (compressed < 1/200)
+    head = lines[:lines.index("\r\n", 2**20 - 40) + 2]
+    text = head[:-2] + "x" * (2**20 - len(head) + 1) + "\r\n" + lines[len(head):]  # a CR at byte 2**20
+    assert text[2**20 - 1:2**20 + 1] == "\r\n"
+    path = tmp_path / "windows.csv.gz"
+    write(path, text, compress=True)
+    assert not mixed_line_ends(path, "windows.csv.gz")
+    readers.as_utf8(path, "utf-8-sig", tmp_path / "out.csv", "windows.csv.gz")
+    assert (tmp_path / "out.csv").read_bytes() == text.replace("\r\n", "\n").encode()
+    write(path, text.replace("\r\n", "\n", 1), compress=True)
+    assert mixed_line_ends(path, "windows.csv.gz")
 
 
 #: Labels UTF-8 writes in two, three and four bytes (UTF-16 in two, two and four: a surrogate pair)

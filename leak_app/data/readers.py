@@ -140,14 +140,17 @@ def without_sep_line(text: str) -> str:
 
 def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
     """A text file (``codec``: UTF-16's, see :func:`utf16`, or UTF-8's), gzipped or not, written to
-    ``out`` as UTF-8 without a first line of Excel's "sep=;", in parts (:func:`decoded`). ``label``:
-    how messages name the file."""
-    first = True
+    ``out`` as UTF-8 without a first line of Excel's "sep=;", its lines ending in LF alone (a file
+    joined from one ending them in CRLF and one in LF, which DuckDB cannot read), in parts
+    (:func:`decoded`). ``label``: how messages name the file."""
+    first, held = True, ""  # (held: a CR that ended a part, whose LF may begin the next)
     with open(out, "wb") as target:
         for text in decoded(file, codec, label):
+            text, held = (held + text[:-1], "\r") if text.endswith("\r") else (held + text, "")
             if first and text:
                 text, first = without_sep_line(text), False
-            target.write(text.encode("utf-8"))
+            target.write(text.replace("\r\n", "\n").encode("utf-8"))
+        target.write(held.encode("utf-8"))
 
 
 def refuse_unless_utf8(file: Path, label: str) -> None:

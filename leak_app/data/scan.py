@@ -175,6 +175,23 @@ def _parts(handle: BinaryIO, path: Path, label: str) -> Iterator[bytes]:
     return iter(lambda: handle.read(2**24), b"")
 
 
+def mixed_line_ends(path: Path, label: str) -> bool:
+    """Whether a text file ends some lines in CRLF and others in LF alone (files joined from a
+    Windows export and another), which DuckDB cannot read ("Error when sniffing file", or past the
+    lines it sampled "state machine reached an invalid state") and pandas reads. Read through, within
+    :func:`refuse_a_bomb`'s bounds, until both are seen."""
+    crlf = lf = False
+    ended_in_cr = False
+    with open(path, "rb") as handle:
+        for part in _parts(handle, path, label):
+            pairs = part.count(b"\r\n") + (ended_in_cr and part.startswith(b"\n"))
+            crlf, lf = crlf or pairs > 0, lf or part.count(b"\n") > pairs
+            if crlf and lf:
+                return True
+            ended_in_cr = part.endswith(b"\r")
+    return False
+
+
 def _parquet_rows(path: Path) -> int | None:
     """A Parquet file's row count, from its footer; None where that cannot be read (the reader
     then says why)."""

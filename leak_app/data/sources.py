@@ -29,7 +29,15 @@ from .files import code_digest, identity
 from .loaders import GA4_EVENTS, load_sessions, missing_columns, recognised
 from .parse import Grouping
 from .readers import as_utf8, refuse_repeated_columns
-from .scan import counted_events, file_kind, held_bytes, scan_layout, scan_sessions, text_codec
+from .scan import (
+    counted_events,
+    file_kind,
+    held_bytes,
+    mixed_line_ends,
+    scan_layout,
+    scan_sessions,
+    text_codec,
+)
 from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
 from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, kept_sheet
 from .workspace import owned, workspace
@@ -97,23 +105,42 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
         return opened_as_csv(files, writing, label, origin=origin or files, mapping=mapping,
                              scan_from=scan_from, grouping=grouping, load_limit=load_limit)
     held = held_bytes(files, label, limit)
-    large = held >= limit
     kind = file_kind(files[0])
-    if kind == "avro" and large:
+    if kind == "avro" and held >= limit:
         return opened_avro(files, label, origin=origin, mapping=mapping, scan_from=scan_from,
                            grouping=grouping, load_limit=load_limit)
+    try:
+        return _scanned_or_loaded(path, files, label, kind, held, limit, mapping=mapping, origin=origin,
+                                  grouping=grouping, load_limit=load_limit)
+    except (LoadError, duckdb.Error):
+        mixed = [kind == "csv" and held >= limit and mixed_line_ends(file, file_label(file, files, label))
+                 for file in files]
+        if not any(mixed):
+            raise
+    # DuckDB could not read files whose lines end two ways: scanned as written with LF alone
+    return opened_as_csv(files, ["utf-8-sig" if each else None for each in mixed], label,
+                         origin=origin or files, mapping=mapping, scan_from=scan_from, grouping=grouping,
+                         load_limit=load_limit)
+
+
+def _scanned_or_loaded(path: Path, files: list[Path], label: str, kind: str, held: int, limit: int, mapping,
+                       origin: list[Path] | None, grouping: Grouping | None, load_limit: int | None
+                       ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
+    """:func:`open_sessions` of files read as they are: scanned where they hold ``limit`` bytes of
+    data or more (``held``), or are GA4 events, loaded by pandas otherwise."""
+    large = held >= limit
     layout = (scan_layout(files[0], mapping, file_label(files[0], files, label) if large else None)
               if large or kind in ("parquet", "json") else None)
     if layout is None or not (large or layout is GA4_EVENTS):
         if load_limit is not None:
             _refuse_loading(files, label, held, limit, load_limit)
-        return load_sessions(path, name=name, mapping=mapping)
+        return load_sessions(path, name=label, mapping=mapping)
     try:
-        return scan_sessions(path, name=name, layout=layout, files=files, origin=origin, grouping=grouping)
+        return scan_sessions(path, name=label, layout=layout, files=files, origin=origin, grouping=grouping)
     except (LoadError, duckdb.Error):  # a line it cannot read (past the lines it looked at first)
         if large or kind == "parquet":
             raise
-        return load_sessions(path, name=name, mapping=mapping)
+        return load_sessions(path, name=label, mapping=mapping)
 
 
 def _refuse_loading(files: list[Path], label: str, held: int, counted_to: int, most: int) -> None:
