@@ -1,6 +1,8 @@
 """The leak engine: by hand on small tables, against SciPy, and by simulation with known truth."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -717,6 +719,34 @@ def test_rate_change_sums_to_the_change_on_every_dimension():
     sources = {r["value"]: r for r in change["by_dimension"]["source"]}
     assert min(sources, key=lambda v: sources[v]["rate_effect"]) in DROPS
     assert any("traffic mix accounts for" in t for t in model.takeaways)
+
+
+def test_the_rate_change_sentence_shows_parts_that_add_up_to_the_change():
+    """The takeaway said a change of -0.18 points was -0.01 of traffic mix and -0.18 of rates (the
+    demo's, by source: -0.007 and -0.177 of -0.184): the parts shown now add up to the change shown,
+    for any split, to two decimals where they add up so, else to three, each within a unit of its
+    last decimal of its value."""
+    from leak_app.analysis.change import dominant_effect
+
+    rng = np.random.default_rng(3)
+    decimals = []
+    for _ in range(2000):
+        baseline, moved, mix = rng.uniform(0.001, 0.05), rng.normal(0, 0.004), rng.normal(0, 0.001)
+        change = {"baseline_rate": baseline, "current_rate": baseline + moved,
+                  "by_dimension": {"source": [{"value": "a", "mix_effect": mix, "rate_effect": moved - mix}]}}
+        shown = re.findall(r"([+-]\d+\.(\d+)) percentage points", dominant_effect(change))
+        (total, places), (mix_shown, _), (rate_shown, _) = shown
+        assert float(mix_shown) + float(rate_shown) == pytest.approx(float(total), abs=1e-9)
+        unit = 10.0 ** -len(places)
+        for value, written in ((moved, total), (mix, mix_shown), (moved - mix, rate_shown)):
+            assert abs(value * 100 - float(written)) <= unit + 1e-12
+        decimals.append(len(places))
+    assert decimals.count(2) > 1000 and set(decimals) == {2, 3}
+    parts = [{"value": "a", "mix_effect": -6.975e-05, "rate_effect": -0.00177208}]
+    demo = {"baseline_rate": 0.009932643, "current_rate": 0.009932643 - 0.00184183,
+            "by_dimension": {"source": parts}}
+    assert "(-0.184 percentage points): by source, traffic mix accounts for -0.007 percentage points and " \
+           "rates within each source for -0.177 percentage points" in dominant_effect(demo)
 
 
 def test_a_site_wide_headline_is_not_replaced_by_a_child():

@@ -88,14 +88,22 @@ def dominant_effect(change: dict) -> str | None:
     rows = change["by_dimension"][name]
     mix, rate = (sum(r[f"{kind}_effect"] for r in rows) for kind in ("mix", "rate"))
     moved = change["current_rate"] - change["baseline_rate"]
+    moved_, mix_, rate_ = _points(moved, mix, rate)
     return (f"The conversion rate went from {pct(change['baseline_rate'])} to {pct(change['current_rate'])} "
-            f"({_points(moved)}): by {name}, traffic mix accounts for {_points(mix)} and rates within each "
-            f"{name} for {_points(rate)}, so the change is mostly a change of "
+            f"({moved_}): by {name}, traffic mix accounts for {mix_} and rates within each "
+            f"{name} for {rate_}, so the change is mostly a change of "
             f"{'traffic mix' if abs(mix) > abs(rate) else 'rates, not of traffic mix'}.")
 
 
-def _points(value: float) -> str:
-    return f"{value * 100:+.2f} percentage points"
+def _points(moved: float, mix: float, rate: float) -> list[str]:
+    """The change and its two parts in percentage points, shown so that the parts add up to the
+    change (a reader checks the sum: -0.01 and -0.18 of a change of -0.18 looked like a loss counted
+    wrong): to two decimals where they add up so, else to three, the rate part then shown as the
+    change less the mix part (within 0.001 points of its value: -0.007, -0.177 of -0.184)."""
+    total, part, rest = (round(value * 100, 2) for value in (moved, mix, rate))
+    decimals = 2 if round(part + rest, 2) == total else 3
+    total, part = round(moved * 100, decimals), round(mix * 100, decimals)
+    return [f"{value:+.{decimals}f} percentage points" for value in (total, part, total - part)]
 
 
 #: A day's conversions "collapse" when its rate is under this share of the two periods'
