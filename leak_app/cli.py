@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -84,7 +85,8 @@ def _refuse_out_of_bounds(settings: dict) -> None:
 
     for name, value in settings.items():
         low, high = SessionModel.param[name].bounds
-        if value is not None and ((low is not None and value < low) or (high is not None and value > high)):
+        # (written as what a value must be: 'nan' is neither below nor above any bound)
+        if value is not None and not ((low is None or value >= low) and (high is None or value <= high)):
             expected = f"at least {low}" if high is None else f"from {low} to {high}"
             raise CheckError(f"--{name.replace('_', '-')} {value}: expected {expected}")
 
@@ -214,7 +216,7 @@ def data_options(p) -> None:
                    help="session file, folder or glob pattern of files to serve (CSV, JSON, Parquet; "
                         "gzipped or not; default: $LEAK_APP_DATA, else the bundled demo data)")
     _source_options(p)
-    p.add_argument("--max-upload-mb", type=int, default=200,
+    p.add_argument("--max-upload-mb", type=_number(int, 1), default=200,
                    help="largest file the upload accepts (checked in the browser before it is sent)")
 
 
@@ -296,6 +298,21 @@ def _writable(folder_of):
 _in_parent = _writable(lambda text: Path(text).parent)
 
 
+def _number(convert, low, above: bool = False):
+    """An argument type: a number of at least ``low`` (above it, where ``above``), finite: 'nan'
+    passed every check made by comparison (``check --min-lost nan`` found no silent leak, exit 0)."""
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = math.nan
+        if not (value > low if above else value >= low) or math.isinf(value):
+            bound = f"above {low}" if above else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a number {bound}")
+        return value
+    return parse
+
+
 def _pair(text: str) -> str:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COLUMN, e.g. visitor_id=customer")
@@ -343,7 +360,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help=SESSION_FILES)
     _source_options(p)
     _comparison_options(p, job_defaults[0], job_defaults[1], job_defaults)
-    p.add_argument("--min-lost", type=float, default=1, metavar="N",
+    p.add_argument("--min-lost", type=_number(float, 0), default=1, metavar="N",
                    help="report only silent leaks losing at least N conversions (default 1)")
     p.add_argument("--report", type=_report_file, metavar="FILE",
                    help="write a report of what was found: FILE.md (Markdown) or FILE.html (offline page)")
@@ -351,7 +368,7 @@ def parser() -> argparse.ArgumentParser:
                    help="POST the silent leaks found (Slack/Teams {\"text\": ...} plus the rows) to this "
                         "URL; default: the LEAK_APP_WEBHOOK environment variable, which keeps the secret "
                         "out of crontabs and process lists")
-    p.add_argument("--webhook-timeout", type=float, default=10, metavar="SECONDS",
+    p.add_argument("--webhook-timeout", type=_number(float, 0, above=True), default=10, metavar="SECONDS",
                    help="longest wait for one attempt (4 attempts, waits doubling from 1 s)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(run=check)

@@ -132,6 +132,7 @@ def test_min_lost_raises_the_bar(data, capsys):
     ([*HALVES, "--device", "watch"], "'watch': not among the devices of the data (desktop, mobile, tablet)"),
     ([*HALVES, "--dates", "2025-01-01:2026-01-20"], "the data run from 2026-01-05 to 2026-02-01"),
     ([*HALVES, "--level", "0.9"], "--level 0.9: expected from 0.001 to 0.2"),
+    ([*HALVES, "--level", "nan"], "--level nan: expected from 0.001 to 0.2"),  # (was a traceback)
     ([*HALVES, "--top-sources", "0"], "--top-sources 0: expected from 1 to 50"),
     ([*HALVES, "--min-sessions", "0"], "--min-sessions 0: expected at least 1"),
     (["--dates", "2026-01-20:2026-01-20", "--current", "", "--baseline", ""],
@@ -159,6 +160,18 @@ def test_bad_data_and_bad_options_exit_2(write, capsys):
             parser().parse_args(["check", *args])
         assert exit_.value.code == 2
     assert "'2026-01-05:': expected START:END dates, e.g. 2026-08-01:2026-08-31" in capsys.readouterr().err
+    # 'nan' passed checks made by comparison: --min-lost nan found no silent leak (exit 0, a false
+    # all-clear for cron)
+    for args, says in ((["check", "--min-lost", "nan"], "'nan': expected a number of at least 0"),
+                       (["check", "--min-lost", "-1"], "'-1': expected a number of at least 0"),
+                       (["check", "--min-lost", "inf"], "'inf': expected a number of at least 0"),
+                       (["check", "--webhook-timeout", "0"], "'0': expected a number above 0"),
+                       (["check", "--webhook-timeout", "nan"], "'nan': expected a number above 0"),
+                       (["serve", "--max-upload-mb", "0"], "'0': expected a number of at least 1"),
+                       (["serve", "--max-upload-mb", "1.5"], "'1.5': expected a number of at least 1")):
+        with pytest.raises(SystemExit) as exit_:
+            parser().parse_args(args)
+        assert exit_.value.code == 2 and says in capsys.readouterr().err
 
 
 def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_path):

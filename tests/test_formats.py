@@ -122,9 +122,12 @@ def test_mapping_errors_are_clear(tmp_path):
     with pytest.raises(LoadError, match="unknown name"):
         read_mapping(FIXTURES / "shop_sessions_mapping.toml", {"visitor": "x"})
     bad = tmp_path / "m.toml"
-    bad.write_text("revenue_scale = 'cents'\n[columns]\n")
-    with pytest.raises(LoadError, match="revenue_scale must be a positive number"):
-        read_mapping(bad)
+    for scale in ("'cents'", "nan", "inf", "0", "-0.01"):  # (TOML writes nan and inf: every revenue NaN)
+        bad.write_text(f"revenue_scale = {scale}\n[columns]\n")
+        with pytest.raises(LoadError, match="revenue_scale must be a positive number"):
+            read_mapping(bad)
+    with pytest.raises(LoadError, match="--revenue-scale: revenue_scale must be a positive number, not nan"):
+        read_mapping(None, {"visitor_id": "a", "session_id": "b", "date": "c"}, revenue_scale=float("nan"))
 
 
 def test_cli_reads_a_mapping(tmp_path):

@@ -11,6 +11,7 @@ expected.
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -152,7 +153,7 @@ def read_mapping(path: str | Path, overrides: dict | None = None, revenue_scale:
             raise LoadError(f"{path}: not a readable column mapping ({exc})") from exc
     columns = {**config.get("columns", {}), **(overrides or {})}
     scale = config.get("revenue_scale", 1.0) if revenue_scale is None else revenue_scale
-    if not isinstance(scale, (int, float)) or scale <= 0:
+    if not isinstance(scale, (int, float)) or not 0 < scale < math.inf:  # (TOML writes nan and inf)
         raise LoadError(f"{path or '--revenue-scale'}: revenue_scale must be a positive number, "
                         f"not {scale!r}")
     rows = config.get("rows", "sessions") if rows is None else rows
