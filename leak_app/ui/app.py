@@ -20,7 +20,7 @@ from .live_plot import LivePlot
 from .settings_controls import CellSettingsControls
 from .style import ACCENT, HALF, NARROW, SIDEWAYS, TITLE, WRAP
 from .upload import DEFAULT_UPLOAD_MB, Upload
-from .widgets import device_buttons, escaped_multichoice, opened_card
+from .widgets import device_buttons, escaped_multichoice, number_input, opened_card
 
 CARD = {"collapsible": False, "sizing_mode": "stretch_width", "header_background": "#f0f3f7"}
 
@@ -114,11 +114,11 @@ class Dashboard(pn.viewable.Viewer):
         """The settings' inputs (made when the sidebar's "Settings" card is first opened)."""
         m, wide = self.model, {"sizing_mode": "stretch_width"}  # (300 px wide, they ran past the card)
         return [
-            pn.widgets.IntInput.from_param(m.param.min_sessions, step=10, **wide),
+            number_input(m, "min_sessions", step=10, **wide),
             pn.widgets.IntSlider.from_param(m.param.top_sources, **wide),
             *CellSettingsControls(model=m, progress=self.progress, predraw=self.predraw).widgets(**wide),
-            pn.widgets.FloatInput.from_param(m.param.level, step=0.005, **wide),
-            pn.widgets.FloatInput.from_param(m.param.fdr, step=0.01, **wide),
+            number_input(m, "level", step=0.005, **wide),
+            number_input(m, "fdr", step=0.01, **wide),
         ]
 
     def __panel__(self):

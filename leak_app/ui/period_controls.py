@@ -77,6 +77,9 @@ class PeriodControls(pn.viewable.Viewer):
         """Write the chosen periods into the model, as ``check`` would take them."""
         if self._showing:
             return
+        if event.new is None and event.obj in (self.current_days, self.baseline_days):
+            event.obj.value = event.old  # emptied to type another number: shown as it was
+            return
         m = self.model
         if event.obj is self.mode and self.mode.value == DATES:
             self._show_dates(*m.periods())  # start from the periods compared now

@@ -17,6 +17,7 @@ import param
 
 from ..analysis.model import FILTERS, SessionModel
 from .actions import Progress, in_page
+from .widgets import number_input
 
 NAMES = ("engaged_pageviews", "deep_pageviews", "funnel")
 
@@ -76,12 +77,12 @@ class CellSettingsControls(pn.viewable.Viewer):
 
     def widgets(self, **inputs) -> list:
         """The inputs (``inputs``: their options), the funnel's name and its choice."""
-        asked = self.asked.param
         return [
-            pn.widgets.IntInput.from_param(asked.engaged_pageviews, **inputs),
-            pn.widgets.IntInput.from_param(asked.deep_pageviews, **inputs),
+            number_input(self.asked, "engaged_pageviews", **inputs),
+            number_input(self.asked, "deep_pageviews", **inputs),
             self._funnel_label(),
-            pn.widgets.RadioButtonGroup.from_param(asked.funnel, color="primary", variant="outline"),
+            pn.widgets.RadioButtonGroup.from_param(self.asked.param.funnel, color="primary",
+                                                   variant="outline"),
         ]
 
     def _funnel_label(self) -> pn.pane.HTML:

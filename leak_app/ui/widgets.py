@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import panel as pn
+import param
 
 from ..analysis.model import SessionModel
 
@@ -38,6 +39,28 @@ def device_buttons(model: SessionModel) -> InstantCheckButtonGroup:
 
     buttons.param.watch(all_if_none, "value")
     return buttons
+
+
+def number_input(owner: param.Parameterized, name: str, **options) -> pn.widgets.Widget:
+    """An input of one of ``owner``'s numbers (of its label, bounds and doc), linked both ways, that
+    shows the number again when it is emptied: Panel's ``from_param`` input sets an emptied box's
+    None, which the number refuses (the page said "ValueError: Number parameter 'SessionModel.level'
+    only takes numeric values, not <class 'NoneType'>" as a reader cleared it to type another)."""
+    parameter = owner.param[name]
+    kind = pn.widgets.IntInput if isinstance(parameter, param.Integer) else pn.widgets.FloatInput
+    low, high = parameter.bounds or (None, None)
+    box = kind(label=parameter.label, value=getattr(owner, name), start=low, end=high,
+               description=parameter.doc, **options)
+
+    def asked(event) -> None:
+        if event.new is None:
+            box.value = getattr(owner, name)
+        else:
+            setattr(owner, name, event.new)
+
+    box.param.watch(asked, "value")
+    owner.param.watch(lambda event: setattr(box, "value", event.new), name)
+    return box
 
 
 class InstantMultiChoice(pn.widgets.MultiChoice):

@@ -527,6 +527,33 @@ def test_dates_mode_shows_the_compared_periods_in_its_pickers(page, served):
         "--baseline 2026-08-03:2026-09-16")
 
 
+def test_a_number_box_emptied_to_type_another_shows_its_number_again(page, served):
+    """A reader empties a number box to type another and leaves it: the page said "That could not be
+    done; ... ValueError: String parameter 'SessionModel.current_period' value 'last-Noned' does not
+    match regex ..." (the settings: "... only takes numeric values, not <class 'NoneType'>"). The box
+    shows its number again, the page compares what it compared, and says nothing."""
+    page.goto(served)
+    expect(kpi(page, "Sessions")).to_have_text("100,000", timeout=60_000)
+    page.get_by_role("button", name="Rolling").click()
+    comparing = page.get_by_text("Comparing 2026-10-26 to 2026-11-01 (7 days) with the baseline "
+                                 "2026-09-28 to 2026-10-25 (28 days).")
+    expect(comparing).to_be_visible(timeout=30_000)
+    page.get_by_text("Settings").click()
+    numbers = {"Current: the last … days": "7", "Baseline: the … days before": "28",
+               "Minimum sessions to rate": "100", "Engaged at pageviews": "5",
+               "Deep engagement at pageviews": "10", "Chance of any false leak": "0.025",
+               "False discovery rate (countries)": "0.05"}
+    for label, number in numbers.items():
+        box = page.get_by_label(label)
+        expect(box).to_have_value(number, timeout=30_000)
+        box.fill("")
+        box.press("Enter")
+        expect(box).to_have_value(number, timeout=10_000)
+    page.wait_for_timeout(1000)
+    expect(page.get_by_text("That could not be done")).to_have_count(0)
+    expect(comparing).to_be_visible()
+
+
 def test_the_settings_inputs_stay_inside_their_card(page, served):
     """The sidebar's settings were inputs 300 px wide in a narrower card: they ran past its edge."""
     page.goto(served)
