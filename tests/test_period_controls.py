@@ -78,3 +78,25 @@ def test_other_data_gives_the_pickers_its_days(tmp_path):
     controls.current_dates.value = (dt.date(2024, 1, 20), dt.date(2024, 1, 30))
     model.load(path)  # the same days again: the dates picked stay
     assert controls.mode.value == DATES and model.current_period == "2024-01-20:2024-01-30"
+
+
+def test_an_emptied_box_or_picker_shows_its_period_again(demo_model):
+    """An emptied days box asked for 'last-Noned' (a ValueError said in the page); an emptied date
+    picker compared the second half of the dates as the current period while it showed none. Each
+    shows the period compared again, which stays."""
+    model = demo_model
+    controls = PeriodControls(model=model)
+    controls.mode.value = DATES
+    controls.current_dates.value = (dt.date(2026, 10, 1), dt.date(2026, 10, 31))
+    compared = (model.current_period, model.baseline_period)
+    for picker in (controls.current_dates, controls.baseline_dates):
+        shown = picker.value
+        picker.value = None
+        assert picker.value == shown and (model.current_period, model.baseline_period) == compared
+    controls.mode.value = ROLLING
+    controls.baseline_days.value = 30
+    for box, days in ((controls.current_days, 7), (controls.baseline_days, 30)):
+        box.value = None
+        assert box.value == days
+        assert (model.current_period, model.baseline_period) == ("last-7d", "previous-30d")
+    controls.mode.value = HALVES

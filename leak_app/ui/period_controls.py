@@ -77,8 +77,9 @@ class PeriodControls(pn.viewable.Viewer):
         """Write the chosen periods into the model, as ``check`` would take them."""
         if self._showing:
             return
-        if event.new is None and event.obj in (self.current_days, self.baseline_days):
-            event.obj.value = event.old  # emptied to type another number: shown as it was
+        if event.new is None and event.obj is not self.mode:  # emptied to type or pick another:
+            with self._shown_only():                          # shown as it was, still compared
+                event.obj.value = event.old
             return
         m = self.model
         if event.obj is self.mode and self.mode.value == DATES:
