@@ -930,3 +930,12 @@ def test_periods_not_compared_are_not_called_leak_free():
     view.update({"silent_leaks_table", "rate_change"})
     assert view.silent_chart.pane.object.title.text == "No silent leak found"
     assert f"<p>{texts.NO_SILENT_LEAK}</p>" in view.silent_list.text
+    # periods asked beyond the data (the last 3,650 days): the takeaways said both "Silent leaks not
+    # compared" and "No silent leak: no segment's conversion rate fell ... between 09 Dec 2015–05 Jan 2016
+    # and 06 Jan 2016–02 Jan 2026", and "The baseline period has only 0 days"
+    model.param.update(current_period="last-3650d", baseline_period="previous-28d")
+    view.update({"silent_leaks_table", "rate_change"})
+    assert model.takeaways[0].startswith("Silent leaks not compared. The baseline, 2015-12-09 to 2016-01-05 "
+                                         "(28 days), reaches outside the data")
+    assert not any("No silent leak" in t or "only 0 days" in t for t in model.takeaways)
+    assert view.silent_chart.pane.object.title.text == "Silent leaks: not compared"

@@ -132,7 +132,7 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
     for name, (first, last) in (("baseline", (b0, b1)), ("current", (c0, c1))):
         days[name] = np.flatnonzero((dates >= np.datetime64(pd.Timestamp(first).date()))
                                     & (dates <= np.datetime64(pd.Timestamp(last).date())))
-        if len(days[name]) < SHORT_PERIOD_DAYS:
+        if 0 < len(days[name]) < SHORT_PERIOD_DAYS:  # (none: the period is outside the data, as said)
             out.append(f"The {name} period has only {counted(len(days[name]), 'day')}: "
                        f"day-to-day swings are hard to tell from a change in so few days.")
         empty = dates[days[name][sessions[days[name]] == 0]]

@@ -242,12 +242,12 @@ def takeaways(model) -> list[str]:
         return []
     m, currency = model.min_sessions, model.load_report.get("currency", "")
     missing = unavailable(model.load_report, model.funnel)
-    warned = ("Compare the periods with care. " if change.compared(model.rate_change)
-              else "Silent leaks not compared. ")
+    compared = change.compared(model.rate_change)
+    warned = "Compare the periods with care. " if compared else "Silent leaks not compared. "
     sentences = [
         absent_labels(model.load_report), missing.get("funnel"), missing.get("duration"),
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
-        silent_leak(model.silent_leaks_table, model.periods()),
+        silent_leak(model.silent_leaks_table, model.periods()) if compared else None,
         rate_moved(model.rate_change, model.silent_leaks_table) if model.rate_change else None,
         concentrated_revenue(model.kpis, currency),
         top_leak(model.leaks_table, currency),
