@@ -69,7 +69,7 @@ def read_raw(path: Path, label: str, recognised=lambda header: None
         frame, dropped = _avro(data, label)
         return frame, "avro", dropped
     if not data.strip():
-        raise LoadError(f"{label}: file is empty")
+        raise LoadError.empty(label)
     text = decode(data, label)
     frame, dropped = (_ndjson if kind == "json" else _csv)(text, label)
     return frame, kind, dropped

@@ -680,7 +680,7 @@ def _layout_name(file: Path, mapping: Layout | None, label: str) -> str:
     if layout is None and file_kind(file) == "csv":  # why not, as pandas says it: not "a nested_or_events
         columns = [c.strip().lower() for c in _csv_header(file)[1]]  # file among ga_sessions_csv files"
         if not any(columns):
-            raise LoadError(f"{label}: file is empty")
+            raise LoadError.empty(label)
         layout = detect_layout(columns, "csv", label, mapping)
     return getattr(layout, "name", "nested_or_events")
 

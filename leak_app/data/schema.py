@@ -233,6 +233,11 @@ def long_label(column: str) -> str:
 class LoadError(ValueError):
     """A file could not be turned into sessions; the message names file, row or column."""
 
+    @classmethod
+    def empty(cls, label: str) -> LoadError:
+        """The refusal of a file with nothing in it (uploaded, read or scanned)."""
+        return cls(f"{label}: file is empty")
+
 
 @dataclass
 class LoadReport:

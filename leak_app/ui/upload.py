@@ -64,7 +64,7 @@ class Upload(pn.viewable.Viewer):
         """Load an uploaded file's bytes (at most ``max_mb``: see :mod:`.file_input`); ``name`` (the
         browser's) is only shown."""
         if not content:
-            self._refuse(f"{name}: file is empty")
+            self._refuse(str(LoadError.empty(name)))
             return
         folder = tempfile.TemporaryDirectory(prefix="upload_", dir=workspace())
         self._say(f"Loading {name}; the page shows the current data until it is ready.", "secondary")
