@@ -153,11 +153,16 @@ def as_utf8(file: Path, codec: str, out: Path, label: str) -> None:
         target.write(held.encode("utf-8"))
 
 
-def refuse_unless_utf8(file: Path, label: str) -> None:
-    """Refuse a file (gzipped or not) that is not UTF-8 text by its first byte that is not, as pandas'
-    reading of it is refused: DuckDB names its line only, and of the first part it read."""
-    for _ in decoded(file, "utf-8-sig", label):
-        pass
+def not_utf8(file: Path, label: str) -> LoadError | None:
+    """The refusal of a file (gzipped or not) that is not UTF-8 text, by its first byte that is not,
+    as pandas' reading of it is refused (DuckDB names its line only, and of the first part it read);
+    None for UTF-8 text."""
+    try:
+        for _ in decoded(file, "utf-8-sig", label):
+            pass
+    except LoadError as exc:
+        return exc
+    return None
 
 
 def decoded(file: Path, codec: str, label: str) -> Iterator[str]:

@@ -50,10 +50,10 @@ from .readers import (
     delimiter,
     gunzipped,
     kind_of,
+    not_utf8,
     other_cells,
     refuse_a_cut_end,
     refuse_repeated_columns,
-    refuse_unless_utf8,
     uneven_row,
     utf16,
     with_decimal_point,
@@ -448,15 +448,16 @@ def _refuse_mixed_delimiters(files: list[Path], label: str) -> None:
 
 def _unreadable(label: str, kind: str, exc: Exception, files: list[Path] | None = None) -> LoadError:
     """The error for files DuckDB cannot read, with its own reason (it names the file and line); a
-    row of more or fewer cells than the header said, and a file not UTF-8 (raised), as pandas' reading
-    of them is (``files``: those read, of which the message names the row's)."""
+    row of more or fewer cells than the header said, and a file not UTF-8, as pandas' reading of them
+    is (``files``: those read, of which the message names the row's)."""
     said = str(exc)
     file = re.search(r"\n\s*file = (.*)\n", said) or re.search(r'Malformed JSON in file "(.*?)"', said)
     if file:
         path = Path(file.group(1))
         label = file_label(path, files, label) if files else label
-        if "is not utf-8 encoded" in said or "invalid UTF-8" in said:  # (CSV, JSON: its line is of the
-            refuse_unless_utf8(path, label)                            # part DuckDB read, its byte unsaid)
+        encoding = "is not utf-8 encoded" in said or "invalid UTF-8" in said  # (CSV, JSON: its line is
+        if encoding and (refusal := not_utf8(path, label)):                  # of the part DuckDB read,
+            return refusal                                                   # its byte unsaid)
     row = re.search(r"CSV Error on Line: (\d+)\nOriginal Line: (.*)\nExpected Number of Columns: (\d+) "
                     r"Found: (\d+)", said)
     if row is None:
