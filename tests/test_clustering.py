@@ -39,6 +39,15 @@ def test_no_repeat_visitors_no_correction_and_no_visitor_column_none():
     assert cube_effect(data) == 1.0 and cube_effect(data.drop(columns="visitor_id")) == 1.0
 
 
+def test_a_rate_not_a_number_is_an_error_not_an_effect_of_1():
+    """A cell's rate of 0/0 (a scan's cell with no session left, bde2850) made every sum NaN, and
+    ``max(1, nan)`` is 1: no correction for repeat visitors, silently. Now an error."""
+    visitor, sessions, conversions = np.array([0, 0, 1]), np.array([1, 1, 1]), np.array([1, 0, 0])
+    assert clustering.design_effect(visitor, sessions, conversions, np.array([0.3, 0.3, 0.3])) >= 1
+    with pytest.raises(ValueError, match="not all finite"):
+        clustering.design_effect(visitor, sessions, conversions, np.array([0.3, 0.3, np.nan]))
+
+
 def test_a_sample_of_whole_visitors_estimates_it_on_large_tables(monkeypatch):
     data = repeat_visitors()
     full = cube_effect(data)

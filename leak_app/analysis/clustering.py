@@ -76,7 +76,11 @@ def upper_design_effect(a: float, b: float, aa: float, ab: float, bb: float) -> 
     """The design effect's upper one-sided 95% bound (at least 1), from sums over visitors of
     their clustered (a) and independent (b) squares: a / b is a ratio estimate, its variance
     Σ (a − (a / b) b)² / (Σ b)² over independent visitors. A few heavy buyers make it noisy;
-    its estimate alone left the benchmark's repeat-visitor null at 3.3% false leaks for 2.5%."""
+    its estimate alone left the benchmark's repeat-visitor null at 3.3% false leaks for 2.5%.
+    Sums not finite are an error: ``max(1, nan)`` is 1, no correction, which hid a cell's rate of
+    0/0 (bde2850) behind intervals too narrow."""
+    if not all(math.isfinite(total) for total in (a, b, aa, ab, bb)):
+        raise ValueError(f"the design effect's sums are not all finite ({a}, {b}, {aa}, {ab}, {bb})")
     if b <= 0:
         return 1.0
     ratio = a / b
