@@ -987,6 +987,37 @@ def test_dates_whose_order_the_data_cannot_tell_load_in_the_order_a_mapping_says
                       scan_from=ENGINES[engine])
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("numbered, says", [
+    (lambda d: (d - pd.Timestamp("1899-12-30")).dt.days.astype(str), "in Excel's count of days"),
+    (lambda d: ((d - pd.Timestamp("1899-12-30")).dt.days + 0.5).astype(str), "in Excel's count of days"),
+    (lambda d: (d.astype("int64") // 10**6).astype(str), "in milliseconds of Unix time"),
+    (lambda d: (d.astype("int64") // 10**9).astype(str), "in seconds of Unix time")])
+def test_dates_written_as_numbers_are_refused_saying_what_they_are(tmp_path, engine, numbered, says):
+    """A date column saved from Excel formatted as numbers ("46274"), or written as a Unix time, was
+    refused as "should hold dates ... the first is '46274'", which says nothing to whoever sees a
+    date in Excel: the refusal says the date the number is, in what count, and what to do."""
+    sessions = generate_sessions(500, seed=4)
+    sessions.assign(date=numbered(sessions["date"])).to_csv(tmp_path / "numbers.csv", index=False)
+    with pytest.raises(LoadError) as refused:
+        open_sessions(tmp_path / "numbers.csv", scan_from=ENGINES[engine])
+    said = str(refused.value)
+    assert said.startswith(f"{tmp_path / 'numbers.csv'}: column 'date' should hold dates")
+    assert said.endswith("; write the column as dates (YYYY-MM-DD) and load it again") and says in said
+    if engine == "pandas":  # (a scan names a bad value, not the first)
+        assert f"on data row 1: {sessions['date'].iloc[0]:%Y-%m-%d} {says}" in said
+
+
+def test_a_number_is_called_a_date_only_where_it_is_a_plausible_one():
+    from leak_app.data.schema import date_as_number
+
+    assert date_as_number("46274").startswith(": 2026-09-09 in Excel's count of days")
+    assert date_as_number(" 46274.75 ").startswith(": 2026-09-09 in Excel's count of days")
+    assert date_as_number("1788912000000000").startswith(": 2026-09-09 in microseconds of Unix time")
+    for value in ("12", "1999", "-46274", "4e4", "20261345", "9" * 25, "", None, "2026-09-09"):
+        assert date_as_number(value) == "", value
+
+
 def test_a_date_order_that_is_neither_is_refused():
     with pytest.raises(LoadError, match=r"--date-order: date_order must be \"day first\" \(29/09/2026\) or "
                                         r"\"month first\" \(9/29/2026\), not 'year first'"):

@@ -44,6 +44,7 @@ from .schema import (
     LoadError,
     LoadReport,
     compact_date,
+    date_as_number,
     first_reason,
     grouped_device,
     implausible,
@@ -463,14 +464,16 @@ def _refuse_if_mostly_bad(tallies: pd.Series, rows: int, label: str, parsed: ibi
         expected = WHOLE_NUMBERS if prefix == FRACTION else DATES if filled is None else NUMBERS
         written = rows if filled is None else int(filled)
 
-        def first(name=name, column=column) -> str:
+        def first(name=name, column=column, expected=expected) -> str:
+            def hint(value) -> str:
+                return date_as_number(value) if expected == DATES else ""
             if ROW in parsed.columns:
                 at = parsed.filter(parsed[name] == 1)[ROW].min().to_pandas()
                 value = raw.filter(raw[ROW] == at)[column].to_pandas().iloc[0]
-                return f"; the first is {value!r} on data row {at + 1}"
+                return f"; the first is {value!r} on data row {at + 1}{hint(value)}"
             again = parsed_rows(raw.mutate(**{EXAMPLE: raw[column]}), layout)  # (the refusal's own pass)
             found = again.filter(again[name]).select(EXAMPLE).limit(1).to_pandas()[EXAMPLE]
-            return f"; for example {found.iloc[0]!r}" if len(found) else ""
+            return f"; for example {found.iloc[0]!r}{hint(found.iloc[0])}" if len(found) else ""
         mostly_bad(label, column, expected, int(bad), written, first)
 
 

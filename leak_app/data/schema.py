@@ -5,6 +5,7 @@ generator and the model agree without importing each other.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -211,6 +212,26 @@ def mostly_bad(label: str, column: str, expected: str, bad: int, filled: int,
     if bad and bad > MAX_BAD_FRACTION * max(filled, 1):
         raise LoadError(f"{label}: column {column!r} should hold {expected}, but {bad} of {filled} values "
                         f"do not{first() if first else ''}")
+
+
+#: Dates written as numbers, which a column of dates refused may hold: (what counts them, their day
+#: 0, how many make a day); Excel's serial days first (a cell formatted as a number shows them).
+NUMBERED_DATES = (("Excel's count of days (a column formatted as numbers)", "1899-12-30", 1),
+                  ("seconds of Unix time", "1970-01-01", 86_400),
+                  ("milliseconds of Unix time", "1970-01-01", 86_400_000),
+                  ("microseconds of Unix time (as GA4's event_timestamp)", "1970-01-01", 86_400_000_000))
+
+
+def date_as_number(value) -> str:
+    """What a value refused as a date is where it is a plausible date written as a number (Excel's
+    serial day, a Unix time), and what to do, as a clause; "" otherwise."""
+    number = re.fullmatch(r"(\d{1,19})(?:\.\d*)?", str(value).strip())  # (Excel writes a time as a fraction)
+    for counted, origin, per_day in NUMBERED_DATES:
+        days = int(number.group(1)) // per_day if number else -1
+        if 0 <= days < 100_000 and EARLIEST_DATE <= (day := pd.Timestamp(origin) + pd.Timedelta(days=days)) \
+                <= latest_date():
+            return f": {day:%Y-%m-%d} in {counted}; write the column as dates (YYYY-MM-DD) and load it again"
+    return ""
 
 
 #: What :func:`mostly_bad` says a column should hold.
