@@ -78,6 +78,10 @@ def export_pngs(model: SessionModel, folder: str | Path, width: int = 1200) -> l
             page.wait_for_function("() => document.querySelector('body') && window.Bokeh && "
                                    "Object.keys(Bokeh.index).length > 0")
             page.wait_for_timeout(500)  # let canvases paint after the first layout
+            # a picture's toolbar (Bokeh's logo, save, hover) does nothing: hidden, its place kept
+            # (Playwright's locator reaches into each plot's shadow root, where page CSS does not)
+            page.locator(".bk-Toolbar").evaluate_all("bars => bars.forEach(bar => {"
+                                                     "bar.style.visibility = 'hidden'; })")
             target = folder / f"{name}.png"
             _save_trimmed(page.screenshot(full_page=True), target)
             page.close()
