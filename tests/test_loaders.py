@@ -17,7 +17,7 @@ from leak_app.data.demo import generate_sessions
 from leak_app.data.loaders import FORMATS, GA_SESSIONS, detect_layout, mapped_layout
 from leak_app.data.scan import held_bytes, scan_sessions
 from leak_app.data.schema import to_canonical
-from leak_app.data.sources import open_sessions
+from leak_app.data.sources import open_sessions, open_table
 
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -308,3 +308,80 @@ def test_a_mapping_overrides_every_format_and_an_unknown_header_names_what_was_f
     assert detect_layout(header, "csv", "f.csv", mapping) is mapping
     with pytest.raises(LoadError, match=r"f\.csv: not a session export.*found: user, when"):
         detect_layout(["user", "when"], "csv", "f.csv")
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    """A DuckDB file of the same sessions in the shapes warehouses hold them: integer ids, dates as
+    text (ISO and GA's YYYYMMDD), as timestamps or integers, measures as text, a few bad dates."""
+    import duckdb
+
+    sessions = generate_sessions(3_000, seed=9)
+    folder = tmp_path_factory.mktemp("warehouse")
+    sessions.to_parquet(folder / "sessions.parquet")
+    database = folder / "warehouse.ddb"
+    read = f"FROM read_parquet('{folder / 'sessions.parquet'}')"
+    one, two, three = sessions["session_id"].iloc[:3]  # (each a session of its own)
+    shapes = {
+        "canonical": "SELECT *",
+        "integer_ids": "SELECT * REPLACE (hash(visitor_id)::HUGEINT AS visitor_id, "
+                       "row_number() OVER () AS session_id)",
+        "iso_text": "SELECT * REPLACE (strftime(date, '%Y-%m-%d') AS date)",
+        "ga_text": "SELECT * REPLACE (strftime(date, '%Y%m%d') AS date)",
+        "timestamps": "SELECT * REPLACE (date::TIMESTAMP AS date)",
+        "integer_dates": "SELECT * REPLACE (strftime(date, '%Y%m%d')::INT AS date)",
+        "text_measures": "SELECT * REPLACE (pageviews::VARCHAR AS pageviews, revenue::VARCHAR AS revenue)",
+        "bad_dates": f"SELECT * REPLACE (CASE WHEN session_id IN ('{one}', '{two}') THEN NULL "
+                     f"WHEN session_id = '{three}' THEN DATE '1900-01-01' ELSE date END AS date)",
+        "bad_text_dates": f"SELECT * REPLACE (CASE WHEN session_id = '{one}' THEN 'someday' "
+                          "ELSE strftime(date, '%Y-%m-%d') END AS date)",
+    }
+    with duckdb.connect(str(database)) as con:
+        for name, select in shapes.items():
+            con.execute(f"CREATE TABLE {name} AS {select} {read}")
+    return sessions, database
+
+
+def test_a_warehouse_table_is_read_whatever_types_hold_its_ids_and_dates(warehouse):
+    """Integer visitor ids (a warehouse's own) ended in a ConversionError traceback ("Could not
+    convert string '' to INT128"), dates written as text YYYYMMDD in another ("invalid date field
+    format"), a row dated 1900 or with no date in a date range of NaT: ids of any type are read as
+    text, dates as text as a file's are, and bad dates dropped and counted as a file's are."""
+    from leak_app.analysis.model import SessionModel
+
+    sessions, database = warehouse
+    url = f"duckdb:///{database}"
+    expected = SessionModel(sessions=open_table(url, "canonical")[0]).kpis
+    for name in ("integer_ids", "iso_text", "ga_text", "timestamps"):
+        table, report = open_table(url, name)
+        assert report.dropped == {} and report.rows_kept == 3_000, name
+        assert SessionModel(sessions=table).kpis == expected, name
+    assert not sessions["session_id"].iloc[:3].isin(sessions["session_id"].iloc[3:]).any()  # (the bad dates')
+    table, report = open_table(url, "bad_dates")
+    assert report.dropped == {"date: not a date (expected YYYY-MM-DD or YYYYMMDD)": 2,
+                              "date: implausible date (before 2005 or after tomorrow)": 1}
+    assert report.rows_read == 3_000 and report.rows_kept == report.sessions == 2_997
+    model = SessionModel(sessions=table)
+    assert model.kpis["sessions"] == 2_997 and model.param.date_range.bounds[0].year == 2026
+    _, report = open_table(url, "bad_text_dates")
+    assert report.dropped == {"date: not a date (expected YYYY-MM-DD or YYYYMMDD)": 1}
+
+
+def test_a_warehouse_table_of_other_types_or_not_there_is_refused_by_name(warehouse, tmp_path):
+    """Dates as integers and measures as text ended in the engine's traceback; a table not there
+    was "cannot be opened (nosuch)"; a DuckDB file not there was made, empty, by connecting."""
+    _, database = warehouse
+    url = f"duckdb:///{database}"
+    with pytest.raises(LoadError, match=r"table integer_dates: date is int32, not a date, a timestamp or "
+                                        r"text YYYY-MM-DD: convert it in a view of the table"):
+        open_table(url, "integer_dates")
+    with pytest.raises(LoadError, match=r"table text_measures: pageviews is string, not numbers; revenue is "
+                                        r"string, not numbers: convert them in a view"):
+        open_table(url, "text_measures")
+    with pytest.raises(LoadError, match=r"table nosuch: no such table or view there \(it has bad_dates, "
+                                        r"bad_text_dates, canonical, "):
+        open_table(url, "nosuch")
+    absent = tmp_path / "absent.ddb"
+    with pytest.raises(LoadError, match=r"absent\.ddb table sessions: no such database file$"):
+        open_table(f"duckdb:///{absent}", "sessions")
+    assert not absent.exists()

@@ -38,7 +38,22 @@ from .scan import (
     scan_sessions,
     text_codec,
 )
-from .schema import ECOMMERCE_STEPS, MEASURES, NOT_SET, TEXT, LoadError, LoadReport, above_zero, zero_columns
+from .schema import (
+    ECOMMERCE_STEPS,
+    MEASURES,
+    NOT_SET,
+    NUMERIC,
+    SESSION_KEY,
+    TEXT,
+    LoadError,
+    LoadReport,
+    above_zero,
+    compact_date,
+    implausible,
+    implausible_date,
+    not_a_date,
+    zero_columns,
+)
 from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, kept_sheet
 from .workspace import owned, workspace
 
@@ -273,17 +288,14 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     (:func:`events_table`).
     """
     label = f"{without_password(url)} table {name}"
-    try:
-        table = ibis.connect(url).table(name)
-    except Exception as exc:  # the backend's own message says what is wrong
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LoadError(f"{label}: cannot be opened ({reason})") from exc
+    table = _opened_table(url, name, label)
     # named as a file's columns are read, in lower case: Snowflake names a view's unquoted columns in
     # capitals (VISITOR_ID), and the refusal said they were matched case-insensitively
     refuse_repeated_columns(table.columns, label)
     table = table.rename({c.strip().lower(): c for c in table.columns if c != c.strip().lower()})
     if ga4.is_ga4(table.columns):
         return events_table(table, label)
+    table = _typed(table, label)
     # as in a file: a label or a measure the table lacks is "(not set)" or 0 for every session
     absent = [c for c in (*TEXT, *MEASURES) if c not in table.columns]
     missing = [c for c in CUBE_COLUMNS if c not in table.columns and c not in (*ECOMMERCE_STEPS, *absent)]
@@ -291,10 +303,68 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
         raise missing_columns(label, missing, "canonical session table")
     table = table.mutate(**{c: ibis.literal(NOT_SET if c in TEXT else 0) for c in absent})
     measured = [name for name in MEASURES if name not in absent]
-    counts = table.aggregate(rows=table.count(), **above_zero(table, measured)).to_pandas()
+    # a row with no date, or one outside EARLIEST_DATE..tomorrow, dropped and counted as a file's is
+    # (a row of 1900 made the cube a day for each day since)
+    reasons = {not_a_date("date", "YYYY-MM-DD or YYYYMMDD"): table.date.isnull(),
+               implausible_date("date"): table.date.notnull() & implausible(table.date.cast("date"))}
+    counts = table.aggregate(rows=table.count(), **above_zero(table, measured),
+                             **{f"drop{i}": dropped.cast("int64").sum() for i, dropped in
+                                enumerate(reasons.values())}).to_pandas().fillna(0)
+    dropped = {reason: int(counts[f"drop{i}"].iloc[0]) for i, reason in enumerate(reasons)}
+    dropped = {reason: count for reason, count in dropped.items() if count}
     rows = int(counts["rows"].iloc[0])
-    return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=rows, sessions=rows,
-                             absent_columns=absent, zero_columns=zero_columns(counts))
+    kept = rows - sum(dropped.values())
+    if dropped:
+        table = table.filter(table.date.notnull() & ~implausible(table.date.cast("date")))
+    return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=kept, sessions=kept,
+                             dropped=dropped, absent_columns=absent, zero_columns=zero_columns(counts))
+
+
+def _opened_table(url: str, name: str, label: str) -> ibis.Table:
+    """The table ``name`` of the database at ``url``, or a LoadError: a DuckDB or SQLite file not
+    there (connecting made an empty one, which then had no such table), a table not there (named
+    beside those that are), or the backend's own reason."""
+    parts = urlsplit(url)
+    file = parts.netloc + parts.path
+    if parts.scheme in ("duckdb", "sqlite") and file not in ("", ":memory:") and not Path(file).exists():
+        raise LoadError(f"{label}: no such database file")
+    try:
+        connection = ibis.connect(url)
+        return connection.table(name)
+    except Exception as exc:  # the backend's own message says what is wrong
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        try:
+            there = connection.list_tables()
+        except Exception:  # noqa: BLE001 - not connected, or not allowed to list: its reason says why
+            raise LoadError(f"{label}: cannot be opened ({reason})") from exc
+        if name in there:
+            raise LoadError(f"{label}: cannot be opened ({reason})") from exc
+        shown = ", ".join(there[:20]) + (", ..." if len(there) > 20 else "")
+        raise LoadError(f"{label}: no such table or view there (it has {shown or 'none'})") from exc
+
+
+def _typed(table: ibis.Table, label: str) -> ibis.Table:
+    """A warehouse table's columns as the cube reads them: ids and labels of any type as text (a
+    warehouse's visitor ids are often integers, which the cube's comparison with "" made a
+    ConversionError), dates written as text (YYYY-MM-DD, or GA's YYYYMMDD) as dates, and dates and
+    measures of another type refused by column (a traceback from the engine before), to be
+    converted in a view."""
+    wrong, dates = [], {}
+    for column in table.columns:
+        kind = table[column].type()
+        if column == "date" and kind.is_string():  # read as a file's (null where it is no such date)
+            text = table.date.strip()
+            dates["date"] = ibis.coalesce(compact_date(text), text.try_cast("date"))
+        elif column == "date" and not (kind.is_date() or kind.is_timestamp()):
+            wrong.append(f"date is {kind}, not a date, a timestamp or text YYYY-MM-DD")
+        elif (column in NUMERIC and not kind.is_numeric()
+              or column in ECOMMERCE_STEPS and not (kind.is_numeric() or kind.is_boolean())):
+            wrong.append(f"{column} is {kind}, not numbers")
+    if wrong:
+        raise LoadError(f"{label}: {'; '.join(wrong)}: convert {'them' if len(wrong) > 1 else 'it'} in a "
+                        f"view of the table, in the warehouse's own SQL (CAST, PARSE_DATE, ...)")
+    return table.mutate(**dates, **{c: table[c].cast("string") for c in (*SESSION_KEY, *TEXT)
+                                    if c in table.columns and not table[c].type().is_string()})
 
 
 def events_table(events: ibis.Table, label: str) -> tuple[ibis.Table, LoadReport]:
