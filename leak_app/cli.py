@@ -277,10 +277,20 @@ def _dates(text: str) -> tuple:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _report_file(text: str) -> str:
-    if Path(text).suffix.lower() not in (".md", ".markdown", ".html", ".htm"):
-        raise argparse.ArgumentTypeError(f"{text!r}: a report is a .md or .html file")
-    return _in_parent(text)
+def _output_file(suffixes: tuple[str, ...], what: str):
+    """An argument type: a file to write, of one of ``suffixes``, checked before the work (a folder
+    given, or another suffix, ended in a traceback after it: Panel saves "x.txt" as "x.txt.html")."""
+    def check(text: str) -> str:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r}: {what}")
+        if Path(text).is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r}: is a folder; give a file's name")
+        return _in_parent(text)
+    return check
+
+
+_report_file = _output_file((".md", ".markdown", ".html", ".htm"), "a report is a .md or .html file")
+_html_file = _output_file((".html", ".htm"), "the dashboard is saved as an .html file")
 
 
 def _writable(folder_of):
@@ -336,8 +346,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=serve)
 
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
-    p.add_argument("output", nargs="?", default="outputs/dashboard.html",
-                   type=_in_parent)
+    p.add_argument("output", nargs="?", default="outputs/dashboard.html", type=_html_file)
     p.add_argument("--data", help=SESSION_FILES)
     _source_options(p)
     p.set_defaults(run=export)

@@ -187,6 +187,25 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(command, tm
     assert "Traceback" not in result.stderr
 
 
+def test_an_output_that_is_a_folder_or_not_html_is_refused_before_the_work(tmp_path, capsys, small_demo):
+    """``export FOLDER`` ended in IsADirectoryError and ``export x.txt`` in FileNotFoundError (Panel
+    saved it as x.txt.html), each a traceback after the work; so did ``export x.htm``, now written."""
+    from leak_app.cli import parser
+
+    folder = tmp_path / "out.html"
+    folder.mkdir()
+    for args, says in ((["export", str(tmp_path)], "the dashboard is saved as an .html file"),
+                       (["export", str(tmp_path / "x.txt")], "the dashboard is saved as an .html file"),
+                       (["export", str(folder)], "is a folder; give a file's name"),
+                       (["check", "--report", str(folder)], "is a folder; give a file's name")):
+        with pytest.raises(SystemExit) as exit_:
+            parser().parse_args(args)
+        assert exit_.value.code == 2 and says in capsys.readouterr().err, args
+    run("export", str(tmp_path / "x.htm"), "--data", str(small_demo))
+    assert [p.name for p in tmp_path.glob("x.*")] == ["x.htm"]
+    assert "The device filter works in this file" in (tmp_path / "x.htm").read_text(encoding="utf-8")
+
+
 def test_summary_of_one_session_on_one_day(tmp_path, capsys):
     """The least a file can hold: one session, one day. It said "1 sessions", and compared the halves
     of its one day read backwards ("0 days" each)."""

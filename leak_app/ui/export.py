@@ -42,9 +42,11 @@ def export_html(model: SessionModel, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Inline: component stylesheets too, not only Bokeh's JS. Safe embed: a value set equal to the
     # one before is recorded too, so that each device's state holds all it shows (Dashboard.embedded).
+    # (saved into memory, then written: Panel adds ".html" to a file name not ending so, "x.htm")
+    page = io.StringIO()
     with pn.config.set(inline=True, safe_embed=True):
-        static_dashboard(model).save(str(path), resources=INLINE, embed=True, title="Silent Leak Detector")
-    path.write_text(make_offline(path.read_text(encoding="utf-8")), encoding="utf-8")
+        static_dashboard(model).save(page, resources=INLINE, embed=True, title="Silent Leak Detector")
+    path.write_text(make_offline(page.getvalue()), encoding="utf-8")
     return path
 
 
