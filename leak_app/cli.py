@@ -116,13 +116,18 @@ def serve(args) -> None:
     pn.config.param.update(**PAGE_CONFIG)
     print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
-    server = pn.serve(
-        {"": lambda: serve_page(path, mapping, table, args.max_upload_mb)}, port=args.port,
-        address=args.address, show=False, start=False,
-        allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
-        websocket_max_message_size=WEBSOCKET_MESSAGE_BYTES,
-        basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
-    )
+    try:
+        server = pn.serve(
+            {"": lambda: serve_page(path, mapping, table, args.max_upload_mb)}, port=args.port,
+            address=args.address, show=False, start=False,
+            allow_websocket_origin=sorted(set(origins)), title="Silent Leak Detector",
+            websocket_max_message_size=WEBSOCKET_MESSAGE_BYTES,
+            basic_auth=args.basic_auth, cookie_secret=args.cookie_secret,
+        )
+    except OSError as exc:  # (a traceback before: a port in use, an address not this machine's)
+        raise CheckError(f"cannot listen on {args.address}:{args.port} ({exc.strerror}): another server "
+                         f"may hold the port (choose another with --port), or the address is not this "
+                         f"machine's") from exc
     # Stopped (kill, systemd, docker stop), the server exits as from Ctrl-C, its exit handlers run:
     # the uploads it holds are removed (see data.workspace), where SIGTERM ended it without them.
     # Through the event loop, not signal.signal: the kernel may hand the signal to any of the
@@ -308,17 +313,20 @@ def _writable(folder_of):
 _in_parent = _writable(lambda text: Path(text).parent)
 
 
-def _number(convert, low, above: bool = False):
-    """An argument type: a number of at least ``low`` (above it, where ``above``), finite: 'nan'
-    passed every check made by comparison (``check --min-lost nan`` found no silent leak, exit 0)."""
+def _number(convert, low, above: bool = False, high=None):
+    """An argument type: a number of at least ``low`` (above it, where ``above``) and at most
+    ``high``, finite: 'nan' passed every check made by comparison (``check --min-lost nan`` found no
+    silent leak, exit 0)."""
     def parse(text: str):
         try:
             value = convert(text)
         except ValueError:
             value = math.nan
-        if not (value > low if above else value >= low) or math.isinf(value):
+        if not (value > low if above else value >= low) or not value <= (math.inf if high is None else high) \
+                or math.isinf(value):
             bound = f"above {low}" if above else f"of at least {low}"
-            raise argparse.ArgumentTypeError(f"{text!r}: expected a number {bound}")
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a number {bound}"
+                                             + (f" and at most {high:,}" if high is not None else ""))
         return value
     return parse
 
@@ -336,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")
     data_options(p)
-    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--port", type=_number(int, 1, high=65_535), default=5006)
     p.add_argument("--address", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--allow-websocket-origin", action="append",

@@ -206,6 +206,26 @@ def test_an_output_that_is_a_folder_or_not_html_is_refused_before_the_work(tmp_p
     assert "The device filter works in this file" in (tmp_path / "x.htm").read_text(encoding="utf-8")
 
 
+def test_serve_on_a_port_it_cannot_have_says_so(small_demo, capsys):
+    """A port in use ended ``serve`` in OSError's traceback, a port past 65,535 in an AssertionError's."""
+    import socket
+
+    from leak_app import cli
+
+    with socket.socket() as held:  # (served in a process of its own, as people start it)
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run("serve", "--data", str(small_demo), "--port", str(port), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port} (Address already in use): "
+                                    "another server may hold the port (choose another with --port)")
+    with pytest.raises(SystemExit) as exit_:
+        cli.parser().parse_args(["serve", "--port", "99999"])
+    assert exit_.value.code == 2
+    assert "'99999': expected a number of at least 1 and at most 65,535" in capsys.readouterr().err
+
+
 def test_summary_of_one_session_on_one_day(tmp_path, capsys):
     """The least a file can hold: one session, one day. It said "1 sessions", and compared the halves
     of its one day read backwards ("0 days" each)."""
