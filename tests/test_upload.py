@@ -327,13 +327,16 @@ def test_a_zip_of_an_exports_files_loads_as_one_table(upload):
      "export.zip: an Office document (such as a Word file), not session files nor a workbook"),
     (b"PK\x03\x04 not really", "export.zip: not a readable zip archive"),
     (zipped({"empty/": b"", "__MACOSX/._x.csv": b"x"}), "export.zip: the archive holds no files"),
+    # an archive of archives: read as text, it was "export.zip: not UTF-8 text: byte 0x..."
+    (zipped({"days/week 1.zip": zipped({"a.csv": TWO_SESSIONS})}),
+     "export.zip/days/week 1.zip: an archive inside the archive; zip the files themselves"),
     # 30 MB of one byte, a few kilobytes zipped: past 20 times the largest upload (1 MB here)
     (zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}),
      "export.zip: its files would unpack to 30 MB, more than the 20 MB allowed"),
     # one that says it unpacks to 1,000 bytes, and holds 30 MB
     (understated(zipped({"bomb.csv": GA_HEADER.encode() + b"\n" + b"0" * 30 * 2**20}), 1_000),
      "export.zip: not a readable zip archive (Bad CRC-32 for file 'bomb.csv')"),
-], ids=["mixed", "document", "not-a-zip", "no-files", "bomb",
+], ids=["mixed", "document", "not-a-zip", "no-files", "nested", "bomb",
         "understated-bomb"])  # (the bytes vary: zip times)
 def test_a_zip_that_cannot_be_read_as_one_export_is_refused_and_the_data_stays(upload, content, message):
     upload.max_mb = 1

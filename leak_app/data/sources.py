@@ -183,8 +183,15 @@ def opened_zip(archive: Path, label: str, limit: int, **options
                ) -> tuple[pd.DataFrame | ibis.Table, LoadReport]:
     """:func:`open_sessions` of a .zip archive's files (an export's daily files, zipped to be sent at
     once), unpacked into a private folder (see :func:`_opened_in`)."""
-    return _opened_in("zip_", label, lambda inside: unzipped(archive, inside, label, limit),
-                      origin=[archive], **options)
+    def unpacked(inside: Path) -> tuple[Path, dict[str, str]]:
+        folder, names = unzipped(archive, inside, label, limit)
+        for path, name in names.items():  # (read as text, one was refused as "not UTF-8 text")
+            if is_zip(Path(path)) and not is_workbook(Path(path)):
+                raise LoadError(f"{name}: an archive inside the archive; zip the files themselves, or load "
+                                f"this one on its own")
+        return folder, names
+
+    return _opened_in("zip_", label, unpacked, origin=[archive], **options)
 
 
 def opened_avro(files: list[Path], label: str, origin: list[Path] | None = None, **options
