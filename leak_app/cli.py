@@ -344,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")
     data_options(p)
-    p.add_argument("--port", type=_number(int, 1, high=65_535), default=5006)
+    p.add_argument("--port", type=_number(int, 0, high=65_535), default=5006)  # (0: any free port)
     p.add_argument("--address", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--allow-websocket-origin", action="append",

@@ -223,7 +223,7 @@ def test_serve_on_a_port_it_cannot_have_says_so(small_demo, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.parser().parse_args(["serve", "--port", "99999"])
     assert exit_.value.code == 2
-    assert "'99999': expected a number of at least 1 and at most 65,535" in capsys.readouterr().err
+    assert "'99999': expected a number of at least 0 and at most 65,535" in capsys.readouterr().err
 
 
 def test_summary_of_one_session_on_one_day(tmp_path, capsys):

@@ -747,6 +747,11 @@ def test_the_rate_change_sentence_shows_parts_that_add_up_to_the_change():
             "by_dimension": {"source": parts}}
     assert "(-0.184 percentage points): by source, traffic mix accounts for -0.007 percentage points and " \
            "rates within each source for -0.177 percentage points" in dominant_effect(demo)
+    # a rate that did not move (no conversion in either period) is not split: it was "went from 0.00% to
+    # 0.00% (+0.00 percentage points) ... so the change is mostly a change of rates, not of traffic mix"
+    still = {"baseline_rate": 0.0, "current_rate": 0.0,
+             "by_dimension": {"device": [{"value": "a", "mix_effect": 0.0, "rate_effect": 0.0}]}}
+    assert dominant_effect(still) is None
 
 
 def test_a_site_wide_headline_is_not_replaced_by_a_child():

@@ -81,13 +81,14 @@ def most_mixed(change: dict) -> str:
 
 
 def dominant_effect(change: dict) -> str | None:
-    """A sentence on the dimension whose traffic mix moved the rate most, or None."""
-    if not change["by_dimension"]:
+    """A sentence on the dimension whose traffic mix moved the rate most, or None (and where the rate
+    did not move: "went from 0.00% to 0.00% ... so the change is mostly a change of rates", said of
+    periods with no conversion)."""
+    if not change["by_dimension"] or (moved := change["current_rate"] - change["baseline_rate"]) == 0:
         return None
     name = most_mixed(change)
     rows = change["by_dimension"][name]
     mix, rate = (sum(r[f"{kind}_effect"] for r in rows) for kind in ("mix", "rate"))
-    moved = change["current_rate"] - change["baseline_rate"]
     moved_, mix_, rate_ = _points(moved, mix, rate)
     return (f"The conversion rate went from {pct(change['baseline_rate'])} to {pct(change['current_rate'])} "
             f"({moved_}): by {name}, traffic mix accounts for {mix_} and rates within each "
