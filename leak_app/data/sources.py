@@ -312,7 +312,7 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     measured = [name for name in MEASURES if name not in absent]
     # a row with no date, or one outside EARLIEST_DATE..tomorrow, dropped and counted as a file's is
     # (a row of 1900 made the cube a day for each day since)
-    reasons = {not_a_date("date", "YYYY-MM-DD or YYYYMMDD"): table.date.isnull(),
+    reasons = {not_a_date("date"): table.date.isnull(),
                implausible_date("date"): table.date.notnull() & implausible(table.date.cast("date"))}
     counts = table.aggregate(rows=table.count(), **above_zero(table, measured),
                              **{f"drop{i}": dropped.cast("int64").sum() for i, dropped in
