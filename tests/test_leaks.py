@@ -384,6 +384,26 @@ def test_zero_conversions_in_a_period_stay_finite():
     assert row.leak and np.isfinite([row.change_low, row.change_high, row.lost_low, row.lost_high]).all()
 
 
+def test_a_funnel_gap_within_chance_is_said_so():
+    """The largest funnel leak of 1,000 sessions said "about 18 more sessions (95% CI 0–51) would go
+    on", a gap from the best device its interval does not tell from none, read as a finding: it is
+    said to be within chance; the demo's (95% CI 167–250) is not."""
+    from leak_app.data.demo import generate_sessions
+    from leak_app.data.sources import DEFAULT_DATA
+
+    for model, within in ((SessionModel(sessions=generate_sessions(1_000, seed=3)), True),
+                          (SessionModel.from_path(DEFAULT_DATA), False)):
+        [said] = [text for text in model.takeaways if text.startswith("The largest funnel leak")]
+        step, device = re.match(r"The largest funnel leak is (.+) on (\w+):", said).groups()
+        steps = model.step_leaks_table
+        [row] = steps[(steps["step"] == step) & (steps["device"] == device)].itertuples()
+        assert ("within what chance allows" in said) is within is (row.lost_low == 0), said
+        if within:
+            worth = f"{row.lost_revenue:,.0f} in revenue (95% CI 0–{row.lost_revenue_high:,.0f})"
+            assert said.endswith(f"(95% CI 0–{row.lost_high:,.0f}) would go on, worth about {worth} "
+                                 f"— a gap from {row.best_device} within what chance allows."), said
+
+
 def test_a_funnel_that_loses_no_one_has_no_largest_leak():
     """Every session converting: the takeaways named "the largest funnel leak" one of 0.0% ("0.0% of
     the 300 sessions that reached Browsed went no further"), and one source × device combination

@@ -133,6 +133,8 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
             f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
             f"would go on, worth about {worth}"
         )
+        if not s.lost_low > 0:  # (the interval, clipped at none, reaches it: said, not read as a finding)
+            text += f" — a gap from {s.best_device} within what chance allows"
     return text + "."
 
 
