@@ -404,6 +404,36 @@ def test_a_funnel_gap_within_chance_is_said_so():
                                  f"— a gap from {row.best_device} within what chance allows."), said
 
 
+def test_the_strongest_and_weakest_source_device_are_told_apart_only_where_the_data_do():
+    """Named "strongest" and "weakest" with overlapping intervals (1,000 sessions: 0.87%–5.60% and
+    0.25%–3.25%), as if they differed. Simulated: twelve combinations of one rate, the extremes are
+    said apart in at most 5% of 400 tables (the pessimistic end of the interval of that share); one
+    combination at four times the rate is told apart from the weakest in most."""
+    from leak_app.analysis.takeaways import source_device_extremes
+    from leak_app.data.demo import generate_sessions
+
+    rng = np.random.default_rng(11)
+
+    def said(rates, n=2_000) -> str:
+        sessions_ = rng.integers(n // 2, n * 2, size=len(rates))
+        conversions = rng.binomial(sessions_, rates)
+        low, high = wilson_interval(conversions, sessions_)
+        table = pd.DataFrame({"source": [f"src{i}" for i in range(len(rates))], "device": "desktop",
+                              "sessions": sessions_, "conversions": conversions,
+                              "rate": conversions / sessions_, "ci_low": low, "ci_high": high, "rated": True})
+        return source_device_extremes(table, 100)
+
+    null = [said([0.01] * 12) for _ in range(400)]
+    apart = sum("do not tell the two apart" not in text and "convert alike" not in text for text in null)
+    assert wilson_interval(apart, 400)[1] <= 0.05, apart
+    planted = [said([0.04] + [0.01] * 11) for _ in range(100)]
+    assert sum(text.startswith("Strongest source × device: src0 ") and "apart" not in text
+               for text in planted) >= 80
+    small = SessionModel(sessions=generate_sessions(1_000, seed=3)).takeaways
+    assert any(text.endswith("do not tell the two apart (their gap's 95% interval, over the 4 rated "
+                             "combinations, reaches none).") for text in small)
+
+
 def test_a_funnel_that_loses_no_one_has_no_largest_leak():
     """Every session converting: the takeaways named "the largest funnel leak" one of 0.0% ("0.0% of
     the 300 sessions that reached Browsed went no further"), and one source × device combination
