@@ -391,7 +391,7 @@ DAY_MONTH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(\D|$)"
 DATE_SAMPLE = 1000
 
 
-def _date(column, order: str = ""):
+def date_of(column, order: str = ""):
     """Dates as YYYYMMDD (Google Analytics) or ISO 8601, a time of day or zone after the date
     ignored (the local date written); as :data:`DAY_MONTH` where ``order`` says which comes first."""
     if column.type().is_temporal():
@@ -488,7 +488,7 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     again in each one (DuckDB evaluates a CASE's conditions row by row, its shared parts too: a
     CSV's text dates and numbers, 1.1 of the 10.8 CPU seconds of a 10 million row pass)."""
     date = layout.columns["date"]
-    parses = {"date": _date(raw[date], layout.date_order)}
+    parses = {"date": date_of(raw[date], layout.date_order)}
     numbers = {name: source for name in NUMERIC if (source := layout.columns.get(name)) in raw.columns}
     for name, source in numbers.items():
         parses.update(zip((name, BAD + source, FILLED + source), _number(raw[source])))

@@ -27,7 +27,7 @@ from .duck import registered
 from .file_sets import PLAIN_NAME, file_label, named_as_written, plain_suffix, session_files, unzipped
 from .files import code_digest, identity
 from .loaders import GA4_EVENTS, load_sessions, missing_columns, recognised
-from .parse import Grouping
+from .parse import Grouping, date_of
 from .readers import as_utf8, refuse_repeated_columns
 from .scan import (
     counted_events,
@@ -48,7 +48,6 @@ from .schema import (
     LoadError,
     LoadReport,
     above_zero,
-    compact_date,
     implausible,
     implausible_date,
     not_a_date,
@@ -313,16 +312,16 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     # a row with no date, or one outside EARLIEST_DATE..tomorrow, dropped and counted as a file's is
     # (a row of 1900 made the cube a day for each day since)
     reasons = {not_a_date("date"): table.date.isnull(),
-               implausible_date("date"): table.date.notnull() & implausible(table.date.cast("date"))}
+               implausible_date("date"): table.date.notnull() & implausible(table.date)}
     counts = table.aggregate(rows=table.count(), **above_zero(table, measured),
                              **{f"drop{i}": dropped.cast("int64").sum() for i, dropped in
                                 enumerate(reasons.values())}).to_pandas().fillna(0)
-    dropped = {reason: int(counts[f"drop{i}"].iloc[0]) for i, reason in enumerate(reasons)}
-    dropped = {reason: count for reason, count in dropped.items() if count}
+    dropped = {reason: count for i, reason in enumerate(reasons)
+               if (count := int(counts[f"drop{i}"].iloc[0]))}
     rows = int(counts["rows"].iloc[0])
     kept = rows - sum(dropped.values())
     if dropped:
-        table = table.filter(table.date.notnull() & ~implausible(table.date.cast("date")))
+        table = table.filter(~ibis.or_(*reasons.values()))
     return table, LoadReport(path=label, format="ibis_table", rows_read=rows, rows_kept=kept, sessions=kept,
                              dropped=dropped, absent_columns=absent, zero_columns=zero_columns(counts))
 
@@ -353,16 +352,15 @@ def _opened_table(url: str, name: str, label: str) -> ibis.Table:
 def _typed(table: ibis.Table, label: str) -> ibis.Table:
     """A warehouse table's columns as the cube reads them: ids and labels of any type as text (a
     warehouse's visitor ids are often integers, which the cube's comparison with "" made a
-    ConversionError), dates written as text (YYYY-MM-DD, or GA's YYYYMMDD) as dates, and dates and
-    measures of another type refused by column (a traceback from the engine before), to be
-    converted in a view."""
+    ConversionError), dates as a file's are read (:func:`.parse.date_of`: timestamps, text
+    YYYY-MM-DD or GA's YYYYMMDD), and dates and measures of another type refused by column (a
+    traceback from the engine before), to be converted in a view."""
     wrong, dates = [], {}
     for column in table.columns:
         kind = table[column].type()
-        if column == "date" and kind.is_string():  # read as a file's (null where it is no such date)
-            text = table.date.strip()
-            dates["date"] = ibis.coalesce(compact_date(text), text.try_cast("date"))
-        elif column == "date" and not (kind.is_date() or kind.is_timestamp()):
+        if column == "date" and (kind.is_string() or kind.is_date() or kind.is_timestamp()):
+            dates["date"] = date_of(table.date)  # as a file's is read (null where it is no such date)
+        elif column == "date":
             wrong.append(f"date is {kind}, not a date, a timestamp or text YYYY-MM-DD")
         elif (column in NUMERIC and not kind.is_numeric()
               or column in ECOMMERCE_STEPS and not (kind.is_numeric() or kind.is_boolean())):
