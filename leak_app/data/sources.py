@@ -127,8 +127,8 @@ def open_sessions(path: str | Path, name: str | None = None, mapping=None, scan_
         return _scanned_or_loaded(path, files, label, kind, held, limit, mapping=mapping, origin=origin,
                                   grouping=grouping, load_limit=load_limit)
     except (LoadError, duckdb.Error):
-        mixed = [kind == "csv" and held >= limit and mixed_line_ends(file, file_label(file, files, label))
-                 for file in files]
+        scanned_csv = kind == "csv" and held >= limit
+        mixed = [scanned_csv and mixed_line_ends(file, file_label(file, files, label)) for file in files]
         if not any(mixed):
             raise
     # DuckDB could not read files whose lines end two ways: scanned as written with LF alone
