@@ -322,8 +322,8 @@ def _number(convert, low, above: bool = False, high=None):
             value = convert(text)
         except ValueError:
             value = math.nan
-        if not (value > low if above else value >= low) or not value <= (math.inf if high is None else high) \
-                or math.isinf(value):
+        within = (value > low if above else value >= low) and value <= (math.inf if high is None else high)
+        if not within or math.isinf(value):
             bound = f"above {low}" if above else f"of at least {low}"
             raise argparse.ArgumentTypeError(f"{text!r}: expected a number {bound}"
                                              + (f" and at most {high:,}" if high is not None else ""))
