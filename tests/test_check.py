@@ -235,6 +235,33 @@ def test_a_report_says_when_the_rates_change_is_within_chance(capsys, tmp_path, 
     assert within in (tmp_path / f"r{suffix}").read_text(encoding="utf-8")
 
 
+def test_a_change_that_rounds_to_zero_is_never_shown_with_a_minus_sign(data):
+    """A traffic mix of -0.00001 points read "-0.00 percentage points", a waterfall step "-0.000 pts",
+    and a change's interval ending at -0.4% "-0%": signed zeros, read as a bug or as a tiny loss.
+    Points now show a zero as "+0.00"; a relative change under a percent gets a decimal ("-0.4%"),
+    and "0%" where even that is zero."""
+    from leak_app.analysis.change import dominant_effect
+    from leak_app.analysis.takeaways import rate_moved
+    from leak_app.analysis.text import signed_pct
+    from leak_app.ui.report import facts
+    from leak_app.ui.texts import rate_change_html
+
+    assert [signed_pct(v) for v in (0.12, -0.034, -0.004, 0.0004, -0.00004, 0.0, 0.995)] == \
+        ["+12%", "-3%", "-0.4%", "0%", "0%", "0%", "+100%"]
+    parts = [{"value": "a", "mix_effect": -1e-7, "rate_effect": -0.002}, {"value": "b", "mix_effect": 1e-7,
+                                                                          "rate_effect": -1e-8}]
+    change = {"baseline_rate": 0.01, "current_rate": 0.008 - 1e-8, "by_dimension": {"source": parts}}
+    sentence, waterfall = dominant_effect(change), rate_change_html(change)
+    assert "traffic mix accounts for +0.00 percentage points" in sentence
+    steps = re.findall(r'class="wf-value">([-+0-9.]+) pts', waterfall)
+    assert steps == ["+0.000", "-0.200", "+0.000", "+0.000"]
+    site = pd.DataFrame({"dimension": ["all traffic"], "change_low": [-0.2], "change_high": [0.004]})
+    assert "(95% CI -20% to +0.4%, relative" in rate_moved(change, site)
+    result = check.run(SessionModel.from_path(data["planted"]))
+    result["silent_leaks"][0].update(change=-0.0001, change_high=-0.004)
+    assert re.fullmatch(r"0% \(-\d+% to -0.4%\)", facts(result)["rows"][0][3])
+
+
 def test_an_unwritable_report_exits_3_after_checking(data, capsys, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

@@ -104,7 +104,7 @@ def _points(moved: float, mix: float, rate: float) -> list[str]:
     total, part, rest = (round(value * 100, 2) for value in (moved, mix, rate))
     decimals = 2 if round(part + rest, 2) == total else 3
     total, part = round(moved * 100, decimals), round(mix * 100, decimals)
-    return [f"{value:+.{decimals}f} percentage points" for value in (total, part, total - part)]
+    return [f"{value:+z.{decimals}f} percentage points" for value in (total, part, total - part)]
 
 
 #: A day's conversions "collapse" when its rate is under this share of the two periods'

@@ -21,7 +21,7 @@ from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
 from .stats import adjusted_counts, benjamini_hochberg, differs_from_rest_p, rated_p_values
-from .text import amount, counted, pct
+from .text import amount, counted, pct, signed_pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
 SHOWN_LABELS = {"device": "the funnel, duration and source × device views",
@@ -74,7 +74,8 @@ def rate_moved(rate_change: dict, silent_table: pd.DataFrame) -> str | None:
     site = leaks.site_row(silent_table)
     if text is not None and site is not None and site.change_low <= 0 <= site.change_high:
         text += (f" The change itself is within what chance and day-to-day swings allow (95% CI "
-                 f"{site.change_low:+.0%} to {site.change_high:+.0%}, relative to the baseline rate).")
+                 f"{signed_pct(site.change_low)} to {signed_pct(site.change_high)}, relative to the baseline "
+                 "rate).")
     return text
 
 

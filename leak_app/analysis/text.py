@@ -14,6 +14,15 @@ def pct(rate) -> str:
     return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
 
 
+def signed_pct(change) -> str:
+    """A relative change with its sign: "+12%", "-3%"; one decimal where whole percents would show a
+    signed zero ("-0.4%", not "-0%", which reads as a bug), and "0%" where even that is zero."""
+    for spec in ("+.0%", "+.1%"):
+        if float((shown := format(change, spec))[:-1]) != 0:
+            return shown
+    return "0%"
+
+
 def counted(number, noun: str, fmt: str = ",.0f") -> str:
     """A number and its noun, singular when the number reads as 1: "1 session", "about 1 more
     session" (a rounded 0.6 too), "1,204 sessions"."""

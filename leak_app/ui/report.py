@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..analysis.leaks import NO_SILENT_LEAK, segment_name
 from ..analysis.periods import span
-from ..analysis.text import amount, counted, escape_markdown, pct
+from ..analysis.text import amount, counted, escape_markdown, pct, signed_pct
 from ..data.files import replaced
 from ..publish.check import title
 
@@ -30,7 +30,7 @@ def facts(result: dict) -> dict:
     periods = {name: span(*days) if days[0] else "none" for name, days in result["silent_periods"].items()}
     rows = [(str(i), segment_name(r["segment"], r["dimension"]),
              f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
-             f"{r['change']:+.0%} ({r['change_low']:+.0%} to {r['change_high']:+.0%})",
+             f"{signed_pct(r['change'])} ({signed_pct(r['change_low'])} to {signed_pct(r['change_high'])})",
              f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
              amount(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"],
                     currency=result.get("currency", "")),

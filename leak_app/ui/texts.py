@@ -231,7 +231,8 @@ def rate_change_html(change: dict) -> str:
 
     body = [bar("baseline rate", 0.0, change["baseline_rate"], REACHED, pct(change["baseline_rate"]))]
     for (label, value), end in zip(steps, levels[1:]):
-        body.append(bar(label, end - value, end, LOST if value < 0 else "#4c9a5b", f"{value * 100:+.3f} pts"))
+        shown = f"{value * 100:+z.3f} pts"  # (z: a step that rounds to zero has no minus sign)
+        body.append(bar(label, end - value, end, LOST if value < 0 else "#4c9a5b", shown))
     body.append(bar("current rate", 0.0, change["current_rate"], REACHED, pct(change["current_rate"])))
     return (f"<h4>Why the rate moved, by {html.escape(name)}: traffic mix against rates within each "
             f"{html.escape(name)}</h4><table class=\"waterfall\">{''.join(body)}</table>")
