@@ -1,5 +1,8 @@
-"""Country names to map shapes: what a column of other things than countries costs stays bounded."""
+"""Country names to map shapes: names in other languages found, and what a column of other things than
+countries costs stays bounded."""
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
@@ -58,3 +61,41 @@ def test_names_are_kept_between_runs_by_their_digest_not_as_written(lookups, tmp
     assert "Jane Doe" not in kept and "Germany" not in kept and "DEU" in kept
     again = countries.KnownCodes(tmp_path / "codes.json")  # the next run: no name asked again
     assert [again.iso3(name) for name in names.index] == ["DEU", None] and lookups == list(names.index)
+
+
+#: Countries as GA's interface names them in other languages, and their shapes' codes: the first two
+#: matched no shape, the last two were matched to another country's (Dominica, South Korea).
+LOCALIZED = {"Deutschland": "DEU", "Royaume-Uni": "GBR", "Vereinigte Staaten": "USA", "日本": "JPN",
+             "Guinea Ecuatorial": "GNQ", "République dominicaine": "DOM", "Észak-Korea": "PRK"}
+
+
+def test_countries_named_in_other_languages_are_their_own_shapes(lookups):
+    """A report exported from GA's interface names countries in its reader's language: "Deutschland"
+    and "Royaume-Uni" had no shape on the map, and country_converter's English patterns read
+    "République dominicaine" as Dominica and "Észak-Korea" (Hungarian) as South Korea. Natural
+    Earth's own names of each shape in 26 languages are asked first; English names are matched as
+    before, and a name two shapes share (Saint-Martin, French or Dutch) is left to country_converter."""
+    names = list(LOCALIZED)
+    rows = [("desktop", name, "google", 1, 0, 0) for name in names]
+    table = metrics.by_country(counts_of(sessions(rows)), min_sessions=1)
+    assert dict(zip(table["country"], table["iso3"])) == LOCALIZED
+    assert countries.unmatched_country_counts(pd.Series(dict.fromkeys(names, 5))) == {}
+    english = {"Germany": "DEU", "United Kingdom": "GBR", "United States": "USA", "South Korea": "KOR",
+               "Dominica": "DMA", "Myanmar (Burma)": "MMR", "Côte d’Ivoire": "CIV", "Saint-Martin": "MAF"}
+    assert {name: countries.iso3(name) for name in english} == english
+
+
+def test_names_matched_before_other_languages_were_asked_are_not_read_again(monkeypatch, tmp_path):
+    """The names a run looked up are kept in the cache folder: a file kept by the version that did
+    not ask other languages held "Deutschland" as matching no shape, and would have kept saying so."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    countries.known_codes.cache_clear()
+    monkeypatch.setattr(countries.KnownCodes, "keep", lambda self: None)  # (no file of this test's names)
+    kept = countries.known_codes().path
+    old = kept.with_name(kept.name.replace(f"country-codes-{countries.MATCHING}-", "country-codes-"))
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"digests": {countries.digest("Deutschland"): None}}), encoding="utf-8")
+    try:
+        assert countries.iso3("Deutschland") == "DEU"
+    finally:
+        countries.known_codes.cache_clear()

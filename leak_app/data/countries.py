@@ -2,7 +2,10 @@
 
 Natural Earth's name fields miss many GA spellings ("South Korea", "Macedonia
 (FYROM)", "Côte d’Ivoire"), so names go through ISO 3166 alpha-3 codes with
-``country_converter`` on both sides instead of a hand-made table.
+``country_converter`` on both sides instead of a hand-made table. A report exported from GA's
+interface names countries in the reader's language ("Deutschland", "Royaume-Uni"): those are
+found first among Natural Earth's own names in 26 languages, which country_converter's English
+patterns miss or misread ("République dominicaine" as Dominica, "Észak-Korea" as South Korea).
 
 What a lookup found is kept between runs (:func:`known_codes`): country_converter takes 0.4 s to
 import and a millisecond a name, and reading the shapes' records 0.2 s, which a headless command
@@ -16,7 +19,8 @@ import importlib.util
 import json
 import logging
 import threading
-from collections import OrderedDict
+import unicodedata
+from collections import OrderedDict, defaultdict
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +35,9 @@ NATURAL_EARTH_ZIP = "ne_10m_admin_0_countries_deu.zip"
 logging.getLogger("country_converter").setLevel(logging.ERROR)
 
 
+#: How names are matched, in the cache file's name: a file of names matched otherwise (before
+#: Natural Earth's names in other languages were asked first) is not read.
+MATCHING = 2
 #: Names kept between runs at most (a file of made-up names must not grow the cache without end).
 KEPT_NAMES = 5_000
 #: Names held in memory at most, the least recently asked for dropped first (a server reading
@@ -53,7 +60,7 @@ def shape_code(record: dict) -> str:
     for key in ("ISO_A3_EH", "ISO_A3"):
         if record.get(key, "-99") != "-99":
             return record[key]
-    return _iso3(record["ADMIN"]) or record["ADM0_A3"]
+    return _converted(record["ADMIN"]) or record["ADM0_A3"]
 
 
 @lru_cache(maxsize=1)
@@ -125,7 +132,8 @@ def digest(name: str) -> str:
 @lru_cache(maxsize=1)
 def known_codes() -> KnownCodes:
     source = natural_earth_path().stat()
-    version = f"{importlib.metadata.version('country_converter')}-{source.st_size}-{source.st_mtime_ns}"
+    version = (f"{MATCHING}-{importlib.metadata.version('country_converter')}-{source.st_size}-"
+               f"{source.st_mtime_ns}")
     return KnownCodes(cache_dir() / f"country-codes-{version}.json")
 
 
@@ -140,7 +148,30 @@ def _converter():
     return coco.CountryConverter()
 
 
+@lru_cache(maxsize=1)
+def _names_of_shapes() -> dict[str, str]:
+    """Each shape's code by every name Natural Earth gives it (NAME_DE "Deutschland", NAME_FR
+    "Allemagne", FORMAL_EN ...), folded (:func:`_folded`); a name two shapes share ("Saint-Martin")
+    left out."""
+    codes = defaultdict(set)
+    for record in shape_records():
+        for field, name in record.items():
+            if field.startswith(("NAME", "FORMAL")) and isinstance(name, str) and name.strip():
+                codes[_folded(name)].add(shape_code(record))
+    return {name: code.pop() for name, code in codes.items() if len(code) == 1}
+
+
+def _folded(name: str) -> str:
+    """A name as written in any case and Unicode form."""
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
 def _iso3(name: str) -> str | None:
+    return _names_of_shapes().get(_folded(name)) or _converted(name)
+
+
+def _converted(name: str) -> str | None:
+    """country_converter's ISO3 of a name, or None."""
     code = _converter().convert(name, to="ISO3", not_found=None)
     return code if isinstance(code, str) and len(code) == 3 and code.isupper() else None
 
