@@ -155,15 +155,28 @@ def kpis(counts, design_effect: float = 1.0) -> dict:
 
 def by_country(counts: dict, min_sessions: int, design_effect: float = 1.0) -> pd.DataFrame:
     """Rate per country, and shrunk towards the countries' mean (:func:`shrunk`); ``q_value``: does it
-    differ from the rest (two-sided, on counts adjusted for the ``design_effect``, BH over rated ones)?"""
+    differ from the rest (two-sided, on counts adjusted for the ``design_effect``, BH over rated ones)?
+
+    Names of one map shape are one country, named by its names joined, most sessions first ("North
+    Macedonia / Macedonia (FYROM)", GA's name before and after 2019; "United States / Vereinigte
+    Staaten"): apart, the map showed one of them only and each was tested against a rest holding
+    the other."""
     table = counts["country"]
     names = text(table["country"])
     n, k = table["sessions"].to_numpy(), table["conversions"].to_numpy()
     order = sort_order(-n, names)
     names, n, k = names[order], n[order], k[order]
+    codes = country_codes(names)
+    shape = pd.Series([name if code is None else code for name, code in zip(names, codes)], dtype=object)
+    if shape.duplicated().any():
+        one = pd.DataFrame({"names": names, "iso3": codes, "n": n, "k": k}).groupby(shape, sort=False)
+        names, codes = one["names"].agg(" / ".join).to_numpy(), one["iso3"].first().to_numpy()
+        n, k = one["n"].sum().to_numpy(), one["k"].sum().to_numpy()
+        order = sort_order(-n, names)
+        names, codes, n, k = names[order], codes[order], n[order], k[order]
     p = rated_p_values(n >= min_sessions, differs_from_rest_p,
                        *adjusted_counts(k, n, k.sum(), n.sum(), design_effect))
-    return rate_table({"country": names, "iso3": country_codes(names)}, n, k, min_sessions, design_effect,
+    return rate_table({"country": names, "iso3": codes}, n, k, min_sessions, design_effect,
                       q_value=benjamini_hochberg(p), **shrunk(k, n, design_effect))
 
 

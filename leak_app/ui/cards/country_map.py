@@ -33,11 +33,11 @@ MAP_VALUES = ["rate_shown", "country", "sessions", "conversions", "rate_text", "
 def choropleth_values(countries: pd.DataFrame, shapes: pd.DataFrame) -> pd.DataFrame:
     """Per country shape, in the shapes' order: its geometry and the values the map shows.
 
-    A shape that two of the data's country names map to shows the one with more sessions. Its colour
-    is the country's shrunk rate: a country of a hundred sessions and three lucky conversions was
-    the darkest on the map.
+    A shape is one row of ``countries`` (names of one shape are one country: see
+    :func:`.metrics.by_country`). Its colour is the country's shrunk rate: a country of a hundred
+    sessions and three lucky conversions was the darkest on the map.
     """
-    table = labelled(countries[countries["iso3"].notna()], shown="shrunk_rate").drop_duplicates("iso3")
+    table = labelled(countries[countries["iso3"].notna()], shown="shrunk_rate")
     at = pd.Index(table["iso3"]).get_indexer(shapes["iso3"])  # -1: a shape without sessions
     missing = {"rate_shown": np.nan, "country": shapes["name"].to_numpy(), "sessions": 0, "conversions": 0,
                "rate_text": "–", "interval": "–", "shown_text": "–", "status": "no sessions"}
