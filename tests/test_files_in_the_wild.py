@@ -361,6 +361,19 @@ def test_a_row_of_more_cells_after_blank_lines_is_refused_by_its_data_row(tmp_pa
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_gzip_file_cut_short_is_refused_as_cut_short(tmp_path, engine):
+    """A gzip file whose copy stopped halfway was refused with zlib's words, "not a valid gzip file
+    (Compressed file ended before the end-of-stream marker was reached)": it is a valid gzip file,
+    only cut. Both engines now say so, and what to do."""
+    whole = gzip.compress(generate_sessions(2_000, seed=4).to_csv(index=False).encode())
+    (tmp_path / "sessions.csv.gz").write_bytes(whole[:len(whole) // 2])
+    said = ("sessions.csv.gz: the gzip file is cut short: it ends before gzip's end marker (an unfinished "
+            "download or copy?); copy it again")
+    with pytest.raises(LoadError, match=re.escape(said)):
+        open_sessions(tmp_path / "sessions.csv.gz", name="sessions.csv.gz", scan_from=ENGINES[engine])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("compress", [False, True])
 def test_a_json_file_cut_in_the_middle_of_a_record_is_refused_as_cut_short(tmp_path, engine, compress):
     """The same of newline-delimited JSON: the cut record was dropped as "not a JSON record", one row

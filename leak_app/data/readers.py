@@ -96,7 +96,10 @@ def gunzipped(stream: BinaryIO, compressed: int, label: str) -> Iterator[bytes]:
                         f"times its compressed size): refused as a likely decompression bomb; a genuine "
                         f"file this large loads uncompressed (it is then scanned from disk)")
                 yield part
-    except (OSError, EOFError) as exc:
+    except EOFError as exc:  # (the stream ends before gzip's end marker)
+        raise LoadError(f"{label}: the gzip file is cut short: it ends before gzip's end marker (an "
+                        "unfinished download or copy?); copy it again") from exc
+    except OSError as exc:
         raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
 
 

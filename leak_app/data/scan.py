@@ -242,10 +242,15 @@ SNIFFED_ROWS = 20_480
 
 
 def _unsniffed(path: Path, label: str) -> LoadError | None:
-    """Why DuckDB's sniffer could not read a CSV (it says only that no dialect fits), or None: a
-    report downloaded from an analytics interface (:func:`.interface_reports.refuse_a_ga_report`),
-    a file that ends mid-row (:func:`.readers.refuse_a_cut_end`), or a row among those it samples
-    with more or fewer cells than the header."""
+    """Why DuckDB's sniffer could not read a CSV (it says only that no dialect fits), or None: a gzip
+    file cut short or beyond the bounds of one (:func:`refuse_a_bomb`), a report downloaded from an
+    analytics interface (:func:`.interface_reports.refuse_a_ga_report`), a file that ends mid-row
+    (:func:`.readers.refuse_a_cut_end`), or a row among those it samples with more or fewer cells
+    than the header."""
+    try:
+        refuse_a_bomb(path, label)
+    except LoadError as exc:
+        return exc
     sep, header = _csv_header(path)
     columns = len(header)
     with _opened(path) as handle:
