@@ -361,16 +361,23 @@ def test_a_row_of_more_cells_after_blank_lines_is_refused_by_its_data_row(tmp_pa
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_a_gzip_file_cut_short_is_refused_as_cut_short(tmp_path, engine):
+def test_a_gzip_file_cut_short_or_damaged_is_refused_as_such(tmp_path, engine):
     """A gzip file whose copy stopped halfway was refused with zlib's words, "not a valid gzip file
     (Compressed file ended before the end-of-stream marker was reached)": it is a valid gzip file,
-    only cut. Both engines now say so, and what to do."""
+    only cut. Both engines now say so, and what to do; the scan's gave DuckDB's traceback ("Error
+    when sniffing file"). A damaged block (zlib.error, not an OSError) gave "error: Error -3 while
+    decompressing data" without the file's name, or a traceback."""
     whole = gzip.compress(generate_sessions(2_000, seed=4).to_csv(index=False).encode())
-    (tmp_path / "sessions.csv.gz").write_bytes(whole[:len(whole) // 2])
+    path = tmp_path / "sessions.csv.gz"
+    path.write_bytes(whole[:len(whole) // 2])
     said = ("sessions.csv.gz: the gzip file is cut short: it ends before gzip's end marker (an unfinished "
             "download or copy?); copy it again")
     with pytest.raises(LoadError, match=re.escape(said)):
-        open_sessions(tmp_path / "sessions.csv.gz", name="sessions.csv.gz", scan_from=ENGINES[engine])
+        open_sessions(path, name=path.name, scan_from=ENGINES[engine])
+    for at in (12, len(whole) // 2):  # (just after gzip's header, and halfway)
+        path.write_bytes(whole[:at] + b"\xff" * 2_000 + whole[at + 2_000:])
+        with pytest.raises(LoadError, match=r"^sessions.csv.gz: not a valid gzip file \(Error -3 while "):
+            open_sessions(path, name=path.name, scan_from=ENGINES[engine])
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -75,6 +76,11 @@ def read_raw(path: Path, label: str, recognised=lambda header: None
     return frame, kind, dropped
 
 
+#: What reading a damaged gzip file raises (zlib.error: a damaged block; EOFError, caught before these
+#: where it is said as a file cut short).
+GZIP_ERRORS = (OSError, EOFError, zlib.error)
+
+
 def gunzip(data: bytes, label: str) -> bytes:
     """The gzip file's content (see :func:`gunzipped`)."""
     return b"".join(gunzipped(io.BytesIO(data), len(data), label))
@@ -99,7 +105,7 @@ def gunzipped(stream: BinaryIO, compressed: int, label: str) -> Iterator[bytes]:
     except EOFError as exc:  # (the stream ends before gzip's end marker)
         raise LoadError(f"{label}: the gzip file is cut short: it ends before gzip's end marker (an "
                         "unfinished download or copy?); copy it again") from exc
-    except OSError as exc:
+    except GZIP_ERRORS as exc:
         raise LoadError(f"{label}: not a valid gzip file ({exc})") from exc
 
 

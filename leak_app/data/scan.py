@@ -42,6 +42,7 @@ from .readers import (
     DECIMAL_COMMA,
     DELIMITER_NAMES,
     EXCEL_SEP,
+    GZIP_ERRORS,
     GZIP_MAGIC,
     TAIL_BYTES,
     comma_columns,
@@ -82,21 +83,25 @@ ROW_BYTES = 100
 def file_kind(path: Path) -> str:
     """ "parquet", "avro", "json" (newline-delimited) or "csv", from the first bytes (gzip looked
     through)."""
-    with _opened(path) as handle:
-        return kind_of(handle.read(4096))
+    return kind_of(_head(path, 4096))
 
 
 def text_codec(path: Path) -> str | None:
     """The codec of a file written as UTF-8 before either engine reads it (readers.as_utf8): UTF-16
     text's (see readers.utf16), or UTF-8's where its first line is Excel's "sep=;" (left out: see
-    readers.EXCEL_SEP); gzip looked through. None for any other file (a damaged gzip file too:
-    refused where it is read)."""
+    readers.EXCEL_SEP); gzip looked through. None for any other file."""
+    head = _head(path, 16)
+    return utf16(head[:4]) or ("utf-8-sig" if EXCEL_SEP.match(head.decode("utf-8-sig", "replace")) else None)
+
+
+def _head(path: Path, size: int) -> bytes:
+    """A file's first ``size`` bytes, gunzipped where it is gzipped; none of a damaged gzip file
+    (refused where it is read through, by :func:`.readers.gunzipped`, which names it)."""
     try:
         with _opened(path) as handle:
-            head = handle.read(16)
-    except (OSError, EOFError):
-        return None
-    return utf16(head[:4]) or ("utf-8-sig" if EXCEL_SEP.match(head.decode("utf-8-sig", "replace")) else None)
+            return handle.read(size)
+    except GZIP_ERRORS:
+        return b""
 
 
 def _first_line(path: Path, most: int = 2**20) -> str:
