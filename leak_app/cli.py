@@ -17,6 +17,8 @@ from .publish.summary import summary as summary_of
 
 #: What a command's data may be (see file_sets).
 SESSION_FILES = "session file, or folder or glob pattern of files of one format (default: the demo data)"
+SERVED_FILES = ("session file, folder or glob pattern of files to serve (CSV, JSON, Parquet; gzipped or not; "
+                "default: $LEAK_APP_DATA, else the bundled demo data)")
 #: Largest websocket message: an upload comes in chunks of 4 MB (upload.UPLOAD_CHUNK), whatever its size.
 WEBSOCKET_MESSAGE_BYTES = 20 * 2**20
 
@@ -41,21 +43,40 @@ def _table(args) -> tuple[str, str] | None:
     return (args.connect, args.table) if args.connect else None
 
 
-def _model(path, args, **params):
+def _data_options(p, help_text: str, positional: bool = True) -> None:
+    """The data's path, as ``--data`` and, where no other positional argument is taken, as the first
+    (``serve sessions.csv`` was refused as "unrecognized arguments", ``summary --data`` too)."""
+    if positional:
+        p.add_argument("data_file", nargs="?", metavar="path", help=f"{help_text} (or --data)")
+    p.add_argument("--data", help=help_text)
+
+
+def data_file(args) -> Path:
+    """The data's path given as ``--data`` or as the first argument (:func:`_data_options`), else the
+    default: $LEAK_APP_DATA or the demo data."""
+    from .data.sources import data_path
+
+    given = list(dict.fromkeys(value for value in (getattr(args, "data_file", None), args.data) if value))
+    if len(given) > 1:
+        raise LoadError(f"two data given, {given[0]!r} and --data {given[1]!r}: give one")
+    return Path(given[0]) if given else data_path()
+
+
+def _model(args, **params):
     from .analysis.cube import CellSettings
     from .analysis.model import SessionModel, opened_with_cube
-    from .data.sources import data_path, open_data
+    from .data.sources import open_data
 
-    sessions, report = opened_with_cube(open_data, CellSettings(), Path(path or data_path()), _mapping(args),
+    sessions, report = opened_with_cube(open_data, CellSettings(), data_file(args), _mapping(args),
                                         _table(args))
     return SessionModel(sessions=sessions, load_report=report.to_dict(), **params)
 
 
-def _filtered_model(path, args):
+def _filtered_model(args):
     """The model of the data with the filters, settings and periods of ``summary``/``check``'s options."""
     settings = {"level": args.level, "min_sessions": args.min_sessions, "top_sources": args.top_sources}
     _refuse_out_of_bounds(settings)
-    model = _model(path, args, current_period=args.current, baseline_period=args.baseline,
+    model = _model(args, current_period=args.current, baseline_period=args.baseline,
                    align_weekdays=not args.no_align,
                    **{name: value for name, value in settings.items() if value is not None})
     changes = {}
@@ -93,9 +114,7 @@ def _refuse_out_of_bounds(settings: dict) -> None:
 
 def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
     """(file, column mapping, warehouse table) that the served dashboard shows (:func:`data_options`)."""
-    from .data.sources import data_path
-
-    return Path(args.data) if args.data else data_path(), _mapping(args), _table(args)
+    return data_file(args), _mapping(args), _table(args)
 
 
 def serve(args) -> None:
@@ -145,18 +164,18 @@ def _stopped(signum: int) -> None:
 def export(args) -> None:
     from .ui.export import export_html
 
-    print(export_html(_model(args.data, args), args.output))
+    print(export_html(_model(args), args.output))
 
 
 def png(args) -> None:
     from .ui.export import export_pngs
 
-    for path in export_pngs(_model(args.data, args), args.folder):
+    for path in export_pngs(_model(args), args.folder):
         print(path)
 
 
 def summary(args) -> None:
-    result = summary_of(_filtered_model(args.path, args))
+    result = summary_of(_filtered_model(args))
     if args.json:
         _print_json(result)
         return
@@ -175,7 +194,7 @@ def check(args) -> int:
     """Exit status 0: no silent leak; 1: found; 2: cannot check; 3: report or alert not delivered."""
     from .publish import check as job
 
-    model = _filtered_model(args.path, args)
+    model = _filtered_model(args)
     result = job.run(model, args.min_lost)
     status = result["status"]
     if args.json:
@@ -217,9 +236,7 @@ def _print_json(result: dict) -> None:
 def data_options(p) -> None:
     """What the served dashboard shows: for ``serve``, and after ``--args`` for ``panel serve``
     (:mod:`leak_app.dashboard`)."""
-    p.add_argument("--data",
-                   help="session file, folder or glob pattern of files to serve (CSV, JSON, Parquet; "
-                        "gzipped or not; default: $LEAK_APP_DATA, else the bundled demo data)")
+    _data_options(p, SERVED_FILES)
     _source_options(p)
     p.add_argument("--max-upload-mb", type=_number(int, 1), default=200,
                    help="largest file the upload accepts (checked in the browser before it is sent)")
@@ -355,18 +372,18 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
     p.add_argument("output", nargs="?", default="outputs/dashboard.html", type=_html_file)
-    p.add_argument("--data", help=SESSION_FILES)
+    _data_options(p, SESSION_FILES, positional=False)
     _source_options(p)
     p.set_defaults(run=export)
 
     p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
     p.add_argument("folder", nargs="?", default="outputs", type=_writable(Path))
-    p.add_argument("--data", help=SESSION_FILES)
+    _data_options(p, SESSION_FILES, positional=False)
     _source_options(p)
     p.set_defaults(run=png)
 
     p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
-    p.add_argument("path", nargs="?", help=SESSION_FILES)
+    _data_options(p, SESSION_FILES)
     _source_options(p)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     _comparison_options(p, "", "", ("the second half of the dates", "the first half"))
@@ -374,7 +391,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="look for silent leaks, for cron and CI: exit status 0 none found, "
                        "1 found, 2 cannot check, 3 found or not but the report or alert failed")
-    p.add_argument("path", nargs="?", help=SESSION_FILES)
+    _data_options(p, SESSION_FILES)
     _source_options(p)
     _comparison_options(p, job_defaults[0], job_defaults[1], job_defaults)
     p.add_argument("--min-lost", type=_number(float, 0), default=1, metavar="N",

@@ -355,7 +355,7 @@ def test_the_dashboards_command_checks_what_the_dashboard_shows(data):
         f"python -m leak_app check {data['planted']} --current last-10d --baseline previous --no-align "
         "--device desktop --device mobile --country India --country Germany --min-sessions 50")
     args = parser().parse_args(shlex.split(command)[3:])
-    again = _filtered_model(args.path, args)
+    again = _filtered_model(args)
     assert again.periods() == model.periods()
     pd.testing.assert_frame_equal(again.silent_leaks_table.drop(columns="values"),
                                   model.silent_leaks_table.drop(columns="values"))
@@ -381,8 +381,8 @@ def test_a_warehouse_table_is_checked_and_its_command_names_it(data, capsys, tmp
     monkeypatch.delenv("LEAK_APP_WEBHOOK")
     from_file = json.loads(run_check(capsys, str(data["planted"]), *HALVES, "--json")[1])
     assert json.loads(out)["silent_leaks"] == from_file["silent_leaks"] and len(receiver.posts) == 1
-    model = _filtered_model(None, parser().parse_args(["check", "--connect", url, "--table", "web_sessions",
-                                                       *HALVES]))
+    args = parser().parse_args(["check", "--connect", url, "--table", "web_sessions", *HALVES])
+    model = _filtered_model(args)
     assert check.command(model).startswith(f"python -m leak_app check --connect {url} --table web_sessions "
                                            "--current last-14d --baseline previous-14d")
 
@@ -403,7 +403,7 @@ def command_reading_as_the_page(path, mapping) -> tuple[str, SessionModel]:
     model = SessionModel(sessions=sessions, load_report=report.to_dict())
     command = check.command(model)
     args = parser().parse_args(shlex.split(command)[3:])
-    assert _filtered_model(args.path, args).kpis == model.kpis
+    assert _filtered_model(args).kpis == model.kpis
     return command, model
 
 

@@ -226,6 +226,30 @@ def test_serve_on_a_port_it_cannot_have_says_so(small_demo, capsys):
     assert "'99999': expected a number of at least 0 and at most 65,535" in capsys.readouterr().err
 
 
+def test_every_command_takes_the_data_as_data_and_serve_summary_and_check_as_their_first_argument(
+        small_demo, tmp_path, capsys):
+    """The README said every command takes ``--data``: ``summary`` and ``check`` refused it
+    ("unrecognized arguments: --data"), and ``serve sessions.csv``, as the others take a path, was
+    refused too. Both ways now name the data; two different data are refused."""
+    from leak_app import cli
+
+    said = {}
+    for args in (["summary", str(small_demo)], ["summary", "--data", str(small_demo)],
+                 ["summary", str(small_demo), "--data", str(small_demo)]):
+        assert cli.main([*args, "--json"]) == 0
+        said[tuple(args)] = json.loads(capsys.readouterr().out)
+    assert len({json.dumps(result, sort_keys=True) for result in said.values()}) == 1
+    assert next(iter(said.values()))["load_report"]["path"] == str(small_demo)
+    assert cli.main(["check", "--data", str(small_demo), "--current", "last-7d", "--json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["data"] == str(small_demo)
+    assert cli.main(["summary", str(small_demo), "--data", str(tmp_path / "other.csv")]) == 2
+    assert capsys.readouterr().err == (f"error: two data given, {str(small_demo)!r} and --data "
+                                       f"{str(tmp_path / 'other.csv')!r}: give one\n")
+    # serve reads the data before it listens: a path that is not there is said, as --data's is
+    result = run("serve", str(tmp_path / "missing.csv"), "--port", "0", check=False)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {tmp_path / 'missing.csv'}: ")
+
+
 def test_summary_of_one_session_on_one_day(tmp_path, capsys):
     """The least a file can hold: one session, one day. It said "1 sessions", and compared the halves
     of its one day read backwards ("0 days" each)."""
