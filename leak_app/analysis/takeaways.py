@@ -217,7 +217,7 @@ def source_device_extremes(table: pd.DataFrame, min_sessions: int, design_effect
     counts = [x / design_effect for row in (best, worst) for x in (row.conversions, row.sessions)]
     _, gap_low, _ = leaks.newcombe_difference(*counts, -ndtri(0.025 / pairs))
     apart = "" if gap_low > 0 else (f" — the data do not tell the two apart (their gap's 95% interval, over "
-                                    f"the {len(rated)} rated combinations, reaches none)")
+                                    f"the {len(rated)} rated combinations, includes zero)")
     return (
         f"Strongest source × device: {best.source} on {best.device} at {with_ci(best)}; "
         f"weakest: {worst.source} on {worst.device} at {with_ci(worst)}{apart}."
