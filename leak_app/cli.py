@@ -43,7 +43,7 @@ def _table(args) -> tuple[str, str] | None:
     return (args.connect, args.table) if args.connect else None
 
 
-def _data_options(p, help_text: str, positional: bool = True) -> None:
+def _path_options(p, help_text: str, positional: bool = True) -> None:
     """The data's path, as ``--data`` and, where no other positional argument is taken, as the first
     (``serve sessions.csv`` was refused as "unrecognized arguments", ``summary --data`` too)."""
     if positional:
@@ -51,8 +51,8 @@ def _data_options(p, help_text: str, positional: bool = True) -> None:
     p.add_argument("--data", help=help_text)
 
 
-def data_file(args) -> Path:
-    """The data's path given as ``--data`` or as the first argument (:func:`_data_options`), else the
+def _data_file(args) -> Path:
+    """The data's path given as ``--data`` or as the first argument (:func:`_path_options`), else the
     default: $LEAK_APP_DATA or the demo data."""
     from .data.sources import data_path
 
@@ -67,7 +67,7 @@ def _model(args, **params):
     from .analysis.model import SessionModel, opened_with_cube
     from .data.sources import open_data
 
-    sessions, report = opened_with_cube(open_data, CellSettings(), data_file(args), _mapping(args),
+    sessions, report = opened_with_cube(open_data, CellSettings(), _data_file(args), _mapping(args),
                                         _table(args))
     return SessionModel(sessions=sessions, load_report=report.to_dict(), **params)
 
@@ -114,7 +114,7 @@ def _refuse_out_of_bounds(settings: dict) -> None:
 
 def served_data(args) -> tuple[Path, object, tuple[str, str] | None]:
     """(file, column mapping, warehouse table) that the served dashboard shows (:func:`data_options`)."""
-    return data_file(args), _mapping(args), _table(args)
+    return _data_file(args), _mapping(args), _table(args)
 
 
 def serve(args) -> None:
@@ -236,7 +236,7 @@ def _print_json(result: dict) -> None:
 def data_options(p) -> None:
     """What the served dashboard shows: for ``serve``, and after ``--args`` for ``panel serve``
     (:mod:`leak_app.dashboard`)."""
-    _data_options(p, SERVED_FILES)
+    _path_options(p, SERVED_FILES)
     _source_options(p)
     p.add_argument("--max-upload-mb", type=_number(int, 1), default=200,
                    help="largest file the upload accepts (checked in the browser before it is sent)")
@@ -372,18 +372,18 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="save the dashboard as one offline HTML file")
     p.add_argument("output", nargs="?", default="outputs/dashboard.html", type=_html_file)
-    _data_options(p, SESSION_FILES, positional=False)
+    _path_options(p, SESSION_FILES, positional=False)
     _source_options(p)
     p.set_defaults(run=export)
 
     p = sub.add_parser("png", help="save every view as a PNG (needs Chromium)")
     p.add_argument("folder", nargs="?", default="outputs", type=_writable(Path))
-    _data_options(p, SESSION_FILES, positional=False)
+    _path_options(p, SESSION_FILES, positional=False)
     _source_options(p)
     p.set_defaults(run=png)
 
     p = sub.add_parser("summary", help="print KPIs, tables and takeaways")
-    _data_options(p, SESSION_FILES)
+    _path_options(p, SESSION_FILES)
     _source_options(p)
     p.add_argument("--json", action="store_true", help="print everything as one JSON object")
     _comparison_options(p, "", "", ("the second half of the dates", "the first half"))
@@ -391,7 +391,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="look for silent leaks, for cron and CI: exit status 0 none found, "
                        "1 found, 2 cannot check, 3 found or not but the report or alert failed")
-    _data_options(p, SESSION_FILES)
+    _path_options(p, SESSION_FILES)
     _source_options(p)
     _comparison_options(p, job_defaults[0], job_defaults[1], job_defaults)
     p.add_argument("--min-lost", type=_number(float, 0), default=1, metavar="N",
