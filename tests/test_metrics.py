@@ -125,6 +125,10 @@ def test_country_table_flags_small_samples_and_matches_iso():
     # them compares them; A was said "above the rest", the rest of the rated countries only (B)
     ([("A", 1000, 50), ("B", 1000, 10)] + [(f"c{i:02d}", 50, 10) for i in range(40)],
      "below the rest: A 5.00% (95% CI 3.81%–6.53%, n=1,000); B 1.00%"),
+    # five countries below: the three of most sessions were named, and the other two left out unsaid
+    ([(f"low{i}", 1000 - i, 5) for i in range(5)] + [(f"c{i:02d}", 50, 10) for i in range(40)],
+     ("below the rest: low0 0.50% (95% CI 0.21%–1.17%, n=1,000); low1 0.50% (95% CI 0.21%–1.17%, n=999); "
+      "low2 0.50% (95% CI 0.21%–1.17%, n=998); and 2 more countries.")),
 ])
 def test_countries_converting_significantly_are_said_against_the_rest_they_were_tested_against(rows, said):
     countries = pd.DataFrame(rows, columns=["country", "sessions", "conversions"])

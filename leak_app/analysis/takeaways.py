@@ -224,6 +224,10 @@ def source_device_extremes(table: pd.DataFrame, min_sessions: int, design_effect
     )
 
 
+#: Countries named among those converting significantly above, or below, the rest.
+NAMED = 3
+
+
 def country_outliers(countries: pd.DataFrame, fdr: float) -> str | None:
     """Countries that convert differently from the rest, with the false discovery rate held."""
     rated = countries["rated"].to_numpy(dtype=bool)
@@ -239,8 +243,10 @@ def country_outliers(countries: pd.DataFrame, fdr: float) -> str | None:
     with np.errstate(invalid="ignore", divide="ignore"):  # the rest metrics.by_country tested against
         rest_rate = (k.sum() - k) / (n.sum() - n)  # (every other session, of rated countries or not)
 
-    def names(rows):
-        return "; ".join(f"{r.country} {with_ci(r)}" for r in countries.iloc[rows[:3]].itertuples())
+    def names(rows):  # (the three of most sessions, and how many more: the others were left out unsaid)
+        listed = "; ".join(f"{r.country} {with_ci(r)}" for r in countries.iloc[rows[:NAMED]].itertuples())
+        more = len(rows) - NAMED
+        return listed + (f"; and {more} more {'country' if more == 1 else 'countries'}" if more > 0 else "")
 
     parts = []
     if (above := np.flatnonzero(significant & (rate > rest_rate))).size:
