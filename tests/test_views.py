@@ -244,6 +244,23 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
     assert float(ends[0]) / 100 + sum(steps) / 100 == pytest.approx(float(ends[1]) / 100, abs=2e-4)
 
 
+def test_leaks_beyond_those_listed_are_counted_and_said_where_they_all_are():
+    """The lists show the eight leaks of most conversions lost: a ninth and further were left out
+    unsaid. Now how many were found is said, and the download that holds them all."""
+    from leak_app.data.sources import DEFAULT_DATA
+
+    model = SessionModel.from_path(DEFAULT_DATA)
+    for table, show, what in ((model.leaks_table, texts.leaks_list_html, "leaks.csv"),
+                              (model.silent_leaks_table,
+                               lambda t: texts.silent_leaks_html(t, model.rate_change), "silent_leaks.csv")):
+        published = table.assign(leak=np.arange(len(table)) < 12)  # (whether the demo's are leaks or not)
+        text = show(published)
+        assert text.count("<li>") == 8
+        assert (f"The 8 of most conversions lost of 12 {what.removesuffix('.csv').replace('_', ' ')} found "
+                f"are listed; every one is in {what}") in text
+        assert "are listed" not in show(table.assign(leak=np.arange(len(table)) < 8))
+
+
 def test_a_child_is_listed_under_its_parent_by_any_of_the_parents_names():
     """"mobile × Partners" is measured against the rest of Partners (source), which is listed as
     Affiliates (channel), the same sessions: the child goes under it, not beside it."""

@@ -167,6 +167,7 @@ def silent_leaks_html(silent_table: pd.DataFrame, change: dict, top: int = 8) ->
         "<h4>Silent leaks: segments whose rate fell more than the rest of the traffic's</h4>",
         _nested(silent) if len(silent) else
         f"<p>{NO_SILENT_LEAK if compared(change) else 'Not compared: see the warning above.'}</p>",
+        _more_html(silent_table, top, "silent leaks", "silent_leaks.csv"),
         rate_change_html(change),
     ])
 
@@ -179,9 +180,20 @@ def leaks_list_html(leaks_table: pd.DataFrame, report: dict | None = None, top: 
         "<h4>Leaks: segments converting below the rest of the traffic</h4>",
         _nested(found) if len(found) else "<p>No segment converts significantly below the rest of the "
         "traffic.</p>",
+        _more_html(leaks_table, top, "leaks", "leaks.csv"),
         ('<p class="note">Losses of different dimensions overlap (a mobile session from google counts in '
          "both) and are never added up; a child's loss is counted beyond its parent's rest.</p>"),
     ])
+
+
+def _more_html(table: pd.DataFrame, top: int, what: str, download: str) -> str:
+    """Where more leaks were found than are listed, how many and where they all are ("" otherwise):
+    the list stopped at its first ``top`` and left the others unsaid."""
+    found = int(table["leak"].sum()) if len(table) else 0
+    if found <= top:
+        return ""
+    return (f'<p class="note">The {top} of most conversions lost of {found:,} {what} found are listed; '
+            f"every one is in {download} (Data and downloads, below).</p>")
 
 
 def _nested(rows: pd.DataFrame) -> str:
