@@ -245,8 +245,8 @@ def test_leaks_list_nests_children_and_draws_the_rate_change():
 
 
 def test_leaks_beyond_those_listed_are_counted_and_said_where_they_all_are():
-    """The lists show the eight leaks of most conversions lost: a ninth and further were left out
-    unsaid. Now how many were found is said, and the download that holds them all."""
+    """The lists show the eight leaks of most conversions lost, the charts ten: the others were left
+    out unsaid. Now how many were found is said, and the download that holds them all."""
     from leak_app.data.sources import DEFAULT_DATA
 
     model = SessionModel.from_path(DEFAULT_DATA)
@@ -259,6 +259,11 @@ def test_leaks_beyond_those_listed_are_counted_and_said_where_they_all_are():
         assert (f"The 8 of most conversions lost of 12 {what.removesuffix('.csv').replace('_', ' ')} found "
                 f"are listed; every one is in {what}") in text
         assert "are listed" not in show(table.assign(leak=np.arange(len(table)) < 8))
+    # the charts draw ten, and say so where more were found
+    chart = LEAKS.frame(model.leaks_table.assign(leak=np.arange(len(model.leaks_table)) < 12))
+    assert len(chart.layers["bars"]["label"]) == 10 and chart.title == "Leaks (95% CI): 10 of 12"
+    silent = model.silent_leaks_table.assign(leak=np.arange(len(model.silent_leaks_table)) < 10)
+    assert SILENT.frame(silent, model.rate_change).title == "Silent leaks (95% CI)"
 
 
 def test_a_child_is_listed_under_its_parent_by_any_of_the_parents_names():

@@ -38,7 +38,8 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
     too, which can only replay changes to the figures it holds). ``periods_compared``: whether the
     silent-leak periods were compared at all; ``currency``: the revenue's, as the load report says it.
     """
-    rows = table[_found(table)].head(top).iloc[::-1]
+    found = _found(table)
+    rows = table[found].head(top).iloc[::-1]
     rate, base = ("rate_now", "rate_before") if silent else ("rate", "baseline_rate")
     lost = rows["lost_conversions"].to_numpy(dtype=float)
     lower, upper = rows["lost_low"].clip(lower=0).to_numpy(float), rows["lost_high"].to_numpy(float)
@@ -49,13 +50,14 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
             "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float),
             "revenue_text": np.array([amount(*r, currency=currency) for r in revenue], dtype=object)}
-    found = "Silent leaks (95% CI)" if silent else "Leaks (95% CI)"
+    title = ("Silent leaks (95% CI)" if silent else "Leaks (95% CI)") + (
+        f": {top} of {found.sum():,}" if found.sum() > top else "")  # (the largest: the card says it)
     none = ("Silent leaks: not compared" if not periods_compared else "No silent leak found" if silent
             else "No leak found at this level")
     return Frame({"bars": bars, "errors": {"label": labels, "lower": lower, "upper": upper}},
                  x=(0, padded(np.concatenate([lost, lower, upper]))[1]),
                  y=list(labels) if len(rows) else [" "],  # no segment's name is only spaces
-                 title=found if len(rows) else none, height=ROW * max(len(rows), 1) + AROUND)
+                 title=title if len(rows) else none, height=ROW * max(len(rows), 1) + AROUND)
 
 
 def leaks_figure(frame: Frame, silent: bool):
