@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import re
 from collections import defaultdict
 
 import ibis
@@ -385,3 +386,9 @@ def test_a_warehouse_table_of_other_types_or_not_there_is_refused_by_name(wareho
     with pytest.raises(LoadError, match=r"absent\.ddb table sessions: no such database file$"):
         open_table(f"duckdb:///{absent}", "sessions")
     assert not absent.exists()
+    # a backend not installed here: Ibis says how to install it after its first line, which alone was
+    # said ("cannot be opened (Failed to import the postgres backend due to missing dependencies.)")
+    with pytest.raises(LoadError, match=re.escape(
+            "postgres://u:***@127.0.0.1:9/shop table sessions: cannot be opened: Ibis' backend for postgres "
+            'is not installed; install it with: python -m pip install -U "ibis-framework[postgres]"')):
+        open_table("postgres://u:secret@127.0.0.1:9/shop", "sessions")

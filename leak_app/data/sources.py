@@ -336,17 +336,29 @@ def _opened_table(url: str, name: str, label: str) -> ibis.Table:
         raise LoadError(f"{label}: no such database file")
     try:
         connection = ibis.connect(url)
-        return connection.table(name)
+    except ImportError as exc:  # (its message's first line left out how to install the backend)
+        lines = str(exc).splitlines()
+        install = next((line.split("#")[0].strip() for line in lines if "pip install" in line), "")
+        raise LoadError(f"{label}: cannot be opened: Ibis' backend for {parts.scheme} is not installed"
+                        + (f"; install it with: {install}" if install else "")) from exc
     except Exception as exc:  # the backend's own message says what is wrong
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LoadError(f"{label}: cannot be opened ({_first_line(exc)})") from exc
+    try:
+        return connection.table(name)
+    except Exception as exc:
         try:
             there = connection.list_tables()
         except Exception:  # noqa: BLE001 - not connected, or not allowed to list: its reason says why
-            raise LoadError(f"{label}: cannot be opened ({reason})") from exc
+            raise LoadError(f"{label}: cannot be opened ({_first_line(exc)})") from exc
         if name in there:
-            raise LoadError(f"{label}: cannot be opened ({reason})") from exc
+            raise LoadError(f"{label}: cannot be opened ({_first_line(exc)})") from exc
         shown = ", ".join(there[:20]) + (", ..." if len(there) > 20 else "")
         raise LoadError(f"{label}: no such table or view there (it has {shown or 'none'})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """A backend's reason, as said in a line: its message's first line, or its type."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _typed(table: ibis.Table, label: str) -> ibis.Table:
