@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -128,6 +129,25 @@ def test_mapping_errors_are_clear(tmp_path):
             read_mapping(bad)
     with pytest.raises(LoadError, match="--revenue-scale: revenue_scale must be a positive number, not nan"):
         read_mapping(None, {"visitor_id": "a", "session_id": "b", "date": "c"}, revenue_scale=float("nan"))
+
+
+@pytest.mark.parametrize("written, says", [
+    # a misspelt setting was ignored: the revenue stayed in cents, unsaid
+    ("revenue-scale = 0.01\n[columns]\n", ("unknown setting(s) revenue-scale; a column mapping holds "
+     "revenue_scale, rows, date_order and a [columns] table")),
+    # TOML puts a setting written after [columns] in the table: "unknown name(s) revenue_scale"
+    ("[columns]\nvisitor_id = 'a'\nrevenue_scale = 0.01\n", ("revenue_scale is written under [columns]: "
+     "write the settings above it")),
+    ("columns = 3\n", "columns must be a [columns] table of canonical name = \"the file's column\", not 3"),
+    ("[columns]\nvisitor_id = 3\n", 'visitor_id = 3: a column is named as text in quotes (visitor_id = "3")'),
+])
+def test_a_mapping_file_that_would_be_ignored_or_misread_is_refused(tmp_path, written, says):
+    """``columns = 3`` ended in a TypeError's traceback; a column named by a number looked for a
+    column "3"; a misspelt or misplaced setting was ignored or called an unknown column name."""
+    bad = tmp_path / "m.toml"
+    bad.write_text(written)
+    with pytest.raises(LoadError, match=re.escape(f"{bad}: {says}")):
+        read_mapping(bad)
 
 
 def test_cli_reads_a_mapping(tmp_path):

@@ -151,6 +151,7 @@ def read_mapping(path: str | Path, overrides: dict | None = None, revenue_scale:
             config = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise LoadError(f"{path}: not a readable column mapping ({exc})") from exc
+        _refuse_a_malformed_mapping(config, path)
     columns = {**config.get("columns", {}), **(overrides or {})}
     scale = config.get("revenue_scale", 1.0) if revenue_scale is None else revenue_scale
     if not isinstance(scale, (int, float)) or not 0 < scale < math.inf:  # (TOML writes nan and inf)
@@ -166,6 +167,33 @@ def read_mapping(path: str | Path, overrides: dict | None = None, revenue_scale:
         raise LoadError(f"{path or '--date-order'}: date_order must be \"{DAY_FIRST}\" (29/09/2026) or "
                         f"\"{MONTH_FIRST}\" (9/29/2026), not {given!r}")
     return replace(mapped_layout(columns, float(scale)), rows=rows, date_order=order)
+
+
+#: What a mapping file holds beside its [columns].
+MAPPING_SETTINGS = ("revenue_scale", "rows", "date_order")
+
+
+def _refuse_a_malformed_mapping(config: dict, path) -> None:
+    """A LoadError for a mapping file's setting that would be ignored or misread: a name not known (a
+    misspelt ``revenue-scale`` left the revenue in cents, unsaid), a setting written under
+    ``[columns]`` (TOML puts every line after a table's header in it), ``columns`` not a table (a
+    traceback) or a column named by other than text (``visitor_id = 3`` looked for a column "3")."""
+    unknown = [name for name in config if name not in (*MAPPING_SETTINGS, "columns")]
+    if unknown:
+        raise LoadError(f"{path}: unknown setting(s) {', '.join(unknown)}; a column mapping holds "
+                        f"{', '.join(MAPPING_SETTINGS)} and a [columns] table")
+    columns = config.get("columns", {})
+    if not isinstance(columns, dict):
+        raise LoadError(f"{path}: columns must be a [columns] table of canonical name = \"the file's "
+                        f"column\", not {columns!r}")
+    if settings := [name for name in columns if name in MAPPING_SETTINGS]:
+        raise LoadError(f"{path}: {', '.join(settings)} {'is' if len(settings) == 1 else 'are'} written "
+                        "under [columns]: write the settings above it (every line after [columns] is in "
+                        "the table)")
+    for name, column in columns.items():
+        if not isinstance(column, str):
+            raise LoadError(f"{path}: {name} = {column!r}: a column is named as text in quotes "
+                            f"({name} = \"{column}\")")
 
 
 def recognised(columns, kind: str, mapping: Layout | None = None) -> Layout | None:
