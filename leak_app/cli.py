@@ -349,7 +349,10 @@ def _number(convert, low, above: bool = False, high=None):
 
 
 def _pair(text: str) -> str:
-    if "=" not in text:
+    """A ``--map`` NAME=COLUMN, both given ("=x" was said as an unknown name "", "visitor_id=" as a
+    missing column '')."""
+    name, _, column = text.partition("=")
+    if not (name.strip() and column.strip()):
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=COLUMN, e.g. visitor_id=customer")
     return text
 

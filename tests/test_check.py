@@ -168,7 +168,10 @@ def test_bad_data_and_bad_options_exit_2(write, capsys):
                        (["check", "--webhook-timeout", "0"], "'0': expected a number above 0"),
                        (["check", "--webhook-timeout", "nan"], "'nan': expected a number above 0"),
                        (["serve", "--max-upload-mb", "0"], "'0': expected a number of at least 1"),
-                       (["serve", "--max-upload-mb", "1.5"], "'1.5': expected a number of at least 1")):
+                       (["serve", "--max-upload-mb", "1.5"], "'1.5': expected a number of at least 1"),
+                       # (said as an unknown name "", and as a missing column '')
+                       (["summary", "--map", "=x"], "'=x': expected NAME=COLUMN"),
+                       (["check", "--map", "visitor_id= "], "'visitor_id= ': expected NAME=COLUMN")):
         with pytest.raises(SystemExit) as exit_:
             parser().parse_args(args)
         assert exit_.value.code == 2 and says in capsys.readouterr().err
