@@ -50,3 +50,31 @@ if __name__ == "__main__":
         reports = {name: report_of(name, Path(folder)) for name in CASES}
     RECORDED.write_text(json.dumps(reports, indent=1, sort_keys=True) + "\n")
     print(f"{len(reports)} reports written to {RECORDED}")
+
+
+def test_rows_left_out_as_unusable_are_said_among_the_takeaways(tmp_path):
+    """A file that lost 3.6% of its rows to bad dates and negative counts showed its figures as the
+    whole, the rows left out said only in the load report at the page's foot. From 1% of the rows
+    read they are said first among the takeaways; rows merged into another (repeated ids, hits of a
+    session, exact duplicates, a repeated header) lose no session and are not counted."""
+    import pandas as pd
+
+    from leak_app.analysis.model import SessionModel
+    from leak_app.analysis.takeaways import unusable_rows
+    from leak_app.data.schema import HIT_ROW, REPEATED_SESSION
+
+    raw = pd.read_csv(ROOT / "tests" / "fixtures" / "ga_sessions_export.csv", dtype=str)
+    raw = pd.concat([raw] * 25, ignore_index=True).assign(visitId=lambda f: [str(i) for i in range(len(f))])
+    raw.loc[:29, "date"] = "not a date"
+    raw.loc[30:34, "pageviews"] = "-3"
+    raw.to_csv(tmp_path / "lossy.csv", index=False)
+    model = SessionModel.from_path(tmp_path / "lossy.csv")
+    assert model.load_report["rows_read"] == 1_000 and model.load_report["rows_kept"] == 965
+    assert model.takeaways[0] == ("35 of the 1,000 rows read (3.5%) were left out as unusable: date: not a "
+                                  "date (30); negative pageviews (5). Every figure here leaves them out.")
+    few = {"rows_read": 1_000, "dropped": {"date: not a date": 9, REPEATED_SESSION: 500, HIT_ROW: 100}}
+    assert unusable_rows(few) is None  # 0.9%: the merged rows lose no session
+    many = {"rows_read": 100, "dropped": {f"reason {i}": 6 - i for i in range(5)}}
+    assert unusable_rows(many) == ("20 of the 100 rows read (20.0%) were left out as unusable: reason 0 "
+                                   "(6); reason 1 (5); reason 2 (4); 2 other reasons (5). Every figure here "
+                                   "leaves them out.")

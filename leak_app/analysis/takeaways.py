@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from ..data.schema import NOT_SET, unavailable
+from ..data.schema import EXACT_DUPLICATE, HIT_ROW, NOT_SET, REPEATED_HEADER, REPEATED_SESSION, unavailable
 from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
@@ -38,6 +38,29 @@ def absent_labels(report: dict) -> str | None:
             f"{'; '.join(SHOWN_LABELS[name] for name in absent)} show a single group, and no leak can "
             f"be found by {names}. Map the column (--map {absent[0]}=COLUMN) if the file has it under "
             f"another name.")
+
+
+#: Drop reasons that lose no session: rows of a session counted in another row, and the header repeated.
+KEPT_IN_ANOTHER_ROW = (EXACT_DUPLICATE, REPEATED_SESSION, HIT_ROW, REPEATED_HEADER)
+#: Rows left out as unusable are said among the takeaways from this share of the rows read.
+UNUSABLE_SHARE = 0.01
+
+
+def unusable_rows(report: dict) -> str | None:
+    """Rows left out as unusable (bad dates, negative counts, events without an id...) where they are
+    a material share of the rows read: said only in the load report at the page's foot, a file that
+    lost a fifth of its rows showed figures read as the whole."""
+    lost = {reason: n for reason, n in report.get("dropped", {}).items() if reason not in KEPT_IN_ANOTHER_ROW}
+    read, total = report.get("rows_read", 0), sum(lost.values())
+    if not read or total < UNUSABLE_SHARE * read:
+        return None
+    top = sorted(lost.items(), key=lambda item: -item[1])
+    named = top if len(top) <= 4 else top[:3]
+    reasons = "; ".join(f"{reason} ({n:,})" for reason, n in named)
+    if len(top) > len(named):
+        reasons += f"; {len(top) - 3} other reasons ({sum(n for _, n in top[3:]):,})"
+    return (f"{total:,} of the {read:,} rows read ({total / read:.1%}) were left out as unusable: "
+            f"{reasons}. Every figure here leaves them out.")
 
 
 def with_ci(row) -> str:
@@ -266,7 +289,8 @@ def takeaways(model) -> list[str]:
     compared = change.compared(model.rate_change)
     warned = "Compare the periods with care. " if compared else "Silent leaks not compared. "
     sentences = [
-        absent_labels(model.load_report), missing.get("funnel"), missing.get("duration"),
+        unusable_rows(model.load_report), absent_labels(model.load_report), missing.get("funnel"),
+        missing.get("duration"),
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()) if compared else None,
         rate_moved(model.rate_change, model.silent_leaks_table) if model.rate_change else None,
