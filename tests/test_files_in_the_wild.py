@@ -1062,3 +1062,16 @@ def test_dates_whose_order_cannot_be_told_are_refused_by_example(tmp_path, engin
                                         r"\('\d\d/\d\d/2026'\) and others month first \('\d\d/\d\d/2026'\); "
                                         r"write them as YYYY-MM-DD"):
         open_sessions(tmp_path / "both.csv", scan_from=ENGINES[engine])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_value_that_is_a_date_in_no_order_is_a_bad_date_not_an_order_to_tell(tmp_path, engine):
+    """"07/32/2026" among ISO dates (a pipeline's bad rows) refused the whole file: "whether the day
+    or the month comes first cannot be told (no number above 12 in either place)", of a value with
+    32 in it, a date in neither order. Its rows are dropped as not dates, and counted."""
+    sessions = generate_sessions(500, seed=4)
+    dates = sessions["date"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+    dates[::25] = "07/32/2026"
+    sessions.assign(date=dates).to_csv(tmp_path / "bad_rows.csv", index=False)
+    _, report = open_sessions(tmp_path / "bad_rows.csv", scan_from=ENGINES[engine])
+    assert report.rows_kept == 480 and report.dropped == {"date: not a date": 20} and report.date_order == ""

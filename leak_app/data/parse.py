@@ -410,7 +410,8 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
     """The layout reading the date column in the order it is written (see :data:`DAY_MONTH`), said in
     the report. The order is told by a number above 12 in one place and none in the other, over the
     whole column (a day is at most 31), or said by the layout (a mapping's ``date_order``) where the
-    column cannot tell it. A column where it is neither told nor said, is told both ways, or is told
+    column cannot tell it; where no value is a date in either order ("07/32/2026" among ISO dates),
+    none needs it. A column where it is neither told nor said, is told both ways, or is told
     the other way than said is refused with an example. The column is read whole only where its first
     values are so written."""
     column = raw[layout.columns["date"]]
@@ -422,9 +423,10 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
         return layout
     first, second = (text.re_extract(DAY_MONTH, i).try_cast("int64") for i in (1, 2))
     day = (first <= 31) & (second <= 31)
+    either = day & (first <= 12) & (second <= 12)  # (a date in either order)
     found = raw.aggregate(
         day_first=(day & (first > 12)).any(), month_first=(day & (second > 12)).any(),
-        example=ibis.cases((text.re_search(DAY_MONTH), text), else_=ibis.null("string")).arbitrary(),
+        example=ibis.cases((either, text), else_=ibis.null("string")).arbitrary(),
         day_example=ibis.cases((day & (first > 12), text), else_=ibis.null("string")).arbitrary(),
         month_example=ibis.cases((day & (second > 12), text), else_=ibis.null("string")).arbitrary(),
     ).to_pandas().iloc[0]
@@ -439,6 +441,8 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
         example = found["day_example" if told[0] == DAY_FIRST else "month_example"]
         raise LoadError(f"{report.path}: column {name!r} writes dates {told[0]} ({example!r}), not {said} as "
                         f"the mapping's date_order says; {fix}, or set date_order to \"{told[0]}\"")
+    if not (told or said or found["example"]):  # (no value a date in either order: each one dropped)
+        return layout
     if not (told or said):
         raise LoadError(f"{report.path}: column {name!r} writes dates as {found['example']!r}: whether the "
                         "day or the month comes first cannot be told (no number above 12 in either place); "
