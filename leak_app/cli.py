@@ -203,7 +203,7 @@ def check(args) -> int:
         print(job.headline(result))
         for i, row in enumerate(result["silent_leaks"], 1):
             print(f"{i}. {row['sentence']}")
-        for warning in result["silent_warnings"]:
+        for warning in job.warnings(result):
             print(f"warning: {warning}")
     if args.report:
         from .ui.report import write_report

@@ -265,6 +265,27 @@ def test_a_change_that_rounds_to_zero_is_never_shown_with_a_minus_sign(data):
     assert re.fullmatch(r"0% \(-\d+% to -0.4%\)", facts(result)["rows"][0][3])
 
 
+def test_a_check_says_rows_left_out_as_unusable(data, receiver, capsys, tmp_path):
+    """A pipeline that began writing bad rows (a date format changed) loses them before any
+    comparison: the check compared what was left and said nothing. The JSON carries the sentence
+    the takeaways write (``unusable_rows``), the text output, the report and the alert warn with it."""
+    frame = pd.read_parquet(data["planted"])
+    frame["date"] = frame["date"].dt.strftime("%Y-%m-%d").astype(object)
+    frame.loc[frame.index[::20], "date"] = "07/32/2026"  # 5% of the rows
+    frame.to_csv(tmp_path / "lossy.csv", index=False)
+    status, out, _ = run_check(capsys, str(tmp_path / "lossy.csv"), *HALVES, "--json")
+    said = json.loads(out)["unusable_rows"]
+    bad = len(frame[::20])
+    assert status == 1 and said.startswith(f"{bad:,} of the {len(frame):,} rows read (5.0%) were left out as "
+                                           "unusable: date: not a date")
+    status, out, _ = run_check(capsys, str(tmp_path / "lossy.csv"), *HALVES, "--report",
+                               str(tmp_path / "r.md"), "--webhook", receiver.url)
+    assert f"warning: {said}" in out.splitlines() and said in (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert f"⚠ {said}" in receiver.posts[0][1]["text"]
+    _, out, _ = run_check(capsys, str(data["planted"]), *HALVES, "--json")
+    assert json.loads(out)["unusable_rows"] is None
+
+
 def test_an_unwritable_report_exits_3_after_checking(data, capsys, tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 
-from ..analysis.takeaways import rate_moved
+from ..analysis.takeaways import rate_moved, unusable_rows
 from ..analysis.text import counted
 from ..data.sources import data_path
 from .summary import published, silent_part
@@ -42,7 +42,14 @@ def run(model, min_lost: float = 1) -> dict:
     # as the takeaways say it: with whether the change itself is more than chance
     change = model.rate_change
     result["rate_moved"] = rate_moved(change, model.silent_leaks_table) if change else None
+    # a pipeline that began writing bad rows loses them before any comparison: said with the check
+    result["unusable_rows"] = unusable_rows(model.load_report)
     return published(result)
+
+
+def warnings(result: dict) -> list[str]:
+    """What may mislead in a check's result: rows left out as unusable, then the periods' warnings."""
+    return [w for w in (result.get("unusable_rows"), *result["silent_warnings"]) if w]
 
 
 def title(result: dict) -> str:
@@ -63,7 +70,7 @@ def message(result: dict) -> dict:
     Slack), then the structured rows and periods for other receivers."""
     lines = [f"*Silent Leak Detector*: {slack_escape(headline(result))}"]
     lines += [f"{i}. {slack_escape(row['sentence'])}" for i, row in enumerate(result["silent_leaks"], 1)]
-    lines += [f"⚠ {slack_escape(w)}" for w in result["silent_warnings"]]
+    lines += [f"⚠ {slack_escape(w)}" for w in warnings(result)]
     return {"text": "\n".join(lines), "silent_leaks": result["silent_leaks"],
             "silent_periods": result["silent_periods"], "silent_warnings": result["silent_warnings"],
             "data": result["data"]}

@@ -17,7 +17,7 @@ from ..analysis.leaks import NO_SILENT_LEAK, segment_name
 from ..analysis.periods import span
 from ..analysis.text import amount, counted, escape_markdown, pct, signed_pct
 from ..data.files import replaced
-from ..publish.check import title
+from ..publish.check import title, warnings
 
 #: The columns of the report's table of leaks.
 COLUMNS = ("#", "Segment", "Rate before → now", "Change beyond the trend (95% CI)",
@@ -42,7 +42,7 @@ def facts(result: dict) -> dict:
         "periods": f"Current period {periods['current']}, against the baseline {periods['baseline']}.",
         "rows": rows,
         "sentences": [r["sentence"] for r in result["silent_leaks"]],
-        "warnings": result["silent_warnings"],
+        "warnings": warnings(result),
         "why": result["rate_moved"],
         "method": (f"Each segment's conversion rate is compared with the rest of the traffic's over the "
                    f"same days (the whole site with its own past), so a change every segment shares is named "
