@@ -262,7 +262,8 @@ def test_summary_of_one_session_on_one_day(tmp_path, capsys):
     assert cli.main(["summary", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "1 session, 0 converting (0.00%), revenue 0.00"
-    assert lines[1] == ("- Silent leaks not compared. The dates hold one day (2017-07-04): the "
+    assert lines[1].startswith("- No session converts here (0 of 1), so no leak can be measured.")
+    assert lines[2] == ("- Silent leaks not compared. The dates hold one day (2017-07-04): the "
                         "silent-leak comparison needs two periods, so at least two days.")
 
 

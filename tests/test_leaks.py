@@ -450,6 +450,29 @@ def test_a_funnel_that_loses_no_one_has_no_largest_leak():
             "or the weakest.") in model.takeaways
 
 
+def test_data_with_no_conversion_says_so_and_names_no_strongest_or_worth():
+    """800 sessions, none converting: the takeaways named a "strongest" and a "weakest" source × device
+    both at 0.00%, and a funnel gap "worth about 0 in revenue (95% CI 0–0)"; that no session converts,
+    which leaves every leak view empty, was said nowhere. A filter keeping converting sessions says
+    nothing of it."""
+    rows = [(device, "F", source, 1 + i % (9 if device == "desktop" else 12), 30, 0, day)
+            for device in ("desktop", "mobile") for source in ("a", "b")
+            for day in ("2026-01-01", "2026-01-02") for i in range(100)]
+    model = SessionModel(sessions=sessions([*rows, ("tablet", "F", "a", 5, 30, 1, "2026-01-01")]))
+    model.devices = ["desktop", "mobile"]
+    assert model.takeaways[0] == (
+        "No session converts here (0 of 800), so no leak can be measured. If the site sells, check that the "
+        "data holds its transactions or revenue (--map transactions=COLUMN or --map revenue=COLUMN where "
+        "the file names them otherwise).")
+    assert ("The 4 rated source × device combinations convert alike (all at 0.00%): none is the strongest or "
+            "the weakest.") in model.takeaways
+    [funnel] = [text for text in model.takeaways if text.startswith("The largest funnel leak")]
+    assert funnel.endswith("at mobile's pass rate (37.5%) instead of 0.00%, about 82 more sessions (95% CI "
+                           "69–96) would go on.")  # (not "worth about 0 in revenue (95% CI 0–0)")
+    model.devices = ["desktop", "mobile", "tablet"]
+    assert not any(text.startswith("No session converts") for text in model.takeaways)
+
+
 def test_one_of_a_kind_reads_singular():
     """One mobile session of 300 lost at the first step, one day a period: the takeaways said "about 1
     more sessions would go on" and "between 01 Jan–01 Jan 2026 and 02 Jan–02 Jan 2026"."""

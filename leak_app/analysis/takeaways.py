@@ -63,6 +63,16 @@ def unusable_rows(report: dict) -> str | None:
             f"{reasons}. Every figure here leaves them out.")
 
 
+def no_conversion(kpis: dict) -> str | None:
+    """That no session converts, where none does: every leak view is then empty, which alone read
+    as "no leak"."""
+    if kpis["converting_sessions"]:
+        return None
+    return (f"No session converts here (0 of {kpis['sessions']:,}), so no leak can be measured. If the site "
+            "sells, check that the data holds its transactions or revenue (--map transactions=COLUMN or "
+            "--map revenue=COLUMN where the file names them otherwise).")
+
+
 def with_ci(row) -> str:
     return f"{pct(row.rate)} (95% CI {pct(row.ci_low)}–{pct(row.ci_high)}, n={row.sessions:,})"
 
@@ -152,11 +162,13 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
                           & (steps["device"].to_numpy() == worst.device))
     if len(step) and steps["lost_sessions"].iloc[step[0]] > 0:
         s = steps.iloc[step[0]]
+        # (no revenue to lose: "worth about 0 in revenue (95% CI 0–0)" said nothing)
         worth = amount(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, " in revenue", currency)
+        worth = f", worth about {worth}" if s.lost_revenue > 0 or s.lost_revenue_high > 0 else ""
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
             f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
-            f"would go on, worth about {worth}"
+            f"would go on{worth}"
         )
         if not s.lost_low > 0:  # (the interval, clipped at none, reaches it: said, not read as a finding)
             text += f" — a gap from {s.best_device} within what chance allows"
@@ -231,7 +243,7 @@ def source_device_extremes(table: pd.DataFrame, min_sessions: int, design_effect
     # surely high (highest lower bound), the worst the one surely low (lowest upper bound).
     best = rated.loc[rated["ci_low"].idxmax()]
     worst = rated.loc[rated["ci_high"].idxmin()]
-    if best.name == worst.name:  # (it was said to be both the strongest and the weakest)
+    if best.name == worst.name or rated["rate"].min() == rated["rate"].max():  # (one both, or all alike)
         low, high = pct(rated["rate"].min()), pct(rated["rate"].max())
         rates = f"all at {low}" if low == high else f"{low}–{high}"
         return (f"The {len(rated)} rated source × device combinations convert alike ({rates}): none is the "
@@ -289,7 +301,8 @@ def takeaways(model) -> list[str]:
     compared = change.compared(model.rate_change)
     warned = "Compare the periods with care. " if compared else "Silent leaks not compared. "
     sentences = [
-        unusable_rows(model.load_report), absent_labels(model.load_report), missing.get("funnel"),
+        unusable_rows(model.load_report), no_conversion(model.kpis), absent_labels(model.load_report),
+        missing.get("funnel"),
         missing.get("duration"),
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
         silent_leak(model.silent_leaks_table, model.periods()) if compared else None,
