@@ -473,6 +473,27 @@ def test_data_with_no_conversion_says_so_and_names_no_strongest_or_worth():
     assert not any(text.startswith("No session converts") for text in model.takeaways)
 
 
+def test_conversions_without_revenue_say_so_and_no_revenue_lost():
+    """Transactions recorded with an empty revenue column: every leak said "about 39 conversions lost
+    (95% CI 27–50), 0 in revenue (95% CI 0–0)", as if it cost nothing. The takeaways say the revenue
+    is not recorded, and the leaks say no revenue lost."""
+    from leak_app.data.demo import generate_sessions
+    from leak_app.data.schema import to_canonical
+
+    model = SessionModel(sessions=to_canonical(generate_sessions(20_000, seed=3).assign(revenue=0.0)))
+    converting = model.kpis["converting_sessions"]
+    assert converting and model.takeaways[0] == (
+        f"The {converting:,} converting sessions here record no revenue, so no revenue lost can be sized. "
+        "Map the revenue column (--map revenue=COLUMN) if the file has it under another name.")
+    [largest] = [text for text in model.takeaways if text.startswith("Largest leak")]
+    assert re.search(r"conversions lost \(95% CI \d+–\d+\); adjusted p", largest), largest
+    assert not any("in revenue" in text for text in model.takeaways)
+    with_revenue = SessionModel(sessions=generate_sessions(20_000, seed=3))
+    assert not any("record no revenue" in text for text in with_revenue.takeaways)
+    worth = re.compile(r"lost \(95% CI \d+–\d+\), [\d,]+ in revenue")
+    assert any(worth.search(text) for text in with_revenue.takeaways)
+
+
 def test_one_of_a_kind_reads_singular():
     """One mobile session of 300 lost at the first step, one day a period: the takeaways said "about 1
     more sessions would go on" and "between 01 Jan–01 Jan 2026 and 02 Jan–02 Jan 2026"."""

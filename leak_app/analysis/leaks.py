@@ -652,8 +652,14 @@ def describe_leak(row, currency: str = "") -> str:
         f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
         f"about {counted(row.lost_conversions, 'conversion')} lost (95% CI {max(row.lost_low, 0):,.0f}–"
-        f"{row.lost_high:,.0f}), {worth}; {_sureness(row.q_value)}."
+        f"{row.lost_high:,.0f}){f', {worth}' if has_revenue(row) else ''}; {_sureness(row.q_value)}."
     )
+
+
+def has_revenue(row) -> bool:
+    """Whether a leak's revenue lost is worth saying: none where the data record no revenue (a
+    conversion column without its revenue), which read "0 in revenue (95% CI 0–0)"."""
+    return bool(row.lost_revenue > 0 or row.lost_revenue_high > 0)
 
 
 def describe_silent_leak(row) -> str:

@@ -73,6 +73,15 @@ def no_conversion(kpis: dict) -> str | None:
             "--map revenue=COLUMN where the file names them otherwise).")
 
 
+def no_revenue(kpis: dict) -> str | None:
+    """That sessions convert but record no revenue, where so: no revenue lost can be sized."""
+    if not kpis["converting_sessions"] or kpis["revenue"]:
+        return None
+    return (f"The {counted(kpis['converting_sessions'], 'converting session')} here record no revenue, so no "
+            "revenue lost can be sized. Map the revenue column (--map revenue=COLUMN) if the file has it "
+            "under another name.")
+
+
 def with_ci(row) -> str:
     return f"{pct(row.rate)} (95% CI {pct(row.ci_low)}–{pct(row.ci_high)}, n={row.sessions:,})"
 
@@ -164,7 +173,7 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
         s = steps.iloc[step[0]]
         # (no revenue to lose: "worth about 0 in revenue (95% CI 0–0)" said nothing)
         worth = amount(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, " in revenue", currency)
-        worth = f", worth about {worth}" if s.lost_revenue > 0 or s.lost_revenue_high > 0 else ""
+        worth = f", worth about {worth}" if leaks.has_revenue(s) else ""
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
             f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
@@ -301,7 +310,8 @@ def takeaways(model) -> list[str]:
     compared = change.compared(model.rate_change)
     warned = "Compare the periods with care. " if compared else "Silent leaks not compared. "
     sentences = [
-        unusable_rows(model.load_report), no_conversion(model.kpis), absent_labels(model.load_report),
+        unusable_rows(model.load_report), no_conversion(model.kpis), no_revenue(model.kpis),
+        absent_labels(model.load_report),
         missing.get("funnel"),
         missing.get("duration"),
         (warned + " ".join(model.silent_warnings)) if model.silent_warnings else None,
