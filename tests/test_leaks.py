@@ -488,6 +488,9 @@ def test_conversions_without_revenue_say_so_and_no_revenue_lost():
     [largest] = [text for text in model.takeaways if text.startswith("Largest leak")]
     assert re.search(r"conversions lost \(95% CI \d+–\d+\); adjusted p", largest), largest
     assert not any("in revenue" in text for text in model.takeaways)
+    from leak_app.ui.cards.leaks import LEAKS  # the chart's hover text said "0 (95% CI 0–0)" too
+
+    assert set(LEAKS.frame(model.leaks_table).layers["bars"]["revenue_text"]) == {"–"}
     with_revenue = SessionModel(sessions=generate_sessions(20_000, seed=3))
     assert not any("record no revenue" in text for text in with_revenue.takeaways)
     worth = re.compile(r"lost \(95% CI \d+–\d+\), [\d,]+ in revenue")

@@ -647,19 +647,20 @@ NO_SILENT_LEAK = ("No segment's rate fell significantly more than the rest of th
 def describe_leak(row, currency: str = "") -> str:
     """One sentence: what leaks, where, against what, how much (in the revenue's ``currency``, where
     the load report knows it), how sure."""
-    worth = amount(row.lost_revenue, row.lost_revenue_low, row.lost_revenue_high, " in revenue", currency)
+    worth = lost_revenue(row.lost_revenue, row.lost_revenue_low, row.lost_revenue_high, currency,
+                         " in revenue")
     return (
         f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
         f"about {counted(row.lost_conversions, 'conversion')} lost (95% CI {max(row.lost_low, 0):,.0f}–"
-        f"{row.lost_high:,.0f}){f', {worth}' if has_revenue(row) else ''}; {_sureness(row.q_value)}."
+        f"{row.lost_high:,.0f}){f', {worth}' if worth else ''}; {_sureness(row.q_value)}."
     )
 
 
-def has_revenue(row) -> bool:
-    """Whether a leak's revenue lost is worth saying: none where the data record no revenue (a
-    conversion column without its revenue), which read "0 in revenue (95% CI 0–0)"."""
-    return bool(row.lost_revenue > 0 or row.lost_revenue_high > 0)
+def lost_revenue(value, low, high, currency: str = "", noun: str = "") -> str | None:
+    """Revenue lost and its interval (:func:`.text.amount`), or None where none is recorded (the
+    data's conversions without revenue): it read "0 in revenue (95% CI 0–0)", as if it cost nothing."""
+    return amount(value, low, high, noun, currency) if value > 0 or high > 0 else None
 
 
 def describe_silent_leak(row) -> str:

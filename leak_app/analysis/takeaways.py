@@ -172,8 +172,9 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
     if len(step) and steps["lost_sessions"].iloc[step[0]] > 0:
         s = steps.iloc[step[0]]
         # (no revenue to lose: "worth about 0 in revenue (95% CI 0–0)" said nothing)
-        worth = amount(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, " in revenue", currency)
-        worth = f", worth about {worth}" if leaks.has_revenue(s) else ""
+        worth = leaks.lost_revenue(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, currency,
+                                   " in revenue")
+        worth = f", worth about {worth}" if worth else ""
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
             f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.leaks import NO_SILENT_LEAK, segment_name
+from ..analysis.leaks import NO_SILENT_LEAK, lost_revenue, segment_name
 from ..analysis.periods import span
-from ..analysis.text import amount, counted, escape_markdown, pct, signed_pct
+from ..analysis.text import counted, escape_markdown, pct, signed_pct
 from ..data.files import replaced
 from ..publish.check import title, warnings
 
@@ -32,8 +32,8 @@ def facts(result: dict) -> dict:
              f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
              f"{signed_pct(r['change'])} ({signed_pct(r['change_low'])} to {signed_pct(r['change_high'])})",
              f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
-             amount(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"],
-                    currency=result.get("currency", "")),
+             lost_revenue(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"],
+                          result.get("currency", "")) or "–",
              f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
             for i, r in enumerate(result["silent_leaks"], 1)]
     asked = result["asked"]

@@ -8,8 +8,8 @@ import panel as pn
 from bokeh.transform import dodge
 
 from ...analysis.change import compared
-from ...analysis.leaks import segment_name
-from ...analysis.text import amount, pct
+from ...analysis.leaks import lost_revenue, segment_name
+from ...analysis.text import pct
 from .. import texts
 from ..figures import LARGEST, LOST, hover, intervals, new_figure, padded, source
 from ..live_plot import Frame, LivePlot, Plot
@@ -49,7 +49,7 @@ def leaks_frame(table: pd.DataFrame, silent: bool = False, top: int = 10, period
             "rate_text": np.array([pct(r) for r in rows[rate]], dtype=object),
             "baseline_text": np.array([pct(r) for r in rows[base]], dtype=object),
             "lost_revenue": rows["lost_revenue"].to_numpy(dtype=float),
-            "revenue_text": np.array([amount(*r, currency=currency) for r in revenue], dtype=object)}
+            "revenue_text": np.array([lost_revenue(*r, currency) or "–" for r in revenue], dtype=object)}
     title = ("Silent leaks (95% CI)" if silent else "Leaks (95% CI)") + (
         f": {top} of {found.sum():,}" if found.sum() > top else "")  # (the largest: the card says it)
     none = ("Silent leaks: not compared" if not periods_compared else "No silent leak found" if silent
