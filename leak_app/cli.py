@@ -229,8 +229,27 @@ def check(args) -> int:
 
 
 def _print_json(result: dict) -> None:
-    json.dump(result, sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
+    """The result as JSON: its text as written where the output takes any character, else escaped
+    as JSON escapes it (a console's backslashreplace wrote invalid JSON: "\\xe9")."""
+    json.dump(result, sys.stdout, indent=2, ensure_ascii=not _writes_any_text(sys.stdout), allow_nan=False)
     sys.stdout.write("\n")
+
+
+def _writes_any_text(stream) -> bool:
+    try:
+        "\u2192\U0001f600".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _escaped_where_unwritable() -> None:
+    """Text an output cannot encode (a Windows console's code page, PYTHONIOENCODING=ascii: "→", a
+    Japanese source name) written escaped: it ended in a UnicodeEncodeError's traceback after the
+    work, and ``check`` exited 1 whether or not it found a leak."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def data_options(p) -> None:
@@ -418,6 +437,7 @@ CLOSED_OUTPUT = 128 + 13
 
 
 def main(argv=None) -> int:
+    _escaped_where_unwritable()
     args = parser().parse_args(argv)
     try:
         return args.run(args) or 0

@@ -250,6 +250,27 @@ def test_every_command_takes_the_data_as_data_and_serve_summary_and_check_as_the
     assert result.returncode == 2 and result.stderr.startswith(f"error: {tmp_path / 'missing.csv'}: ")
 
 
+def test_an_output_that_cannot_encode_the_text_gets_it_escaped(small_demo):
+    """A console whose code page lacks "–", "×" or "→" (PYTHONIOENCODING=ascii here; a Windows
+    console's cp1252 lacks "→" and every Japanese name) ended the command in a UnicodeEncodeError's
+    traceback after the work: ``check`` exited 1, "found", whatever it found. Text is now written
+    escaped, JSON as JSON escapes it, the same data."""
+    ascii_only = {**os.environ, "PYTHONIOENCODING": "ascii"}
+
+    def run_in(env, *args):
+        command = [sys.executable, "-m", "leak_app", *args, str(small_demo)]
+        return subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True, timeout=600)
+
+    text = run_in(ascii_only, "summary")
+    assert text.returncode == 0 and b"Traceback" not in text.stderr and b" \\xd7 " in text.stdout
+    said = run_in(ascii_only, "summary", "--json")
+    assert said.returncode == 0 and said.stdout.isascii()
+    assert json.loads(said.stdout) == json.loads(run_in(os.environ, "summary", "--json").stdout)
+    for args in (("check", "--current", "last-7d"), ("check", "--current", "last-7d", "--json")):
+        statuses = {run_in(env, *args).returncode for env in (ascii_only, os.environ)}
+        assert len(statuses) == 1 and statuses <= {0, 1}, (args, statuses)
+
+
 def test_summary_of_one_session_on_one_day(tmp_path, capsys):
     """The least a file can hold: one session, one day. It said "1 sessions", and compared the halves
     of its one day read backwards ("0 days" each)."""
