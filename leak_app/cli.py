@@ -7,6 +7,7 @@ import math
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 from .analysis import periods
@@ -434,6 +435,9 @@ def parser() -> argparse.ArgumentParser:
 #: The status of a command whose reader closed its output (``summary --json | head``): a shell's for a
 #: program that SIGPIPE ended, as ``yes | head`` leaves it.
 CLOSED_OUTPUT = 128 + 13
+#: The status of a command that failed where nothing was expected to (a bug): ``check``'s "cannot
+#: check", never its 1, "found", which a scheduler would read as a leak.
+UNEXPECTED = 2
 
 
 def main(argv=None) -> int:
@@ -450,3 +454,8 @@ def main(argv=None) -> int:
         # at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return CLOSED_OUTPUT
+    except Exception as exc:  # noqa: BLE001 - a bug: Python's own status for it, 1, is check's "found"
+        traceback.print_exc()
+        print(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {exc}); the traceback above "
+              "says where", file=sys.stderr)
+        return UNEXPECTED

@@ -177,6 +177,19 @@ def test_bad_data_and_bad_options_exit_2(write, capsys):
         assert exit_.value.code == 2 and says in capsys.readouterr().err
 
 
+def test_a_check_that_fails_unexpectedly_exits_2_never_1(data, capsys, monkeypatch):
+    """A bug's exception left the process with Python's status for it, 1: "found", which a scheduler
+    reads as a silent leak. It is 2, "cannot check", with the traceback and one line on stderr."""
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(check, "run", broken)
+    status, out, err = run_check(capsys, str(data["swings"]), *HALVES)
+    assert status == 2 and out == "" and "Traceback" in err
+    assert err.splitlines()[-1] == ("error: check failed unexpectedly (ZeroDivisionError: division by zero); "
+                                    "the traceback above says where")
+
+
 def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_path):
     """As cron runs it: a process whose status is the result; no plotting library imported."""
     code = ("import sys; from leak_app.cli import main; status = main(sys.argv[1:]); "
