@@ -497,6 +497,26 @@ def test_conversions_without_revenue_say_so_and_no_revenue_lost():
     assert any(worth.search(text) for text in with_revenue.takeaways)
 
 
+def test_an_interval_above_zero_is_never_shown_as_reaching_it():
+    """A funnel gap whose interval was 0.23–11.6 sessions read "(95% CI 0–12)", an interval reaching
+    none, of a gap said to be a finding; and a change from a baseline of no conversion "within what
+    chance allows (95% CI -39% to +19749%, relative to the baseline rate)", relative to nothing."""
+    from leak_app.analysis.text import bounds
+
+    assert [bounds(*pair) for pair in ((0, 12), (0.23, 11.6), (3.4, 12), (-1, 5), (0.0003, 2), (0.5, 1))] == \
+        ["0–12", "0.2–12", "3–12", "0–5", "0.0003–2", "0.5–1"]
+    quiet = [(device, "F", "g", 3, 20, 0, "2026-01-01") for device in ("desktop", "mobile")
+             for _ in range(300)]
+    moved = [(device, "F", "g", 3, 20, int(device == "desktop" and i < 5), "2026-01-02")
+             for device in ("desktop", "mobile") for i in range(300)]
+    said = SessionModel(sessions=sessions(quiet + moved)).takeaways
+    [funnel] = [text for text in said if text.startswith("The largest funnel leak")]
+    assert "about 5 more sessions (95% CI 0.2–12) would go on" in funnel and "chance" not in funnel
+    [rate] = [text for text in said if text.startswith("The conversion rate went from 0.00%")]
+    assert rate.endswith("The change itself is within what chance and day-to-day swings allow (the baseline "
+                         "period converted none).")
+
+
 def test_one_of_a_kind_reads_singular():
     """One mobile session of 300 lost at the first step, one day a period: the takeaways said "about 1
     more sessions would go on" and "between 01 Jan–01 Jan 2026 and 02 Jan–02 Jan 2026"."""

@@ -39,7 +39,7 @@ from .stats import (
     rated_p_values,
     wilson_interval,
 )
-from .text import amount, counted, pct
+from .text import amount, bounds, counted, pct
 
 #: Dimension name -> the session columns that define its segments.
 DIMENSIONS = {
@@ -649,11 +649,12 @@ def describe_leak(row, currency: str = "") -> str:
     the load report knows it), how sure."""
     worth = lost_revenue(row.lost_revenue, row.lost_revenue_low, row.lost_revenue_high, currency,
                          " in revenue")
+    lost = bounds(row.lost_low, row.lost_high)
     return (
         f"{named(row)} converts at {pct(row.rate)} (95% CI {pct(row.ci_low)}–"
         f"{pct(row.ci_high)}, n={row.sessions:,}) against {pct(row.baseline_rate)} for {row.compared_with}: "
-        f"about {counted(row.lost_conversions, 'conversion')} lost (95% CI {max(row.lost_low, 0):,.0f}–"
-        f"{row.lost_high:,.0f}){f', {worth}' if worth else ''}; {_sureness(row.q_value)}."
+        f"about {counted(row.lost_conversions, 'conversion')} lost (95% CI {lost})"
+        f"{f', {worth}' if worth else ''}; {_sureness(row.q_value)}."
     )
 
 
@@ -675,7 +676,7 @@ def describe_silent_leak(row) -> str:
         how = (f"{fell} while {row.compared_with} went from {pct(row.rest_rate_before)} to "
                f"{pct(row.rest_rate_now)}: {change} below that trend; about "
                f"{counted(row.lost_conversions, 'conversion')} lost beyond it")
-    return f"{how} (95% CI {max(row.lost_low, 0):,.0f}–{row.lost_high:,.0f}); {_sureness(row.q_value)}."
+    return f"{how} (95% CI {bounds(row.lost_low, row.lost_high)}); {_sureness(row.q_value)}."
 
 
 def named(row) -> str:

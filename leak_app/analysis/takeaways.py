@@ -21,7 +21,7 @@ from . import change, leaks
 from .cube import NO_DURATION
 from .metrics import collapse
 from .stats import adjusted_counts, benjamini_hochberg, differs_from_rest_p, rated_p_values
-from .text import amount, counted, pct, signed_pct
+from .text import amount, bounds, counted, pct, signed_pct
 
 #: The labels a view is drawn by: a file without one of them shows one "(not set)" group there.
 SHOWN_LABELS = {"device": "the funnel, duration and source × device views",
@@ -104,7 +104,7 @@ def silent_leak(table: pd.DataFrame, periods) -> str | None:
     site = leaks.site_row(table)
     if row.dimension != "all traffic" and site is not None and site.leak:
         text += (f" The whole site's rate fell with it: about {counted(site.lost_conversions, 'conversion')} "
-                 f"lost in all (95% CI {max(site.lost_low, 0):,.0f}–{site.lost_high:,.0f}), a loss "
+                 f"lost in all (95% CI {bounds(site.lost_low, site.lost_high)}), a loss "
                  "overlapping this one.")
     return text
 
@@ -115,9 +115,12 @@ def rate_moved(rate_change: dict, silent_table: pd.DataFrame) -> str | None:
     text = change.dominant_effect(rate_change)
     site = leaks.site_row(silent_table)
     if text is not None and site is not None and site.change_low <= 0 <= site.change_high:
-        text += (f" The change itself is within what chance and day-to-day swings allow (95% CI "
-                 f"{signed_pct(site.change_low)} to {signed_pct(site.change_high)}, relative to the baseline "
-                 "rate).")
+        # (a change relative to a baseline of no conversion has no scale: "-39% to +19749%")
+        interval = "the baseline period converted none"
+        if rate_change["baseline_rate"] > 0:
+            low, high = signed_pct(site.change_low), signed_pct(site.change_high)
+            interval = f"95% CI {low} to {high}, relative to the baseline rate"
+        text += f" The change itself is within what chance and day-to-day swings allow ({interval})."
     return text
 
 
@@ -177,7 +180,7 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
         worth = f", worth about {worth}" if worth else ""
         text += (
             f"; at {s.best_device}'s pass rate ({pct(s.best_rate)}) instead of {pct(s.pass_rate)}, "
-            f"about {counted(s.lost_sessions, 'more session')} (95% CI {s.lost_low:,.0f}–{s.lost_high:,.0f}) "
+            f"about {counted(s.lost_sessions, 'more session')} (95% CI {bounds(s.lost_low, s.lost_high)}) "
             f"would go on{worth}"
         )
         if not s.lost_low > 0:  # (the interval, clipped at none, reaches it: said, not read as a finding)

@@ -23,6 +23,14 @@ def signed_pct(change) -> str:
     return "0%"
 
 
+def bounds(low, high) -> str:
+    """A 95% interval of a count or an amount, "3–12": whole numbers, the lower end clipped at 0, and
+    shown to one significant figure where it is above 0 but rounds to it ("0.3–12"): "0–12" read as
+    an interval reaching none, said of a gap whose interval does not."""
+    low, whole = max(low, 0), f"{max(low, 0):,.0f}"
+    return f"{whole if low == 0 or whole != '0' else f'{low:.1g}'}–{high:,.0f}"
+
+
 def counted(number, noun: str, fmt: str = ",.0f") -> str:
     """A number and its noun, singular when the number reads as 1: "1 session", "about 1 more
     session" (a rounded 0.6 too), "1,204 sessions"."""
@@ -48,7 +56,7 @@ def amount(value, low, high, noun: str = "", currency: str = "") -> str:
     shown = f"{value:,.0f}{' ' * bool(currency)}{currency}{noun}"
     if pd.isna(low) or pd.isna(high):
         return shown
-    return f"{shown} (95% CI {max(low, 0):,.0f}–{high:,.0f})"
+    return f"{shown} (95% CI {bounds(low, high)})"
 
 
 def revenue_unit(report: dict) -> str:

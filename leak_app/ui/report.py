@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..analysis.leaks import NO_SILENT_LEAK, lost_revenue, segment_name
 from ..analysis.periods import span
-from ..analysis.text import counted, escape_markdown, pct, signed_pct
+from ..analysis.text import bounds, counted, escape_markdown, pct, signed_pct
 from ..data.files import replaced
 from ..publish.check import title, warnings
 
@@ -31,7 +31,7 @@ def facts(result: dict) -> dict:
     rows = [(str(i), segment_name(r["segment"], r["dimension"]),
              f"{pct(r['rate_before'])} → {pct(r['rate_now'])}",
              f"{signed_pct(r['change'])} ({signed_pct(r['change_low'])} to {signed_pct(r['change_high'])})",
-             f"{r['lost_conversions']:,.0f} ({max(r['lost_low'], 0):,.0f}–{r['lost_high']:,.0f})",
+             f"{r['lost_conversions']:,.0f} ({bounds(r['lost_low'], r['lost_high'])})",
              lost_revenue(r["lost_revenue"], r["lost_revenue_low"], r["lost_revenue_high"],
                           result.get("currency", "")) or "–",
              f"{r['q_value']:.2g}" if r["q_value"] >= 0.001 else "< 0.001")
