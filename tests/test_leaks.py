@@ -501,10 +501,13 @@ def test_an_interval_above_zero_is_never_shown_as_reaching_it():
     """A funnel gap whose interval was 0.23–11.6 sessions read "(95% CI 0–12)", an interval reaching
     none, of a gap said to be a finding; and a change from a baseline of no conversion "within what
     chance allows (95% CI -39% to +19749%, relative to the baseline rate)", relative to nothing."""
-    from leak_app.analysis.text import bounds
+    from leak_app.analysis.text import bounds, pct
 
     assert [bounds(*pair) for pair in ((0, 12), (0.23, 11.6), (3.4, 12), (-1, 5), (0.0003, 2), (0.5, 1))] == \
         ["0–12", "0.2–12", "3–12", "0–5", "0.0003–2", "0.5–1"]
+    # a rate's too: the lower end of 1 conversion in 50,000 read "0.00%"
+    assert [pct(rate) for rate in (0, wilson_interval(1, 50_000)[0], 0.00004, 1e-9, 0.0001, 0.012)] == \
+        ["0.00%", "0.0004%", "0.004%", "0.0000001%", "0.01%", "1.20%"]
     quiet = [(device, "F", "g", 3, 20, 0, "2026-01-01") for device in ("desktop", "mobile")
              for _ in range(300)]
     moved = [(device, "F", "g", 3, 20, int(device == "desktop" and i < 5), "2026-01-02")

@@ -2,15 +2,20 @@
 so they agree."""
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
 
 
 def pct(rate) -> str:
-    """A rate as a percentage: two decimals under 10% (web rates are small), else one."""
+    """A rate as a percentage: two decimals under 10% (web rates are small), else one; one significant
+    figure where it is above 0 but two decimals would show none ("0.0004%": an interval's lower end
+    of 1 conversion in 50,000 read "0.00%", as if it reached none)."""
     if rate is None or pd.isna(rate):
         return "–"
+    if 0 < rate < 0.00005:
+        return f"{rate * 100:.{-math.floor(math.log10(rate * 100))}f}%"
     return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
 
 
