@@ -501,10 +501,19 @@ def test_an_interval_above_zero_is_never_shown_as_reaching_it():
     """A funnel gap whose interval was 0.23–11.6 sessions read "(95% CI 0–12)", an interval reaching
     none, of a gap said to be a finding; and a change from a baseline of no conversion "within what
     chance allows (95% CI -39% to +19749%, relative to the baseline rate)", relative to nothing."""
-    from leak_app.analysis.text import bounds, pct
+    from leak_app.analysis.text import bounds, pct, percent
 
     assert [bounds(*pair) for pair in ((0, 12), (0.23, 11.6), (3.4, 12), (-1, 5), (0.0003, 2), (0.5, 1))] == \
         ["0–12", "0.2–12", "3–12", "0–5", "0.0003–2", "0.5–1"]
+    # a share's too: a silent leak's fall "(95% CI 0%–12%)" below the trend, of a leak
+    assert [percent(share) for share in (0, 0.003, 0.12)] == ["0%", "0.3%", "12%"]
+    from leak_app.analysis.leaks import describe_silent_leak
+    from leak_app.data.sources import DEFAULT_DATA
+
+    table = SessionModel.from_path(DEFAULT_DATA).silent_leaks_table
+    changed = {"change": -0.05, "change_low": -0.12, "change_high": -0.003}
+    [row] = table[table["leak"]].head(1).assign(**changed).itertuples()
+    assert ": 5% (95% CI 0.3%–12%) below that trend" in describe_silent_leak(row)
     # a rate's too: the lower end of 1 conversion in 50,000 read "0.00%"
     assert [pct(rate) for rate in (0, wilson_interval(1, 50_000)[0], 0.00004, 1e-9, 0.0001, 0.012)] == \
         ["0.00%", "0.0004%", "0.004%", "0.0000001%", "0.01%", "1.20%"]

@@ -15,7 +15,7 @@ from scipy.special import bdtr
 from ..data.schema import TEXT
 from .leaks import DIMENSIONS, segment_counts
 from .metrics import totals
-from .text import counted, pct
+from .text import counted, pct, percent
 
 #: The dimensions a change is explained by: the session's labels, one column each (duration is an
 #: outcome).
@@ -152,9 +152,10 @@ def silent_warnings(daily: pd.DataFrame, periods) -> list[str]:
             # for a Tuesday against a Wednesday
             most = int(np.argmax(gaps))
             weekend = [s[5:].sum() for s in shares]
-            out.append(f"The periods' weekday mixes differ ({WEEKDAYS[most]}: {shares[0][most]:.0%} of the "
-                       f"baseline's sessions, {shares[1][most]:.0%} of the current period's; weekends "
-                       f"{weekend[0]:.0%} and {weekend[1]:.0%}): rates that vary by weekday move with it.")
+            shown = [percent(share) for share in (shares[0][most], shares[1][most], *weekend)]
+            out.append(f"The periods' weekday mixes differ ({WEEKDAYS[most]}: {shown[0]} of the baseline's "
+                       f"sessions, {shown[1]} of the current period's; weekends {shown[2]} and {shown[3]}): "
+                       "rates that vary by weekday move with it.")
     return out
 
 

@@ -39,7 +39,7 @@ from .stats import (
     rated_p_values,
     wilson_interval,
 )
-from .text import amount, bounds, counted, pct
+from .text import amount, bounds, counted, pct, percent
 
 #: Dimension name -> the session columns that define its segments.
 DIMENSIONS = {
@@ -668,7 +668,7 @@ def describe_silent_leak(row) -> str:
     """One sentence: what fell, beyond what its comparator did, how much it cost, how sure."""
     fell = (f"{named(row)} fell from {pct(row.rate_before)} to "
             f"{pct(row.rate_now)} (n={row.sessions_before:,} then {row.sessions:,})")
-    change = f"{-row.change:.0%} (95% CI {max(-row.change_high, 0):.0%}–{-row.change_low:.0%})"
+    change = f"{percent(-row.change)} (95% CI {percent(max(-row.change_high, 0))}–{percent(-row.change_low)})"
     if row.dimension == "all traffic":
         how = (f"{fell}: a site-wide fall of {change}, beyond day-to-day swings; about "
                f"{counted(row.lost_conversions, 'conversion')} lost")

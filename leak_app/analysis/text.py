@@ -19,6 +19,13 @@ def pct(rate) -> str:
     return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
 
 
+def percent(share) -> str:
+    """A share in whole percents; one significant figure where that would show 0% of more than none
+    ("0.3%": a silent leak's interval "0%–12%" below the trend read as reaching none)."""
+    whole = f"{share:.0%}"
+    return whole if not share > 0 or whole != "0%" else f"{share * 100:.1g}%"
+
+
 def signed_pct(change) -> str:
     """A relative change with its sign: "+12%", "-3%"; one decimal where whole percents would show a
     signed zero ("-0.4%", not "-0%", which reads as a bug), and "0%" where even that is zero."""
