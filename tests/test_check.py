@@ -254,8 +254,8 @@ def test_a_report_says_when_the_rates_change_is_within_chance(capsys, tmp_path, 
 def test_a_change_that_rounds_to_zero_is_never_shown_with_a_minus_sign(data):
     """A traffic mix of -0.00001 points read "-0.00 percentage points", a waterfall step "-0.000 pts",
     and a change's interval ending at -0.4% "-0%": signed zeros, read as a bug or as a tiny loss.
-    Points now show a zero as "+0.00"; a relative change under a percent gets a decimal ("-0.4%"),
-    and "0%" where even that is zero."""
+    Points now show a zero as "+0.00"; a relative change under a percent one significant figure
+    ("-0.4%"), and "0%" where it is none."""
     from leak_app.analysis.change import dominant_effect
     from leak_app.analysis.takeaways import rate_moved
     from leak_app.analysis.text import signed_pct
@@ -263,7 +263,7 @@ def test_a_change_that_rounds_to_zero_is_never_shown_with_a_minus_sign(data):
     from leak_app.ui.texts import rate_change_html
 
     assert [signed_pct(v) for v in (0.12, -0.034, -0.004, 0.0004, -0.00004, 0.0, 0.995)] == \
-        ["+12%", "-3%", "-0.4%", "0%", "0%", "0%", "+100%"]
+        ["+12%", "-3%", "-0.4%", "+0.04%", "-0.004%", "0%", "+100%"]
     parts = [{"value": "a", "mix_effect": -1e-7, "rate_effect": -0.002}, {"value": "b", "mix_effect": 1e-7,
                                                                           "rate_effect": -1e-8}]
     change = {"baseline_rate": 0.01, "current_rate": 0.008 - 1e-8, "by_dimension": {"source": parts}}
@@ -275,7 +275,7 @@ def test_a_change_that_rounds_to_zero_is_never_shown_with_a_minus_sign(data):
     assert "(95% CI -20% to +0.4%, relative" in rate_moved(change, site)
     result = check.run(SessionModel.from_path(data["planted"]))
     result["silent_leaks"][0].update(change=-0.0001, change_high=-0.004)
-    assert re.fullmatch(r"0% \(-\d+% to -0.4%\)", facts(result)["rows"][0][3])
+    assert re.fullmatch(r"-0.01% \(-\d+% to -0.4%\)", facts(result)["rows"][0][3])
 
 
 def test_a_check_says_rows_left_out_as_unusable(data, receiver, capsys, tmp_path):

@@ -27,12 +27,10 @@ def percent(share) -> str:
 
 
 def signed_pct(change) -> str:
-    """A relative change with its sign: "+12%", "-3%"; one decimal where whole percents would show a
-    signed zero ("-0.4%", not "-0%", which reads as a bug), and "0%" where even that is zero."""
-    for spec in ("+.0%", "+.1%"):
-        if float((shown := format(change, spec))[:-1]) != 0:
-            return shown
-    return "0%"
+    """A relative change with its sign (:func:`percent`): "+12%", "-0.4%" (not "-0%", which read as a
+    bug), "0%"."""
+    shown = percent(abs(change))
+    return f"+{shown}" if change > 0 else f"-{shown}" if change < 0 else shown
 
 
 def bounds(low, high) -> str:
