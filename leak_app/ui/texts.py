@@ -192,8 +192,8 @@ def _more_html(table: pd.DataFrame, top: int, what: str, download: str) -> str:
     found = int(table["leak"].sum()) if len(table) else 0
     if found <= top:
         return ""
-    return (f'<p class="note">The {top} of most conversions lost of {found:,} {what} found are listed; '
-            f"every one is in {download} (Data and downloads, below).</p>")
+    return (f'<p class="note">{found:,} {what} found: the {top} that lose the most conversions are listed, '
+            f"all {found:,} in {download} (Data and downloads, below).</p>")
 
 
 def _nested(rows: pd.DataFrame) -> str:
