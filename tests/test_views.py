@@ -256,8 +256,9 @@ def test_leaks_beyond_those_listed_are_counted_and_said_where_they_all_are():
         published = table.assign(leak=np.arange(len(table)) < 12)  # (whether the demo's are leaks or not)
         text = show(published)
         assert text.count("<li>") == 8
-        assert (f"12 {what.removesuffix('.csv').replace('_', ' ')} found: the 8 that lose the most conversions "
-                f"are listed, all 12 in {what} (Data and downloads, below).") in text
+        named = what.removesuffix(".csv").replace("_", " ")
+        assert (f"12 {named} found: the 8 that lose the most conversions are listed, all 12 in {what} (Data "
+                "and downloads, below).") in text
         assert "are listed" not in show(table.assign(leak=np.arange(len(table)) < 8))
     # the charts draw ten, and say so where more were found
     chart = LEAKS.frame(model.leaks_table.assign(leak=np.arange(len(model.leaks_table)) < 12))
