@@ -174,7 +174,6 @@ def largest_funnel_leak(funnel: pd.DataFrame, steps: pd.DataFrame, min_sessions:
                           & (steps["device"].to_numpy() == worst.device))
     if len(step) and steps["lost_sessions"].iloc[step[0]] > 0:
         s = steps.iloc[step[0]]
-        # (no revenue to lose: "worth about 0 in revenue (95% CI 0–0)" said nothing)
         worth = leaks.lost_revenue(s.lost_revenue, s.lost_revenue_low, s.lost_revenue_high, currency,
                                    " in revenue")
         worth = f", worth about {worth}" if worth else ""
