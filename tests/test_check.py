@@ -271,6 +271,11 @@ def test_a_change_that_rounds_to_zero_is_never_shown_with_a_minus_sign(data):
     assert "traffic mix accounts for +0.00 percentage points" in sentence
     steps = re.findall(r'class="wf-value">([-+0-9.]+) pts', waterfall)
     assert steps == ["+0.000", "-0.200", "+0.000", "+0.000"]
+    # coloured by the sign shown: the first step (below zero) was drawn in the loss colour
+    from leak_app.ui.figures import LOST, NO_DATA
+
+    colours = re.findall(r'background:([^"]+)"></div></td><td class="wf-value">[-+0-9.]+ pts', waterfall)
+    assert colours == [NO_DATA, LOST, NO_DATA, NO_DATA]
     site = pd.DataFrame({"dimension": ["all traffic"], "change_low": [-0.2], "change_high": [0.004]})
     assert "(95% CI -20% to +0.4%, relative" in rate_moved(change, site)
     result = check.run(SessionModel.from_path(data["planted"]))

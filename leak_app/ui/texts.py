@@ -15,7 +15,7 @@ from ..analysis.change import compared, most_mixed
 from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
 from ..analysis.text import currencies_sentence, pct, revenue_unit
 from ..data.schema import DAY_FIRST, needs
-from .figures import LOST, REACHED
+from .figures import LOST, NO_DATA, REACHED
 
 
 def kpi_cards_html(kpis: dict, report: dict | None = None) -> str:
@@ -243,8 +243,11 @@ def rate_change_html(change: dict) -> str:
 
     body = [bar("baseline rate", 0.0, change["baseline_rate"], REACHED, pct(change["baseline_rate"]))]
     for (label, value), end in zip(steps, levels[1:]):
-        shown = f"{value * 100:+z.3f} pts"  # (z: a step that rounds to zero has no minus sign)
-        body.append(bar(label, end - value, end, LOST if value < 0 else "#4c9a5b", shown))
+        # a step is coloured by its sign as shown: one that rounds to zero ("+0.000", z: no minus
+        # sign) was drawn in the loss colour where it was below zero
+        points = round(value * 100, 3)
+        colour = LOST if points < 0 else "#4c9a5b" if points > 0 else NO_DATA
+        body.append(bar(label, end - value, end, colour, f"{points:+z.3f} pts"))
     body.append(bar("current rate", 0.0, change["current_rate"], REACHED, pct(change["current_rate"])))
     return (f"<h4>Why the rate moved, by {html.escape(name)}: traffic mix against rates within each "
             f"{html.escape(name)}</h4><table class=\"waterfall\">{''.join(body)}</table>")
