@@ -505,6 +505,8 @@ def test_an_interval_above_zero_is_never_shown_as_reaching_it():
 
     assert [bounds(*pair) for pair in ((0, 12), (0.23, 11.6), (3.4, 12), (-1, 5), (0.0003, 2), (0.5, 1))] == \
         ["0–12", "0.2–12", "3–12", "0–5", "0.0003–2", "0.5–1"]
+    assert bounds(0.00003, 2) == "0.00003–2" and percent(3e-7) == "0.00003%"  # (not "3e-05")
+    assert bounds(0.096, 1) == "0.1–1"
     # a share's too: a silent leak's fall "(95% CI 0%–12%)" below the trend, of a leak
     assert [percent(share) for share in (0, 0.003, 0.12)] == ["0%", "0.3%", "12%"]
     from leak_app.analysis.leaks import describe_silent_leak

@@ -15,15 +15,22 @@ def pct(rate) -> str:
     if rate is None or pd.isna(rate):
         return "–"
     if 0 < rate < 0.00005:
-        return f"{rate * 100:.{-math.floor(math.log10(rate * 100))}f}%"
+        return f"{first_figure(rate * 100)}%"
     return f"{rate:.2%}" if rate < 0.1 else f"{rate:.1%}"
+
+
+def first_figure(value: float) -> str:
+    """A positive number below 1 to its first significant figure, in decimals ("0.0004", never
+    "4e-04"): what pct, percent and bounds show of a value their usual rounding would show as 0."""
+    rounded = float(f"{value:.0e}")  # (first: 0.096 is 0.1, not "0.10")
+    return f"{rounded:.{-math.floor(math.log10(rounded))}f}"
 
 
 def percent(share) -> str:
     """A share in whole percents; one significant figure where that would show 0% of more than none
     ("0.3%": a silent leak's interval "0%–12%" below the trend read as reaching none)."""
     whole = f"{share:.0%}"
-    return whole if not share > 0 or whole != "0%" else f"{share * 100:.1g}%"
+    return whole if not share > 0 or whole != "0%" else f"{first_figure(share * 100)}%"
 
 
 def signed_pct(change) -> str:
@@ -38,7 +45,7 @@ def bounds(low, high) -> str:
     shown to one significant figure where it is above 0 but rounds to it ("0.3–12"): "0–12" read as
     an interval reaching none, said of a gap whose interval does not."""
     low, whole = max(low, 0), f"{max(low, 0):,.0f}"
-    return f"{whole if low == 0 or whole != '0' else f'{low:.1g}'}–{high:,.0f}"
+    return f"{whole if low == 0 or whole != '0' else first_figure(low)}–{high:,.0f}"
 
 
 def counted(number, noun: str, fmt: str = ",.0f") -> str:
