@@ -155,9 +155,10 @@ def _names_of_shapes() -> dict[str, str]:
     left out."""
     codes = defaultdict(set)
     for record in shape_records():
+        code = shape_code(record)  # (once a record: a '-99' one asks country_converter, a millisecond)
         for field, name in record.items():
             if field.startswith(("NAME", "FORMAL")) and isinstance(name, str) and name.strip():
-                codes[_folded(name)].add(shape_code(record))
+                codes[_folded(name)].add(code)
     return {name: code.pop() for name, code in codes.items() if len(code) == 1}
 
 
