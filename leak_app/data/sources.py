@@ -342,23 +342,24 @@ def _opened_table(url: str, name: str, label: str) -> ibis.Table:
         raise LoadError(f"{label}: cannot be opened: Ibis' backend for {parts.scheme} is not installed"
                         + (f"; install it with: {install}" if install else "")) from exc
     except Exception as exc:  # the backend's own message says what is wrong
-        raise LoadError(f"{label}: cannot be opened ({_reason(exc)})") from exc
+        raise _unopened(label, exc) from exc
     try:
         return connection.table(name)
     except Exception as exc:
         try:
             there = connection.list_tables()
         except Exception:  # noqa: BLE001 - not connected, or not allowed to list: its reason says why
-            raise LoadError(f"{label}: cannot be opened ({_reason(exc)})") from exc
+            raise _unopened(label, exc) from exc
         if name in there:
-            raise LoadError(f"{label}: cannot be opened ({_reason(exc)})") from exc
+            raise _unopened(label, exc) from exc
         shown = ", ".join(there[:20]) + (", ..." if len(there) > 20 else "")
         raise LoadError(f"{label}: no such table or view there (it has {shown or 'none'})") from exc
 
 
-def _reason(exc: Exception) -> str:
-    """A backend's reason, as said in a line: its message's first line, or its type."""
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _unopened(label: str, exc: Exception) -> LoadError:
+    """A table that cannot be opened, for the backend's reason: its message's first line, or its type."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return LoadError(f"{label}: cannot be opened ({reason})")
 
 
 def _typed(table: ibis.Table, label: str) -> ibis.Table:
