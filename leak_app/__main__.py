@@ -1,5 +1,12 @@
 import sys
+import traceback
 
-from .cli import main
+try:
+    from .cli import main
+except Exception as exc:  # noqa: BLE001 - a broken install: Python's 1 would read as check's "found"
+    traceback.print_exc()
+    print(f"error: leak_app cannot start: {type(exc).__name__}: {exc} "
+          "(pip install -r requirements.txt installs what it needs)", file=sys.stderr)
+    sys.exit(2)
 
 sys.exit(main())

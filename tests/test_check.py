@@ -190,6 +190,21 @@ def test_a_check_that_fails_unexpectedly_exits_2_never_1(data, capsys, monkeypat
                                     "the traceback above says where")
 
 
+def test_an_install_whose_import_fails_exits_2_never_1(tmp_path):
+    """A library that no longer imports (an upgrade half done, a binary built for another numpy) failed
+    while the package imported its model, before ``main`` ran: Python's status 1, "found"."""
+    broken = tmp_path / "pandas"
+    broken.mkdir()
+    (broken / "__init__.py").write_text('raise ImportError("numpy.core.multiarray failed to import")\n')
+    done = subprocess.run([sys.executable, "-m", "leak_app", "check"], check=False, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        "error: leak_app cannot start: ImportError: numpy.core.multiarray failed to import "
+        "(pip install -r requirements.txt installs what it needs)")
+
+
 def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_path):
     """As cron runs it: a process whose status is the result; no plotting library imported."""
     code = ("import sys; from leak_app.cli import main; status = main(sys.argv[1:]); "
