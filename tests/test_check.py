@@ -424,6 +424,25 @@ def test_the_dashboards_command_checks_what_the_dashboard_shows(data):
     assert "--current last-10d --baseline previous --no-align" in check.command(model)
 
 
+def test_a_value_beginning_with_a_dash_is_given_to_its_option(tmp_path, monkeypatch):
+    """Logs write "-" where a visit had no referrer. The command wrote ``--source -``, which its own
+    parser refused ("argument --source: expected one argument"), as it did a file named "-x.parquet"
+    given as the path; such values are now joined to their option."""
+    frame = simulation.planted_sessions(1, sessions_per_source=500).drop(columns="true_rate")
+    frame["source"] = frame["source"].cat.rename_categories({"src01": "-", "src02": "--src02"})
+    frame.to_parquet(tmp_path / "-x.parquet")
+    model = SessionModel.from_path(tmp_path / "-x.parquet")
+    model.load_report = {**model.load_report, "path": "-x.parquet"}  # as given, relative to the folder
+    model.param.update(sources=["-", "--src02"])
+    command = check.command(model)
+    assert command.startswith("python -m leak_app check --data=-x.parquet --current")
+    assert command.endswith("--source=- --source=--src02")
+    args = parser().parse_args(shlex.split(command)[3:])
+    assert (args.data, args.source) == ("-x.parquet", ["-", "--src02"])
+    monkeypatch.chdir(tmp_path)
+    assert _filtered_model(args).kpis == model.kpis
+
+
 def test_a_warehouse_table_is_checked_and_its_command_names_it(data, capsys, tmp_path, receiver, monkeypatch):
     """Where a daily GA export lives: --connect URL --table NAME, the webhook from the environment."""
     import duckdb

@@ -85,9 +85,10 @@ def command(model) -> str:
     report = model.load_report
     if report.get("format") in ("ibis_table", "ga4_events_table"):
         url, table = report["path"].rsplit(" table ", 1)
-        args = ["--connect", url, "--table", table]
+        args = ["--connect", url, *_option("--table", table)]
     else:
-        args = [report.get("path") or str(data_path())]
+        path = report.get("path") or str(data_path())
+        args = _option("--data", path) if path.startswith("-") else [path]
     mapping = report.get("mapping") or {}
     for name, column in mapping.get("columns", {}).items():
         args += ["--map", f"{name}={column}"]
@@ -118,8 +119,14 @@ def _filters(model) -> list[str]:
     if model.date_range and bounds and tuple(model.date_range) != tuple(bounds):
         args += ["--dates", "{:%Y-%m-%d}:{:%Y-%m-%d}".format(*model.date_range)]
     if model.devices and set(model.devices) != set(model.param.devices.objects):
-        args += [part for device in model.devices for part in ("--device", device)]
+        args += [part for device in model.devices for part in _option("--device", device)]
     for option, values in (("--country", model.countries), ("--source", model.sources),
                            ("--channel", model.channels)):
-        args += [part for value in values for part in (option, value)]
+        args += [part for value in values for part in _option(option, value)]
     return args
+
+
+def _option(option: str, value: str) -> list[str]:
+    """``option value``, or ``option=value`` where the value begins with "-" (a source written "-"
+    where a log had none): argparse reads such a value as an option of its own."""
+    return [f"{option}={value}"] if value.startswith("-") else [option, value]
