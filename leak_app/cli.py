@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from .analysis import periods
-from .analysis.text import counted, pct, revenue_unit
+from .analysis.text import counted, pct, printable, revenue_unit
 from .data.schema import LoadError
 from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .publish.summary import summary as summary_of
@@ -134,7 +134,7 @@ def serve(args) -> None:
     origins = [f"{host}:{args.port}" for host in ("localhost", "127.0.0.1", args.address)]
     origins += args.allow_websocket_origin or []
     pn.config.param.update(**PAGE_CONFIG)
-    print(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
+    _say(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
           flush=True)
     try:
         server = pn.serve(
@@ -165,14 +165,14 @@ def _stopped(signum: int) -> None:
 def export(args) -> None:
     from .ui.export import export_html
 
-    print(export_html(_model(args), args.output))
+    _say(export_html(_model(args), args.output))
 
 
 def png(args) -> None:
     from .ui.export import export_pngs
 
     for path in export_pngs(_model(args), args.folder):
-        print(path)
+        _say(path)
 
 
 def summary(args) -> None:
@@ -182,13 +182,13 @@ def summary(args) -> None:
         return
     kpis = result["kpis"]
     if not kpis["sessions"]:  # (no rate to print: the page says the same)
-        print("No sessions match the filters.")
+        _say("No sessions match the filters.")
         return
     unit = revenue_unit(result["load_report"])
-    print(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
+    _say(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
           f"({pct(kpis['conversion_rate'])}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
     for sentence in result["takeaways"]:
-        print(f"- {sentence}")
+        _say(f"- {sentence}")
 
 
 def check(args) -> int:
@@ -201,32 +201,38 @@ def check(args) -> int:
     if args.json:
         _print_json(result)
     else:
-        print(job.headline(result))
+        _say(job.headline(result))
         for i, row in enumerate(result["silent_leaks"], 1):
-            print(f"{i}. {row['sentence']}")
+            _say(f"{i}. {row['sentence']}")
         for warning in job.warnings(result):
-            print(f"warning: {warning}")
+            _say(f"warning: {warning}")
     if args.report:
         from .ui.report import write_report
 
         try:
-            print(f"report: {write_report(args.report, result, model.silent_leaks_table)}", file=sys.stderr)
+            _say(f"report: {write_report(args.report, result, model.silent_leaks_table)}", file=sys.stderr)
         except OSError as exc:
-            print(f"error: the report could not be written: {exc}", file=sys.stderr)
+            _say(f"error: the report could not be written: {exc}", file=sys.stderr)
             status = job.NOT_DELIVERED
     if args.webhook and result["silent_leaks"]:
         from .publish.webhook import WebhookError, post, redact
 
         def log(line):
-            print(f"webhook: {line}", file=sys.stderr)
+            _say(f"webhook: {line}", file=sys.stderr)
 
         try:
             post(args.webhook, job.message(result), timeout=args.webhook_timeout, log=log)
             log(f"posted to {redact(args.webhook)}")
         except WebhookError as exc:
-            print(f"error: the alert could not be posted: {exc}", file=sys.stderr)
+            _say(f"error: the alert could not be posted: {exc}", file=sys.stderr)
             status = job.NOT_DELIVERED
     return status
+
+
+def _say(text: str, file=None, flush: bool = False) -> None:
+    """Print a line of text, where names from the data stay text (:func:`.text.printable`): a source
+    name's line break or terminal escape sequence would act on the reader's terminal or log."""
+    print(printable(text), file=file or sys.stdout, flush=flush)
 
 
 def _print_json(result: dict) -> None:
@@ -446,7 +452,7 @@ def main(argv=None) -> int:
     try:
         return args.run(args) or 0
     except (LoadError, CheckError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # Quietly, as Python's signal module documents (SIGPIPE's default would also end the server
@@ -456,6 +462,6 @@ def main(argv=None) -> int:
         return CLOSED_OUTPUT
     except Exception as exc:  # noqa: BLE001 - a bug: Python's own status for it, 1, is check's "found"
         traceback.print_exc()
-        print(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {exc}); the traceback above "
+        _say(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {exc}); the traceback above "
               "says where", file=sys.stderr)
         return UNEXPECTED

@@ -104,6 +104,31 @@ def test_a_planted_silent_leak_exits_1_is_named_first_and_posted(data, receiver,
     assert "# 1 silent leak in" in report and "| 1 | \\<!channel> \\*src05\\* (source) |" in report
 
 
+def test_control_characters_in_a_name_are_shown_never_acted_on(receiver, capsys, tmp_path):
+    """Anyone can write a utm_source: a crafted one reaches the data. Its terminal escape sequences
+    (a window's title set, the screen cleared) reached the terminal or log of whoever ran ``check``,
+    its line break began a line of its own in the output, the Markdown report (a heading) and the
+    alert, and U+202E made the numbers after the name read backwards. Each is now written as its
+    escape, in every output."""
+    frame = simulation.planted_sessions(1, sessions_per_source=8000, drops={"src05": 0.3})
+    name = "evil\x1b]0;pwned\x07\x1b[2J\n# ALL CLEAR \u202e0.5%"
+    frame["source"] = frame["source"].cat.rename_categories({"src05": name})
+    frame.drop(columns="true_rate").to_parquet(tmp_path / "crafted.parquet")
+    report, page = tmp_path / "leaks.md", tmp_path / "leaks.html"
+    status, out, err = run_check(capsys, str(tmp_path / "crafted.parquet"), *HALVES, "--webhook", receiver.url,
+                                 "--report", str(report))
+    assert run_check(capsys, str(tmp_path / "crafted.parquet"), *HALVES, "--report", str(page))[0] == 1
+    shown = r"evil\x1b]0;pwned\x07\x1b[2J\n# ALL CLEAR \u202e0.5% (source) fell from"
+    [(_, message)] = receiver.posts
+    markdown, html = report.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")
+    unprintable = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]")
+    assert status == 1 and not unprintable.search(out + err + message["text"] + markdown + html)
+    assert out.splitlines()[1].startswith("1. " + shown)
+    assert message["text"].splitlines()[1].startswith("1. " + shown)
+    assert "\n1. evil\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J\\\\n# ALL CLEAR \\\\u202e0.5% (source)" in markdown
+    assert "\n# ALL CLEAR" not in markdown and "<li>" + shown in html
+
+
 def test_a_site_wide_drop_names_the_whole_site_once(data, capsys):
     status, out, _ = run_check(capsys, str(data["site_drop"]), *HALVES, "--json")
     result = json.loads(out)

@@ -2,6 +2,7 @@
 so they agree."""
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -55,6 +56,24 @@ def counted(number, noun: str, fmt: str = ",.0f") -> str:
     return f"{shown} {noun}{'' if shown == '1' else 's'}"
 
 
+#: Characters a terminal, a Markdown file or a line of text acts on rather than shows: controls (a
+#: line break, a terminal's escape sequences, which a crafted utm_source carries into the data) and
+#: the marks that reverse the direction of the text after them (a number then reads backwards).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """``text`` on one line, showing what it holds: each such character written as its escape
+    ("\\n", "\\x1b", "\\u202e")."""
+    return _UNPRINTABLE.sub(lambda match: match.group(0).encode("unicode_escape").decode("ascii"), str(text))
+
+
+def escape_html(text) -> str:
+    """Text from the data shown literally in HTML, as :func:`printable` shows it (a mark reversing
+    the direction would make the numbers after a source's name read backwards)."""
+    return html.escape(printable(text))
+
+
 #: What Markdown would read as markup inside a line: emphasis, code, links, table cells, and the
 #: starts of HTML tags and entities ("p < 0.001" is left as it is).
 _MARKUP = re.compile(r"[\\`*_\[\]|~]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])")
@@ -62,8 +81,9 @@ _MARKUP = re.compile(r"[\\`*_\[\]|~]|<(?=[A-Za-z/!?])|&(?=[A-Za-z#])")
 
 def escape_markdown(text: str) -> str:
     """Text from the data (file, country, source names) shown literally inside a line of Markdown,
-    and still readable in the raw file: each markup character behind a backslash."""
-    return _MARKUP.sub(lambda match: "\\" + match.group(0), str(text))
+    and still readable in the raw file: each markup character behind a backslash, on one line
+    (:func:`printable`)."""
+    return _MARKUP.sub(lambda match: "\\" + match.group(0), printable(text))
 
 
 def amount(value, low, high, noun: str = "", currency: str = "") -> str:

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from ..analysis.text import counted
+from ..analysis.text import counted, printable
 
 #: Seconds one attempt may take in all, attempts made, and the first wait between them (doubled each time).
 TIMEOUT, ATTEMPTS, BACKOFF = 10.0, 4, 1.0
@@ -37,8 +37,9 @@ def redact(url: str) -> str:
 
 
 def slack_escape(text: str) -> str:
-    """Text from the data shown literally by Slack (``<!channel>`` in a source name pings nobody)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text from the data shown literally by Slack (``<!channel>`` in a source name pings nobody), on
+    its line of the message (:func:`.text.printable`)."""
+    return printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def post(url: str, message: dict, timeout: float = TIMEOUT, attempts: int = ATTEMPTS,

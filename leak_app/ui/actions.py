@@ -12,12 +12,12 @@ after an ``await`` (https://panel.holoviz.org/how_to/callbacks/async.html).
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from collections.abc import Callable
 
 import panel as pn
 
+from ..analysis.text import escape_html
 from ..data.background import background_executor
 from ..data.schema import LoadError
 
@@ -48,7 +48,7 @@ class Progress(pn.viewable.Viewer):
 
     def _show(self) -> None:
         # Escaped: the text may hold an upload's name, which the HTML pane would otherwise run.
-        self.text.object = html.escape(f"{self._running[0]}…") if self._running else ""
+        self.text.object = escape_html(f"{self._running[0]}…") if self._running else ""
         self.row.visible = bool(self._running)
 
     def __panel__(self):
@@ -69,7 +69,7 @@ def said_in_the_page(exception: BaseException) -> None:
     LOG.error("a user's action failed", exc_info=exception)
     if pn.state.notifications is not None:  # Notyf shows HTML: the reason may name files or values
         message = f"That could not be done; the page shows the data as before. {failure_reason(exception)}"
-        pn.state.notifications.error(html.escape(message), duration=0)
+        pn.state.notifications.error(escape_html(message), duration=0)
 
 
 #: Panel's settings of a served page: notices, and failed actions said in them.

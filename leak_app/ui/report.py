@@ -7,7 +7,6 @@ report is the old one or the new one, never half of one.
 """
 from __future__ import annotations
 
-import html
 import os
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pandas as pd
 
 from ..analysis.leaks import NO_SILENT_LEAK, lost_revenue, segment_name
 from ..analysis.periods import span
-from ..analysis.text import bounds, counted, escape_markdown, pct, signed_pct
+from ..analysis.text import bounds, counted, escape_html, escape_markdown, pct, signed_pct
 from ..data.files import replaced
 from ..publish.check import title, warnings
 
@@ -101,22 +100,22 @@ def html_report(result: dict, silent_table: pd.DataFrame, generated: str) -> str
     bokeh = "".join(f"<script>{code}</script>"
                     for code in Resources(mode="inline", components=["bokeh"]).js_raw)
     if f["rows"]:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        head = "".join(f"<th>{escape_html(c)}</th>" for c in COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{escape_html(c)}</td>" for c in row) + "</tr>"
                        for row in f["rows"])
         found = f"<table class='found'><tr>{head}</tr>{body}</table>"
-        found += "<ol>" + "".join(f"<li>{html.escape(s)}</li>" for s in f["sentences"]) + "</ol>"
+        found += "<ol>" + "".join(f"<li>{escape_html(s)}</li>" for s in f["sentences"]) + "</ol>"
     else:
         found = f"<p>{NO_SILENT_LEAK}</p>"
-    why = f"<h2>Why the whole rate moved</h2><p>{html.escape(f['why'])}</p>" if f["why"] else ""
+    why = f"<h2>Why the whole rate moved</h2><p>{escape_html(f['why'])}</p>" if f["why"] else ""
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(f['title'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{escape_html(f['title'])}</title>
 {bokeh}<style>{CSS}{STYLE}</style></head><body>
-<div class="title-bar">Silent Leak Detector</div><h1>{html.escape(f['title'])}</h1>
-<p class="meta">{html.escape(f['periods'])} Checked {html.escape(generated)}.</p>
+<div class="title-bar">Silent Leak Detector</div><h1>{escape_html(f['title'])}</h1>
+<p class="meta">{escape_html(f['periods'])} Checked {escape_html(generated)}.</p>
 {warnings_html(f['warnings'])}{found}{chart}{script}{why}{rate_change_html(result['rate_change'])}
-<h2>How this was checked</h2><p>{html.escape(f['method'])}</p>
-<p class="meta">Data: {html.escape(result['data'])}</p>
+<h2>How this was checked</h2><p>{escape_html(f['method'])}</p>
+<p class="meta">Data: {escape_html(result['data'])}</p>
 </body></html>
 """
 

@@ -5,7 +5,6 @@ No text computes a statistic; each only words and lays out what it is given. Tex
 """
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 
 from ..analysis.change import compared, most_mixed
 from ..analysis.leaks import NO_SILENT_LEAK, leak_rows, segment_name, silent_leak_rows
-from ..analysis.text import currencies_sentence, pct, revenue_unit
+from ..analysis.text import currencies_sentence, escape_html, pct, revenue_unit
 from ..data.schema import DAY_FIRST, needs
 from .figures import LOST, NO_DATA, REACHED
 
@@ -33,9 +32,9 @@ def kpi_cards_html(kpis: dict, report: dict | None = None) -> str:
         ("Revenue per session", f"{kpis['revenue_per_session']:,.2f}", _per_conversion(kpis)),
     ]
     body = "".join(
-        f'<div class="kpi" data-kpi="{html.escape(label)}"><div class="kpi-label">{html.escape(label)}</div>'
-        f'<div class="kpi-value">{html.escape(value)}</div>'
-        f'<div class="kpi-note">{html.escape(note)}</div></div>'
+        f'<div class="kpi" data-kpi="{escape_html(label)}"><div class="kpi-label">{escape_html(label)}</div>'
+        f'<div class="kpi-value">{escape_html(value)}</div>'
+        f'<div class="kpi-note">{escape_html(note)}</div></div>'
         for label, value, note in cards
     )
     return f'<div class="kpis">{body}</div>'
@@ -50,14 +49,14 @@ def _per_conversion(kpis: dict) -> str:
 
 
 def takeaways_html(sentences: list[str]) -> str:
-    items = "".join(f"<li>{html.escape(s)}</li>" for s in sentences) or "<li>No sessions to describe.</li>"
+    items = "".join(f"<li>{escape_html(s)}</li>" for s in sentences) or "<li>No sessions to describe.</li>"
     return f'<ul class="takeaways">{items}</ul>'
 
 
 def needs_html(report: dict, measure: str, funnel: str = "pageviews") -> str:
     """Why a view is not drawn: the data has no ``measure`` column ("" if it has; see schema.needs)."""
     sentence = needs(report, measure, funnel)
-    return f'<p class="needs">{html.escape(sentence)}</p>' if sentence else ""
+    return f'<p class="needs">{escape_html(sentence)}</p>' if sentence else ""
 
 
 def funnel_needs_html(report: dict, funnel: str) -> str:
@@ -81,27 +80,27 @@ def load_report_html(report: dict) -> str:
     if report.get("sessions", report["rows_kept"]) != report["rows_kept"]:  # GA4: events made sessions
         rows.append(("Sessions they make", report["sessions"]))
     rows += [(f"Dropped: {reason}", n) for reason, n in report["dropped"].items()]
-    table = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in rows)
+    table = "".join(f"<tr><td>{escape_html(k)}</td><td>{v:,}</td></tr>" for k, v in rows)
     unmatched = report.get("unmatched_countries") or {}
     named = list(unmatched.items())[:UNMATCHED_SHOWN]
     rest = len(unmatched) - len(named)
     note = (
         "<p>Country names with no map shape (kept in every other view): "
-        + ", ".join(f"{html.escape(name)} ({n:,})" for name, n in named)
+        + ", ".join(f"{escape_html(name)} ({n:,})" for name, n in named)
         + (f" and {rest:,} more names ({sum(unmatched.values()) - sum(n for _, n in named):,} sessions)"
            if rest else "") + "</p>"
         if unmatched else "<p>Every country name matched a map shape.</p>"
     )
     paid = currencies_sentence(report)
     if paid:
-        note += f"<p>{html.escape(paid)}</p>"
+        note += f"<p>{escape_html(paid)}</p>"
     absent = report.get("absent_columns") or []
     if absent:
-        note += f"<p>Not in the data, so (not set) for every session: {html.escape(', '.join(absent))}.</p>"
+        note += f"<p>Not in the data, so (not set) for every session: {escape_html(', '.join(absent))}.</p>"
     order = report.get("date_order")
     if order:
         written = "DD/MM/YYYY" if order == DAY_FIRST else "MM/DD/YYYY"
-        note += f"<p>Dates written {html.escape(order)} ({written}), as a spreadsheet saves them.</p>"
+        note += f"<p>Dates written {escape_html(order)} ({written}), as a spreadsheet saves them.</p>"
     commas = report.get("decimal_comma") or []
     if commas:
         written = _comma_files(commas, report.get("files") or [])
@@ -109,8 +108,8 @@ def load_report_html(report: dict) -> str:
     note += _sheets_html(report.get("files") or [])
     files = _files_html(report.get("files") or [], report["path"])
     return (
-        f'<div class="load-report"><p><b>{html.escape(Path(report["path"]).name)}</b> '
-        f'read as {html.escape(report["format"])}.</p>{files}'
+        f'<div class="load-report"><p><b>{escape_html(Path(report["path"]).name)}</b> '
+        f'read as {escape_html(report["format"])}.</p>{files}'
         f'<table>{table}</table>{note}</div>'
     )
 
@@ -124,7 +123,7 @@ def _comma_files(columns: list[str], files: list[dict]) -> str:
     some did not (their numbers read with a decimal point)."""
     def written(column: str) -> str:
         some = sum(column in (file.get("decimal_comma") or []) for file in files)
-        return html.escape(column) + (f" (in {some:,} of {len(files):,} files)"
+        return escape_html(column) + (f" (in {some:,} of {len(files):,} files)"
                                       if 0 < some < len(files) else "")
     return ", ".join(written(column) for column in columns)
 
@@ -135,7 +134,7 @@ def _sheets_html(files: list[dict]) -> str:
     if not sheets:
         return ""
     books = sum("sheet" in f for f in files)
-    named = ", ".join(f"“{html.escape(sheet)}”" for sheet in sheets)
+    named = ", ".join(f"“{escape_html(sheet)}”" for sheet in sheets)
     return (f"<p>Read from the sheet{'s' * (len(sheets) > 1)} {named} of the workbook{'s' * (books > 1)}: "
             f"the first visible sheet whose header is a session export's.</p>")
 
@@ -149,14 +148,14 @@ def _files_html(files: list[dict], path: str) -> str:
     def name(file: str) -> str:
         within = file.removeprefix(path.rstrip("/") + "/")
         return within if within != file else Path(file).name
-    named = ", ".join(f"{html.escape(name(f['path']))} ({f['rows']:,})" for f in files[:FILES_LISTED])
+    named = ", ".join(f"{escape_html(name(f['path']))} ({f['rows']:,})" for f in files[:FILES_LISTED])
     more = f" and {len(files) - FILES_LISTED:,} more" if len(files) > FILES_LISTED else ""
     return f"<p>{len(files):,} files, rows read: {named}{more}.</p>"
 
 
 def warnings_html(warnings: list) -> str:
     """The period warnings, escaped ("" when there are none)."""
-    return "".join(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in warnings)
+    return "".join(f'<p class="warning">⚠ {escape_html(w)}</p>' for w in warnings)
 
 
 def silent_leaks_html(silent_table: pd.DataFrame, change: dict, top: int = 8) -> str:
@@ -208,10 +207,10 @@ def _nested(rows: pd.DataFrame) -> str:
     for i, sentence in enumerate(rows["sentence"]):
         if i in under:
             continue
-        children = "".join(f"<li>{html.escape(rows['sentence'].iloc[j])}</li>"
+        children = "".join(f"<li>{escape_html(rows['sentence'].iloc[j])}</li>"
                            for j, at in under.items() if at == i)
         nested = f'<ul class="children">{children}</ul>' if children else ""
-        items.append(f"<li>{html.escape(sentence)}{nested}</li>")
+        items.append(f"<li>{escape_html(sentence)}{nested}</li>")
     return f'<ol class="leaks">{"".join(items)}</ol>'
 
 
@@ -238,7 +237,7 @@ def rate_change_html(change: dict) -> str:
         left, right = sorted((start, end))
         width = max((right - left) / (high - low), 0.003)
         style = f"left:{(left - low) / (high - low):.2%};width:{width:.2%};background:{colour}"
-        return (f'<tr><td class="wf-label">{html.escape(label)}</td><td class="wf-track">'
+        return (f'<tr><td class="wf-label">{escape_html(label)}</td><td class="wf-track">'
                 f'<div class="wf-bar" style="{style}"></div></td><td class="wf-value">{text}</td></tr>')
 
     body = [bar("baseline rate", 0.0, change["baseline_rate"], REACHED, pct(change["baseline_rate"]))]
@@ -249,5 +248,5 @@ def rate_change_html(change: dict) -> str:
         colour = LOST if points < 0 else "#4c9a5b" if points > 0 else NO_DATA
         body.append(bar(label, end - value, end, colour, f"{points:+z.3f} pts"))
     body.append(bar("current rate", 0.0, change["current_rate"], REACHED, pct(change["current_rate"])))
-    return (f"<h4>Why the rate moved, by {html.escape(name)}: traffic mix against rates within each "
-            f"{html.escape(name)}</h4><table class=\"waterfall\">{''.join(body)}</table>")
+    return (f"<h4>Why the rate moved, by {escape_html(name)}: traffic mix against rates within each "
+            f"{escape_html(name)}</h4><table class=\"waterfall\">{''.join(body)}</table>")

@@ -1,7 +1,6 @@
 """The sidebar's filter widgets that differ from Panel's own: handled at once, their labels escaped."""
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -9,6 +8,7 @@ import panel as pn
 import param
 
 from ..analysis.model import SessionModel
+from ..analysis.text import escape_html
 
 
 class InstantCheckButtonGroup(pn.widgets.CheckButtonGroup):
@@ -86,7 +86,7 @@ def escaped_multichoice(model: SessionModel, name: str, placeholder: str) -> pn.
     parameter = model.param[name]
 
     def options(names):
-        return {"options": {html.escape(str(n)): n for n in names}, "visible": len(names) > 1}
+        return {"options": {escape_html(str(n)): n for n in names}, "visible": len(names) > 1}
 
     widget = InstantMultiChoice(**options(parameter.objects), label=parameter.label,
                                 value=list(getattr(model, name)), placeholder=placeholder,
