@@ -21,9 +21,9 @@ from test_cli import Resources
 from leak_app.analysis import simulation
 from leak_app.analysis.model import SessionModel
 from leak_app.cli import _filtered_model, main, parser
+from leak_app.data.files import write_atomically
 from leak_app.publish import check
 from leak_app.publish.webhook import WebhookError, post, redact
-from leak_app.ui.report import write_atomically
 
 HALVES = ["--current", "last-14d", "--baseline", "previous-14d"]  # the simulated data's 28 days
 
@@ -114,10 +114,9 @@ def test_control_characters_in_a_name_are_shown_never_acted_on(receiver, capsys,
     name = "evil\x1b]0;pwned\x07\x1b[2J\n# ALL CLEAR \u202e0.5%"
     frame["source"] = frame["source"].cat.rename_categories({"src05": name})
     frame.drop(columns="true_rate").to_parquet(tmp_path / "crafted.parquet")
-    report, page = tmp_path / "leaks.md", tmp_path / "leaks.html"
-    status, out, err = run_check(capsys, str(tmp_path / "crafted.parquet"), *HALVES, "--webhook", receiver.url,
-                                 "--report", str(report))
-    assert run_check(capsys, str(tmp_path / "crafted.parquet"), *HALVES, "--report", str(page))[0] == 1
+    data, report, page = str(tmp_path / "crafted.parquet"), tmp_path / "leaks.md", tmp_path / "leaks.html"
+    status, out, err = run_check(capsys, data, *HALVES, "--webhook", receiver.url, "--report", str(report))
+    assert run_check(capsys, data, *HALVES, "--report", str(page))[0] == 1
     shown = r"evil\x1b]0;pwned\x07\x1b[2J\n# ALL CLEAR \u202e0.5% (source) fell from"
     [(_, message)] = receiver.posts
     markdown, html = report.read_text(encoding="utf-8"), page.read_text(encoding="utf-8")

@@ -83,3 +83,11 @@ def replaced(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` whole or not at all (see :func:`replaced`), flushed to disk."""
+    with replaced(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())

@@ -12,6 +12,7 @@ from bokeh.resources import INLINE
 from PIL import Image, ImageChops
 
 from ..analysis.model import SessionModel
+from ..data.files import write_atomically
 from ..data.workspace import workspace
 from .browser import chromium, offline_page
 from .cards import CARDS
@@ -37,17 +38,17 @@ def make_offline(html: str) -> str:
 
 
 def export_html(model: SessionModel, path: str | Path) -> Path:
-    """One self-contained file: every view, the device filter's states embedded, no network."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """One self-contained file: every view, the device filter's states embedded, no network; written
+    whole or not at all (a scheduled export over the one people open)."""
     # Inline: component stylesheets too, not only Bokeh's JS. Safe embed: a value set equal to the
     # one before is recorded too, so that each device's state holds all it shows (Dashboard.embedded).
     # (saved into memory, then written: Panel adds ".html" to a file name not ending so, "x.htm")
     page = io.StringIO()
     with pn.config.set(inline=True, safe_embed=True):
-        static_dashboard(model).save(page, resources=INLINE, embed=True, title="Silent Leak Detector")
-    path.write_text(make_offline(page.getvalue()), encoding="utf-8")
-    return path
+        static_dashboard(model).save(page, resources=INLINE, embed=True, title="Silent Leak Detector",
+                                     progress=False)
+    write_atomically(Path(path), make_offline(page.getvalue()))
+    return Path(path)
 
 
 def view_objects(model: SessionModel) -> dict:

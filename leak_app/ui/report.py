@@ -7,7 +7,6 @@ report is the old one or the new one, never half of one.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,7 @@ import pandas as pd
 from ..analysis.leaks import NO_SILENT_LEAK, lost_revenue, segment_name
 from ..analysis.periods import span
 from ..analysis.text import bounds, counted, escape_html, escape_markdown, pct, signed_pct
-from ..data.files import replaced
+from ..data.files import write_atomically
 from ..publish.check import title, warnings
 
 #: The columns of the report's table of leaks.
@@ -133,10 +132,3 @@ def write_report(path: str | Path, result: dict, silent_table: pd.DataFrame) -> 
     write_atomically(path, text)
     return path
 
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` whole or not at all (see :func:`leak_app.data.files.replaced`), flushed to disk."""
-    with replaced(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())

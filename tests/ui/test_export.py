@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 
 import numpy as np
@@ -218,3 +219,22 @@ def test_a_check_report_opens_offline_with_its_chart(offline, tmp_path):
         offline.wait_for_timeout(250)
     assert len(drawn) == 1 and len(set(drawn[0].screenshot())) > 50
     assert offline.failed_requests == [] and offline.console_errors == []
+
+
+def test_an_export_replaces_the_last_one_whole_or_not_at_all(tmp_path, monkeypatch, capsys):
+    """A scheduled export over the file people open: stopped while writing (a full disk, Ctrl-C), it
+    left a file cut short where yesterday's was. It also wrote Panel's progress bars to a script's
+    stderr."""
+    target = tmp_path / "dashboard.html"
+    target.write_text("yesterday's dashboard")
+    generate_sessions(2_000, seed=1).to_parquet(tmp_path / "demo.parquet")
+    model = SessionModel.from_path(tmp_path / "demo.parquet")
+    capsys.readouterr()
+    monkeypatch.setattr("os.fsync", lambda fd: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        export_html(model, target)
+    assert target.read_text() == "yesterday's dashboard"
+    assert sorted(os.listdir(tmp_path)) == ["dashboard.html", "demo.parquet"]
+    monkeypatch.undo()
+    assert export_html(model, target) == target and "Silent Leak" in target.read_text(encoding="utf-8")
+    assert capsys.readouterr().err == ""
