@@ -131,6 +131,28 @@ def test_scanned_parquet_and_json_give_the_in_memory_tables(demo, tmp_path, kind
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=demo))
 
 
+def test_a_flag_as_the_transactions_and_a_timedelta_as_the_duration_are_read_by_both_engines(demo, tmp_path):
+    """A session table made with pandas: converted as True/False (mapped as the transactions), the
+    duration a timedelta (the session's end less its start). pandas' path refused both ("should hold
+    numbers, but 3000 of 3000 values do not; the first is np.False_"); DuckDB's read the timedelta
+    as nanoseconds (129 s as 129,000,000,000 s) and dropped half the rows as too long."""
+    typed = demo.assign(converted=demo["transactions"] > 0,
+                        duration=pd.to_timedelta(demo["duration"], unit="s")).drop(columns="transactions")
+    typed.to_parquet(tmp_path / "typed.parquet")
+    mapping = read_mapping(None, {**{name: name for name in ("visitor_id", "session_id", "date", "device",
+                                                             "country", "source", "pageviews", "duration",
+                                                             "revenue")}, "transactions": "converted"})
+    loaded, report = load_sessions(tmp_path / "typed.parquet", mapping=mapping)
+    scanned, scan_report = scan_sessions(tmp_path / "typed.parquet", layout=mapping)
+    expected = demo.assign(transactions=(demo["transactions"] > 0).astype(int), medium="(not set)",
+                           channel="(not set)")
+    assert report.dropped == scan_report.dropped == {} and len(loaded) == len(demo)
+    assert loaded["duration"].sum() == scanned.to_pandas()["duration"].sum() == demo["duration"].sum()
+    assert loaded["transactions"].sum() == (demo["transactions"] > 0).sum()
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
+    assert_same_under_filters(SessionModel(sessions=loaded), SessionModel(sessions=expected))
+
+
 def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
     path = tmp_path / "sessions.parquet"
     demo.to_parquet(path)

@@ -27,6 +27,11 @@ def byte_length(text: str) -> dt.int64:
     """DuckDB's length of a text in bytes (kept beside it: ``length`` counts its characters)."""
 
 
+@ibis.udf.scalar.builtin(name="epoch")
+def seconds_of(interval) -> dt.float64:
+    """DuckDB's seconds of an interval (Ibis' ``seconds`` is its seconds' part only)."""
+
+
 def without_progress_bar(execute) -> None:
     """Turn DuckDB's progress bar off with a connection's ``execute``: DuckDB draws it on standard
     output for queries over two seconds, even when that is not a terminal — into ``summary --json``

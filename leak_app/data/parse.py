@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from . import ga4
 from .countries import unmatched_country_counts
-from .duck import byte_length, pair_hash, text_hash
+from .duck import byte_length, pair_hash, seconds_of, text_hash
 from .schema import (
     COUNTS,
     DATES,
@@ -371,6 +371,10 @@ def _number(column):
     ``written`` for a column typed as numbers (only text is tallied: BAD, FILLED)."""
     if column.type().is_integer() or column.type().is_decimal():  # never NaN nor infinite
         return column.cast("float64").fill_null(0), None, None
+    if column.type().is_boolean():  # a flag ("converted", mapped as the transactions): true is 1
+        return column.cast("int8").cast("float64").fill_null(0), None, None
+    if column.type().is_interval():  # a time typed as one (pandas' timedelta, Parquet's duration)
+        return seconds_of(column).fill_null(0), None, None
     if column.type().is_numeric():
         value = column.cast("float64")
         return value.fill_null(0), value.isnan() | value.isinf(), None

@@ -296,6 +296,19 @@ def connect() -> ibis.BaseBackend:
     return con
 
 
+#: Seconds in each unit of Arrow's duration type.
+_SPAN_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+
+def _spans_in_seconds(table: ibis.Table, path: str) -> ibis.Table:
+    """A span of time written by pandas or Arrow (a session's duration as a timedelta) in seconds,
+    as pandas reads it: Parquet has no such type, so Arrow stores the count of its unit (nanoseconds)
+    with its own schema beside, which DuckDB does not read (it read 129 seconds as 129,000,000,000)."""
+    spans = {field.name: _SPAN_UNITS[field.type.unit] for field in pq.read_schema(path)
+             if pa.types.is_duration(field.type) and field.name in table.columns}
+    return table.mutate(**{name: table[name] * unit for name, unit in spans.items()}) if spans else table
+
+
 def _read(con, files: Path | list[Path], kind: str, layout: Layout | None = None) -> ibis.Table:
     """A file, or several as one table (their columns matched by name: exports of different days
     may order them differently) with a ``FILE`` column naming each row's; ``layout``: the files',
@@ -303,7 +316,7 @@ def _read(con, files: Path | list[Path], kind: str, layout: Layout | None = None
     paths = [str(file) for file in files] if isinstance(files, list) else [str(files)]
     named = {"filename": True, "union_by_name": True} if len(paths) > 1 else {}
     if kind == "parquet":
-        return con.read_parquet(paths, **named)
+        return _spans_in_seconds(con.read_parquet(paths, **named), paths[0])
     if kind == "json":
         return _read_json(con, paths, named, layout)
     return _json_records(con.read_csv(paths, all_varchar=True, delim=delimiter(_first_line(Path(paths[0]))),
