@@ -151,6 +151,33 @@ def test_a_flag_as_the_transactions_and_a_timedelta_as_the_duration_are_read_by_
     assert loaded["transactions"].sum() == (demo["transactions"] > 0).sum()
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
     assert_same_under_filters(SessionModel(sessions=loaded), SessionModel(sessions=expected))
+    # written as text: pandas' "True"/"False", BigQuery's "true"/"false"
+    flags = typed.assign(duration=demo["duration"],
+                         converted=typed["converted"].map({True: "true", False: "False"}))
+    flags.to_csv(tmp_path / "flags.csv", index=False)
+    for read in (load_sessions(tmp_path / "flags.csv", mapping=mapping)[0],
+                 scan_sessions(tmp_path / "flags.csv", layout=mapping)[0]):
+        assert_same_tables(SessionModel(sessions=read), SessionModel(sessions=expected))
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_amounts_with_commas_between_thousands_are_numbers_to_both_engines(demo, tmp_path, sep):
+    """A shop's export (or a sheet saved as CSV) writes "3,312.45" and "0.00": the largest amounts
+    were not numbers, and their rows, every converting session, were dropped; the file loaded with
+    no revenue and no conversion. (In a ";"-delimited file "1,000" alone is read with a decimal
+    comma, as a European sheet writes it: the pageviews are grouped only in a ","-delimited one.)"""
+    written = demo.assign(revenue=demo["revenue"] * 1000)
+    written["revenue"] = written["revenue"].map("{:,.2f}".format)
+    thousand = 1000 if sep == "," else 1
+    written["pageviews"] = (written["pageviews"] * thousand).map("{:,}".format)
+    written.to_csv(tmp_path / "shop.csv", index=False, sep=sep)
+    loaded, report = load_sessions(tmp_path / "shop.csv")
+    scanned, scan_report = scan_sessions(tmp_path / "shop.csv")
+    assert report.dropped == scan_report.dropped == {} and report.decimal_comma == []
+    assert loaded["revenue"].sum() == pytest.approx((demo["revenue"] * 1000).round(2).sum())
+    assert loaded["pageviews"].sum() == demo["pageviews"].sum() * thousand
+    assert loaded["converted"].sum() == (demo["transactions"] > 0).sum()
+    assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
 def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
