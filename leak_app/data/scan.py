@@ -638,7 +638,7 @@ def _decimal_comma_columns(raw: ibis.Table, layout: Layout, files: list[Path], k
         found = raw.group_by(FILE).aggregate(**measures).to_pandas().set_index(FILE)
     else:
         found = raw.aggregate(**measures).to_pandas().set_axis([str(files[0])])
-    found = found.fillna(False).astype(bool)  # (no cell: null)
+    found = found.astype("boolean").fillna(False).astype(bool)  # (no cell: null)
     return {file: decimal_comma_columns(
                 [c for i, c in enumerate(columns) if row[f"form{i}"] and row[f"filled{i}"]],
                 [c for i, c in enumerate(columns) if row[f"comma{i}"]])
