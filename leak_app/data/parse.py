@@ -387,12 +387,11 @@ def _number(column):
         return value.fill_null(0), value.isnan() | value.isinf(), None
     text = trimmed(column.cast("string"))
     value = text.try_cast("float64")
-    # (a case's condition is evaluated past its first term only where that holds: the pattern only
-    # for values that are not numbers as written)
+    # (a case's later conditions are evaluated only for the rows its earlier ones did not take: the
+    # pattern only for values that are not numbers as written)
     grouped, flag = text.replace(",", "").try_cast("float64"), text.lower()
-    value = ibis.cases((value.isnull() & text.re_search(THOUSANDS), grouped),
-                       (value.isnull() & flag.isin(("true", "false")), (flag == "true").cast("float64")),
-                       else_=value)
+    value = ibis.cases((value.notnull(), value), (text.re_search(THOUSANDS), grouped),
+                       (flag.isin(("true", "false")), (flag == "true").cast("float64")), else_=value)
     # the text looked at only where it is not a number ("NaN" is one to DuckDB): a CASE's branch is
     # evaluated for the rows it takes, a condition elsewhere for every row
     empty = ibis.cases((value.isnull() | value.isnan(),
