@@ -22,7 +22,7 @@ from leak_app.analysis import simulation
 from leak_app.analysis.model import SessionModel
 from leak_app.cli import _filtered_model, main, parser
 from leak_app.data.files import write_atomically
-from leak_app.publish import check
+from leak_app.publish import check, webhook
 from leak_app.publish.webhook import WebhookError, post, redact
 
 HALVES = ["--current", "last-14d", "--baseline", "previous-14d"]  # the simulated data's 28 days
@@ -55,10 +55,17 @@ class Receiver(BaseHTTPRequestHandler):
         time.sleep(self.server.delay)
         try:
             self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "/services/moved")  # (on loopback, as every test's traffic)
             self.end_headers()
             self.wfile.write(b"ok")
         except BrokenPipeError:
             pass  # the client gave up waiting, as it should
+
+    def do_GET(self):  # as a web server answers a page
+        self.server.posts.append((self.path, None))
+        self.send_response(200)
+        self.end_headers()
 
     def log_message(self, *args):
         pass
@@ -386,6 +393,18 @@ def test_the_webhook_gives_up_at_once_on_a_client_error(receiver):
     assert len(receiver.posts) == 1 and "s3cretT0ken" not in str(error.value)
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_webhook_that_moved_is_an_alert_not_delivered(receiver, status):
+    """An http:// address moved to https://: urllib followed a 301, 302 or 303 with a GET that dropped
+    the message, and the GET's 200 read as the alert posted (check then exited 1, not 3)."""
+    receiver.statuses = [status]
+    said = (rf"HTTP {status} .*, a redirect to http://127\.0\.0\.1:{receiver.server_port}/…: give the "
+            "webhook's address as it is now; gave up after 1 attempt")
+    with pytest.raises(WebhookError, match=said):
+        post(receiver.url, {"text": "hi"}, backoff=0.05)
+    assert receiver.posts == [("/services/T0001/B0002/s3cretT0ken", {"text": "hi"})]
+
+
 def test_the_webhook_never_waits_past_its_timeouts(receiver):
     receiver.delay = 5.0  # answers far too late, every time
     started = time.monotonic()
@@ -402,7 +421,7 @@ def test_a_timeout_is_said_alike_whichever_clock_fires_first(monkeypatch, raised
     def late(*args, **kwargs):
         raise raised
 
-    monkeypatch.setattr(urllib.request, "urlopen", late)
+    monkeypatch.setattr(webhook._OPENER, "open", late)
     with pytest.raises(WebhookError, match=r"http://127\.0\.0\.1:9/…: no answer within 0\.3 s; gave up "):
         post("http://127.0.0.1:9/hook", {"text": "hi"}, timeout=0.3, attempts=1)
 

@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ..analysis.text import counted, printable
 
@@ -66,6 +66,17 @@ def post(url: str, message: dict, timeout: float = TIMEOUT, attempts: int = ATTE
         wait *= 2
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect answered as what it is. urllib follows a 301, 302 or 303 with a GET that drops the
+    message, and the GET's 200 then read as the alert posted (an http:// URL moved to https://)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def _attempt(url: str, body: bytes, timeout: float) -> tuple[int | None, str, float | None]:
     """(HTTP status or None, what happened, seconds asked to wait) of one POST, within ``timeout``."""
     outcome = []
@@ -74,12 +85,15 @@ def _attempt(url: str, body: bytes, timeout: float) -> tuple[int | None, str, fl
         request = urllib.request.Request(url, data=body, method="POST",
                                          headers={"Content-Type": "application/json; charset=utf-8"})
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with _OPENER.open(request, timeout=timeout) as response:
                 response.read()
                 outcome.append((response.status, f"HTTP {response.status}", None))
         except urllib.error.HTTPError as exc:
             wait = _seconds(exc.headers.get("Retry-After"))
-            outcome.append((exc.code, f"HTTP {exc.code} {exc.reason}", wait))
+            moved = exc.headers.get("Location") if 300 <= exc.code < 400 else None
+            outcome.append((exc.code, f"HTTP {exc.code} {exc.reason}" + (
+                f", a redirect to {redact(urljoin(url, moved))}: give the webhook's address as it is now"
+                if moved else ""), wait))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             # the socket's own timeout may fire just before the deadline below: the same answer
