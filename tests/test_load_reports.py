@@ -78,3 +78,31 @@ def test_rows_left_out_as_unusable_are_said_among_the_takeaways(tmp_path):
     assert unusable_rows(many) == ("20 of the 100 rows read (20.0%) were left out as unusable: reason 0 "
                                    "(6); reason 1 (5); reason 2 (4); 2 other reasons (5). Every figure here "
                                    "leaves them out.")
+
+
+def test_rows_whose_revenue_could_not_be_read_are_said_as_likely_conversions(tmp_path):
+    """A shop's export wrote its largest orders "$1,250.00" and the rest "12.50": the 8 largest, 0.8%
+    of the rows, were left out as not numbers, under the 1% at which unusable rows are said, and the
+    page showed 8 of 14 conversions and most of the revenue lost, unsaid. Rows whose revenue or
+    transactions cannot be read most often converted: they are said from 0.1% of the rows read."""
+    import numpy as np
+
+    from leak_app.analysis.model import SessionModel
+    from leak_app.analysis.takeaways import unusable_rows
+
+    demo = generate_sessions(1_000, seed=3)
+    orders = np.argsort(-demo["revenue"].to_numpy())[:8]
+    written = demo.assign(revenue=demo["revenue"].map("{:.2f}".format))
+    written.loc[orders, "revenue"] = [f"${v:,.2f}" for v in demo["revenue"].iloc[orders]]
+    written.to_csv(tmp_path / "shop.csv", index=False)
+    model = SessionModel.from_path(tmp_path / "shop.csv")
+    assert model.load_report["dropped"] == {"revenue: not a number": 8}
+    assert model.kpis["converting_sessions"] == (demo["transactions"] > 0).sum() - 8 == 6
+    assert model.takeaways[0] == (
+        "8 of the 1,000 rows read (0.8%) were left out as unusable: revenue: not a number (8). Every "
+        "figure here leaves them out. The 8 rows whose revenue or transactions could not be read most "
+        "likely converted: conversions and revenue here may be short of them.")
+    assert unusable_rows({"rows_read": 1_000, "dropped": {"date: not a date": 9}}) is None
+    assert unusable_rows({"rows_read": 1_000, "dropped": {"negative transactions": 1}}).endswith(
+        "The 1 row whose revenue or transactions could not be read most likely converted: conversions and "
+        "revenue here may be short of them.")
