@@ -73,6 +73,28 @@ def _model(args, **params):
     return SessionModel(sessions=sessions, load_report=report.to_dict(), **params)
 
 
+def _naming_nothing(model, name: str, unknown: list[str], known: list) -> str:
+    """Why filter values name nothing, and what would: "baidu" is a source of the data among the
+    "(other sources)" (it was said not to be one), "united states" is written "United States"."""
+    said = []
+    if name == "sources":
+        rank = {source: i for i, source in enumerate(model.sources_by_sessions(), 1)}
+        if other := [v for v in unknown if v in rank]:
+            most, limit = max(rank[v] for v in other), model.param.top_sources.bounds[1]
+            naming = (f"--top-sources {most} names {'it' if len(other) == 1 else 'them'}" if most <= limit
+                      else f"at most {limit} can be named")
+            said.append(f"{', '.join(map(repr, other))}: among the (other sources), beyond the "
+                        f"{model.top_sources} named; {naming}")
+            unknown = [v for v in unknown if v not in rank]
+    if unknown:
+        folded = {str(value).casefold(): value for value in known}
+        written = [f"{v!r} is written {folded[v.casefold()]!r}" for v in unknown if v.casefold() in folded]
+        listed = f"{', '.join(map(str, known[:20]))}{', ...' if len(known) > 20 else ''}"
+        said.insert(0, f"{', '.join(map(repr, unknown))}: not among the {name} of the data "
+                       f"({'; '.join(written) or listed})")
+    return "; ".join(said)
+
+
 def _filtered_model(args):
     """The model of the data with the filters, settings and periods of ``summary``/``check``'s options."""
     settings = {"level": args.level, "min_sessions": args.min_sessions, "top_sources": args.top_sources}
@@ -86,8 +108,7 @@ def _filtered_model(args):
         known = model.param[name].objects
         unknown = [v for v in values or () if v not in known]
         if unknown:
-            raise CheckError(f"{', '.join(map(repr, unknown))}: not among the {name} of the data "
-                             f"({', '.join(map(str, known[:20]))}{', ...' if len(known) > 20 else ''})")
+            raise CheckError(_naming_nothing(model, name, unknown, known))
         if values:
             changes[name] = list(values)
     if args.dates:

@@ -161,6 +161,8 @@ def test_min_lost_raises_the_bar(data, capsys):
     (["--current", "2026-01-19:2026-01-25", "--baseline", "2026-01-10:2026-01-20"],
      "overlaps the current period"),
     ([*HALVES, "--device", "watch"], "'watch': not among the devices of the data (desktop, mobile, tablet)"),
+    ([*HALVES, "--country", "INDIA"],
+     "'INDIA': not among the countries of the data ('INDIA' is written 'India')"),
     ([*HALVES, "--dates", "2025-01-01:2026-01-20"], "the data run from 2026-01-05 to 2026-02-01"),
     ([*HALVES, "--level", "0.9"], "--level 0.9: expected from 0.001 to 0.2"),
     ([*HALVES, "--level", "nan"], "--level nan: expected from 0.001 to 0.2"),  # (was a traceback)
@@ -177,6 +179,21 @@ def test_a_check_that_cannot_run_as_asked_exits_2_with_the_reason(data, capsys, 
         assert status in (0, 1) and err == ""
         return
     assert status == 2 and says in err and out == "" and "Traceback" not in err
+
+
+def test_a_source_among_the_other_sources_is_said_to_be_one_and_how_to_name_it(data, capsys):
+    """A source of the data beyond the sources named was said "not among the sources of the data"."""
+    swings = str(data["swings"])
+    status, _, err = run_check(capsys, swings, *HALVES, "--top-sources", "2", "--source", "src05", "--source",
+                               "src99")
+    said = re.fullmatch(r"error: 'src99': not among the sources of the data \(.*\); 'src05': among the "
+                        r"\(other sources\), beyond the 2 named; --top-sources (\d+) names it\n", err)
+    assert status == 2 and said, err
+    named = int(said.group(1))
+    assert named > 2 and run_check(capsys, swings, *HALVES, "--top-sources", said.group(1),
+                                   "--source", "src05")[0] in (0, 1)
+    status, _, err = run_check(capsys, swings, *HALVES, "--top-sources", str(named - 1), "--source", "src05")
+    assert status == 2 and f"beyond the {named - 1} named; --top-sources {named} names it" in err
 
 
 def test_bad_data_and_bad_options_exit_2(write, capsys):

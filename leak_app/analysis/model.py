@@ -343,6 +343,11 @@ class SessionModel(param.Parameterized):
         return self._kept("everything", (self.sessions,),
                           lambda: cube.counts(np.ones(cube.cells, dtype=bool), (0, cube.days - 1))[0])
 
+    def sources_by_sessions(self) -> list[str]:
+        """Every source of the data, most sessions first: the first ``top_sources`` are named."""
+        cube = self.current_cube()
+        return metrics.top_sources(self._everything(cube), len(cube.labels["source"]))
+
     def selected(self) -> Selection:
         """What the filters keep (see :class:`Selection`)."""
         cube = self.current_cube()
