@@ -190,8 +190,13 @@ def export(args) -> None:
 
 
 def png(args) -> None:
+    from .ui.browser import chromium_path
     from .ui.export import export_pngs
 
+    try:  # before the data are read: a missing browser was said after the work, as a bug's traceback
+        chromium_path()
+    except RuntimeError as exc:
+        raise CheckError(str(exc)) from exc
     for path in export_pngs(_model(args), args.folder):
         _say(path)
 

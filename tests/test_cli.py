@@ -102,6 +102,18 @@ def test_export_writes_one_self_contained_file(small_demo, tmp_path):
     assert "The device filter works in this file" in html
 
 
+def test_png_without_chromium_says_so_in_one_line_before_the_work(tmp_path, monkeypatch, capsys):
+    """A machine without Chromium got "png failed unexpectedly" and a traceback, after the data were
+    read: the exit status and words of a bug."""
+    from leak_app.cli import main
+
+    monkeypatch.setenv("LEAK_APP_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setattr("leak_app.cli._model", lambda args: pytest.fail("the data were read"))
+    assert main(["png", str(tmp_path / "pictures")]) == 2
+    assert capsys.readouterr().err == ("error: Chromium was not found: install it (Debian: apt-get install "
+                                       "chromium) or set LEAK_APP_CHROMIUM to its executable\n")
+
+
 def test_png_writes_a_picture_per_view(small_demo, tmp_path):
     run("png", str(tmp_path), "--data", str(small_demo))
     from PIL import Image
