@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .analysis import periods
@@ -186,7 +188,9 @@ def _stopped(signum: int) -> None:
 def export(args) -> None:
     from .ui.export import export_html
 
-    _say(export_html(_model(args), args.output))
+    model = _model(args)
+    with _written(args.output):
+        _say(export_html(model, args.output))
 
 
 def png(args) -> None:
@@ -197,8 +201,20 @@ def png(args) -> None:
         chromium_path()
     except RuntimeError as exc:
         raise CheckError(str(exc)) from exc
-    for path in export_pngs(_model(args), args.folder):
-        _say(path)
+    model = _model(args)
+    with _written(args.folder):
+        for path in export_pngs(model, args.folder):
+            _say(path)
+
+
+@contextmanager
+def _written(target: str) -> Iterator[None]:
+    """Writing found impossible only as it is done (a full disk, a file system that takes no new
+    file) refused as such: it ended as a bug does, "failed unexpectedly" and a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise CheckError(f"{target}: could not be written ({exc.strerror or exc})") from exc
 
 
 def summary(args) -> None:

@@ -114,6 +114,23 @@ def test_png_without_chromium_says_so_in_one_line_before_the_work(tmp_path, monk
                                        "chromium) or set LEAK_APP_CHROMIUM to its executable\n")
 
 
+def test_an_export_that_cannot_be_written_says_so_in_one_line(small_demo, tmp_path, monkeypatch, capsys):
+    """A full disk, found only as the file is written: "export failed unexpectedly" and a traceback,
+    the words and status of a bug."""
+    import errno
+
+    from leak_app.cli import main
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    target = tmp_path / "dashboard.html"
+    assert main(["export", str(target), "--data", str(small_demo)]) == 2
+    assert capsys.readouterr().err == f"error: {target}: could not be written (No space left on device)\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_png_writes_a_picture_per_view(small_demo, tmp_path):
     run("png", str(tmp_path), "--data", str(small_demo))
     from PIL import Image
