@@ -158,7 +158,7 @@ def serve(args) -> None:
     origins += args.allow_websocket_origin or []
     pn.config.param.update(**PAGE_CONFIG)
     _say(f"Serving {f'{without_password(table[0])} table {table[1]}' if table else path} at http://{args.address}:{args.port}",
-          flush=True)
+         flush=True)
     try:
         server = pn.serve(
             {"": lambda: serve_page(path, mapping, table, args.max_upload_mb)}, port=args.port,
@@ -228,7 +228,7 @@ def summary(args) -> None:
         return
     unit = revenue_unit(result["load_report"])
     _say(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
-          f"({pct(kpis['conversion_rate'])}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
+         f"({pct(kpis['conversion_rate'])}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
     for sentence in result["takeaways"]:
         _say(f"- {sentence}")
 
@@ -505,5 +505,5 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug: Python's own status for it, 1, is check's "found"
         traceback.print_exc()
         _say(f"error: {args.command} failed unexpectedly ({type(exc).__name__}: {exc}); the traceback above "
-              "says where", file=sys.stderr)
+             "says where", file=sys.stderr)
         return UNEXPECTED
