@@ -974,6 +974,25 @@ def test_dates_as_a_spreadsheet_writes_them_load_as_iso_ones(tmp_path, engine, w
     assert f"Dates written {order} (" in load_report_html(report.to_dict())
 
 
+@pytest.mark.parametrize("written", ["%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d-%b-%Y", "%d-%b-%y"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_dates_with_their_month_named_load_as_iso_ones(tmp_path, engine, written):
+    """Looker Studio's and Excel's exports name the month: "Sep 28, 2026", "28-Sep-26". Every row was
+    refused as not a date; they are read in any case ("SEP 28, 2026"), a value in none of the forms
+    still a bad date, counted."""
+    sessions = generate_sessions(3_000, seed=4)
+    sessions.to_csv(tmp_path / "iso.csv", index=False)
+    expected = table(open_sessions(tmp_path / "iso.csv", scan_from=ENGINES[engine])[0])
+    named = sessions.assign(date=sessions["date"].dt.strftime(written))
+    named.loc[::3, "date"] = named["date"].iloc[::3].str.upper()
+    named.loc[len(named)] = named.iloc[0].copy()
+    named.loc[len(named) - 1, ["date", "session_id"]] = ["Sep 31, 2026", "written-in-no-form"]
+    named.to_csv(tmp_path / "named.csv", index=False)
+    table_read, report = open_sessions(tmp_path / "named.csv", scan_from=ENGINES[engine])
+    assert report.dropped == {"date: not a date": 1} and report.rows_read == len(sessions) + 1
+    pd.testing.assert_frame_equal(table(table_read), expected)
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_dates_whose_order_the_data_cannot_tell_load_in_the_order_a_mapping_says(tmp_path, engine):
     """Twelve days of each month written "03/04/2026": no date tells the order, and the file was

@@ -32,6 +32,11 @@ def seconds_of(interval) -> dt.float64:
     """DuckDB's seconds of an interval (Ibis' ``seconds`` is its seconds' part only)."""
 
 
+@ibis.udf.scalar.builtin(name="try_strptime")
+def read_by_format(text: str, formats: dt.Array(dt.string)) -> dt.timestamp:
+    """DuckDB's reading of a text by the first of ``formats`` it fits (null where none does)."""
+
+
 def without_progress_bar(execute) -> None:
     """Turn DuckDB's progress bar off with a connection's ``execute``: DuckDB draws it on standard
     output for queries over two seconds, even when that is not a terminal — into ``summary --json``

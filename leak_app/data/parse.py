@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from . import ga4
 from .countries import unmatched_country_counts
-from .duck import byte_length, pair_hash, seconds_of, text_hash
+from .duck import byte_length, pair_hash, read_by_format, seconds_of, text_hash
 from .schema import (
     COUNTS,
     DATES,
@@ -407,13 +407,21 @@ DAY_MONTH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(\D|$)"
 DATE_SAMPLE = 1000
 
 
+#: Dates with their month named in English, as Looker Studio's and Excel's exports write them:
+#: "Sep 28, 2026", "September 28, 2026", "28 Sep 2026", "28-Sep-2026", "28-Sep-26" (any case; the
+#: year of two digits tried first: "26" is also the year 26 to "%Y").
+NAMED_MONTH = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%d-%B-%Y")
+
+
 def date_of(column, order: str = ""):
     """Dates as YYYYMMDD (Google Analytics) or ISO 8601, a time of day or zone after the date
-    ignored (the local date written); as :data:`DAY_MONTH` where ``order`` says which comes first."""
+    ignored (the local date written), with their month named (:data:`NAMED_MONTH`); as
+    :data:`DAY_MONTH` where ``order`` says which comes first."""
     if column.type().is_temporal():
         return column.cast("date")
     text = trimmed(column.cast("string"))
-    dates = [compact_date(text), text.substr(0, 10).try_cast("date")]
+    dates = [compact_date(text), text.substr(0, 10).try_cast("date"),
+             read_by_format(text, ibis.literal(list(NAMED_MONTH), type="array<string>")).cast("date")]
     if order:
         day, month = (1, 2) if order == DAY_FIRST else (2, 1)
         iso = (text.re_extract(DAY_MONTH, 3) + "-" + text.re_extract(DAY_MONTH, month).lpad(2, "0") + "-"

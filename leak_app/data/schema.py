@@ -235,7 +235,7 @@ def date_as_number(value) -> str:
 
 
 #: What :func:`mostly_bad` says a column should hold.
-NUMBERS, DATES = "numbers", "dates (YYYYMMDD, YYYY-MM-DD, or DD/MM/YYYY or MM/DD/YYYY)"
+NUMBERS, DATES = "numbers", "dates (YYYYMMDD, YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY, or Sep 28, 2026)"
 WHOLE_NUMBERS = "whole numbers (it counts)"
 #: LoadReport.date_order of dates written "29/09/2026", and of those written "9/29/2026".
 DAY_FIRST, MONTH_FIRST = "day first", "month first"
