@@ -180,6 +180,17 @@ def test_amounts_with_commas_between_thousands_are_numbers_to_both_engines(demo,
     assert_same_under_filters(SessionModel(sessions=scanned), SessionModel(sessions=loaded))
 
 
+def test_a_duration_on_a_clock_is_read_in_seconds_by_both_engines(demo, tmp_path):
+    """A sheet's duration formatted as a time is written "0:02:09": every row was refused as not a
+    number. Hours, minutes and seconds are read; "2:09" (minutes or hours first?) stays not a number."""
+    clock = demo.assign(duration=[f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" for s in demo["duration"]])
+    clock.loc[0, "duration"] = "2:09"
+    clock.to_csv(tmp_path / "clock.csv", index=False)
+    for read, report in (load_sessions(tmp_path / "clock.csv"), scan_sessions(tmp_path / "clock.csv")):
+        assert report.dropped == {"duration: not a number": 1}
+        assert_same_tables(SessionModel(sessions=read), SessionModel(sessions=demo.iloc[1:]))
+
+
 def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
     path = tmp_path / "sessions.parquet"
     demo.to_parquet(path)

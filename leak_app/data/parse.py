@@ -369,12 +369,16 @@ def _labelled(grouped: pa.Table, written: dict[str, pa.Table | None], raw: ibis.
 #: a shop whose others are "0.00". (A column written with a decimal comma is read before: see
 #: readers.with_decimal_point.)
 THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+#: A time on a clock, hours:minutes:seconds, as a sheet writes a duration formatted as one ("0:02:09";
+#: "2:09" alone is not read: minutes and seconds or hours and minutes, it cannot be told).
+CLOCK = r"^(\d+):([0-5]\d):([0-5]\d)$"
 
 
-def _number(column):
+def _number(column, clock: bool = False):
     """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
     empty, and so is a cell written as missing (MISSING); a flag (typed so, or written "true" or
     "false", as BigQuery writes one: a ``converted`` column mapped as the transactions) is 1 or 0;
+    with ``clock`` (the duration), a time on a clock is its seconds (:data:`CLOCK`);
     ``not a number?`` is None for a column of integers or decimals (none is: the check of 10 million
     values took about 0.1 s), ``written`` for a column typed as numbers (only text is tallied: BAD,
     FILLED)."""
@@ -390,8 +394,11 @@ def _number(column):
     # (a case's later conditions are evaluated only for the rows its earlier ones did not take: the
     # pattern only for values that are not numbers as written)
     grouped, flag = text.replace(",", "").try_cast("float64"), text.lower()
+    seconds = sum(text.re_extract(CLOCK, part).cast("float64") * unit
+                  for part, unit in ((1, 3600), (2, 60), (3, 1)))
     value = ibis.cases((value.notnull(), value), (text.re_search(THOUSANDS), grouped),
-                       (flag.isin(("true", "false")), (flag == "true").cast("float64")), else_=value)
+                       (flag.isin(("true", "false")), (flag == "true").cast("float64")),
+                       *([(text.re_search(CLOCK), seconds)] if clock else []), else_=value)
     # the text looked at only where it is not a number ("NaN" is one to DuckDB): a CASE's branch is
     # evaluated for the rows it takes, a condition elsewhere for every row
     empty = ibis.cases((value.isnull() | value.isnan(),
@@ -519,7 +526,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     parses = {"date": date_of(raw[date], layout.date_order)}
     numbers = {name: source for name in NUMERIC if (source := layout.columns.get(name)) in raw.columns}
     for name, source in numbers.items():
-        parses.update(zip((name, BAD + source, FILLED + source), _number(raw[source])))
+        parsed_number = _number(raw[source], clock=name == "duration")
+        parses.update(zip((name, BAD + source, FILLED + source), parsed_number))
     parses = {name: parse for name, parse in parses.items() if parse is not None}  # (typed: no tallies)
     rows = raw.mutate(**{PARSED + name: parse for name, parse in parses.items()})
     parsed = {name: rows[PARSED + name] for name in parses}
