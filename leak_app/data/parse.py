@@ -393,12 +393,13 @@ def _number(column, clock: bool = False):
     value = text.try_cast("float64")
     # (a case's later conditions are evaluated only for the rows its earlier ones did not take: the
     # pattern only for values that are not numbers as written)
-    grouped, flag = text.replace(",", "").try_cast("float64"), text.lower()
-    seconds = sum(text.re_extract(CLOCK, part).cast("float64") * unit
-                  for part, unit in ((1, 3600), (2, 60), (3, 1)))
-    value = ibis.cases((value.notnull(), value), (text.re_search(THOUSANDS), grouped),
-                       (flag.isin(("true", "false")), (flag == "true").cast("float64")),
-                       *([(text.re_search(CLOCK), seconds)] if clock else []), else_=value)
+    flag = text.lower()
+    forms = [(text.re_search(THOUSANDS), text.replace(",", "").try_cast("float64")),
+             (flag.isin(("true", "false")), (flag == "true").cast("float64"))]
+    if clock:
+        forms.append((text.re_search(CLOCK), sum(text.re_extract(CLOCK, part).cast("float64") * unit
+                                                 for part, unit in ((1, 3600), (2, 60), (3, 1)))))
+    value = ibis.cases((value.notnull(), value), *forms, else_=value)
     # the text looked at only where it is not a number ("NaN" is one to DuckDB): a CASE's branch is
     # evaluated for the rows it takes, a condition elsewhere for every row
     empty = ibis.cases((value.isnull() | value.isnan(),
