@@ -12,7 +12,7 @@ from bokeh.resources import INLINE
 from PIL import Image, ImageChops
 
 from ..analysis.model import SessionModel
-from ..data.files import write_atomically
+from ..data.files import replaced, write_atomically
 from ..data.workspace import workspace
 from .browser import chromium, offline_page
 from .cards import CARDS
@@ -64,7 +64,8 @@ def _save_trimmed(png: bytes, target: Path, margin: int = 8) -> None:
         left, top, right, bottom = box
         image = image.crop((max(left - margin, 0), max(top - margin, 0),
                             min(right + margin, image.width), min(bottom + margin, image.height)))
-    image.save(target)
+    with replaced(target) as temporary:  # whole or not at all, as the export and the reports
+        image.save(temporary, format="PNG")
 
 
 def export_pngs(model: SessionModel, folder: str | Path, width: int = 1200) -> list[Path]:

@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +239,29 @@ def test_an_export_replaces_the_last_one_whole_or_not_at_all(tmp_path, monkeypat
     monkeypatch.undo()
     assert export_html(model, target) == target and "Silent Leak" in target.read_text(encoding="utf-8")
     assert capsys.readouterr().err == ""
+
+
+def test_a_picture_replaces_the_last_one_whole_or_not_at_all(tmp_path, monkeypatch):
+    """``png`` into a folder a wiki serves: stopped while writing, it left a picture cut short."""
+    import io
+
+    from PIL import Image
+
+    from leak_app.ui.export import _save_trimmed
+
+    target = tmp_path / "funnel.png"
+    target.write_bytes(b"yesterday's picture")
+    shot = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(shot, format="PNG")
+
+    def cut_short(image, out, *args, **kwargs):
+        Path(out).write_bytes(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        _save_trimmed(shot.getvalue(), target)
+    assert target.read_bytes() == b"yesterday's picture" and os.listdir(tmp_path) == ["funnel.png"]
+    monkeypatch.undo()
+    _save_trimmed(shot.getvalue(), target)
+    assert Image.open(target).size == (40, 30)
