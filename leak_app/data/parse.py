@@ -393,9 +393,9 @@ def _number(column, clock: bool = False):
     value = text.try_cast("float64")
     # (a case's later conditions are evaluated only for the rows its earlier ones did not take: the
     # pattern only for values that are not numbers as written)
-    flag = text.lower()
+    lowered = text.lower()
     forms = [(text.re_search(THOUSANDS), text.replace(",", "").try_cast("float64")),
-             (flag.isin(("true", "false")), (flag == "true").cast("float64"))]
+             (lowered.isin(("true", "false")), (lowered == "true").cast("float64"))]
     if clock:
         forms.append((text.re_search(CLOCK), sum(text.re_extract(CLOCK, part).cast("float64") * unit
                                                  for part, unit in ((1, 3600), (2, 60), (3, 1)))))
@@ -403,7 +403,7 @@ def _number(column, clock: bool = False):
     # the text looked at only where it is not a number ("NaN" is one to DuckDB): a CASE's branch is
     # evaluated for the rows it takes, a condition elsewhere for every row
     empty = ibis.cases((value.isnull() | value.isnan(),
-                        text.isnull() | (text == "") | text.lower().isin(MISSING)), else_=False)
+                        text.isnull() | (text == "") | lowered.isin(MISSING)), else_=False)
     bad = ~empty & (value.isnull() | value.isnan() | value.isinf())
     return ibis.cases((empty, 0.0), else_=value), bad, ~empty
 

@@ -90,10 +90,12 @@ def _attempt(url: str, body: bytes, timeout: float) -> tuple[int | None, str, fl
                 outcome.append((response.status, f"HTTP {response.status}", None))
         except urllib.error.HTTPError as exc:
             wait = _seconds(exc.headers.get("Retry-After"))
+            said = f"HTTP {exc.code} {exc.reason}"
             moved = exc.headers.get("Location") if 300 <= exc.code < 400 else None
-            outcome.append((exc.code, f"HTTP {exc.code} {exc.reason}" + (
-                f", a redirect to {redact(urljoin(url, moved))}: give the webhook's address as it is now"
-                if moved else ""), wait))
+            if moved:
+                said += (f", a redirect to {redact(urljoin(url, moved))}: give the webhook's address as it "
+                         "is now")
+            outcome.append((exc.code, said, wait))
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             # the socket's own timeout may fire just before the deadline below: the same answer

@@ -40,6 +40,7 @@ def make_offline(html: str) -> str:
 def export_html(model: SessionModel, path: str | Path) -> Path:
     """One self-contained file: every view, the device filter's states embedded, no network; written
     whole or not at all (a scheduled export over the one people open)."""
+    path = Path(path)
     # Inline: component stylesheets too, not only Bokeh's JS. Safe embed: a value set equal to the
     # one before is recorded too, so that each device's state holds all it shows (Dashboard.embedded).
     # (saved into memory, then written: Panel adds ".html" to a file name not ending so, "x.htm")
@@ -47,8 +48,8 @@ def export_html(model: SessionModel, path: str | Path) -> Path:
     with pn.config.set(inline=True, safe_embed=True):
         static_dashboard(model).save(page, resources=INLINE, embed=True, title="Silent Leak Detector",
                                      progress=False)
-    write_atomically(Path(path), make_offline(page.getvalue()))
-    return Path(path)
+    write_atomically(path, make_offline(page.getvalue()))
+    return path
 
 
 def view_objects(model: SessionModel) -> dict:
