@@ -191,6 +191,52 @@ def test_a_duration_on_a_clock_is_read_in_seconds_by_both_engines(demo, tmp_path
         assert_same_tables(SessionModel(sessions=read), SessionModel(sessions=demo.iloc[1:]))
 
 
+@pytest.mark.parametrize(("sep", "written", "sign"), [
+    (",", "${:,.2f}", "$"),                     # a sheet formatted as US dollars
+    (";", "{:,.2f}\u00a0€", "€"),               # as a French or German one, a decimal comma
+    (",", "US$ {:.2f}", "US$"),
+    (",", "{:.2f} EUR", "EUR"),
+])
+def test_amounts_written_with_a_currency_sign_are_numbers_to_both_engines(demo, tmp_path, sep, written, sign):
+    """A sheet formatted as currency saves its amounts "$1,250.00" or "12,50 €": each one was not a
+    number, and every converting row was dropped (or, a few, left out, said only as unusable). They
+    are the amounts; the sign is the report's currency, which the page and the leaks' lost revenue
+    name. "-$5.00" and "$-5.00" are negative, dropped as such. A second scan of the file, from what
+    the first one kept, reads them alike."""
+    amounts = ["-" + written.format(5), written.format(-5), *(written.format(v) for v in demo["revenue"][2:])]
+    if sep == ";":
+        amounts = [a.translate(str.maketrans(",.", ".,")) for a in amounts]
+    shop = demo.assign(revenue=amounts)
+    shop.to_csv(tmp_path / "shop.csv", index=False, sep=sep)
+    read_twice = [scan_sessions(tmp_path / "shop.csv") for _ in range(2)]
+    assert read_twice[0][1].cache_key == read_twice[1][1].cache_key != ""
+    for read, report in (load_sessions(tmp_path / "shop.csv"), *read_twice):
+        assert report.dropped == {"negative revenue": 2}
+        assert report.currency == sign
+        model = SessionModel(sessions=read)
+        assert_same_tables(model, SessionModel(sessions=demo.iloc[2:]))
+        assert model.kpis["revenue"] == pytest.approx(demo["revenue"].iloc[2:].round(2).sum())
+
+
+def test_amounts_in_two_currencies_are_refused_and_one_of_another_sign_is_not_a_number(demo, tmp_path,
+                                                                                      monkeypatch):
+    """Amounts in two currencies do not add up to one revenue: a file whose first rows write "$" and
+    "€" is refused with one of each. A sign that differs further on than the rows looked at is not
+    a number, dropped and said as such, never added to the others."""
+    shop = demo.assign(revenue=[f"${v:.2f}" for v in demo["revenue"]])
+    shop.loc[5, "revenue"] = "€3.00"
+    shop.to_csv(tmp_path / "two.csv", index=False)
+    for load in (load_sessions, scan_sessions):
+        with pytest.raises(LoadError, match=r"two.csv: column 'revenue' writes amounts in more than one "
+                                            r"currency \('\$0.00' and '€3.00'\): they do not add up to one "
+                                            "revenue"):
+            load(tmp_path / "two.csv")
+    monkeypatch.setattr(parse, "PRICE_SAMPLE", 5)
+    for read, report in (load_sessions(tmp_path / "two.csv"), scan_sessions(tmp_path / "two.csv")):
+        assert report.dropped == {"revenue: not a number": 1} and report.currency == "$"
+        assert_same_tables(SessionModel(sessions=read), SessionModel(sessions=demo.drop(index=5)))
+
+
 def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
     path = tmp_path / "sessions.parquet"
     demo.to_parquet(path)
@@ -728,9 +774,10 @@ def test_a_column_of_mostly_bad_values_is_refused_with_one_of_them(tmp_path, dem
     with pytest.raises(LoadError, match="column 'pageviews' should hold numbers, but 50 of 50 values do not; "
                                         "for example 'many'$"):
         scan_sessions(path)
-    demo.head(50).assign(date="2026-08-03", revenue="$12.50").astype({"date": str}).to_csv(path, index=False)
+    demo.head(50).assign(date="2026-08-03", revenue="12.50 incl. VAT").astype({"date": str}).to_csv(
+        path, index=False)
     with pytest.raises(LoadError, match=r"column 'revenue' should hold numbers, but 50 of 50 values do not; "
-                                        r"for example '\$12.50'$"):
+                                        r"for example '12.50 incl. VAT'$"):
         scan_sessions(path)
     demo.head(50).assign(date="yesterday").to_csv(path, index=False)
     with pytest.raises(LoadError, match=r"column 'date' should hold dates .* for example 'yesterday'$"):

@@ -81,7 +81,7 @@ def test_rows_left_out_as_unusable_are_said_among_the_takeaways(tmp_path):
 
 
 def test_rows_whose_revenue_could_not_be_read_are_said_as_likely_conversions(tmp_path):
-    """A shop's export wrote its largest orders "$1,250.00" and the rest "12.50": the 8 largest, 0.8%
+    """A shop's export wrote its largest orders "1.250,00" and the rest "12.50": the 8 largest, 0.8%
     of the rows, were left out as not numbers, under the 1% at which unusable rows are said, and the
     page showed 8 of 14 conversions and most of the revenue lost, unsaid. Rows whose revenue or
     transactions cannot be read most often converted: they are said from 0.1% of the rows read."""
@@ -93,7 +93,8 @@ def test_rows_whose_revenue_could_not_be_read_are_said_as_likely_conversions(tmp
     demo = generate_sessions(1_000, seed=3)
     orders = np.argsort(-demo["revenue"].to_numpy())[:8]
     written = demo.assign(revenue=demo["revenue"].map("{:.2f}".format))
-    written.loc[orders, "revenue"] = [f"${v:,.2f}" for v in demo["revenue"].iloc[orders]]
+    written.loc[orders, "revenue"] = [f"{v:,.2f}".translate(str.maketrans(",.", ".,"))
+                                      for v in demo["revenue"].iloc[orders]]
     written.to_csv(tmp_path / "shop.csv", index=False)
     model = SessionModel.from_path(tmp_path / "shop.csv")
     assert model.load_report["dropped"] == {"revenue: not a number": 8}

@@ -62,6 +62,9 @@ class Layout:
     #: How its dates are written where not year first (see LoadReport.date_order; parse.dated): told
     #: by the data, or said by a mapping where the data cannot tell it.
     date_order: str = ""
+    #: The currency sign the revenue's amounts are written with ("$1,250.00": "$"; see
+    #: parse.priced), "" for amounts written as numbers.
+    currency: str = ""
     #: Whether a file's header (its lower-cased column names) and kind ("csv", "json", "parquet"…)
     #: are this format's (see FORMATS); None for a user's mapping, which is never guessed.
     recognises: Callable[[set, str], bool] | None = field(default=None, compare=False, repr=False)

@@ -9,6 +9,7 @@ mostly bad values, folds hit rows and sessions split at midnight, and counts eve
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import replace
@@ -25,6 +26,7 @@ from .countries import unmatched_country_counts
 from .duck import byte_length, pair_hash, read_by_format, seconds_of, text_hash
 from .schema import (
     COUNTS,
+    CURRENCY_SIGN,
     DATES,
     DAY_FIRST,
     EXACT_DUPLICATE,
@@ -39,6 +41,7 @@ from .schema import (
     REPEATED_HEADER,
     REPEATED_SESSION,
     SESSION_KEY,
+    SIGN_SPACE,
     TEXT,
     WHOLE_NUMBERS,
     LoadError,
@@ -119,7 +122,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     the labels by their hashes needs (:func:`_written_labels`); a CSV or JSON file's are grouped by
     their text (each column read alone parsed the whole file: 9 s of a 10 million row CSV's start).
     """
-    layout = dated(raw, layout, report)
+    layout = priced(raw, dated(raw, layout, report), report)
     parsed = parsed_rows(raw, layout)
     if hold:
         parsed = held(parsed)
@@ -374,11 +377,12 @@ THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 CLOCK = r"^(\d+):([0-5]\d):([0-5]\d)$"
 
 
-def _number(column, clock: bool = False):
+def _number(column, clock: bool = False, sign: str = ""):
     """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
     empty, and so is a cell written as missing (MISSING); a flag (typed so, or written "true" or
     "false", as BigQuery writes one: a ``converted`` column mapped as the transactions) is 1 or 0;
-    with ``clock`` (the duration), a time on a clock is its seconds (:data:`CLOCK`);
+    with ``clock`` (the duration), a time on a clock is its seconds (:data:`CLOCK`); an amount
+    written with the currency ``sign`` (the revenue's, see :func:`priced`) is the amount;
     ``not a number?`` is None for a column of integers or decimals (none is: the check of 10 million
     values took about 0.1 s), ``written`` for a column typed as numbers (only text is tallied: BAD,
     FILLED)."""
@@ -390,6 +394,8 @@ def _number(column, clock: bool = False):
         value = column.cast("float64")
         return value.fill_null(0), value.isnan() | value.isinf(), None
     text = trimmed(column.cast("string"))
+    if sign:
+        text = _unsigned(text, sign)
     value = text.try_cast("float64")
     # (a case's later conditions are evaluated only for the rows its earlier ones did not take: the
     # pattern only for values that are not numbers as written)
@@ -406,6 +412,54 @@ def _number(column, clock: bool = False):
                         text.isnull() | (text == "") | lowered.isin(MISSING)), else_=False)
     bad = ~empty & (value.isnull() | value.isnan() | value.isinf())
     return ibis.cases((empty, 0.0), else_=value), bad, ~empty
+
+
+#: An amount with a currency's sign before it ("$1,250.00", "-$5", "$-5", "EUR 12.50"), and one with
+#: the sign after it ("12.50 €"; "12,50 €" once its decimal comma is a point): the sign is group 2;
+#: the amount is groups 1 and 3 of the first, group 1 of the second.
+SIGN_BEFORE = rf"^([+-]?){SIGN_SPACE}({{sign}}){SIGN_SPACE}([+-]?\d.*)$"
+SIGN_AFTER = rf"^([+-]?\d.*?){SIGN_SPACE}({{sign}})$"
+#: The rows whose revenue :func:`priced` looks at for a currency sign: the first (DuckDB stops
+#: reading there; a tenth of a second of a CSV).
+PRICE_SAMPLE = 100_000
+
+
+def _signs(sign: str) -> tuple[str, str]:
+    """(:data:`SIGN_BEFORE`, :data:`SIGN_AFTER`) of a regular expression of the sign."""
+    return SIGN_BEFORE.format(sign=sign), SIGN_AFTER.format(sign=sign)
+
+
+def _unsigned(text, sign: str) -> ibis.Value:
+    """An Ibis text column's amounts written with the currency ``sign`` without it, the others as
+    they are ("$-5" and "-$5" are "-5"; "€5" in a column of dollars stays not a number)."""
+    before, after = _signs(re.escape(sign))
+    return ibis.cases((text.re_search(before), text.re_extract(before, 1) + text.re_extract(before, 3)),
+                      (text.re_search(after), text.re_extract(after, 1)), else_=text)
+
+
+def priced(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
+    """The layout reading the revenue's amounts with the currency sign they are written with
+    ("$1,250.00", "12,50 €", as a sheet formatted as currency saves them: each was not a number,
+    every converting row dropped), the sign the report's currency. The sign is found in the first
+    :data:`PRICE_SAMPLE` rows; a column that writes two there is refused, as amounts in two currencies
+    do not add up. An amount with another sign further on is not a number, said as such."""
+    source = layout.columns.get("revenue")
+    if source not in raw.columns or not raw[source].type().is_string():
+        return layout
+    text = trimmed(raw[source])
+    before, after = _signs(CURRENCY_SIGN)
+    sign = ibis.coalesce(text.re_extract(before, 2).nullif(""), text.re_extract(after, 2).nullif(""))
+    head = raw.limit(PRICE_SAMPLE).select(sign=sign, text=text)
+    found = head.filter(head.sign.notnull()).group_by("sign").aggregate(example=head.text.min()).to_pandas()
+    if found.empty:
+        return layout
+    if len(found) > 1:
+        examples = " and ".join(repr(example) for example in found.sort_values("sign")["example"][:2])
+        raise LoadError(f"{report.path}: column {source!r} writes amounts in more than one currency "
+                        f"({examples}): they do not add up to one revenue; convert them to one currency, "
+                        "or load each currency's rows apart")
+    report.currency = found["sign"].iloc[0]
+    return replace(layout, currency=report.currency)
 
 
 #: A date as a spreadsheet saves it where the locale writes the day or the month first:
@@ -527,7 +581,8 @@ def parsed_rows(raw: ibis.Table, layout: Layout, as_written: bool = False, hashe
     parses = {"date": date_of(raw[date], layout.date_order)}
     numbers = {name: source for name in NUMERIC if (source := layout.columns.get(name)) in raw.columns}
     for name, source in numbers.items():
-        parsed_number = _number(raw[source], clock=name == "duration")
+        parsed_number = _number(raw[source], clock=name == "duration",
+                                sign=layout.currency if name == "revenue" else "")
         parses.update(zip((name, BAD + source, FILLED + source), parsed_number))
     parses = {name: parse for name, parse in parses.items() if parse is not None}  # (typed: no tallies)
     rows = raw.mutate(**{PARSED + name: parse for name, parse in parses.items()})

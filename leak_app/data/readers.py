@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from . import ua
 from .interface_reports import refuse_a_ga_report
-from .schema import LoadError, not_json, quoted
+from .schema import CURRENCY_SIGN, SIGN_SPACE, LoadError, not_json, quoted
 from .workbooks import MAX_WORKBOOK_BYTES, is_workbook, sheet_text
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -341,8 +341,10 @@ def other_cells(label: str, expected: int, row: int, found: int, written: str) -
 #: (see DECIMAL_COMMA), those that can be (every cell) and those with a comma (some cell): the
 #: loader decides with :func:`decimal_comma_columns`.
 DECIMAL_COMMA_ATTR = "decimal_comma"
-#: A number as Excel writes it where the decimal mark is a comma: "12,5", "1.234,56", "-3".
-DECIMAL_COMMA = r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
+#: A number as Excel writes it where the decimal mark is a comma: "12,5", "1.234,56", "-3", an
+#: amount with its currency's sign ("12,50 €", "-R$ 1.234,56": see parse.priced).
+DECIMAL_COMMA = (rf"[+-]?({CURRENCY_SIGN}{SIGN_SPACE})?[+-]?(\d{{1,3}}(\.\d{{3}})+|\d+)(,\d+)?"
+                 rf"({SIGN_SPACE}{CURRENCY_SIGN})?")
 
 
 def decimal_comma_columns(written: list[str], commas: list[str]) -> list[str]:

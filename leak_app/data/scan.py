@@ -505,7 +505,7 @@ def _scanned(raw: ibis.Table, label: str, files: list[Path], kind: str, layout: 
     raw = _with_decimal_points(raw, commas, files)
     try:  # these files, unchanged, scanned before by this code (gone meanwhile: scanned again)
         if known is not None:
-            layout = replace(layout, date_order=known.date_order)
+            layout = replace(layout, date_order=known.date_order, currency=known.currency)
             # the repeated ids and their rows as written, held in memory, not read from the kept files:
             # another scan may evict them while these sessions are in use (a cube rebuilt for new
             # settings reads them again)

@@ -237,6 +237,12 @@ def date_as_number(value) -> str:
 #: What :func:`mostly_bad` says a column should hold.
 NUMBERS, DATES = "numbers", "dates (YYYYMMDD, YYYY-MM-DD, DD/MM/YYYY or MM/DD/YYYY, or Sep 28, 2026)"
 WHOLE_NUMBERS = "whole numbers (it counts)"
+#: A currency's sign as a sheet formatted as currency writes it before or after an amount
+#: ("$1,250.00", "12,50 €", "US$5.00", "EUR 12.50"): a symbol, with up to three capitals before it
+#: ("US$", "R$", "CA$"), or an ISO 4217 code. A regular expression for Python's and DuckDB's (RE2).
+CURRENCY_SIGN = "(?:[A-Z]{0,3}[$€£¥₹₽₩₪₫₱₺₴₦฿¢]|[A-Z]{3})"
+#: Spaces between an amount and its sign: a space, or the no-break spaces a locale writes there.
+SIGN_SPACE = "[ \u00a0\u202f]*"
 #: LoadReport.date_order of dates written "29/09/2026", and of those written "9/29/2026".
 DAY_FIRST, MONTH_FIRST = "day first", "month first"
 
@@ -296,8 +302,9 @@ class LoadReport:
     #: repeated on each: taken once a session and day, the other rows dropped with a reason); or
     #: "events" (GA4: built into sessions).
     row_level: str = "sessions"
-    #: The currency of the revenue (ISO 4217), where the data say it: GA4's purchases name theirs. ""
-    #: where they do not, or where they were made in several and the export has no conversion.
+    #: The currency of the revenue, where the data say it: GA4's purchases name theirs (ISO 4217); a
+    #: file's amounts may be written with one's sign ("$1,250.00": "$"; see parse.priced). "" where
+    #: they do not, or where GA4's were made in several and the export has no conversion.
     currency: str = ""
     #: The sessions that bought, by the currency they paid in (GA4: see ga4.purchase_currencies).
     #: Where more than one, the revenue is GA4's conversion of each purchase to US dollars.
