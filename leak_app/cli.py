@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .analysis import periods
-from .analysis.text import counted, pct, printable, revenue_unit
+from .analysis.text import counted, money, pct, printable, revenue_unit
 from .data.schema import LoadError
 from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .publish.summary import summary as summary_of
@@ -226,9 +226,9 @@ def summary(args) -> None:
     if not kpis["sessions"]:  # (no rate to print: the page says the same)
         _say("No sessions match the filters.")
         return
-    unit = revenue_unit(result["load_report"])
+    revenue = money(f"{kpis['revenue']:,.2f}", revenue_unit(result["load_report"]))
     _say(f"{counted(kpis['sessions'], 'session')}, {kpis['converting_sessions']:,} converting "
-         f"({pct(kpis['conversion_rate'])}), revenue {kpis['revenue']:,.2f}" + (f" {unit}" if unit else ""))
+         f"({pct(kpis['conversion_rate'])}), revenue {revenue}")
     for sentence in result["takeaways"]:
         _say(f"- {sentence}")
 

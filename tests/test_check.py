@@ -271,20 +271,21 @@ def test_check_runs_headless_and_its_exit_status_reaches_the_shell(data, tmp_pat
 def test_the_reports_revenue_lost_is_in_the_revenue_currency_where_the_data_name_it(data):
     """A GA4 export's purchases name their currency: the check's JSON says it and its report's
     table of leaks and its chart's hover text name it beside each amount lost (they gave the bare
-    number)."""
+    number); a sign a file wrote ("$", see parse.priced) before it, as English writes it."""
     from leak_app.ui.report import facts, html_report
 
-    for currency in ("EUR", ""):
+    for currency, written in (("EUR", r"[\d,]+ EUR"), ("$", r"\$[\d,]+"), ("", r"[\d,]+")):
         model = SessionModel.from_path(data["planted"])
         model.load_report = {**model.load_report, "currency": currency}
         result = check.run(model)
         rows = facts(result)["rows"]
         assert result["currency"] == currency and rows
-        assert all(row[5].split(" (")[0].endswith(" EUR") == bool(currency) for row in rows), rows
+        assert all(re.fullmatch(written, row[5].split(" (")[0]) for row in rows), rows
         # and the HTML report's chart's hover text, as the page's charts say it
         chart = html_report(result, model.silent_leaks_table, "now")
-        hovered = re.findall(r'"([\d,]+(?: EUR)?) \(95% CI', chart[chart.index('["revenue_text"'):])
-        assert hovered and all(each.endswith(" EUR") == bool(currency) for each in hovered), hovered
+        texts = chart[chart.index('["revenue_text"'):]
+        hovered = re.findall(r'"([^"]*?) \(95% CI', texts[:texts.index("]]")])
+        assert hovered and all(re.fullmatch(written, each) for each in hovered), hovered
 
 
 def test_the_html_report_stands_alone(data, capsys, tmp_path):

@@ -317,6 +317,20 @@ def test_summary_of_one_session_on_one_day(tmp_path, capsys):
                         "silent-leak comparison needs two periods, so at least two days.")
 
 
+def test_a_summary_writes_the_revenue_with_the_sign_the_file_wrote(tmp_path, capsys):
+    """Amounts written "$125.50" are in dollars: the summary said "revenue 125.50 $", as if in a
+    foreign format; a code stays after the amount ("125.50 EUR")."""
+    from leak_app import cli
+    from leak_app.data.demo import generate_sessions
+
+    shop = generate_sessions(200, seed=1)
+    total = f"{shop['revenue'].round(2).sum():,.2f}"
+    for written, said in (("${:,.2f}", f"${total}"), ("{:.2f} EUR", f"{total} EUR")):
+        shop.assign(revenue=shop["revenue"].map(written.format)).to_csv(tmp_path / "shop.csv", index=False)
+        assert cli.main(["summary", str(tmp_path / "shop.csv")]) == 0
+        assert capsys.readouterr().out.splitlines()[0].endswith(f" converting (0.50%), revenue {said}")
+
+
 def test_a_summary_of_filters_that_keep_no_session_says_so(tmp_path, capsys):
     """Filters that keep nothing (a country's sessions on another device) are an answer, not a
     failure: the text summary formatted the missing rate and ended in a TypeError's traceback."""

@@ -90,10 +90,18 @@ def amount(value, low, high, noun: str = "", currency: str = "") -> str:
     """An amount of money and its 95% interval: "12,400 EUR in revenue (95% CI 3,100–30,800)" (``noun``
     " in revenue", the load report's ``currency`` "EUR": none where it is unknown); the interval left
     out where it is unknown (one order: no spread of their values)."""
-    shown = f"{value:,.0f}{' ' * bool(currency)}{currency}{noun}"
+    shown = f"{money(f'{value:,.0f}', currency)}{noun}"
     if pd.isna(low) or pd.isna(high):
         return shown
     return f"{shown} (95% CI {bounds(low, high)})"
+
+
+def money(number: str, currency: str) -> str:
+    """A written amount with its ``currency``: a sign before it ("$1,250", "US$5", as English writes
+    them: "1,250 $" read as a foreign format), a code or a word after it ("12 EUR"); none: as is."""
+    if not currency:
+        return number
+    return f"{currency}{number}" if not currency[-1].isalpha() else f"{number} {currency}"
 
 
 def revenue_unit(report: dict) -> str:
