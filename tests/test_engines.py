@@ -191,19 +191,24 @@ def test_a_duration_on_a_clock_is_read_in_seconds_by_both_engines(demo, tmp_path
         assert_same_tables(SessionModel(sessions=read), SessionModel(sessions=demo.iloc[1:]))
 
 
-@pytest.mark.parametrize(("sep", "written", "sign"), [
-    (",", "${:,.2f}", "$"),                     # a sheet formatted as US dollars
-    (";", "{:,.2f}\u00a0€", "€"),               # as a French or German one, a decimal comma
-    (",", "US$ {:.2f}", "US$"),
-    (",", "{:.2f} EUR", "EUR"),
+@pytest.mark.parametrize(("sep", "written", "zero", "sign"), [
+    (",", "${:,.2f}", "", "$"),                     # a sheet formatted as US dollars
+    (";", "{:,.2f}\u00a0€", "", "€"),               # as a French or German one, a decimal comma
+    (",", "US$ {:.2f}", "", "US$"),
+    (",", "{:.2f} EUR", "", "EUR"),
+    (",", " $ {:,.2f} ", " $ -   ", "$"),           # Excel's Accounting format, its zero a dash
+    (";", " {:,.2f} € ", " -   € ", "€"),
 ])
-def test_amounts_written_with_a_currency_sign_are_numbers_to_both_engines(demo, tmp_path, sep, written, sign):
+def test_amounts_written_with_a_currency_sign_are_numbers_to_both_engines(demo, tmp_path, sep, written, zero,
+                                                                          sign):
     """A sheet formatted as currency saves its amounts "$1,250.00" or "12,50 €": each one was not a
     number, and every converting row was dropped (or, a few, left out, said only as unusable). They
     are the amounts; the sign is the report's currency, which the page and the leaks' lost revenue
-    name. "-$5.00" and "$-5.00" are negative, dropped as such. A second scan of the file, from what
-    the first one kept, reads them alike."""
-    amounts = ["-" + written.format(5), written.format(-5), *(written.format(v) for v in demo["revenue"][2:])]
+    name. Excel's Accounting format writes a zero as a dash ("$ -"): the file was refused. "-$5.00"
+    and "$-5.00" are negative, dropped as such. A second scan of the file, from what the first one
+    kept, reads them alike."""
+    amounts = ["-" + written.format(5).strip(), written.format(-5),
+               *(written.format(v) if v or not zero else zero for v in demo["revenue"][2:])]
     if sep == ";":
         amounts = [a.translate(str.maketrans(",.", ".,")) for a in amounts]
     shop = demo.assign(revenue=amounts)

@@ -372,6 +372,8 @@ def _labelled(grouped: pa.Table, written: dict[str, pa.Table | None], raw: ibis.
 #: a shop whose others are "0.00". (A column written with a decimal comma is read before: see
 #: readers.with_decimal_point.)
 THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+#: A number written as a dash alone: a zero, as Excel's Accounting format writes one, or no value.
+DASH = "-"
 #: A time on a clock, hours:minutes:seconds, as a sheet writes a duration formatted as one ("0:02:09";
 #: "2:09" alone is not read: minutes and seconds or hours and minutes, it cannot be told).
 CLOCK = r"^(\d+):([0-5]\d):([0-5]\d)$"
@@ -380,7 +382,8 @@ CLOCK = r"^(\d+):([0-5]\d):([0-5]\d)$"
 def _number(column, clock: bool = False, sign: str = ""):
     """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
     empty, and so is a cell written as missing (MISSING); a flag (typed so, or written "true" or
-    "false", as BigQuery writes one: a ``converted`` column mapped as the transactions) is 1 or 0;
+    "false", as BigQuery writes one: a ``converted`` column mapped as the transactions) is 1 or 0, a
+    dash (:data:`DASH`) 0;
     with ``clock`` (the duration), a time on a clock is its seconds (:data:`CLOCK`); an amount
     written with the currency ``sign`` (the revenue's, see :func:`priced`) is the amount;
     ``not a number?`` is None for a column of integers or decimals (none is: the check of 10 million
@@ -409,16 +412,17 @@ def _number(column, clock: bool = False, sign: str = ""):
     # the text looked at only where it is not a number ("NaN" is one to DuckDB): a CASE's branch is
     # evaluated for the rows it takes, a condition elsewhere for every row
     empty = ibis.cases((value.isnull() | value.isnan(),
-                        text.isnull() | (text == "") | lowered.isin(MISSING)), else_=False)
+                        text.isnull() | (text == "") | lowered.isin((*MISSING, DASH))), else_=False)
     bad = ~empty & (value.isnull() | value.isnan() | value.isinf())
     return ibis.cases((empty, 0.0), else_=value), bad, ~empty
 
 
 #: An amount with a currency's sign before it ("$1,250.00", "-$5", "$-5", "EUR 12.50"), and one with
-#: the sign after it ("12.50 €"; "12,50 €" once its decimal comma is a point): the sign is group 2;
-#: the amount is groups 1 and 3 of the first, group 1 of the second.
-SIGN_BEFORE = rf"^([+-]?){SIGN_SPACE}({{sign}}){SIGN_SPACE}([+-]?\d.*)$"
-SIGN_AFTER = rf"^([+-]?\d.*?){SIGN_SPACE}({{sign}})$"
+#: the sign after it ("12.50 €"; "12,50 €" once its decimal comma is a point), the amount a dash
+#: where Excel's Accounting format writes a zero ("$ -"): the sign is group 2; the amount is groups
+#: 1 and 3 of the first, group 1 of the second.
+SIGN_BEFORE = rf"^([+-]?){SIGN_SPACE}({{sign}}){SIGN_SPACE}([+-]?\d.*|-)$"
+SIGN_AFTER = rf"^([+-]?\d.*?|-){SIGN_SPACE}({{sign}})$"
 #: The rows whose revenue :func:`priced` looks at for a currency sign: the first (DuckDB stops
 #: reading there; a tenth of a second of a CSV).
 PRICE_SAMPLE = 100_000

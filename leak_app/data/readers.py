@@ -342,8 +342,9 @@ def other_cells(label: str, expected: int, row: int, found: int, written: str) -
 #: loader decides with :func:`decimal_comma_columns`.
 DECIMAL_COMMA_ATTR = "decimal_comma"
 #: A number as Excel writes it where the decimal mark is a comma: "12,5", "1.234,56", "-3", an
-#: amount with its currency's sign ("12,50 €", "-R$ 1.234,56": see parse.priced).
-DECIMAL_COMMA = (rf"[+-]?({CURRENCY_SIGN}{SIGN_SPACE})?[+-]?(\d{{1,3}}(\.\d{{3}})+|\d+)(,\d+)?"
+#: amount with its currency's sign ("12,50 €", "-R$ 1.234,56": see parse.priced), a dash (a zero in
+#: Excel's Accounting format: "- €").
+DECIMAL_COMMA = (rf"[+-]?({CURRENCY_SIGN}{SIGN_SPACE})?([+-]?(\d{{1,3}}(\.\d{{3}})+|\d+)(,\d+)?|-)"
                  rf"({SIGN_SPACE}{CURRENCY_SIGN})?")
 
 
