@@ -368,6 +368,22 @@ def test_a_warehouse_table_is_read_whatever_types_hold_its_ids_and_dates(warehou
     assert report.dropped == {"date: not a date": 1}  # (the reasons of a file's rows)
 
 
+def test_a_spark_table_of_text_dates_is_read_as_duckdbs(warehouse, spark):
+    """Text dates in a warehouse that is not DuckDB (Spark here; BigQuery, Postgres alike) raised
+    Spark's own "Cannot resolve routine TRY_STRPTIME": dates with their month named are read by
+    DuckDB's function, which no other engine has. There they are read as YYYY-MM-DD or YYYYMMDD."""
+    from leak_app.analysis.model import SessionModel
+
+    _, database = warehouse
+    url = f"duckdb:///{database}"
+    expected = SessionModel(sessions=open_table(url, "canonical")[0]).kpis
+    for name in ("iso_text", "ga_text"):
+        spark.createDataFrame(ibis.connect(url).table(name).to_pandas()).createOrReplaceTempView(f"spark_{name}")
+        table, report = open_table("pyspark://", f"spark_{name}")
+        assert report.dropped == {} and report.rows_kept == 3_000, name
+        assert SessionModel(sessions=table).kpis == expected, name
+
+
 def test_a_warehouse_table_of_other_types_or_not_there_is_refused_by_name(warehouse, tmp_path):
     """Dates as integers and measures as text ended in the engine's traceback; a table not there
     was "cannot be opened (nosuch)"; a DuckDB file not there was made, empty, by connecting."""

@@ -479,15 +479,18 @@ DATE_SAMPLE = 1000
 NAMED_MONTH = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%d-%B-%Y")
 
 
-def date_of(column, order: str = ""):
+def date_of(column, order: str = "", named_months: bool = True):
     """Dates as YYYYMMDD (Google Analytics) or ISO 8601, a time of day or zone after the date
-    ignored (the local date written), with their month named (:data:`NAMED_MONTH`); as
-    :data:`DAY_MONTH` where ``order`` says which comes first."""
+    ignored (the local date written), with their month named (:data:`NAMED_MONTH`) where
+    ``named_months`` (DuckDB's: no other engine has its try_strptime, and a warehouse table's
+    text dates on Spark or BigQuery raised that the routine does not exist); as :data:`DAY_MONTH`
+    where ``order`` says which comes first."""
     if column.type().is_temporal():
         return column.cast("date")
     text = trimmed(column.cast("string"))
-    dates = [compact_date(text), text.substr(0, 10).try_cast("date"),
-             read_by_format(text, ibis.literal(list(NAMED_MONTH), type="array<string>")).cast("date")]
+    dates = [compact_date(text), text.substr(0, 10).try_cast("date")]
+    if named_months:
+        dates.append(read_by_format(text, ibis.literal(list(NAMED_MONTH), type="array<string>")).cast("date"))
     if order:
         day, month = (1, 2) if order == DAY_FIRST else (2, 1)
         iso = (text.re_extract(DAY_MONTH, 3) + "-" + text.re_extract(DAY_MONTH, month).lpad(2, "0") + "-"

@@ -372,7 +372,8 @@ def _typed(table: ibis.Table, label: str) -> ibis.Table:
     for column in table.columns:
         kind = table[column].type()
         if column == "date" and (kind.is_string() or kind.is_date() or kind.is_timestamp()):
-            dates["date"] = date_of(table.date)  # as a file's is read (null where it is no such date)
+            # as a file's is read (null where it is no such date)
+            dates["date"] = date_of(table.date, named_months=table.get_backend().name == "duckdb")
         elif column == "date":
             wrong.append(f"date is {kind}, not a date, a timestamp or text YYYY-MM-DD")
         elif (column in NUMERIC and not kind.is_numeric()
