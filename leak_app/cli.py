@@ -427,7 +427,7 @@ def _pair(text: str) -> str:
 
 def parser() -> argparse.ArgumentParser:
     job_defaults = (DEFAULT_CURRENT, DEFAULT_BASELINE)
-    top = argparse.ArgumentParser(prog="python -m leak_app", description=__doc__)
+    top = argparse.ArgumentParser(prog="python -m leak_app", description=__doc__.replace("``", ""))
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="serve the dashboard (default: the bundled demo data)")

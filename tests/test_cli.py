@@ -383,3 +383,11 @@ def test_a_summary_piped_into_a_reader_that_stops_early_ends_quietly(small_demo)
         errors = process.stderr.read().decode()
         status = process.wait(timeout=600)
     assert errors == "" and status == 128 + 13
+
+
+def test_the_help_is_plain_text():
+    """``--help`` printed the module's reST markup: "``python -m leak_app``: serve, ..."."""
+    from leak_app import cli
+
+    shown = cli.parser().format_help()
+    assert "python -m leak_app: serve, export, png, summary and check" in shown and "``" not in shown
