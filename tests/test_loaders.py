@@ -314,7 +314,8 @@ def test_a_mapping_overrides_every_format_and_an_unknown_header_names_what_was_f
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     """A DuckDB file of the same sessions in the shapes warehouses hold them: integer ids, dates as
-    text (ISO and GA's YYYYMMDD), as timestamps or integers, measures as text, a few bad dates."""
+    text (ISO and GA's YYYYMMDD), as timestamps or integers, measures as text, a few bad dates; and a
+    view whose rows the engine cannot compute."""
     import duckdb
 
     sessions = generate_sessions(3_000, seed=9)
@@ -337,9 +338,13 @@ def warehouse(tmp_path_factory):
         "bad_text_dates": f"SELECT * REPLACE (CASE WHEN session_id = '{one}' THEN 'someday' "
                           "ELSE strftime(date, '%Y-%m-%d') END AS date)",
     }
+    views = {"uncomputable": "SELECT * REPLACE ((pageviews::VARCHAR || 'x')::INTEGER AS pageviews) "
+                             "FROM canonical"}
     with duckdb.connect(str(database)) as con:
         for name, select in shapes.items():
             con.execute(f"CREATE TABLE {name} AS {select} {read}")
+        for name, select in views.items():
+            con.execute(f"CREATE VIEW {name} AS {select}")
     return sessions, database
 
 
@@ -398,6 +403,11 @@ def test_a_warehouse_table_of_other_types_or_not_there_is_refused_by_name(wareho
     with pytest.raises(LoadError, match=r"table nosuch: no such table or view there \(it has bad_dates, "
                                         r"bad_text_dates, canonical, "):
         open_table(url, "nosuch")
+    # a view the engine cannot compute fails at the first query, not when opened: its traceback was
+    # "summary failed unexpectedly"
+    with pytest.raises(LoadError, match=r"table uncomputable: cannot be read \(Conversion Error: Could not "
+                                        r"convert string '\d+x' to INT32\)$"):
+        open_table(url, "uncomputable")
     absent = tmp_path / "absent.ddb"
     with pytest.raises(LoadError, match=r"absent\.ddb table sessions: no such database file$"):
         open_table(f"duckdb:///{absent}", "sessions")

@@ -313,9 +313,13 @@ def open_table(url: str, name: str) -> tuple[ibis.Table, LoadReport]:
     # (a row of 1900 made the cube a day for each day since)
     reasons = {not_a_date("date"): table.date.isnull(),
                implausible_date("date"): table.date.notnull() & implausible(table.date)}
-    counts = table.aggregate(rows=table.count(), **above_zero(table, measured),
-                             **{f"drop{i}": dropped.cast("int64").sum() for i, dropped in
-                                enumerate(reasons.values())}).to_pandas().fillna(0)
+    counting = table.aggregate(rows=table.count(), **above_zero(table, measured),
+                               **{f"drop{i}": dropped.cast("int64").sum() for i, dropped in
+                                  enumerate(reasons.values())})
+    try:  # the first query: a view whose rows the engine cannot compute fails here, not when opened
+        counts = counting.to_pandas().fillna(0)
+    except Exception as exc:  # the engine's own message says what is wrong
+        raise _unopened(label, exc, "read") from exc
     dropped = {reason: count for i, reason in enumerate(reasons)
                if (count := int(counts[f"drop{i}"].iloc[0]))}
     rows = int(counts["rows"].iloc[0])
@@ -356,10 +360,11 @@ def _opened_table(url: str, name: str, label: str) -> ibis.Table:
         raise LoadError(f"{label}: no such table or view there (it has {shown or 'none'})") from exc
 
 
-def _unopened(label: str, exc: Exception) -> LoadError:
-    """A table that cannot be opened, for the backend's reason: its message's first line, or its type."""
+def _unopened(label: str, exc: Exception, done: str = "opened") -> LoadError:
+    """A table that cannot be opened (or ``done`` otherwise), for the backend's reason: its message's
+    first line, or its type."""
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return LoadError(f"{label}: cannot be opened ({reason})")
+    return LoadError(f"{label}: cannot be {done} ({reason})")
 
 
 def _typed(table: ibis.Table, label: str) -> ibis.Table:
