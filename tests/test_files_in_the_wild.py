@@ -974,10 +974,12 @@ def test_dates_as_a_spreadsheet_writes_them_load_as_iso_ones(tmp_path, engine, w
     assert f"Dates written {order} (" in load_report_html(report.to_dict())
 
 
-@pytest.mark.parametrize("written", ["%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d-%b-%Y", "%d-%b-%y"])
+@pytest.mark.parametrize("written", ["%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d-%b-%Y", "%d-%b-%y",
+                                     "%A, %B %d, %Y"])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_dates_with_their_month_named_load_as_iso_ones(tmp_path, engine, written):
-    """Looker Studio's and Excel's exports name the month: "Sep 28, 2026", "28-Sep-26". Every row was
+    """Looker Studio's and Excel's exports name the month: "Sep 28, 2026", "28-Sep-26", "Monday,
+    September 28, 2026" (a sheet's "Long Date"). Every row was
     refused as not a date; they are read in any case ("SEP 28, 2026"), a value in none of the forms
     still a bad date, counted."""
     sessions = generate_sessions(3_000, seed=4)

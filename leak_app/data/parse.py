@@ -474,9 +474,11 @@ DATE_SAMPLE = 1000
 
 
 #: Dates with their month named in English, as Looker Studio's and Excel's exports write them:
-#: "Sep 28, 2026", "September 28, 2026", "28 Sep 2026", "28-Sep-2026", "28-Sep-26" (any case; the
-#: year of two digits tried first: "26" is also the year 26 to "%Y").
-NAMED_MONTH = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%d-%B-%Y")
+#: "Sep 28, 2026", "September 28, 2026", "28 Sep 2026", "28-Sep-2026", "28-Sep-26", and as their
+#: "Long Date" format writes one, "Monday, September 28, 2026" (any case; the year of two digits
+#: tried first: "26" is also the year 26 to "%Y").
+NAMED_MONTH = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%y", "%d-%b-%Y", "%d-%B-%Y",
+               "%A, %B %d, %Y")
 
 
 def date_of(column, order: str = "", named_months: bool = True):
