@@ -226,10 +226,12 @@ def test_amounts_written_with_a_currency_sign_are_numbers_to_both_engines(demo, 
 def test_amounts_in_two_currencies_are_refused_and_one_of_another_sign_is_not_a_number(demo, tmp_path,
                                                                                       monkeypatch):
     """Amounts in two currencies do not add up to one revenue: a file whose first rows write "$" and
-    "€" is refused with one of each. A sign that differs further on than the rows looked at is not
-    a number, dropped and said as such, never added to the others."""
+    "€" is refused with one of each, an amount (not "$ -", an Accounting zero). A sign that differs
+    further on than the rows looked at is not a number, dropped and said as such, never added to the
+    others."""
     shop = demo.assign(revenue=[f"${v:.2f}" for v in demo["revenue"]])
     shop.loc[5, "revenue"] = "€3.00"
+    shop.loc[(demo["revenue"] == 0).idxmax(), "revenue"] = " $ -   "
     shop.to_csv(tmp_path / "two.csv", index=False)
     for load in (load_sessions, scan_sessions):
         with pytest.raises(LoadError, match=r"two.csv: column 'revenue' writes amounts in more than one "

@@ -382,10 +382,10 @@ CLOCK = r"^(\d+):([0-5]\d):([0-5]\d)$"
 def _number(column, clock: bool = False, sign: str = ""):
     """(value, not a number?, written?): an empty cell is 0, as Google Analytics leaves zero totals
     empty, and so is a cell written as missing (MISSING); a flag (typed so, or written "true" or
-    "false", as BigQuery writes one: a ``converted`` column mapped as the transactions) is 1 or 0, a
-    dash (:data:`DASH`) 0;
-    with ``clock`` (the duration), a time on a clock is its seconds (:data:`CLOCK`); an amount
-    written with the currency ``sign`` (the revenue's, see :func:`priced`) is the amount;
+    "false", as BigQuery writes one: a ``converted`` column mapped as the transactions) is 1 or 0,
+    a dash (:data:`DASH`) 0; with ``clock`` (the duration), a time on a clock is its seconds
+    (:data:`CLOCK`); an amount written with the currency ``sign`` (the revenue's, see
+    :func:`priced`) is the amount;
     ``not a number?`` is None for a column of integers or decimals (none is: the check of 10 million
     values took about 0.1 s), ``written`` for a column typed as numbers (only text is tallied: BAD,
     FILLED)."""
@@ -454,7 +454,9 @@ def priced(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
     before, after = _signs(CURRENCY_SIGN)
     sign = ibis.coalesce(text.re_extract(before, 2).nullif(""), text.re_extract(after, 2).nullif(""))
     head = raw.limit(PRICE_SAMPLE).select(sign=sign, text=text)
-    found = head.filter(head.sign.notnull()).group_by("sign").aggregate(example=head.text.min()).to_pandas()
+    # an example with a digit where there is one: "$ -", an Accounting zero, shows no amount
+    example = ibis.coalesce(ibis.cases((head.text.re_search(r"\d"), head.text)).min(), head.text.min())
+    found = head.filter(head.sign.notnull()).group_by("sign").aggregate(example=example).to_pandas()
     if found.empty:
         return layout
     if len(found) > 1:
