@@ -244,6 +244,32 @@ def test_amounts_in_two_currencies_are_refused_and_one_of_another_sign_is_not_a_
         assert_same_tables(SessionModel(sessions=read), SessionModel(sessions=demo.drop(index=5)))
 
 
+def test_ids_a_spreadsheet_rounded_are_said_by_both_engines(demo, tmp_path):
+    """A GA export opened in Excel and saved again writes its 19-digit visitor ids "2.12195E+18":
+    visitors whose ids round alike became one visitor, and nothing said so. Where a file's first
+    rows write an id so, the load report names its column and a takeaway says what it does; ids
+    written whole say nothing."""
+    from leak_app.analysis.takeaways import takeaways
+
+    sample = demo.head(3_000)
+    sample.to_csv(tmp_path / "whole.csv", index=False)
+    excel = sample.assign(visitor_id=sample["visitor_id"].map(lambda v: f"{int(v):.5E}"))
+    assert excel["visitor_id"].iloc[0].endswith("E+18")
+    excel.to_csv(tmp_path / "excel.csv", index=False)
+    for load in (load_sessions, scan_sessions):
+        assert load(tmp_path / "whole.csv")[1].rounded_ids == []
+        read, report = load(tmp_path / "excel.csv")
+        assert report.rounded_ids == ["visitor_id"] and report.dropped == {}
+        said = takeaways(SessionModel(sessions=read, load_report=report.to_dict()))
+        assert said[0] == (
+            "The visitor ids are written as a spreadsheet rounds long numbers (such as 1.23457E+18), so most "
+            "of their digits are lost: visitors whose ids round alike are counted as one visitor (in the "
+            "repeat visits the intervals allow for). Export the data again without saving it from a "
+            "spreadsheet, or format the ids as text.")
+    # fewer visitors, as many sessions: what the sentence says
+    assert excel["visitor_id"].nunique() < sample["visitor_id"].nunique()
+
+
 def test_large_flat_files_are_scanned_and_others_loaded(demo, tmp_path):
     path = tmp_path / "sessions.parquet"
     demo.to_parquet(path)

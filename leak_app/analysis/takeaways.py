@@ -85,6 +85,26 @@ def unusable_rows(report: dict) -> str | None:
     return text
 
 
+#: The ids of each session key column, and what ids rounded alike make of the sessions.
+ROUNDED = {
+    "visitor_id": ("visitor ids", ("visitors whose ids round alike are counted as one visitor (in the "
+                                   "repeat visits the intervals allow for)")),
+    "session_id": ("session ids", "a visitor's sessions whose ids round alike are merged into one"),
+}
+
+
+def rounded_ids(report: dict) -> str | None:
+    """That a spreadsheet rounded the ids (see LoadReport.rounded_ids), where it did: nothing else in
+    the figures shows it."""
+    rounded = report.get("rounded_ids") or []
+    if not rounded:
+        return None
+    names = " and ".join(ROUNDED[name][0] for name in rounded)
+    return (f"The {names} are written as a spreadsheet rounds long numbers (such as 1.23457E+18), so most "
+            "of their digits are lost: " + "; ".join(ROUNDED[name][1] for name in rounded)
+            + ". Export the data again without saving it from a spreadsheet, or format the ids as text.")
+
+
 def no_conversion(kpis: dict) -> str | None:
     """That no session converts, where none does: every leak view is then empty, which alone read
     as "no leak"."""
@@ -335,7 +355,8 @@ def takeaways(model) -> list[str]:
     compared = change.compared(model.rate_change)
     warned = "Compare the periods with care. " if compared else "Silent leaks not compared. "
     sentences = [
-        unusable_rows(model.load_report), no_conversion(model.kpis), no_revenue(model.kpis),
+        unusable_rows(model.load_report), rounded_ids(model.load_report), no_conversion(model.kpis),
+        no_revenue(model.kpis),
         absent_labels(model.load_report),
         missing.get("funnel"),
         missing.get("duration"),

@@ -123,6 +123,7 @@ def parse_sessions(raw: ibis.Table, layout: Layout, report: LoadReport, hold: bo
     their text (each column read alone parsed the whole file: 9 s of a 10 million row CSV's start).
     """
     layout = priced(raw, dated(raw, layout, report), report)
+    report.rounded_ids = rounded_ids(raw, layout)
     parsed = parsed_rows(raw, layout)
     if hold:
         parsed = held(parsed)
@@ -466,6 +467,26 @@ def priced(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
                         "or load each currency's rows apart")
     report.currency = found["sign"].iloc[0]
     return replace(layout, currency=report.currency)
+
+
+#: A number as a spreadsheet writes one too long for its cell, rounded to a few digits: "1.23457E+18",
+#: a GA ``fullVisitorId`` (19 digits) in Excel's General format, saved so in a CSV.
+SCIENTIFIC = r"^\d(\.\d+)?[Ee]\+\d+$"
+
+
+def rounded_ids(raw: ibis.Table, layout: Layout) -> list[str]:
+    """The session key's columns whose first values (:data:`DATE_SAMPLE`) a spreadsheet wrote in
+    scientific notation (:data:`SCIENTIFIC`): their digits are lost, and ids that share a rounded
+    value are one (visitors counted as one, or sessions merged). Ids are compared as written
+    (see :func:`parsed_rows`): the file's first rows tell how a column was saved."""
+    sources = {key: source for key in SESSION_KEY
+               if (source := layout.columns[key]) in raw.columns and raw[source].type().is_string()}
+    if not sources:
+        return []
+    head = raw.limit(DATE_SAMPLE)
+    found = head.aggregate(**{key: trimmed(head[source]).re_search(SCIENTIFIC).any()
+                              for key, source in sources.items()}).to_pandas().iloc[0]
+    return [key for key in sources if found[key]]
 
 
 #: A date as a spreadsheet saves it where the locale writes the day or the month first:

@@ -306,6 +306,9 @@ class LoadReport:
     #: file's amounts may be written with one's sign ("$1,250.00": "$"; see parse.priced). "" where
     #: they do not, or where GA4's were made in several and the export has no conversion.
     currency: str = ""
+    #: The id columns (visitor_id, session_id) a spreadsheet wrote in scientific notation, rounded to
+    #: a few digits ("1.23457E+18": see parse.rounded_ids): ids that share a rounded value are one.
+    rounded_ids: list[str] = field(default_factory=list)
     #: The sessions that bought, by the currency they paid in (GA4: see ga4.purchase_currencies).
     #: Where more than one, the revenue is GA4's conversion of each purchase to US dollars.
     currencies: dict[str, int] = field(default_factory=dict)
