@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .analysis import periods
 from .analysis.text import counted, money, pct, printable, revenue_unit
-from .data.schema import LoadError
+from .data.schema import LoadError, first_of
 from .publish.check import DEFAULT_BASELINE, DEFAULT_CURRENT, CheckError
 from .publish.summary import summary as summary_of
 
@@ -91,9 +91,8 @@ def _naming_nothing(model, name: str, unknown: list[str], known: list) -> str:
     if unknown:
         folded = {str(value).casefold(): value for value in known}
         written = [f"{v!r} is written {folded[v.casefold()]!r}" for v in unknown if v.casefold() in folded]
-        listed = f"{', '.join(map(str, known[:20]))}{', ...' if len(known) > 20 else ''}"
         said.insert(0, f"{', '.join(map(repr, unknown))}: not among the {name} of the data "
-                       f"({'; '.join(written) or listed})")
+                       f"({'; '.join(written) or first_of(known)})")
     return "; ".join(said)
 
 

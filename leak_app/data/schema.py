@@ -101,6 +101,12 @@ def quoted(text: str) -> str:
     return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
 
 
+def first_of(values, most: int = 20) -> str:
+    """Values a message lists, the first ``most`` of them and ", ..." where there are more: a
+    filter's choices, a database's tables."""
+    return ", ".join(map(str, values[:most])) + (", ..." if len(values) > most else "")
+
+
 def latest_date() -> pd.Timestamp:
     return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
 

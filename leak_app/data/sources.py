@@ -48,6 +48,7 @@ from .schema import (
     LoadError,
     LoadReport,
     above_zero,
+    first_of,
     implausible,
     implausible_date,
     not_a_date,
@@ -356,8 +357,7 @@ def _opened_table(url: str, name: str, label: str) -> ibis.Table:
             raise _unopened(label, exc) from exc
         if name in there:
             raise _unopened(label, exc) from exc
-        shown = ", ".join(there[:20]) + (", ..." if len(there) > 20 else "")
-        raise LoadError(f"{label}: no such table or view there (it has {shown or 'none'})") from exc
+        raise LoadError(f"{label}: no such table or view there (it has {first_of(there) or 'none'})") from exc
 
 
 def _unopened(label: str, exc: Exception, done: str = "opened") -> LoadError:
