@@ -469,13 +469,16 @@ def priced(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
     return replace(layout, currency=report.currency)
 
 
+#: The first rows looked at to tell how a column was saved, before (or instead of) the whole column:
+#: dates written day or month first (none there, none is read so), ids rounded.
+HEAD_SAMPLE = 1000
 #: A number as a spreadsheet writes one too long for its cell, rounded to a few digits: "1.23457E+18",
 #: a GA ``fullVisitorId`` (19 digits) in Excel's General format, saved so in a CSV.
 SCIENTIFIC = r"^\d(\.\d+)?[Ee]\+\d+$"
 
 
 def rounded_ids(raw: ibis.Table, layout: Layout) -> list[str]:
-    """The session key's columns whose first values (:data:`DATE_SAMPLE`) a spreadsheet wrote in
+    """The session key's columns whose first values (:data:`HEAD_SAMPLE`) a spreadsheet wrote in
     scientific notation (:data:`SCIENTIFIC`): their digits are lost, and ids that share a rounded
     value are one (visitors counted as one, or sessions merged). Ids are compared as written
     (see :func:`parsed_rows`): the file's first rows tell how a column was saved."""
@@ -483,7 +486,7 @@ def rounded_ids(raw: ibis.Table, layout: Layout) -> list[str]:
                if (source := layout.columns[key]) in raw.columns and raw[source].type().is_string()}
     if not sources:
         return []
-    head = raw.limit(DATE_SAMPLE)
+    head = raw.limit(HEAD_SAMPLE)
     found = head.aggregate(**{key: trimmed(head[source]).re_search(SCIENTIFIC).any()
                               for key, source in sources.items()}).to_pandas().iloc[0]
     return [key for key in sources if found[key]]
@@ -492,8 +495,6 @@ def rounded_ids(raw: ibis.Table, layout: Layout) -> list[str]:
 #: A date as a spreadsheet saves it where the locale writes the day or the month first:
 #: "29/09/2026", "29.09.2026", "9/29/2026" (a time after it ignored).
 DAY_MONTH = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})(\D|$)"
-#: Values of a date column looked at before the whole column is: none written so, none is read so.
-DATE_SAMPLE = 1000
 
 
 #: Dates with their month named in English, as Looker Studio's and Excel's exports write them:
@@ -536,7 +537,7 @@ def dated(raw: ibis.Table, layout: Layout, report: LoadReport) -> Layout:
     if column.type().is_temporal():
         return layout
     text = trimmed(column.cast("string"))
-    head = raw.select(text=text).limit(DATE_SAMPLE).to_pyarrow()["text"]
+    head = raw.select(text=text).limit(HEAD_SAMPLE).to_pyarrow()["text"]
     if not pc.any(pc.match_substring_regex(head, DAY_MONTH)).as_py():
         return layout
     first, second = (text.re_extract(DAY_MONTH, i).try_cast("int64") for i in (1, 2))
